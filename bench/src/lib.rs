@@ -1,0 +1,1 @@
+//! Benchmarks against baselines run in the same process (harness to come).

@@ -1,0 +1,153 @@
+//! The core's error type.
+//!
+//! Every message here is safe to show and to log: it names the kind of
+//! problem, the field or the record id, and never the patient's content
+//! (no note text, no tracker names, no values, no zone names).
+
+use std::fmt;
+
+/// Which record a problem concerns: its table and its id (ids are random
+/// and carry no personal data).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RecordRef {
+    /// The table holding the record (`entries`, `trackers`, `meta`).
+    pub table: String,
+    /// The record's id.
+    pub id: String,
+}
+
+impl RecordRef {
+    pub(crate) fn new(table: &str, id: &str) -> Self {
+        Self {
+            table: table.to_owned(),
+            id: id.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for RecordRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.table, self.id)
+    }
+}
+
+/// Everything that can go wrong in the core.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A key of the wrong size was given; keys are exactly 32 bytes.
+    #[error("a key must be 32 bytes; got {len}")]
+    InvalidKeyLength {
+        /// The size that was given.
+        len: usize,
+    },
+    /// The key (or passphrase) does not open this store. Nothing was written.
+    #[error("the key does not open this store")]
+    WrongKey,
+    /// A passphrase was given for a store that is opened with a platform key
+    /// (or the other way round).
+    #[error("this store is not protected by a passphrase")]
+    NotPassphraseProtected,
+    /// A record failed authentication or could not be decoded: it was altered,
+    /// moved from another row, or damaged on disk. Other records are unaffected.
+    #[error("record {record} is corrupted")]
+    Corrupted {
+        /// The damaged record.
+        record: RecordRef,
+    },
+    /// No store exists at the path.
+    #[error("no store exists at this path")]
+    StoreNotFound,
+    /// A store already exists at the path.
+    #[error("a store already exists at this path")]
+    StoreExists,
+    /// The file is not a Cairn store (not SQLite, or not initialised by Cairn).
+    #[error("the file is not a Cairn store")]
+    NotAStore,
+    /// The store was written by a newer version of Cairn.
+    #[error("the store has schema version {found}; this build reads up to {supported}")]
+    UnsupportedVersion {
+        /// The version found in the file.
+        found: i64,
+        /// The newest version this build understands.
+        supported: i64,
+    },
+    /// An input failed validation. `field` names the input; `reason` says what
+    /// is wrong without repeating the value.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// Which input (`value`, `note`, `tag`, `at`, ...).
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No built-in or custom tracker has that id or name.
+    #[error("unknown tracker")]
+    UnknownTracker,
+    /// A custom tracker with that name already exists (or the name is a
+    /// built-in tracker's).
+    #[error("a tracker with that name already exists")]
+    DuplicateTracker,
+    /// The time zone is not an IANA zone known to the zone database in use.
+    #[error("unknown time zone")]
+    UnknownZone,
+    /// The time zone database could not be read or is in an unknown format.
+    #[error("time zone database unavailable: {0}")]
+    ZoneDatabase(String),
+    /// No record with that id exists (or it was deleted).
+    #[error("no {table} record with id {id}")]
+    NotFound {
+        /// The table searched.
+        table: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// SQLite reported an error. The text comes from SQLite and holds no
+    /// column values (Cairn never builds SQL from patient data).
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// The operating system reported an I/O error.
+    #[error("i/o error: {0}")]
+    Io(String),
+    /// The system random source failed.
+    #[error("the system random source failed")]
+    Random,
+}
+
+/// Shorthand for results in the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn corrupted(table: &str, id: &str) -> Self {
+        Error::Corrupted {
+            record: RecordRef::new(table, id),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi::ErrorCode;
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::NotADatabase => {
+                Error::NotAStore
+            }
+            // Messages from SQLite name tables and columns, never values:
+            // every statement binds parameters.
+            _ => Error::Storage(e.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e.kind().to_string())
+    }
+}

@@ -1,0 +1,33 @@
+//! Cairn's core: an encrypted, offline-first journal for mental-health
+//! companion apps.
+//!
+//! Everything a patient writes or rates is sealed with AES-256-GCM under a
+//! key the platform keystore holds, bound to its row, and stored in one
+//! SQLite file per patient. See docs/design.md and docs/security.md.
+//!
+//! All calls block on disk I/O; call them from a background thread. A
+//! [`Store`] is `Send + Sync`.
+
+#![warn(missing_docs)]
+
+mod clock;
+mod codec;
+pub mod crypto;
+mod error;
+pub mod insights;
+mod journal;
+mod schema;
+mod store;
+mod trackers;
+pub mod zones;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use error::{Error, RecordRef, Result};
+pub use journal::{Entry, EntryPage, EntryQuery, MAX_TAGS, NewEntry, Tag, TagGroup};
+pub use schema::LATEST as SCHEMA_VERSION;
+pub use store::{Key, RekeyReport, Store, StoreOptions};
+pub use trackers::{
+    BUILTIN_TRACKERS, BuiltinTracker, MAX_TEXT_BYTES, NewTracker, Tracker, TrackerKind, Value,
+    parse_minutes,
+};
+pub use zones::ZoneDb;

@@ -1,0 +1,504 @@
+//! Opening, keys, re-keying, tampering and what reaches the disk.
+mod common;
+use cairn_core::*;
+use common::*;
+
+#[test]
+fn a_created_store_reopens_with_its_key() {
+    let (t, s) = new_store();
+    let e = s
+        .log(entry("mood", Value::Scale(6.0), at(2026, 11, 20, 9, 0)))
+        .unwrap();
+    s.close().unwrap();
+    let s = Store::open(&t.path, Key::Raw(&KEY), opts()).unwrap();
+    assert_eq!(s.entry(&e.id).unwrap(), e);
+    assert!(s.integrity_check().unwrap());
+}
+
+#[test]
+fn wrong_key_is_rejected_without_writing() {
+    let (t, s) = new_store();
+    s.log(entry("mood", Value::Scale(6.0), at(2026, 11, 20, 9, 0)))
+        .unwrap();
+    s.close().unwrap();
+    let before = files_in(t.dir.path());
+    let err = Store::open(&t.path, Key::Raw(&OTHER_KEY), opts()).unwrap_err();
+    assert!(matches!(err, Error::WrongKey), "{err:?}");
+    let err = Store::open(&t.path, Key::Passphrase("guess"), opts()).unwrap_err();
+    assert!(matches!(err, Error::NotPassphraseProtected), "{err:?}");
+    assert_eq!(
+        files_in(t.dir.path()),
+        before,
+        "a failed open changed the files"
+    );
+    // Still opens with the right key afterwards.
+    Store::open(&t.path, Key::Raw(&KEY), opts()).unwrap();
+}
+
+#[test]
+fn keys_of_the_wrong_size_are_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for len in [0usize, 31, 33] {
+        let key = vec![1u8; len];
+        let p = dir.path().join(format!("k{len}"));
+        let e = Store::create(&p, Key::Raw(&key), opts()).unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidKeyLength { len: l } if l == len),
+            "{e:?}"
+        );
+        assert!(!p.exists(), "nothing is created with a bad key");
+    }
+    let (t, s) = new_store();
+    drop(s);
+    let e = Store::open(&t.path, Key::Raw(&[1u8; 31]), opts()).unwrap_err();
+    assert!(matches!(e, Error::InvalidKeyLength { len: 31 }));
+}
+
+#[test]
+fn passphrase_stores_use_their_salt_and_refuse_other_passphrases() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("j.cairn");
+    let s = Store::create(&p, Key::Passphrase("correct horse battery"), opts()).unwrap();
+    let e = s
+        .log(entry("anxiety", Value::Scale(3.0), at(2026, 11, 1, 8, 0)))
+        .unwrap();
+    s.close().unwrap();
+    assert!(Store::is_passphrase_protected(&p).unwrap());
+    let before = files_in(dir.path());
+    assert!(matches!(
+        Store::open(&p, Key::Passphrase("correct horse battery!"), opts()),
+        Err(Error::WrongKey)
+    ));
+    assert!(matches!(
+        Store::open(&p, Key::Raw(&KEY), opts()),
+        Err(Error::WrongKey)
+    ));
+    assert_eq!(files_in(dir.path()), before);
+    let s = Store::open(&p, Key::Passphrase("correct horse battery"), opts()).unwrap();
+    assert_eq!(s.entry(&e.id).unwrap().value, Value::Scale(3.0));
+    assert!(matches!(
+        Store::create(dir.path().join("x"), Key::Passphrase(""), opts()),
+        Err(Error::InvalidInput {
+            field: "passphrase",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn rekey_moves_every_record_to_the_new_key() {
+    let (t, s) = new_store();
+    let tr = s
+        .add_tracker(NewTracker {
+            name: "Urges".into(),
+            kind: TrackerKind::Count,
+        })
+        .unwrap();
+    let mut ids = vec![];
+    for i in 0..50 {
+        let mut n = entry(
+            "mood",
+            Value::Scale((i % 11) as f64),
+            at(2026, 10, 1 + i % 28, 9, 0),
+        );
+        n.note = Some(format!("note {i}"));
+        ids.push(s.log(n).unwrap().id);
+    }
+    ids.push(
+        s.log(entry(&tr.id, Value::Count(2), at(2026, 11, 2, 9, 0)))
+            .unwrap()
+            .id,
+    );
+    let report = s.rekey(Key::Raw(&OTHER_KEY)).unwrap();
+    assert_eq!(report.resealed, 52);
+    assert!(report.corrupted.is_empty());
+    // The open handle goes on with the new key.
+    assert_eq!(s.entry(&ids[3]).unwrap().note.as_deref(), Some("note 3"));
+    s.close().unwrap();
+    assert!(matches!(
+        Store::open(&t.path, Key::Raw(&KEY), opts()),
+        Err(Error::WrongKey)
+    ));
+    let s = Store::open(&t.path, Key::Raw(&OTHER_KEY), opts()).unwrap();
+    for id in &ids {
+        s.entry(id).unwrap();
+    }
+    assert_eq!(s.tracker("urges").unwrap().id, tr.id);
+    // And on to a passphrase.
+    s.rekey(Key::Passphrase("a long passphrase")).unwrap();
+    s.close().unwrap();
+    let s = Store::open(&t.path, Key::Passphrase("a long passphrase"), opts()).unwrap();
+    assert_eq!(s.entries(&EntryQuery::default()).unwrap().entries.len(), 51);
+}
+
+fn body_of(conn: &rusqlite::Connection, id: &str) -> Vec<u8> {
+    conn.query_row("SELECT body FROM entries WHERE id = ?1", [id], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_flipped_byte_corrupts_exactly_that_record() {
+    let (t, s) = new_store();
+    let ids: Vec<String> = (0..10)
+        .map(|i| {
+            s.log(entry(
+                "energy",
+                Value::Scale(i as f64),
+                at(2026, 11, 10, i, 0),
+            ))
+            .unwrap()
+            .id
+        })
+        .collect();
+    drop(s);
+    let conn = raw(&t.path);
+    let mut b = body_of(&conn, &ids[4]);
+    let mid = b.len() / 2;
+    b[mid] ^= 0x20;
+    conn.execute(
+        "UPDATE entries SET body = ?1 WHERE id = ?2",
+        rusqlite::params![b, ids[4]],
+    )
+    .unwrap();
+    drop(conn);
+    let s = Store::open(&t.path, Key::Raw(&KEY), opts()).unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        match s.entry(id) {
+            Ok(e) => assert_ne!(i, 4, "{e:?}"),
+            Err(Error::Corrupted { record }) => {
+                assert_eq!(i, 4);
+                assert_eq!(
+                    record,
+                    RecordRef {
+                        table: "entries".into(),
+                        id: id.clone()
+                    }
+                );
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    let page = s.entries(&EntryQuery::default()).unwrap();
+    assert_eq!(page.entries.len(), 9);
+    assert_eq!(page.corrupted.len(), 1);
+    assert_eq!(page.corrupted[0].id, ids[4]);
+}
+
+#[test]
+fn swapped_ciphertexts_corrupt_exactly_the_two_rows() {
+    let (t, s) = new_store();
+    let ids: Vec<String> = (0..6)
+        .map(|i| {
+            s.log(entry(
+                "anxiety",
+                Value::Scale(i as f64),
+                at(2026, 11, 10, 8 + i, 0),
+            ))
+            .unwrap()
+            .id
+        })
+        .collect();
+    let other_day = s
+        .log(entry("anxiety", Value::Scale(1.0), at(2026, 11, 12, 8, 0)))
+        .unwrap();
+    drop(s);
+    let conn = raw(&t.path);
+    let (a, b) = (body_of(&conn, &ids[1]), body_of(&conn, &ids[2]));
+    conn.execute(
+        "UPDATE entries SET body = ?1 WHERE id = ?2",
+        rusqlite::params![b, ids[1]],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE entries SET body = ?1 WHERE id = ?2",
+        rusqlite::params![a, ids[2]],
+    )
+    .unwrap();
+    // Moving a row to another day bucket is caught too.
+    conn.execute(
+        "UPDATE entries SET day = day + 1 WHERE id = ?1",
+        [&other_day.id],
+    )
+    .unwrap();
+    drop(conn);
+    let s = Store::open(&t.path, Key::Raw(&KEY), opts()).unwrap();
+    let bad: Vec<usize> = ids
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| s.entry(id).is_err())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(bad, vec![1, 2]);
+    assert!(matches!(
+        s.entry(&other_day.id),
+        Err(Error::Corrupted { .. })
+    ));
+    let mut listed: Vec<String> = s
+        .entries(&EntryQuery::default())
+        .unwrap()
+        .corrupted
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    listed.sort();
+    let mut want = vec![ids[1].clone(), ids[2].clone(), other_day.id.clone()];
+    want.sort();
+    assert_eq!(listed, want);
+    // A body copied into the tracker table fails as well.
+    let report = s.rekey(Key::Raw(&OTHER_KEY)).unwrap();
+    assert_eq!(
+        report.corrupted.len(),
+        3,
+        "unreadable records are kept as they were"
+    );
+}
+
+#[test]
+fn nothing_the_patient_wrote_reaches_the_disk_in_the_clear() {
+    const MARK: &str = "ZEBRAMARKER";
+    let (t, s) = new_store();
+    let tr = s
+        .add_tracker(NewTracker {
+            name: format!("{MARK} tracker"),
+            kind: TrackerKind::YesNo,
+        })
+        .unwrap();
+    for i in 0..40u32 {
+        let mut n = entry(
+            "mood",
+            Value::Scale((i % 10) as f64),
+            at(2026, 11, 1 + i % 25, 7 + i % 12, 0),
+        );
+        n.note = Some(format!("{MARK} note {i}"));
+        n.tags = vec![Tag::parse(&format!("trigger:{MARK}{i}")).unwrap()];
+        n.zone = "Pacific/Chatham".into();
+        s.log(n).unwrap();
+    }
+    s.log(entry(&tr.id, Value::YesNo(true), at(2026, 11, 3, 9, 0)))
+        .unwrap();
+    s.log(entry(
+        "journal",
+        Value::Text(format!("{MARK} journal")),
+        at(2026, 11, 3, 9, 0),
+    ))
+    .unwrap();
+    s.log(entry(
+        "medication",
+        Value::Medication {
+            name: format!("{MARK}pram"),
+            taken: true,
+        },
+        at(2026, 11, 3, 9, 0),
+    ))
+    .unwrap();
+    let e = s
+        .log(entry("mood", Value::Scale(1.0), at(2026, 11, 4, 9, 0)))
+        .unwrap();
+    s.delete_entry(&e.id).unwrap();
+    let scan = |when: &str| {
+        let files = files_in(t.dir.path());
+        assert!(
+            files
+                .iter()
+                .any(|(p, _)| p.to_string_lossy().ends_with("-wal")),
+            "WAL exists {when}"
+        );
+        for (p, bytes) in files {
+            for needle in [MARK.as_bytes(), b"Pacific/Chatham".as_slice()] {
+                assert!(
+                    !contains(&bytes, needle),
+                    "{} holds plaintext {when}",
+                    p.display()
+                );
+            }
+        }
+    };
+    scan("before checkpoint");
+    s.checkpoint().unwrap();
+    scan("after checkpoint");
+    s.close().unwrap();
+    for (p, bytes) in files_in(t.dir.path()) {
+        assert!(
+            !contains(&bytes, MARK.as_bytes()),
+            "{} after close",
+            p.display()
+        );
+    }
+}
+
+#[test]
+fn files_that_are_not_stores_are_told_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    assert!(matches!(
+        Store::open(&missing, Key::Raw(&KEY), opts()),
+        Err(Error::StoreNotFound)
+    ));
+    let junk = dir.path().join("junk");
+    std::fs::write(&junk, vec![0x5a; 8192]).unwrap();
+    assert!(matches!(
+        Store::open(&junk, Key::Raw(&KEY), opts()),
+        Err(Error::NotAStore)
+    ));
+    let plain = dir.path().join("plain.db");
+    raw(&plain).execute_batch("CREATE TABLE t(x)").unwrap();
+    assert!(matches!(
+        Store::open(&plain, Key::Raw(&KEY), opts()),
+        Err(Error::NotAStore)
+    ));
+    let (t, s) = new_store();
+    drop(s);
+    assert!(matches!(
+        Store::create(&t.path, Key::Raw(&KEY), opts()),
+        Err(Error::StoreExists)
+    ));
+    raw(&t.path)
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    match Store::open(&t.path, Key::Raw(&KEY), opts()) {
+        Err(Error::UnsupportedVersion {
+            found: 99,
+            supported,
+        }) => assert_eq!(supported, SCHEMA_VERSION),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_damaged_key_check_is_corruption_not_a_wrong_key() {
+    let (t, s) = new_store();
+    drop(s);
+    let conn = raw(&t.path);
+    let mut v: Vec<u8> = conn
+        .query_row("SELECT value FROM meta WHERE name='key_check'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let last = v.len() - 1;
+    v[last] ^= 1;
+    conn.execute("UPDATE meta SET value = ?1 WHERE name='key_check'", [v])
+        .unwrap();
+    drop(conn);
+    match Store::open(&t.path, Key::Raw(&KEY), opts()) {
+        Err(Error::Corrupted { record }) => assert_eq!(record.id, "key_check"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        Store::open(&t.path, Key::Raw(&OTHER_KEY), opts()),
+        Err(Error::WrongKey)
+    ));
+}
+
+#[test]
+fn the_committed_v1_fixture_upgrades_and_reads() {
+    // core/tests/fixtures/v1.cairn was written by schema version 1 with the
+    // key [0x42; 32]; see make_v1_fixture below.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v1.cairn");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v1.cairn"),
+        &p,
+    )
+    .unwrap();
+    let v: i64 = raw(&p)
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 1);
+    let s = Store::open(&p, Key::Raw(&[0x42; 32]), opts()).unwrap();
+    let v: i64 = raw(&p)
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    let all = s.entries(&EntryQuery::default()).unwrap();
+    assert!(all.corrupted.is_empty());
+    let got: Vec<(String, Value, Option<String>)> = all
+        .entries
+        .iter()
+        .map(|e| (e.tracker.clone(), e.value.clone(), e.note.clone()))
+        .collect();
+    let custom = s.tracker("Fixture trail minutes").unwrap();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "mood".into(),
+                Value::Scale(4.0),
+                Some("fixture note".into())
+            ),
+            (
+                "sleep".into(),
+                Value::Sleep {
+                    minutes: 430,
+                    quality: Some(6)
+                },
+                None
+            ),
+            (custom.id.clone(), Value::Duration { minutes: 35 }, None),
+        ]
+    );
+    assert_eq!(
+        all.entries[0].tags,
+        vec![Tag::parse("trigger:fixture").unwrap()]
+    );
+    assert_eq!(all.entries[0].zone, "America/Chicago");
+    assert_eq!(
+        s.pending_changes().unwrap(),
+        6,
+        "4 entries, 1 tracker, 1 delete"
+    );
+    // And it takes new writes.
+    s.log(entry("mood", Value::Scale(5.0), at(2026, 11, 26, 9, 0)))
+        .unwrap();
+}
+
+/// Writes the v1 fixture. Run by hand with
+/// `CAIRN_WRITE_FIXTURE=1 cargo test -p cairn-core --test store make_v1_fixture -- --ignored`,
+/// only when schema version 1's writer is what is checked out.
+#[test]
+#[ignore]
+fn make_v1_fixture() {
+    assert_eq!(
+        SCHEMA_VERSION, 1,
+        "the v1 fixture must be written by schema v1"
+    );
+    if std::env::var_os("CAIRN_WRITE_FIXTURE").is_none() {
+        return;
+    }
+    let p = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/v1.cairn"
+    ));
+    let _ = std::fs::remove_file(p);
+    let s = Store::create(p, Key::Raw(&[0x42; 32]), opts()).unwrap();
+    let custom = s
+        .add_tracker(NewTracker {
+            name: "Fixture trail minutes".into(),
+            kind: TrackerKind::Duration { max_minutes: 600 },
+        })
+        .unwrap();
+    let mut n = entry("mood", Value::Scale(4.0), at(2026, 3, 8, 7, 30));
+    n.zone = "America/Chicago".into();
+    n.note = Some("fixture note".into());
+    n.tags = vec![Tag::parse("trigger:fixture").unwrap()];
+    s.log(n).unwrap();
+    s.log(entry(
+        "sleep",
+        Value::Sleep {
+            minutes: 430,
+            quality: Some(6),
+        },
+        at(2026, 3, 9, 7, 0),
+    ))
+    .unwrap();
+    let gone = s
+        .log(entry("energy", Value::Scale(2.0), at(2026, 3, 9, 8, 0)))
+        .unwrap();
+    s.delete_entry(&gone.id).unwrap();
+    s.log(entry(
+        &custom.id,
+        Value::Duration { minutes: 35 },
+        at(2026, 3, 10, 18, 0),
+    ))
+    .unwrap();
+    s.close().unwrap();
+}
