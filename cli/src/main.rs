@@ -1,1 +1,585 @@
-fn main() {}
+//! `cairn`: the desktop shell over Cairn's core.
+//!
+//! Contract for scripts: ids and JSON go to stdout; errors are one line on
+//! stderr with a non-zero exit code (see `EXIT CODES` in `--help`), never a
+//! panic or backtrace, never the patient's text.
+
+mod demo;
+mod keys;
+mod output;
+
+use cairn_core::{
+    EntryQuery, Error, NewEntry, NewTracker, Store, StoreOptions, Tag, TrackerKind, Value,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const AFTER_HELP: &str = "\
+KEYS:
+  A store is sealed with a 32-byte key. Give it as --key-file FILE (32 raw
+  bytes or 64 hex characters), as CAIRN_KEY (64 hex characters), or use
+  --passphrase to type a passphrase (read from standard input when it is not
+  a terminal). On a phone the key comes from the Keystore or Keychain.
+
+TIME ZONES:
+  Zones are IANA names (Europe/Paris), read from the system's tz database
+  (TZDIR, else /usr/share/zoneinfo). Without --tz, log uses TZ, then the
+  system's zone, then UTC.
+
+EXIT CODES:
+  0 ok; 1 error; 2 bad usage or input; 3 wrong key; 4 corrupted data;
+  5 not found; 70 internal error.";
+
+/// Cairn: an encrypted, offline-first journal for mental-health care.
+#[derive(Parser)]
+#[command(name = "cairn", version, after_help = AFTER_HELP, disable_help_subcommand = true)]
+struct Cli {
+    /// Folder holding the store [env: CAIRN_DATA] [default: $XDG_DATA_HOME/cairn]
+    #[arg(long, global = true, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// File holding the key: 32 raw bytes or 64 hex characters
+    #[arg(long, global = true, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// Prompt for a passphrase instead of a key
+    #[arg(long, global = true)]
+    passphrase: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new, empty store
+    Init,
+    /// Log an entry; prints its id once it is saved
+    #[command(
+        after_help = "VALUES:\n  scales and counts: a number (mood 0-10, appetite -2..2)\n  yes/no: yes or no\n  sleep and durations: 7h30m, 7.5h, 6:45 or 90m (sleep takes --quality 0-10)\n  medication: its name and dose (taken; --skipped for a missed dose)\n  journal and text: the text\n\nTRACKERS: mood anxiety sleep energy appetite irritability medication journal,\n  and custom ones by name (cairn trackers)"
+    )]
+    Log(LogArgs),
+    /// List entries
+    Entries(EntriesArgs),
+    /// Show one entry
+    Show {
+        /// The entry's id
+        id: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an entry; only the options given change
+    Edit(EditArgs),
+    /// Delete an entry (a tombstone stays for sync)
+    Delete {
+        /// The entry's id
+        id: String,
+    },
+    /// List or define trackers
+    Trackers {
+        #[command(subcommand)]
+        command: Option<TrackersCommand>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-seal the store under a new key (crash-safe: one transaction)
+    Rekey {
+        /// File with the new key: 32 raw bytes or 64 hex characters
+        #[arg(long, value_name = "FILE", required_unless_present = "new_passphrase")]
+        new_key_file: Option<PathBuf>,
+        /// Prompt for a new passphrase instead
+        #[arg(long, conflicts_with = "new_key_file")]
+        new_passphrase: bool,
+    },
+    /// Simulate a patient's days in a fresh store and summarise them
+    Demo {
+        /// Days to simulate
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
+        /// Seed for the simulation (same seed, same patient)
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+}
+
+#[derive(Args)]
+struct LogArgs {
+    /// Tracker id or name
+    tracker: String,
+    /// The value (see VALUES)
+    value: String,
+    /// A note
+    #[arg(long)]
+    note: Option<String>,
+    /// A tag: trigger:LABEL, activity:LABEL or LABEL (repeatable)
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// When it happened (RFC 3339) [default: now]
+    #[arg(long, value_name = "RFC3339")]
+    at: Option<String>,
+    /// IANA zone the patient was in [default: TZ, the system zone, UTC]
+    #[arg(long, value_name = "ZONE")]
+    tz: Option<String>,
+    /// Sleep quality, 0-10
+    #[arg(long)]
+    quality: Option<u8>,
+    /// Medication: the dose was skipped
+    #[arg(long)]
+    skipped: bool,
+}
+
+#[derive(Args)]
+struct EditArgs {
+    /// The entry's id
+    id: String,
+    /// New value
+    #[arg(long)]
+    value: Option<String>,
+    /// New note ("" removes it)
+    #[arg(long)]
+    note: Option<String>,
+    /// Replace the tags (repeatable)
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// New time (RFC 3339)
+    #[arg(long, value_name = "RFC3339")]
+    at: Option<String>,
+    /// New zone
+    #[arg(long, value_name = "ZONE")]
+    tz: Option<String>,
+}
+
+#[derive(Args)]
+struct EntriesArgs {
+    /// From this local day (YYYY-MM-DD) or instant (RFC 3339), inclusive
+    #[arg(long, value_name = "DATE")]
+    from: Option<String>,
+    /// To this local day (inclusive) or instant (exclusive)
+    #[arg(long, value_name = "DATE")]
+    to: Option<String>,
+    /// Only this tracker
+    #[arg(long)]
+    tracker: Option<String>,
+    /// At most this many
+    #[arg(long)]
+    limit: Option<u32>,
+    /// Newest first
+    #[arg(long)]
+    newest_first: bool,
+    /// Print JSON (an array of entries)
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum TrackersCommand {
+    /// Define a custom tracker
+    Add {
+        /// Its name (sealed)
+        name: String,
+        /// Kind of value
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// Scale: lowest value
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        min: f64,
+        /// Scale: highest value
+        #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
+        max: f64,
+        /// Scale: step
+        #[arg(long, default_value_t = 1.0)]
+        step: f64,
+        /// Scale: what the lowest value means
+        #[arg(long, default_value = "")]
+        min_label: String,
+        /// Scale: what the highest value means
+        #[arg(long, default_value = "")]
+        max_label: String,
+        /// Duration: longest accepted, in minutes
+        #[arg(long, default_value_t = 24 * 60)]
+        max_minutes: u32,
+    },
+    /// Delete a custom tracker (its entries are kept)
+    Delete {
+        /// Its id or name
+        tracker: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Scale,
+    Yesno,
+    Duration,
+    Count,
+    Text,
+}
+
+/// An error for the user: one line, an exit code.
+pub struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: 2,
+        }
+    }
+    pub fn other(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: 1,
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let code = match &e {
+            Error::InvalidKeyLength { .. }
+            | Error::InvalidInput { .. }
+            | Error::UnknownTracker
+            | Error::DuplicateTracker
+            | Error::UnknownZone
+            | Error::NotPassphraseProtected => 2,
+            Error::WrongKey => 3,
+            Error::Corrupted { .. } | Error::NotAStore => 4,
+            Error::NotFound { .. } | Error::StoreNotFound => 5,
+            _ => 1,
+        };
+        let hint = match &e {
+            Error::StoreNotFound => " (run `cairn init` first, or check --data)",
+            Error::WrongKey => " (check --key-file, CAIRN_KEY or the passphrase)",
+            Error::NotPassphraseProtected => " (open it with --key-file or CAIRN_KEY)",
+            Error::UnknownTracker => " (see `cairn trackers`)",
+            _ => "",
+        };
+        Failure {
+            message: format!("{e}{hint}"),
+            code,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|_| {
+        // No payload, no location, no backtrace: they could hold patient text.
+        eprintln!("cairn: internal error (a bug in cairn; your saved entries are safe)");
+        std::process::exit(70);
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return output::clap_error(e),
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("cairn: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn data_dir(cli: &Cli) -> Result<PathBuf, Failure> {
+    if let Some(d) = &cli.data {
+        return Ok(d.clone());
+    }
+    if let Some(d) = std::env::var_os("CAIRN_DATA").filter(|d| !d.is_empty()) {
+        return Ok(d.into());
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d).join("cairn"));
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => Ok(PathBuf::from(h).join(".local/share/cairn")),
+        None => Err(Failure::usage(
+            "no data folder: give --data or set CAIRN_DATA",
+        )),
+    }
+}
+
+/// The store's file inside the data folder.
+pub const STORE_FILE: &str = "journal.cairn";
+
+fn open(cli: &Cli) -> Result<Store, Failure> {
+    let path = data_dir(cli)?.join(STORE_FILE);
+    if !path.exists() {
+        return Err(Error::StoreNotFound.into());
+    }
+    let secret = keys::from_cli(cli.key_file.as_deref(), cli.passphrase, false)?;
+    Ok(Store::open(
+        &path,
+        secret.as_key(),
+        StoreOptions::default(),
+    )?)
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Init => {
+            let dir = data_dir(&cli)?;
+            let path = dir.join(STORE_FILE);
+            if path.exists() {
+                return Err(Error::StoreExists.into());
+            }
+            let secret = keys::from_cli(cli.key_file.as_deref(), cli.passphrase, true)?;
+            create_dir_private(&dir)?;
+            let store = Store::create(&path, secret.as_key(), StoreOptions::default())?;
+            store.close()?;
+            println!("{}", path.display());
+            Ok(())
+        }
+        Command::Log(a) => {
+            let store = open(&cli)?;
+            let tracker = store.tracker(&a.tracker)?;
+            let mut value = tracker.kind.parse(&a.value)?;
+            match (&mut value, a.quality, a.skipped) {
+                (Value::Sleep { quality, .. }, q, false) => *quality = q,
+                (Value::Medication { taken, .. }, None, s) => *taken = !s,
+                (_, None, false) => {}
+                _ => {
+                    return Err(Failure::usage(
+                        "--quality is for sleep, --skipped for medication",
+                    ));
+                }
+            }
+            let new = NewEntry {
+                tracker: tracker.id,
+                value,
+                note: a.note.clone(),
+                tags: parse_tags(&a.tags)?,
+                at: parse_instant(a.at.as_deref(), "--at")?.unwrap_or_else(Utc::now),
+                zone: a.tz.clone().unwrap_or_else(default_zone),
+            };
+            let entry = store.log(new)?;
+            // Printed only now: the transaction has committed.
+            println!("{}", entry.id);
+            Ok(())
+        }
+        Command::Entries(a) => {
+            let store = open(&cli)?;
+            let mut q = EntryQuery {
+                tracker: a.tracker.clone(),
+                limit: a.limit,
+                newest_first: a.newest_first,
+                ..Default::default()
+            };
+            match parse_date(a.from.as_deref(), "--from")? {
+                Some(DateArg::Day(d)) => q.from_day = Some(d),
+                Some(DateArg::Instant(t)) => q.from = Some(t),
+                None => {}
+            }
+            match parse_date(a.to.as_deref(), "--to")? {
+                Some(DateArg::Day(d)) => q.to_day = Some(d),
+                Some(DateArg::Instant(t)) => q.to = Some(t),
+                None => {}
+            }
+            let page = store.entries(&q)?;
+            let trackers = store.trackers()?;
+            if a.json {
+                output::entries_json(&page.entries, &trackers);
+            } else {
+                output::entries_text(&page.entries, &trackers);
+            }
+            if !page.corrupted.is_empty() {
+                eprintln!(
+                    "cairn: {} record(s) could not be opened (altered or damaged): {}",
+                    page.corrupted.len(),
+                    page.corrupted
+                        .iter()
+                        .map(|r| r.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                return Err(Failure {
+                    message: "some records are corrupted".into(),
+                    code: 4,
+                });
+            }
+            Ok(())
+        }
+        Command::Show { id, json } => {
+            let store = open(&cli)?;
+            let e = store.entry(id)?;
+            let trackers = store.trackers()?;
+            if *json {
+                output::entry_json_line(&e, &trackers);
+            } else {
+                output::entries_text(std::slice::from_ref(&e), &trackers);
+            }
+            Ok(())
+        }
+        Command::Edit(a) => {
+            let store = open(&cli)?;
+            let old = store.entry(&a.id)?;
+            let tracker = store.tracker(&old.tracker)?;
+            let new = NewEntry {
+                value: match &a.value {
+                    Some(v) => tracker.kind.parse(v)?,
+                    None => old.value,
+                },
+                tracker: old.tracker,
+                note: a.note.clone().or(old.note),
+                tags: if a.tags.is_empty() {
+                    old.tags
+                } else {
+                    parse_tags(&a.tags)?
+                },
+                at: parse_instant(a.at.as_deref(), "--at")?.unwrap_or(old.at),
+                zone: a.tz.clone().unwrap_or(old.zone),
+            };
+            let e = store.update_entry(&a.id, new)?;
+            println!("{}", e.id);
+            Ok(())
+        }
+        Command::Delete { id } => {
+            open(&cli)?.delete_entry(id)?;
+            Ok(())
+        }
+        Command::Trackers { command, json } => {
+            let store = open(&cli)?;
+            match command {
+                None => {
+                    output::trackers(&store.trackers()?, *json);
+                    Ok(())
+                }
+                Some(TrackersCommand::Add {
+                    name,
+                    kind,
+                    min,
+                    max,
+                    step,
+                    min_label,
+                    max_label,
+                    max_minutes,
+                }) => {
+                    let kind = match kind {
+                        KindArg::Scale => TrackerKind::Scale {
+                            min: *min,
+                            max: *max,
+                            step: *step,
+                            min_label: min_label.clone(),
+                            max_label: max_label.clone(),
+                        },
+                        KindArg::Yesno => TrackerKind::YesNo,
+                        KindArg::Duration => TrackerKind::Duration {
+                            max_minutes: *max_minutes,
+                        },
+                        KindArg::Count => TrackerKind::Count,
+                        KindArg::Text => TrackerKind::Text,
+                    };
+                    let t = store.add_tracker(NewTracker {
+                        name: name.clone(),
+                        kind,
+                    })?;
+                    println!("{}", t.id);
+                    Ok(())
+                }
+                Some(TrackersCommand::Delete { tracker }) => {
+                    let t = store.tracker(tracker)?;
+                    store.delete_tracker(&t.id)?;
+                    Ok(())
+                }
+            }
+        }
+        Command::Rekey {
+            new_key_file,
+            new_passphrase,
+        } => {
+            let store = open(&cli)?;
+            let new = match (new_key_file, new_passphrase) {
+                (Some(f), false) => keys::Secret::Raw(keys::read_key_file(f)?),
+                _ => keys::Secret::Passphrase(keys::prompt_passphrase("New passphrase", true)?),
+            };
+            let report = store.rekey(new.as_key())?;
+            eprintln!("re-sealed {} records under the new key", report.resealed);
+            if !report.corrupted.is_empty() {
+                eprintln!(
+                    "{} record(s) were already unreadable and were kept as they were",
+                    report.corrupted.len()
+                );
+            }
+            Ok(())
+        }
+        Command::Demo { days, seed } => {
+            demo::run(cli.data.as_deref(), cli.key_file.as_deref(), *days, *seed)
+        }
+    }
+}
+
+fn create_dir_private(dir: &std::path::Path) -> Result<(), Failure> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failure::other(format!("cannot create the data folder: {}", e.kind())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
+fn parse_tags(tags: &[String]) -> Result<Vec<Tag>, Failure> {
+    tags.iter()
+        .map(|t| Tag::parse(t).map_err(Failure::from))
+        .collect()
+}
+
+fn parse_instant(s: Option<&str>, flag: &str) -> Result<Option<DateTime<Utc>>, Failure> {
+    s.map(|s| {
+        DateTime::parse_from_rfc3339(s.trim())
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| {
+                Failure::usage(format!(
+                    "{flag} takes an RFC 3339 time such as 2026-11-27T08:30:00+01:00"
+                ))
+            })
+    })
+    .transpose()
+}
+
+enum DateArg {
+    Day(NaiveDate),
+    Instant(DateTime<Utc>),
+}
+
+fn parse_date(s: Option<&str>, flag: &str) -> Result<Option<DateArg>, Failure> {
+    let Some(s) = s.map(str::trim) else {
+        return Ok(None);
+    };
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(Some(DateArg::Day(d)));
+    }
+    match DateTime::parse_from_rfc3339(s) {
+        Ok(t) => Ok(Some(DateArg::Instant(t.with_timezone(&Utc)))),
+        Err(_) => Err(Failure::usage(format!(
+            "{flag} takes a day (2026-11-27) or an RFC 3339 time"
+        ))),
+    }
+}
+
+/// TZ if it names a zone, else the system's zone, else UTC.
+pub fn default_zone() -> String {
+    if let Ok(tz) = std::env::var("TZ") {
+        let tz = tz.trim_start_matches(':');
+        if !tz.is_empty() && !tz.starts_with('/') && tz.contains('/') || tz == "UTC" {
+            return tz.to_owned();
+        }
+    }
+    if let Ok(s) = std::fs::read_to_string("/etc/timezone") {
+        let s = s.trim();
+        if !s.is_empty() {
+            return s.to_owned();
+        }
+    }
+    if let Ok(p) = std::fs::read_link("/etc/localtime") {
+        let p = p.to_string_lossy();
+        if let Some((_, zone)) = p.split_once("zoneinfo/") {
+            return zone.to_owned();
+        }
+    }
+    "UTC".into()
+}

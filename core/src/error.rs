@@ -95,7 +95,7 @@ pub enum Error {
     #[error("time zone database unavailable: {0}")]
     ZoneDatabase(String),
     /// No record with that id exists (or it was deleted).
-    #[error("no {table} record with id {id}")]
+    #[error("no record {id} in {table}")]
     NotFound {
         /// The table searched.
         table: &'static str,

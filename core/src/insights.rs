@@ -57,3 +57,87 @@ pub fn summarize<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Vec<Tracke
         })
         .collect()
 }
+
+/// How often each tag appears on the patient's low days: local days whose
+/// mean on `tracker` is at or below `threshold`. Most frequent first.
+/// A pattern to look at, not a cause.
+pub fn tags_on_low_days<'a>(
+    entries: impl IntoIterator<Item = &'a Entry> + Clone,
+    tracker: &str,
+    threshold: f64,
+) -> Vec<(crate::journal::Tag, u64)> {
+    let mut day_sum: BTreeMap<chrono::NaiveDate, (f64, u64)> = BTreeMap::new();
+    for e in entries.clone() {
+        if e.tracker == tracker {
+            if let Some(x) = numeric(&e.value) {
+                let d = day_sum.entry(e.local_date()).or_insert((0.0, 0));
+                d.0 += x;
+                d.1 += 1;
+            }
+        }
+    }
+    let mut counts: std::collections::HashMap<crate::journal::Tag, u64> = Default::default();
+    for e in entries {
+        let low = day_sum
+            .get(&e.local_date())
+            .is_some_and(|(s, n)| s / *n as f64 <= threshold);
+        if low {
+            for t in &e.tags {
+                *counts.entry(t.clone()).or_default() += 1;
+            }
+        }
+    }
+    let mut v: Vec<_> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.label.cmp(&b.0.label)));
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{Tag, TagGroup};
+    use chrono::{DateTime, Utc};
+
+    fn e(day: i64, tracker: &str, v: f64, tags: &[&str]) -> Entry {
+        let at: DateTime<Utc> = DateTime::from_timestamp(day * 86_400 + 43_200, 0).unwrap();
+        Entry {
+            id: format!("{day}{tracker}"),
+            tracker: tracker.into(),
+            value: Value::Scale(v),
+            note: None,
+            tags: tags.iter().map(|t| Tag::parse(t).unwrap()).collect(),
+            at,
+            zone: "UTC".into(),
+            utc_offset_seconds: 0,
+            created_at: at,
+            updated_at: at,
+            revision: 1,
+        }
+    }
+
+    #[test]
+    fn summaries_and_low_day_tags() {
+        let es = [
+            e(1, "mood", 2.0, &["trigger:work"]),
+            e(1, "anxiety", 8.0, &["trigger:work", "activity:walk"]),
+            e(2, "mood", 8.0, &["activity:walk"]),
+            e(3, "mood", 3.0, &["trigger:work", "trigger:sleep"]),
+        ];
+        let s = summarize(&es);
+        assert_eq!(s[1].tracker, "mood");
+        assert_eq!((s[1].count, s[1].min, s[1].max), (3, Some(2.0), Some(8.0)));
+        assert!((s[1].mean.unwrap() - 13.0 / 3.0).abs() < 1e-9);
+        let tags = tags_on_low_days(&es, "mood", 4.0);
+        assert_eq!(
+            tags[0],
+            (
+                Tag {
+                    group: TagGroup::Trigger,
+                    label: "work".into()
+                },
+                3
+            )
+        );
+        assert_eq!(tags.len(), 3);
+    }
+}

@@ -323,6 +323,9 @@ impl Store {
         let tx = inner
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another handle or process may have re-keyed the store since this
+        // one opened: writing under the old key would seal unreadable rows.
+        check_key_current(&tx, &inner.sealer)?;
         let mut ctx = WriteCtx {
             zones: &inner.zones,
             clock: inner.clock.as_ref(),
@@ -357,6 +360,7 @@ impl Store {
         let tx = inner
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        check_key_current(&tx, &inner.sealer)?;
         let mut report = RekeyReport {
             resealed: 0,
             corrupted: Vec::new(),
@@ -434,7 +438,23 @@ impl Store {
 
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Inner) -> Result<T>) -> Result<T> {
         let inner = self.lock();
+        check_key_current(&inner.conn, &inner.sealer)?;
         f(&inner)
+    }
+}
+
+/// `WrongKey` if the store's key was changed (by another handle or process)
+/// after this handle opened it.
+pub(crate) fn check_key_current(conn: &Connection, sealer: &Sealer) -> Result<()> {
+    let id: Vec<u8> = conn
+        .prepare_cached("SELECT value FROM meta WHERE name = 'key_id'")?
+        .query_row([], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| Error::corrupted("meta", "key_id"))?;
+    if id.as_slice() == sealer.key_id().to_be_bytes() {
+        Ok(())
+    } else {
+        Err(Error::WrongKey)
     }
 }
 

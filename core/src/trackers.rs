@@ -643,6 +643,7 @@ impl Store {
 }
 
 fn cached(inner: &mut Inner) -> Result<&[Tracker]> {
+    crate::store::check_key_current(&inner.conn, &inner.sealer)?;
     if inner.trackers.is_none() {
         inner.trackers = Some(load_custom(&inner.conn, &inner.sealer)?);
     }

@@ -502,3 +502,22 @@ fn make_v1_fixture() {
     .unwrap();
     s.close().unwrap();
 }
+
+#[test]
+fn a_handle_left_behind_by_a_rekey_refuses_to_write_under_the_old_key() {
+    let (t, s) = new_store();
+    let e = s
+        .log(entry("mood", Value::Scale(5.0), at(2026, 11, 20, 9, 0)))
+        .unwrap();
+    let stale = Store::open(&t.path, Key::Raw(&KEY), opts()).unwrap();
+    s.rekey(Key::Raw(&OTHER_KEY)).unwrap();
+    assert!(matches!(
+        stale.log(entry("mood", Value::Scale(1.0), at(2026, 11, 20, 10, 0))),
+        Err(Error::WrongKey)
+    ));
+    assert!(matches!(stale.entry(&e.id), Err(Error::WrongKey)));
+    assert!(matches!(stale.rekey(Key::Raw(&KEY)), Err(Error::WrongKey)));
+    let all = s.entries(&EntryQuery::default()).unwrap();
+    assert_eq!(all.entries.len(), 1);
+    assert!(all.corrupted.is_empty());
+}
