@@ -311,11 +311,17 @@ fn open(cli: &Cli) -> Result<Store, Failure> {
         return Err(Error::StoreNotFound.into());
     }
     let secret = keys::from_cli(cli.key_file.as_deref(), cli.passphrase, false)?;
-    Ok(Store::open(
-        &path,
-        secret.as_key(),
-        StoreOptions::default(),
-    )?)
+    match Store::open(&path, secret.as_key(), StoreOptions::default()) {
+        Err(Error::WrongKey)
+            if !cli.passphrase && Store::is_passphrase_protected(&path).unwrap_or(false) =>
+        {
+            Err(Failure {
+                message: "the key does not open this store (it takes --passphrase)".into(),
+                code: 3,
+            })
+        }
+        other => Ok(other?),
+    }
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {

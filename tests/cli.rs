@@ -1,0 +1,476 @@
+//! The `cairn` command line, as scripts and people use it.
+mod common;
+use common::*;
+use serde_json::Value as Json;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+#[test]
+fn log_then_list_as_json() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    let id = env.ok(&[
+        "log",
+        "mood",
+        "7",
+        "--note",
+        "after the walk",
+        "--tag",
+        "trigger:work",
+        "--tag",
+        "activity:walk",
+        "--at",
+        "2026-11-20T08:30:00+09:00",
+        "--tz",
+        "Asia/Tokyo",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 32);
+    env.ok(&[
+        "log",
+        "sleep",
+        "7h30m",
+        "--quality",
+        "6",
+        "--at",
+        "2026-11-21T07:00:00Z",
+        "--tz",
+        "UTC",
+    ]);
+    env.ok(&[
+        "log",
+        "medication",
+        "sertraline 50 mg",
+        "--skipped",
+        "--at",
+        "2026-11-21T08:00:00Z",
+        "--tz",
+        "UTC",
+    ]);
+    let out = env.ok(&["entries", "--json"]);
+    let v: Json = serde_json::from_str(&out).unwrap();
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr.len(), 3);
+    let e = &arr[0];
+    assert_eq!(e["id"], id);
+    assert_eq!(e["tracker"], "mood");
+    assert_eq!(e["value"], 7.0);
+    assert_eq!(e["note"], "after the walk");
+    assert_eq!(
+        e["tags"],
+        serde_json::json!(["trigger:work", "activity:walk"])
+    );
+    assert_eq!(e["at"], "2026-11-19T23:30:00.000Z");
+    assert_eq!(e["local_date"], "2026-11-20");
+    assert_eq!(e["zone"], "Asia/Tokyo");
+    assert_eq!(
+        arr[1]["value"],
+        serde_json::json!({"minutes": 450, "quality": 6})
+    );
+    assert_eq!(
+        arr[2]["value"],
+        serde_json::json!({"name": "sertraline 50 mg", "taken": false})
+    );
+    // Local days: the Tokyo entry is on the 20th there, the 19th in UTC.
+    let day: Json = serde_json::from_str(&env.ok(&[
+        "entries",
+        "--from",
+        "2026-11-20",
+        "--to",
+        "2026-11-20",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(day.as_array().unwrap().len(), 1);
+    let range: Json =
+        serde_json::from_str(&env.ok(&["entries", "--from", "2026-11-21T00:00:00Z", "--json"]))
+            .unwrap();
+    assert_eq!(range.as_array().unwrap().len(), 2);
+    // Delete, then it is gone.
+    env.ok(&["delete", id]);
+    let v: Json = serde_json::from_str(&env.ok(&["entries", "--json"])).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    let o = env.run(&["delete", id]);
+    assert_eq!(o.status.code(), Some(5));
+}
+
+#[test]
+fn errors_are_one_line_typed_and_never_repeat_the_patients_words() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    let secret = "SECRETWORDS";
+    let cases: Vec<(Vec<String>, i32)> = vec![
+        (
+            vec![
+                "log".into(),
+                "mood".into(),
+                "11".into(),
+                "--note".into(),
+                secret.into(),
+            ],
+            2,
+        ),
+        (vec!["log".into(), "mood".into(), "NaN".into()], 2),
+        (
+            vec![
+                "log".into(),
+                "journal".into(),
+                secret.into(),
+                "more".into(),
+                "words".into(),
+            ],
+            2,
+        ),
+        (vec!["log".into(), secret.into(), "5".into()], 2),
+        (
+            vec![
+                "log".into(),
+                "mood".into(),
+                "5".into(),
+                "--tz".into(),
+                format!("{secret}/Zone"),
+            ],
+            2,
+        ),
+        (
+            vec![
+                "log".into(),
+                "mood".into(),
+                "5".into(),
+                "--at".into(),
+                secret.into(),
+            ],
+            2,
+        ),
+        (
+            vec![
+                "log".into(),
+                "mood".into(),
+                "5".into(),
+                "--note".into(),
+                "x".repeat(100 * 1024),
+            ],
+            2,
+        ),
+        (
+            vec![
+                "log".into(),
+                "mood".into(),
+                "5".into(),
+                "--tag".into(),
+                format!("trigger:{}", "y".repeat(100)),
+            ],
+            2,
+        ),
+        (vec!["entries".into(), "--from".into(), secret.into()], 2),
+        (
+            vec![
+                "trackers".into(),
+                "add".into(),
+                format!("{secret} tracker"),
+                "--kind".into(),
+                "scale".into(),
+                "--min".into(),
+                "5".into(),
+                "--max".into(),
+                "1".into(),
+            ],
+            2,
+        ),
+        (
+            vec!["show".into(), "00000000000000000000000000000000".into()],
+            5,
+        ),
+        (vec!["frobnicate".into()], 2),
+    ];
+    for (args, code) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = env.run(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("cairn: "), "{err}");
+        assert!(
+            !err.contains(secret) && !err.contains("yyyy") && !err.contains("panicked"),
+            "{err}"
+        );
+        assert!(o.stdout.is_empty(), "{args:?} printed to stdout");
+    }
+    // Nothing was logged by any of them.
+    assert_eq!(env.ok(&["entries", "--json"]).trim(), "[]");
+}
+
+#[test]
+fn wrong_and_malformed_keys_are_refused() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    env.ok(&["log", "mood", "5"]);
+    let before = std::fs::read(env.store_path()).unwrap();
+    let o = env.cmd(&env.key2).args(["entries"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    for bad in [vec![], vec![1u8; 31], vec![1u8; 33]] {
+        let f = env.dir.path().join("bad");
+        std::fs::write(&f, &bad).unwrap();
+        let o = env.cmd(&f).args(["entries"]).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("32 bytes"), "{}", stderr(&o));
+    }
+    let o = Command::new(cairn_bin())
+        .args(["--data"])
+        .arg(&env.data)
+        .args(["entries"])
+        .env("CAIRN_KEY", "zz")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = Command::new(cairn_bin())
+        .args(["--data"])
+        .arg(&env.data)
+        .args(["entries"])
+        .env_remove("CAIRN_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no key"));
+    assert_eq!(
+        std::fs::read(env.store_path()).unwrap(),
+        before,
+        "failed opens changed the file"
+    );
+    // CAIRN_KEY works as the key file does.
+    let o = Command::new(cairn_bin())
+        .args(["--data"])
+        .arg(&env.data)
+        .args(["entries", "--json"])
+        .env("CAIRN_KEY", "11".repeat(32))
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+}
+
+#[test]
+fn rekey_to_a_new_key_file_and_to_a_passphrase() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    let id = env.ok(&["log", "anxiety", "4"]).trim().to_owned();
+    env.ok(&["rekey", "--new-key-file", env.key2.to_str().unwrap()]);
+    assert_eq!(env.run(&["show", &id]).status.code(), Some(3));
+    let o = env.cmd(&env.key2).args(["show", &id]).output().unwrap();
+    assert!(o.status.success());
+    // To a passphrase, given on standard input (no terminal in tests).
+    let mut c = env.cmd(&env.key2);
+    let mut child = c
+        .args(["rekey", "--new-passphrase"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"river stones at dusk\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let with_pass = |pass: &str, args: &[&str]| {
+        let mut c = Command::new(cairn_bin());
+        c.arg("--data")
+            .arg(&env.data)
+            .arg("--passphrase")
+            .args(args)
+            .env_remove("CAIRN_KEY");
+        let mut child = c
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{pass}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    assert!(
+        with_pass("river stones at dusk", &["show", &id])
+            .status
+            .success()
+    );
+    assert_eq!(
+        with_pass("river stones at noon", &["show", &id])
+            .status
+            .code(),
+        Some(3)
+    );
+    assert_eq!(
+        env.cmd(&env.key2)
+            .args(["show", &id])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(3)
+    );
+}
+
+#[test]
+fn passphrase_init_reads_standard_input() {
+    let env = Env::new();
+    let mut child = Command::new(cairn_bin())
+        .arg("--data")
+        .arg(&env.data)
+        .args(["--passphrase", "init"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a passphrase\n")
+        .unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    let raw = std::fs::read(env.store_path()).unwrap();
+    assert!(!raw.windows(12).any(|w| w == b"a passphrase"));
+    // A key file does not open it, and the message says what does.
+    let o = env.run(&["entries"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("--passphrase"), "{}", stderr(&o));
+}
+
+#[test]
+fn custom_trackers_from_the_command_line() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    let id = env.ok(&[
+        "trackers",
+        "add",
+        "Racing thoughts",
+        "--kind",
+        "scale",
+        "--min",
+        "0",
+        "--max",
+        "4",
+        "--min-label",
+        "calm",
+        "--max-label",
+        "racing",
+    ]);
+    assert_eq!(id.trim().len(), 32);
+    env.ok(&["log", "racing thoughts", "3"]);
+    assert_eq!(
+        env.run(&["log", "racing thoughts", "5"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        env.run(&["trackers", "add", "racing THOUGHTS", "--kind", "count"])
+            .status
+            .code(),
+        Some(2)
+    );
+    let list: Json = serde_json::from_str(&env.ok(&["trackers", "--json"])).unwrap();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "Racing thoughts" && t["builtin"] == false)
+    );
+    let es: Json =
+        serde_json::from_str(&env.ok(&["entries", "--tracker", "Racing thoughts", "--json"]))
+            .unwrap();
+    assert_eq!(es.as_array().unwrap().len(), 1);
+    assert_eq!(es[0]["tracker_name"], "Racing thoughts");
+}
+
+#[test]
+fn edit_changes_only_what_is_given() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    let id = env.ok(&[
+        "log",
+        "mood",
+        "3",
+        "--note",
+        "rough",
+        "--tag",
+        "trigger:work",
+        "--at",
+        "2026-11-20T20:00:00Z",
+        "--tz",
+        "UTC",
+    ]);
+    let id = id.trim();
+    env.ok(&["edit", id, "--value", "4"]);
+    let e: Json = serde_json::from_str(&env.ok(&["show", id, "--json"])).unwrap();
+    assert_eq!(e["value"], 4.0);
+    assert_eq!(e["note"], "rough");
+    assert_eq!(e["tags"], serde_json::json!(["trigger:work"]));
+    assert_eq!(e["revision"], 2);
+}
+
+#[test]
+fn the_demo_runs_end_to_end_and_leaves_an_explorable_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let o = Command::new(cairn_bin())
+        .args(["demo", "--days", "21", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.contains("21 days"), "{out}");
+    assert!(
+        out.contains("another key is refused with WrongKey"),
+        "{out}"
+    );
+    assert!(
+        out.contains("journal text found in the file in the clear: none"),
+        "{out}"
+    );
+    assert!(out.contains("Mood"), "{out}");
+    // The store it leaves opens with the key it wrote.
+    let o = Command::new(cairn_bin())
+        .arg("--data")
+        .arg(&data)
+        .arg("--key-file")
+        .arg(data.join("demo.key"))
+        .args(["entries", "--tracker", "mood", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Json = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.as_array().unwrap().len() >= 21 * 2);
+    // A second demo into the same folder is refused, not mixed in.
+    let o = Command::new(cairn_bin())
+        .args(["demo", "--days", "3", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn help_describes_the_contract() {
+    let o = Command::new(cairn_bin()).arg("--help").output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success());
+    for word in [
+        "init",
+        "log",
+        "entries",
+        "delete",
+        "rekey",
+        "demo",
+        "--data",
+        "--key-file",
+        "--passphrase",
+        "CAIRN_KEY",
+        "EXIT CODES",
+    ] {
+        assert!(out.contains(word), "--help lacks {word}");
+    }
+}
