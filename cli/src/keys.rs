@@ -44,16 +44,13 @@ pub fn read_key_file(path: &Path) -> Result<Vec<u8>, Failure> {
     }
     let text = String::from_utf8_lossy(&bytes);
     let t = text.trim();
-    if t.len() == 64 {
-        if let Some(k) = from_hex(t) {
-            return Ok(k);
-        }
-    }
-    if t.len() % 2 == 0 && !t.is_empty() {
-        if let Some(k) = from_hex(t) {
-            // Hex of the wrong length: let the core say how long it was.
-            return Ok(k);
-        }
+    // 64 hex characters, or hex of another length (the core then says how
+    // many bytes it was).
+    if !t.is_empty()
+        && t.len().is_multiple_of(2)
+        && let Some(k) = from_hex(t)
+    {
+        return Ok(k);
     }
     Ok(bytes)
 }

@@ -165,7 +165,7 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
 /// Parses hex (either case); `None` on any other character or odd length.
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     fn nib(c: u8) -> Option<u8> {

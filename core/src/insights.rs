@@ -68,12 +68,12 @@ pub fn tags_on_low_days<'a>(
 ) -> Vec<(crate::journal::Tag, u64)> {
     let mut day_sum: BTreeMap<chrono::NaiveDate, (f64, u64)> = BTreeMap::new();
     for e in entries.clone() {
-        if e.tracker == tracker {
-            if let Some(x) = numeric(&e.value) {
-                let d = day_sum.entry(e.local_date()).or_insert((0.0, 0));
-                d.0 += x;
-                d.1 += 1;
-            }
+        if e.tracker == tracker
+            && let Some(x) = numeric(&e.value)
+        {
+            let d = day_sum.entry(e.local_date()).or_insert((0.0, 0));
+            d.0 += x;
+            d.1 += 1;
         }
     }
     let mut counts: std::collections::HashMap<crate::journal::Tag, u64> = Default::default();

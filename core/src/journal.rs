@@ -572,11 +572,9 @@ impl Store {
             while let Some(r) = rows.next()? {
                 let id: String = r.get(0)?;
                 let day: i64 = r.get(1)?;
-                if bucket_day.is_some_and(|d| d != day) {
-                    if flush(&mut bucket, &mut page) {
-                        more = true;
-                        break;
-                    }
+                if bucket_day.is_some_and(|d| d != day) && flush(&mut bucket, &mut page) {
+                    more = true;
+                    break;
                 }
                 bucket_day = Some(day);
                 match open_entry(&inner.sealer, &id, day, r.get(2)?, r.get(3)?) {

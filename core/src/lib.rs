@@ -27,7 +27,8 @@ pub use journal::{Entry, EntryPage, EntryQuery, MAX_TAGS, NewEntry, Tag, TagGrou
 pub use schema::LATEST as SCHEMA_VERSION;
 pub use store::{Key, RekeyReport, Store, StoreOptions};
 pub use trackers::{
-    BUILTIN_TRACKERS, BuiltinTracker, MAX_TEXT_BYTES, NewTracker, Tracker, TrackerKind, Value,
+    BUILTIN_TRACKERS, BuiltinTracker, MAX_COUNT, MAX_DURATION_MINUTES, MAX_LABEL_CHARS,
+    MAX_SCALE_BOUND, MAX_SLEEP_MINUTES, MAX_TEXT_BYTES, NewTracker, Tracker, TrackerKind, Value,
     parse_minutes,
 };
 pub use zones::ZoneDb;

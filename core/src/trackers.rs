@@ -517,10 +517,10 @@ pub(crate) fn load_custom(conn: &Connection, sealer: &Sealer) -> Result<Vec<Trac
         };
         // A damaged tracker definition is skipped here (its entries still
         // list with their tracker id) and reported by `Store::tracker`.
-        if let Ok((TRACKER_SCHEMA, plain)) = sealer.open_vec(at, body) {
-            if let Ok(t) = decode_tracker(&id, &plain) {
-                out.push(t);
-            }
+        if let Ok((TRACKER_SCHEMA, plain)) = sealer.open_vec(at, body)
+            && let Ok(t) = decode_tracker(&id, &plain)
+        {
+            out.push(t);
         }
     }
     Ok(out)

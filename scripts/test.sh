@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, lints, docs, the Rust tests (core,
+# CLI end to end, kill -9), and the core's tests on aarch64 and armv7 under
+# qemu. Installs what it needs first (scripts/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "setup"
+bash scripts/setup.sh
+
+step "format"
+cargo fmt --all -- --check
+
+step "lints"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
+step "tests (x86_64)"
+cargo test --workspace
+
+for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
+  step "core tests on $target (qemu)"
+  cargo test -p cairn-core --target "$target"
+done
