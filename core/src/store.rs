@@ -137,6 +137,29 @@ fn write_key_meta(tx: &Transaction<'_>, sealer: &Sealer, kdf: Option<&KdfParams>
     Ok(())
 }
 
+/// Writes a complete, empty store at `tmp`, closed and checkpointed.
+fn build_new_store(tmp: &Path, sealer: &Sealer, kdf: Option<&KdfParams>) -> Result<()> {
+    let mut conn = Connection::open_with_flags(
+        tmp,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if mode != "wal" {
+        return Err(Error::Storage(
+            "the file system does not support WAL".into(),
+        ));
+    }
+    migrate(&mut conn, 0)?;
+    let tx = conn.transaction()?;
+    put_meta(&tx, "store_id", crate::crypto::random_id()?.as_bytes())?;
+    write_key_meta(&tx, sealer, kdf)?;
+    tx.commit()?;
+    conn.close().map_err(|(_, e)| Error::from(e))
+}
+
 fn migrate(conn: &mut Connection, from: i64) -> Result<()> {
     if from >= schema::LATEST {
         return Ok(());
@@ -153,7 +176,7 @@ fn migrate(conn: &mut Connection, from: i64) -> Result<()> {
 impl Store {
     /// Creates a new store at `path` (a file that must not exist yet).
     ///
-    /// The store is built under a temporary name and renamed into place, so
+    /// The store is built under a temporary name and linked into place, so
     /// a crash leaves either no store or a complete one.
     pub fn create(path: impl AsRef<Path>, key: Key<'_>, opts: StoreOptions) -> Result<Store> {
         let path = path.as_ref();
@@ -171,32 +194,20 @@ impl Store {
             path.file_name().and_then(|n| n.to_str()).unwrap_or("store"),
             &crate::crypto::random_id()?[..8]
         ));
-        {
-            let mut conn = Connection::open_with_flags(
-                &tmp,
-                OpenFlags::SQLITE_OPEN_READ_WRITE
-                    | OpenFlags::SQLITE_OPEN_CREATE
-                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            configure(&conn)?;
-            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-            if mode != "wal" {
-                return Err(Error::Storage(
-                    "the file system does not support WAL".into(),
-                ));
-            }
-            migrate(&mut conn, 0)?;
-            let tx = conn.transaction()?;
-            put_meta(&tx, "store_id", crate::crypto::random_id()?.as_bytes())?;
-            write_key_meta(&tx, &sealer, kdf.as_ref())?;
-            tx.commit()?;
-            conn.close().map_err(|(_, e)| Error::from(e))?;
+        let built = build_new_store(&tmp, &sealer, kdf.as_ref()).and_then(|()| {
+            // A hard link never replaces an existing file: two creators
+            // racing cannot overwrite each other's store.
+            std::fs::hard_link(&tmp, path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => Error::StoreExists,
+                _ => Error::from(e),
+            })
+        });
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = tmp.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
         }
-        if path.exists() {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(Error::StoreExists);
-        }
-        std::fs::rename(&tmp, path)?;
+        built?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             // Make the rename durable.
             if let Ok(d) = std::fs::File::open(dir) {
