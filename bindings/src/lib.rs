@@ -396,15 +396,15 @@ impl From<core::Entry> for Entry {
         Entry {
             local_date: e.local_date().to_string(),
             id: e.id,
-            tracker: e.tracker,
+            tracker: e.tracker.to_string(),
             value: e.value.into(),
             note: e.note,
             tags: e.tags.into_iter().map(Into::into).collect(),
-            at_ms: e.at.timestamp_millis(),
-            zone: e.zone,
+            at_ms: e.at_ms,
+            zone: e.zone.to_string(),
             utc_offset_seconds: e.utc_offset_seconds,
-            created_at_ms: e.created_at.timestamp_millis(),
-            updated_at_ms: e.updated_at.timestamp_millis(),
+            created_at_ms: e.created_at_ms,
+            updated_at_ms: e.updated_at_ms,
             revision: e.revision,
         }
     }

@@ -503,19 +503,9 @@ fn simulate(store: &Store, zones: &ZoneDb, days: u32, seed: u64) -> Result<Simul
         }
     }
     if let Some(id) = to_edit {
-        let mut e = store.entry(&id)?;
-        e.note = Some("Edited: it was a better evening than I first wrote.".into());
-        store.update_entry(
-            &id,
-            NewEntry {
-                tracker: e.tracker,
-                value: e.value,
-                note: e.note,
-                tags: e.tags,
-                at: e.at,
-                zone: e.zone,
-            },
-        )?;
+        let mut edit: NewEntry = store.entry(&id)?.into();
+        edit.note = Some("Edited: it was a better evening than I first wrote.".into());
+        store.update_entry(&id, edit)?;
     }
     if let Some(id) = to_delete {
         store.delete_entry(&id)?;

@@ -421,23 +421,22 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Edit(a) => {
             let store = open(&cli)?;
-            let old = store.entry(&a.id)?;
-            let tracker = store.tracker(&old.tracker)?;
-            let new = NewEntry {
-                value: match &a.value {
-                    Some(v) => tracker.kind.parse(v)?,
-                    None => old.value,
-                },
-                tracker: old.tracker,
-                note: a.note.clone().or(old.note),
-                tags: if a.tags.is_empty() {
-                    old.tags
-                } else {
-                    parse_tags(&a.tags)?
-                },
-                at: parse_instant(a.at.as_deref(), "--at")?.unwrap_or(old.at),
-                zone: a.tz.clone().unwrap_or(old.zone),
-            };
+            let mut new: NewEntry = store.entry(&a.id)?.into();
+            if let Some(v) = &a.value {
+                new.value = store.tracker(&new.tracker)?.kind.parse(v)?;
+            }
+            if let Some(n) = &a.note {
+                new.note = Some(n.clone());
+            }
+            if !a.tags.is_empty() {
+                new.tags = parse_tags(&a.tags)?;
+            }
+            if let Some(at) = parse_instant(a.at.as_deref(), "--at")? {
+                new.at = at;
+            }
+            if let Some(tz) = &a.tz {
+                new.zone = tz.clone();
+            }
             let e = store.update_entry(&a.id, new)?;
             println!("{}", e.id);
             Ok(())

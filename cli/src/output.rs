@@ -58,7 +58,7 @@ fn entry_json(e: &Entry, trackers: &[Tracker]) -> Json {
         "value": value_json(&e.value),
         "note": e.note,
         "tags": e.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
-        "at": e.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "at": e.at().to_rfc3339_opts(SecondsFormat::Millis, true),
         "local_time": e.local_time().to_rfc3339_opts(SecondsFormat::Secs, false),
         "local_date": e.local_date().to_string(),
         "zone": e.zone,

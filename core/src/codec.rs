@@ -71,26 +71,30 @@ impl<'a> Reader<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
         Self { buf, pos: 0 }
     }
+    #[inline]
     pub fn u8(&mut self) -> R<u8> {
         let b = *self.buf.get(self.pos).ok_or(DecodeError)?;
         self.pos += 1;
         Ok(b)
     }
+    #[inline]
     pub fn uvar(&mut self) -> R<u64> {
+        let rest = self.buf.get(self.pos..).ok_or(DecodeError)?;
         let mut v: u64 = 0;
-        for shift in (0..64).step_by(7) {
-            let b = self.u8()?;
-            let bits = (b & 0x7f) as u64;
-            if shift == 63 && bits > 1 {
+        for (i, &b) in rest.iter().take(10).enumerate() {
+            // The tenth byte may only hold the top bit of a u64.
+            if i == 9 && b > 1 {
                 return Err(DecodeError);
             }
-            v |= bits << shift;
-            if b & 0x80 == 0 {
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b < 0x80 {
+                self.pos += i + 1;
                 return Ok(v);
             }
         }
         Err(DecodeError)
     }
+    #[inline]
     pub fn ivar(&mut self) -> R<i64> {
         let u = self.uvar()?;
         Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
@@ -116,6 +120,16 @@ impl<'a> Reader<'a> {
             _ => Err(DecodeError),
         }
     }
+    /// A length-prefixed byte string, borrowed.
+    #[inline]
+    pub fn bytes(&mut self) -> R<&'a [u8]> {
+        let len = usize::try_from(self.uvar()?).map_err(|_| DecodeError)?;
+        let end = self.pos.checked_add(len).ok_or(DecodeError)?;
+        let bytes = self.buf.get(self.pos..end).ok_or(DecodeError)?;
+        self.pos = end;
+        Ok(bytes)
+    }
+    #[inline]
     pub fn str(&mut self) -> R<String> {
         let len = usize::try_from(self.uvar()?).map_err(|_| DecodeError)?;
         let end = self.pos.checked_add(len).ok_or(DecodeError)?;

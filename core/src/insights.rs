@@ -37,7 +37,7 @@ pub fn summarize<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Vec<Tracke
     let mut by: BTreeMap<&str, (u64, f64, u64, f64, f64)> = BTreeMap::new();
     for e in entries {
         let s = by
-            .entry(&e.tracker)
+            .entry(&*e.tracker)
             .or_insert((0, 0.0, 0, f64::INFINITY, f64::NEG_INFINITY));
         s.0 += 1;
         if let Some(x) = numeric(&e.value) {
@@ -68,7 +68,7 @@ pub fn tags_on_low_days<'a>(
 ) -> Vec<(crate::journal::Tag, u64)> {
     let mut day_sum: BTreeMap<chrono::NaiveDate, (f64, u64)> = BTreeMap::new();
     for e in entries.clone() {
-        if e.tracker == tracker
+        if &*e.tracker == tracker
             && let Some(x) = numeric(&e.value)
         {
             let d = day_sum.entry(e.local_date()).or_insert((0.0, 0));
@@ -96,21 +96,20 @@ pub fn tags_on_low_days<'a>(
 mod tests {
     use super::*;
     use crate::journal::{Tag, TagGroup};
-    use chrono::{DateTime, Utc};
 
     fn e(day: i64, tracker: &str, v: f64, tags: &[&str]) -> Entry {
-        let at: DateTime<Utc> = DateTime::from_timestamp(day * 86_400 + 43_200, 0).unwrap();
+        let at = (day * 86_400 + 43_200) * 1000;
         Entry {
             id: format!("{day}{tracker}"),
             tracker: tracker.into(),
             value: Value::Scale(v),
             note: None,
             tags: tags.iter().map(|t| Tag::parse(t).unwrap()).collect(),
-            at,
+            at_ms: at,
             zone: "UTC".into(),
             utc_offset_seconds: 0,
-            created_at: at,
-            updated_at: at,
+            created_at_ms: at,
+            updated_at_ms: at,
             revision: 1,
         }
     }

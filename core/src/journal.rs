@@ -13,9 +13,10 @@ use crate::crypto::{Binding, Sealer};
 use crate::error::{Error, RecordRef, Result};
 use crate::store::{Store, WriteCtx, outbox};
 use crate::trackers::{MAX_LABEL_CHARS, Tracker, Value, check_label, check_text};
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use std::sync::Arc;
 
 const DAY_MS: i64 = 86_400_000;
 /// Most tags on one entry.
@@ -92,40 +93,85 @@ pub struct NewEntry {
 pub struct Entry {
     /// Random id (32 hex characters).
     pub id: String,
-    /// The tracker's id.
-    pub tracker: String,
+    /// The tracker's id (shared between the entries of one listing).
+    pub tracker: Arc<str>,
     /// The value.
     pub value: Value,
     /// The note, if any.
     pub note: Option<String>,
     /// Tags.
     pub tags: Vec<Tag>,
-    /// When it happened (millisecond precision).
-    pub at: DateTime<Utc>,
-    /// IANA zone the patient was in.
-    pub zone: String,
+    /// When it happened, milliseconds since the Unix epoch (see [`Entry::at`]).
+    pub at_ms: i64,
+    /// IANA zone the patient was in (shared between the entries of one listing).
+    pub zone: Arc<str>,
     /// UTC offset in force in that zone at that instant, in seconds.
     pub utc_offset_seconds: i32,
-    /// When it was first saved.
-    pub created_at: DateTime<Utc>,
-    /// When it was last changed.
-    pub updated_at: DateTime<Utc>,
+    /// When it was first saved, milliseconds since the epoch.
+    pub created_at_ms: i64,
+    /// When it was last changed, milliseconds since the epoch.
+    pub updated_at_ms: i64,
     /// Starts at 1, one more with each change.
     pub revision: i64,
 }
 
+/// An entry's content, ready to edit and pass to [`Store::update_entry`].
+impl From<Entry> for NewEntry {
+    fn from(e: Entry) -> Self {
+        NewEntry {
+            at: e.at(),
+            tracker: e.tracker.to_string(),
+            value: e.value,
+            note: e.note,
+            tags: e.tags,
+            zone: e.zone.to_string(),
+        }
+    }
+}
+
+fn utc(ms: i64) -> DateTime<Utc> {
+    // Every stored instant was validated (1970 onwards, near the present).
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
 impl Entry {
+    /// When it happened.
+    pub fn at(&self) -> DateTime<Utc> {
+        utc(self.at_ms)
+    }
+
+    /// When it was first saved.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        utc(self.created_at_ms)
+    }
+
+    /// When it was last changed.
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        utc(self.updated_at_ms)
+    }
+
     /// The wall-clock time where the patient was.
     pub fn local_time(&self) -> DateTime<FixedOffset> {
         let off = FixedOffset::east_opt(self.utc_offset_seconds)
             .unwrap_or(FixedOffset::east_opt(0).expect("zero offset"));
-        self.at.with_timezone(&off)
+        self.at().with_timezone(&off)
     }
 
     /// The patient's local calendar day.
     pub fn local_date(&self) -> NaiveDate {
-        self.local_time().date_naive()
+        let local_days =
+            (self.at_ms + i64::from(self.utc_offset_seconds) * 1000).div_euclid(DAY_MS);
+        epoch_day(local_days)
     }
+}
+
+fn epoch_day(days: i64) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(719_163 + days as i32).unwrap_or_default()
+}
+
+/// Days since 1970-01-01 of a date.
+fn days_since_epoch(d: NaiveDate) -> i64 {
+    i64::from(d.num_days_from_ce()) - 719_163
 }
 
 /// Which entries to list. All filters combine.
@@ -236,21 +282,40 @@ fn encode_entry(e: &Entry) -> Vec<u8> {
         });
         w.str(&t.label);
     }
-    w.ivar(e.at.timestamp_millis());
+    w.ivar(e.at_ms);
     w.ivar(e.utc_offset_seconds as i64);
     w.str(&e.zone);
-    w.ivar(e.created_at.timestamp_millis());
-    w.ivar(e.updated_at.timestamp_millis());
+    w.ivar(e.created_at_ms);
+    w.ivar(e.updated_at_ms);
     w.finish()
 }
 
-fn ms(v: i64) -> Result<DateTime<Utc>, DecodeError> {
-    DateTime::from_timestamp_millis(v).ok_or(DecodeError)
+/// Shares the few distinct tracker ids and zone names of a listing instead
+/// of allocating them for every entry.
+#[derive(Default)]
+struct Interner(Vec<Arc<str>>);
+
+impl Interner {
+    fn get(&mut self, bytes: &[u8]) -> Result<Arc<str>, DecodeError> {
+        if let Some(s) = self.0.iter().find(|s| s.as_bytes() == bytes) {
+            return Ok(s.clone());
+        }
+        let s: Arc<str> = Arc::from(std::str::from_utf8(bytes).map_err(|_| DecodeError)?);
+        if self.0.len() < 64 {
+            self.0.push(s.clone());
+        }
+        Ok(s)
+    }
 }
 
-fn decode_entry(id: &str, revision: i64, body: &[u8]) -> Result<Entry, DecodeError> {
+fn decode_entry(
+    id: &str,
+    revision: i64,
+    body: &[u8],
+    names: &mut Interner,
+) -> Result<Entry, DecodeError> {
     let mut r = Reader::new(body);
-    let tracker = r.str()?;
+    let tracker = names.get(r.bytes()?)?;
     let value = decode_value(&mut r)?;
     let note = r.opt_str()?;
     let n = r.count(2)?;
@@ -267,11 +332,11 @@ fn decode_entry(id: &str, revision: i64, body: &[u8]) -> Result<Entry, DecodeErr
             label: r.str()?,
         });
     }
-    let at = ms(r.ivar()?)?;
+    let at_ms = r.ivar()?;
     let utc_offset_seconds = r.i32var()?;
-    let zone = r.str()?;
-    let created_at = ms(r.ivar()?)?;
-    let updated_at = ms(r.ivar()?)?;
+    let zone = names.get(r.bytes()?)?;
+    let created_at_ms = r.ivar()?;
+    let updated_at_ms = r.ivar()?;
     r.end()?;
     Ok(Entry {
         id: id.to_owned(),
@@ -279,11 +344,11 @@ fn decode_entry(id: &str, revision: i64, body: &[u8]) -> Result<Entry, DecodeErr
         value,
         note,
         tags,
-        at,
+        at_ms,
         zone,
         utc_offset_seconds,
-        created_at,
-        updated_at,
+        created_at_ms,
+        updated_at_ms,
         revision,
     })
 }
@@ -292,7 +357,14 @@ fn day_of(at_ms: i64) -> i64 {
     at_ms.div_euclid(DAY_MS)
 }
 
-fn open_entry(sealer: &Sealer, id: &str, day: i64, revision: i64, body: Vec<u8>) -> Result<Entry> {
+fn open_entry(
+    sealer: &Sealer,
+    id: &str,
+    day: i64,
+    revision: i64,
+    body: Vec<u8>,
+    names: &mut Interner,
+) -> Result<Entry> {
     let at = Binding {
         table: "entries",
         id,
@@ -303,9 +375,9 @@ fn open_entry(sealer: &Sealer, id: &str, day: i64, revision: i64, body: Vec<u8>)
     if schema != ENTRY_SCHEMA {
         return Err(bad());
     }
-    let e = decode_entry(id, revision, &plain).map_err(|_| bad())?;
+    let e = decode_entry(id, revision, &plain, names).map_err(|_| bad())?;
     // The sealed instant must fall on the bound day bucket.
-    if day_of(e.at.timestamp_millis()) != day {
+    if day_of(e.at_ms) != day {
         return Err(bad());
     }
     Ok(e)
@@ -392,19 +464,18 @@ impl Store {
         self.write(|tx, sealer, ctx| {
             let tracker = resolve_tracker(ctx, tx, sealer, &new.tracker)?;
             let c = check(new, tracker, ctx)?;
-            let now = DateTime::from_timestamp_millis(ctx.clock.now_ms()).unwrap_or_default();
+            let now = ctx.clock.now_ms();
             let entry = Entry {
                 id: id.clone(),
-                tracker: c.tracker.id,
+                tracker: Arc::from(c.tracker.id),
                 value: c.value,
                 note: c.note,
                 tags: c.tags,
-                at: DateTime::from_timestamp_millis(c.at_ms)
-                    .ok_or_else(|| Error::invalid("at", "out of range"))?,
-                zone: c.zone,
+                at_ms: c.at_ms,
+                zone: Arc::from(c.zone),
                 utc_offset_seconds: c.offset,
-                created_at: now,
-                updated_at: now,
+                created_at_ms: now,
+                updated_at_ms: now,
                 revision: 1,
             };
             let day = day_of(c.at_ms);
@@ -433,19 +504,17 @@ impl Store {
             let old = read_entry(tx, sealer, id)?;
             let tracker = resolve_tracker(ctx, tx, sealer, &new.tracker)?;
             let c = check(new, tracker, ctx)?;
-            let now = DateTime::from_timestamp_millis(ctx.clock.now_ms()).unwrap_or_default();
             let entry = Entry {
                 id: id.to_owned(),
-                tracker: c.tracker.id,
+                tracker: Arc::from(c.tracker.id),
                 value: c.value,
                 note: c.note,
                 tags: c.tags,
-                at: DateTime::from_timestamp_millis(c.at_ms)
-                    .ok_or_else(|| Error::invalid("at", "out of range"))?,
-                zone: c.zone,
+                at_ms: c.at_ms,
+                zone: Arc::from(c.zone),
                 utc_offset_seconds: c.offset,
-                created_at: old.created_at,
-                updated_at: now,
+                created_at_ms: old.created_at_ms,
+                updated_at_ms: ctx.clock.now_ms(),
                 revision: old.revision + 1,
             };
             let day = day_of(c.at_ms);
@@ -501,8 +570,6 @@ impl Store {
         let to_ms = q.to.map(|t| t.timestamp_millis());
         // Day buckets that can hold a match. Local days are widened by a day
         // each side: no UTC offset exceeds 24 hours.
-        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-        let local_day = |d: NaiveDate| (d - epoch).num_days();
         let mut lo = i64::MIN;
         let mut hi = i64::MAX;
         if let Some(f) = from_ms {
@@ -512,10 +579,10 @@ impl Store {
             hi = hi.min(day_of(t));
         }
         if let Some(d) = q.from_day {
-            lo = lo.max(local_day(d) - 1);
+            lo = lo.max(days_since_epoch(d) - 1);
         }
         if let Some(d) = q.to_day {
-            hi = hi.min(local_day(d) + 1);
+            hi = hi.min(days_since_epoch(d) + 1);
         }
         if let Some((c_ms, _)) = &after {
             if q.newest_first {
@@ -529,10 +596,10 @@ impl Store {
             return Err(Error::invalid("limit", "must be at least 1"));
         }
         let matches = |e: &Entry| {
-            let t = e.at.timestamp_millis();
+            let t = e.at_ms;
             from_ms.is_none_or(|f| t >= f)
                 && to_ms.is_none_or(|to| t < to)
-                && tracker.as_ref().is_none_or(|id| &e.tracker == id)
+                && tracker.as_ref().is_none_or(|id| *e.tracker == **id)
                 && q.from_day.is_none_or(|d| e.local_date() >= d)
                 && q.to_day.is_none_or(|d| e.local_date() <= d)
                 && after.as_ref().is_none_or(|(c_ms, c_id)| {
@@ -552,46 +619,67 @@ impl Store {
             let mut stmt = inner.conn.prepare_cached(sql)?;
             let mut rows = stmt.query(params![lo, hi])?;
             let mut page = EntryPage::default();
-            let mut bucket: Vec<Entry> = Vec::new();
+            // Rows arrive by day bucket; within a bucket, entries are put in
+            // order (instant, then id) before the next bucket starts.
+            let order = |a: &Entry, b: &Entry| {
+                let o = a.at_ms.cmp(&b.at_ms).then_with(|| a.id.cmp(&b.id));
+                if q.newest_first { o.reverse() } else { o }
+            };
+            let sort_from = |v: &mut Vec<Entry>, start: usize| {
+                let tail = &v[start..];
+                if tail.is_sorted_by(|a, b| order(a, b).is_le()) {
+                    return;
+                }
+                // Sort positions, then move each entry once (entries are
+                // large; an insertion sort would shift them repeatedly).
+                let mut idx: Vec<usize> = (0..tail.len()).collect();
+                idx.sort_by(|&i, &j| order(&tail[i], &tail[j]));
+                let mut slots: Vec<Option<Entry>> = v.drain(start..).map(Some).collect();
+                v.extend(idx.into_iter().filter_map(|i| slots[i].take()));
+            };
+            let mut bucket_start = 0;
+            let mut names = Interner::default();
             let mut bucket_day: Option<i64> = None;
             let mut more = false;
-            // Entries are sorted within each day bucket, then emitted.
-            let flush = |bucket: &mut Vec<Entry>, page: &mut EntryPage| -> bool {
-                bucket.sort_by(|a, b| {
-                    let o = (a.at, &a.id).cmp(&(b.at, &b.id));
-                    if q.newest_first { o.reverse() } else { o }
-                });
-                for e in bucket.drain(..) {
-                    if page.entries.len() == limit {
-                        return true;
-                    }
-                    page.entries.push(e);
-                }
-                false
-            };
             while let Some(r) = rows.next()? {
                 let id: String = r.get(0)?;
                 let day: i64 = r.get(1)?;
-                if bucket_day.is_some_and(|d| d != day) && flush(&mut bucket, &mut page) {
-                    more = true;
-                    break;
+                if let Some(prev) = bucket_day.filter(|d| *d != day) {
+                    sort_from(&mut page.entries, bucket_start);
+                    if page.entries.len() > limit {
+                        more = true;
+                        break;
+                    }
+                    if bucket_start == 0 {
+                        // After the first day, size the page for the days
+                        // left at that rate: a year of entries is then not
+                        // copied again and again as the page grows.
+                        let days_left = if q.newest_first {
+                            prev.saturating_sub(lo)
+                        } else {
+                            hi.saturating_sub(prev)
+                        };
+                        let guess = (page.entries.len() as i64).saturating_mul(days_left.max(0));
+                        let guess = guess.clamp(0, 1 << 16) as usize;
+                        page.entries.reserve(guess.min(limit));
+                    }
+                    bucket_start = page.entries.len();
                 }
                 bucket_day = Some(day);
-                match open_entry(&inner.sealer, &id, day, r.get(2)?, r.get(3)?) {
-                    Ok(e) if matches(&e) => bucket.push(e),
+                match open_entry(&inner.sealer, &id, day, r.get(2)?, r.get(3)?, &mut names) {
+                    Ok(e) if matches(&e) => page.entries.push(e),
                     Ok(_) => {}
                     Err(Error::Corrupted { record }) => page.corrupted.push(record),
                     Err(e) => return Err(e),
                 }
             }
-            if !more && flush(&mut bucket, &mut page) {
-                more = true;
+            if !more {
+                sort_from(&mut page.entries, bucket_start);
+                more = page.entries.len() > limit;
             }
             if more {
-                page.next = page
-                    .entries
-                    .last()
-                    .map(|e| format!("{}.{}", e.at.timestamp_millis(), e.id));
+                page.entries.truncate(limit);
+                page.next = page.entries.last().map(|e| format!("{}.{}", e.at_ms, e.id));
             }
             Ok(page)
         })
@@ -607,7 +695,7 @@ fn read_entry(conn: &Connection, sealer: &Sealer, id: &str) -> Result<Entry> {
         table: "entries",
         id: id.to_owned(),
     })?;
-    open_entry(sealer, id, day, rev, body)
+    open_entry(sealer, id, day, rev, body, &mut Interner::default())
 }
 
 fn parse_cursor(s: &str) -> Result<(i64, String)> {

@@ -131,7 +131,8 @@ fn documented_acceptances() {
     assert_eq!(
         s.log(entry("IRRITABILITY", Value::Scale(2.0), when))
             .unwrap()
-            .tracker,
+            .tracker
+            .as_ref(),
         "irritability"
     );
     // Appetite runs both ways.
@@ -267,7 +268,7 @@ fn custom_trackers_are_validated_and_unique() {
             at(2026, 11, 1, 9, 0),
         ))
         .unwrap();
-    assert_eq!(e.tracker, t.id);
+    assert_eq!(*e.tracker, *t.id);
     assert!(
         s.log(entry(
             "racing thoughts",
@@ -283,8 +284,8 @@ fn custom_trackers_are_validated_and_unique() {
         Err(Error::UnknownTracker)
     ));
     assert_eq!(
-        s.entry(&e.id).unwrap().tracker,
-        t.id,
+        *s.entry(&e.id).unwrap().tracker,
+        *t.id,
         "entries outlive their tracker"
     );
     assert!(s.delete_tracker("mood").is_err());
@@ -339,7 +340,7 @@ fn pages_cover_every_entry_once_in_both_directions() {
                 at(2026, 9, 1 + i / 4, 8 + (i % 4) / 2 * 5, 0),
             ))
             .unwrap();
-        all.push((e.at, e.id));
+        all.push((e.at_ms, e.id));
     }
     s.log(entry("anxiety", Value::Scale(1.0), at(2026, 9, 3, 12, 0)))
         .unwrap();
@@ -355,7 +356,7 @@ fn pages_cover_every_entry_once_in_both_directions() {
         loop {
             let page = s.entries(&q).unwrap();
             assert!(page.entries.len() <= 7);
-            seen.extend(page.entries.iter().map(|e| (e.at, e.id.clone())));
+            seen.extend(page.entries.iter().map(|e| (e.at_ms, e.id.clone())));
             match page.next {
                 Some(c) => q.after = Some(c),
                 None => break,
@@ -404,7 +405,7 @@ fn edits_and_deletes_leave_revisions_tombstones_and_outbox_rows() {
     n.note = Some("better after a walk".into());
     let e2 = s.update_entry(&e.id, n).unwrap();
     assert_eq!(e2.revision, 2);
-    assert_eq!(e2.created_at, e.created_at);
+    assert_eq!(e2.created_at_ms, e.created_at_ms);
     assert_eq!(s.entry(&e.id).unwrap(), e2);
     s.delete_entry(&e.id).unwrap();
     assert!(matches!(s.entry(&e.id), Err(Error::NotFound { .. })));

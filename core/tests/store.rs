@@ -414,7 +414,7 @@ fn the_committed_v1_fixture_upgrades_and_reads() {
     let got: Vec<(String, Value, Option<String>)> = all
         .entries
         .iter()
-        .map(|e| (e.tracker.clone(), e.value.clone(), e.note.clone()))
+        .map(|e| (e.tracker.to_string(), e.value.clone(), e.note.clone()))
         .collect();
     let custom = s.tracker("Fixture trail minutes").unwrap();
     assert_eq!(
@@ -440,7 +440,7 @@ fn the_committed_v1_fixture_upgrades_and_reads() {
         all.entries[0].tags,
         vec![Tag::parse("trigger:fixture").unwrap()]
     );
-    assert_eq!(all.entries[0].zone, "America/Chicago");
+    assert_eq!(&*all.entries[0].zone, "America/Chicago");
     assert_eq!(
         s.pending_changes().unwrap(),
         6,
