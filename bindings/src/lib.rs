@@ -9,6 +9,10 @@
 //! (Kotlin: `Dispatchers.IO`; Swift: a `Task` or a background queue), never
 //! from the main thread.
 //!
+//! **Panics** never cross the boundary: every export returns a `Result`, so
+//! a Rust panic arrives as an exception (Kotlin `InternalException`, Swift
+//! `CairnError` / uniffi's unexpected error) and the app keeps running.
+//!
 //! **Times** are milliseconds since the Unix epoch, UTC (`at_ms`); zones are
 //! IANA names (`Europe/Paris`); local days are `YYYY-MM-DD` strings.
 
@@ -20,7 +24,11 @@ uniffi::setup_scaffolding!();
 // --- errors ----------------------------------------------------------------
 
 /// Every error the API raises. Messages never hold the patient's content.
+///
+/// Flat across the FFI: each variant arrives with its Display text as the
+/// message (Kotlin `Throwable.message`, Swift `message`).
 #[derive(Debug, thiserror::Error, uniffi::Error)]
+#[uniffi(flat_error)]
 pub enum CairnError {
     /// An argument was refused: a key that is not 32 bytes, a value out of
     /// range, an unknown tracker or zone, text too long, a bad cursor...
@@ -549,38 +557,45 @@ impl ZoneDatabase {
     /// The platform's database: Android's `tzdata` where present, else
     /// `TZDIR`, else `/usr/share/zoneinfo` (Apple platforms, Linux).
     #[uniffi::constructor]
-    pub fn system() -> Arc<Self> {
-        Arc::new(Self {
+    pub fn system() -> Result<Arc<Self>> {
+        Ok(Arc::new(Self {
             db: Arc::new(core::ZoneDb::system()),
-        })
+        }))
     }
 
     /// TZif files in a directory tree (`Europe/Paris` is `dir/Europe/Paris`).
+    /// `InvalidInput` if `path` is not a folder.
     #[uniffi::constructor]
-    pub fn directory(path: String) -> Arc<Self> {
-        Arc::new(Self {
+    pub fn directory(path: String) -> Result<Arc<Self>> {
+        if !std::path::Path::new(&path).is_dir() {
+            return Err(CairnError::InvalidInput {
+                message: "invalid zone database: not a folder".into(),
+            });
+        }
+        Ok(Arc::new(Self {
             db: Arc::new(core::ZoneDb::directory(path)),
-        })
+        }))
     }
 
-    /// Android's concatenated `tzdata` file at `path`.
+    /// Android's concatenated `tzdata` file at `path`. `Storage` if it is
+    /// missing or not in Android's format.
     #[uniffi::constructor]
-    pub fn android_tzdata(path: String) -> Arc<Self> {
-        Arc::new(Self {
-            db: Arc::new(core::ZoneDb::android_tzdata(path)),
-        })
+    pub fn android_tzdata(path: String) -> Result<Arc<Self>> {
+        Ok(Arc::new(Self {
+            db: Arc::new(core::ZoneDb::android_tzdata_checked(path)?),
+        }))
     }
 
     /// An empty database (UTC only) to fill with [`ZoneDatabase::add_tzif`].
     #[uniffi::constructor]
-    pub fn in_memory() -> Arc<Self> {
-        Arc::new(Self {
+    pub fn in_memory() -> Result<Arc<Self>> {
+        Ok(Arc::new(Self {
             db: Arc::new(core::ZoneDb::in_memory()),
-        })
+        }))
     }
 
-    /// Adds a zone from TZif bytes (iOS: `TimeZone(identifier:)!.data`... see
-    /// ios/README.md).
+    /// Adds a zone from TZif bytes (iOS: `NSTimeZone(name:)?.data`; CairnKit's
+    /// `addFoundationZone` does it).
     pub fn add_tzif(&self, name: String, tzif: Vec<u8>) -> Result<()> {
         Ok(self.db.add_tzif(&name, &tzif)?)
     }
@@ -793,7 +808,7 @@ impl Journal {
 
     /// Closes the journal. Later calls raise `Closed`; closing twice is fine.
     /// Calls already running finish first.
-    pub fn close(&self) {
+    pub fn close(&self) -> Result<()> {
         let taken = self.store.write().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(store) = taken {
             // The last reference closes the connection; if a call is still
@@ -802,6 +817,7 @@ impl Journal {
                 let _ = store.close();
             }
         }
+        Ok(())
     }
 }
 
@@ -824,11 +840,11 @@ pub fn generate_key() -> Result<Vec<u8>> {
 
 /// The built-in trackers, with their kinds.
 #[uniffi::export]
-pub fn builtin_trackers() -> Vec<Tracker> {
-    core::BUILTIN_TRACKERS
+pub fn builtin_trackers() -> Result<Vec<Tracker>> {
+    Ok(core::BUILTIN_TRACKERS
         .iter()
         .map(|b| b.tracker().into())
-        .collect()
+        .collect())
 }
 
 /// Parses `trigger:work`, `activity:walk` or a plain label.
@@ -846,14 +862,14 @@ pub fn parse_value(kind: TrackerKind, text: String) -> Result<Value> {
 
 /// The core's version.
 #[uniffi::export]
-pub fn core_version() -> String {
-    env!("CARGO_PKG_VERSION").to_owned()
+pub fn core_version() -> Result<String> {
+    Ok(env!("CARGO_PKG_VERSION").to_owned())
 }
 
 /// Panics inside Rust, to test that the panic arrives as an exception and
 /// the host keeps running. Only in builds with the `testing` feature.
 #[cfg(feature = "testing")]
 #[uniffi::export]
-pub fn testing_panic() {
+pub fn testing_panic() -> Result<()> {
     panic!("deliberate panic for tests");
 }

@@ -152,6 +152,20 @@ pub fn random_id() -> Result<String> {
     Ok(to_hex(&b))
 }
 
+/// Checks that `id` looks like [`random_id`]'s output (so that errors may
+/// repeat it without repeating arbitrary text).
+pub(crate) fn check_id(id: &str) -> Result<()> {
+    if id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        Ok(())
+    } else {
+        Err(Error::invalid("id", "expected 32 lowercase hex characters"))
+    }
+}
+
 pub(crate) fn to_hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);

@@ -500,6 +500,7 @@ impl Store {
     /// Replaces an entry's content (tracker, value, note, tags, time, zone);
     /// keeps its id and creation time.
     pub fn update_entry(&self, id: &str, new: NewEntry) -> Result<Entry> {
+        crate::crypto::check_id(id)?;
         self.write(|tx, sealer, ctx| {
             let old = read_entry(tx, sealer, id)?;
             let tracker = resolve_tracker(ctx, tx, sealer, &new.tracker)?;
@@ -539,6 +540,7 @@ impl Store {
     /// Deletes an entry: its sealed content is erased (`secure_delete`) and a
     /// tombstone (id, revision) stays for sync.
     pub fn delete_entry(&self, id: &str) -> Result<()> {
+        crate::crypto::check_id(id)?;
         self.write(|tx, _, _| {
             let rev: Option<i64> = tx
                 .query_row("SELECT revision FROM entries WHERE id = ?1 AND deleted = 0", [id], |r| r.get(0))
@@ -556,6 +558,7 @@ impl Store {
     /// One entry by id. `NotFound` if absent or deleted, `Corrupted` if its
     /// record fails to open.
     pub fn entry(&self, id: &str) -> Result<Entry> {
+        crate::crypto::check_id(id)?;
         self.read(|inner| read_entry(&inner.conn, &inner.sealer, id))
     }
 

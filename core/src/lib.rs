@@ -16,6 +16,7 @@ pub mod crypto;
 mod error;
 pub mod insights;
 mod journal;
+
 mod schema;
 mod store;
 mod trackers;

@@ -619,6 +619,7 @@ impl Store {
                 "built-in trackers cannot be deleted",
             ));
         }
+        crate::crypto::check_id(id)?;
         self.write(|tx, _, ctx| {
             let rev: Option<i64> = tx
                 .query_row(

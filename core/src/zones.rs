@@ -36,12 +36,20 @@ impl Zone {
 
     /// Offset from UTC, in seconds, in force at `unix_ms`.
     pub fn offset_at(&self, unix_ms: i64) -> i32 {
-        self.tz
-            .find_local_time_type(unix_ms.div_euclid(1000))
-            .map(|t| t.ut_offset())
-            // tz-rs errs only for instants outside the representable range,
-            // which validated instants never are.
-            .unwrap_or(0)
+        match self.tz.find_local_time_type(unix_ms.div_euclid(1000)) {
+            Ok(t) => t.ut_offset(),
+            // Past the last transition of a file without a rule for later
+            // dates: the last local time type stays in force.
+            Err(_) => {
+                let tz = self.tz.as_ref();
+                let types = tz.local_time_types();
+                tz.transitions()
+                    .last()
+                    .and_then(|t| types.get(t.local_time_type_index()))
+                    .or(types.first())
+                    .map_or(0, |t| t.ut_offset())
+            }
+        }
     }
 
     /// The zone's rules as tz-rs holds them (for local-to-UTC conversion).
@@ -91,6 +99,17 @@ impl ZoneDb {
     /// Android's concatenated `tzdata` file.
     pub fn android_tzdata(path: impl Into<PathBuf>) -> Self {
         Self::with(Source::Android { path: path.into() })
+    }
+
+    /// Android's `tzdata` file, checked now: `ZoneDatabase` if it is missing
+    /// or not in Android's format.
+    pub fn android_tzdata_checked(path: impl Into<PathBuf>) -> Result<Self> {
+        let path = path.into();
+        // Looking up UTC reads and checks the header and index.
+        match android_lookup(&path, "UTC") {
+            Ok(_) | Err(Error::UnknownZone) => Ok(Self::android_tzdata(path)),
+            Err(e) => Err(e),
+        }
     }
 
     /// An empty database that knows only zones added with [`ZoneDb::add_tzif`].

@@ -665,7 +665,7 @@ public protocol JournalProtocol: AnyObject, Sendable {
      * Closes the journal. Later calls raise `Closed`; closing twice is fine.
      * Calls already running finish first.
      */
-    func close() 
+    func close() throws 
     
     /**
      * Deletes an entry (its content is erased; a tombstone stays for sync).
@@ -854,7 +854,7 @@ open func addTracker(tracker: NewTracker)throws  -> Tracker  {
      * Closes the journal. Later calls raise `Closed`; closing twice is fine.
      * Calls already running finish first.
      */
-open func close()  {try! rustCall() {
+open func close()throws   {try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_method_journal_close(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -1088,8 +1088,8 @@ public func FfiConverterTypeJournal_lower(_ value: Journal) -> UInt64 {
 public protocol ZoneDatabaseProtocol: AnyObject, Sendable {
     
     /**
-     * Adds a zone from TZif bytes (iOS: `TimeZone(identifier:)!.data`... see
-     * ios/README.md).
+     * Adds a zone from TZif bytes (iOS: `NSTimeZone(name:)?.data`; CairnKit's
+     * `addFoundationZone` does it).
      */
     func addTzif(name: String, tzif: Data) throws 
     
@@ -1155,10 +1155,11 @@ open class ZoneDatabase: ZoneDatabaseProtocol, @unchecked Sendable {
 
     
     /**
-     * Android's concatenated `tzdata` file at `path`.
+     * Android's concatenated `tzdata` file at `path`. `Storage` if it is
+     * missing or not in Android's format.
      */
-public static func androidTzdata(path: String) -> ZoneDatabase  {
-    return try!  FfiConverterTypeZoneDatabase_lift(try! rustCall() {
+public static func androidTzdata(path: String)throws  -> ZoneDatabase  {
+    return try  FfiConverterTypeZoneDatabase_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_constructor_zonedatabase_android_tzdata(
         FfiConverterString.lower(path),uniffiCallStatus
@@ -1168,9 +1169,10 @@ public static func androidTzdata(path: String) -> ZoneDatabase  {
     
     /**
      * TZif files in a directory tree (`Europe/Paris` is `dir/Europe/Paris`).
+     * `InvalidInput` if `path` is not a folder.
      */
-public static func directory(path: String) -> ZoneDatabase  {
-    return try!  FfiConverterTypeZoneDatabase_lift(try! rustCall() {
+public static func directory(path: String)throws  -> ZoneDatabase  {
+    return try  FfiConverterTypeZoneDatabase_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_constructor_zonedatabase_directory(
         FfiConverterString.lower(path),uniffiCallStatus
@@ -1181,8 +1183,8 @@ public static func directory(path: String) -> ZoneDatabase  {
     /**
      * An empty database (UTC only) to fill with [`ZoneDatabase::add_tzif`].
      */
-public static func inMemory() -> ZoneDatabase  {
-    return try!  FfiConverterTypeZoneDatabase_lift(try! rustCall() {
+public static func inMemory()throws  -> ZoneDatabase  {
+    return try  FfiConverterTypeZoneDatabase_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_constructor_zonedatabase_in_memory(uniffiCallStatus
     )
@@ -1193,8 +1195,8 @@ public static func inMemory() -> ZoneDatabase  {
      * The platform's database: Android's `tzdata` where present, else
      * `TZDIR`, else `/usr/share/zoneinfo` (Apple platforms, Linux).
      */
-public static func system() -> ZoneDatabase  {
-    return try!  FfiConverterTypeZoneDatabase_lift(try! rustCall() {
+public static func system()throws  -> ZoneDatabase  {
+    return try  FfiConverterTypeZoneDatabase_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_constructor_zonedatabase_system(uniffiCallStatus
     )
@@ -1204,8 +1206,8 @@ public static func system() -> ZoneDatabase  {
 
     
     /**
-     * Adds a zone from TZif bytes (iOS: `TimeZone(identifier:)!.data`... see
-     * ios/README.md).
+     * Adds a zone from TZif bytes (iOS: `NSTimeZone(name:)?.data`; CairnKit's
+     * `addFoundationZone` does it).
      */
 open func addTzif(name: String, tzif: Data)throws   {try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
@@ -2302,6 +2304,9 @@ public func FfiConverterTypeTrackerSummary_lower(_ value: TrackerSummary) -> Rus
 
 /**
  * Every error the API raises. Messages never hold the patient's content.
+ *
+ * Flat across the FFI: each variant arrives with its Display text as the
+ * message (Kotlin `Throwable.message`, Swift `message`).
  */
 public 
 enum CairnError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -2312,53 +2317,40 @@ enum CairnError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      * An argument was refused: a key that is not 32 bytes, a value out of
      * range, an unknown tracker or zone, text too long, a bad cursor...
      */
-    case InvalidInput(
-        /**
-         * What was wrong (names the field, never repeats the value).
-         */message: String
-    )
+    case InvalidInput(message: String)
+    
     /**
      * The key does not open this store (or it was re-keyed elsewhere).
      * Nothing was written.
      */
-    case WrongKey
+    case WrongKey(message: String)
+    
     /**
      * A record failed authentication or could not be decoded; other
      * records are unaffected.
      */
-    case Corrupted(
-        /**
-         * Which record (table and random id).
-         */message: String
-    )
+    case Corrupted(message: String)
+    
     /**
      * No such store or record.
      */
-    case NotFound(
-        /**
-         * What was looked for.
-         */message: String
-    )
+    case NotFound(message: String)
+    
     /**
      * The file is not a Cairn store, or was written by a newer version.
      */
-    case Incompatible(
-        /**
-         * Why.
-         */message: String
-    )
+    case Incompatible(message: String)
+    
     /**
      * The object was closed; open a new one.
      */
-    case Closed
+    case Closed(message: String)
+    
     /**
      * Storage, file system or time zone database trouble.
      */
-    case Storage(
-        /**
-         * SQLite's or the system's description (no patient data).
-         */message: String
-    )
+    case Storage(message: String)
+    
 
     
 
@@ -2390,23 +2382,34 @@ public struct FfiConverterTypeCairnError: FfiConverterRustBuffer {
         
         case 1: return .InvalidInput(
             message: try FfiConverterString.read(from: &buf)
-            )
-        case 2: return .WrongKey
+        )
+        
+        case 2: return .WrongKey(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
         case 3: return .Corrupted(
             message: try FfiConverterString.read(from: &buf)
-            )
+        )
+        
         case 4: return .NotFound(
             message: try FfiConverterString.read(from: &buf)
-            )
+        )
+        
         case 5: return .Incompatible(
             message: try FfiConverterString.read(from: &buf)
-            )
-        case 6: return .Closed
+        )
+        
+        case 6: return .Closed(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
         case 7: return .Storage(
             message: try FfiConverterString.read(from: &buf)
-            )
+        )
+        
 
-         default: throw UniffiInternalError.unexpectedEnumCase
+        default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
 
@@ -2416,39 +2419,22 @@ public struct FfiConverterTypeCairnError: FfiConverterRustBuffer {
         
 
         
-        
-        case let .InvalidInput(message):
+        case .InvalidInput(_ /* message is ignored*/):
             writeInt(&buf, Int32(1))
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case .WrongKey:
+        case .WrongKey(_ /* message is ignored*/):
             writeInt(&buf, Int32(2))
-        
-        
-        case let .Corrupted(message):
+        case .Corrupted(_ /* message is ignored*/):
             writeInt(&buf, Int32(3))
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case let .NotFound(message):
+        case .NotFound(_ /* message is ignored*/):
             writeInt(&buf, Int32(4))
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case let .Incompatible(message):
+        case .Incompatible(_ /* message is ignored*/):
             writeInt(&buf, Int32(5))
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case .Closed:
+        case .Closed(_ /* message is ignored*/):
             writeInt(&buf, Int32(6))
-        
-        
-        case let .Storage(message):
+        case .Storage(_ /* message is ignored*/):
             writeInt(&buf, Int32(7))
-            FfiConverterString.write(message, into: &buf)
-            
+
+        
         }
     }
 }
@@ -3177,8 +3163,8 @@ fileprivate struct FfiConverterSequenceTypeTrackerSummary: FfiConverterRustBuffe
 /**
  * The built-in trackers, with their kinds.
  */
-public func builtinTrackers() -> [Tracker]  {
-    return try!  FfiConverterSequenceTypeTracker.lift(try! rustCall() {
+public func builtinTrackers()throws  -> [Tracker]  {
+    return try  FfiConverterSequenceTypeTracker.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_func_builtin_trackers(uniffiCallStatus
     )
@@ -3187,8 +3173,8 @@ public func builtinTrackers() -> [Tracker]  {
 /**
  * The core's version.
  */
-public func coreVersion() -> String  {
-    return try!  FfiConverterString.lift(try! rustCall() {
+public func coreVersion()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_func_core_version(uniffiCallStatus
     )
@@ -3245,10 +3231,10 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_cairn_ffi_checksum_func_builtin_trackers() != 52398) {
+    if (uniffi_cairn_ffi_checksum_func_builtin_trackers() != 20801) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_func_core_version() != 52597) {
+    if (uniffi_cairn_ffi_checksum_func_core_version() != 44793) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_func_generate_key() != 34500) {
@@ -3263,7 +3249,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_cairn_ffi_checksum_method_journal_add_tracker() != 38792) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_close() != 65301) {
+    if (uniffi_cairn_ffi_checksum_method_journal_close() != 9813) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_journal_delete_entry() != 16395) {
@@ -3305,7 +3291,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_cairn_ffi_checksum_method_journal_update_entry() != 12934) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif() != 49314) {
+    if (uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif() != 41459) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_zonedatabase_utc_offset_seconds() != 16182) {
@@ -3320,16 +3306,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_cairn_ffi_checksum_constructor_journal_open_or_create() != 24184) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_android_tzdata() != 18475) {
+    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_android_tzdata() != 42340) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_directory() != 19561) {
+    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_directory() != 64072) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_in_memory() != 8348) {
+    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_in_memory() != 37292) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_system() != 64237) {
+    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_system() != 39283) {
         return InitializationResult.apiChecksumMismatch
     }
 

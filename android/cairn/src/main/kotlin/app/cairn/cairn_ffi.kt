@@ -938,10 +938,10 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
-    if ((lib.uniffi_cairn_ffi_checksum_func_builtin_trackers() and 0xFFFF) != 52398) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_builtin_trackers() and 0xFFFF) != 20801) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_func_core_version() and 0xFFFF) != 52597) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_core_version() and 0xFFFF) != 44793) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_func_generate_key() and 0xFFFF) != 34500) {
@@ -956,7 +956,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_add_tracker() and 0xFFFF) != 38792) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_close() and 0xFFFF) != 65301) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_close() and 0xFFFF) != 9813) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_delete_entry() and 0xFFFF) != 16395) {
@@ -998,7 +998,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_update_entry() and 0xFFFF) != 12934) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif() and 0xFFFF) != 49314) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif() and 0xFFFF) != 41459) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_zonedatabase_utc_offset_seconds() and 0xFFFF) != 16182) {
@@ -1013,16 +1013,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_cairn_ffi_checksum_constructor_journal_open_or_create() and 0xFFFF) != 24184) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_android_tzdata() and 0xFFFF) != 18475) {
+    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_android_tzdata() and 0xFFFF) != 42340) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_directory() and 0xFFFF) != 19561) {
+    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_directory() and 0xFFFF) != 64072) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_in_memory() and 0xFFFF) != 8348) {
+    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_in_memory() and 0xFFFF) != 37292) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_system() and 0xFFFF) != 64237) {
+    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_system() and 0xFFFF) != 39283) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1535,7 +1535,7 @@ public interface JournalInterface {
      * Closes the journal. Later calls raise `Closed`; closing twice is fine.
      * Calls already running finish first.
      */
-    fun `close`()
+    fun `closeJournal`()
     
     /**
      * Deletes an entry (its content is erased; a tombstone stays for sync).
@@ -1735,10 +1735,11 @@ open class Journal: Disposable, AutoCloseable, JournalInterface
     /**
      * Closes the journal. Later calls raise `Closed`; closing twice is fine.
      * Calls already running finish first.
-     */override fun `close`()
+     */
+    @Throws(CairnException::class)override fun `closeJournal`()
         = 
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(CairnException) { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_method_journal_close(
         it,
         _status)
@@ -2176,8 +2177,8 @@ public object FfiConverterTypeJournal: FfiConverter<Journal, Long> {
 public interface ZoneDatabaseInterface {
     
     /**
-     * Adds a zone from TZif bytes (iOS: `TimeZone(identifier:)!.data`... see
-     * ios/README.md).
+     * Adds a zone from TZif bytes (iOS: `NSTimeZone(name:)?.data`; CairnKit's
+     * `addFoundationZone` does it).
      */
     fun `addTzif`(`name`: kotlin.String, `tzif`: kotlin.ByteArray)
     
@@ -2296,8 +2297,8 @@ open class ZoneDatabase: Disposable, AutoCloseable, ZoneDatabaseInterface
 
     
     /**
-     * Adds a zone from TZif bytes (iOS: `TimeZone(identifier:)!.data`... see
-     * ios/README.md).
+     * Adds a zone from TZif bytes (iOS: `NSTimeZone(name:)?.data`; CairnKit's
+     * `addFoundationZone` does it).
      */
     @Throws(CairnException::class)override fun `addTzif`(`name`: kotlin.String, `tzif`: kotlin.ByteArray)
         = 
@@ -2341,10 +2342,12 @@ open class ZoneDatabase: Disposable, AutoCloseable, ZoneDatabaseInterface
     companion object {
         
     /**
-     * Android's concatenated `tzdata` file at `path`.
-     */ fun `androidTzdata`(`path`: kotlin.String): ZoneDatabase {
+     * Android's concatenated `tzdata` file at `path`. `Storage` if it is
+     * missing or not in Android's format.
+     */
+    @Throws(CairnException::class) fun `androidTzdata`(`path`: kotlin.String): ZoneDatabase {
             return FfiConverterTypeZoneDatabase.lift(
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(CairnException) { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_constructor_zonedatabase_android_tzdata(
     
         
@@ -2357,9 +2360,11 @@ open class ZoneDatabase: Disposable, AutoCloseable, ZoneDatabaseInterface
         
     /**
      * TZif files in a directory tree (`Europe/Paris` is `dir/Europe/Paris`).
-     */ fun `directory`(`path`: kotlin.String): ZoneDatabase {
+     * `InvalidInput` if `path` is not a folder.
+     */
+    @Throws(CairnException::class) fun `directory`(`path`: kotlin.String): ZoneDatabase {
             return FfiConverterTypeZoneDatabase.lift(
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(CairnException) { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_constructor_zonedatabase_directory(
     
         
@@ -2372,9 +2377,10 @@ open class ZoneDatabase: Disposable, AutoCloseable, ZoneDatabaseInterface
         
     /**
      * An empty database (UTC only) to fill with [`ZoneDatabase::add_tzif`].
-     */ fun `inMemory`(): ZoneDatabase {
+     */
+    @Throws(CairnException::class) fun `inMemory`(): ZoneDatabase {
             return FfiConverterTypeZoneDatabase.lift(
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(CairnException) { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_constructor_zonedatabase_in_memory(
     
         _status)
@@ -2387,9 +2393,10 @@ open class ZoneDatabase: Disposable, AutoCloseable, ZoneDatabaseInterface
     /**
      * The platform's database: Android's `tzdata` where present, else
      * `TZDIR`, else `/usr/share/zoneinfo` (Apple platforms, Linux).
-     */ fun `system`(): ZoneDatabase {
+     */
+    @Throws(CairnException::class) fun `system`(): ZoneDatabase {
             return FfiConverterTypeZoneDatabase.lift(
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(CairnException) { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_constructor_zonedatabase_system(
     
         _status)
@@ -3159,109 +3166,54 @@ public object FfiConverterTypeTrackerSummary: FfiConverterRustBuffer<TrackerSumm
 
 /**
  * Every error the API raises. Messages never hold the patient's content.
+ *
+ * Flat across the FFI: each variant arrives with its Display text as the
+ * message (Kotlin `Throwable.message`, Swift `message`).
  */
-sealed class CairnException: kotlin.Exception() {
-    
+sealed class CairnException(message: String): kotlin.Exception(message) {
+        
     /**
      * An argument was refused: a key that is not 32 bytes, a value out of
      * range, an unknown tracker or zone, text too long, a bad cursor...
      */
-    class InvalidInput(
+        class InvalidInput(message: String) : CairnException(message)
         
-        /**
-         * What was wrong (names the field, never repeats the value).
-         */
-        val `message`: kotlin.String
-        ) : CairnException() {
-        override val message
-            get() = "message=${ `message` }"
-    }
-    
     /**
      * The key does not open this store (or it was re-keyed elsewhere).
      * Nothing was written.
      */
-    class WrongKey(
-        ) : CairnException() {
-        override val message
-            get() = ""
-    }
-    
+        class WrongKey(message: String) : CairnException(message)
+        
     /**
      * A record failed authentication or could not be decoded; other
      * records are unaffected.
      */
-    class Corrupted(
+        class Corrupted(message: String) : CairnException(message)
         
-        /**
-         * Which record (table and random id).
-         */
-        val `message`: kotlin.String
-        ) : CairnException() {
-        override val message
-            get() = "message=${ `message` }"
-    }
-    
     /**
      * No such store or record.
      */
-    class NotFound(
+        class NotFound(message: String) : CairnException(message)
         
-        /**
-         * What was looked for.
-         */
-        val `message`: kotlin.String
-        ) : CairnException() {
-        override val message
-            get() = "message=${ `message` }"
-    }
-    
     /**
      * The file is not a Cairn store, or was written by a newer version.
      */
-    class Incompatible(
+        class Incompatible(message: String) : CairnException(message)
         
-        /**
-         * Why.
-         */
-        val `message`: kotlin.String
-        ) : CairnException() {
-        override val message
-            get() = "message=${ `message` }"
-    }
-    
     /**
      * The object was closed; open a new one.
      */
-    class Closed(
-        ) : CairnException() {
-        override val message
-            get() = ""
-    }
-    
+        class Closed(message: String) : CairnException(message)
+        
     /**
      * Storage, file system or time zone database trouble.
      */
-    class Storage(
+        class Storage(message: String) : CairnException(message)
         
-        /**
-         * SQLite's or the system's description (no patient data).
-         */
-        val `message`: kotlin.String
-        ) : CairnException() {
-        override val message
-            get() = "message=${ `message` }"
-    }
-    
-
-    
-
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<CairnException> {
         override fun lift(error_buf: RustBuffer.ByValue): CairnException = FfiConverterTypeCairnError.lift(error_buf)
     }
-
-    
 }
 
 /**
@@ -3270,72 +3222,27 @@ sealed class CairnException: kotlin.Exception() {
 public object FfiConverterTypeCairnError : FfiConverterRustBuffer<CairnException> {
     override fun read(buf: ByteBuffer): CairnException {
         
-
-        return when(buf.getInt()) {
-            1 -> CairnException.InvalidInput(
-                FfiConverterString.read(buf),
-                )
-            2 -> CairnException.WrongKey()
-            3 -> CairnException.Corrupted(
-                FfiConverterString.read(buf),
-                )
-            4 -> CairnException.NotFound(
-                FfiConverterString.read(buf),
-                )
-            5 -> CairnException.Incompatible(
-                FfiConverterString.read(buf),
-                )
-            6 -> CairnException.Closed()
-            7 -> CairnException.Storage(
-                FfiConverterString.read(buf),
-                )
+            return when(buf.getInt()) {
+            1 -> CairnException.InvalidInput(FfiConverterString.read(buf))
+            2 -> CairnException.WrongKey(FfiConverterString.read(buf))
+            3 -> CairnException.Corrupted(FfiConverterString.read(buf))
+            4 -> CairnException.NotFound(FfiConverterString.read(buf))
+            5 -> CairnException.Incompatible(FfiConverterString.read(buf))
+            6 -> CairnException.Closed(FfiConverterString.read(buf))
+            7 -> CairnException.Storage(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
+        
     }
 
     override fun allocationSize(value: CairnException): ULong {
-        return when(value) {
-            is CairnException.InvalidInput -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`message`)
-            )
-            is CairnException.WrongKey -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-            )
-            is CairnException.Corrupted -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`message`)
-            )
-            is CairnException.NotFound -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`message`)
-            )
-            is CairnException.Incompatible -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`message`)
-            )
-            is CairnException.Closed -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-            )
-            is CairnException.Storage -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`message`)
-            )
-        }
+        return 4UL
     }
 
     override fun write(value: CairnException, buf: ByteBuffer) {
         when(value) {
             is CairnException.InvalidInput -> {
                 buf.putInt(1)
-                FfiConverterString.write(value.`message`, buf)
                 Unit
             }
             is CairnException.WrongKey -> {
@@ -3344,17 +3251,14 @@ public object FfiConverterTypeCairnError : FfiConverterRustBuffer<CairnException
             }
             is CairnException.Corrupted -> {
                 buf.putInt(3)
-                FfiConverterString.write(value.`message`, buf)
                 Unit
             }
             is CairnException.NotFound -> {
                 buf.putInt(4)
-                FfiConverterString.write(value.`message`, buf)
                 Unit
             }
             is CairnException.Incompatible -> {
                 buf.putInt(5)
-                FfiConverterString.write(value.`message`, buf)
                 Unit
             }
             is CairnException.Closed -> {
@@ -3363,7 +3267,6 @@ public object FfiConverterTypeCairnError : FfiConverterRustBuffer<CairnException
             }
             is CairnException.Storage -> {
                 buf.putInt(7)
-                FfiConverterString.write(value.`message`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -4252,9 +4155,10 @@ public object FfiConverterSequenceTypeTrackerSummary: FfiConverterRustBuffer<Lis
 }
         /**
          * The built-in trackers, with their kinds.
-         */ fun `builtinTrackers`(): List<Tracker> {
+         */
+    @Throws(CairnException::class) fun `builtinTrackers`(): List<Tracker> {
             return FfiConverterSequenceTypeTracker.lift(
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(CairnException) { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_func_builtin_trackers(
     
         _status)
@@ -4265,9 +4169,10 @@ public object FfiConverterSequenceTypeTrackerSummary: FfiConverterRustBuffer<Lis
 
         /**
          * The core's version.
-         */ fun `coreVersion`(): kotlin.String {
+         */
+    @Throws(CairnException::class) fun `coreVersion`(): kotlin.String {
             return FfiConverterString.lift(
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(CairnException) { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_func_core_version(
     
         _status)
