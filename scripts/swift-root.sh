@@ -6,7 +6,8 @@
 set -euo pipefail
 ROOT="${CAIRN_SWIFT_ROOT:-/var/cache/cairn/swift-root}"
 
-if [ -x "$ROOT/usr/bin/swift" ]; then
+# /usr/bin/swift is an absolute symlink inside the root: test the link.
+if [ -L "$ROOT/usr/bin/swift" ] || [ -x "$ROOT/usr/bin/swift" ]; then
   echo "$ROOT"
   exit 0
 fi
