@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, lints, docs, the Rust tests (core,
-# CLI end to end, kill -9), and the core's tests on aarch64 and armv7 under
-# qemu. Installs what it needs first (scripts/setup.sh).
+# CLI end to end, kill -9), the generated bindings' freshness, the Kotlin
+# tests on the JVM, the Swift tests on Linux, and the core's tests on aarch64
+# and armv7 under qemu. Installs what it needs first (scripts/setup.sh; the
+# Kotlin and Swift drivers install their own tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,15 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 step "tests (x86_64)"
 cargo test --workspace
+
+step "generated bindings are up to date"
+bash scripts/bindings.sh --check
+
+step "Kotlin tests (desktop JVM)"
+bash tests/kotlin.sh
+
+step "Swift tests (Linux, in a Debian trixie root)"
+bash tests/swift.sh
 
 for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
   step "core tests on $target (qemu)"
