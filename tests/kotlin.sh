@@ -121,7 +121,7 @@ else
       grep -v "^$BINDINGS/" "$WORK/kotlinc.log" | grep -v '^warning:' || true; } | sed -n 1,60p >&2
     rm -rf "$partial"
     if grep -q "^$BINDINGS/.*: error:" "$WORK/kotlinc.log"; then
-      echo "the generated bindings do not compile (see android/README.md, \"Known issues\")" >&2
+      echo "the generated bindings do not compile (see android/README.md, \"Names that differ from Swift\")" >&2
     fi
     echo "the Kotlin tests did not compile (full log: $WORK/kotlinc.log)" >&2
     echo "0 passed, 1 failed"
