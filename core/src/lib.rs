@@ -16,7 +16,7 @@ pub mod crypto;
 mod error;
 pub mod insights;
 mod journal;
-
+pub mod reminders;
 mod schema;
 mod store;
 mod trackers;

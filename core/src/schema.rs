@@ -42,8 +42,44 @@ CREATE TABLE outbox (
 );
 ";
 
+/// Version 2: reminders. Rules, the events they follow (treatment sessions),
+/// what happened to each occurrence, and per-patient settings (quiet hours),
+/// all sealed; `reminder_log.day` is the UTC day of the occurrence's due
+/// time, bound into its body's associated data like `entries.day`.
+const V2: &str = "
+CREATE TABLE reminders (
+    id       TEXT NOT NULL UNIQUE,
+    revision INTEGER NOT NULL CHECK (revision >= 1),
+    deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+    body     BLOB,
+    CHECK ((deleted = 0) = (body IS NOT NULL))
+);
+
+CREATE TABLE reminder_events (
+    id       TEXT NOT NULL UNIQUE,
+    revision INTEGER NOT NULL CHECK (revision >= 1),
+    deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+    body     BLOB,
+    CHECK ((deleted = 0) = (body IS NOT NULL))
+);
+
+CREATE TABLE reminder_log (
+    id       TEXT NOT NULL UNIQUE,
+    day      INTEGER NOT NULL,
+    revision INTEGER NOT NULL CHECK (revision >= 1),
+    body     BLOB NOT NULL
+);
+CREATE INDEX reminder_log_by_day ON reminder_log(day);
+
+CREATE TABLE settings (
+    id       TEXT NOT NULL UNIQUE,
+    revision INTEGER NOT NULL CHECK (revision >= 1),
+    body     BLOB NOT NULL
+);
+";
+
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// A table holding sealed bodies, and the plaintext column (if any) bound
 /// into each body's associated data. Re-keying walks this list, so a new
@@ -60,6 +96,22 @@ pub(crate) const SEALED_TABLES: &[SealedTable] = &[
     },
     SealedTable {
         table: "trackers",
+        bound_column: None,
+    },
+    SealedTable {
+        table: "reminders",
+        bound_column: None,
+    },
+    SealedTable {
+        table: "reminder_events",
+        bound_column: None,
+    },
+    SealedTable {
+        table: "reminder_log",
+        bound_column: Some("day"),
+    },
+    SealedTable {
+        table: "settings",
         bound_column: None,
     },
 ];

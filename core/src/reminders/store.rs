@@ -1,0 +1,572 @@
+//! Reminders in the store: rules, events, occurrence reports, quiet hours,
+//! the plan and adherence.
+
+use super::plan::{Candidate, Limits, PlannedNotification, apply_quiet, select};
+use super::{
+    Category, NewReminder, Occurrence, QuietHours, Reminder, ReminderEvent, ZonePolicy,
+    decode_reminder, encode_reminder, expand::expand,
+};
+use crate::codec::{Reader, Writer};
+use crate::crypto::{Binding, Sealer};
+use crate::error::{Error, Result};
+use crate::store::{Store, outbox};
+use crate::zones::{Zone, ZoneDb};
+use chrono::{DateTime, NaiveTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+const DAY_MS: i64 = 86_400_000;
+const SCHEMA: u8 = 1;
+/// A delivery more than this after the fire time counts as late.
+pub const LATE_AFTER_MS: i64 = 5 * 60 * 1000;
+/// The longest horizon a plan may look ahead.
+pub const MAX_HORIZON_DAYS: u32 = 62;
+
+/// What happened to an occurrence, as the shell reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReminderReport {
+    /// The OS showed it at `at_ms`.
+    Shown {
+        /// When it was shown, ms.
+        at_ms: i64,
+    },
+    /// The patient did it.
+    Done {
+        /// When, ms.
+        at_ms: i64,
+    },
+    /// The patient chose to skip it.
+    Skipped {
+        /// When, ms.
+        at_ms: i64,
+    },
+    /// The patient snoozed it until `until_ms`.
+    Snoozed {
+        /// When to show it again, ms.
+        until_ms: i64,
+    },
+}
+
+/// Adherence over a range, for one rule or one category.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Adherence {
+    /// A rule id, or a category name.
+    pub key: String,
+    /// Occurrences due in the range (up to now).
+    pub due: u32,
+    /// Shown by the OS (reported by the shell).
+    pub shown: u32,
+    /// Shown more than 5 minutes late.
+    pub late: u32,
+    /// Never reported shown: a delivery problem, not the patient's.
+    pub not_shown: u32,
+    /// Done.
+    pub done: u32,
+    /// Skipped on purpose.
+    pub skipped: u32,
+    /// Neither done nor skipped within the grace period.
+    pub missed: u32,
+}
+
+/// The state kept per occurrence (sealed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct LogState {
+    key: String,
+    reminder_id: String,
+    due_ms: i64,
+    shown_ms: Option<i64>,
+    outcome: u8, // 0 none, 1 done, 2 skipped
+    outcome_ms: i64,
+    snoozed_until: Option<i64>,
+}
+
+fn opt_i64(w: &mut Writer, v: Option<i64>) {
+    match v {
+        Some(x) => {
+            w.u8(1);
+            w.ivar(x);
+        }
+        None => w.u8(0),
+    }
+}
+
+fn encode_log(l: &LogState) -> Vec<u8> {
+    let mut w = Writer::with_capacity(96);
+    w.str(&l.key);
+    w.str(&l.reminder_id);
+    w.ivar(l.due_ms);
+    opt_i64(&mut w, l.shown_ms);
+    w.u8(l.outcome);
+    w.ivar(l.outcome_ms);
+    opt_i64(&mut w, l.snoozed_until);
+    w.finish()
+}
+
+fn decode_log(b: &[u8]) -> Option<LogState> {
+    let mut r = Reader::new(b);
+    let get_opt = |r: &mut Reader<'_>| -> Option<Option<i64>> {
+        Some(if r.bool().ok()? { Some(r.ivar().ok()?) } else { None })
+    };
+    let l = LogState {
+        key: r.str().ok()?,
+        reminder_id: r.str().ok()?,
+        due_ms: r.ivar().ok()?,
+        shown_ms: get_opt(&mut r)?,
+        outcome: r.u8().ok()?,
+        outcome_ms: r.ivar().ok()?,
+        snoozed_until: get_opt(&mut r)?,
+    };
+    r.end().ok()?;
+    Some(l)
+}
+
+fn encode_event(e: &ReminderEvent) -> Vec<u8> {
+    let mut w = Writer::with_capacity(48);
+    w.str(&e.kind);
+    w.ivar(e.at_ms);
+    w.str(&e.zone);
+    w.finish()
+}
+
+fn decode_event(id: &str, b: &[u8]) -> Option<ReminderEvent> {
+    let mut r = Reader::new(b);
+    let e = ReminderEvent {
+        id: id.to_owned(),
+        kind: r.str().ok()?,
+        at_ms: r.ivar().ok()?,
+        zone: r.str().ok()?,
+    };
+    r.end().ok()?;
+    Some(e)
+}
+
+fn seal_row(
+    tx: &Connection,
+    sealer: &Sealer,
+    table: &str,
+    id: &str,
+    body: &[u8],
+) -> Result<i64> {
+    let rev: Option<i64> = tx
+        .query_row(&format!("SELECT revision FROM {table} WHERE id = ?1"), [id], |r| r.get(0))
+        .optional()?;
+    let rev = rev.map_or(1, |r| r + 1);
+    let sealed = sealer.seal(Binding { table, id, column: 0 }, SCHEMA, body)?;
+    tx.execute(
+        &format!(
+            "INSERT INTO {table}(id, revision, body) VALUES (?1, ?2, ?3)
+             ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, body = excluded.body"
+        ),
+        params![id, rev, sealed],
+    )?;
+    Ok(rev)
+}
+
+fn load_rules(conn: &Connection, sealer: &Sealer) -> Result<Vec<Reminder>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, revision, body FROM reminders WHERE deleted = 0 ORDER BY rowid",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        let at = Binding { table: "reminders", id: &id, column: 0 };
+        let bad = || Error::corrupted("reminders", &id);
+        let (schema, plain) = sealer.open_vec(at, r.get(2)?).map_err(|_| bad())?;
+        if schema != SCHEMA {
+            return Err(bad());
+        }
+        out.push(decode_reminder(&id, r.get(1)?, &plain).map_err(|_| bad())?);
+    }
+    Ok(out)
+}
+
+fn load_events(conn: &Connection, sealer: &Sealer) -> Result<Vec<ReminderEvent>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, body FROM reminder_events WHERE deleted = 0")?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        let at = Binding { table: "reminder_events", id: &id, column: 0 };
+        let bad = || Error::corrupted("reminder_events", &id);
+        let (_, plain) = sealer.open_vec(at, r.get(1)?).map_err(|_| bad())?;
+        out.push(decode_event(&id, &plain).ok_or_else(bad)?);
+    }
+    Ok(out)
+}
+
+/// Occurrence reports whose due time falls in `[from_ms, to_ms)`, by key.
+fn load_logs(
+    conn: &Connection,
+    sealer: &Sealer,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<HashMap<String, (String, i64, LogState)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, day, revision, body FROM reminder_log WHERE day BETWEEN ?1 AND ?2",
+    )?;
+    let mut rows =
+        stmt.query(params![from_ms.div_euclid(DAY_MS) - 1, to_ms.div_euclid(DAY_MS) + 1])?;
+    let mut out = HashMap::new();
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        let day: i64 = r.get(1)?;
+        let at = Binding { table: "reminder_log", id: &id, column: day };
+        let bad = || Error::corrupted("reminder_log", &id);
+        let (_, plain) = sealer.open_vec(at, r.get(3)?).map_err(|_| bad())?;
+        let l = decode_log(&plain).ok_or_else(bad)?;
+        out.insert(l.key.clone(), (id, r.get::<_, i64>(2)?, l));
+    }
+    Ok(out)
+}
+
+fn quiet_hours(conn: &Connection, sealer: &Sealer) -> Result<Option<QuietHours>> {
+    let row: Option<Vec<u8>> = conn
+        .query_row("SELECT body FROM settings WHERE id = 'quiet_hours'", [], |r| r.get(0))
+        .optional()?;
+    let Some(b) = row else { return Ok(None) };
+    let at = Binding { table: "settings", id: "quiet_hours", column: 0 };
+    let bad = || Error::corrupted("settings", "quiet_hours");
+    let (_, plain) = sealer.open_vec(at, b).map_err(|_| bad())?;
+    let mut r = Reader::new(&plain);
+    if !r.bool().map_err(|_| bad())? {
+        return Ok(None);
+    }
+    let t = |m: u32| NaiveTime::from_hms_opt(m / 60, m % 60, 0).ok_or_else(bad);
+    let start = t(r.u32var().map_err(|_| bad())?)?;
+    let end = t(r.u32var().map_err(|_| bad())?)?;
+    Ok(Some(QuietHours { start, end }))
+}
+
+fn rule_zone(zones: &ZoneDb, rule: &Reminder, device: &Arc<Zone>) -> Result<Arc<Zone>> {
+    match &rule.zone {
+        ZonePolicy::FollowDevice => Ok(device.clone()),
+        ZonePolicy::Pinned(z) => zones.zone(z),
+    }
+}
+
+fn check_key(key: &str) -> Result<&str> {
+    // `rule:date:slot` or `rule:eEVENT:step`; the rule id is random hex.
+    let rule = key.split(':').next().unwrap_or("");
+    let ok = key.len() <= 120
+        && key.split(':').count() == 3
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b':' || b == b'-');
+    crate::crypto::check_id(rule)?;
+    if ok { Ok(rule) } else { Err(Error::invalid("occurrence", "not an occurrence key from a plan")) }
+}
+
+impl Store {
+    /// Adds a reminder rule.
+    pub fn add_reminder(&self, new: NewReminder) -> Result<Reminder> {
+        let new = new.checked()?;
+        let id = crate::crypto::random_id()?;
+        let mut seed = [0u8; 8];
+        crate::crypto::fill_random(&mut seed)?;
+        self.save_reminder(id, new, u64::from_be_bytes(seed))
+    }
+
+    /// Replaces a rule's content (its id and window seed stay).
+    pub fn update_reminder(&self, id: &str, new: NewReminder) -> Result<Reminder> {
+        crate::crypto::check_id(id)?;
+        let old = self.reminder(id)?;
+        self.save_reminder(id.to_owned(), new.checked()?, old.seed)
+    }
+
+    fn save_reminder(&self, id: String, new: NewReminder, seed: u64) -> Result<Reminder> {
+        self.write(|tx, sealer, ctx| {
+            if let ZonePolicy::Pinned(z) = &new.zone {
+                ctx.zones.zone(z)?;
+            }
+            let mut rule = Reminder {
+                id: id.clone(),
+                revision: 0,
+                category: new.category,
+                title: new.title,
+                schedule: new.schedule,
+                zone: new.zone,
+                start: new.start,
+                end: new.end,
+                count: new.count,
+                quiet: new.quiet,
+                grace_minutes: new.grace_minutes,
+                show_title: new.show_title,
+                enabled: new.enabled,
+                seed,
+            };
+            let rev = seal_row(tx, sealer, "reminders", &id, &encode_reminder(&rule))?;
+            outbox(tx, "reminders", &id, rev, false)?;
+            rule.revision = rev;
+            Ok(rule)
+        })
+    }
+
+    /// One rule.
+    pub fn reminder(&self, id: &str) -> Result<Reminder> {
+        crate::crypto::check_id(id)?;
+        self.read(|inner| {
+            load_rules(&inner.conn, &inner.sealer)?
+                .into_iter()
+                .find(|r| r.id == id)
+                .ok_or_else(|| Error::NotFound { table: "reminders", id: id.to_owned() })
+        })
+    }
+
+    /// Every rule, in the order they were added.
+    pub fn reminders(&self) -> Result<Vec<Reminder>> {
+        self.read(|inner| load_rules(&inner.conn, &inner.sealer))
+    }
+
+    /// Deletes a rule (a tombstone stays for sync).
+    pub fn delete_reminder(&self, id: &str) -> Result<()> {
+        crate::crypto::check_id(id)?;
+        self.write(|tx, _, _| {
+            let rev: Option<i64> = tx
+                .query_row("SELECT revision FROM reminders WHERE id = ?1 AND deleted = 0", [id], |r| r.get(0))
+                .optional()?;
+            let rev = rev.ok_or_else(|| Error::NotFound { table: "reminders", id: id.to_owned() })? + 1;
+            tx.execute(
+                "UPDATE reminders SET deleted = 1, body = NULL, revision = ?2 WHERE id = ?1",
+                params![id, rev],
+            )?;
+            outbox(tx, "reminders", id, rev, true)?;
+            Ok(())
+        })
+    }
+
+    /// Records an event that `AfterEvent` rules follow (a treatment session).
+    pub fn record_event(&self, kind: &str, at: DateTime<Utc>, zone: &str) -> Result<ReminderEvent> {
+        let kind = super::check_event_kind(kind)?;
+        let id = crate::crypto::random_id()?;
+        self.write(|tx, sealer, ctx| {
+            let zone = ctx.zones.zone(zone)?.name().to_owned();
+            let e = ReminderEvent { id: id.clone(), kind, at_ms: at.timestamp_millis(), zone };
+            let rev = seal_row(tx, sealer, "reminder_events", &id, &encode_event(&e))?;
+            outbox(tx, "reminder_events", &id, rev, false)?;
+            Ok(e)
+        })
+    }
+
+    /// Every recorded event.
+    pub fn events(&self) -> Result<Vec<ReminderEvent>> {
+        self.read(|inner| {
+            let mut v = load_events(&inner.conn, &inner.sealer)?;
+            v.sort_by_key(|e| e.at_ms);
+            Ok(v)
+        })
+    }
+
+    /// Sets (or clears, with `None`) the patient's quiet hours.
+    pub fn set_quiet_hours(&self, quiet: Option<QuietHours>) -> Result<()> {
+        use chrono::Timelike;
+        self.write(|tx, sealer, _| {
+            let mut w = Writer::default();
+            match quiet {
+                Some(q) => {
+                    w.u8(1);
+                    w.uvar(u64::from(q.start.hour() * 60 + q.start.minute()));
+                    w.uvar(u64::from(q.end.hour() * 60 + q.end.minute()));
+                }
+                None => w.u8(0),
+            }
+            let rev = seal_row(tx, sealer, "settings", "quiet_hours", &w.finish())?;
+            outbox(tx, "settings", "quiet_hours", rev, false)?;
+            Ok(())
+        })
+    }
+
+    /// The patient's quiet hours, if set.
+    pub fn quiet_hours(&self) -> Result<Option<QuietHours>> {
+        self.read(|inner| quiet_hours(&inner.conn, &inner.sealer))
+    }
+
+    /// Records what happened to an occurrence (`due_ms` as in the plan).
+    pub fn report_reminder(&self, occurrence: &str, due_ms: i64, report: ReminderReport) -> Result<()> {
+        let rule_id = check_key(occurrence)?.to_owned();
+        self.write(|tx, sealer, _| {
+            let existing = load_logs(tx, sealer, due_ms, due_ms + 1)?.remove(occurrence);
+            let (id, mut state) = match existing {
+                Some((id, _, s)) => (id, s),
+                None => (
+                    crate::crypto::random_id()?,
+                    LogState { key: occurrence.to_owned(), reminder_id: rule_id, due_ms, ..Default::default() },
+                ),
+            };
+            match report {
+                ReminderReport::Shown { at_ms } => {
+                    state.shown_ms = Some(state.shown_ms.map_or(at_ms, |s| s.min(at_ms)))
+                }
+                ReminderReport::Done { at_ms } => {
+                    state.outcome = 1;
+                    state.outcome_ms = at_ms;
+                    state.snoozed_until = None;
+                }
+                ReminderReport::Skipped { at_ms } => {
+                    state.outcome = 2;
+                    state.outcome_ms = at_ms;
+                    state.snoozed_until = None;
+                }
+                ReminderReport::Snoozed { until_ms } => {
+                    if until_ms <= due_ms {
+                        return Err(Error::invalid("snooze", "must end after the reminder was due"));
+                    }
+                    state.snoozed_until = Some(until_ms);
+                }
+            }
+            let day = due_ms.div_euclid(DAY_MS);
+            let sealed = sealer.seal(
+                Binding { table: "reminder_log", id: &id, column: day },
+                SCHEMA,
+                &encode_log(&state),
+            )?;
+            let rev: i64 = tx
+                .query_row("SELECT revision FROM reminder_log WHERE id = ?1", [&id], |r| r.get(0))
+                .optional()?
+                .map_or(1, |r: i64| r + 1);
+            tx.execute(
+                "INSERT INTO reminder_log(id, day, revision, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, body = excluded.body",
+                params![id, day, rev, sealed],
+            )?;
+            outbox(tx, "reminder_log", &id, rev, false)?;
+            Ok(())
+        })
+    }
+
+    /// Every occurrence of every enabled rule firing in `[from, to)`, with
+    /// rules following the device expanded in `device_zone`.
+    pub fn occurrences(&self, from: DateTime<Utc>, to: DateTime<Utc>, device_zone: &str) -> Result<Vec<Occurrence>> {
+        self.read(|inner| {
+            let device = inner.zones.zone(device_zone)?;
+            let rules = load_rules(&inner.conn, &inner.sealer)?;
+            let events = load_events(&inner.conn, &inner.sealer)?;
+            let mut out = Vec::new();
+            for r in rules.iter().filter(|r| r.enabled) {
+                let z = rule_zone(&inner.zones, r, &device)?;
+                out.extend(expand(r, &z, &events, from.timestamp(), to.timestamp()));
+            }
+            out.sort_by(|a, b| (a.fire_ms, &a.key).cmp(&(b.fire_ms, &b.key)));
+            Ok(out)
+        })
+    }
+
+    /// The notifications the OS should hold from `now` to `now +
+    /// horizon_days`, within `limits`, fair across rules, in time order.
+    pub fn plan_reminders(
+        &self,
+        now: DateTime<Utc>,
+        device_zone: &str,
+        limits: &Limits,
+        horizon_days: u32,
+    ) -> Result<Vec<PlannedNotification>> {
+        if horizon_days == 0 || horizon_days > MAX_HORIZON_DAYS {
+            return Err(Error::invalid("horizon", format!("1 to {MAX_HORIZON_DAYS} days")));
+        }
+        if limits.max_pending == 0 {
+            return Err(Error::invalid("limit", "must be at least 1"));
+        }
+        let now_ms = now.timestamp_millis();
+        let to_ms = now_ms + i64::from(horizon_days) * DAY_MS;
+        self.read(|inner| {
+            let device = inner.zones.zone(device_zone)?;
+            let rules = load_rules(&inner.conn, &inner.sealer)?;
+            let events = load_events(&inner.conn, &inner.sealer)?;
+            let quiet = quiet_hours(&inner.conn, &inner.sealer)?;
+            // Reports from a week back: snoozes of occurrences already due.
+            let logs = load_logs(&inner.conn, &inner.sealer, now_ms - 7 * DAY_MS, to_ms)?;
+            let mut candidates = Vec::new();
+            for r in rules.iter().filter(|r| r.enabled) {
+                let z = rule_zone(&inner.zones, r, &device)?;
+                let occ = expand(r, &z, &events, (now_ms - 7 * DAY_MS) / 1000, to_ms / 1000);
+                let mut seq = 0u32;
+                for (i, o) in occ.iter().enumerate() {
+                    let state = logs.get(&o.key).map(|(_, _, s)| s);
+                    if state.is_some_and(|s| s.outcome != 0) {
+                        continue;
+                    }
+                    let fire = match state.and_then(|s| s.snoozed_until) {
+                        Some(until) => until,
+                        None => o.fire_ms,
+                    };
+                    if fire < now_ms || fire >= to_ms {
+                        continue;
+                    }
+                    let next = occ.get(i + 1).map(|n| n.fire_ms);
+                    let Some(fire) = apply_quiet(fire, next, r.quiet, quiet.as_ref(), &device) else {
+                        continue;
+                    };
+                    let off = if fire == o.fire_ms { o.utc_offset_seconds } else { z.offset_at(fire) };
+                    candidates.push(Candidate { occ: Occurrence { seq, ..o.clone() }, fire_ms: fire, offset: off });
+                    seq += 1;
+                }
+            }
+            Ok(select(candidates, &rules, limits))
+        })
+    }
+
+    /// Adherence per rule and per category for occurrences due in
+    /// `[from, min(to, now))`.
+    pub fn adherence(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+        device_zone: &str,
+    ) -> Result<(Vec<Adherence>, Vec<Adherence>)> {
+        let end = to.min(now);
+        let now_ms = now.timestamp_millis();
+        self.read(|inner| {
+            let device = inner.zones.zone(device_zone)?;
+            let rules = load_rules(&inner.conn, &inner.sealer)?;
+            let events = load_events(&inner.conn, &inner.sealer)?;
+            let logs = load_logs(&inner.conn, &inner.sealer, from.timestamp_millis(), end.timestamp_millis())?;
+            let mut by_rule: Vec<Adherence> = Vec::new();
+            let mut by_cat: HashMap<Category, Adherence> = HashMap::new();
+            for r in &rules {
+                let z = rule_zone(&inner.zones, r, &device)?;
+                let mut a = Adherence { key: r.id.clone(), ..Default::default() };
+                for o in expand(r, &z, &events, from.timestamp(), end.timestamp()) {
+                    a.due += 1;
+                    let state = logs.get(&o.key).map(|(_, _, s)| s);
+                    match state.and_then(|s| s.shown_ms) {
+                        Some(shown) => {
+                            a.shown += 1;
+                            if shown - o.fire_ms > LATE_AFTER_MS {
+                                a.late += 1;
+                            }
+                        }
+                        None => a.not_shown += 1,
+                    }
+                    match state.map_or(0, |s| s.outcome) {
+                        1 => a.done += 1,
+                        2 => a.skipped += 1,
+                        _ => {
+                            let grace = i64::from(r.grace_minutes) * 60_000;
+                            let snoozed = state.and_then(|s| s.snoozed_until).unwrap_or(o.fire_ms);
+                            if now_ms > snoozed.max(o.fire_ms) + grace {
+                                a.missed += 1;
+                            }
+                        }
+                    }
+                }
+                let c = by_cat
+                    .entry(r.category)
+                    .or_insert_with(|| Adherence { key: r.category.as_str().to_owned(), ..Default::default() });
+                c.due += a.due;
+                c.shown += a.shown;
+                c.late += a.late;
+                c.not_shown += a.not_shown;
+                c.done += a.done;
+                c.skipped += a.skipped;
+                c.missed += a.missed;
+                by_rule.push(a);
+            }
+            let mut cats: Vec<Adherence> = by_cat.into_values().collect();
+            cats.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok((by_rule, cats))
+        })
+    }
+}
