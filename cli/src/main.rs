@@ -7,6 +7,7 @@
 mod demo;
 mod keys;
 mod output;
+mod reminders;
 
 use cairn_core::{
     EntryQuery, Error, NewEntry, NewTracker, Store, StoreOptions, Tag, TrackerKind, Value,
@@ -91,6 +92,11 @@ enum Command {
         /// Prompt for a new passphrase instead
         #[arg(long, conflicts_with = "new_key_file")]
         new_passphrase: bool,
+    },
+    /// Reminder rules and the plan of notifications for the OS
+    Reminders {
+        #[command(subcommand)]
+        command: reminders::RemindersCommand,
     },
     /// Simulate a patient's days in a fresh store and summarise them
     Demo {
@@ -510,6 +516,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Reminders { command } => reminders::run(&open(&cli)?, command),
         Command::Demo { days, seed } => {
             demo::run(cli.data.as_deref(), cli.key_file.as_deref(), *days, *seed)
         }
