@@ -474,3 +474,114 @@ fn help_describes_the_contract() {
         assert!(out.contains(word), "--help lacks {word}");
     }
 }
+
+#[test]
+fn reminders_add_list_and_plan_from_the_command_line() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    let id = env.ok(&[
+        "reminders",
+        "add",
+        "--at",
+        "02:30",
+        "--at",
+        "20:00",
+        "--tz",
+        "America/New_York",
+        "--kind",
+        "medication",
+        "--title",
+        "SECRETPILL",
+        "--start",
+        "2026-03-01",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 32);
+    env.ok(&[
+        "reminders",
+        "add",
+        "--at",
+        "09:00",
+        "--days",
+        "mon,wed",
+        "--follow-device",
+        "--start",
+        "2026-03-01",
+    ]);
+    let list: Json = serde_json::from_str(&env.ok(&["reminders", "list", "--json"])).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let plan: Json = serde_json::from_str(&env.ok(&[
+        "reminders",
+        "plan",
+        "--now",
+        "2026-03-07T12:00:00Z",
+        "--tz",
+        "Europe/Paris",
+        "--horizon-days",
+        "2",
+        "--json",
+    ]))
+    .unwrap();
+    let plan = plan.as_array().unwrap();
+    let fire: Vec<&str> = plan
+        .iter()
+        .filter(|n| n["reminder_id"] == id)
+        .map(|n| n["fire_at"].as_str().unwrap())
+        .collect();
+    // 20:00 EST, then 02:30 on the spring-forward day (03:30 EDT), then 20:00 EDT.
+    assert_eq!(
+        fire,
+        vec![
+            "2026-03-07T20:00:00-05:00",
+            "2026-03-08T03:30:00-04:00",
+            "2026-03-08T20:00:00-04:00",
+            "2026-03-09T02:30:00-04:00"
+        ]
+    );
+    assert!(
+        plan.iter()
+            .all(|n| n["id"].as_str().unwrap().starts_with("cairn-"))
+    );
+    assert!(
+        !serde_json::to_string(plan).unwrap().contains("SECRETPILL"),
+        "titles stay off the lock screen"
+    );
+    // The Monday rule follows the device: 09:00 in Paris.
+    let monday: Vec<&str> = plan
+        .iter()
+        .filter(|n| n["reminder_id"] != id)
+        .map(|n| n["fire_at"].as_str().unwrap())
+        .collect();
+    assert_eq!(monday, vec!["2026-03-09T09:00:00+01:00"]);
+    let limited: Json = serde_json::from_str(&env.ok(&[
+        "reminders",
+        "plan",
+        "--now",
+        "2026-03-07T12:00:00Z",
+        "--tz",
+        "Europe/Paris",
+        "--horizon-days",
+        "7",
+        "--limit",
+        "3",
+        "--inexact",
+        "--json",
+    ]))
+    .unwrap();
+    let limited = limited.as_array().unwrap();
+    assert_eq!(limited.len(), 3);
+    assert!(
+        limited
+            .iter()
+            .all(|n| n["exact"] == false && n["window_minutes"].as_u64().unwrap() >= 10)
+    );
+    for bad in [
+        vec!["reminders", "add", "--at", "25:00"],
+        vec!["reminders", "add", "--at", "09:00", "--days", "funday"],
+        vec!["reminders", "plan", "--tz", "Mars/Base"],
+    ] {
+        let o = env.run(&bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o).lines().count(), 1);
+    }
+}

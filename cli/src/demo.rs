@@ -169,6 +169,8 @@ pub fn run(
         );
     }
 
+    reminders_week(&store)?;
+
     // What the patient's data looks like to someone without the key.
     store.checkpoint()?;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -518,4 +520,107 @@ fn simulate(store: &Store, zones: &ZoneDb, days: u32, seed: u64) -> Result<Simul
         first_day,
         last_day: today,
     })
+}
+
+/// The patient's reminder plan: rules a clinic would set up, a recent
+/// infusion, quiet hours, and the next week as the phone would schedule it.
+fn reminders_week(store: &Store) -> Result<(), Failure> {
+    use cairn_core::reminders::{
+        Category, Limits, NewReminder, QuietHours, QuietPolicy, Schedule, Step, ZonePolicy,
+        parse_time,
+    };
+    let today = crate::reminders::today_in(HOME_ZONE)?;
+    let t = |s: &str| parse_time(s).expect("demo times are valid");
+    let mut rules = vec![
+        NewReminder::new(
+            Category::CheckIn,
+            Schedule::Window {
+                from: t("09:00"),
+                to: t("11:00"),
+                days: vec![],
+            },
+            today,
+        ),
+        NewReminder::new(
+            Category::Journaling,
+            Schedule::Weekly {
+                days: vec![
+                    chrono::Weekday::Mon,
+                    chrono::Weekday::Wed,
+                    chrono::Weekday::Fri,
+                ],
+                times: vec![t("21:00")],
+            },
+            today,
+        ),
+        NewReminder::new(
+            Category::PostSession,
+            Schedule::AfterEvent {
+                event: "infusion".into(),
+                steps: vec![
+                    Step::After { minutes: 120 },
+                    Step::DayAt {
+                        day: 1,
+                        time: t("09:00"),
+                    },
+                    Step::DayAt {
+                        day: 3,
+                        time: t("09:00"),
+                    },
+                    Step::DayAt {
+                        day: 7,
+                        time: t("09:00"),
+                    },
+                ],
+            },
+            today - Duration::days(30),
+        ),
+    ];
+    let mut meds = NewReminder::new(
+        Category::Medication,
+        Schedule::Daily {
+            times: vec![t("08:00")],
+        },
+        today,
+    );
+    meds.zone = ZonePolicy::Pinned(HOME_ZONE.into());
+    meds.title = Some("sertraline 100 mg".into());
+    meds.quiet = QuietPolicy::Ignore;
+    rules.push(meds);
+    for r in rules {
+        store.add_reminder(r)?;
+    }
+    store.set_quiet_hours(Some(QuietHours {
+        start: t("22:00"),
+        end: t("07:00"),
+    }))?;
+    let now = Utc::now();
+    store.record_event("infusion", now - Duration::days(2), HOME_ZONE)?;
+    let plan = store.plan_reminders(now, HOME_ZONE, &Limits::IOS, 7)?;
+    println!(
+        "\nReminders: the next 7 days as the phone would schedule them ({} of at most 64)",
+        plan.len()
+    );
+    let mut by_cat: std::collections::BTreeMap<&str, u32> = Default::default();
+    for n in &plan {
+        *by_cat.entry(n.category.as_str()).or_default() += 1;
+    }
+    println!(
+        "  {}",
+        by_cat
+            .iter()
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for n in plan.iter().take(6) {
+        println!(
+            "  {}  {:<12}  \"{}\"",
+            crate::reminders::with_offset(n.fire_at_ms, n.utc_offset_seconds),
+            n.category.as_str(),
+            n.title
+        );
+    }
+    println!("  (lock-screen text is generic: the medication's name stays sealed)");
+    Ok(())
 }

@@ -13,8 +13,10 @@ use serde_json::json;
 #[derive(Subcommand)]
 pub enum RemindersCommand {
     /// Add a reminder rule; prints its id
-    #[command(after_help = "SCHEDULES (one of; daily when none is given):\n  --days mon,wed,fri     on those weekdays\n  --every N              every N days from --start\n  --month-day N          on that day of each month (or the month's last day)\n  --once DATE            once, on DATE at the first --at time\n  --window HH:MM-HH:MM   once a day at a reproducible random minute in the window\n  --after-event KIND --step +2h --step day1@09:00 ...\n                         after each recorded event (cairn reminders event KIND)\n\nTIMES follow the device's zone unless --tz pins them to a zone. A time that does\nnot exist on a spring-forward day fires later by the gap's length; one that\nhappens twice fires once, at the first.")]
-    Add(AddArgs),
+    #[command(
+        after_help = "SCHEDULES (one of; daily when none is given):\n  --days mon,wed,fri     on those weekdays\n  --every N              every N days from --start\n  --month-day N          on that day of each month (or the month's last day)\n  --once DATE            once, on DATE at the first --at time\n  --window HH:MM-HH:MM   once a day at a reproducible random minute in the window\n  --after-event KIND --step +2h --step day1@09:00 ...\n                         after each recorded event (cairn reminders event KIND)\n\nTIMES follow the device's zone unless --tz pins them to a zone. A time that does\nnot exist on a spring-forward day fires later by the gap's length; one that\nhappens twice fires once, at the first."
+    )]
+    Add(Box<AddArgs>),
     /// List reminder rules
     List {
         /// Print JSON
@@ -159,11 +161,17 @@ pub struct PlanArgs {
 }
 
 fn bad(field: &'static str, reason: &str) -> Failure {
-    Error::InvalidInput { field, reason: reason.into() }.into()
+    Error::InvalidInput {
+        field,
+        reason: reason.into(),
+    }
+    .into()
 }
 
 fn date(s: &str, field: &'static str) -> Result<NaiveDate, Failure> {
-    s.trim().parse().map_err(|_| bad(field, "expected a date, YYYY-MM-DD"))
+    s.trim()
+        .parse()
+        .map_err(|_| bad(field, "expected a date, YYYY-MM-DD"))
 }
 
 fn instant(s: Option<&str>, field: &'static str) -> Result<DateTime<Utc>, Failure> {
@@ -171,7 +179,12 @@ fn instant(s: Option<&str>, field: &'static str) -> Result<DateTime<Utc>, Failur
         None => Ok(Utc::now()),
         Some(s) => DateTime::parse_from_rfc3339(s.trim())
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| bad(field, "expected an RFC 3339 time such as 2026-11-27T08:30:00+01:00")),
+            .map_err(|_| {
+                bad(
+                    field,
+                    "expected an RFC 3339 time such as 2026-11-27T08:30:00+01:00",
+                )
+            }),
     }
 }
 
@@ -182,8 +195,13 @@ fn parse_step(s: &str) -> Result<Step, Failure> {
         return Ok(Step::After { minutes });
     }
     if let Some((day, time)) = s.strip_prefix("day").and_then(|r| r.split_once('@')) {
-        let day: u16 = day.parse().map_err(|_| bad("step", "expected +2h, +90m or dayN@HH:MM"))?;
-        return Ok(Step::DayAt { day, time: parse_time(time)? });
+        let day: u16 = day
+            .parse()
+            .map_err(|_| bad("step", "expected +2h, +90m or dayN@HH:MM"))?;
+        return Ok(Step::DayAt {
+            day,
+            time: parse_time(time)?,
+        });
     }
     Err(bad("step", "expected +2h, +90m or dayN@HH:MM"))
 }
@@ -192,38 +210,77 @@ pub fn today_in(zone: &str) -> Result<NaiveDate, Failure> {
     let db = cairn_core::ZoneDb::system();
     let z = db.zone(zone)?;
     let now = Utc::now().timestamp_millis();
-    Ok(DateTime::from_timestamp_millis(now + i64::from(z.offset_at(now)) * 1000).unwrap_or_default().date_naive())
+    Ok(
+        DateTime::from_timestamp_millis(now + i64::from(z.offset_at(now)) * 1000)
+            .unwrap_or_default()
+            .date_naive(),
+    )
 }
 
 fn build(a: &AddArgs) -> Result<NewReminder, Failure> {
-    let times = a.at.iter().map(|t| parse_time(t)).collect::<Result<Vec<_>, _>>()?;
-    let chosen = [!a.days.is_empty(), a.every.is_some(), a.month_day.is_some(), a.once.is_some(), a.window.is_some(), a.after_event.is_some()]
-        .iter()
-        .filter(|x| **x)
-        .count();
+    let times =
+        a.at.iter()
+            .map(|t| parse_time(t))
+            .collect::<Result<Vec<_>, _>>()?;
+    let chosen = [
+        !a.days.is_empty(),
+        a.every.is_some(),
+        a.month_day.is_some(),
+        a.once.is_some(),
+        a.window.is_some(),
+        a.after_event.is_some(),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
     if chosen > 1 {
-        return Err(Failure::usage("choose one schedule: --days, --every, --month-day, --once, --window or --after-event"));
+        return Err(Failure::usage(
+            "choose one schedule: --days, --every, --month-day, --once, --window or --after-event",
+        ));
     }
     let needs_times = a.window.is_none() && a.after_event.is_none();
     if needs_times && times.is_empty() {
         return Err(Failure::usage("give at least one --at HH:MM"));
     }
     let schedule = if !a.days.is_empty() {
-        Schedule::Weekly { days: a.days.iter().map(|d| parse_weekday(d)).collect::<Result<_, _>>()?, times }
+        Schedule::Weekly {
+            days: a
+                .days
+                .iter()
+                .map(|d| parse_weekday(d))
+                .collect::<Result<_, _>>()?,
+            times,
+        }
     } else if let Some(n) = a.every {
         Schedule::EveryNDays { n, times }
     } else if let Some(day) = a.month_day {
         Schedule::MonthDay { day, times }
     } else if let Some(d) = &a.once {
-        Schedule::Once { date: date(d, "once")?, time: times[0] }
+        Schedule::Once {
+            date: date(d, "once")?,
+            time: times[0],
+        }
     } else if let Some(w) = &a.window {
-        let (f, t) = w.split_once('-').ok_or_else(|| bad("window", "expected HH:MM-HH:MM"))?;
-        Schedule::Window { from: parse_time(f)?, to: parse_time(t)?, days: vec![] }
+        let (f, t) = w
+            .split_once('-')
+            .ok_or_else(|| bad("window", "expected HH:MM-HH:MM"))?;
+        Schedule::Window {
+            from: parse_time(f)?,
+            to: parse_time(t)?,
+            days: vec![],
+        }
     } else if let Some(kind) = &a.after_event {
         if a.steps.is_empty() {
             return Err(Failure::usage("--after-event needs at least one --step"));
         }
-        Schedule::AfterEvent { event: kind.clone(), steps: a.steps.iter().map(|s| parse_step(s)).collect::<Result<_, _>>()? }
+        Schedule::AfterEvent {
+            event: kind.clone(),
+            steps: a
+                .steps
+                .iter()
+                .map(|s| parse_step(s))
+                .collect::<Result<_, _>>()?,
+        }
     } else {
         Schedule::Daily { times }
     };
@@ -260,7 +317,10 @@ fn build(a: &AddArgs) -> Result<NewReminder, Failure> {
 /// An instant with the UTC offset in force, as RFC 3339.
 pub fn with_offset(ms: i64, offset_s: i32) -> String {
     let off = FixedOffset::east_opt(offset_s).unwrap_or(FixedOffset::east_opt(0).expect("zero"));
-    DateTime::from_timestamp_millis(ms).unwrap_or_default().with_timezone(&off).to_rfc3339_opts(SecondsFormat::Secs, false)
+    DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .with_timezone(&off)
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
 pub fn notification_json(n: &PlannedNotification) -> serde_json::Value {
@@ -279,17 +339,35 @@ pub fn notification_json(n: &PlannedNotification) -> serde_json::Value {
 }
 
 pub fn describe(r: &Reminder) -> String {
-    let times = |ts: &[chrono::NaiveTime]| ts.iter().map(|t| t.format("%H:%M").to_string()).collect::<Vec<_>>().join(", ");
+    let times = |ts: &[chrono::NaiveTime]| {
+        ts.iter()
+            .map(|t| t.format("%H:%M").to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let what = match &r.schedule {
         Schedule::Daily { times: t } => format!("daily at {}", times(t)),
         Schedule::Weekly { days, times: t } => {
-            format!("{} at {}", days.iter().map(|d| d.to_string().to_ascii_lowercase()).collect::<Vec<_>>().join(","), times(t))
+            format!(
+                "{} at {}",
+                days.iter()
+                    .map(|d| d.to_string().to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                times(t)
+            )
         }
         Schedule::EveryNDays { n, times: t } => format!("every {n} days at {}", times(t)),
         Schedule::MonthDay { day, times: t } => format!("monthly on day {day} at {}", times(t)),
         Schedule::Once { date, time } => format!("once on {date} at {}", time.format("%H:%M")),
-        Schedule::Window { from, to, .. } => format!("daily between {} and {}", from.format("%H:%M"), to.format("%H:%M")),
-        Schedule::AfterEvent { event, steps } => format!("after each {event} ({} steps)", steps.len()),
+        Schedule::Window { from, to, .. } => format!(
+            "daily between {} and {}",
+            from.format("%H:%M"),
+            to.format("%H:%M")
+        ),
+        Schedule::AfterEvent { event, steps } => {
+            format!("after each {event} ({} steps)", steps.len())
+        }
     };
     let zone = match &r.zone {
         ZonePolicy::FollowDevice => "device zone".to_owned(),
@@ -307,10 +385,19 @@ pub fn run(store: &Store, cmd: &RemindersCommand) -> Result<(), Failure> {
         RemindersCommand::List { json } => {
             let rs = store.reminders()?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&rs).expect("reminders serialise"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rs).expect("reminders serialise")
+                );
             } else {
                 for r in rs {
-                    println!("{}  {:<12}  {}{}", r.id, r.category.as_str(), describe(&r), if r.enabled { "" } else { " (paused)" });
+                    println!(
+                        "{}  {:<12}  {}{}",
+                        r.id,
+                        r.category.as_str(),
+                        describe(&r),
+                        if r.enabled { "" } else { " (paused)" }
+                    );
                 }
             }
         }
@@ -326,25 +413,46 @@ pub fn run(store: &Store, cmd: &RemindersCommand) -> Result<(), Failure> {
             let plan = store.plan_reminders(now, &zone, &limits, p.horizon_days)?;
             if p.json {
                 let v: Vec<_> = plan.iter().map(notification_json).collect();
-                println!("{}", serde_json::to_string_pretty(&v).expect("JSON values serialise"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&v).expect("JSON values serialise")
+                );
             } else {
                 for n in &plan {
-                    println!("{}  {:<12}  {}  {}", with_offset(n.fire_at_ms, n.utc_offset_seconds), n.category.as_str(), n.title, n.id);
+                    println!(
+                        "{}  {:<12}  {}  {}",
+                        with_offset(n.fire_at_ms, n.utc_offset_seconds),
+                        n.category.as_str(),
+                        n.title,
+                        n.id
+                    );
                 }
             }
         }
         RemindersCommand::Event { kind, at, tz } => {
-            let e = store.record_event(kind, instant(at.as_deref(), "at")?, tz.as_deref().unwrap_or(&crate::default_zone()))?;
+            let e = store.record_event(
+                kind,
+                instant(at.as_deref(), "at")?,
+                tz.as_deref().unwrap_or(&crate::default_zone()),
+            )?;
             println!("{}", e.id);
         }
-        RemindersCommand::Report { occurrence, due, what, minutes, at } => {
+        RemindersCommand::Report {
+            occurrence,
+            due,
+            what,
+            minutes,
+            at,
+        } => {
             let due = instant(Some(due), "due")?.timestamp_millis();
             let at = instant(at.as_deref(), "at")?.timestamp_millis();
             let report = match what.as_str() {
                 "shown" => ReminderReport::Shown { at_ms: at },
                 "done" => ReminderReport::Done { at_ms: at },
                 "skipped" => ReminderReport::Skipped { at_ms: at },
-                _ => ReminderReport::Snoozed { until_ms: at.max(due) + i64::from(*minutes) * 60_000 },
+                _ => ReminderReport::Snoozed {
+                    until_ms: at.max(due) + i64::from(*minutes) * 60_000,
+                },
             };
             store.report_reminder(occurrence, due, report)?;
         }
@@ -352,14 +460,22 @@ pub fn run(store: &Store, cmd: &RemindersCommand) -> Result<(), Failure> {
             let q = if hours.trim().eq_ignore_ascii_case("off") {
                 None
             } else {
-                let (s, e) = hours.split_once('-').ok_or_else(|| bad("quiet hours", "expected HH:MM-HH:MM or off"))?;
-                Some(QuietHours { start: parse_time(s)?, end: parse_time(e)? })
+                let (s, e) = hours
+                    .split_once('-')
+                    .ok_or_else(|| bad("quiet hours", "expected HH:MM-HH:MM or off"))?;
+                Some(QuietHours {
+                    start: parse_time(s)?,
+                    end: parse_time(e)?,
+                })
             };
             store.set_quiet_hours(q)?;
         }
         RemindersCommand::Adherence { from, to, tz, json } => {
             let now = Utc::now();
-            let parse = |s: &Option<String>, default: DateTime<Utc>, field| -> Result<DateTime<Utc>, Failure> {
+            let parse = |s: &Option<String>,
+                         default: DateTime<Utc>,
+                         field|
+             -> Result<DateTime<Utc>, Failure> {
                 match s {
                     None => Ok(default),
                     Some(s) => match s.parse::<NaiveDate>() {
@@ -376,7 +492,11 @@ pub fn run(store: &Store, cmd: &RemindersCommand) -> Result<(), Failure> {
                 println!("{}", json!({ "rules": rules, "categories": cats }));
             } else {
                 for a in cats.iter().chain(rules.iter()) {
-                    let pct = if a.due > 0 { 100.0 * f64::from(a.done) / f64::from(a.due) } else { 0.0 };
+                    let pct = if a.due > 0 {
+                        100.0 * f64::from(a.done) / f64::from(a.due)
+                    } else {
+                        0.0
+                    };
                     println!(
                         "{:<32}  due {:>3}  done {:>3} ({pct:.0}%)  skipped {:>3}  missed {:>3}  shown late {:>3}  never shown {:>3}",
                         a.key, a.due, a.done, a.skipped, a.missed, a.late, a.not_shown

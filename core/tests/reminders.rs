@@ -20,7 +20,9 @@ fn d(s: &str) -> NaiveDate {
 fn daily(times: &[&str], start: &str) -> NewReminder {
     NewReminder::new(
         Category::CheckIn,
-        Schedule::Daily { times: times.iter().map(|s| t(s)).collect() },
+        Schedule::Daily {
+            times: times.iter().map(|s| t(s)).collect(),
+        },
         d(start),
     )
 }
@@ -36,12 +38,17 @@ fn all_zone_names() -> Vec<String> {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
             let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            if rel == "posix" || rel == "right" || rel.starts_with("Etc/") && rel.contains("localtime") {
+            if rel == "posix"
+                || rel == "right"
+                || rel.starts_with("Etc/") && rel.contains("localtime")
+            {
                 continue;
             }
             if p.is_dir() {
                 walk(root, &p, out);
-            } else if std::fs::read(&p).map(|b| b.starts_with(b"TZif")).unwrap_or(false)
+            } else if std::fs::read(&p)
+                .map(|b| b.starts_with(b"TZif"))
+                .unwrap_or(false)
                 && rel != "localtime"
                 && rel != "posixrules"
                 && rel != "Factory"
@@ -66,7 +73,8 @@ fn oracle(zone: &zones::Zone, date: NaiveDate, time: NaiveTime) -> (i64, &'stati
     let (early, late) = (off(local - 30 * 3600), off(local + 30 * 3600));
     if early == late && off(local - early) == early {
         // No transition near (checked at both ends and in the middle).
-        let mid = off(local - early - 15 * 3600) == early && off(local - early + 15 * 3600) == early;
+        let mid =
+            off(local - early - 15 * 3600) == early && off(local - early + 15 * 3600) == early;
         if mid {
             return (local - early, "unique");
         }
@@ -75,7 +83,11 @@ fn oracle(zone: &zones::Zone, date: NaiveDate, time: NaiveTime) -> (i64, &'stati
     let mut offsets: Vec<i64> = (-180..=180).map(|k| off(local + k * 600)).collect();
     offsets.sort();
     offsets.dedup();
-    let mut valid: Vec<i64> = offsets.iter().map(|o| local - o).filter(|&t| off(t) + t == local).collect();
+    let mut valid: Vec<i64> = offsets
+        .iter()
+        .map(|o| local - o)
+        .filter(|&t| off(t) + t == local)
+        .collect();
     valid.sort();
     valid.dedup();
     match valid.len() {
@@ -88,7 +100,11 @@ fn oracle(zone: &zones::Zone, date: NaiveDate, time: NaiveTime) -> (i64, &'stati
             let mut hi = local + 30 * 3600;
             while hi - lo > 1 {
                 let mid = (lo + hi) / 2;
-                if off(mid) == before { lo = mid } else { hi = mid }
+                if off(mid) == before {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
             }
             (local - off(lo), "gap")
         }
@@ -108,12 +124,26 @@ fn daily_rules_are_right_in_every_iana_zone_for_two_years() {
         names
             .iter()
             .enumerate()
-            .filter(|(i, n)| i % 40 == 0 || ["America/New_York", "Australia/Lord_Howe", "Pacific/Apia", "America/Santiago", "Asia/Gaza", "Europe/Dublin", "Africa/Casablanca"].contains(&n.as_str()))
+            .filter(|(i, n)| {
+                i % 40 == 0
+                    || [
+                        "America/New_York",
+                        "Australia/Lord_Howe",
+                        "Pacific/Apia",
+                        "America/Santiago",
+                        "Asia/Gaza",
+                        "Europe/Dublin",
+                        "Africa/Casablanca",
+                    ]
+                    .contains(&n.as_str())
+            })
             .map(|(_, n)| n.clone())
             .collect()
     };
     let (_t, s) = new_store_with(zones());
-    let times = ["00:00", "00:30", "01:00", "01:30", "02:00", "02:30", "03:00", "12:00", "23:30"];
+    let times = [
+        "00:00", "00:30", "01:00", "01:30", "02:00", "02:30", "03:00", "12:00", "23:30",
+    ];
     let rule = s.add_reminder(daily(&times, "2026-01-01")).unwrap();
     let from = Utc.with_ymd_and_hms(2025, 12, 30, 0, 0, 0).unwrap();
     let to = Utc.with_ymd_and_hms(2028, 1, 3, 0, 0, 0).unwrap();
@@ -127,16 +157,31 @@ fn daily_rules_are_right_in_every_iana_zone_for_two_years() {
         for o in &occ {
             // Non-decreasing: a time in a gap moves forward and may meet the
             // rule's next time (00:00 and 01:00 on a midnight spring-forward).
-            assert!(o.fire_ms >= last, "{name}: fire times out of order at {}", o.key);
+            assert!(
+                o.fire_ms >= last,
+                "{name}: fire times out of order at {}",
+                o.key
+            );
             last = o.fire_ms;
-            assert!(seen.insert(o.key.clone(), o.fire_ms).is_none(), "{name}: duplicate {}", o.key);
-            assert_eq!(i64::from(zone.offset_at(o.fire_ms)), i64::from(o.utc_offset_seconds), "{name}: offset of {}", o.key);
+            assert!(
+                seen.insert(o.key.clone(), o.fire_ms).is_none(),
+                "{name}: duplicate {}",
+                o.key
+            );
+            assert_eq!(
+                i64::from(zone.offset_at(o.fire_ms)),
+                i64::from(o.utc_offset_seconds),
+                "{name}: offset of {}",
+                o.key
+            );
         }
         let mut day = d("2026-01-01");
         while day <= d("2027-12-31") {
             for (slot, time) in times.iter().enumerate() {
                 let key = format!("{}:{}:{}", rule.id, day, slot);
-                let fire = *seen.get(&key).unwrap_or_else(|| panic!("{name}: missing {key}"));
+                let fire = *seen
+                    .get(&key)
+                    .unwrap_or_else(|| panic!("{name}: missing {key}"));
                 let (want, kind) = oracle(&zone, day, t(time));
                 assert_eq!(fire / 1000, want, "{name}: {day} {time} ({kind})");
                 match kind {
@@ -149,31 +194,75 @@ fn daily_rules_are_right_in_every_iana_zone_for_two_years() {
             day += Duration::days(1);
         }
     }
-    eprintln!("{} zones, {checked} occurrences checked, {gaps} in gaps, {overlaps} in overlaps", names.len());
-    assert!(gaps > 100 && overlaps > 100, "the test met too few transitions: {gaps} gaps, {overlaps} overlaps");
+    eprintln!(
+        "{} zones, {checked} occurrences checked, {gaps} in gaps, {overlaps} in overlaps",
+        names.len()
+    );
+    assert!(
+        gaps > 100 && overlaps > 100,
+        "the test met too few transitions: {gaps} gaps, {overlaps} overlaps"
+    );
 }
 
 fn new_store_with(z: Arc<ZoneDb>) -> (TempStore, Store) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.cairn");
-    let store = Store::create(&path, Key::Raw(&KEY), StoreOptions { zones: z, clock: Arc::new(FixedClock::new(NOW_MS)) }).unwrap();
+    let store = Store::create(
+        &path,
+        Key::Raw(&KEY),
+        StoreOptions {
+            zones: z,
+            clock: Arc::new(FixedClock::new(NOW_MS)),
+        },
+    )
+    .unwrap();
     (TempStore { dir, path }, store)
 }
 
 fn utc(s: &str) -> chrono::DateTime<Utc> {
-    chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 #[test]
 fn gaps_move_forward_and_overlaps_fire_once() {
     let (_t, s) = new_store_with(zones());
-    let r = s.add_reminder(daily(&["02:30", "01:30"], "2026-03-01")).unwrap();
-    let occ = s.occurrences(utc("2026-03-08T00:00:00Z"), utc("2026-03-09T00:00:00Z"), "America/New_York").unwrap();
-    let at: Vec<String> = occ.iter().map(|o| chrono::DateTime::from_timestamp_millis(o.fire_ms).unwrap().to_rfc3339()).collect();
+    let r = s
+        .add_reminder(daily(&["02:30", "01:30"], "2026-03-01"))
+        .unwrap();
+    let occ = s
+        .occurrences(
+            utc("2026-03-08T00:00:00Z"),
+            utc("2026-03-09T00:00:00Z"),
+            "America/New_York",
+        )
+        .unwrap();
+    let at: Vec<String> = occ
+        .iter()
+        .map(|o| {
+            chrono::DateTime::from_timestamp_millis(o.fire_ms)
+                .unwrap()
+                .to_rfc3339()
+        })
+        .collect();
     // 01:30 EST, and 02:30 (which does not exist) at 03:30 EDT.
-    assert_eq!(at, vec!["2026-03-08T06:30:00+00:00", "2026-03-08T07:30:00+00:00"]);
-    let occ = s.occurrences(utc("2026-11-01T00:00:00Z"), utc("2026-11-02T00:00:00Z"), "America/New_York").unwrap();
-    let at: Vec<i64> = occ.iter().filter(|o| o.key.ends_with(":0")).map(|o| o.fire_ms).collect();
+    assert_eq!(
+        at,
+        vec!["2026-03-08T06:30:00+00:00", "2026-03-08T07:30:00+00:00"]
+    );
+    let occ = s
+        .occurrences(
+            utc("2026-11-01T00:00:00Z"),
+            utc("2026-11-02T00:00:00Z"),
+            "America/New_York",
+        )
+        .unwrap();
+    let at: Vec<i64> = occ
+        .iter()
+        .filter(|o| o.key.ends_with(":0"))
+        .map(|o| o.fire_ms)
+        .collect();
     // 01:30 happens twice: once, at the first (EDT).
     assert_eq!(at, vec![utc("2026-11-01T05:30:00Z").timestamp_millis()]);
     assert!(occ.iter().all(|o| o.reminder_id == r.id));
@@ -186,27 +275,39 @@ fn travel_follows_the_device_or_stays_home_as_the_rule_says() {
     let mut pinned = daily(&["09:00"], "2026-06-01");
     pinned.zone = ZonePolicy::Pinned("America/Chicago".into());
     let pinned = s.add_reminder(pinned).unwrap();
-    let plan = |zone: &str| s.plan_reminders(utc("2026-06-10T00:00:00Z"), zone, &Limits::IOS, 2).unwrap();
-    let local = |n: &PlannedNotification| {
-        chrono::DateTime::from_timestamp_millis(n.fire_at_ms + i64::from(n.utc_offset_seconds) * 1000)
+    let plan = |zone: &str| {
+        s.plan_reminders(utc("2026-06-10T00:00:00Z"), zone, &Limits::IOS, 2)
             .unwrap()
-            .format("%H:%M")
-            .to_string()
+    };
+    let local = |n: &PlannedNotification| {
+        chrono::DateTime::from_timestamp_millis(
+            n.fire_at_ms + i64::from(n.utc_offset_seconds) * 1000,
+        )
+        .unwrap()
+        .format("%H:%M")
+        .to_string()
     };
     let home = plan("America/Chicago");
     assert!(home.iter().all(|n| local(n) == "09:00"));
     let away = plan("Europe/Lisbon");
-    let lisbon = ZoneDb::directory("/usr/share/zoneinfo").zone("Europe/Lisbon").unwrap();
+    let lisbon = ZoneDb::directory("/usr/share/zoneinfo")
+        .zone("Europe/Lisbon")
+        .unwrap();
     for n in &away {
-        let in_lisbon = chrono::DateTime::from_timestamp_millis(n.fire_at_ms + i64::from(lisbon.offset_at(n.fire_at_ms)) * 1000)
-            .unwrap()
-            .format("%H:%M")
-            .to_string();
+        let in_lisbon = chrono::DateTime::from_timestamp_millis(
+            n.fire_at_ms + i64::from(lisbon.offset_at(n.fire_at_ms)) * 1000,
+        )
+        .unwrap()
+        .format("%H:%M")
+        .to_string();
         if n.reminder_id == follow.id {
             assert_eq!(in_lisbon, "09:00");
         } else {
             assert_eq!(n.reminder_id, pinned.id);
-            assert_eq!(in_lisbon, "15:00", "09:00 in Chicago is 15:00 in Lisbon in June");
+            assert_eq!(
+                in_lisbon, "15:00",
+                "09:00 in Chicago is 15:00 in Lisbon in June"
+            );
             assert_eq!(local(n), "09:00", "its offset is Chicago's");
         }
     }
@@ -222,7 +323,9 @@ fn sixty_four_of_fifty_rules_is_fair_and_stable() {
         s.add_reminder(r).unwrap();
     }
     let now = utc("2026-11-27T12:00:00Z");
-    let plan = s.plan_reminders(now, "Europe/Berlin", &Limits::IOS, 7).unwrap();
+    let plan = s
+        .plan_reminders(now, "Europe/Berlin", &Limits::IOS, 7)
+        .unwrap();
     assert_eq!(plan.len(), 64);
     let mut per_rule: HashMap<&str, u32> = HashMap::new();
     for n in &plan {
@@ -235,14 +338,21 @@ fn sixty_four_of_fifty_rules_is_fair_and_stable() {
     let ids: HashSet<&str> = plan.iter().map(|n| n.id.as_str()).collect();
     assert_eq!(ids.len(), 64);
     // Generic text only: nothing personal on the lock screen.
-    assert!(plan.iter().all(|n| !n.title.contains("PRIVATE") && !n.body.contains("PRIVATE")));
+    assert!(
+        plan.iter()
+            .all(|n| !n.title.contains("PRIVATE") && !n.body.contains("PRIVATE"))
+    );
     // Same inputs, same ids; the diff against itself is empty.
-    let again = s.plan_reminders(now, "Europe/Berlin", &Limits::IOS, 7).unwrap();
+    let again = s
+        .plan_reminders(now, "Europe/Berlin", &Limits::IOS, 7)
+        .unwrap();
     assert_eq!(plan, again);
     let held: Vec<String> = plan.iter().map(|n| n.id.clone()).collect();
     assert_eq!(diff_plan(&again, &held), PlanDiff::default());
     // An hour later the first ones have fired: the diff removes them and adds as many.
-    let later = s.plan_reminders(now + Duration::hours(9), "Europe/Berlin", &Limits::IOS, 7).unwrap();
+    let later = s
+        .plan_reminders(now + Duration::hours(9), "Europe/Berlin", &Limits::IOS, 7)
+        .unwrap();
     let diff = diff_plan(&later, &held);
     assert!(!diff.remove.is_empty());
     assert_eq!(later.len(), 64);
@@ -253,20 +363,46 @@ fn sixty_four_of_fifty_rules_is_fair_and_stable() {
 fn without_exact_alarms_notifications_get_a_window() {
     let (_t, s) = new_store_with(zones());
     s.add_reminder(daily(&["08:00"], "2026-01-01")).unwrap();
-    let plan = s.plan_reminders(utc("2026-11-27T12:00:00Z"), "UTC", &Limits::ANDROID_INEXACT, 3).unwrap();
+    let plan = s
+        .plan_reminders(
+            utc("2026-11-27T12:00:00Z"),
+            "UTC",
+            &Limits::ANDROID_INEXACT,
+            3,
+        )
+        .unwrap();
     assert_eq!(plan.len(), 3);
     assert!(plan.iter().all(|n| !n.exact && n.window_minutes >= 10));
-    let tight = Limits { inexact_window_minutes: 1, ..Limits::ANDROID_INEXACT };
-    let plan = s.plan_reminders(utc("2026-11-27T12:00:00Z"), "UTC", &tight, 3).unwrap();
-    assert!(plan.iter().all(|n| n.window_minutes == 10), "Android's minimum window is 10 minutes");
-    let exact = s.plan_reminders(utc("2026-11-27T12:00:00Z"), "UTC", &Limits::ANDROID_EXACT, 3).unwrap();
+    let tight = Limits {
+        inexact_window_minutes: 1,
+        ..Limits::ANDROID_INEXACT
+    };
+    let plan = s
+        .plan_reminders(utc("2026-11-27T12:00:00Z"), "UTC", &tight, 3)
+        .unwrap();
+    assert!(
+        plan.iter().all(|n| n.window_minutes == 10),
+        "Android's minimum window is 10 minutes"
+    );
+    let exact = s
+        .plan_reminders(
+            utc("2026-11-27T12:00:00Z"),
+            "UTC",
+            &Limits::ANDROID_EXACT,
+            3,
+        )
+        .unwrap();
     assert!(exact.iter().all(|n| n.exact && n.window_minutes == 0));
 }
 
 #[test]
 fn quiet_hours_defer_skip_or_ignore() {
     let (_t, s) = new_store_with(zones());
-    s.set_quiet_hours(Some(QuietHours { start: t("22:00"), end: t("07:00") })).unwrap();
+    s.set_quiet_hours(Some(QuietHours {
+        start: t("22:00"),
+        end: t("07:00"),
+    }))
+    .unwrap();
     let mut defer = daily(&["06:00"], "2026-01-01");
     defer.quiet = QuietPolicy::Defer;
     let defer = s.add_reminder(defer).unwrap();
@@ -276,16 +412,40 @@ fn quiet_hours_defer_skip_or_ignore() {
     let mut ignore = daily(&["23:30"], "2026-01-01");
     ignore.quiet = QuietPolicy::Ignore;
     let ignore = s.add_reminder(ignore).unwrap();
-    let plan = s.plan_reminders(utc("2026-11-27T12:00:00Z"), "Europe/Paris", &Limits::IOS, 2).unwrap();
-    let hm = |n: &PlannedNotification| chrono::DateTime::from_timestamp_millis(n.fire_at_ms + 3_600_000).unwrap().format("%H:%M").to_string();
-    let of = |id: &str| plan.iter().filter(|n| n.reminder_id == id).map(hm).collect::<Vec<_>>();
+    let plan = s
+        .plan_reminders(utc("2026-11-27T12:00:00Z"), "Europe/Paris", &Limits::IOS, 2)
+        .unwrap();
+    let hm = |n: &PlannedNotification| {
+        chrono::DateTime::from_timestamp_millis(n.fire_at_ms + 3_600_000)
+            .unwrap()
+            .format("%H:%M")
+            .to_string()
+    };
+    let of = |id: &str| {
+        plan.iter()
+            .filter(|n| n.reminder_id == id)
+            .map(hm)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(of(&defer.id), vec!["07:00", "07:00"]);
     assert!(of(&skip.id).is_empty());
     assert_eq!(of(&ignore.id), vec!["23:30", "23:30"]);
-    assert!(plan.iter().filter(|n| n.reminder_id == defer.id).all(|n| n.due_ms < n.fire_at_ms));
-    assert_eq!(s.quiet_hours().unwrap(), Some(QuietHours { start: t("22:00"), end: t("07:00") }));
+    assert!(
+        plan.iter()
+            .filter(|n| n.reminder_id == defer.id)
+            .all(|n| n.due_ms < n.fire_at_ms)
+    );
+    assert_eq!(
+        s.quiet_hours().unwrap(),
+        Some(QuietHours {
+            start: t("22:00"),
+            end: t("07:00")
+        })
+    );
     s.set_quiet_hours(None).unwrap();
-    let plan = s.plan_reminders(utc("2026-11-27T12:00:00Z"), "Europe/Paris", &Limits::IOS, 2).unwrap();
+    let plan = s
+        .plan_reminders(utc("2026-11-27T12:00:00Z"), "Europe/Paris", &Limits::IOS, 2)
+        .unwrap();
     assert_eq!(plan.iter().filter(|n| n.reminder_id == skip.id).count(), 2);
 }
 
@@ -298,41 +458,115 @@ fn schedules_weekly_every_n_month_day_once_window_and_limits() {
             .unwrap()
             .into_iter()
             .filter(|o| o.reminder_id == id)
-            .map(|o| chrono::DateTime::from_timestamp_millis(o.fire_ms).unwrap().date_naive())
+            .map(|o| {
+                chrono::DateTime::from_timestamp_millis(o.fire_ms)
+                    .unwrap()
+                    .date_naive()
+            })
             .collect()
     };
     let weekly = s
-        .add_reminder(NewReminder::new(Category::Medication, Schedule::Weekly { days: vec![Weekday::Mon, Weekday::Thu], times: vec![t("09:00")] }, d("2026-11-01")))
+        .add_reminder(NewReminder::new(
+            Category::Medication,
+            Schedule::Weekly {
+                days: vec![Weekday::Mon, Weekday::Thu],
+                times: vec![t("09:00")],
+            },
+            d("2026-11-01"),
+        ))
         .unwrap();
-    assert_eq!(occ_of(&weekly.id, "2026-11-01T00:00:00Z", "2026-11-15T00:00:00Z"), vec![d("2026-11-02"), d("2026-11-05"), d("2026-11-09"), d("2026-11-12")]);
+    assert_eq!(
+        occ_of(&weekly.id, "2026-11-01T00:00:00Z", "2026-11-15T00:00:00Z"),
+        vec![
+            d("2026-11-02"),
+            d("2026-11-05"),
+            d("2026-11-09"),
+            d("2026-11-12")
+        ]
+    );
     let every3 = s
-        .add_reminder(NewReminder::new(Category::CopingStep, Schedule::EveryNDays { n: 3, times: vec![t("10:00")] }, d("2026-11-02")))
+        .add_reminder(NewReminder::new(
+            Category::CopingStep,
+            Schedule::EveryNDays {
+                n: 3,
+                times: vec![t("10:00")],
+            },
+            d("2026-11-02"),
+        ))
         .unwrap();
-    assert_eq!(occ_of(&every3.id, "2026-11-01T00:00:00Z", "2026-11-12T00:00:00Z"), vec![d("2026-11-02"), d("2026-11-05"), d("2026-11-08"), d("2026-11-11")]);
+    assert_eq!(
+        occ_of(&every3.id, "2026-11-01T00:00:00Z", "2026-11-12T00:00:00Z"),
+        vec![
+            d("2026-11-02"),
+            d("2026-11-05"),
+            d("2026-11-08"),
+            d("2026-11-11")
+        ]
+    );
     let monthly = s
-        .add_reminder(NewReminder::new(Category::Medication, Schedule::MonthDay { day: 31, times: vec![t("08:00")] }, d("2026-01-01")))
+        .add_reminder(NewReminder::new(
+            Category::Medication,
+            Schedule::MonthDay {
+                day: 31,
+                times: vec![t("08:00")],
+            },
+            d("2026-01-01"),
+        ))
         .unwrap();
     assert_eq!(
         occ_of(&monthly.id, "2026-01-01T00:00:00Z", "2026-05-01T00:00:00Z"),
-        vec![d("2026-01-31"), d("2026-02-28"), d("2026-03-31"), d("2026-04-30")]
+        vec![
+            d("2026-01-31"),
+            d("2026-02-28"),
+            d("2026-03-31"),
+            d("2026-04-30")
+        ]
     );
     let once = s
-        .add_reminder(NewReminder::new(Category::Appointment, Schedule::Once { date: d("2026-12-03"), time: t("14:15") }, d("2026-01-01")))
+        .add_reminder(NewReminder::new(
+            Category::Appointment,
+            Schedule::Once {
+                date: d("2026-12-03"),
+                time: t("14:15"),
+            },
+            d("2026-01-01"),
+        ))
         .unwrap();
     assert_eq!(once.start, d("2026-12-03"));
-    assert_eq!(occ_of(&once.id, "2026-11-01T00:00:00Z", "2027-01-01T00:00:00Z"), vec![d("2026-12-03")]);
+    assert_eq!(
+        occ_of(&once.id, "2026-11-01T00:00:00Z", "2027-01-01T00:00:00Z"),
+        vec![d("2026-12-03")]
+    );
     let mut limited = daily(&["07:00", "19:00"], "2026-11-01");
     limited.count = Some(5);
     let limited = s.add_reminder(limited).unwrap();
-    assert_eq!(occ_of(&limited.id, "2026-10-01T00:00:00Z", "2026-12-01T00:00:00Z").len(), 5);
-    assert_eq!(occ_of(&limited.id, "2026-11-02T12:00:00Z", "2026-12-01T00:00:00Z").len(), 2, "the count runs from the start");
+    assert_eq!(
+        occ_of(&limited.id, "2026-10-01T00:00:00Z", "2026-12-01T00:00:00Z").len(),
+        5
+    );
+    assert_eq!(
+        occ_of(&limited.id, "2026-11-02T12:00:00Z", "2026-12-01T00:00:00Z").len(),
+        2,
+        "the count runs from the start"
+    );
     let mut ended = daily(&["07:00"], "2026-11-01");
     ended.end = Some(d("2026-11-03"));
     let ended = s.add_reminder(ended).unwrap();
-    assert_eq!(occ_of(&ended.id, "2026-10-01T00:00:00Z", "2026-12-01T00:00:00Z").len(), 3);
+    assert_eq!(
+        occ_of(&ended.id, "2026-10-01T00:00:00Z", "2026-12-01T00:00:00Z").len(),
+        3
+    );
     // Windows: one time a day inside [from, to), reproducible, varying.
     let w = s
-        .add_reminder(NewReminder::new(Category::CheckIn, Schedule::Window { from: t("09:00"), to: t("11:00"), days: vec![] }, d("2026-11-01")))
+        .add_reminder(NewReminder::new(
+            Category::CheckIn,
+            Schedule::Window {
+                from: t("09:00"),
+                to: t("11:00"),
+                days: vec![],
+            },
+            d("2026-11-01"),
+        ))
         .unwrap();
     let times = |_: ()| -> Vec<i64> {
         s.occurrences(utc("2026-11-01T00:00:00Z"), utc("2026-12-01T00:00:00Z"), z)
@@ -345,9 +579,15 @@ fn schedules_weekly_every_n_month_day_once_window_and_limits() {
     let a = times(());
     assert_eq!(a.len(), 30);
     assert_eq!(a, times(()));
-    let minutes: HashSet<i64> = a.iter().map(|ms| ms.rem_euclid(86_400_000) / 60_000).collect();
+    let minutes: HashSet<i64> = a
+        .iter()
+        .map(|ms| ms.rem_euclid(86_400_000) / 60_000)
+        .collect();
     assert!(minutes.iter().all(|m| (540..660).contains(m)));
-    assert!(minutes.len() > 15, "the chosen minutes vary from day to day");
+    assert!(
+        minutes.len() > 15,
+        "the chosen minutes vary from day to day"
+    );
 }
 
 #[test]
@@ -357,16 +597,46 @@ fn post_session_routines_follow_recorded_events() {
         Category::PostSession,
         Schedule::AfterEvent {
             event: "Infusion".into(),
-            steps: vec![Step::After { minutes: 120 }, Step::DayAt { day: 1, time: t("09:00") }, Step::DayAt { day: 3, time: t("09:00") }, Step::DayAt { day: 7, time: t("09:00") }],
+            steps: vec![
+                Step::After { minutes: 120 },
+                Step::DayAt {
+                    day: 1,
+                    time: t("09:00"),
+                },
+                Step::DayAt {
+                    day: 3,
+                    time: t("09:00"),
+                },
+                Step::DayAt {
+                    day: 7,
+                    time: t("09:00"),
+                },
+            ],
         },
         d("2026-01-01"),
     );
     r.zone = ZonePolicy::Pinned("America/Denver".into());
     let r = s.add_reminder(r).unwrap();
-    let e = s.record_event("infusion", utc("2026-11-16T17:00:00Z"), "America/Denver").unwrap();
+    let e = s
+        .record_event("infusion", utc("2026-11-16T17:00:00Z"), "America/Denver")
+        .unwrap();
     assert_eq!(s.events().unwrap(), vec![e.clone()]);
-    let occ = s.occurrences(utc("2026-11-01T00:00:00Z"), utc("2026-12-01T00:00:00Z"), "UTC").unwrap();
-    let got: Vec<String> = occ.iter().filter(|o| o.reminder_id == r.id).map(|o| chrono::DateTime::from_timestamp_millis(o.fire_ms).unwrap().to_rfc3339()).collect();
+    let occ = s
+        .occurrences(
+            utc("2026-11-01T00:00:00Z"),
+            utc("2026-12-01T00:00:00Z"),
+            "UTC",
+        )
+        .unwrap();
+    let got: Vec<String> = occ
+        .iter()
+        .filter(|o| o.reminder_id == r.id)
+        .map(|o| {
+            chrono::DateTime::from_timestamp_millis(o.fire_ms)
+                .unwrap()
+                .to_rfc3339()
+        })
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -376,7 +646,10 @@ fn post_session_routines_follow_recorded_events() {
             "2026-11-23T16:00:00+00:00",
         ]
     );
-    assert!(s.record_event("not a kind!", utc("2026-11-16T17:00:00Z"), "UTC").is_err());
+    assert!(
+        s.record_event("not a kind!", utc("2026-11-16T17:00:00Z"), "UTC")
+            .is_err()
+    );
 }
 
 #[test]
@@ -389,17 +662,85 @@ fn done_skipped_snoozed_late_and_missed_feed_the_plan_and_adherence() {
     // 20th: shown on time, done. 21st: shown 20 minutes late, skipped.
     // 22nd: never shown (an OS problem), missed. 23rd: shown, not acted on: missed.
     // 24th: shown, snoozed past "now", not yet missed.
-    s.report_reminder(&key("2026-11-20"), due("2026-11-20"), ReminderReport::Shown { at_ms: due("2026-11-20") + min }).unwrap();
-    s.report_reminder(&key("2026-11-20"), due("2026-11-20"), ReminderReport::Done { at_ms: due("2026-11-20") + 5 * min }).unwrap();
-    s.report_reminder(&key("2026-11-21"), due("2026-11-21"), ReminderReport::Shown { at_ms: due("2026-11-21") + 20 * min }).unwrap();
-    s.report_reminder(&key("2026-11-21"), due("2026-11-21"), ReminderReport::Skipped { at_ms: due("2026-11-21") + 25 * min }).unwrap();
-    s.report_reminder(&key("2026-11-23"), due("2026-11-23"), ReminderReport::Shown { at_ms: due("2026-11-23") }).unwrap();
+    s.report_reminder(
+        &key("2026-11-20"),
+        due("2026-11-20"),
+        ReminderReport::Shown {
+            at_ms: due("2026-11-20") + min,
+        },
+    )
+    .unwrap();
+    s.report_reminder(
+        &key("2026-11-20"),
+        due("2026-11-20"),
+        ReminderReport::Done {
+            at_ms: due("2026-11-20") + 5 * min,
+        },
+    )
+    .unwrap();
+    s.report_reminder(
+        &key("2026-11-21"),
+        due("2026-11-21"),
+        ReminderReport::Shown {
+            at_ms: due("2026-11-21") + 20 * min,
+        },
+    )
+    .unwrap();
+    s.report_reminder(
+        &key("2026-11-21"),
+        due("2026-11-21"),
+        ReminderReport::Skipped {
+            at_ms: due("2026-11-21") + 25 * min,
+        },
+    )
+    .unwrap();
+    s.report_reminder(
+        &key("2026-11-23"),
+        due("2026-11-23"),
+        ReminderReport::Shown {
+            at_ms: due("2026-11-23"),
+        },
+    )
+    .unwrap();
     let now = utc("2026-11-24T09:30:00Z");
-    s.report_reminder(&key("2026-11-24"), due("2026-11-24"), ReminderReport::Shown { at_ms: due("2026-11-24") }).unwrap();
-    s.report_reminder(&key("2026-11-24"), due("2026-11-24"), ReminderReport::Snoozed { until_ms: now.timestamp_millis() + 15 * min }).unwrap();
-    let (rules, cats) = s.adherence(utc("2026-11-20T00:00:00Z"), utc("2026-11-25T00:00:00Z"), now, "UTC").unwrap();
+    s.report_reminder(
+        &key("2026-11-24"),
+        due("2026-11-24"),
+        ReminderReport::Shown {
+            at_ms: due("2026-11-24"),
+        },
+    )
+    .unwrap();
+    s.report_reminder(
+        &key("2026-11-24"),
+        due("2026-11-24"),
+        ReminderReport::Snoozed {
+            until_ms: now.timestamp_millis() + 15 * min,
+        },
+    )
+    .unwrap();
+    let (rules, cats) = s
+        .adherence(
+            utc("2026-11-20T00:00:00Z"),
+            utc("2026-11-25T00:00:00Z"),
+            now,
+            "UTC",
+        )
+        .unwrap();
     let a = &rules[0];
-    assert_eq!((a.due, a.shown, a.late, a.not_shown, a.done, a.skipped, a.missed), (5, 4, 1, 1, 1, 1, 2), "{a:?}");
+    assert_eq!(
+        (
+            a.due,
+            a.shown,
+            a.late,
+            a.not_shown,
+            a.done,
+            a.skipped,
+            a.missed
+        ),
+        (5, 4, 1, 1, 1, 1, 2),
+        "{a:?}"
+    );
     assert_eq!(cats[0].key, "check_in");
     assert_eq!(cats[0].due, 5);
     // The snoozed occurrence is planned at the snooze time, ahead of tomorrow's.
@@ -408,13 +749,29 @@ fn done_skipped_snoozed_late_and_missed_feed_the_plan_and_adherence() {
     assert_eq!(plan[0].fire_at_ms, now.timestamp_millis() + 15 * min);
     assert_eq!(plan[0].due_ms, due("2026-11-24"));
     // Done occurrences leave the plan.
-    s.report_reminder(&key("2026-11-25"), due("2026-11-25"), ReminderReport::Done { at_ms: now.timestamp_millis() }).unwrap();
+    s.report_reminder(
+        &key("2026-11-25"),
+        due("2026-11-25"),
+        ReminderReport::Done {
+            at_ms: now.timestamp_millis(),
+        },
+    )
+    .unwrap();
     let plan = s.plan_reminders(now, "UTC", &Limits::IOS, 2).unwrap();
     assert!(plan.iter().all(|n| n.occurrence != key("2026-11-25")));
     // Bad keys and snoozes are typed errors.
-    assert!(matches!(s.report_reminder("garbage", 0, ReminderReport::Done { at_ms: 0 }), Err(Error::InvalidInput { .. })));
     assert!(matches!(
-        s.report_reminder(&key("2026-11-26"), due("2026-11-26"), ReminderReport::Snoozed { until_ms: due("2026-11-26") - 1 }),
+        s.report_reminder("garbage", 0, ReminderReport::Done { at_ms: 0 }),
+        Err(Error::InvalidInput { .. })
+    ));
+    assert!(matches!(
+        s.report_reminder(
+            &key("2026-11-26"),
+            due("2026-11-26"),
+            ReminderReport::Snoozed {
+                until_ms: due("2026-11-26") - 1
+            }
+        ),
         Err(Error::InvalidInput { .. })
     ));
 }
@@ -428,14 +785,20 @@ fn titles_are_sealed_and_shown_only_when_chosen() {
     let hidden = s.add_reminder(r.clone()).unwrap();
     r.show_title = true;
     let shown = s.add_reminder(r).unwrap();
-    let plan = s.plan_reminders(utc("2026-11-27T12:00:00Z"), "UTC", &Limits::IOS, 1).unwrap();
+    let plan = s
+        .plan_reminders(utc("2026-11-27T12:00:00Z"), "UTC", &Limits::IOS, 1)
+        .unwrap();
     let of = |id: &str| plan.iter().find(|n| n.reminder_id == id).unwrap();
     assert_eq!(of(&hidden.id).title, "Time for your check-in");
     assert_eq!(of(&shown.id).title, format!("{MARK} pill"));
     assert!(!of(&shown.id).body.contains(MARK));
     s.checkpoint().unwrap();
     for (p, bytes) in files_in(t_.dir.path()) {
-        assert!(!contains(&bytes, MARK.as_bytes()), "{} holds a reminder title", p.display());
+        assert!(
+            !contains(&bytes, MARK.as_bytes()),
+            "{} holds a reminder title",
+            p.display()
+        );
     }
 }
 
@@ -444,37 +807,109 @@ fn rules_are_validated_edited_deleted_and_rekeyed() {
     let (t_, s) = new_store_with(zones());
     let bad: Vec<NewReminder> = vec![
         daily(&[], "2026-01-01"),
-        NewReminder::new(Category::CheckIn, Schedule::EveryNDays { n: 0, times: vec![t("09:00")] }, d("2026-01-01")),
-        NewReminder::new(Category::CheckIn, Schedule::MonthDay { day: 32, times: vec![t("09:00")] }, d("2026-01-01")),
-        NewReminder::new(Category::CheckIn, Schedule::Window { from: t("11:00"), to: t("09:00"), days: vec![] }, d("2026-01-01")),
-        NewReminder::new(Category::CheckIn, Schedule::Weekly { days: vec![], times: vec![t("09:00")] }, d("2026-01-01")),
-        NewReminder { end: Some(d("2025-01-01")), ..daily(&["09:00"], "2026-01-01") },
-        NewReminder { count: Some(0), ..daily(&["09:00"], "2026-01-01") },
-        NewReminder { title: Some("x".repeat(200)), ..daily(&["09:00"], "2026-01-01") },
+        NewReminder::new(
+            Category::CheckIn,
+            Schedule::EveryNDays {
+                n: 0,
+                times: vec![t("09:00")],
+            },
+            d("2026-01-01"),
+        ),
+        NewReminder::new(
+            Category::CheckIn,
+            Schedule::MonthDay {
+                day: 32,
+                times: vec![t("09:00")],
+            },
+            d("2026-01-01"),
+        ),
+        NewReminder::new(
+            Category::CheckIn,
+            Schedule::Window {
+                from: t("11:00"),
+                to: t("09:00"),
+                days: vec![],
+            },
+            d("2026-01-01"),
+        ),
+        NewReminder::new(
+            Category::CheckIn,
+            Schedule::Weekly {
+                days: vec![],
+                times: vec![t("09:00")],
+            },
+            d("2026-01-01"),
+        ),
+        NewReminder {
+            end: Some(d("2025-01-01")),
+            ..daily(&["09:00"], "2026-01-01")
+        },
+        NewReminder {
+            count: Some(0),
+            ..daily(&["09:00"], "2026-01-01")
+        },
+        NewReminder {
+            title: Some("x".repeat(200)),
+            ..daily(&["09:00"], "2026-01-01")
+        },
     ];
     for b in bad {
         assert!(matches!(s.add_reminder(b), Err(Error::InvalidInput { .. })));
     }
-    let pinned_bad = NewReminder { zone: ZonePolicy::Pinned("Mars/Base".into()), ..daily(&["09:00"], "2026-01-01") };
-    assert!(matches!(s.add_reminder(pinned_bad), Err(Error::UnknownZone)));
+    let pinned_bad = NewReminder {
+        zone: ZonePolicy::Pinned("Mars/Base".into()),
+        ..daily(&["09:00"], "2026-01-01")
+    };
+    assert!(matches!(
+        s.add_reminder(pinned_bad),
+        Err(Error::UnknownZone)
+    ));
     assert!(Category::parse("check-in").is_ok());
     assert!(Category::parse("nap").is_err());
     assert!(parse_time("25:00").is_err());
     assert!(parse_weekday("funday").is_err());
-    let r = s.add_reminder(daily(&["09:00", "09:00", "08:00"], "2026-01-01")).unwrap();
-    assert_eq!(r.schedule, Schedule::Daily { times: vec![t("08:00"), t("09:00")] }, "sorted and de-duplicated");
-    let edited = s.update_reminder(&r.id, daily(&["10:00"], "2026-02-01")).unwrap();
+    let r = s
+        .add_reminder(daily(&["09:00", "09:00", "08:00"], "2026-01-01"))
+        .unwrap();
+    assert_eq!(
+        r.schedule,
+        Schedule::Daily {
+            times: vec![t("08:00"), t("09:00")]
+        },
+        "sorted and de-duplicated"
+    );
+    let edited = s
+        .update_reminder(&r.id, daily(&["10:00"], "2026-02-01"))
+        .unwrap();
     assert_eq!((edited.revision, edited.seed), (2, r.seed));
     assert_eq!(s.reminders().unwrap(), vec![edited.clone()]);
     s.rekey(Key::Raw(&OTHER_KEY)).unwrap();
-    s.set_quiet_hours(Some(QuietHours { start: t("22:00"), end: t("06:00") })).unwrap();
+    s.set_quiet_hours(Some(QuietHours {
+        start: t("22:00"),
+        end: t("06:00"),
+    }))
+    .unwrap();
     drop(s);
-    let s = Store::open(&t_.path, Key::Raw(&OTHER_KEY), StoreOptions { zones: zones(), clock: Arc::new(FixedClock::new(NOW_MS)) }).unwrap();
+    let s = Store::open(
+        &t_.path,
+        Key::Raw(&OTHER_KEY),
+        StoreOptions {
+            zones: zones(),
+            clock: Arc::new(FixedClock::new(NOW_MS)),
+        },
+    )
+    .unwrap();
     assert_eq!(s.reminder(&r.id).unwrap(), edited);
     assert!(s.quiet_hours().unwrap().is_some());
     s.delete_reminder(&r.id).unwrap();
     assert!(matches!(s.reminder(&r.id), Err(Error::NotFound { .. })));
     assert!(s.reminders().unwrap().is_empty());
-    assert!(matches!(s.plan_reminders(Utc::now(), "UTC", &Limits::IOS, 0), Err(Error::InvalidInput { .. })));
-    assert!(matches!(s.plan_reminders(Utc::now(), "Mars/Base", &Limits::IOS, 7), Err(Error::UnknownZone)));
+    assert!(matches!(
+        s.plan_reminders(Utc::now(), "UTC", &Limits::IOS, 0),
+        Err(Error::InvalidInput { .. })
+    ));
+    assert!(matches!(
+        s.plan_reminders(Utc::now(), "Mars/Base", &Limits::IOS, 7),
+        Err(Error::UnknownZone)
+    ));
 }

@@ -446,9 +446,19 @@ fn the_committed_v1_fixture_upgrades_and_reads() {
         6,
         "4 entries, 1 tracker, 1 delete"
     );
-    // And it takes new writes.
+    // And it takes new writes, including to the tables version 2 added.
     s.log(entry("mood", Value::Scale(5.0), at(2026, 11, 26, 9, 0)))
         .unwrap();
+    let r = s
+        .add_reminder(cairn_core::reminders::NewReminder::new(
+            cairn_core::reminders::Category::CheckIn,
+            cairn_core::reminders::Schedule::Daily {
+                times: vec![chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap()],
+            },
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        ))
+        .unwrap();
+    assert_eq!(s.reminders().unwrap(), vec![r]);
 }
 
 /// Writes the v1 fixture. Run by hand with
@@ -457,13 +467,14 @@ fn the_committed_v1_fixture_upgrades_and_reads() {
 #[test]
 #[ignore]
 fn make_v1_fixture() {
-    assert_eq!(
-        SCHEMA_VERSION, 1,
-        "the v1 fixture must be written by schema v1"
-    );
     if std::env::var_os("CAIRN_WRITE_FIXTURE").is_none() {
         return;
     }
+    // Only a schema-v1 build (the commit that added the fixture) may write it.
+    assert_eq!(
+        SCHEMA_VERSION, 1,
+        "check out a schema-v1 build to rewrite the v1 fixture"
+    );
     let p = std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/v1.cairn"

@@ -21,7 +21,12 @@ fn offset_s(zone: &Zone, unix_s: i64) -> i64 {
 /// shifted forward by the gap's length in a gap.
 pub fn local_to_utc(zone: &Zone, date: NaiveDate, time: NaiveTime) -> (i64, i32) {
     let local = local_secs(date, time);
-    resolve(zone, local, offset_s(zone, local - DAY_S), offset_s(zone, local + DAY_S))
+    resolve(
+        zone,
+        local,
+        offset_s(zone, local - DAY_S),
+        offset_s(zone, local + DAY_S),
+    )
 }
 
 /// `before` and `after` are the offsets in force a day before and a day
@@ -58,17 +63,28 @@ struct DayResolver<'a> {
 }
 
 impl DayResolver<'_> {
-    fn times(&self, date: NaiveDate, times: &[NaiveTime], mut out: impl FnMut(NaiveTime, i64, i32)) {
+    fn times(
+        &self,
+        date: NaiveDate,
+        times: &[NaiveTime],
+        mut out: impl FnMut(NaiveTime, i64, i32),
+    ) {
         let midnight = local_secs(date, NaiveTime::MIN);
         let before = offset_s(self.zone, midnight - DAY_S);
         let after = offset_s(self.zone, midnight + 2 * DAY_S);
         for &t in times {
             let local = midnight + i64::from(t.num_seconds_from_midnight());
-            let (utc, off) = if before == after && offset_s_cached(self.zone, local - before, before) {
-                (local - before, before as i32)
-            } else {
-                resolve(self.zone, local, offset_s(self.zone, local - DAY_S), offset_s(self.zone, local + DAY_S))
-            };
+            let (utc, off) =
+                if before == after && offset_s_cached(self.zone, local - before, before) {
+                    (local - before, before as i32)
+                } else {
+                    resolve(
+                        self.zone,
+                        local,
+                        offset_s(self.zone, local - DAY_S),
+                        offset_s(self.zone, local + DAY_S),
+                    )
+                };
             out(t, utc, off);
         }
     }
@@ -84,8 +100,16 @@ fn offset_s_cached(zone: &Zone, t: i64, expect: i64) -> bool {
 
 /// The last day of a month.
 fn last_day(year: i32, month: u32) -> u32 {
-    let (y, m) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
-    NaiveDate::from_ymd_opt(y, m, 1).expect("valid month").pred_opt().expect("valid date").day()
+    let (y, m) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
+    NaiveDate::from_ymd_opt(y, m, 1)
+        .expect("valid month")
+        .pred_opt()
+        .expect("valid date")
+        .day()
 }
 
 /// The minute of a window occurrence: a hash of the rule's seed and id and
@@ -154,7 +178,9 @@ pub(crate) fn expand(
     } else {
         let day_of = |s: i64| -> NaiveDate {
             let off = offset_s(zone, s);
-            chrono::DateTime::from_timestamp(s + off, 0).map(|d| d.date_naive()).unwrap_or_default()
+            chrono::DateTime::from_timestamp(s + off, 0)
+                .map(|d| d.date_naive())
+                .unwrap_or_default()
         };
         let mut d = if rule.count.is_some() {
             rule.start
@@ -178,7 +204,7 @@ pub(crate) fn expand(
                         _ => scratch_index(&rule.schedule, t),
                     };
                     out.push(Occurrence {
-                        key: format!("{}:{}:{}", rule.id, date, slot),
+                        key: occurrence_key(&rule.id, date, slot),
                         reminder_id: rule.id.clone(),
                         seq,
                         fire_ms: utc * 1000,
@@ -187,11 +213,8 @@ pub(crate) fn expand(
                     seq += 1;
                 });
             }
-            if let Some(c) = rule.count {
-                if out.len() >= c as usize {
-                    out.truncate(c as usize);
-                    break;
-                }
+            if rule.count.is_some_and(|c| out.len() >= c as usize) {
+                break;
             }
             d = match d.succ_opt() {
                 Some(n) => n,
@@ -208,6 +231,32 @@ pub(crate) fn expand(
         o.seq = i as u32;
     }
     out
+}
+
+/// `rule:YYYY-MM-DD:slot`, built without the formatting machinery (a year
+/// of a three-times-a-day rule makes 1,095 of them).
+fn occurrence_key(rule: &str, date: NaiveDate, slot: usize) -> String {
+    fn digits(s: &mut String, n: u32, width: u32) {
+        for i in (0..width).rev() {
+            s.push(char::from(b'0' + ((n / 10u32.pow(i)) % 10) as u8));
+        }
+    }
+    let mut s = String::with_capacity(rule.len() + 14);
+    s.push_str(rule);
+    s.push(':');
+    let y = date.year();
+    if (0..=9999).contains(&y) {
+        digits(&mut s, y as u32, 4);
+    } else {
+        s.push_str(&y.to_string());
+    }
+    s.push('-');
+    digits(&mut s, date.month(), 2);
+    s.push('-');
+    digits(&mut s, date.day(), 2);
+    s.push(':');
+    digits(&mut s, slot as u32, if slot < 10 { 1 } else { 2 });
+    s
 }
 
 fn scratch_index(s: &Schedule, t: NaiveTime) -> usize {

@@ -36,12 +36,36 @@ pub enum Category {
 /// Lock-screen text per category: generic on purpose, never patient
 /// content. Reviewed as data.
 pub const GENERIC_TEXT: &[(Category, &str, &str)] = &[
-    (Category::CheckIn, "Time for your check-in", "Open Cairn to note how you are doing."),
-    (Category::Medication, "Reminder", "Open Cairn for your reminder."),
-    (Category::Journaling, "Time to write", "Open Cairn for today's journal prompt."),
-    (Category::CopingStep, "A moment for yourself", "Open Cairn for your next step."),
-    (Category::PostSession, "After your session", "Open Cairn for your routine."),
-    (Category::Appointment, "Upcoming appointment", "Open Cairn for the details."),
+    (
+        Category::CheckIn,
+        "Time for your check-in",
+        "Open Cairn to note how you are doing.",
+    ),
+    (
+        Category::Medication,
+        "Reminder",
+        "Open Cairn for your reminder.",
+    ),
+    (
+        Category::Journaling,
+        "Time to write",
+        "Open Cairn for today's journal prompt.",
+    ),
+    (
+        Category::CopingStep,
+        "A moment for yourself",
+        "Open Cairn for your next step.",
+    ),
+    (
+        Category::PostSession,
+        "After your session",
+        "Open Cairn for your routine.",
+    ),
+    (
+        Category::Appointment,
+        "Upcoming appointment",
+        "Open Cairn for the details.",
+    ),
 ];
 
 impl Category {
@@ -338,7 +362,10 @@ const MAX_GRACE_MINUTES: u32 = 7 * 24 * 60;
 
 fn check_times(times: &[NaiveTime]) -> Result<()> {
     if times.is_empty() || times.len() > MAX_TIMES {
-        return Err(Error::invalid("times", format!("give 1 to {MAX_TIMES} times")));
+        return Err(Error::invalid(
+            "times",
+            format!("give 1 to {MAX_TIMES} times"),
+        ));
     }
     Ok(())
 }
@@ -357,13 +384,23 @@ pub fn parse_time(s: &str) -> Result<NaiveTime> {
 
 /// Parses weekday names (`mon`, `Tuesday`, ...).
 pub fn parse_weekday(s: &str) -> Result<Weekday> {
-    s.trim().parse::<Weekday>().map_err(|_| Error::invalid("weekday", "expected mon, tue, wed, thu, fri, sat or sun"))
+    s.trim()
+        .parse::<Weekday>()
+        .map_err(|_| Error::invalid("weekday", "expected mon, tue, wed, thu, fri, sat or sun"))
 }
 
 fn check_event_kind(kind: &str) -> Result<String> {
     let k = kind.trim().to_ascii_lowercase();
-    if k.is_empty() || k.len() > 32 || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-        return Err(Error::invalid("event kind", "1-32 letters, digits, '_' or '-'"));
+    if k.is_empty()
+        || k.len() > 32
+        || !k
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(Error::invalid(
+            "event kind",
+            "1-32 letters, digits, '_' or '-'",
+        ));
     }
     Ok(k)
 }
@@ -416,7 +453,10 @@ impl NewReminder {
             Schedule::AfterEvent { event, steps } => {
                 *event = check_event_kind(event)?;
                 if steps.is_empty() || steps.len() > MAX_STEPS {
-                    return Err(Error::invalid("steps", format!("give 1 to {MAX_STEPS} steps")));
+                    return Err(Error::invalid(
+                        "steps",
+                        format!("give 1 to {MAX_STEPS} steps"),
+                    ));
                 }
                 for s in steps.iter_mut() {
                     match s {
@@ -424,7 +464,10 @@ impl NewReminder {
                             return Err(Error::invalid("steps", "at most 30 days after the event"));
                         }
                         Step::DayAt { day, .. } if *day > 365 => {
-                            return Err(Error::invalid("steps", "at most 365 days after the event"));
+                            return Err(Error::invalid(
+                                "steps",
+                                "at most 365 days after the event",
+                            ));
                         }
                         Step::DayAt { time, .. } => *time = minute(*time),
                         Step::After { .. } => {}
@@ -502,7 +545,9 @@ fn put_days(w: &mut Writer, d: &[Weekday]) {
 
 fn get_days(r: &mut Reader<'_>) -> Result<Vec<Weekday>, DecodeError> {
     let n = r.count(1)?;
-    (0..n).map(|_| Weekday::try_from(r.u8()?).map_err(|_| DecodeError)).collect()
+    (0..n)
+        .map(|_| Weekday::try_from(r.u8()?).map_err(|_| DecodeError))
+        .collect()
 }
 
 pub(crate) fn encode_reminder(x: &Reminder) -> Vec<u8> {
@@ -583,27 +628,48 @@ pub(crate) fn encode_reminder(x: &Reminder) -> Vec<u8> {
     w.finish()
 }
 
-pub(crate) fn decode_reminder(id: &str, revision: i64, body: &[u8]) -> Result<Reminder, DecodeError> {
+pub(crate) fn decode_reminder(
+    id: &str,
+    revision: i64,
+    body: &[u8],
+) -> Result<Reminder, DecodeError> {
     let mut r = Reader::new(body);
     let category = Category::from_code(r.u8()?).ok_or(DecodeError)?;
     let title = r.opt_str()?;
     let schedule = match r.u8()? {
-        1 => Schedule::Daily { times: get_times(&mut r)? },
-        2 => Schedule::Weekly { days: get_days(&mut r)?, times: get_times(&mut r)? },
+        1 => Schedule::Daily {
+            times: get_times(&mut r)?,
+        },
+        2 => Schedule::Weekly {
+            days: get_days(&mut r)?,
+            times: get_times(&mut r)?,
+        },
         3 => Schedule::EveryNDays {
             n: u16::try_from(r.uvar()?).map_err(|_| DecodeError)?,
             times: get_times(&mut r)?,
         },
-        4 => Schedule::MonthDay { day: r.u8()?, times: get_times(&mut r)? },
-        5 => Schedule::Once { date: get_date(&mut r)?, time: get_time(&mut r)? },
-        6 => Schedule::Window { from: get_time(&mut r)?, to: get_time(&mut r)?, days: get_days(&mut r)? },
+        4 => Schedule::MonthDay {
+            day: r.u8()?,
+            times: get_times(&mut r)?,
+        },
+        5 => Schedule::Once {
+            date: get_date(&mut r)?,
+            time: get_time(&mut r)?,
+        },
+        6 => Schedule::Window {
+            from: get_time(&mut r)?,
+            to: get_time(&mut r)?,
+            days: get_days(&mut r)?,
+        },
         7 => {
             let event = r.str()?;
             let n = r.count(2)?;
             let mut steps = Vec::with_capacity(n);
             for _ in 0..n {
                 steps.push(match r.u8()? {
-                    1 => Step::After { minutes: r.u32var()? },
+                    1 => Step::After {
+                        minutes: r.u32var()?,
+                    },
                     2 => Step::DayAt {
                         day: u16::try_from(r.uvar()?).map_err(|_| DecodeError)?,
                         time: get_time(&mut r)?,
@@ -620,7 +686,11 @@ pub(crate) fn decode_reminder(id: &str, revision: i64, body: &[u8]) -> Result<Re
         Some(z) => ZonePolicy::Pinned(z),
     };
     let start = get_date(&mut r)?;
-    let end = if r.bool()? { Some(get_date(&mut r)?) } else { None };
+    let end = if r.bool()? {
+        Some(get_date(&mut r)?)
+    } else {
+        None
+    };
     let count = match r.u32var()? {
         0 => None,
         n => Some(n),

@@ -20,11 +20,23 @@ pub struct Limits {
 
 impl Limits {
     /// iOS: 64 pending local notifications, delivered on time.
-    pub const IOS: Limits = Limits { max_pending: 64, exact_alarms: true, inexact_window_minutes: 10 };
+    pub const IOS: Limits = Limits {
+        max_pending: 64,
+        exact_alarms: true,
+        inexact_window_minutes: 10,
+    };
     /// Android with exact alarms allowed.
-    pub const ANDROID_EXACT: Limits = Limits { max_pending: 500, exact_alarms: true, inexact_window_minutes: 10 };
+    pub const ANDROID_EXACT: Limits = Limits {
+        max_pending: 500,
+        exact_alarms: true,
+        inexact_window_minutes: 10,
+    };
     /// Android without the exact-alarm permission (the default from Android 14).
-    pub const ANDROID_INEXACT: Limits = Limits { max_pending: 500, exact_alarms: false, inexact_window_minutes: 15 };
+    pub const ANDROID_INEXACT: Limits = Limits {
+        max_pending: 500,
+        exact_alarms: false,
+        inexact_window_minutes: 15,
+    };
 }
 
 /// One notification for the OS.
@@ -67,12 +79,19 @@ pub struct PlanDiff {
 pub fn diff_plan(plan: &[PlannedNotification], held: &[String]) -> PlanDiff {
     let held_set: HashSet<&str> = held.iter().map(String::as_str).collect();
     let planned: HashSet<&str> = plan.iter().map(|n| n.id.as_str()).collect();
-    let mut remove: Vec<String> =
-        held.iter().filter(|h| !planned.contains(h.as_str())).cloned().collect();
+    let mut remove: Vec<String> = held
+        .iter()
+        .filter(|h| !planned.contains(h.as_str()))
+        .cloned()
+        .collect();
     remove.sort();
     remove.dedup();
     PlanDiff {
-        add: plan.iter().filter(|n| !held_set.contains(n.id.as_str())).cloned().collect(),
+        add: plan
+            .iter()
+            .filter(|n| !held_set.contains(n.id.as_str()))
+            .cloned()
+            .collect(),
         remove,
     }
 }

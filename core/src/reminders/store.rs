@@ -108,7 +108,11 @@ fn encode_log(l: &LogState) -> Vec<u8> {
 fn decode_log(b: &[u8]) -> Option<LogState> {
     let mut r = Reader::new(b);
     let get_opt = |r: &mut Reader<'_>| -> Option<Option<i64>> {
-        Some(if r.bool().ok()? { Some(r.ivar().ok()?) } else { None })
+        Some(if r.bool().ok()? {
+            Some(r.ivar().ok()?)
+        } else {
+            None
+        })
     };
     let l = LogState {
         key: r.str().ok()?,
@@ -143,18 +147,24 @@ fn decode_event(id: &str, b: &[u8]) -> Option<ReminderEvent> {
     Some(e)
 }
 
-fn seal_row(
-    tx: &Connection,
-    sealer: &Sealer,
-    table: &str,
-    id: &str,
-    body: &[u8],
-) -> Result<i64> {
+fn seal_row(tx: &Connection, sealer: &Sealer, table: &str, id: &str, body: &[u8]) -> Result<i64> {
     let rev: Option<i64> = tx
-        .query_row(&format!("SELECT revision FROM {table} WHERE id = ?1"), [id], |r| r.get(0))
+        .query_row(
+            &format!("SELECT revision FROM {table} WHERE id = ?1"),
+            [id],
+            |r| r.get(0),
+        )
         .optional()?;
     let rev = rev.map_or(1, |r| r + 1);
-    let sealed = sealer.seal(Binding { table, id, column: 0 }, SCHEMA, body)?;
+    let sealed = sealer.seal(
+        Binding {
+            table,
+            id,
+            column: 0,
+        },
+        SCHEMA,
+        body,
+    )?;
     tx.execute(
         &format!(
             "INSERT INTO {table}(id, revision, body) VALUES (?1, ?2, ?3)
@@ -173,7 +183,11 @@ fn load_rules(conn: &Connection, sealer: &Sealer) -> Result<Vec<Reminder>> {
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let id: String = r.get(0)?;
-        let at = Binding { table: "reminders", id: &id, column: 0 };
+        let at = Binding {
+            table: "reminders",
+            id: &id,
+            column: 0,
+        };
         let bad = || Error::corrupted("reminders", &id);
         let (schema, plain) = sealer.open_vec(at, r.get(2)?).map_err(|_| bad())?;
         if schema != SCHEMA {
@@ -185,13 +199,16 @@ fn load_rules(conn: &Connection, sealer: &Sealer) -> Result<Vec<Reminder>> {
 }
 
 fn load_events(conn: &Connection, sealer: &Sealer) -> Result<Vec<ReminderEvent>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT id, body FROM reminder_events WHERE deleted = 0")?;
+    let mut stmt = conn.prepare_cached("SELECT id, body FROM reminder_events WHERE deleted = 0")?;
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let id: String = r.get(0)?;
-        let at = Binding { table: "reminder_events", id: &id, column: 0 };
+        let at = Binding {
+            table: "reminder_events",
+            id: &id,
+            column: 0,
+        };
         let bad = || Error::corrupted("reminder_events", &id);
         let (_, plain) = sealer.open_vec(at, r.get(1)?).map_err(|_| bad())?;
         out.push(decode_event(&id, &plain).ok_or_else(bad)?);
@@ -209,13 +226,19 @@ fn load_logs(
     let mut stmt = conn.prepare_cached(
         "SELECT id, day, revision, body FROM reminder_log WHERE day BETWEEN ?1 AND ?2",
     )?;
-    let mut rows =
-        stmt.query(params![from_ms.div_euclid(DAY_MS) - 1, to_ms.div_euclid(DAY_MS) + 1])?;
+    let mut rows = stmt.query(params![
+        from_ms.div_euclid(DAY_MS) - 1,
+        to_ms.div_euclid(DAY_MS) + 1
+    ])?;
     let mut out = HashMap::new();
     while let Some(r) = rows.next()? {
         let id: String = r.get(0)?;
         let day: i64 = r.get(1)?;
-        let at = Binding { table: "reminder_log", id: &id, column: day };
+        let at = Binding {
+            table: "reminder_log",
+            id: &id,
+            column: day,
+        };
         let bad = || Error::corrupted("reminder_log", &id);
         let (_, plain) = sealer.open_vec(at, r.get(3)?).map_err(|_| bad())?;
         let l = decode_log(&plain).ok_or_else(bad)?;
@@ -226,10 +249,18 @@ fn load_logs(
 
 fn quiet_hours(conn: &Connection, sealer: &Sealer) -> Result<Option<QuietHours>> {
     let row: Option<Vec<u8>> = conn
-        .query_row("SELECT body FROM settings WHERE id = 'quiet_hours'", [], |r| r.get(0))
+        .query_row(
+            "SELECT body FROM settings WHERE id = 'quiet_hours'",
+            [],
+            |r| r.get(0),
+        )
         .optional()?;
     let Some(b) = row else { return Ok(None) };
-    let at = Binding { table: "settings", id: "quiet_hours", column: 0 };
+    let at = Binding {
+        table: "settings",
+        id: "quiet_hours",
+        column: 0,
+    };
     let bad = || Error::corrupted("settings", "quiet_hours");
     let (_, plain) = sealer.open_vec(at, b).map_err(|_| bad())?;
     let mut r = Reader::new(&plain);
@@ -254,9 +285,18 @@ fn check_key(key: &str) -> Result<&str> {
     let rule = key.split(':').next().unwrap_or("");
     let ok = key.len() <= 120
         && key.split(':').count() == 3
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b':' || b == b'-');
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b':' || b == b'-');
     crate::crypto::check_id(rule)?;
-    if ok { Ok(rule) } else { Err(Error::invalid("occurrence", "not an occurrence key from a plan")) }
+    if ok {
+        Ok(rule)
+    } else {
+        Err(Error::invalid(
+            "occurrence",
+            "not an occurrence key from a plan",
+        ))
+    }
 }
 
 impl Store {
@@ -311,7 +351,10 @@ impl Store {
             load_rules(&inner.conn, &inner.sealer)?
                 .into_iter()
                 .find(|r| r.id == id)
-                .ok_or_else(|| Error::NotFound { table: "reminders", id: id.to_owned() })
+                .ok_or_else(|| Error::NotFound {
+                    table: "reminders",
+                    id: id.to_owned(),
+                })
         })
     }
 
@@ -325,9 +368,16 @@ impl Store {
         crate::crypto::check_id(id)?;
         self.write(|tx, _, _| {
             let rev: Option<i64> = tx
-                .query_row("SELECT revision FROM reminders WHERE id = ?1 AND deleted = 0", [id], |r| r.get(0))
+                .query_row(
+                    "SELECT revision FROM reminders WHERE id = ?1 AND deleted = 0",
+                    [id],
+                    |r| r.get(0),
+                )
                 .optional()?;
-            let rev = rev.ok_or_else(|| Error::NotFound { table: "reminders", id: id.to_owned() })? + 1;
+            let rev = rev.ok_or_else(|| Error::NotFound {
+                table: "reminders",
+                id: id.to_owned(),
+            })? + 1;
             tx.execute(
                 "UPDATE reminders SET deleted = 1, body = NULL, revision = ?2 WHERE id = ?1",
                 params![id, rev],
@@ -343,7 +393,12 @@ impl Store {
         let id = crate::crypto::random_id()?;
         self.write(|tx, sealer, ctx| {
             let zone = ctx.zones.zone(zone)?.name().to_owned();
-            let e = ReminderEvent { id: id.clone(), kind, at_ms: at.timestamp_millis(), zone };
+            let e = ReminderEvent {
+                id: id.clone(),
+                kind,
+                at_ms: at.timestamp_millis(),
+                zone,
+            };
             let rev = seal_row(tx, sealer, "reminder_events", &id, &encode_event(&e))?;
             outbox(tx, "reminder_events", &id, rev, false)?;
             Ok(e)
@@ -384,7 +439,12 @@ impl Store {
     }
 
     /// Records what happened to an occurrence (`due_ms` as in the plan).
-    pub fn report_reminder(&self, occurrence: &str, due_ms: i64, report: ReminderReport) -> Result<()> {
+    pub fn report_reminder(
+        &self,
+        occurrence: &str,
+        due_ms: i64,
+        report: ReminderReport,
+    ) -> Result<()> {
         let rule_id = check_key(occurrence)?.to_owned();
         self.write(|tx, sealer, _| {
             let existing = load_logs(tx, sealer, due_ms, due_ms + 1)?.remove(occurrence);
@@ -392,7 +452,12 @@ impl Store {
                 Some((id, _, s)) => (id, s),
                 None => (
                     crate::crypto::random_id()?,
-                    LogState { key: occurrence.to_owned(), reminder_id: rule_id, due_ms, ..Default::default() },
+                    LogState {
+                        key: occurrence.to_owned(),
+                        reminder_id: rule_id,
+                        due_ms,
+                        ..Default::default()
+                    },
                 ),
             };
             match report {
@@ -411,19 +476,30 @@ impl Store {
                 }
                 ReminderReport::Snoozed { until_ms } => {
                     if until_ms <= due_ms {
-                        return Err(Error::invalid("snooze", "must end after the reminder was due"));
+                        return Err(Error::invalid(
+                            "snooze",
+                            "must end after the reminder was due",
+                        ));
                     }
                     state.snoozed_until = Some(until_ms);
                 }
             }
             let day = due_ms.div_euclid(DAY_MS);
             let sealed = sealer.seal(
-                Binding { table: "reminder_log", id: &id, column: day },
+                Binding {
+                    table: "reminder_log",
+                    id: &id,
+                    column: day,
+                },
                 SCHEMA,
                 &encode_log(&state),
             )?;
             let rev: i64 = tx
-                .query_row("SELECT revision FROM reminder_log WHERE id = ?1", [&id], |r| r.get(0))
+                .query_row(
+                    "SELECT revision FROM reminder_log WHERE id = ?1",
+                    [&id],
+                    |r| r.get(0),
+                )
                 .optional()?
                 .map_or(1, |r: i64| r + 1);
             tx.execute(
@@ -438,7 +514,12 @@ impl Store {
 
     /// Every occurrence of every enabled rule firing in `[from, to)`, with
     /// rules following the device expanded in `device_zone`.
-    pub fn occurrences(&self, from: DateTime<Utc>, to: DateTime<Utc>, device_zone: &str) -> Result<Vec<Occurrence>> {
+    pub fn occurrences(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        device_zone: &str,
+    ) -> Result<Vec<Occurrence>> {
         self.read(|inner| {
             let device = inner.zones.zone(device_zone)?;
             let rules = load_rules(&inner.conn, &inner.sealer)?;
@@ -463,7 +544,10 @@ impl Store {
         horizon_days: u32,
     ) -> Result<Vec<PlannedNotification>> {
         if horizon_days == 0 || horizon_days > MAX_HORIZON_DAYS {
-            return Err(Error::invalid("horizon", format!("1 to {MAX_HORIZON_DAYS} days")));
+            return Err(Error::invalid(
+                "horizon",
+                format!("1 to {MAX_HORIZON_DAYS} days"),
+            ));
         }
         if limits.max_pending == 0 {
             return Err(Error::invalid("limit", "must be at least 1"));
@@ -495,11 +579,20 @@ impl Store {
                         continue;
                     }
                     let next = occ.get(i + 1).map(|n| n.fire_ms);
-                    let Some(fire) = apply_quiet(fire, next, r.quiet, quiet.as_ref(), &device) else {
+                    let Some(fire) = apply_quiet(fire, next, r.quiet, quiet.as_ref(), &device)
+                    else {
                         continue;
                     };
-                    let off = if fire == o.fire_ms { o.utc_offset_seconds } else { z.offset_at(fire) };
-                    candidates.push(Candidate { occ: Occurrence { seq, ..o.clone() }, fire_ms: fire, offset: off });
+                    let off = if fire == o.fire_ms {
+                        o.utc_offset_seconds
+                    } else {
+                        z.offset_at(fire)
+                    };
+                    candidates.push(Candidate {
+                        occ: Occurrence { seq, ..o.clone() },
+                        fire_ms: fire,
+                        offset: off,
+                    });
                     seq += 1;
                 }
             }
@@ -522,12 +615,20 @@ impl Store {
             let device = inner.zones.zone(device_zone)?;
             let rules = load_rules(&inner.conn, &inner.sealer)?;
             let events = load_events(&inner.conn, &inner.sealer)?;
-            let logs = load_logs(&inner.conn, &inner.sealer, from.timestamp_millis(), end.timestamp_millis())?;
+            let logs = load_logs(
+                &inner.conn,
+                &inner.sealer,
+                from.timestamp_millis(),
+                end.timestamp_millis(),
+            )?;
             let mut by_rule: Vec<Adherence> = Vec::new();
             let mut by_cat: HashMap<Category, Adherence> = HashMap::new();
             for r in &rules {
                 let z = rule_zone(&inner.zones, r, &device)?;
-                let mut a = Adherence { key: r.id.clone(), ..Default::default() };
+                let mut a = Adherence {
+                    key: r.id.clone(),
+                    ..Default::default()
+                };
                 for o in expand(r, &z, &events, from.timestamp(), end.timestamp()) {
                     a.due += 1;
                     let state = logs.get(&o.key).map(|(_, _, s)| s);
@@ -552,9 +653,10 @@ impl Store {
                         }
                     }
                 }
-                let c = by_cat
-                    .entry(r.category)
-                    .or_insert_with(|| Adherence { key: r.category.as_str().to_owned(), ..Default::default() });
+                let c = by_cat.entry(r.category).or_insert_with(|| Adherence {
+                    key: r.category.as_str().to_owned(),
+                    ..Default::default()
+                });
                 c.due += a.due;
                 c.shown += a.shown;
                 c.late += a.late;

@@ -481,6 +481,22 @@ fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -706,6 +722,11 @@ public protocol JournalProtocol: AnyObject, Sendable {
      * Re-seals everything under `new_key` (32 bytes) in one transaction.
      */
     func rekey(newKey: Data) throws  -> RekeyReport
+    
+    /**
+     * The reminders kept in this journal's store.
+     */
+    func reminders() throws  -> Reminders
     
     /**
      * Per-tracker counts and means over the entries `query` selects
@@ -963,6 +984,18 @@ open func rekey(newKey: Data)throws  -> RekeyReport  {
 }
     
     /**
+     * The reminders kept in this journal's store.
+     */
+open func reminders()throws  -> Reminders  {
+    return try  FfiConverterTypeReminders_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_journal_reminders(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Per-tracker counts and means over the entries `query` selects
      * (its `limit` and `after` are ignored).
      */
@@ -1074,6 +1107,369 @@ public func FfiConverterTypeJournal_lift(_ handle: UInt64) throws -> Journal {
 #endif
 public func FfiConverterTypeJournal_lower(_ value: Journal) -> UInt64 {
     return FfiConverterTypeJournal.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The patient's reminders: rules, the plan for the OS, reports and
+ * adherence. Shares its journal's store (closing the journal closes it).
+ */
+public protocol RemindersProtocol: AnyObject, Sendable {
+    
+    /**
+     * Adds a rule.
+     */
+    func add(reminder: NewReminder) throws  -> Reminder
+    
+    /**
+     * Adherence for occurrences due in `[from_ms, min(to_ms, now_ms))`.
+     */
+    func adherence(fromMs: Int64, toMs: Int64, nowMs: Int64, deviceZone: String) throws  -> AdherenceReport
+    
+    /**
+     * Deletes a rule.
+     */
+    func delete(id: String) throws 
+    
+    /**
+     * Every recorded event.
+     */
+    func events() throws  -> [ReminderEvent]
+    
+    /**
+     * One rule.
+     */
+    func get(id: String) throws  -> Reminder
+    
+    /**
+     * Every rule.
+     */
+    func list() throws  -> [Reminder]
+    
+    /**
+     * Every occurrence firing in `[from_ms, to_ms)` (at most 400 days).
+     */
+    func occurrences(fromMs: Int64, toMs: Int64, deviceZone: String) throws  -> [Occurrence]
+    
+    /**
+     * The notifications the OS should hold from `now_ms` for `horizon_days`
+     * (1-62), in time order, fair across rules within `limits`. Apply it
+     * with `diff_plan` at app start, after boot, after a zone change and
+     * after each report.
+     */
+    func plan(nowMs: Int64, deviceZone: String, limits: PlatformLimits, horizonDays: UInt32) throws  -> [PlannedNotification]
+    
+    /**
+     * The quiet hours, if set.
+     */
+    func quietHours() throws  -> QuietHours?
+    
+    /**
+     * Records an event (a treatment session) that post-session rules follow.
+     */
+    func recordEvent(kind: String, atMs: Int64, zone: String) throws  -> ReminderEvent
+    
+    /**
+     * Reports what happened to a planned occurrence (`occurrence` and
+     * `due_ms` as in the plan).
+     */
+    func report(occurrence: String, dueMs: Int64, report: ReminderReport) throws 
+    
+    /**
+     * Sets, or clears with none, the quiet hours.
+     */
+    func setQuietHours(quiet: QuietHours?) throws 
+    
+    /**
+     * Replaces a rule's content.
+     */
+    func update(id: String, reminder: NewReminder) throws  -> Reminder
+    
+}
+/**
+ * The patient's reminders: rules, the plan for the OS, reports and
+ * adherence. Shares its journal's store (closing the journal closes it).
+ */
+open class Reminders: RemindersProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_cairn_ffi_fn_clone_reminders(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_cairn_ffi_fn_free_reminders(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Adds a rule.
+     */
+open func add(reminder: NewReminder)throws  -> Reminder  {
+    return try  FfiConverterTypeReminder_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_reminders_add(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeNewReminder_lower(reminder),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Adherence for occurrences due in `[from_ms, min(to_ms, now_ms))`.
+     */
+open func adherence(fromMs: Int64, toMs: Int64, nowMs: Int64, deviceZone: String)throws  -> AdherenceReport  {
+    return try  FfiConverterTypeAdherenceReport_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_reminders_adherence(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(fromMs),
+        FfiConverterInt64.lower(toMs),
+        FfiConverterInt64.lower(nowMs),
+        FfiConverterString.lower(deviceZone),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Deletes a rule.
+     */
+open func delete(id: String)throws   {try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_reminders_delete(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Every recorded event.
+     */
+open func events()throws  -> [ReminderEvent]  {
+    return try  FfiConverterSequenceTypeReminderEvent.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_reminders_events(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * One rule.
+     */
+open func get(id: String)throws  -> Reminder  {
+    return try  FfiConverterTypeReminder_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_reminders_get(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every rule.
+     */
+open func list()throws  -> [Reminder]  {
+    return try  FfiConverterSequenceTypeReminder.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_reminders_list(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every occurrence firing in `[from_ms, to_ms)` (at most 400 days).
+     */
+open func occurrences(fromMs: Int64, toMs: Int64, deviceZone: String)throws  -> [Occurrence]  {
+    return try  FfiConverterSequenceTypeOccurrence.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_reminders_occurrences(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(fromMs),
+        FfiConverterInt64.lower(toMs),
+        FfiConverterString.lower(deviceZone),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The notifications the OS should hold from `now_ms` for `horizon_days`
+     * (1-62), in time order, fair across rules within `limits`. Apply it
+     * with `diff_plan` at app start, after boot, after a zone change and
+     * after each report.
+     */
+open func plan(nowMs: Int64, deviceZone: String, limits: PlatformLimits, horizonDays: UInt32)throws  -> [PlannedNotification]  {
+    return try  FfiConverterSequenceTypePlannedNotification.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_reminders_plan(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(nowMs),
+        FfiConverterString.lower(deviceZone),
+        FfiConverterTypePlatformLimits_lower(limits),
+        FfiConverterUInt32.lower(horizonDays),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The quiet hours, if set.
+     */
+open func quietHours()throws  -> QuietHours?  {
+    return try  FfiConverterOptionTypeQuietHours.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_reminders_quiet_hours(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Records an event (a treatment session) that post-session rules follow.
+     */
+open func recordEvent(kind: String, atMs: Int64, zone: String)throws  -> ReminderEvent  {
+    return try  FfiConverterTypeReminderEvent_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_reminders_record_event(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(kind),
+        FfiConverterInt64.lower(atMs),
+        FfiConverterString.lower(zone),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Reports what happened to a planned occurrence (`occurrence` and
+     * `due_ms` as in the plan).
+     */
+open func report(occurrence: String, dueMs: Int64, report: ReminderReport)throws   {try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_reminders_report(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(occurrence),
+        FfiConverterInt64.lower(dueMs),
+        FfiConverterTypeReminderReport_lower(report),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Sets, or clears with none, the quiet hours.
+     */
+open func setQuietHours(quiet: QuietHours?)throws   {try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_reminders_set_quiet_hours(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionTypeQuietHours.lower(quiet),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Replaces a rule's content.
+     */
+open func update(id: String, reminder: NewReminder)throws  -> Reminder  {
+    return try  FfiConverterTypeReminder_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_reminders_update(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterTypeNewReminder_lower(reminder),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReminders: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Reminders
+
+    public static func lift(_ handle: UInt64) throws -> Reminders {
+        return Reminders(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Reminders) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Reminders {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Reminders, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminders_lift(_ handle: UInt64) throws -> Reminders {
+    return try FfiConverterTypeReminders.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminders_lower(_ value: Reminders) -> UInt64 {
+    return FfiConverterTypeReminders.lower(value)
 }
 
 
@@ -1279,6 +1675,204 @@ public func FfiConverterTypeZoneDatabase_lower(_ value: ZoneDatabase) -> UInt64 
 }
 
 
+
+
+/**
+ * Adherence for one rule or category.
+ */
+public struct Adherence: Equatable, Hashable {
+    /**
+     * Rule id or category name.
+     */
+    public var key: String
+    /**
+     * Occurrences due.
+     */
+    public var due: UInt32
+    /**
+     * Shown by the OS.
+     */
+    public var shown: UInt32
+    /**
+     * Shown more than 5 minutes late.
+     */
+    public var late: UInt32
+    /**
+     * Never reported shown.
+     */
+    public var notShown: UInt32
+    /**
+     * Done.
+     */
+    public var done: UInt32
+    /**
+     * Skipped.
+     */
+    public var skipped: UInt32
+    /**
+     * Missed (grace period passed).
+     */
+    public var missed: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Rule id or category name.
+         */key: String, 
+        /**
+         * Occurrences due.
+         */due: UInt32, 
+        /**
+         * Shown by the OS.
+         */shown: UInt32, 
+        /**
+         * Shown more than 5 minutes late.
+         */late: UInt32, 
+        /**
+         * Never reported shown.
+         */notShown: UInt32, 
+        /**
+         * Done.
+         */done: UInt32, 
+        /**
+         * Skipped.
+         */skipped: UInt32, 
+        /**
+         * Missed (grace period passed).
+         */missed: UInt32) {
+        self.key = key
+        self.due = due
+        self.shown = shown
+        self.late = late
+        self.notShown = notShown
+        self.done = done
+        self.skipped = skipped
+        self.missed = missed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Adherence: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAdherence: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Adherence {
+        return
+            try Adherence(
+                key: FfiConverterString.read(from: &buf), 
+                due: FfiConverterUInt32.read(from: &buf), 
+                shown: FfiConverterUInt32.read(from: &buf), 
+                late: FfiConverterUInt32.read(from: &buf), 
+                notShown: FfiConverterUInt32.read(from: &buf), 
+                done: FfiConverterUInt32.read(from: &buf), 
+                skipped: FfiConverterUInt32.read(from: &buf), 
+                missed: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Adherence, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.key, into: &buf)
+        FfiConverterUInt32.write(value.due, into: &buf)
+        FfiConverterUInt32.write(value.shown, into: &buf)
+        FfiConverterUInt32.write(value.late, into: &buf)
+        FfiConverterUInt32.write(value.notShown, into: &buf)
+        FfiConverterUInt32.write(value.done, into: &buf)
+        FfiConverterUInt32.write(value.skipped, into: &buf)
+        FfiConverterUInt32.write(value.missed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdherence_lift(_ buf: RustBuffer) throws -> Adherence {
+    return try FfiConverterTypeAdherence.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdherence_lower(_ value: Adherence) -> RustBuffer {
+    return FfiConverterTypeAdherence.lower(value)
+}
+
+
+/**
+ * Adherence per rule and per category.
+ */
+public struct AdherenceReport: Equatable, Hashable {
+    /**
+     * Per rule.
+     */
+    public var rules: [Adherence]
+    /**
+     * Per category.
+     */
+    public var categories: [Adherence]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Per rule.
+         */rules: [Adherence], 
+        /**
+         * Per category.
+         */categories: [Adherence]) {
+        self.rules = rules
+        self.categories = categories
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AdherenceReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAdherenceReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AdherenceReport {
+        return
+            try AdherenceReport(
+                rules: FfiConverterSequenceTypeAdherence.read(from: &buf), 
+                categories: FfiConverterSequenceTypeAdherence.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AdherenceReport, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeAdherence.write(value.rules, into: &buf)
+        FfiConverterSequenceTypeAdherence.write(value.categories, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdherenceReport_lift(_ buf: RustBuffer) throws -> AdherenceReport {
+    return try FfiConverterTypeAdherenceReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdherenceReport_lower(_ value: AdherenceReport) -> RustBuffer {
+    return FfiConverterTypeAdherenceReport.lower(value)
+}
 
 
 /**
@@ -1768,6 +2362,165 @@ public func FfiConverterTypeNewEntry_lower(_ value: NewEntry) -> RustBuffer {
 
 
 /**
+ * A reminder rule to add, or the new content of one.
+ */
+public struct NewReminder: Equatable, Hashable {
+    /**
+     * What it is for.
+     */
+    public var category: ReminderCategory
+    /**
+     * When it fires.
+     */
+    public var schedule: ReminderSchedule
+    /**
+     * First local date, `YYYY-MM-DD`.
+     */
+    public var start: String
+    /**
+     * An IANA zone to pin the times to; none follows the device's zone.
+     */
+    public var zone: String?
+    /**
+     * Last local date.
+     */
+    public var end: String?
+    /**
+     * At most this many occurrences.
+     */
+    public var count: UInt32?
+    /**
+     * A title (sealed; on the lock screen only with `show_title`).
+     */
+    public var title: String?
+    /**
+     * Show the title on the lock screen instead of generic text.
+     */
+    public var showTitle: Bool
+    /**
+     * Inside quiet hours (none: defer).
+     */
+    public var quiet: QuietPolicy?
+    /**
+     * Minutes before an unacknowledged occurrence is missed.
+     */
+    public var graceMinutes: UInt32
+    /**
+     * Paused rules plan nothing.
+     */
+    public var enabled: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * What it is for.
+         */category: ReminderCategory, 
+        /**
+         * When it fires.
+         */schedule: ReminderSchedule, 
+        /**
+         * First local date, `YYYY-MM-DD`.
+         */start: String, 
+        /**
+         * An IANA zone to pin the times to; none follows the device's zone.
+         */zone: String? = nil, 
+        /**
+         * Last local date.
+         */end: String? = nil, 
+        /**
+         * At most this many occurrences.
+         */count: UInt32? = nil, 
+        /**
+         * A title (sealed; on the lock screen only with `show_title`).
+         */title: String? = nil, 
+        /**
+         * Show the title on the lock screen instead of generic text.
+         */showTitle: Bool = false, 
+        /**
+         * Inside quiet hours (none: defer).
+         */quiet: QuietPolicy? = nil, 
+        /**
+         * Minutes before an unacknowledged occurrence is missed.
+         */graceMinutes: UInt32 = UInt32(60), 
+        /**
+         * Paused rules plan nothing.
+         */enabled: Bool = true) {
+        self.category = category
+        self.schedule = schedule
+        self.start = start
+        self.zone = zone
+        self.end = end
+        self.count = count
+        self.title = title
+        self.showTitle = showTitle
+        self.quiet = quiet
+        self.graceMinutes = graceMinutes
+        self.enabled = enabled
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NewReminder: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNewReminder: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NewReminder {
+        return
+            try NewReminder(
+                category: FfiConverterTypeReminderCategory.read(from: &buf), 
+                schedule: FfiConverterTypeReminderSchedule.read(from: &buf), 
+                start: FfiConverterString.read(from: &buf), 
+                zone: FfiConverterOptionString.read(from: &buf), 
+                end: FfiConverterOptionString.read(from: &buf), 
+                count: FfiConverterOptionUInt32.read(from: &buf), 
+                title: FfiConverterOptionString.read(from: &buf), 
+                showTitle: FfiConverterBool.read(from: &buf), 
+                quiet: FfiConverterOptionTypeQuietPolicy.read(from: &buf), 
+                graceMinutes: FfiConverterUInt32.read(from: &buf), 
+                enabled: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NewReminder, into buf: inout [UInt8]) {
+        FfiConverterTypeReminderCategory.write(value.category, into: &buf)
+        FfiConverterTypeReminderSchedule.write(value.schedule, into: &buf)
+        FfiConverterString.write(value.start, into: &buf)
+        FfiConverterOptionString.write(value.zone, into: &buf)
+        FfiConverterOptionString.write(value.end, into: &buf)
+        FfiConverterOptionUInt32.write(value.count, into: &buf)
+        FfiConverterOptionString.write(value.title, into: &buf)
+        FfiConverterBool.write(value.showTitle, into: &buf)
+        FfiConverterOptionTypeQuietPolicy.write(value.quiet, into: &buf)
+        FfiConverterUInt32.write(value.graceMinutes, into: &buf)
+        FfiConverterBool.write(value.enabled, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNewReminder_lift(_ buf: RustBuffer) throws -> NewReminder {
+    return try FfiConverterTypeNewReminder.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNewReminder_lower(_ value: NewReminder) -> RustBuffer {
+    return FfiConverterTypeNewReminder.lower(value)
+}
+
+
+/**
  * A custom tracker to define.
  */
 public struct NewTracker: Equatable, Hashable {
@@ -1833,6 +2586,472 @@ public func FfiConverterTypeNewTracker_lift(_ buf: RustBuffer) throws -> NewTrac
 #endif
 public func FfiConverterTypeNewTracker_lower(_ value: NewTracker) -> RustBuffer {
     return FfiConverterTypeNewTracker.lower(value)
+}
+
+
+/**
+ * One computed occurrence.
+ */
+public struct Occurrence: Equatable, Hashable {
+    /**
+     * Key.
+     */
+    public var key: String
+    /**
+     * Rule.
+     */
+    public var reminderId: String
+    /**
+     * When it fires, ms.
+     */
+    public var fireMs: Int64
+    /**
+     * UTC offset then, seconds.
+     */
+    public var utcOffsetSeconds: Int32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Key.
+         */key: String, 
+        /**
+         * Rule.
+         */reminderId: String, 
+        /**
+         * When it fires, ms.
+         */fireMs: Int64, 
+        /**
+         * UTC offset then, seconds.
+         */utcOffsetSeconds: Int32) {
+        self.key = key
+        self.reminderId = reminderId
+        self.fireMs = fireMs
+        self.utcOffsetSeconds = utcOffsetSeconds
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Occurrence: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOccurrence: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Occurrence {
+        return
+            try Occurrence(
+                key: FfiConverterString.read(from: &buf), 
+                reminderId: FfiConverterString.read(from: &buf), 
+                fireMs: FfiConverterInt64.read(from: &buf), 
+                utcOffsetSeconds: FfiConverterInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Occurrence, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.key, into: &buf)
+        FfiConverterString.write(value.reminderId, into: &buf)
+        FfiConverterInt64.write(value.fireMs, into: &buf)
+        FfiConverterInt32.write(value.utcOffsetSeconds, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOccurrence_lift(_ buf: RustBuffer) throws -> Occurrence {
+    return try FfiConverterTypeOccurrence.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOccurrence_lower(_ value: Occurrence) -> RustBuffer {
+    return FfiConverterTypeOccurrence.lower(value)
+}
+
+
+/**
+ * What to change in the OS.
+ */
+public struct PlanDiff: Equatable, Hashable {
+    /**
+     * Notifications to schedule.
+     */
+    public var add: [PlannedNotification]
+    /**
+     * Notification ids to cancel.
+     */
+    public var remove: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Notifications to schedule.
+         */add: [PlannedNotification], 
+        /**
+         * Notification ids to cancel.
+         */remove: [String]) {
+        self.add = add
+        self.remove = remove
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PlanDiff: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePlanDiff: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PlanDiff {
+        return
+            try PlanDiff(
+                add: FfiConverterSequenceTypePlannedNotification.read(from: &buf), 
+                remove: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PlanDiff, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypePlannedNotification.write(value.add, into: &buf)
+        FfiConverterSequenceString.write(value.remove, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlanDiff_lift(_ buf: RustBuffer) throws -> PlanDiff {
+    return try FfiConverterTypePlanDiff.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlanDiff_lower(_ value: PlanDiff) -> RustBuffer {
+    return FfiConverterTypePlanDiff.lower(value)
+}
+
+
+/**
+ * One notification for the OS. Its text is generic unless the patient
+ * chose to show a title; never patient content.
+ */
+public struct PlannedNotification: Equatable, Hashable {
+    /**
+     * Stable id (use it as the OS notification id).
+     */
+    public var id: String
+    /**
+     * The rule.
+     */
+    public var reminderId: String
+    /**
+     * The occurrence key, for `report`.
+     */
+    public var occurrence: String
+    /**
+     * When it was due, ms (pass to `report`).
+     */
+    public var dueMs: Int64
+    /**
+     * When to show it, ms.
+     */
+    public var fireAtMs: Int64
+    /**
+     * UTC offset in force then, seconds.
+     */
+    public var utcOffsetSeconds: Int32
+    /**
+     * Category.
+     */
+    public var category: ReminderCategory
+    /**
+     * Lock-screen title.
+     */
+    public var title: String
+    /**
+     * Lock-screen body.
+     */
+    public var body: String
+    /**
+     * Exact, or within `window_minutes` after `fire_at_ms`.
+     */
+    public var exact: Bool
+    /**
+     * Delivery window when not exact.
+     */
+    public var windowMinutes: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Stable id (use it as the OS notification id).
+         */id: String, 
+        /**
+         * The rule.
+         */reminderId: String, 
+        /**
+         * The occurrence key, for `report`.
+         */occurrence: String, 
+        /**
+         * When it was due, ms (pass to `report`).
+         */dueMs: Int64, 
+        /**
+         * When to show it, ms.
+         */fireAtMs: Int64, 
+        /**
+         * UTC offset in force then, seconds.
+         */utcOffsetSeconds: Int32, 
+        /**
+         * Category.
+         */category: ReminderCategory, 
+        /**
+         * Lock-screen title.
+         */title: String, 
+        /**
+         * Lock-screen body.
+         */body: String, 
+        /**
+         * Exact, or within `window_minutes` after `fire_at_ms`.
+         */exact: Bool, 
+        /**
+         * Delivery window when not exact.
+         */windowMinutes: UInt32) {
+        self.id = id
+        self.reminderId = reminderId
+        self.occurrence = occurrence
+        self.dueMs = dueMs
+        self.fireAtMs = fireAtMs
+        self.utcOffsetSeconds = utcOffsetSeconds
+        self.category = category
+        self.title = title
+        self.body = body
+        self.exact = exact
+        self.windowMinutes = windowMinutes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PlannedNotification: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePlannedNotification: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PlannedNotification {
+        return
+            try PlannedNotification(
+                id: FfiConverterString.read(from: &buf), 
+                reminderId: FfiConverterString.read(from: &buf), 
+                occurrence: FfiConverterString.read(from: &buf), 
+                dueMs: FfiConverterInt64.read(from: &buf), 
+                fireAtMs: FfiConverterInt64.read(from: &buf), 
+                utcOffsetSeconds: FfiConverterInt32.read(from: &buf), 
+                category: FfiConverterTypeReminderCategory.read(from: &buf), 
+                title: FfiConverterString.read(from: &buf), 
+                body: FfiConverterString.read(from: &buf), 
+                exact: FfiConverterBool.read(from: &buf), 
+                windowMinutes: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PlannedNotification, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.reminderId, into: &buf)
+        FfiConverterString.write(value.occurrence, into: &buf)
+        FfiConverterInt64.write(value.dueMs, into: &buf)
+        FfiConverterInt64.write(value.fireAtMs, into: &buf)
+        FfiConverterInt32.write(value.utcOffsetSeconds, into: &buf)
+        FfiConverterTypeReminderCategory.write(value.category, into: &buf)
+        FfiConverterString.write(value.title, into: &buf)
+        FfiConverterString.write(value.body, into: &buf)
+        FfiConverterBool.write(value.exact, into: &buf)
+        FfiConverterUInt32.write(value.windowMinutes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlannedNotification_lift(_ buf: RustBuffer) throws -> PlannedNotification {
+    return try FfiConverterTypePlannedNotification.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlannedNotification_lower(_ value: PlannedNotification) -> RustBuffer {
+    return FfiConverterTypePlannedNotification.lower(value)
+}
+
+
+/**
+ * What the platform allows.
+ */
+public struct PlatformLimits: Equatable, Hashable {
+    /**
+     * Most notifications the OS may hold (iOS: 64).
+     */
+    public var maxPending: UInt32
+    /**
+     * Exact alarms allowed (Android: `SCHEDULE_EXACT_ALARM` granted).
+     */
+    public var exactAlarms: Bool
+    /**
+     * Width of inexact delivery windows (at least 10 minutes).
+     */
+    public var inexactWindowMinutes: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Most notifications the OS may hold (iOS: 64).
+         */maxPending: UInt32, 
+        /**
+         * Exact alarms allowed (Android: `SCHEDULE_EXACT_ALARM` granted).
+         */exactAlarms: Bool, 
+        /**
+         * Width of inexact delivery windows (at least 10 minutes).
+         */inexactWindowMinutes: UInt32) {
+        self.maxPending = maxPending
+        self.exactAlarms = exactAlarms
+        self.inexactWindowMinutes = inexactWindowMinutes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PlatformLimits: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePlatformLimits: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PlatformLimits {
+        return
+            try PlatformLimits(
+                maxPending: FfiConverterUInt32.read(from: &buf), 
+                exactAlarms: FfiConverterBool.read(from: &buf), 
+                inexactWindowMinutes: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PlatformLimits, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.maxPending, into: &buf)
+        FfiConverterBool.write(value.exactAlarms, into: &buf)
+        FfiConverterUInt32.write(value.inexactWindowMinutes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlatformLimits_lift(_ buf: RustBuffer) throws -> PlatformLimits {
+    return try FfiConverterTypePlatformLimits.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlatformLimits_lower(_ value: PlatformLimits) -> RustBuffer {
+    return FfiConverterTypePlatformLimits.lower(value)
+}
+
+
+/**
+ * Quiet hours in the device's zone (`22:00`-`07:00` wraps midnight).
+ */
+public struct QuietHours: Equatable, Hashable {
+    /**
+     * Start, `HH:MM`.
+     */
+    public var start: String
+    /**
+     * End, `HH:MM`.
+     */
+    public var end: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Start, `HH:MM`.
+         */start: String, 
+        /**
+         * End, `HH:MM`.
+         */end: String) {
+        self.start = start
+        self.end = end
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension QuietHours: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeQuietHours: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> QuietHours {
+        return
+            try QuietHours(
+                start: FfiConverterString.read(from: &buf), 
+                end: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: QuietHours, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.start, into: &buf)
+        FfiConverterString.write(value.end, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQuietHours_lift(_ buf: RustBuffer) throws -> QuietHours {
+    return try FfiConverterTypeQuietHours.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQuietHours_lower(_ value: QuietHours) -> RustBuffer {
+    return FfiConverterTypeQuietHours.lower(value)
 }
 
 
@@ -1971,6 +3190,274 @@ public func FfiConverterTypeRekeyReport_lift(_ buf: RustBuffer) throws -> RekeyR
 #endif
 public func FfiConverterTypeRekeyReport_lower(_ value: RekeyReport) -> RustBuffer {
     return FfiConverterTypeRekeyReport.lower(value)
+}
+
+
+/**
+ * A stored reminder rule.
+ */
+public struct Reminder: Equatable, Hashable {
+    /**
+     * Random id.
+     */
+    public var id: String
+    /**
+     * 1, plus one per change.
+     */
+    public var revision: Int64
+    /**
+     * What it is for.
+     */
+    public var category: ReminderCategory
+    /**
+     * When it fires.
+     */
+    public var schedule: ReminderSchedule
+    /**
+     * First local date.
+     */
+    public var start: String
+    /**
+     * Pinned zone, or none for the device's.
+     */
+    public var zone: String?
+    /**
+     * Last local date.
+     */
+    public var end: String?
+    /**
+     * Occurrence limit.
+     */
+    public var count: UInt32?
+    /**
+     * Title.
+     */
+    public var title: String?
+    /**
+     * Title on the lock screen.
+     */
+    public var showTitle: Bool
+    /**
+     * Inside quiet hours.
+     */
+    public var quiet: QuietPolicy
+    /**
+     * Grace minutes.
+     */
+    public var graceMinutes: UInt32
+    /**
+     * Enabled.
+     */
+    public var enabled: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Random id.
+         */id: String, 
+        /**
+         * 1, plus one per change.
+         */revision: Int64, 
+        /**
+         * What it is for.
+         */category: ReminderCategory, 
+        /**
+         * When it fires.
+         */schedule: ReminderSchedule, 
+        /**
+         * First local date.
+         */start: String, 
+        /**
+         * Pinned zone, or none for the device's.
+         */zone: String?, 
+        /**
+         * Last local date.
+         */end: String?, 
+        /**
+         * Occurrence limit.
+         */count: UInt32?, 
+        /**
+         * Title.
+         */title: String?, 
+        /**
+         * Title on the lock screen.
+         */showTitle: Bool, 
+        /**
+         * Inside quiet hours.
+         */quiet: QuietPolicy, 
+        /**
+         * Grace minutes.
+         */graceMinutes: UInt32, 
+        /**
+         * Enabled.
+         */enabled: Bool) {
+        self.id = id
+        self.revision = revision
+        self.category = category
+        self.schedule = schedule
+        self.start = start
+        self.zone = zone
+        self.end = end
+        self.count = count
+        self.title = title
+        self.showTitle = showTitle
+        self.quiet = quiet
+        self.graceMinutes = graceMinutes
+        self.enabled = enabled
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Reminder: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReminder: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Reminder {
+        return
+            try Reminder(
+                id: FfiConverterString.read(from: &buf), 
+                revision: FfiConverterInt64.read(from: &buf), 
+                category: FfiConverterTypeReminderCategory.read(from: &buf), 
+                schedule: FfiConverterTypeReminderSchedule.read(from: &buf), 
+                start: FfiConverterString.read(from: &buf), 
+                zone: FfiConverterOptionString.read(from: &buf), 
+                end: FfiConverterOptionString.read(from: &buf), 
+                count: FfiConverterOptionUInt32.read(from: &buf), 
+                title: FfiConverterOptionString.read(from: &buf), 
+                showTitle: FfiConverterBool.read(from: &buf), 
+                quiet: FfiConverterTypeQuietPolicy.read(from: &buf), 
+                graceMinutes: FfiConverterUInt32.read(from: &buf), 
+                enabled: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Reminder, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterInt64.write(value.revision, into: &buf)
+        FfiConverterTypeReminderCategory.write(value.category, into: &buf)
+        FfiConverterTypeReminderSchedule.write(value.schedule, into: &buf)
+        FfiConverterString.write(value.start, into: &buf)
+        FfiConverterOptionString.write(value.zone, into: &buf)
+        FfiConverterOptionString.write(value.end, into: &buf)
+        FfiConverterOptionUInt32.write(value.count, into: &buf)
+        FfiConverterOptionString.write(value.title, into: &buf)
+        FfiConverterBool.write(value.showTitle, into: &buf)
+        FfiConverterTypeQuietPolicy.write(value.quiet, into: &buf)
+        FfiConverterUInt32.write(value.graceMinutes, into: &buf)
+        FfiConverterBool.write(value.enabled, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminder_lift(_ buf: RustBuffer) throws -> Reminder {
+    return try FfiConverterTypeReminder.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminder_lower(_ value: Reminder) -> RustBuffer {
+    return FfiConverterTypeReminder.lower(value)
+}
+
+
+/**
+ * A recorded event (a treatment session).
+ */
+public struct ReminderEvent: Equatable, Hashable {
+    /**
+     * Random id.
+     */
+    public var id: String
+    /**
+     * Kind.
+     */
+    public var kind: String
+    /**
+     * When, ms.
+     */
+    public var atMs: Int64
+    /**
+     * IANA zone.
+     */
+    public var zone: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Random id.
+         */id: String, 
+        /**
+         * Kind.
+         */kind: String, 
+        /**
+         * When, ms.
+         */atMs: Int64, 
+        /**
+         * IANA zone.
+         */zone: String) {
+        self.id = id
+        self.kind = kind
+        self.atMs = atMs
+        self.zone = zone
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReminderEvent: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReminderEvent: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReminderEvent {
+        return
+            try ReminderEvent(
+                id: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf), 
+                zone: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReminderEvent, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+        FfiConverterString.write(value.zone, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderEvent_lift(_ buf: RustBuffer) throws -> ReminderEvent {
+    return try FfiConverterTypeReminderEvent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderEvent_lower(_ value: ReminderEvent) -> RustBuffer {
+    return FfiConverterTypeReminderEvent.lower(value)
 }
 
 
@@ -2456,6 +3943,611 @@ public func FfiConverterTypeCairnError_lower(_ value: CairnError) -> RustBuffer 
 
 
 /**
+ * Inside the patient's quiet hours, a reminder is...
+ */
+
+public enum QuietPolicy: Equatable, Hashable {
+    
+    /**
+     * ...moved to their end.
+     */
+    case `defer`
+    /**
+     * ...dropped.
+     */
+    case skip
+    /**
+     * ...shown anyway.
+     */
+    case ignore
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension QuietPolicy: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeQuietPolicy: FfiConverterRustBuffer {
+    typealias SwiftType = QuietPolicy
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> QuietPolicy {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .`defer`
+        
+        case 2: return .skip
+        
+        case 3: return .ignore
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: QuietPolicy, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .`defer`:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .skip:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .ignore:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQuietPolicy_lift(_ buf: RustBuffer) throws -> QuietPolicy {
+    return try FfiConverterTypeQuietPolicy.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQuietPolicy_lower(_ value: QuietPolicy) -> RustBuffer {
+    return FfiConverterTypeQuietPolicy.lower(value)
+}
+
+
+
+/**
+ * What a reminder is for.
+ */
+
+public enum ReminderCategory: Equatable, Hashable {
+    
+    /**
+     * A mood or symptom check-in.
+     */
+    case checkIn
+    /**
+     * A medication dose.
+     */
+    case medication
+    /**
+     * A journaling prompt.
+     */
+    case journaling
+    /**
+     * A step of the coping plan.
+     */
+    case copingStep
+    /**
+     * A routine after a treatment session.
+     */
+    case postSession
+    /**
+     * An appointment.
+     */
+    case appointment
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ReminderCategory: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReminderCategory: FfiConverterRustBuffer {
+    typealias SwiftType = ReminderCategory
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReminderCategory {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .checkIn
+        
+        case 2: return .medication
+        
+        case 3: return .journaling
+        
+        case 4: return .copingStep
+        
+        case 5: return .postSession
+        
+        case 6: return .appointment
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReminderCategory, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .checkIn:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .medication:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .journaling:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .copingStep:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .postSession:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .appointment:
+            writeInt(&buf, Int32(6))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderCategory_lift(_ buf: RustBuffer) throws -> ReminderCategory {
+    return try FfiConverterTypeReminderCategory.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderCategory_lower(_ value: ReminderCategory) -> RustBuffer {
+    return FfiConverterTypeReminderCategory.lower(value)
+}
+
+
+
+/**
+ * What happened to an occurrence.
+ */
+
+public enum ReminderReport: Equatable, Hashable {
+    
+    /**
+     * The OS showed it.
+     */
+    case shown(
+        /**
+         * When, ms.
+         */atMs: Int64
+    )
+    /**
+     * Done.
+     */
+    case done(
+        /**
+         * When, ms.
+         */atMs: Int64
+    )
+    /**
+     * Skipped on purpose.
+     */
+    case skipped(
+        /**
+         * When, ms.
+         */atMs: Int64
+    )
+    /**
+     * Snoozed.
+     */
+    case snoozed(
+        /**
+         * Show again at, ms.
+         */untilMs: Int64
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ReminderReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReminderReport: FfiConverterRustBuffer {
+    typealias SwiftType = ReminderReport
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReminderReport {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .shown(atMs: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 2: return .done(atMs: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 3: return .skipped(atMs: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 4: return .snoozed(untilMs: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReminderReport, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .shown(atMs):
+            writeInt(&buf, Int32(1))
+            FfiConverterInt64.write(atMs, into: &buf)
+            
+        
+        case let .done(atMs):
+            writeInt(&buf, Int32(2))
+            FfiConverterInt64.write(atMs, into: &buf)
+            
+        
+        case let .skipped(atMs):
+            writeInt(&buf, Int32(3))
+            FfiConverterInt64.write(atMs, into: &buf)
+            
+        
+        case let .snoozed(untilMs):
+            writeInt(&buf, Int32(4))
+            FfiConverterInt64.write(untilMs, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderReport_lift(_ buf: RustBuffer) throws -> ReminderReport {
+    return try FfiConverterTypeReminderReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderReport_lower(_ value: ReminderReport) -> RustBuffer {
+    return FfiConverterTypeReminderReport.lower(value)
+}
+
+
+
+/**
+ * When a reminder fires. Times are wall-clock `HH:MM`; dates `YYYY-MM-DD`.
+ */
+
+public enum ReminderSchedule: Equatable, Hashable {
+    
+    /**
+     * Every day at each time.
+     */
+    case daily(
+        /**
+         * Times.
+         */times: [String]
+    )
+    /**
+     * On the chosen weekdays at each time.
+     */
+    case weekly(
+        /**
+         * Weekdays.
+         */days: [Weekday], 
+        /**
+         * Times.
+         */times: [String]
+    )
+    /**
+     * Every `n` days from the start date.
+     */
+    case everyNDays(
+        /**
+         * Interval (1-365).
+         */n: UInt16, 
+        /**
+         * Times.
+         */times: [String]
+    )
+    /**
+     * On a day of each month (a month without it uses its last day).
+     */
+    case monthDay(
+        /**
+         * Day 1-31.
+         */day: UInt8, 
+        /**
+         * Times.
+         */times: [String]
+    )
+    /**
+     * Once.
+     */
+    case once(
+        /**
+         * Date.
+         */date: String, 
+        /**
+         * Time.
+         */time: String
+    )
+    /**
+     * Once a day at a reproducible random minute in `[from, to)`.
+     */
+    case window(
+        /**
+         * Start.
+         */from: String, 
+        /**
+         * End (exclusive).
+         */to: String, 
+        /**
+         * Weekdays, or every day when empty.
+         */days: [Weekday]
+    )
+    /**
+     * After each recorded event of a kind (a treatment session).
+     */
+    case afterEvent(
+        /**
+         * Event kind (`infusion`).
+         */event: String, 
+        /**
+         * Steps.
+         */steps: [ReminderStep]
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ReminderSchedule: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReminderSchedule: FfiConverterRustBuffer {
+    typealias SwiftType = ReminderSchedule
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReminderSchedule {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .daily(times: try FfiConverterSequenceString.read(from: &buf)
+        )
+        
+        case 2: return .weekly(days: try FfiConverterSequenceTypeWeekday.read(from: &buf), times: try FfiConverterSequenceString.read(from: &buf)
+        )
+        
+        case 3: return .everyNDays(n: try FfiConverterUInt16.read(from: &buf), times: try FfiConverterSequenceString.read(from: &buf)
+        )
+        
+        case 4: return .monthDay(day: try FfiConverterUInt8.read(from: &buf), times: try FfiConverterSequenceString.read(from: &buf)
+        )
+        
+        case 5: return .once(date: try FfiConverterString.read(from: &buf), time: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 6: return .window(from: try FfiConverterString.read(from: &buf), to: try FfiConverterString.read(from: &buf), days: try FfiConverterSequenceTypeWeekday.read(from: &buf)
+        )
+        
+        case 7: return .afterEvent(event: try FfiConverterString.read(from: &buf), steps: try FfiConverterSequenceTypeReminderStep.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReminderSchedule, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .daily(times):
+            writeInt(&buf, Int32(1))
+            FfiConverterSequenceString.write(times, into: &buf)
+            
+        
+        case let .weekly(days,times):
+            writeInt(&buf, Int32(2))
+            FfiConverterSequenceTypeWeekday.write(days, into: &buf)
+            FfiConverterSequenceString.write(times, into: &buf)
+            
+        
+        case let .everyNDays(n,times):
+            writeInt(&buf, Int32(3))
+            FfiConverterUInt16.write(n, into: &buf)
+            FfiConverterSequenceString.write(times, into: &buf)
+            
+        
+        case let .monthDay(day,times):
+            writeInt(&buf, Int32(4))
+            FfiConverterUInt8.write(day, into: &buf)
+            FfiConverterSequenceString.write(times, into: &buf)
+            
+        
+        case let .once(date,time):
+            writeInt(&buf, Int32(5))
+            FfiConverterString.write(date, into: &buf)
+            FfiConverterString.write(time, into: &buf)
+            
+        
+        case let .window(from,to,days):
+            writeInt(&buf, Int32(6))
+            FfiConverterString.write(from, into: &buf)
+            FfiConverterString.write(to, into: &buf)
+            FfiConverterSequenceTypeWeekday.write(days, into: &buf)
+            
+        
+        case let .afterEvent(event,steps):
+            writeInt(&buf, Int32(7))
+            FfiConverterString.write(event, into: &buf)
+            FfiConverterSequenceTypeReminderStep.write(steps, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderSchedule_lift(_ buf: RustBuffer) throws -> ReminderSchedule {
+    return try FfiConverterTypeReminderSchedule.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderSchedule_lower(_ value: ReminderSchedule) -> RustBuffer {
+    return FfiConverterTypeReminderSchedule.lower(value)
+}
+
+
+
+/**
+ * One step after an event.
+ */
+
+public enum ReminderStep: Equatable, Hashable {
+    
+    /**
+     * Minutes after the event.
+     */
+    case after(
+        /**
+         * Minutes (at most 30 days).
+         */minutes: UInt32
+    )
+    /**
+     * On the `day`-th local day after the event's (0 = that day) at `time`.
+     */
+    case dayAt(
+        /**
+         * Days after (at most 365).
+         */day: UInt16, 
+        /**
+         * Wall-clock time, `HH:MM`.
+         */time: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ReminderStep: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReminderStep: FfiConverterRustBuffer {
+    typealias SwiftType = ReminderStep
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReminderStep {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .after(minutes: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        case 2: return .dayAt(day: try FfiConverterUInt16.read(from: &buf), time: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReminderStep, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .after(minutes):
+            writeInt(&buf, Int32(1))
+            FfiConverterUInt32.write(minutes, into: &buf)
+            
+        
+        case let .dayAt(day,time):
+            writeInt(&buf, Int32(2))
+            FfiConverterUInt16.write(day, into: &buf)
+            FfiConverterString.write(time, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderStep_lift(_ buf: RustBuffer) throws -> ReminderStep {
+    return try FfiConverterTypeReminderStep.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderStep_lower(_ value: ReminderStep) -> RustBuffer {
+    return FfiConverterTypeReminderStep.lower(value)
+}
+
+
+
+/**
  * What a tag says about an entry.
  */
 
@@ -2867,6 +4959,131 @@ public func FfiConverterTypeValue_lower(_ value: Value) -> RustBuffer {
 }
 
 
+
+/**
+ * A day of the week.
+ */
+
+public enum Weekday: Equatable, Hashable {
+    
+    /**
+     * Monday.
+     */
+    case mon
+    /**
+     * Tuesday.
+     */
+    case tue
+    /**
+     * Wednesday.
+     */
+    case wed
+    /**
+     * Thursday.
+     */
+    case thu
+    /**
+     * Friday.
+     */
+    case fri
+    /**
+     * Saturday.
+     */
+    case sat
+    /**
+     * Sunday.
+     */
+    case sun
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Weekday: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWeekday: FfiConverterRustBuffer {
+    typealias SwiftType = Weekday
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Weekday {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .mon
+        
+        case 2: return .tue
+        
+        case 3: return .wed
+        
+        case 4: return .thu
+        
+        case 5: return .fri
+        
+        case 6: return .sat
+        
+        case 7: return .sun
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Weekday, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .mon:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .tue:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .wed:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .thu:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .fri:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .sat:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .sun:
+            writeInt(&buf, Int32(7))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWeekday_lift(_ buf: RustBuffer) throws -> Weekday {
+    return try FfiConverterTypeWeekday.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWeekday_lower(_ value: Weekday) -> RustBuffer {
+    return FfiConverterTypeWeekday.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -3014,6 +5231,104 @@ fileprivate struct FfiConverterOptionTypeZoneDatabase: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeQuietHours: FfiConverterRustBuffer {
+    typealias SwiftType = QuietHours?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeQuietHours.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeQuietHours.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeQuietPolicy: FfiConverterRustBuffer {
+    typealias SwiftType = QuietPolicy?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeQuietPolicy.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeQuietPolicy.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]
+
+    public static func write(_ value: [String], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterString.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [String]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeAdherence: FfiConverterRustBuffer {
+    typealias SwiftType = [Adherence]
+
+    public static func write(_ value: [Adherence], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAdherence.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Adherence] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Adherence]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAdherence.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeEntry: FfiConverterRustBuffer {
     typealias SwiftType = [Entry]
 
@@ -3039,6 +5354,56 @@ fileprivate struct FfiConverterSequenceTypeEntry: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeOccurrence: FfiConverterRustBuffer {
+    typealias SwiftType = [Occurrence]
+
+    public static func write(_ value: [Occurrence], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeOccurrence.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Occurrence] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Occurrence]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeOccurrence.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypePlannedNotification: FfiConverterRustBuffer {
+    typealias SwiftType = [PlannedNotification]
+
+    public static func write(_ value: [PlannedNotification], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePlannedNotification.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [PlannedNotification] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [PlannedNotification]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePlannedNotification.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeRecordRef: FfiConverterRustBuffer {
     typealias SwiftType = [RecordRef]
 
@@ -3056,6 +5421,56 @@ fileprivate struct FfiConverterSequenceTypeRecordRef: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeRecordRef.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeReminder: FfiConverterRustBuffer {
+    typealias SwiftType = [Reminder]
+
+    public static func write(_ value: [Reminder], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReminder.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Reminder] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Reminder]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReminder.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeReminderEvent: FfiConverterRustBuffer {
+    typealias SwiftType = [ReminderEvent]
+
+    public static func write(_ value: [ReminderEvent], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReminderEvent.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ReminderEvent] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ReminderEvent]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReminderEvent.read(from: &buf))
         }
         return seq
     }
@@ -3160,6 +5575,67 @@ fileprivate struct FfiConverterSequenceTypeTrackerSummary: FfiConverterRustBuffe
         return seq
     }
 }
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeReminderStep: FfiConverterRustBuffer {
+    typealias SwiftType = [ReminderStep]
+
+    public static func write(_ value: [ReminderStep], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReminderStep.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ReminderStep] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ReminderStep]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReminderStep.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeWeekday: FfiConverterRustBuffer {
+    typealias SwiftType = [Weekday]
+
+    public static func write(_ value: [Weekday], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeWeekday.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Weekday] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Weekday]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeWeekday.read(from: &buf))
+        }
+        return seq
+    }
+}
+/**
+ * Android: exact alarms if the app may schedule them, else inexact windows.
+ */
+public func androidLimits(exactAlarmsAllowed: Bool)throws  -> PlatformLimits  {
+    return try  FfiConverterTypePlatformLimits_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_android_limits(
+        FfiConverterBool.lower(exactAlarmsAllowed),uniffiCallStatus
+    )
+})
+}
 /**
  * The built-in trackers, with their kinds.
  */
@@ -3181,6 +5657,18 @@ public func coreVersion()throws  -> String  {
 })
 }
 /**
+ * Compares a plan with the notification ids the OS holds now.
+ */
+public func diffPlan(plan: [PlannedNotification], heldIds: [String])throws  -> PlanDiff  {
+    return try  FfiConverterTypePlanDiff_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_diff_plan(
+        FfiConverterSequenceTypePlannedNotification.lower(plan),
+        FfiConverterSequenceString.lower(heldIds),uniffiCallStatus
+    )
+})
+}
+/**
  * A fresh random 32-byte key, for shells that create the data key before
  * wrapping it in the platform keystore.
  */
@@ -3188,6 +5676,16 @@ public func generateKey()throws  -> Data  {
     return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_func_generate_key(uniffiCallStatus
+    )
+})
+}
+/**
+ * iOS: at most 64 pending notifications, delivered on time.
+ */
+public func iosLimits()throws  -> PlatformLimits  {
+    return try  FfiConverterTypePlatformLimits_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_ios_limits(uniffiCallStatus
     )
 })
 }
@@ -3231,13 +5729,22 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_cairn_ffi_checksum_func_android_limits() != 38881) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_cairn_ffi_checksum_func_builtin_trackers() != 20801) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_func_core_version() != 44793) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_cairn_ffi_checksum_func_diff_plan() != 28960) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_cairn_ffi_checksum_func_generate_key() != 34500) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_func_ios_limits() != 51196) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_func_parse_tag() != 54438) {
@@ -3276,6 +5783,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_cairn_ffi_checksum_method_journal_rekey() != 17330) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_cairn_ffi_checksum_method_journal_reminders() != 7099) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_cairn_ffi_checksum_method_journal_summary() != 3653) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3289,6 +5799,45 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_journal_update_entry() != 12934) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_reminders_add() != 30049) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_reminders_adherence() != 43805) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_reminders_delete() != 17693) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_reminders_events() != 53536) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_reminders_get() != 23011) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_reminders_list() != 4895) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_reminders_occurrences() != 29638) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_reminders_plan() != 43946) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_reminders_quiet_hours() != 54462) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_reminders_record_event() != 28958) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_reminders_report() != 21022) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours() != 37235) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_reminders_update() != 9530) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif() != 41459) {

@@ -318,6 +318,11 @@ uint64_t uniffi_cairn_ffi_fn_method_journal_pending_changes(uint64_t ptr, RustCa
 RustBuffer uniffi_cairn_ffi_fn_method_journal_rekey(uint64_t ptr, RustBuffer new_key, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_REMINDERS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_REMINDERS
+uint64_t uniffi_cairn_ffi_fn_method_journal_reminders(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SUMMARY
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SUMMARY
 RustBuffer uniffi_cairn_ffi_fn_method_journal_summary(uint64_t ptr, RustBuffer query, RustCallStatus *_Nonnull out_status
@@ -341,6 +346,81 @@ RustBuffer uniffi_cairn_ffi_fn_method_journal_trackers(uint64_t ptr, RustCallSta
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_UPDATE_ENTRY
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_UPDATE_ENTRY
 RustBuffer uniffi_cairn_ffi_fn_method_journal_update_entry(uint64_t ptr, RustBuffer id, RustBuffer entry, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CLONE_REMINDERS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CLONE_REMINDERS
+uint64_t uniffi_cairn_ffi_fn_clone_reminders(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FREE_REMINDERS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FREE_REMINDERS
+void uniffi_cairn_ffi_fn_free_reminders(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_ADD
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_ADD
+RustBuffer uniffi_cairn_ffi_fn_method_reminders_add(uint64_t ptr, RustBuffer reminder, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_ADHERENCE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_ADHERENCE
+RustBuffer uniffi_cairn_ffi_fn_method_reminders_adherence(uint64_t ptr, int64_t from_ms, int64_t to_ms, int64_t now_ms, RustBuffer device_zone, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_DELETE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_DELETE
+void uniffi_cairn_ffi_fn_method_reminders_delete(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_EVENTS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_EVENTS
+RustBuffer uniffi_cairn_ffi_fn_method_reminders_events(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_GET
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_GET
+RustBuffer uniffi_cairn_ffi_fn_method_reminders_get(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_LIST
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_LIST
+RustBuffer uniffi_cairn_ffi_fn_method_reminders_list(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_OCCURRENCES
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_OCCURRENCES
+RustBuffer uniffi_cairn_ffi_fn_method_reminders_occurrences(uint64_t ptr, int64_t from_ms, int64_t to_ms, RustBuffer device_zone, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_PLAN
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_PLAN
+RustBuffer uniffi_cairn_ffi_fn_method_reminders_plan(uint64_t ptr, int64_t now_ms, RustBuffer device_zone, RustBuffer limits, uint32_t horizon_days, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_QUIET_HOURS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_QUIET_HOURS
+RustBuffer uniffi_cairn_ffi_fn_method_reminders_quiet_hours(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_RECORD_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_RECORD_EVENT
+RustBuffer uniffi_cairn_ffi_fn_method_reminders_record_event(uint64_t ptr, RustBuffer kind, int64_t at_ms, RustBuffer zone, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_REPORT
+void uniffi_cairn_ffi_fn_method_reminders_report(uint64_t ptr, RustBuffer occurrence, int64_t due_ms, RustBuffer report, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_SET_QUIET_HOURS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_SET_QUIET_HOURS
+void uniffi_cairn_ffi_fn_method_reminders_set_quiet_hours(uint64_t ptr, RustBuffer quiet, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_UPDATE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_UPDATE
+RustBuffer uniffi_cairn_ffi_fn_method_reminders_update(uint64_t ptr, RustBuffer id, RustBuffer reminder, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CLONE_ZONEDATABASE
@@ -385,6 +465,11 @@ void uniffi_cairn_ffi_fn_method_zonedatabase_add_tzif(uint64_t ptr, RustBuffer n
 int32_t uniffi_cairn_ffi_fn_method_zonedatabase_utc_offset_seconds(uint64_t ptr, RustBuffer zone, int64_t at_ms, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_ANDROID_LIMITS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_ANDROID_LIMITS
+RustBuffer uniffi_cairn_ffi_fn_func_android_limits(int8_t exact_alarms_allowed, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_BUILTIN_TRACKERS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_BUILTIN_TRACKERS
 RustBuffer uniffi_cairn_ffi_fn_func_builtin_trackers(RustCallStatus *_Nonnull out_status
@@ -397,9 +482,20 @@ RustBuffer uniffi_cairn_ffi_fn_func_core_version(RustCallStatus *_Nonnull out_st
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_DIFF_PLAN
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_DIFF_PLAN
+RustBuffer uniffi_cairn_ffi_fn_func_diff_plan(RustBuffer plan, RustBuffer held_ids, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_GENERATE_KEY
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_GENERATE_KEY
 RustBuffer uniffi_cairn_ffi_fn_func_generate_key(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_IOS_LIMITS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_IOS_LIMITS
+RustBuffer uniffi_cairn_ffi_fn_func_ios_limits(RustCallStatus *_Nonnull out_status
     
 );
 #endif
@@ -673,6 +769,12 @@ void ffi_cairn_ffi_rust_future_free_void(uint64_t handle
 void ffi_cairn_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_ANDROID_LIMITS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_ANDROID_LIMITS
+uint16_t uniffi_cairn_ffi_checksum_func_android_limits(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_BUILTIN_TRACKERS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_BUILTIN_TRACKERS
 uint16_t uniffi_cairn_ffi_checksum_func_builtin_trackers(void
@@ -685,9 +787,21 @@ uint16_t uniffi_cairn_ffi_checksum_func_core_version(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_DIFF_PLAN
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_DIFF_PLAN
+uint16_t uniffi_cairn_ffi_checksum_func_diff_plan(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_GENERATE_KEY
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_GENERATE_KEY
 uint16_t uniffi_cairn_ffi_checksum_func_generate_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_IOS_LIMITS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_IOS_LIMITS
+uint16_t uniffi_cairn_ffi_checksum_func_ios_limits(void
     
 );
 #endif
@@ -763,6 +877,12 @@ uint16_t uniffi_cairn_ffi_checksum_method_journal_rekey(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_REMINDERS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_REMINDERS
+uint16_t uniffi_cairn_ffi_checksum_method_journal_reminders(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SUMMARY
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SUMMARY
 uint16_t uniffi_cairn_ffi_checksum_method_journal_summary(void
@@ -790,6 +910,84 @@ uint16_t uniffi_cairn_ffi_checksum_method_journal_trackers(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_UPDATE_ENTRY
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_UPDATE_ENTRY
 uint16_t uniffi_cairn_ffi_checksum_method_journal_update_entry(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_ADD
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_ADD
+uint16_t uniffi_cairn_ffi_checksum_method_reminders_add(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_ADHERENCE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_ADHERENCE
+uint16_t uniffi_cairn_ffi_checksum_method_reminders_adherence(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_DELETE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_DELETE
+uint16_t uniffi_cairn_ffi_checksum_method_reminders_delete(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_EVENTS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_EVENTS
+uint16_t uniffi_cairn_ffi_checksum_method_reminders_events(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_GET
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_GET
+uint16_t uniffi_cairn_ffi_checksum_method_reminders_get(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_LIST
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_LIST
+uint16_t uniffi_cairn_ffi_checksum_method_reminders_list(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_OCCURRENCES
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_OCCURRENCES
+uint16_t uniffi_cairn_ffi_checksum_method_reminders_occurrences(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_PLAN
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_PLAN
+uint16_t uniffi_cairn_ffi_checksum_method_reminders_plan(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_QUIET_HOURS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_QUIET_HOURS
+uint16_t uniffi_cairn_ffi_checksum_method_reminders_quiet_hours(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_RECORD_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_RECORD_EVENT
+uint16_t uniffi_cairn_ffi_checksum_method_reminders_record_event(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_REPORT
+uint16_t uniffi_cairn_ffi_checksum_method_reminders_report(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_SET_QUIET_HOURS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_SET_QUIET_HOURS
+uint16_t uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_UPDATE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_UPDATE
+uint16_t uniffi_cairn_ffi_checksum_method_reminders_update(void
     
 );
 #endif

@@ -675,11 +675,17 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_cairn_ffi_checksum_func_android_limits(
+    ): Int
     external fun uniffi_cairn_ffi_checksum_func_builtin_trackers(
     ): Int
     external fun uniffi_cairn_ffi_checksum_func_core_version(
     ): Int
+    external fun uniffi_cairn_ffi_checksum_func_diff_plan(
+    ): Int
     external fun uniffi_cairn_ffi_checksum_func_generate_key(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_func_ios_limits(
     ): Int
     external fun uniffi_cairn_ffi_checksum_func_parse_tag(
     ): Int
@@ -705,6 +711,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_rekey(
     ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_reminders(
+    ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_summary(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_tags_on_low_days(
@@ -714,6 +722,32 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_cairn_ffi_checksum_method_journal_trackers(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_update_entry(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_reminders_add(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_reminders_adherence(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_reminders_delete(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_reminders_events(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_reminders_get(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_reminders_list(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_reminders_occurrences(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_reminders_plan(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_reminders_quiet_hours(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_reminders_record_event(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_reminders_report(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_reminders_update(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif(
     ): Int
@@ -783,6 +817,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_rekey(`ptr`: Long,`newKey`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_method_journal_reminders(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_summary(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_method_journal_tags_on_low_days(`ptr`: Long,`query`: RustBuffer.ByValue,`tracker`: RustBuffer.ByValue,`threshold`: Double,uniffi_out_err: UniffiRustCallStatus, 
@@ -792,6 +828,36 @@ internal object UniffiLib {
     external fun uniffi_cairn_ffi_fn_method_journal_trackers(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_method_journal_update_entry(`ptr`: Long,`id`: RustBuffer.ByValue,`entry`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_clone_reminders(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_cairn_ffi_fn_free_reminders(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_cairn_ffi_fn_method_reminders_add(`ptr`: Long,`reminder`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_method_reminders_adherence(`ptr`: Long,`fromMs`: Long,`toMs`: Long,`nowMs`: Long,`deviceZone`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_method_reminders_delete(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_cairn_ffi_fn_method_reminders_events(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_method_reminders_get(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_method_reminders_list(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_method_reminders_occurrences(`ptr`: Long,`fromMs`: Long,`toMs`: Long,`deviceZone`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_method_reminders_plan(`ptr`: Long,`nowMs`: Long,`deviceZone`: RustBuffer.ByValue,`limits`: RustBuffer.ByValue,`horizonDays`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_method_reminders_quiet_hours(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_method_reminders_record_event(`ptr`: Long,`kind`: RustBuffer.ByValue,`atMs`: Long,`zone`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_method_reminders_report(`ptr`: Long,`occurrence`: RustBuffer.ByValue,`dueMs`: Long,`report`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_cairn_ffi_fn_method_reminders_set_quiet_hours(`ptr`: Long,`quiet`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_cairn_ffi_fn_method_reminders_update(`ptr`: Long,`id`: RustBuffer.ByValue,`reminder`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_clone_zonedatabase(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -809,11 +875,17 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_cairn_ffi_fn_method_zonedatabase_utc_offset_seconds(`ptr`: Long,`zone`: RustBuffer.ByValue,`atMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
+    external fun uniffi_cairn_ffi_fn_func_android_limits(`exactAlarmsAllowed`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_builtin_trackers(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_core_version(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_diff_plan(`plan`: RustBuffer.ByValue,`heldIds`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_generate_key(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_ios_limits(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_parse_tag(`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -938,13 +1010,22 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_android_limits() and 0xFFFF) != 38881) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_cairn_ffi_checksum_func_builtin_trackers() and 0xFFFF) != 20801) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_func_core_version() and 0xFFFF) != 44793) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_cairn_ffi_checksum_func_diff_plan() and 0xFFFF) != 28960) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_cairn_ffi_checksum_func_generate_key() and 0xFFFF) != 34500) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_func_ios_limits() and 0xFFFF) != 51196) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_func_parse_tag() and 0xFFFF) != 54438) {
@@ -983,6 +1064,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_rekey() and 0xFFFF) != 17330) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_reminders() and 0xFFFF) != 7099) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_summary() and 0xFFFF) != 3653) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -996,6 +1080,45 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_update_entry() and 0xFFFF) != 12934) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_add() and 0xFFFF) != 30049) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_adherence() and 0xFFFF) != 43805) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_delete() and 0xFFFF) != 17693) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_events() and 0xFFFF) != 53536) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_get() and 0xFFFF) != 23011) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_list() and 0xFFFF) != 4895) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_occurrences() and 0xFFFF) != 29638) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_plan() and 0xFFFF) != 43946) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_quiet_hours() and 0xFFFF) != 54462) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_record_event() and 0xFFFF) != 28958) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_report() and 0xFFFF) != 21022) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours() and 0xFFFF) != 37235) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_update() and 0xFFFF) != 9530) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif() and 0xFFFF) != 41459) {
@@ -1206,6 +1329,33 @@ public object FfiConverterUByte: FfiConverter<UByte, Byte> {
 
     override fun write(value: UByte, buf: ByteBuffer) {
         buf.put(value.toByte())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUShort: FfiConverter<UShort, Short> {
+    override fun lift(value: Short): UShort {
+        return value.toUShort()
+    }
+
+    fun lift(value: Int): UShort {
+        return value.toUShort()
+    }
+
+    override fun read(buf: ByteBuffer): UShort {
+        return lift(buf.getShort())
+    }
+
+    override fun lower(value: UShort): Short {
+        return value.toShort()
+    }
+
+    override fun allocationSize(value: UShort) = 2UL
+
+    override fun write(value: UShort, buf: ByteBuffer) {
+        buf.putShort(value.toShort())
     }
 }
 
@@ -1578,6 +1728,11 @@ public interface JournalInterface {
     fun `rekey`(`newKey`: kotlin.ByteArray): RekeyReport
     
     /**
+     * The reminders kept in this journal's store.
+     */
+    fun `reminders`(): Reminders
+    
+    /**
      * Per-tracker counts and means over the entries `query` selects
      * (its `limit` and `after` are ignored).
      */
@@ -1890,6 +2045,23 @@ open class Journal: Disposable, AutoCloseable, JournalInterface
 
     
     /**
+     * The reminders kept in this journal's store.
+     */
+    @Throws(CairnException::class)override fun `reminders`(): Reminders {
+            return FfiConverterTypeReminders.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_journal_reminders(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Per-tracker counts and means over the entries `query` selects
      * (its `limit` and `after` are ignored).
      */
@@ -2070,6 +2242,568 @@ public object FfiConverterTypeJournal: FfiConverter<Journal, Long> {
     override fun allocationSize(value: Journal) = 8UL
 
     override fun write(value: Journal, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The patient's reminders: rules, the plan for the OS, reports and
+ * adherence. Shares its journal's store (closing the journal closes it).
+ */
+public interface RemindersInterface {
+    
+    /**
+     * Adds a rule.
+     */
+    fun `add`(`reminder`: NewReminder): Reminder
+    
+    /**
+     * Adherence for occurrences due in `[from_ms, min(to_ms, now_ms))`.
+     */
+    fun `adherence`(`fromMs`: kotlin.Long, `toMs`: kotlin.Long, `nowMs`: kotlin.Long, `deviceZone`: kotlin.String): AdherenceReport
+    
+    /**
+     * Deletes a rule.
+     */
+    fun `delete`(`id`: kotlin.String)
+    
+    /**
+     * Every recorded event.
+     */
+    fun `events`(): List<ReminderEvent>
+    
+    /**
+     * One rule.
+     */
+    fun `get`(`id`: kotlin.String): Reminder
+    
+    /**
+     * Every rule.
+     */
+    fun `list`(): List<Reminder>
+    
+    /**
+     * Every occurrence firing in `[from_ms, to_ms)` (at most 400 days).
+     */
+    fun `occurrences`(`fromMs`: kotlin.Long, `toMs`: kotlin.Long, `deviceZone`: kotlin.String): List<Occurrence>
+    
+    /**
+     * The notifications the OS should hold from `now_ms` for `horizon_days`
+     * (1-62), in time order, fair across rules within `limits`. Apply it
+     * with `diff_plan` at app start, after boot, after a zone change and
+     * after each report.
+     */
+    fun `plan`(`nowMs`: kotlin.Long, `deviceZone`: kotlin.String, `limits`: PlatformLimits, `horizonDays`: kotlin.UInt): List<PlannedNotification>
+    
+    /**
+     * The quiet hours, if set.
+     */
+    fun `quietHours`(): QuietHours?
+    
+    /**
+     * Records an event (a treatment session) that post-session rules follow.
+     */
+    fun `recordEvent`(`kind`: kotlin.String, `atMs`: kotlin.Long, `zone`: kotlin.String): ReminderEvent
+    
+    /**
+     * Reports what happened to a planned occurrence (`occurrence` and
+     * `due_ms` as in the plan).
+     */
+    fun `report`(`occurrence`: kotlin.String, `dueMs`: kotlin.Long, `report`: ReminderReport)
+    
+    /**
+     * Sets, or clears with none, the quiet hours.
+     */
+    fun `setQuietHours`(`quiet`: QuietHours?)
+    
+    /**
+     * Replaces a rule's content.
+     */
+    fun `update`(`id`: kotlin.String, `reminder`: NewReminder): Reminder
+    
+    companion object
+}
+
+/**
+ * The patient's reminders: rules, the plan for the OS, reports and
+ * adherence. Shares its journal's store (closing the journal closes it).
+ */
+open class Reminders: Disposable, AutoCloseable, RemindersInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_cairn_ffi_fn_free_reminders(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_cairn_ffi_fn_clone_reminders(handle, status)
+        }
+    }
+
+    
+    /**
+     * Adds a rule.
+     */
+    @Throws(CairnException::class)override fun `add`(`reminder`: NewReminder): Reminder {
+            return FfiConverterTypeReminder.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_add(
+        it,
+        
+        FfiConverterTypeNewReminder.lower(`reminder`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Adherence for occurrences due in `[from_ms, min(to_ms, now_ms))`.
+     */
+    @Throws(CairnException::class)override fun `adherence`(`fromMs`: kotlin.Long, `toMs`: kotlin.Long, `nowMs`: kotlin.Long, `deviceZone`: kotlin.String): AdherenceReport {
+            return FfiConverterTypeAdherenceReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_adherence(
+        it,
+        
+        FfiConverterLong.lower(`fromMs`),
+        FfiConverterLong.lower(`toMs`),
+        FfiConverterLong.lower(`nowMs`),
+        FfiConverterString.lower(`deviceZone`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Deletes a rule.
+     */
+    @Throws(CairnException::class)override fun `delete`(`id`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_delete(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Every recorded event.
+     */
+    @Throws(CairnException::class)override fun `events`(): List<ReminderEvent> {
+            return FfiConverterSequenceTypeReminderEvent.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_events(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * One rule.
+     */
+    @Throws(CairnException::class)override fun `get`(`id`: kotlin.String): Reminder {
+            return FfiConverterTypeReminder.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_get(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every rule.
+     */
+    @Throws(CairnException::class)override fun `list`(): List<Reminder> {
+            return FfiConverterSequenceTypeReminder.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_list(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every occurrence firing in `[from_ms, to_ms)` (at most 400 days).
+     */
+    @Throws(CairnException::class)override fun `occurrences`(`fromMs`: kotlin.Long, `toMs`: kotlin.Long, `deviceZone`: kotlin.String): List<Occurrence> {
+            return FfiConverterSequenceTypeOccurrence.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_occurrences(
+        it,
+        
+        FfiConverterLong.lower(`fromMs`),
+        FfiConverterLong.lower(`toMs`),
+        FfiConverterString.lower(`deviceZone`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The notifications the OS should hold from `now_ms` for `horizon_days`
+     * (1-62), in time order, fair across rules within `limits`. Apply it
+     * with `diff_plan` at app start, after boot, after a zone change and
+     * after each report.
+     */
+    @Throws(CairnException::class)override fun `plan`(`nowMs`: kotlin.Long, `deviceZone`: kotlin.String, `limits`: PlatformLimits, `horizonDays`: kotlin.UInt): List<PlannedNotification> {
+            return FfiConverterSequenceTypePlannedNotification.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_plan(
+        it,
+        
+        FfiConverterLong.lower(`nowMs`),
+        FfiConverterString.lower(`deviceZone`),
+        FfiConverterTypePlatformLimits.lower(`limits`),
+        FfiConverterUInt.lower(`horizonDays`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The quiet hours, if set.
+     */
+    @Throws(CairnException::class)override fun `quietHours`(): QuietHours? {
+            return FfiConverterOptionalTypeQuietHours.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_quiet_hours(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Records an event (a treatment session) that post-session rules follow.
+     */
+    @Throws(CairnException::class)override fun `recordEvent`(`kind`: kotlin.String, `atMs`: kotlin.Long, `zone`: kotlin.String): ReminderEvent {
+            return FfiConverterTypeReminderEvent.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_record_event(
+        it,
+        
+        FfiConverterString.lower(`kind`),
+        FfiConverterLong.lower(`atMs`),
+        FfiConverterString.lower(`zone`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Reports what happened to a planned occurrence (`occurrence` and
+     * `due_ms` as in the plan).
+     */
+    @Throws(CairnException::class)override fun `report`(`occurrence`: kotlin.String, `dueMs`: kotlin.Long, `report`: ReminderReport)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_report(
+        it,
+        
+        FfiConverterString.lower(`occurrence`),
+        FfiConverterLong.lower(`dueMs`),
+        FfiConverterTypeReminderReport.lower(`report`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Sets, or clears with none, the quiet hours.
+     */
+    @Throws(CairnException::class)override fun `setQuietHours`(`quiet`: QuietHours?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_set_quiet_hours(
+        it,
+        
+        FfiConverterOptionalTypeQuietHours.lower(`quiet`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Replaces a rule's content.
+     */
+    @Throws(CairnException::class)override fun `update`(`id`: kotlin.String, `reminder`: NewReminder): Reminder {
+            return FfiConverterTypeReminder.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_update(
+        it,
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterTypeNewReminder.lower(`reminder`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReminders: FfiConverter<Reminders, Long> {
+    override fun lower(value: Reminders): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Reminders {
+        return Reminders(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Reminders {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Reminders) = 8UL
+
+    override fun write(value: Reminders, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -2437,6 +3171,148 @@ public object FfiConverterTypeZoneDatabase: FfiConverter<ZoneDatabase, Long> {
 
 
 /**
+ * Adherence for one rule or category.
+ */
+data class Adherence (
+    /**
+     * Rule id or category name.
+     */
+    var `key`: kotlin.String
+    , 
+    /**
+     * Occurrences due.
+     */
+    var `due`: kotlin.UInt
+    , 
+    /**
+     * Shown by the OS.
+     */
+    var `shown`: kotlin.UInt
+    , 
+    /**
+     * Shown more than 5 minutes late.
+     */
+    var `late`: kotlin.UInt
+    , 
+    /**
+     * Never reported shown.
+     */
+    var `notShown`: kotlin.UInt
+    , 
+    /**
+     * Done.
+     */
+    var `done`: kotlin.UInt
+    , 
+    /**
+     * Skipped.
+     */
+    var `skipped`: kotlin.UInt
+    , 
+    /**
+     * Missed (grace period passed).
+     */
+    var `missed`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAdherence: FfiConverterRustBuffer<Adherence> {
+    override fun read(buf: ByteBuffer): Adherence {
+        return Adherence(
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Adherence) = (
+            FfiConverterString.allocationSize(value.`key`) +
+            FfiConverterUInt.allocationSize(value.`due`) +
+            FfiConverterUInt.allocationSize(value.`shown`) +
+            FfiConverterUInt.allocationSize(value.`late`) +
+            FfiConverterUInt.allocationSize(value.`notShown`) +
+            FfiConverterUInt.allocationSize(value.`done`) +
+            FfiConverterUInt.allocationSize(value.`skipped`) +
+            FfiConverterUInt.allocationSize(value.`missed`)
+    )
+
+    override fun write(value: Adherence, buf: ByteBuffer) {
+            FfiConverterString.write(value.`key`, buf)
+            FfiConverterUInt.write(value.`due`, buf)
+            FfiConverterUInt.write(value.`shown`, buf)
+            FfiConverterUInt.write(value.`late`, buf)
+            FfiConverterUInt.write(value.`notShown`, buf)
+            FfiConverterUInt.write(value.`done`, buf)
+            FfiConverterUInt.write(value.`skipped`, buf)
+            FfiConverterUInt.write(value.`missed`, buf)
+    }
+}
+
+
+
+/**
+ * Adherence per rule and per category.
+ */
+data class AdherenceReport (
+    /**
+     * Per rule.
+     */
+    var `rules`: List<Adherence>
+    , 
+    /**
+     * Per category.
+     */
+    var `categories`: List<Adherence>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAdherenceReport: FfiConverterRustBuffer<AdherenceReport> {
+    override fun read(buf: ByteBuffer): AdherenceReport {
+        return AdherenceReport(
+            FfiConverterSequenceTypeAdherence.read(buf),
+            FfiConverterSequenceTypeAdherence.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AdherenceReport) = (
+            FfiConverterSequenceTypeAdherence.allocationSize(value.`rules`) +
+            FfiConverterSequenceTypeAdherence.allocationSize(value.`categories`)
+    )
+
+    override fun write(value: AdherenceReport, buf: ByteBuffer) {
+            FfiConverterSequenceTypeAdherence.write(value.`rules`, buf)
+            FfiConverterSequenceTypeAdherence.write(value.`categories`, buf)
+    }
+}
+
+
+
+/**
  * A logged entry.
  */
 data class Entry (
@@ -2793,6 +3669,125 @@ public object FfiConverterTypeNewEntry: FfiConverterRustBuffer<NewEntry> {
 
 
 /**
+ * A reminder rule to add, or the new content of one.
+ */
+data class NewReminder (
+    /**
+     * What it is for.
+     */
+    var `category`: ReminderCategory
+    , 
+    /**
+     * When it fires.
+     */
+    var `schedule`: ReminderSchedule
+    , 
+    /**
+     * First local date, `YYYY-MM-DD`.
+     */
+    var `start`: kotlin.String
+    , 
+    /**
+     * An IANA zone to pin the times to; none follows the device's zone.
+     */
+    var `zone`: kotlin.String? = null 
+    , 
+    /**
+     * Last local date.
+     */
+    var `end`: kotlin.String? = null 
+    , 
+    /**
+     * At most this many occurrences.
+     */
+    var `count`: kotlin.UInt? = null 
+    , 
+    /**
+     * A title (sealed; on the lock screen only with `show_title`).
+     */
+    var `title`: kotlin.String? = null 
+    , 
+    /**
+     * Show the title on the lock screen instead of generic text.
+     */
+    var `showTitle`: kotlin.Boolean = false 
+    , 
+    /**
+     * Inside quiet hours (none: defer).
+     */
+    var `quiet`: QuietPolicy? = null 
+    , 
+    /**
+     * Minutes before an unacknowledged occurrence is missed.
+     */
+    var `graceMinutes`: kotlin.UInt = 60u 
+    , 
+    /**
+     * Paused rules plan nothing.
+     */
+    var `enabled`: kotlin.Boolean = true 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNewReminder: FfiConverterRustBuffer<NewReminder> {
+    override fun read(buf: ByteBuffer): NewReminder {
+        return NewReminder(
+            FfiConverterTypeReminderCategory.read(buf),
+            FfiConverterTypeReminderSchedule.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalTypeQuietPolicy.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NewReminder) = (
+            FfiConverterTypeReminderCategory.allocationSize(value.`category`) +
+            FfiConverterTypeReminderSchedule.allocationSize(value.`schedule`) +
+            FfiConverterString.allocationSize(value.`start`) +
+            FfiConverterOptionalString.allocationSize(value.`zone`) +
+            FfiConverterOptionalString.allocationSize(value.`end`) +
+            FfiConverterOptionalUInt.allocationSize(value.`count`) +
+            FfiConverterOptionalString.allocationSize(value.`title`) +
+            FfiConverterBoolean.allocationSize(value.`showTitle`) +
+            FfiConverterOptionalTypeQuietPolicy.allocationSize(value.`quiet`) +
+            FfiConverterUInt.allocationSize(value.`graceMinutes`) +
+            FfiConverterBoolean.allocationSize(value.`enabled`)
+    )
+
+    override fun write(value: NewReminder, buf: ByteBuffer) {
+            FfiConverterTypeReminderCategory.write(value.`category`, buf)
+            FfiConverterTypeReminderSchedule.write(value.`schedule`, buf)
+            FfiConverterString.write(value.`start`, buf)
+            FfiConverterOptionalString.write(value.`zone`, buf)
+            FfiConverterOptionalString.write(value.`end`, buf)
+            FfiConverterOptionalUInt.write(value.`count`, buf)
+            FfiConverterOptionalString.write(value.`title`, buf)
+            FfiConverterBoolean.write(value.`showTitle`, buf)
+            FfiConverterOptionalTypeQuietPolicy.write(value.`quiet`, buf)
+            FfiConverterUInt.write(value.`graceMinutes`, buf)
+            FfiConverterBoolean.write(value.`enabled`, buf)
+    }
+}
+
+
+
+/**
  * A custom tracker to define.
  */
 data class NewTracker (
@@ -2834,6 +3829,338 @@ public object FfiConverterTypeNewTracker: FfiConverterRustBuffer<NewTracker> {
     override fun write(value: NewTracker, buf: ByteBuffer) {
             FfiConverterString.write(value.`name`, buf)
             FfiConverterTypeTrackerKind.write(value.`kind`, buf)
+    }
+}
+
+
+
+/**
+ * One computed occurrence.
+ */
+data class Occurrence (
+    /**
+     * Key.
+     */
+    var `key`: kotlin.String
+    , 
+    /**
+     * Rule.
+     */
+    var `reminderId`: kotlin.String
+    , 
+    /**
+     * When it fires, ms.
+     */
+    var `fireMs`: kotlin.Long
+    , 
+    /**
+     * UTC offset then, seconds.
+     */
+    var `utcOffsetSeconds`: kotlin.Int
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOccurrence: FfiConverterRustBuffer<Occurrence> {
+    override fun read(buf: ByteBuffer): Occurrence {
+        return Occurrence(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Occurrence) = (
+            FfiConverterString.allocationSize(value.`key`) +
+            FfiConverterString.allocationSize(value.`reminderId`) +
+            FfiConverterLong.allocationSize(value.`fireMs`) +
+            FfiConverterInt.allocationSize(value.`utcOffsetSeconds`)
+    )
+
+    override fun write(value: Occurrence, buf: ByteBuffer) {
+            FfiConverterString.write(value.`key`, buf)
+            FfiConverterString.write(value.`reminderId`, buf)
+            FfiConverterLong.write(value.`fireMs`, buf)
+            FfiConverterInt.write(value.`utcOffsetSeconds`, buf)
+    }
+}
+
+
+
+/**
+ * What to change in the OS.
+ */
+data class PlanDiff (
+    /**
+     * Notifications to schedule.
+     */
+    var `add`: List<PlannedNotification>
+    , 
+    /**
+     * Notification ids to cancel.
+     */
+    var `remove`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePlanDiff: FfiConverterRustBuffer<PlanDiff> {
+    override fun read(buf: ByteBuffer): PlanDiff {
+        return PlanDiff(
+            FfiConverterSequenceTypePlannedNotification.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PlanDiff) = (
+            FfiConverterSequenceTypePlannedNotification.allocationSize(value.`add`) +
+            FfiConverterSequenceString.allocationSize(value.`remove`)
+    )
+
+    override fun write(value: PlanDiff, buf: ByteBuffer) {
+            FfiConverterSequenceTypePlannedNotification.write(value.`add`, buf)
+            FfiConverterSequenceString.write(value.`remove`, buf)
+    }
+}
+
+
+
+/**
+ * One notification for the OS. Its text is generic unless the patient
+ * chose to show a title; never patient content.
+ */
+data class PlannedNotification (
+    /**
+     * Stable id (use it as the OS notification id).
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * The rule.
+     */
+    var `reminderId`: kotlin.String
+    , 
+    /**
+     * The occurrence key, for `report`.
+     */
+    var `occurrence`: kotlin.String
+    , 
+    /**
+     * When it was due, ms (pass to `report`).
+     */
+    var `dueMs`: kotlin.Long
+    , 
+    /**
+     * When to show it, ms.
+     */
+    var `fireAtMs`: kotlin.Long
+    , 
+    /**
+     * UTC offset in force then, seconds.
+     */
+    var `utcOffsetSeconds`: kotlin.Int
+    , 
+    /**
+     * Category.
+     */
+    var `category`: ReminderCategory
+    , 
+    /**
+     * Lock-screen title.
+     */
+    var `title`: kotlin.String
+    , 
+    /**
+     * Lock-screen body.
+     */
+    var `body`: kotlin.String
+    , 
+    /**
+     * Exact, or within `window_minutes` after `fire_at_ms`.
+     */
+    var `exact`: kotlin.Boolean
+    , 
+    /**
+     * Delivery window when not exact.
+     */
+    var `windowMinutes`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePlannedNotification: FfiConverterRustBuffer<PlannedNotification> {
+    override fun read(buf: ByteBuffer): PlannedNotification {
+        return PlannedNotification(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterTypeReminderCategory.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PlannedNotification) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`reminderId`) +
+            FfiConverterString.allocationSize(value.`occurrence`) +
+            FfiConverterLong.allocationSize(value.`dueMs`) +
+            FfiConverterLong.allocationSize(value.`fireAtMs`) +
+            FfiConverterInt.allocationSize(value.`utcOffsetSeconds`) +
+            FfiConverterTypeReminderCategory.allocationSize(value.`category`) +
+            FfiConverterString.allocationSize(value.`title`) +
+            FfiConverterString.allocationSize(value.`body`) +
+            FfiConverterBoolean.allocationSize(value.`exact`) +
+            FfiConverterUInt.allocationSize(value.`windowMinutes`)
+    )
+
+    override fun write(value: PlannedNotification, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`reminderId`, buf)
+            FfiConverterString.write(value.`occurrence`, buf)
+            FfiConverterLong.write(value.`dueMs`, buf)
+            FfiConverterLong.write(value.`fireAtMs`, buf)
+            FfiConverterInt.write(value.`utcOffsetSeconds`, buf)
+            FfiConverterTypeReminderCategory.write(value.`category`, buf)
+            FfiConverterString.write(value.`title`, buf)
+            FfiConverterString.write(value.`body`, buf)
+            FfiConverterBoolean.write(value.`exact`, buf)
+            FfiConverterUInt.write(value.`windowMinutes`, buf)
+    }
+}
+
+
+
+/**
+ * What the platform allows.
+ */
+data class PlatformLimits (
+    /**
+     * Most notifications the OS may hold (iOS: 64).
+     */
+    var `maxPending`: kotlin.UInt
+    , 
+    /**
+     * Exact alarms allowed (Android: `SCHEDULE_EXACT_ALARM` granted).
+     */
+    var `exactAlarms`: kotlin.Boolean
+    , 
+    /**
+     * Width of inexact delivery windows (at least 10 minutes).
+     */
+    var `inexactWindowMinutes`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePlatformLimits: FfiConverterRustBuffer<PlatformLimits> {
+    override fun read(buf: ByteBuffer): PlatformLimits {
+        return PlatformLimits(
+            FfiConverterUInt.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PlatformLimits) = (
+            FfiConverterUInt.allocationSize(value.`maxPending`) +
+            FfiConverterBoolean.allocationSize(value.`exactAlarms`) +
+            FfiConverterUInt.allocationSize(value.`inexactWindowMinutes`)
+    )
+
+    override fun write(value: PlatformLimits, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`maxPending`, buf)
+            FfiConverterBoolean.write(value.`exactAlarms`, buf)
+            FfiConverterUInt.write(value.`inexactWindowMinutes`, buf)
+    }
+}
+
+
+
+/**
+ * Quiet hours in the device's zone (`22:00`-`07:00` wraps midnight).
+ */
+data class QuietHours (
+    /**
+     * Start, `HH:MM`.
+     */
+    var `start`: kotlin.String
+    , 
+    /**
+     * End, `HH:MM`.
+     */
+    var `end`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeQuietHours: FfiConverterRustBuffer<QuietHours> {
+    override fun read(buf: ByteBuffer): QuietHours {
+        return QuietHours(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: QuietHours) = (
+            FfiConverterString.allocationSize(value.`start`) +
+            FfiConverterString.allocationSize(value.`end`)
+    )
+
+    override fun write(value: QuietHours, buf: ByteBuffer) {
+            FfiConverterString.write(value.`start`, buf)
+            FfiConverterString.write(value.`end`, buf)
     }
 }
 
@@ -2928,6 +4255,204 @@ public object FfiConverterTypeRekeyReport: FfiConverterRustBuffer<RekeyReport> {
     override fun write(value: RekeyReport, buf: ByteBuffer) {
             FfiConverterULong.write(value.`resealed`, buf)
             FfiConverterSequenceTypeRecordRef.write(value.`corrupted`, buf)
+    }
+}
+
+
+
+/**
+ * A stored reminder rule.
+ */
+data class Reminder (
+    /**
+     * Random id.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * 1, plus one per change.
+     */
+    var `revision`: kotlin.Long
+    , 
+    /**
+     * What it is for.
+     */
+    var `category`: ReminderCategory
+    , 
+    /**
+     * When it fires.
+     */
+    var `schedule`: ReminderSchedule
+    , 
+    /**
+     * First local date.
+     */
+    var `start`: kotlin.String
+    , 
+    /**
+     * Pinned zone, or none for the device's.
+     */
+    var `zone`: kotlin.String?
+    , 
+    /**
+     * Last local date.
+     */
+    var `end`: kotlin.String?
+    , 
+    /**
+     * Occurrence limit.
+     */
+    var `count`: kotlin.UInt?
+    , 
+    /**
+     * Title.
+     */
+    var `title`: kotlin.String?
+    , 
+    /**
+     * Title on the lock screen.
+     */
+    var `showTitle`: kotlin.Boolean
+    , 
+    /**
+     * Inside quiet hours.
+     */
+    var `quiet`: QuietPolicy
+    , 
+    /**
+     * Grace minutes.
+     */
+    var `graceMinutes`: kotlin.UInt
+    , 
+    /**
+     * Enabled.
+     */
+    var `enabled`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReminder: FfiConverterRustBuffer<Reminder> {
+    override fun read(buf: ByteBuffer): Reminder {
+        return Reminder(
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTypeReminderCategory.read(buf),
+            FfiConverterTypeReminderSchedule.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterTypeQuietPolicy.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Reminder) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterLong.allocationSize(value.`revision`) +
+            FfiConverterTypeReminderCategory.allocationSize(value.`category`) +
+            FfiConverterTypeReminderSchedule.allocationSize(value.`schedule`) +
+            FfiConverterString.allocationSize(value.`start`) +
+            FfiConverterOptionalString.allocationSize(value.`zone`) +
+            FfiConverterOptionalString.allocationSize(value.`end`) +
+            FfiConverterOptionalUInt.allocationSize(value.`count`) +
+            FfiConverterOptionalString.allocationSize(value.`title`) +
+            FfiConverterBoolean.allocationSize(value.`showTitle`) +
+            FfiConverterTypeQuietPolicy.allocationSize(value.`quiet`) +
+            FfiConverterUInt.allocationSize(value.`graceMinutes`) +
+            FfiConverterBoolean.allocationSize(value.`enabled`)
+    )
+
+    override fun write(value: Reminder, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterLong.write(value.`revision`, buf)
+            FfiConverterTypeReminderCategory.write(value.`category`, buf)
+            FfiConverterTypeReminderSchedule.write(value.`schedule`, buf)
+            FfiConverterString.write(value.`start`, buf)
+            FfiConverterOptionalString.write(value.`zone`, buf)
+            FfiConverterOptionalString.write(value.`end`, buf)
+            FfiConverterOptionalUInt.write(value.`count`, buf)
+            FfiConverterOptionalString.write(value.`title`, buf)
+            FfiConverterBoolean.write(value.`showTitle`, buf)
+            FfiConverterTypeQuietPolicy.write(value.`quiet`, buf)
+            FfiConverterUInt.write(value.`graceMinutes`, buf)
+            FfiConverterBoolean.write(value.`enabled`, buf)
+    }
+}
+
+
+
+/**
+ * A recorded event (a treatment session).
+ */
+data class ReminderEvent (
+    /**
+     * Random id.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * Kind.
+     */
+    var `kind`: kotlin.String
+    , 
+    /**
+     * When, ms.
+     */
+    var `atMs`: kotlin.Long
+    , 
+    /**
+     * IANA zone.
+     */
+    var `zone`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReminderEvent: FfiConverterRustBuffer<ReminderEvent> {
+    override fun read(buf: ByteBuffer): ReminderEvent {
+        return ReminderEvent(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReminderEvent) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`kind`) +
+            FfiConverterLong.allocationSize(value.`atMs`) +
+            FfiConverterString.allocationSize(value.`zone`)
+    )
+
+    override fun write(value: ReminderEvent, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`kind`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+            FfiConverterString.write(value.`zone`, buf)
     }
 }
 
@@ -3273,6 +4798,672 @@ public object FfiConverterTypeCairnError : FfiConverterRustBuffer<CairnException
     }
 
 }
+
+
+
+/**
+ * Inside the patient's quiet hours, a reminder is...
+ */
+
+enum class QuietPolicy {
+    
+    /**
+     * ...moved to their end.
+     */
+    DEFER,
+    /**
+     * ...dropped.
+     */
+    SKIP,
+    /**
+     * ...shown anyway.
+     */
+    IGNORE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeQuietPolicy: FfiConverterRustBuffer<QuietPolicy> {
+    override fun read(buf: ByteBuffer) = try {
+        QuietPolicy.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: QuietPolicy) = 4UL
+
+    override fun write(value: QuietPolicy, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What a reminder is for.
+ */
+
+enum class ReminderCategory {
+    
+    /**
+     * A mood or symptom check-in.
+     */
+    CHECK_IN,
+    /**
+     * A medication dose.
+     */
+    MEDICATION,
+    /**
+     * A journaling prompt.
+     */
+    JOURNALING,
+    /**
+     * A step of the coping plan.
+     */
+    COPING_STEP,
+    /**
+     * A routine after a treatment session.
+     */
+    POST_SESSION,
+    /**
+     * An appointment.
+     */
+    APPOINTMENT;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReminderCategory: FfiConverterRustBuffer<ReminderCategory> {
+    override fun read(buf: ByteBuffer) = try {
+        ReminderCategory.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ReminderCategory) = 4UL
+
+    override fun write(value: ReminderCategory, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What happened to an occurrence.
+ */
+sealed class ReminderReport {
+    
+    /**
+     * The OS showed it.
+     */
+    data class Shown(
+        /**
+         * When, ms.
+         */
+        val `atMs`: kotlin.Long) : ReminderReport()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Done.
+     */
+    data class Done(
+        /**
+         * When, ms.
+         */
+        val `atMs`: kotlin.Long) : ReminderReport()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Skipped on purpose.
+     */
+    data class Skipped(
+        /**
+         * When, ms.
+         */
+        val `atMs`: kotlin.Long) : ReminderReport()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Snoozed.
+     */
+    data class Snoozed(
+        /**
+         * Show again at, ms.
+         */
+        val `untilMs`: kotlin.Long) : ReminderReport()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReminderReport : FfiConverterRustBuffer<ReminderReport>{
+    override fun read(buf: ByteBuffer): ReminderReport {
+        return when(buf.getInt()) {
+            1 -> ReminderReport.Shown(
+                FfiConverterLong.read(buf),
+                )
+            2 -> ReminderReport.Done(
+                FfiConverterLong.read(buf),
+                )
+            3 -> ReminderReport.Skipped(
+                FfiConverterLong.read(buf),
+                )
+            4 -> ReminderReport.Snoozed(
+                FfiConverterLong.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ReminderReport): ULong = when(value) {
+        is ReminderReport.Shown -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.`atMs`)
+            )
+        }
+        is ReminderReport.Done -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.`atMs`)
+            )
+        }
+        is ReminderReport.Skipped -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.`atMs`)
+            )
+        }
+        is ReminderReport.Snoozed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.`untilMs`)
+            )
+        }
+    }
+
+    override fun write(value: ReminderReport, buf: ByteBuffer) {
+        when(value) {
+            is ReminderReport.Shown -> {
+                buf.putInt(1)
+                FfiConverterLong.write(value.`atMs`, buf)
+                Unit
+            }
+            is ReminderReport.Done -> {
+                buf.putInt(2)
+                FfiConverterLong.write(value.`atMs`, buf)
+                Unit
+            }
+            is ReminderReport.Skipped -> {
+                buf.putInt(3)
+                FfiConverterLong.write(value.`atMs`, buf)
+                Unit
+            }
+            is ReminderReport.Snoozed -> {
+                buf.putInt(4)
+                FfiConverterLong.write(value.`untilMs`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * When a reminder fires. Times are wall-clock `HH:MM`; dates `YYYY-MM-DD`.
+ */
+sealed class ReminderSchedule {
+    
+    /**
+     * Every day at each time.
+     */
+    data class Daily(
+        /**
+         * Times.
+         */
+        val `times`: List<kotlin.String>) : ReminderSchedule()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * On the chosen weekdays at each time.
+     */
+    data class Weekly(
+        /**
+         * Weekdays.
+         */
+        val `days`: List<app.cairn.Weekday>, 
+        /**
+         * Times.
+         */
+        val `times`: List<kotlin.String>) : ReminderSchedule()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Every `n` days from the start date.
+     */
+    data class EveryNDays(
+        /**
+         * Interval (1-365).
+         */
+        val `n`: kotlin.UShort, 
+        /**
+         * Times.
+         */
+        val `times`: List<kotlin.String>) : ReminderSchedule()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * On a day of each month (a month without it uses its last day).
+     */
+    data class MonthDay(
+        /**
+         * Day 1-31.
+         */
+        val `day`: kotlin.UByte, 
+        /**
+         * Times.
+         */
+        val `times`: List<kotlin.String>) : ReminderSchedule()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Once.
+     */
+    data class Once(
+        /**
+         * Date.
+         */
+        val `date`: kotlin.String, 
+        /**
+         * Time.
+         */
+        val `time`: kotlin.String) : ReminderSchedule()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Once a day at a reproducible random minute in `[from, to)`.
+     */
+    data class Window(
+        /**
+         * Start.
+         */
+        val `from`: kotlin.String, 
+        /**
+         * End (exclusive).
+         */
+        val `to`: kotlin.String, 
+        /**
+         * Weekdays, or every day when empty.
+         */
+        val `days`: List<app.cairn.Weekday>) : ReminderSchedule()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * After each recorded event of a kind (a treatment session).
+     */
+    data class AfterEvent(
+        /**
+         * Event kind (`infusion`).
+         */
+        val `event`: kotlin.String, 
+        /**
+         * Steps.
+         */
+        val `steps`: List<app.cairn.ReminderStep>) : ReminderSchedule()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReminderSchedule : FfiConverterRustBuffer<ReminderSchedule>{
+    override fun read(buf: ByteBuffer): ReminderSchedule {
+        return when(buf.getInt()) {
+            1 -> ReminderSchedule.Daily(
+                FfiConverterSequenceString.read(buf),
+                )
+            2 -> ReminderSchedule.Weekly(
+                FfiConverterSequenceTypeWeekday.read(buf),
+                FfiConverterSequenceString.read(buf),
+                )
+            3 -> ReminderSchedule.EveryNDays(
+                FfiConverterUShort.read(buf),
+                FfiConverterSequenceString.read(buf),
+                )
+            4 -> ReminderSchedule.MonthDay(
+                FfiConverterUByte.read(buf),
+                FfiConverterSequenceString.read(buf),
+                )
+            5 -> ReminderSchedule.Once(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            6 -> ReminderSchedule.Window(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterSequenceTypeWeekday.read(buf),
+                )
+            7 -> ReminderSchedule.AfterEvent(
+                FfiConverterString.read(buf),
+                FfiConverterSequenceTypeReminderStep.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ReminderSchedule): ULong = when(value) {
+        is ReminderSchedule.Daily -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterSequenceString.allocationSize(value.`times`)
+            )
+        }
+        is ReminderSchedule.Weekly -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterSequenceTypeWeekday.allocationSize(value.`days`)
+                + FfiConverterSequenceString.allocationSize(value.`times`)
+            )
+        }
+        is ReminderSchedule.EveryNDays -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUShort.allocationSize(value.`n`)
+                + FfiConverterSequenceString.allocationSize(value.`times`)
+            )
+        }
+        is ReminderSchedule.MonthDay -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUByte.allocationSize(value.`day`)
+                + FfiConverterSequenceString.allocationSize(value.`times`)
+            )
+        }
+        is ReminderSchedule.Once -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`date`)
+                + FfiConverterString.allocationSize(value.`time`)
+            )
+        }
+        is ReminderSchedule.Window -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`from`)
+                + FfiConverterString.allocationSize(value.`to`)
+                + FfiConverterSequenceTypeWeekday.allocationSize(value.`days`)
+            )
+        }
+        is ReminderSchedule.AfterEvent -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`event`)
+                + FfiConverterSequenceTypeReminderStep.allocationSize(value.`steps`)
+            )
+        }
+    }
+
+    override fun write(value: ReminderSchedule, buf: ByteBuffer) {
+        when(value) {
+            is ReminderSchedule.Daily -> {
+                buf.putInt(1)
+                FfiConverterSequenceString.write(value.`times`, buf)
+                Unit
+            }
+            is ReminderSchedule.Weekly -> {
+                buf.putInt(2)
+                FfiConverterSequenceTypeWeekday.write(value.`days`, buf)
+                FfiConverterSequenceString.write(value.`times`, buf)
+                Unit
+            }
+            is ReminderSchedule.EveryNDays -> {
+                buf.putInt(3)
+                FfiConverterUShort.write(value.`n`, buf)
+                FfiConverterSequenceString.write(value.`times`, buf)
+                Unit
+            }
+            is ReminderSchedule.MonthDay -> {
+                buf.putInt(4)
+                FfiConverterUByte.write(value.`day`, buf)
+                FfiConverterSequenceString.write(value.`times`, buf)
+                Unit
+            }
+            is ReminderSchedule.Once -> {
+                buf.putInt(5)
+                FfiConverterString.write(value.`date`, buf)
+                FfiConverterString.write(value.`time`, buf)
+                Unit
+            }
+            is ReminderSchedule.Window -> {
+                buf.putInt(6)
+                FfiConverterString.write(value.`from`, buf)
+                FfiConverterString.write(value.`to`, buf)
+                FfiConverterSequenceTypeWeekday.write(value.`days`, buf)
+                Unit
+            }
+            is ReminderSchedule.AfterEvent -> {
+                buf.putInt(7)
+                FfiConverterString.write(value.`event`, buf)
+                FfiConverterSequenceTypeReminderStep.write(value.`steps`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * One step after an event.
+ */
+sealed class ReminderStep {
+    
+    /**
+     * Minutes after the event.
+     */
+    data class After(
+        /**
+         * Minutes (at most 30 days).
+         */
+        val `minutes`: kotlin.UInt) : ReminderStep()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * On the `day`-th local day after the event's (0 = that day) at `time`.
+     */
+    data class DayAt(
+        /**
+         * Days after (at most 365).
+         */
+        val `day`: kotlin.UShort, 
+        /**
+         * Wall-clock time, `HH:MM`.
+         */
+        val `time`: kotlin.String) : ReminderStep()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReminderStep : FfiConverterRustBuffer<ReminderStep>{
+    override fun read(buf: ByteBuffer): ReminderStep {
+        return when(buf.getInt()) {
+            1 -> ReminderStep.After(
+                FfiConverterUInt.read(buf),
+                )
+            2 -> ReminderStep.DayAt(
+                FfiConverterUShort.read(buf),
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ReminderStep): ULong = when(value) {
+        is ReminderStep.After -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUInt.allocationSize(value.`minutes`)
+            )
+        }
+        is ReminderStep.DayAt -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUShort.allocationSize(value.`day`)
+                + FfiConverterString.allocationSize(value.`time`)
+            )
+        }
+    }
+
+    override fun write(value: ReminderStep, buf: ByteBuffer) {
+        when(value) {
+            is ReminderStep.After -> {
+                buf.putInt(1)
+                FfiConverterUInt.write(value.`minutes`, buf)
+                Unit
+            }
+            is ReminderStep.DayAt -> {
+                buf.putInt(2)
+                FfiConverterUShort.write(value.`day`, buf)
+                FfiConverterString.write(value.`time`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
 
 
 
@@ -3796,6 +5987,69 @@ public object FfiConverterTypeValue : FfiConverterRustBuffer<Value>{
 
 
 
+/**
+ * A day of the week.
+ */
+
+enum class Weekday {
+    
+    /**
+     * Monday.
+     */
+    MON,
+    /**
+     * Tuesday.
+     */
+    TUE,
+    /**
+     * Wednesday.
+     */
+    WED,
+    /**
+     * Thursday.
+     */
+    THU,
+    /**
+     * Friday.
+     */
+    FRI,
+    /**
+     * Saturday.
+     */
+    SAT,
+    /**
+     * Sunday.
+     */
+    SUN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeWeekday: FfiConverterRustBuffer<Weekday> {
+    override fun read(buf: ByteBuffer) = try {
+        Weekday.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Weekday) = 4UL
+
+    override fun write(value: Weekday, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 /**
  * @suppress
@@ -3992,6 +6246,126 @@ public object FfiConverterOptionalTypeZoneDatabase: FfiConverterRustBuffer<ZoneD
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeQuietHours: FfiConverterRustBuffer<QuietHours?> {
+    override fun read(buf: ByteBuffer): QuietHours? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeQuietHours.read(buf)
+    }
+
+    override fun allocationSize(value: QuietHours?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeQuietHours.allocationSize(value)
+        }
+    }
+
+    override fun write(value: QuietHours?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeQuietHours.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeQuietPolicy: FfiConverterRustBuffer<QuietPolicy?> {
+    override fun read(buf: ByteBuffer): QuietPolicy? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeQuietPolicy.read(buf)
+    }
+
+    override fun allocationSize(value: QuietPolicy?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeQuietPolicy.allocationSize(value)
+        }
+    }
+
+    override fun write(value: QuietPolicy?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeQuietPolicy.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
+    override fun read(buf: ByteBuffer): List<kotlin.String> {
+        val len = buf.getInt()
+        return List<kotlin.String>(len) {
+            FfiConverterString.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.String>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterString.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.String>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAdherence: FfiConverterRustBuffer<List<Adherence>> {
+    override fun read(buf: ByteBuffer): List<Adherence> {
+        val len = buf.getInt()
+        return List<Adherence>(len) {
+            FfiConverterTypeAdherence.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Adherence>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAdherence.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Adherence>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAdherence.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeEntry: FfiConverterRustBuffer<List<Entry>> {
     override fun read(buf: ByteBuffer): List<Entry> {
         val len = buf.getInt()
@@ -4020,6 +6394,62 @@ public object FfiConverterSequenceTypeEntry: FfiConverterRustBuffer<List<Entry>>
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeOccurrence: FfiConverterRustBuffer<List<Occurrence>> {
+    override fun read(buf: ByteBuffer): List<Occurrence> {
+        val len = buf.getInt()
+        return List<Occurrence>(len) {
+            FfiConverterTypeOccurrence.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Occurrence>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeOccurrence.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Occurrence>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeOccurrence.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypePlannedNotification: FfiConverterRustBuffer<List<PlannedNotification>> {
+    override fun read(buf: ByteBuffer): List<PlannedNotification> {
+        val len = buf.getInt()
+        return List<PlannedNotification>(len) {
+            FfiConverterTypePlannedNotification.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<PlannedNotification>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypePlannedNotification.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<PlannedNotification>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypePlannedNotification.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeRecordRef: FfiConverterRustBuffer<List<RecordRef>> {
     override fun read(buf: ByteBuffer): List<RecordRef> {
         val len = buf.getInt()
@@ -4038,6 +6468,62 @@ public object FfiConverterSequenceTypeRecordRef: FfiConverterRustBuffer<List<Rec
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeRecordRef.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeReminder: FfiConverterRustBuffer<List<Reminder>> {
+    override fun read(buf: ByteBuffer): List<Reminder> {
+        val len = buf.getInt()
+        return List<Reminder>(len) {
+            FfiConverterTypeReminder.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Reminder>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReminder.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Reminder>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReminder.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeReminderEvent: FfiConverterRustBuffer<List<ReminderEvent>> {
+    override fun read(buf: ByteBuffer): List<ReminderEvent> {
+        val len = buf.getInt()
+        return List<ReminderEvent>(len) {
+            FfiConverterTypeReminderEvent.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReminderEvent>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReminderEvent.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReminderEvent>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReminderEvent.write(it, buf)
         }
     }
 }
@@ -4153,6 +6639,77 @@ public object FfiConverterSequenceTypeTrackerSummary: FfiConverterRustBuffer<Lis
         }
     }
 }
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeReminderStep: FfiConverterRustBuffer<List<ReminderStep>> {
+    override fun read(buf: ByteBuffer): List<ReminderStep> {
+        val len = buf.getInt()
+        return List<ReminderStep>(len) {
+            FfiConverterTypeReminderStep.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReminderStep>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReminderStep.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReminderStep>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReminderStep.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeWeekday: FfiConverterRustBuffer<List<Weekday>> {
+    override fun read(buf: ByteBuffer): List<Weekday> {
+        val len = buf.getInt()
+        return List<Weekday>(len) {
+            FfiConverterTypeWeekday.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Weekday>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeWeekday.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Weekday>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeWeekday.write(it, buf)
+        }
+    }
+}
+        /**
+         * Android: exact alarms if the app may schedule them, else inexact windows.
+         */
+    @Throws(CairnException::class) fun `androidLimits`(`exactAlarmsAllowed`: kotlin.Boolean): PlatformLimits {
+            return FfiConverterTypePlatformLimits.lift(
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_android_limits(
+    
+        
+        FfiConverterBoolean.lower(`exactAlarmsAllowed`),_status)
+}
+    )
+    }
+    
+
         /**
          * The built-in trackers, with their kinds.
          */
@@ -4182,6 +6739,22 @@ public object FfiConverterSequenceTypeTrackerSummary: FfiConverterRustBuffer<Lis
     
 
         /**
+         * Compares a plan with the notification ids the OS holds now.
+         */
+    @Throws(CairnException::class) fun `diffPlan`(`plan`: List<PlannedNotification>, `heldIds`: List<kotlin.String>): PlanDiff {
+            return FfiConverterTypePlanDiff.lift(
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_diff_plan(
+    
+        
+        FfiConverterSequenceTypePlannedNotification.lower(`plan`),
+        FfiConverterSequenceString.lower(`heldIds`),_status)
+}
+    )
+    }
+    
+
+        /**
          * A fresh random 32-byte key, for shells that create the data key before
          * wrapping it in the platform keystore.
          */
@@ -4189,6 +6762,20 @@ public object FfiConverterSequenceTypeTrackerSummary: FfiConverterRustBuffer<Lis
             return FfiConverterByteArray.lift(
     uniffiRustCallWithError(CairnException) { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_func_generate_key(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * iOS: at most 64 pending notifications, delivered on time.
+         */
+    @Throws(CairnException::class) fun `iosLimits`(): PlatformLimits {
+            return FfiConverterTypePlatformLimits.lift(
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_ios_limits(
     
         _status)
 }
