@@ -1,4 +1,5 @@
-//! Cairn against plain SQLite baselines, in one process.
+//! Cairn against plain SQLite baselines (and, for reminders, the `rrule`
+//! crate), in one process.
 //!
 //! `cargo run --release -p cairn-bench -- [--quick] [--dir PATH] [--only CASE]`
 //!
@@ -8,13 +9,20 @@
 //! logs. See bench/README.md for what each case measures.
 
 use cairn_bench::{
-    DAY_MS, Generator, KEY, Opts, Report, Workdir, alternate, build_store, create_store,
-    days_query, first_day, last_day, midnight, note, open_and_read, open_store, scaled,
+    DAY_MS, Generator, KEY, Opts, Report, Workdir, ZONE, alternate, build_store, create_store,
+    days_query, first_day, last_day, median, midnight, note, open_and_read, open_store, scaled,
     store_pragmas, time, warm_wal,
 };
-use cairn_core::NewEntry;
 use cairn_core::crypto::{Binding, DataKey, Sealer};
+use cairn_core::reminders::{
+    Category, Limits, NewReminder, QuietHours, QuietPolicy, Schedule, ZonePolicy, local_to_utc,
+};
+use cairn_core::zones::Zone;
+use cairn_core::{NewEntry, Store, ZoneDb};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
+use rrule::RRuleSet;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Instant;
 
@@ -36,6 +44,12 @@ fn main() {
     }
     if opts.wants("open_ten_years") {
         open_ten_years(&opts, &dir);
+    }
+    if opts.wants("expand_year_vs_rrule") {
+        expand_year_vs_rrule(&opts, &dir);
+    }
+    if opts.wants("plan_64_of_50_rules") {
+        plan_64_of_50_rules(&opts, &dir);
     }
     note(&format!("done in {:.1} s", started.elapsed().as_secs_f64()));
 }
@@ -263,4 +277,350 @@ fn open_ten_years(opts: &Opts, dir: &Workdir) {
         .with("today_entries", expect)
         .with("opens_per_round", per_round)
         .print();
+}
+
+// --- reminders ----------------------------------------------------------------
+
+/// A wall-clock time.
+fn hm(h: u32, m: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(h, m, 0).expect("valid time")
+}
+
+/// A date.
+fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+}
+
+/// Unix seconds as a UTC instant.
+fn utc_s(s: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(s, 0).expect("instant in range")
+}
+
+/// An instant as local time in `zone` with its offset
+/// (`2026-03-08T03:30:00-04:00`), for the report.
+fn local_string(zone: &Zone, s: i64) -> String {
+    let off = FixedOffset::east_opt(zone.offset_at(s * 1000)).expect("offset");
+    utc_s(s).with_timezone(&off).to_rfc3339()
+}
+
+/// The instant in `set` within `[lo, hi)` (Unix seconds), as local time.
+fn instant_in(set: &BTreeSet<i64>, zone: &Zone, lo: i64, hi: i64) -> serde_json::Value {
+    let found: Vec<String> = set.range(lo..hi).map(|s| local_string(zone, *s)).collect();
+    match found.as_slice() {
+        [one] => one.clone().into(),
+        _ => found.into(),
+    }
+}
+
+/// The year of the expansion case and the New York transitions in it.
+const REMINDER_YEAR: i32 = 2026;
+const SPRING_FORWARD: (u32, u32) = (3, 8);
+const FALL_BACK: (u32, u32) = (11, 1);
+
+/// `RRULE` text for a daily rule at `times` in [`ZONE`] from January 1st of
+/// [`REMINDER_YEAR`]. BYHOUR and BYMINUTE combine as a cartesian product,
+/// so one RRULE is written per distinct minute (08:00 and 14:00 share one;
+/// 02:30 has its own) and the rrule crate merges them as a set.
+fn rrule_text(times: &[NaiveTime]) -> String {
+    use chrono::Timelike;
+    let mut by_minute: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for t in times {
+        by_minute
+            .entry(t.minute())
+            .or_default()
+            .push(t.hour().to_string());
+    }
+    let mut s = format!("DTSTART;TZID={ZONE}:{REMINDER_YEAR}0101T000000");
+    for (minute, hours) in by_minute {
+        s.push_str(&format!(
+            "\nRRULE:FREQ=DAILY;BYHOUR={};BYMINUTE={minute};BYSECOND=0",
+            hours.join(",")
+        ));
+    }
+    s
+}
+
+/// Expands `text` over `[from, to)` with the rrule crate.
+fn rrule_expand(text: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<rrule::Tz>> {
+    let set: RRuleSet = text.parse().expect("valid RRULE text");
+    // `after` and `before` are inclusive: stop a second short of `to`.
+    set.after(from.with_timezone(&rrule::Tz::UTC))
+        .before((to - Duration::seconds(1)).with_timezone(&rrule::Tz::UTC))
+        .all(u16::MAX)
+        .dates
+}
+
+/// A store at `path` holding one daily rule at `times`, starting on
+/// `start`, following the device's zone.
+fn one_rule_store(path: &Path, times: &[NaiveTime], start: NaiveDate) -> Store {
+    let store = create_store(path);
+    store
+        .add_reminder(NewReminder::new(
+            Category::CheckIn,
+            Schedule::Daily {
+                times: times.to_vec(),
+            },
+            start,
+        ))
+        .expect("add reminder");
+    store
+}
+
+/// Case 6: one year of a three-times-a-day rule in New York (one time in
+/// the spring-forward gap), `Store::occurrences` on a store holding just
+/// that rule against the rrule crate parsing and expanding the same rule.
+/// Both must give the same instants; the line says whether they did.
+fn expand_year_vs_rrule(opts: &Opts, dir: &Workdir) {
+    const NAME: &str = "expand_year_vs_rrule";
+    let rounds = opts.pick(15, 61);
+    let per_round = opts.pick(20, 100);
+    let times = [hm(8, 0), hm(14, 0), hm(2, 30)];
+    let zones = ZoneDb::system();
+    let zone = zones.zone(ZONE).expect("zone");
+    let start = ymd(REMINDER_YEAR, 1, 1);
+    let local_midnight = |d: NaiveDate| local_to_utc(&zone, d, NaiveTime::MIN).0;
+    let from = utc_s(local_midnight(start));
+    let to = utc_s(local_midnight(ymd(REMINDER_YEAR + 1, 1, 1)));
+    let store = one_rule_store(&dir.join("reminders-year.db"), &times, start);
+    let text = rrule_text(&times);
+
+    // Same instants? (UTC seconds, as sets.)
+    let ours_list = store.occurrences(from, to, ZONE).expect("occurrences");
+    let n = ours_list.len();
+    let ours: BTreeSet<i64> = ours_list
+        .iter()
+        .map(|o| o.fire_ms.div_euclid(1000))
+        .collect();
+    let theirs_list = rrule_expand(&text, from, to);
+    let theirs: BTreeSet<i64> = theirs_list.iter().map(|d| d.timestamp()).collect();
+    let mismatches = ours.symmetric_difference(&theirs).count();
+    let same = mismatches == 0 && n == ours.len() && theirs_list.len() == theirs.len();
+    // The spring-forward day's 02:30: RFC 5545 says 03:30 EDT.
+    let day_span = |(m, d): (u32, u32), until: NaiveTime| {
+        let day = ymd(REMINDER_YEAR, m, d);
+        (local_midnight(day), local_to_utc(&zone, day, until).0)
+    };
+    let (lo, hi) = day_span(SPRING_FORWARD, hm(8, 0));
+    let gap_day = serde_json::json!({
+        "ours": instant_in(&ours, &zone, lo, hi),
+        "rrule": instant_in(&theirs, &zone, lo, hi),
+    });
+    // Untimed: a 01:30 rule, which the fall-back day has twice (RFC 5545:
+    // the first, 01:30 EDT).
+    let overlap_store = one_rule_store(&dir.join("reminders-overlap.db"), &[hm(1, 30)], start);
+    let ours_overlap: BTreeSet<i64> = overlap_store
+        .occurrences(from, to, ZONE)
+        .expect("occurrences")
+        .iter()
+        .map(|o| o.fire_ms.div_euclid(1000))
+        .collect();
+    let theirs_overlap: BTreeSet<i64> = rrule_expand(&rrule_text(&[hm(1, 30)]), from, to)
+        .iter()
+        .map(|d| d.timestamp())
+        .collect();
+    let (lo, hi) = day_span(FALL_BACK, hm(8, 0));
+    let fall_back_day = serde_json::json!({
+        "ours": instant_in(&ours_overlap, &zone, lo, hi),
+        "rrule": instant_in(&theirs_overlap, &zone, lo, hi),
+        "same_instants_all_year": ours_overlap == theirs_overlap,
+    });
+    drop(overlap_store);
+    note(&format!(
+        "{NAME}: ours {n} instants, rrule {}, {mismatches} mismatches",
+        theirs_list.len()
+    ));
+
+    let ours_once = || {
+        let mut got = 0;
+        let s = time(|| {
+            got = store
+                .occurrences(from, to, ZONE)
+                .expect("occurrences")
+                .len()
+        });
+        assert_eq!(got, n);
+        s
+    };
+    let rrule_once = || {
+        let mut got = 0;
+        let s = time(|| got = rrule_expand(&text, from, to).len());
+        assert_eq!(got, theirs_list.len());
+        s
+    };
+    ours_once();
+    rrule_once();
+    note(&format!(
+        "{NAME}: {rounds} rounds of {per_round} expansions a side, interleaved"
+    ));
+    let (ours_t, base_t) = alternate(rounds, per_round, ours_once, rrule_once);
+    // What each side spends besides expanding: ours, the read transaction
+    // and loading one sealed rule (`occurrences` over an empty range);
+    // rrule, parsing the text.
+    let (load_t, parse_t) = alternate(
+        rounds,
+        per_round,
+        || time(|| drop(store.occurrences(from, from, ZONE).expect("occurrences"))),
+        || time(|| drop(text.parse::<RRuleSet>().expect("valid RRULE text"))),
+    );
+    let round2 = |x: f64| (x * 100.0).round() / 100.0;
+    let (ours_t, base_t) = (scaled(&ours_t, 1e6), scaled(&base_t, 1e6));
+    Report::from_rounds(NAME, "us", &ours_t, &base_t, Some(1.0))
+        .with("n", n)
+        .with("rrule_n", theirs_list.len())
+        .with("mismatches", mismatches)
+        .with("same_instants", same)
+        .with("gap_day_0230", gap_day)
+        .with("fall_back_day_0130", fall_back_day)
+        .with("ours_load_us", round2(median(&scaled(&load_t, 1e6))))
+        .with("rrule_parse_us", round2(median(&scaled(&parse_t, 1e6))))
+        .with("expansions_per_round", per_round)
+        .print();
+}
+
+/// The 50 rules of case 7: 20 daily (three times a day, five of them with
+/// 22:30, inside the quiet hours), 15 weekly, 15 windows; every seventh
+/// pinned to Chicago, every ninth skipped (not deferred) in quiet hours.
+fn fifty_rules(start: NaiveDate) -> Vec<NewReminder> {
+    use chrono::Weekday::{Fri, Mon, Thu, Tue, Wed};
+    (0..50u32)
+        .map(|i| {
+            let schedule = match i % 10 {
+                0..=3 => Schedule::Daily {
+                    times: vec![
+                        hm(8, 15 * (i % 4)),
+                        hm(13, 30 * (i % 2)),
+                        if i % 10 == 0 {
+                            hm(22, 30)
+                        } else {
+                            hm(20, 15 * (i % 3))
+                        },
+                    ],
+                },
+                4..=6 => Schedule::Weekly {
+                    days: if i % 2 == 0 {
+                        vec![Mon, Wed, Fri]
+                    } else {
+                        vec![Tue, Thu]
+                    },
+                    times: if i % 3 == 0 {
+                        vec![hm(9, 30), hm(18, 0)]
+                    } else {
+                        vec![hm(9, 30)]
+                    },
+                },
+                _ => Schedule::Window {
+                    from: hm(10 + i % 3, 0),
+                    to: hm(12 + i % 3, 0),
+                    days: if i % 2 == 0 {
+                        Vec::new()
+                    } else {
+                        vec![Mon, Tue, Wed, Thu, Fri]
+                    },
+                },
+            };
+            let mut r = NewReminder::new(Category::ALL[i as usize % 5], schedule, start);
+            if i % 7 == 0 {
+                r.zone = ZonePolicy::Pinned("America/Chicago".into());
+            }
+            if i % 9 == 0 {
+                r.quiet = QuietPolicy::Skip;
+            }
+            r
+        })
+        .collect()
+}
+
+/// Case 7: the plan for iOS (at most 64 notifications, 7 days ahead) of a
+/// store with 50 rules and quiet hours, against expanding one daily
+/// three-times-a-day rule over the same 7 days (`Store::occurrences` on a
+/// store holding just that rule).
+fn plan_64_of_50_rules(opts: &Opts, dir: &Workdir) {
+    const NAME: &str = "plan_64_of_50_rules";
+    let rounds = opts.pick(15, 61);
+    let per_round = opts.pick(10, 40);
+    let horizon_days = 7;
+    let start = ymd(REMINDER_YEAR, 1, 1);
+    // Thursday 06:00 in New York (app start); the week ahead crosses
+    // spring-forward. Nothing fires within an hour of either end of the
+    // range, so its counts do not depend on the rules' random window seeds.
+    let now = utc_s(
+        ymd(REMINDER_YEAR, 3, 5)
+            .and_hms_opt(11, 0, 0)
+            .expect("valid time")
+            .and_utc()
+            .timestamp(),
+    );
+    let to = now + Duration::days(horizon_days);
+    let rules = fifty_rules(start);
+    let store = create_store(&dir.join("reminders-fifty.db"));
+    store
+        .set_quiet_hours(Some(QuietHours {
+            start: hm(22, 0),
+            end: hm(7, 0),
+        }))
+        .expect("quiet hours");
+    for r in &rules {
+        store.add_reminder(r.clone()).expect("add reminder");
+    }
+    let Schedule::Daily { times } = &rules[1].schedule else {
+        unreachable!("rule 1 is daily")
+    };
+    let one = one_rule_store(&dir.join("reminders-week.db"), times, start);
+
+    let plan = || {
+        store
+            .plan_reminders(now, ZONE, &Limits::IOS, horizon_days as u32)
+            .expect("plan")
+    };
+    let planned = plan().len();
+    assert_eq!(planned, Limits::IOS.max_pending as usize);
+    let in_horizon = store.occurrences(now, to, ZONE).expect("occurrences").len();
+    let one_n = one.occurrences(now, to, ZONE).expect("occurrences").len();
+    note(&format!(
+        "{NAME}: {} rules, {in_horizon} occurrences in {horizon_days} days, {planned} planned",
+        rules.len()
+    ));
+
+    let ours_once = || {
+        let mut got = 0;
+        let s = time(|| got = plan().len());
+        assert_eq!(got, planned);
+        s
+    };
+    let one_once = || {
+        let mut got = 0;
+        let s = time(|| got = one.occurrences(now, to, ZONE).expect("occurrences").len());
+        assert_eq!(got, one_n);
+        s
+    };
+    ours_once();
+    one_once();
+    note(&format!(
+        "{NAME}: {rounds} rounds of {per_round} a side, interleaved"
+    ));
+    let (ours_t, base_t) = alternate(rounds, per_round, ours_once, one_once);
+    let (ours_t, base_t) = (scaled(&ours_t, 1e6), scaled(&base_t, 1e6));
+    Report::from_rounds(NAME, "us", &ours_t, &base_t, None)
+        .with("rules", rules.len())
+        .with("horizon_days", horizon_days)
+        .with("occurrences_in_horizon", in_horizon)
+        .with("planned", planned)
+        .with("baseline_occurrences", one_n)
+        .with("plans_per_round", per_round)
+        .print();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rrule_text_has_one_rule_per_distinct_minute() {
+        assert_eq!(
+            rrule_text(&[hm(8, 0), hm(14, 0), hm(2, 30)]),
+            "DTSTART;TZID=America/New_York:20260101T000000\n\
+             RRULE:FREQ=DAILY;BYHOUR=8,14;BYMINUTE=0;BYSECOND=0\n\
+             RRULE:FREQ=DAILY;BYHOUR=2;BYMINUTE=30;BYSECOND=0"
+        );
+    }
 }
