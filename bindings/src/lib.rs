@@ -1394,6 +1394,13 @@ pub struct PlanDiff {
     pub remove: Vec<String>,
 }
 
+/// The prefix of every notification id Cairn plans (`cairn-`), so a shell
+/// can tell its reminders apart from the app's other notifications.
+#[uniffi::export]
+pub fn notification_id_prefix() -> Result<String> {
+    Ok(rem::NOTIFICATION_ID_PREFIX.to_owned())
+}
+
 /// Compares a plan with the notification ids the OS holds now.
 #[uniffi::export]
 pub fn diff_plan(plan: Vec<PlannedNotification>, held_ids: Vec<String>) -> Result<PlanDiff> {
@@ -1669,7 +1676,10 @@ impl Reminders {
         to_ms: i64,
         device_zone: String,
     ) -> Result<Vec<Occurrence>> {
-        if to_ms < from_ms || to_ms - from_ms > 400 * 86_400_000 {
+        if to_ms
+            .checked_sub(from_ms)
+            .is_none_or(|span| !(0..=400 * 86_400_000).contains(&span))
+        {
             return Err(CairnError::InvalidInput {
                 message: "invalid range: at most 400 days".into(),
             });

@@ -913,3 +913,27 @@ fn rules_are_validated_edited_deleted_and_rekeyed() {
         Err(Error::UnknownZone)
     ));
 }
+
+#[test]
+fn reports_need_a_known_rule_paused_rules_owe_nothing_and_new_text_gets_a_new_id() {
+    let (_t, s) = new_store_with(zones());
+    let unknown = format!("{}:2026-11-20:0", "ab".repeat(16));
+    assert!(matches!(s.report_reminder(&unknown, 0, ReminderReport::Done { at_ms: 0 }), Err(Error::NotFound { .. })));
+    let mut paused = daily(&["09:00"], "2026-11-01");
+    paused.enabled = false;
+    s.add_reminder(paused).unwrap();
+    let (rules, _) = s.adherence(utc("2026-11-01T00:00:00Z"), utc("2026-11-20T00:00:00Z"), utc("2026-11-20T00:00:00Z"), "UTC").unwrap();
+    assert!(rules.is_empty());
+    let mut r = daily(&["09:00"], "2026-11-01");
+    r.title = Some("walk".into());
+    let rule = s.add_reminder(r.clone()).unwrap();
+    let now = utc("2026-11-27T00:00:00Z");
+    let before = s.plan_reminders(now, "UTC", &Limits::IOS, 1).unwrap();
+    r.show_title = true;
+    s.update_reminder(&rule.id, r).unwrap();
+    let after = s.plan_reminders(now, "UTC", &Limits::IOS, 1).unwrap();
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0].occurrence, after[0].occurrence);
+    assert_ne!(before[0].id, after[0].id, "new text, new id: the diff replaces the shown text");
+    assert!(after[0].id.starts_with(NOTIFICATION_ID_PREFIX));
+}

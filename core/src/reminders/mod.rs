@@ -7,7 +7,7 @@ mod plan;
 mod store;
 
 pub use expand::local_to_utc;
-pub use plan::{Limits, PlanDiff, PlannedNotification, diff_plan};
+pub use plan::{Limits, NOTIFICATION_ID_PREFIX, PlanDiff, PlannedNotification, diff_plan};
 pub use store::{Adherence, ReminderReport};
 
 use crate::error::{Error, Result};

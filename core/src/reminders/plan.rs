@@ -96,12 +96,27 @@ pub fn diff_plan(plan: &[PlannedNotification], held: &[String]) -> PlanDiff {
     }
 }
 
-pub(crate) fn notification_id(occurrence: &str, fire_ms: i64) -> String {
+/// Every planned notification's id starts with this.
+pub const NOTIFICATION_ID_PREFIX: &str = "cairn-";
+
+/// Stable while the occurrence, its time and its text stay the same; any
+/// change gives a new id, so the diff replaces what the OS shows.
+pub(crate) fn notification_id(occurrence: &str, fire_ms: i64, title: &str, body: &str) -> String {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(occurrence.as_bytes());
-    ctx.update(&fire_ms.to_be_bytes());
+    for part in [
+        occurrence.as_bytes(),
+        &fire_ms.to_be_bytes(),
+        title.as_bytes(),
+        body.as_bytes(),
+    ] {
+        ctx.update(&(part.len() as u32).to_be_bytes());
+        ctx.update(part);
+    }
     let h = ctx.finish();
-    format!("cairn-{}", crate::crypto::to_hex(&h.as_ref()[..10]))
+    format!(
+        "{NOTIFICATION_ID_PREFIX}{}",
+        crate::crypto::to_hex(&h.as_ref()[..10])
+    )
 }
 
 /// Applies quiet hours (in the device's zone) to one fire time: `None` when
@@ -173,7 +188,7 @@ pub(crate) fn select(
                 _ => generic_title.to_owned(),
             };
             Some(PlannedNotification {
-                id: notification_id(&c.occ.key, c.fire_ms),
+                id: notification_id(&c.occ.key, c.fire_ms, &title, body),
                 reminder_id: rule.id.clone(),
                 occurrence: c.occ.key,
                 due_ms: c.occ.fire_ms,

@@ -447,6 +447,19 @@ impl Store {
     ) -> Result<()> {
         let rule_id = check_key(occurrence)?.to_owned();
         self.write(|tx, sealer, _| {
+            let known: bool = tx
+                .query_row(
+                    "SELECT count(*) FROM reminders WHERE id = ?1 AND deleted = 0",
+                    [&rule_id],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n > 0)?;
+            if !known {
+                return Err(Error::NotFound {
+                    table: "reminders",
+                    id: rule_id.clone(),
+                });
+            }
             let existing = load_logs(tx, sealer, due_ms, due_ms + 1)?.remove(occurrence);
             let (id, mut state) = match existing {
                 Some((id, _, s)) => (id, s),
@@ -623,7 +636,8 @@ impl Store {
             )?;
             let mut by_rule: Vec<Adherence> = Vec::new();
             let mut by_cat: HashMap<Category, Adherence> = HashMap::new();
-            for r in &rules {
+            // Paused rules planned nothing, so they owe nothing.
+            for r in rules.iter().filter(|r| r.enabled) {
                 let z = rule_zone(&inner.zones, r, &device)?;
                 let mut a = Adherence {
                     key: r.id.clone(),

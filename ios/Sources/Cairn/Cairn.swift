@@ -5690,6 +5690,17 @@ public func iosLimits()throws  -> PlatformLimits  {
 })
 }
 /**
+ * The prefix of every notification id Cairn plans (`cairn-`), so a shell
+ * can tell its reminders apart from the app's other notifications.
+ */
+public func notificationIdPrefix()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_notification_id_prefix(uniffiCallStatus
+    )
+})
+}
+/**
  * Parses `trigger:work`, `activity:walk` or a plain label.
  */
 public func parseTag(text: String)throws  -> Tag  {
@@ -5745,6 +5756,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_func_ios_limits() != 51196) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_func_notification_id_prefix() != 19671) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_func_parse_tag() != 54438) {

@@ -499,6 +499,12 @@ RustBuffer uniffi_cairn_ffi_fn_func_ios_limits(RustCallStatus *_Nonnull out_stat
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_NOTIFICATION_ID_PREFIX
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_NOTIFICATION_ID_PREFIX
+RustBuffer uniffi_cairn_ffi_fn_func_notification_id_prefix(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_PARSE_TAG
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_PARSE_TAG
 RustBuffer uniffi_cairn_ffi_fn_func_parse_tag(RustBuffer text, RustCallStatus *_Nonnull out_status
@@ -802,6 +808,12 @@ uint16_t uniffi_cairn_ffi_checksum_func_generate_key(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_IOS_LIMITS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_IOS_LIMITS
 uint16_t uniffi_cairn_ffi_checksum_func_ios_limits(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_NOTIFICATION_ID_PREFIX
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_NOTIFICATION_ID_PREFIX
+uint16_t uniffi_cairn_ffi_checksum_func_notification_id_prefix(void
     
 );
 #endif

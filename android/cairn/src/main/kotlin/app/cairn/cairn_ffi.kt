@@ -687,6 +687,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_cairn_ffi_checksum_func_ios_limits(
     ): Int
+    external fun uniffi_cairn_ffi_checksum_func_notification_id_prefix(
+    ): Int
     external fun uniffi_cairn_ffi_checksum_func_parse_tag(
     ): Int
     external fun uniffi_cairn_ffi_checksum_func_parse_value(
@@ -887,6 +889,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_ios_limits(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_notification_id_prefix(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_parse_tag(`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_parse_value(`kind`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1026,6 +1030,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_func_ios_limits() and 0xFFFF) != 51196) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_func_notification_id_prefix() and 0xFFFF) != 19671) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_func_parse_tag() and 0xFFFF) != 54438) {
@@ -6776,6 +6783,21 @@ public object FfiConverterSequenceTypeWeekday: FfiConverterRustBuffer<List<Weekd
             return FfiConverterTypePlatformLimits.lift(
     uniffiRustCallWithError(CairnException) { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_func_ios_limits(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * The prefix of every notification id Cairn plans (`cairn-`), so a shell
+         * can tell its reminders apart from the app's other notifications.
+         */
+    @Throws(CairnException::class) fun `notificationIdPrefix`(): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_notification_id_prefix(
     
         _status)
 }
