@@ -116,7 +116,7 @@ fn oracle(zone: &zones::Zone, date: NaiveDate, time: NaiveTime) -> (i64, &'stati
 fn daily_rules_are_right_in_every_iana_zone_for_two_years() {
     let names = all_zone_names();
     assert!(names.len() > 300, "found only {} zones", names.len());
-    // Emulated ARM runs are 25-250 times slower: take every 40th zone there
+    // Emulated ARM runs are 25-250 times slower: take every 10th zone there
     // (plus the ones with unusual transitions).
     let names: Vec<String> = if cfg!(target_arch = "x86_64") {
         names
@@ -125,7 +125,7 @@ fn daily_rules_are_right_in_every_iana_zone_for_two_years() {
             .iter()
             .enumerate()
             .filter(|(i, n)| {
-                i % 40 == 0
+                i % 10 == 0
                     || [
                         "America/New_York",
                         "Australia/Lord_Howe",
@@ -198,8 +198,14 @@ fn daily_rules_are_right_in_every_iana_zone_for_two_years() {
         "{} zones, {checked} occurrences checked, {gaps} in gaps, {overlaps} in overlaps",
         names.len()
     );
+    // Every zone meets about 750 of each in these two years; a tenth, about 75.
+    let least = if cfg!(target_arch = "x86_64") {
+        500
+    } else {
+        40
+    };
     assert!(
-        gaps > 100 && overlaps > 100,
+        gaps > least && overlaps > least,
         "the test met too few transitions: {gaps} gaps, {overlaps} overlaps"
     );
 }
@@ -918,11 +924,21 @@ fn rules_are_validated_edited_deleted_and_rekeyed() {
 fn reports_need_a_known_rule_paused_rules_owe_nothing_and_new_text_gets_a_new_id() {
     let (_t, s) = new_store_with(zones());
     let unknown = format!("{}:2026-11-20:0", "ab".repeat(16));
-    assert!(matches!(s.report_reminder(&unknown, 0, ReminderReport::Done { at_ms: 0 }), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        s.report_reminder(&unknown, 0, ReminderReport::Done { at_ms: 0 }),
+        Err(Error::NotFound { .. })
+    ));
     let mut paused = daily(&["09:00"], "2026-11-01");
     paused.enabled = false;
     s.add_reminder(paused).unwrap();
-    let (rules, _) = s.adherence(utc("2026-11-01T00:00:00Z"), utc("2026-11-20T00:00:00Z"), utc("2026-11-20T00:00:00Z"), "UTC").unwrap();
+    let (rules, _) = s
+        .adherence(
+            utc("2026-11-01T00:00:00Z"),
+            utc("2026-11-20T00:00:00Z"),
+            utc("2026-11-20T00:00:00Z"),
+            "UTC",
+        )
+        .unwrap();
     assert!(rules.is_empty());
     let mut r = daily(&["09:00"], "2026-11-01");
     r.title = Some("walk".into());
@@ -934,6 +950,9 @@ fn reports_need_a_known_rule_paused_rules_owe_nothing_and_new_text_gets_a_new_id
     let after = s.plan_reminders(now, "UTC", &Limits::IOS, 1).unwrap();
     assert_eq!(before.len(), 1);
     assert_eq!(before[0].occurrence, after[0].occurrence);
-    assert_ne!(before[0].id, after[0].id, "new text, new id: the diff replaces the shown text");
+    assert_ne!(
+        before[0].id, after[0].id,
+        "new text, new id: the diff replaces the shown text"
+    );
     assert!(after[0].id.starts_with(NOTIFICATION_ID_PREFIX));
 }

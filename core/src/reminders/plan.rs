@@ -25,15 +25,16 @@ impl Limits {
         exact_alarms: true,
         inexact_window_minutes: 10,
     };
-    /// Android with exact alarms allowed.
+    /// Android with exact alarms allowed. Android caps an app at 500 alarms
+    /// (WorkManager included): keep room.
     pub const ANDROID_EXACT: Limits = Limits {
-        max_pending: 500,
+        max_pending: 400,
         exact_alarms: true,
         inexact_window_minutes: 10,
     };
     /// Android without the exact-alarm permission (the default from Android 14).
     pub const ANDROID_INEXACT: Limits = Limits {
-        max_pending: 500,
+        max_pending: 400,
         exact_alarms: false,
         inexact_window_minutes: 15,
     };
