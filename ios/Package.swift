@@ -24,7 +24,7 @@ let ffi: Target = .binaryTarget(name: "CairnFFI", path: "CairnFFI.xcframework")
 
 let package = Package(
     name: "Cairn",
-    platforms: [.iOS(.v15)],
+    platforms: [.iOS(.v15), .macOS(.v12)],
     products: [
         .library(name: "Cairn", targets: ["Cairn", "CairnKit"]),
     ],

@@ -50,6 +50,8 @@ dependencies {
     // JNA's own native part for every Android ABI.
     api("net.java.dev.jna:jna:5.17.0@aar")
     implementation("androidx.annotation:annotation:1.9.1")
+    // Reminders: NotificationCompat and the notification channel.
+    implementation("androidx.core:core:1.15.0")
     // CairnSyncWorker (the background sync extension point).
     implementation("androidx.work:work-runtime-ktx:2.10.0")
     implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.9.0")
