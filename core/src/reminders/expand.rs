@@ -56,8 +56,9 @@ fn resolve(zone: &Zone, local: i64, before: i64, after: i64) -> (i64, i32) {
     }
 }
 
-/// Resolves many times of one local date with two offset lookups for the
-/// whole day when no transition is near (almost every day).
+/// Resolves the times of one local date: when the offsets a day either side
+/// agree (almost every day), each time needs one lookup to confirm instead
+/// of the three of [`resolve`].
 struct DayResolver<'a> {
     zone: &'a Zone,
 }
@@ -74,28 +75,19 @@ impl DayResolver<'_> {
         let after = offset_s(self.zone, midnight + 2 * DAY_S);
         for &t in times {
             let local = midnight + i64::from(t.num_seconds_from_midnight());
-            let (utc, off) =
-                if before == after && offset_s_cached(self.zone, local - before, before) {
-                    (local - before, before as i32)
-                } else {
-                    resolve(
-                        self.zone,
-                        local,
-                        offset_s(self.zone, local - DAY_S),
-                        offset_s(self.zone, local + DAY_S),
-                    )
-                };
+            let (utc, off) = if before == after && offset_s(self.zone, local - before) == before {
+                (local - before, before as i32)
+            } else {
+                resolve(
+                    self.zone,
+                    local,
+                    offset_s(self.zone, local - DAY_S),
+                    offset_s(self.zone, local + DAY_S),
+                )
+            };
             out(t, utc, off);
         }
     }
-}
-
-/// Whether the offset at `t` is `expect`; skips the lookup when the whole
-/// three-day span around the day has one offset (checked by the caller for
-/// its two ends), verifying only the first time of a day would be enough,
-/// but one lookup is cheap and keeps this exact.
-fn offset_s_cached(zone: &Zone, t: i64, expect: i64) -> bool {
-    offset_s(zone, t) == expect
 }
 
 /// The last day of a month.
@@ -193,7 +185,6 @@ pub(crate) fn expand(
         };
         let resolver = DayResolver { zone };
         let mut scratch = Vec::with_capacity(4);
-        let mut seq: u32 = 0;
         while d <= last {
             times_on(rule, d, &mut scratch);
             if !scratch.is_empty() {
@@ -206,11 +197,10 @@ pub(crate) fn expand(
                     out.push(Occurrence {
                         key: occurrence_key(&rule.id, date, slot),
                         reminder_id: rule.id.clone(),
-                        seq,
+                        seq: 0,
                         fire_ms: utc * 1000,
                         utc_offset_seconds: off,
                     });
-                    seq += 1;
                 });
             }
             if rule.count.is_some_and(|c| out.len() >= c as usize) {

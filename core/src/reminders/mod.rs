@@ -347,8 +347,7 @@ pub struct Occurrence {
     pub key: String,
     /// The rule.
     pub reminder_id: String,
-    /// Its position within the rule's occurrences (from the rule's start,
-    /// or from the expansion's start for unlimited rules).
+    /// Its position among the rule's occurrences in the expanded range.
     pub seq: u32,
     /// When it fires, ms since the epoch.
     pub fire_ms: i64,
