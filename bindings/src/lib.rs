@@ -447,31 +447,33 @@ pub struct EntryQuery {
     pub newest_first: bool,
 }
 
-fn day(field: &str, s: Option<String>) -> Result<Option<chrono::NaiveDate>> {
-    s.map(|s| {
-        chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|_| CairnError::InvalidInput {
-            message: format!("invalid {field}: expected YYYY-MM-DD"),
-        })
+fn date_in(field: &str, s: &str) -> Result<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| CairnError::InvalidInput {
+        message: format!("invalid {field}: expected YYYY-MM-DD"),
     })
-    .transpose()
 }
 
-fn instant(field: &str, ms: Option<i64>) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
-    ms.map(|ms| {
-        chrono::DateTime::from_timestamp_millis(ms).ok_or_else(|| CairnError::InvalidInput {
-            message: format!("invalid {field}: out of range"),
-        })
+fn ms_in(field: &str, ms: i64) -> Result<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp_millis(ms).ok_or_else(|| CairnError::InvalidInput {
+        message: format!("invalid {field}: out of range"),
     })
-    .transpose()
 }
 
 impl EntryQuery {
     fn into_core(self) -> Result<core::EntryQuery> {
         Ok(core::EntryQuery {
-            from: instant("from_ms", self.from_ms)?,
-            to: instant("to_ms", self.to_ms)?,
-            from_day: day("from_day", self.from_day)?,
-            to_day: day("to_day", self.to_day)?,
+            from: self.from_ms.map(|ms| ms_in("from_ms", ms)).transpose()?,
+            to: self.to_ms.map(|ms| ms_in("to_ms", ms)).transpose()?,
+            from_day: self
+                .from_day
+                .as_deref()
+                .map(|d| date_in("from_day", d))
+                .transpose()?,
+            to_day: self
+                .to_day
+                .as_deref()
+                .map(|d| date_in("to_day", d))
+                .transpose()?,
             tracker: self.tracker,
             limit: self.limit,
             after: self.after,
@@ -1045,10 +1047,6 @@ fn time_out(t: chrono::NaiveTime) -> String {
     t.format("%H:%M").to_string()
 }
 
-fn date_in(field: &str, s: &str) -> Result<chrono::NaiveDate> {
-    Ok(day(field, Some(s.to_owned()))?.expect("given"))
-}
-
 fn times_in(ts: &[String]) -> Result<Vec<chrono::NaiveTime>> {
     ts.iter().map(|t| time_in(t)).collect()
 }
@@ -1533,10 +1531,6 @@ pub struct Occurrence {
 #[derive(uniffi::Object)]
 pub struct Reminders {
     journal: Arc<Journal>,
-}
-
-fn ms_in(field: &str, ms: i64) -> Result<chrono::DateTime<chrono::Utc>> {
-    Ok(instant(field, Some(ms))?.expect("given"))
 }
 
 #[uniffi::export]

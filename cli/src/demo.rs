@@ -53,12 +53,18 @@ fn clamp_round(x: f64, lo: f64, hi: f64) -> f64 {
 
 /// A local wall-clock time in `zone` as a UTC instant (demo times avoid
 /// the small hours, so gaps and overlaps do not arise).
-fn local(zones: &ZoneDb, zone: &str, day: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
-    let naive = day.and_time(NaiveTime::from_hms_opt(h, m, 0).expect("valid time"));
-    let guess = naive.and_utc().timestamp_millis();
-    let z = zones.zone(zone).expect("demo zones exist");
-    let off = z.offset_at(guess - i64::from(z.offset_at(guess)) * 1000);
-    DateTime::from_timestamp_millis(guess - i64::from(off) * 1000).expect("in range")
+fn local(
+    zones: &ZoneDb,
+    zone: &str,
+    day: NaiveDate,
+    h: u32,
+    m: u32,
+) -> Result<DateTime<Utc>, Failure> {
+    let time =
+        NaiveTime::from_hms_opt(h, m, 0).ok_or_else(|| Failure::other("demo time out of range"))?;
+    let zone = zones.zone(zone)?;
+    let (utc_s, _) = cairn_core::reminders::local_to_utc(&zone, day, time);
+    DateTime::from_timestamp(utc_s, 0).ok_or_else(|| Failure::other("demo date out of range"))
 }
 
 pub fn run(
@@ -335,7 +341,7 @@ fn simulate(store: &Store, zones: &ZoneDb, days: u32, seed: u64) -> Result<Simul
                        tags: Vec<Tag>,
                        note: Option<String>|
          -> Result<Option<String>, Failure> {
-            let at = local(zones, zone, day, h, m);
+            let at = local(zones, zone, day, h, m)?;
             if at > now {
                 return Ok(None);
             }

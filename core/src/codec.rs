@@ -131,11 +131,10 @@ impl<'a> Reader<'a> {
     }
     #[inline]
     pub fn str(&mut self) -> R<String> {
-        let len = usize::try_from(self.uvar()?).map_err(|_| DecodeError)?;
-        let end = self.pos.checked_add(len).ok_or(DecodeError)?;
-        let bytes = self.buf.get(self.pos..end).ok_or(DecodeError)?;
-        self.pos = end;
-        String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError)
+        let bytes = self.bytes()?;
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| DecodeError)
     }
     pub fn opt_str(&mut self) -> R<Option<String>> {
         Ok(if self.bool()? {

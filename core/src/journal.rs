@@ -11,7 +11,7 @@
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::crypto::{Binding, Sealer};
 use crate::error::{Error, RecordRef, Result};
-use crate::store::{Store, WriteCtx, outbox};
+use crate::store::{Store, WriteCtx, outbox, tombstone};
 use crate::trackers::{MAX_LABEL_CHARS, Tracker, Value, check_label, check_text};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -541,18 +541,7 @@ impl Store {
     /// tombstone (id, revision) stays for sync.
     pub fn delete_entry(&self, id: &str) -> Result<()> {
         crate::crypto::check_id(id)?;
-        self.write(|tx, _, _| {
-            let rev: Option<i64> = tx
-                .query_row("SELECT revision FROM entries WHERE id = ?1 AND deleted = 0", [id], |r| r.get(0))
-                .optional()?;
-            let rev = rev.ok_or_else(|| Error::NotFound { table: "entries", id: id.to_owned() })? + 1;
-            tx.execute(
-                "UPDATE entries SET deleted = 1, body = NULL, day = NULL, revision = ?2 WHERE id = ?1",
-                params![id, rev],
-            )?;
-            outbox(tx, "entries", id, rev, true)?;
-            Ok(())
-        })
+        self.write(|tx, _, _| tombstone(tx, "entries", id))
     }
 
     /// One entry by id. `NotFound` if absent or deleted, `Corrupted` if its

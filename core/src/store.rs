@@ -490,6 +490,35 @@ impl WriteCtx<'_> {
     }
 }
 
+/// Deletes a live record in the caller's transaction: erases its sealed body
+/// (and its bound plaintext column, if nullable), bumps its revision and
+/// queues the delete for sync. `NotFound` if there is no live record.
+pub(crate) fn tombstone(tx: &Transaction<'_>, table: &'static str, id: &str) -> Result<()> {
+    let rev: i64 = tx
+        .query_row(
+            &format!("SELECT revision FROM {table} WHERE id = ?1 AND deleted = 0"),
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| Error::NotFound {
+            table,
+            id: id.to_owned(),
+        })?;
+    let clear_bound = SEALED_TABLES
+        .iter()
+        .find(|t| t.table == table)
+        .and_then(|t| t.bound_column)
+        .map_or(String::new(), |c| format!(", {c} = NULL"));
+    tx.execute(
+        &format!(
+            "UPDATE {table} SET deleted = 1, body = NULL{clear_bound}, revision = ?2 WHERE id = ?1"
+        ),
+        params![id, rev + 1],
+    )?;
+    outbox(tx, table, id, rev + 1, true)
+}
+
 /// Records one change in the outbox, in the caller's transaction.
 pub(crate) fn outbox(
     tx: &Transaction<'_>,

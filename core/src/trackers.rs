@@ -6,7 +6,7 @@
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::crypto::{Binding, Sealer};
 use crate::error::{Error, Result};
-use crate::store::{Inner, Store, outbox};
+use crate::store::{Inner, Store, outbox, tombstone};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
@@ -621,22 +621,7 @@ impl Store {
         }
         crate::crypto::check_id(id)?;
         self.write(|tx, _, ctx| {
-            let rev: Option<i64> = tx
-                .query_row(
-                    "SELECT revision FROM trackers WHERE id = ?1 AND deleted = 0",
-                    [id],
-                    |r| r.get(0),
-                )
-                .ok();
-            let rev = rev.ok_or_else(|| Error::NotFound {
-                table: "trackers",
-                id: id.to_owned(),
-            })? + 1;
-            tx.execute(
-                "UPDATE trackers SET deleted = 1, body = NULL, revision = ?2 WHERE id = ?1",
-                params![id, rev],
-            )?;
-            outbox(tx, "trackers", id, rev, true)?;
+            tombstone(tx, "trackers", id)?;
             *ctx.trackers = None;
             Ok(())
         })

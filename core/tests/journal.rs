@@ -420,7 +420,7 @@ fn edits_and_deletes_leave_revisions_tombstones_and_outbox_rows() {
     let conn = raw(&t.path);
     let (deleted, body_null, rev): (i64, bool, i64) = conn
         .query_row(
-            "SELECT deleted, body IS NULL, revision FROM entries WHERE id = ?1",
+            "SELECT deleted, body IS NULL AND day IS NULL, revision FROM entries WHERE id = ?1",
             [&e.id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )

@@ -9,7 +9,7 @@ use super::{
 use crate::codec::{Reader, Writer};
 use crate::crypto::{Binding, Sealer};
 use crate::error::{Error, Result};
-use crate::store::{Store, outbox};
+use crate::store::{Store, outbox, tombstone};
 use crate::zones::{Zone, ZoneDb};
 use chrono::{DateTime, NaiveTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -366,25 +366,7 @@ impl Store {
     /// Deletes a rule (a tombstone stays for sync).
     pub fn delete_reminder(&self, id: &str) -> Result<()> {
         crate::crypto::check_id(id)?;
-        self.write(|tx, _, _| {
-            let rev: Option<i64> = tx
-                .query_row(
-                    "SELECT revision FROM reminders WHERE id = ?1 AND deleted = 0",
-                    [id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let rev = rev.ok_or_else(|| Error::NotFound {
-                table: "reminders",
-                id: id.to_owned(),
-            })? + 1;
-            tx.execute(
-                "UPDATE reminders SET deleted = 1, body = NULL, revision = ?2 WHERE id = ?1",
-                params![id, rev],
-            )?;
-            outbox(tx, "reminders", id, rev, true)?;
-            Ok(())
-        })
+        self.write(|tx, _, _| tombstone(tx, "reminders", id))
     }
 
     /// Records an event that `AfterEvent` rules follow (a treatment session).
