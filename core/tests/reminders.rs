@@ -854,6 +854,11 @@ fn rules_are_validated_edited_deleted_and_rekeyed() {
             count: Some(0),
             ..daily(&["09:00"], "2026-01-01")
         },
+        daily(&["09:00"], "1969-12-31"),
+        NewReminder {
+            end: Some(d("2300-01-01")),
+            ..daily(&["09:00"], "2026-01-01")
+        },
         NewReminder {
             title: Some("x".repeat(200)),
             ..daily(&["09:00"], "2026-01-01")

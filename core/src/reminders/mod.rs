@@ -477,6 +477,19 @@ impl NewReminder {
         if let Schedule::Once { date, .. } = &self.schedule {
             self.start = *date;
         }
+        // Far-off dates are typing mistakes, and expansion near the ends of
+        // the calendar would overflow.
+        let (first, last) = (
+            NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date"),
+            NaiveDate::from_ymd_opt(2199, 12, 31).expect("valid date"),
+        );
+        if [Some(self.start), self.end]
+            .into_iter()
+            .flatten()
+            .any(|d| d < first || d > last)
+        {
+            return Err(Error::invalid("date", "between 1970 and 2199"));
+        }
         if self.end.is_some_and(|e| e < self.start) {
             return Err(Error::invalid("end", "must not be before the start"));
         }
