@@ -532,3 +532,96 @@ fn a_handle_left_behind_by_a_rekey_refuses_to_write_under_the_old_key() {
     assert_eq!(all.entries.len(), 1);
     assert!(all.corrupted.is_empty());
 }
+
+/// Writes the v2 fixture (schema version 2, envelope v1: journal plus
+/// reminders). Run by hand with
+/// `CAIRN_WRITE_FIXTURE=1 cargo test -p cairn-core --test store make_v2_fixture -- --ignored`,
+/// only when schema version 2's writer is what is checked out.
+#[test]
+#[ignore]
+fn make_v2_fixture() {
+    use cairn_core::reminders::{Category, NewReminder, QuietHours, ReminderReport, Schedule};
+    use chrono::{NaiveDate, NaiveTime};
+    if std::env::var_os("CAIRN_WRITE_FIXTURE").is_none() {
+        return;
+    }
+    assert_eq!(
+        SCHEMA_VERSION, 2,
+        "check out a schema-v2 build to rewrite the v2 fixture"
+    );
+    let p = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/v2.cairn"
+    ));
+    let _ = std::fs::remove_file(p);
+    let s = Store::create(p, Key::Raw(&[0x42; 32]), opts()).unwrap();
+    let custom = s
+        .add_tracker(NewTracker {
+            name: "Fixture trail minutes".into(),
+            kind: TrackerKind::Duration { max_minutes: 600 },
+        })
+        .unwrap();
+    let gone_tracker = s
+        .add_tracker(NewTracker {
+            name: "Fixture gone".into(),
+            kind: TrackerKind::Count,
+        })
+        .unwrap();
+    s.delete_tracker(&gone_tracker.id).unwrap();
+    let mut n = entry("mood", Value::Scale(4.0), at(2026, 3, 8, 7, 30));
+    n.zone = "America/Chicago".into();
+    n.note = Some("fixture note".into());
+    n.tags = vec![Tag::parse("trigger:fixture").unwrap()];
+    let first = s.log(n.clone()).unwrap();
+    n.value = Value::Scale(5.0);
+    s.update_entry(&first.id, n).unwrap();
+    let gone = s
+        .log(entry("energy", Value::Scale(2.0), at(2026, 3, 9, 8, 0)))
+        .unwrap();
+    s.delete_entry(&gone.id).unwrap();
+    s.log(entry(
+        &custom.id,
+        Value::Duration { minutes: 35 },
+        at(2026, 3, 10, 18, 0),
+    ))
+    .unwrap();
+    let mut rule = NewReminder::new(
+        Category::Medication,
+        Schedule::Daily {
+            times: vec![NaiveTime::from_hms_opt(8, 0, 0).unwrap()],
+        },
+        NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+    );
+    rule.title = Some("fixture pill".into());
+    let rule = s.add_reminder(rule).unwrap();
+    let gone_rule = s
+        .add_reminder(NewReminder::new(
+            Category::CheckIn,
+            Schedule::Daily {
+                times: vec![NaiveTime::from_hms_opt(20, 0, 0).unwrap()],
+            },
+            NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        ))
+        .unwrap();
+    s.delete_reminder(&gone_rule.id).unwrap();
+    s.record_event("infusion", at(2026, 3, 9, 15, 0), "America/Chicago")
+        .unwrap();
+    s.set_quiet_hours(Some(QuietHours {
+        start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+        end: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+    }))
+    .unwrap();
+    let occ = s
+        .occurrences(at(2026, 3, 9, 0, 0), at(2026, 3, 10, 0, 0), "Europe/London")
+        .unwrap();
+    let o = occ.iter().find(|o| o.reminder_id == rule.id).unwrap();
+    s.report_reminder(
+        &o.key,
+        o.fire_ms,
+        ReminderReport::Done {
+            at_ms: o.fire_ms + 60_000,
+        },
+    )
+    .unwrap();
+    s.close().unwrap();
+}
