@@ -51,7 +51,9 @@ final class JournalModel: ObservableObject {
             isOpen = true
             status = "Journal open (Cairn \((try? coreVersion()) ?? "?"))"
         } catch KeyProviderError.keyMissingForExistingJournal {
-            status = "This journal's key is not on this device."
+            // The phone was restored from another one's backup: see ios/README.md,
+            // "When the key is lost", for what to tell the patient and Journal.setAside.
+            status = "The journal on this phone can't be unlocked."
         } catch KeyProviderError.unavailableUntilFirstUnlock {
             status = "Unlock the device to open the journal."
         } catch {

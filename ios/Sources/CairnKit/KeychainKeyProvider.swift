@@ -8,13 +8,25 @@ import Security
 /// background work can log), and it is never synced nor restored from a
 /// backup to another device.
 ///
-/// Items are added, never updated: a stored key is never replaced.
+/// The stored key is the item `service`/`account`; during a re-key the new
+/// key is the item `service`/`account.pending`. Items are added, never
+/// updated, except when a re-key promotes the pending key.
+///
+/// App extensions (a notification service extension, a widget) find the
+/// same key when the app and they pass the same `service`, `account` and
+/// `accessGroup`, a Keychain access group all of them list in their
+/// `keychain-access-groups` entitlement (ios/README.md, "Sharing the journal
+/// with app extensions").
 public struct KeychainKeyProvider: KeyProvider {
-    /// The item's `kSecAttrService`.
+    /// The items' `kSecAttrService`. The default, `<bundle id>.cairn`,
+    /// differs between an app and its extensions: pass the same fixed
+    /// string from each to share the key.
     public let service: String
-    /// The item's `kSecAttrAccount`: one per journal.
+    /// The stored key's `kSecAttrAccount`: one per journal.
     public let account: String
-    /// A Keychain access group shared with app extensions, if any.
+    /// A Keychain access group shared with app extensions (the full name,
+    /// with the team ID prefix, e.g. `"ABCDE12345.com.example.shared"`), or
+    /// `nil` for the app's default group.
     public let accessGroup: String?
 
     public init(
@@ -27,7 +39,32 @@ public struct KeychainKeyProvider: KeyProvider {
         self.accessGroup = accessGroup
     }
 
-    private var itemQuery: [String: Any] {
+    /// The pending key's `kSecAttrAccount`: `account + ".pending"`.
+    public var pendingAccount: String { slots.pendingAccount }
+
+    private var slots: KeychainKeySlots {
+        KeychainKeySlots(items: SecKeychainItems(service: service, accessGroup: accessGroup), account: account)
+    }
+
+    public func storedKey() throws -> Data? { try slots.storedKey() }
+
+    public func storeNewKey(_ key: Data) throws { try slots.storeNewKey(key) }
+
+    public func pendingKey() throws -> Data? { try slots.pendingKey() }
+
+    public func storePendingKey(_ key: Data) throws { try slots.storePendingKey(key) }
+
+    public func promotePendingKey(_ key: Data) throws { try slots.promotePendingKey(key) }
+
+    public func deletePendingKey() throws { try slots.deletePendingKey() }
+}
+
+/// ``KeychainItems`` through `SecItem…`.
+struct SecKeychainItems: KeychainItems {
+    let service: String
+    let accessGroup: String?
+
+    private func query(_ account: String) -> [String: Any] {
         var q: [String: Any] = [
             kSecClass as String: kSecClassGenericPassword,
             kSecAttrService as String: service,
@@ -42,43 +79,29 @@ public struct KeychainKeyProvider: KeyProvider {
         return q
     }
 
-    public func storedKey() throws -> Data? {
-        var query = itemQuery
-        query[kSecReturnData as String] = true
-        query[kSecMatchLimit as String] = kSecMatchLimitOne
+    func copyData(account: String) -> (status: Int32, data: Data?) {
+        var q = query(account)
+        q[kSecReturnData as String] = true
+        q[kSecMatchLimit as String] = kSecMatchLimitOne
         var item: CFTypeRef?
-        let status = SecItemCopyMatching(query as CFDictionary, &item)
-        switch status {
-        case errSecSuccess:
-            guard let key = item as? Data else { throw KeyProviderError.malformedKey(byteCount: 0) }
-            guard key.count == keyByteCount else {
-                throw KeyProviderError.malformedKey(byteCount: key.count)
-            }
-            return key
-        case errSecItemNotFound:
-            return nil
-        default:
-            throw Self.error(status)
-        }
+        let status = SecItemCopyMatching(q as CFDictionary, &item)
+        return (status, item as? Data)
     }
 
-    public func storeNewKey(_ key: Data) throws {
-        guard key.count == keyByteCount else {
-            throw KeyProviderError.malformedKey(byteCount: key.count)
-        }
-        var attributes = itemQuery
-        attributes[kSecValueData as String] = key
+    func add(account: String, data: Data) -> Int32 {
+        var attributes = query(account)
+        attributes[kSecValueData as String] = data
         attributes[kSecAttrAccessible as String] = kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly
-        let status = SecItemAdd(attributes as CFDictionary, nil)
-        guard status == errSecSuccess else { throw Self.error(status) }
+        return SecItemAdd(attributes as CFDictionary, nil)
     }
 
-    private static func error(_ status: OSStatus) -> KeyProviderError {
-        switch status {
-        case errSecDuplicateItem: return .keyAlreadyStored
-        case errSecInteractionNotAllowed: return .unavailableUntilFirstUnlock
-        default: return .keychain(status: status)
-        }
+    func update(account: String, data: Data) -> Int32 {
+        let changes: [String: Any] = [kSecValueData as String: data]
+        return SecItemUpdate(query(account) as CFDictionary, changes as CFDictionary)
+    }
+
+    func delete(account: String) -> Int32 {
+        SecItemDelete(query(account) as CFDictionary)
     }
 }
 #endif

@@ -1,5 +1,5 @@
 import Cairn
-import CairnKit
+@testable import CairnKit
 import Foundation
 import XCTest
 #if canImport(Security)
@@ -71,6 +71,97 @@ final class KeyProviderTests: JournalTestCase {
         XCTAssertEqual(seen.first?.count, 32)
     }
 
+    func testAJournalRestoredWithoutItsKeyCanBeSetAsideForANewOne() throws {
+        // A journal as a backup restores it: the files, with a log not yet
+        // copied into the main file, without the Keychain item.
+        let original = try makeJournal()
+        let entry = try original.log(entry: moodEntry(3, note: "kept in the old file"))
+        let restored = path("restored.cairn")
+        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: path() + suffix) {
+            try FileManager.default.copyItem(atPath: path() + suffix, toPath: restored + suffix)
+        }
+        let keys = InMemoryKeyProvider()
+        XCTAssertThrowsError(try Journal.openOrCreate(path: restored, keys: keys)) { error in
+            XCTAssertEqual(error as? KeyProviderError, .keyMissingForExistingJournal)
+        }
+        XCTAssertNil(try keys.storedKey())
+        let before = try Data(contentsOf: URL(fileURLWithPath: restored))
+
+        let aside = try Journal.setAside(path: restored)
+        XCTAssertTrue(aside.hasPrefix(restored + ".unreadable-"), aside)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: restored))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: restored + "-wal"))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: aside)), before, "moved, not changed")
+
+        let fresh = try Journal.openOrCreate(path: restored, keys: keys)
+        defer { XCTAssertNoThrow(try fresh.close()) }
+        assertThrows(.notFound, "a new journal") { try fresh.entry(id: entry.id) }
+        XCTAssertNotEqual(try keys.storedKey(), key)
+        // Nothing was lost: the old key, were it found, still opens the old
+        // file, log included.
+        let old = try Journal.open(path: aside, key: key)
+        defer { XCTAssertNoThrow(try old.close()) }
+        XCTAssertEqual(try old.entry(id: entry.id).note, "kept in the old file")
+    }
+
+    func testSettingAsideNeverOverwrites() throws {
+        try makeJournal().close()
+        let first = try Journal.setAside(path: path())
+        try Journal.create(path: path(), key: key).close()
+        let second = try Journal.setAside(path: path())
+        XCTAssertNotEqual(first, second)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: first))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: second))
+        XCTAssertThrowsError(try Journal.setAside(path: path()), "no journal to move")
+    }
+
+    func testKeychainStatusesBecomeTypedErrors() throws {
+        let keychain = FakeKeychain()
+        let slots = KeychainKeySlots(items: keychain, account: "a")
+        XCTAssertNil(try slots.storedKey())
+        XCTAssertNil(try slots.pendingKey())
+        XCTAssertNoThrow(try slots.deletePendingKey(), "nothing to delete is fine")
+        try slots.storeNewKey(key)
+        XCTAssertThrowsError(try slots.storeNewKey(try generateKey())) { error in
+            XCTAssertEqual(error as? KeyProviderError, .keyAlreadyStored)
+        }
+        let pending = try generateKey()
+        try slots.storePendingKey(pending)
+        XCTAssertEqual(keychain.accounts, ["a", "a.pending"])
+        XCTAssertThrowsError(try slots.storePendingKey(try generateKey())) { error in
+            XCTAssertEqual(error as? KeyProviderError, .keyAlreadyStored)
+        }
+        XCTAssertEqual(try slots.storedKey(), key)
+        XCTAssertEqual(try slots.pendingKey(), pending)
+
+        keychain.set("a", Data(count: 5))
+        XCTAssertThrowsError(try slots.storedKey()) { error in
+            XCTAssertEqual(error as? KeyProviderError, .malformedKey(byteCount: 5))
+        }
+        keychain.failing = KeychainStatus.interactionNotAllowed
+        XCTAssertThrowsError(try slots.storedKey()) { error in
+            XCTAssertEqual(error as? KeyProviderError, .unavailableUntilFirstUnlock)
+        }
+        XCTAssertThrowsError(try Journal.openOrCreate(path: path(), keys: slots)) { error in
+            XCTAssertEqual(error as? KeyProviderError, .unavailableUntilFirstUnlock)
+        }
+        keychain.failing = -34018  // errSecMissingEntitlement
+        XCTAssertThrowsError(try slots.promotePendingKey(pending)) { error in
+            XCTAssertEqual(error as? KeyProviderError, .keychain(status: -34018))
+        }
+        keychain.failing = nil
+        XCTAssertEqual(try slots.pendingKey(), pending, "a failed promotion keeps the pending key")
+    }
+
+    func testPromotionStoresTheKeyWhenNoneIsStored() throws {
+        let keychain = FakeKeychain()
+        let slots = KeychainKeySlots(items: keychain, account: "a")
+        try slots.storePendingKey(key)
+        try slots.promotePendingKey(key)
+        XCTAssertEqual(keychain.accounts, ["a"])
+        XCTAssertEqual(try slots.storedKey(), key)
+    }
+
     #if canImport(Security)
     func testKeychainProviderStoresAndNeverReplacesTheKey() throws {
         let keys = KeychainKeyProvider(service: "app.cairn.tests.\(UUID().uuidString)")
@@ -90,14 +181,34 @@ final class KeyProviderTests: JournalTestCase {
         XCTAssertNoThrow(try Journal.open(path: path(), key: stored).close())
     }
 
+    func testKeychainProviderRekeys() throws {
+        let keys = KeychainKeyProvider(service: "app.cairn.tests.\(UUID().uuidString)")
+        do {
+            XCTAssertNil(try keys.storedKey())
+        } catch KeyProviderError.keychain(status: -34018) {
+            throw XCTSkip("no Keychain entitlement in this test host (errSecMissingEntitlement)")
+        }
+        defer { deleteKeychainItem(keys) }
+        let journal = try Journal.openOrCreate(path: path(), keys: keys)
+        defer { XCTAssertNoThrow(try journal.close()) }
+        let old = try XCTUnwrap(try keys.storedKey())
+        try journal.rekey(path: path(), keys: keys)
+        let new = try XCTUnwrap(try keys.storedKey())
+        XCTAssertNotEqual(new, old)
+        XCTAssertNil(try keys.pendingKey())
+        XCTAssertNoThrow(try Journal.open(path: path(), key: new).close())
+    }
+
     private func deleteKeychainItem(_ keys: KeychainKeyProvider) {
-        let query: [String: Any] = [
-            kSecClass as String: kSecClassGenericPassword,
-            kSecAttrService as String: keys.service,
-            kSecAttrAccount as String: keys.account,
-            kSecUseDataProtectionKeychain as String: true,
-        ]
-        SecItemDelete(query as CFDictionary)
+        for account in [keys.account, keys.pendingAccount] {
+            let query: [String: Any] = [
+                kSecClass as String: kSecClassGenericPassword,
+                kSecAttrService as String: keys.service,
+                kSecAttrAccount as String: account,
+                kSecUseDataProtectionKeychain as String: true,
+            ]
+            SecItemDelete(query as CFDictionary)
+        }
     }
     #endif
 }
