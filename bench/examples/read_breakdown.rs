@@ -7,10 +7,9 @@
 //! the steps are interleaved round by round like the main bench.
 
 use cairn_bench::{
-    DAY_MS, KEY, Opts, Workdir, build_store, days_query, first_day, last_day, median, midnight,
-    open_store, time,
+    DAY_MS, Opts, Workdir, build_store, days_query, first_day, floor_read, floor_sealer, last_day,
+    median, midnight, open_store, time,
 };
-use cairn_core::crypto::{Binding, DataKey, Sealer};
 use rusqlite::{Connection, params};
 
 const ROUNDS: usize = 41;
@@ -27,7 +26,7 @@ fn main() {
     let q = days_query(first_day(1), last_day());
     let lo = midnight(first_day(1)).timestamp_millis() / DAY_MS;
     let hi = midnight(last_day()).timestamp_millis() / DAY_MS;
-    let sealer = Sealer::new(&DataKey::from_bytes(&KEY).expect("key"));
+    let sealer = floor_sealer(&path);
     let store = open_store(&path);
     let conn = Connection::open(&path).expect("open");
 
@@ -59,25 +58,7 @@ fn main() {
             assert_eq!(k, n);
         }),
         ("floor on an open connection: SQL + decrypt", &|| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT id, day, body FROM entries WHERE deleted = 0 AND day BETWEEN ?1 AND ?2",
-                )
-                .expect("prepare");
-            let mut rows = stmt.query(params![lo, hi]).expect("query");
-            let mut out = Vec::new();
-            while let Some(r) = rows.next().expect("row") {
-                let id: String = r.get(0).expect("id");
-                let day: i64 = r.get(1).expect("day");
-                let body: Vec<u8> = r.get(2).expect("body");
-                let at = Binding {
-                    table: "entries",
-                    id: &id,
-                    column: day,
-                };
-                out.push(sealer.open_vec(at, body).expect("open").1);
-            }
-            assert_eq!(out.len(), n);
+            assert_eq!(floor_read(&conn, &sealer, lo, hi).len(), n);
         }),
         ("Store::entries on an open store", &|| {
             assert_eq!(store.entries(&q).expect("entries").entries.len(), n);

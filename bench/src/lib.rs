@@ -659,6 +659,48 @@ pub fn open_and_read(path: &Path, q: &EntryQuery) -> Vec<Entry> {
     page.entries
 }
 
+/// A sealer for the store at `path` under [`KEY`] (its store id read from
+/// the file), for the benchmarks' decrypt floor.
+pub fn floor_sealer(path: &Path) -> cairn_core::crypto::Sealer {
+    let store_id: String = Connection::open(path)
+        .expect("open")
+        .query_row(
+            "SELECT CAST(value AS TEXT) FROM meta WHERE name = 'store_id'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("store id");
+    let key = cairn_core::crypto::DataKey::from_bytes(&KEY).expect("key");
+    cairn_core::crypto::Sealer::new(&key, &store_id)
+}
+
+/// The floor for reading: the bodies of days `lo..=hi` selected and opened,
+/// nothing else.
+pub fn floor_read(
+    conn: &Connection,
+    sealer: &cairn_core::crypto::Sealer,
+    lo: i64,
+    hi: i64,
+) -> Vec<Vec<u8>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, day, revision, body FROM entries WHERE deleted = 0 AND day BETWEEN ?1 AND ?2",
+        )
+        .expect("prepare");
+    let mut rows = stmt.query(rusqlite::params![lo, hi]).expect("query");
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().expect("row") {
+        let id: String = r.get(0).expect("id");
+        let at = cairn_core::crypto::Binding {
+            column: r.get(1).expect("day"),
+            ..cairn_core::crypto::Binding::live("entries", &id, r.get(2).expect("revision"))
+        };
+        let body: Vec<u8> = r.get(3).expect("body");
+        out.push(sealer.open_vec(at, body).expect("open sealed body").1);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

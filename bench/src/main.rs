@@ -9,11 +9,11 @@
 //! logs. See bench/README.md for what each case measures.
 
 use cairn_bench::{
-    DAY_MS, Generator, KEY, Opts, Report, Workdir, ZONE, alternate, build_store, create_store,
-    days_query, first_day, last_day, median, midnight, note, open_and_read, open_store, scaled,
-    store_pragmas, time, warm_wal,
+    DAY_MS, Generator, Opts, Report, Workdir, ZONE, alternate, build_store, create_store,
+    days_query, first_day, floor_read, floor_sealer, last_day, median, midnight, note,
+    open_and_read, open_store, scaled, store_pragmas, time, warm_wal,
 };
-use cairn_core::crypto::{Binding, DataKey, Sealer};
+use cairn_core::crypto::Sealer;
 use cairn_core::reminders::{
     Category, Limits, NewReminder, QuietHours, QuietPolicy, Schedule, ZonePolicy, local_to_utc,
 };
@@ -170,7 +170,7 @@ fn read_year_vs_floor(opts: &Opts, dir: &Workdir) {
     let q = days_query(first, last);
     let lo = midnight(first).timestamp_millis() / DAY_MS;
     let hi = midnight(last).timestamp_millis() / DAY_MS;
-    let sealer = Sealer::new(&DataKey::from_bytes(&KEY).expect("key"));
+    let sealer = floor_sealer(&path);
 
     let ours_round = || {
         let mut got = 0;
@@ -180,7 +180,7 @@ fn read_year_vs_floor(opts: &Opts, dir: &Workdir) {
     };
     let floor_round = || {
         let mut got = 0;
-        let s = time(|| got = floor_read(&path, &sealer, lo, hi).len());
+        let s = time(|| got = floor_read_fresh(&path, &sealer, lo, hi).len());
         assert_eq!(got, n);
         s
     };
@@ -195,31 +195,9 @@ fn read_year_vs_floor(opts: &Opts, dir: &Workdir) {
         .print();
 }
 
-/// The floor for reading: bodies opened, nothing else.
-fn floor_read(path: &Path, sealer: &Sealer, lo: i64, hi: i64) -> Vec<Vec<u8>> {
-    let conn = Connection::open(path).expect("open");
-    let mut stmt = conn
-        .prepare("SELECT id, day, body FROM entries WHERE deleted = 0 AND day BETWEEN ?1 AND ?2")
-        .expect("prepare");
-    let mut rows = stmt.query(params![lo, hi]).expect("query");
-    let mut out = Vec::new();
-    while let Some(r) = rows.next().expect("row") {
-        let id: String = r.get(0).expect("id");
-        let day: i64 = r.get(1).expect("day");
-        let body: Vec<u8> = r.get(2).expect("body");
-        let (_, plain) = sealer
-            .open_vec(
-                Binding {
-                    table: "entries",
-                    id: &id,
-                    column: day,
-                },
-                body,
-            )
-            .expect("open sealed body");
-        out.push(plain);
-    }
-    out
+/// The floor for reading on a fresh connection.
+fn floor_read_fresh(path: &Path, sealer: &Sealer, lo: i64, hi: i64) -> Vec<Vec<u8>> {
+    floor_read(&Connection::open(path).expect("open"), sealer, lo, hi)
 }
 
 /// Case 3: app start on a store holding ten years: `Store::open` plus
@@ -572,7 +550,7 @@ fn plan_64_of_50_rules(opts: &Opts, dir: &Workdir) {
             .plan_reminders(now, ZONE, &Limits::IOS, horizon_days as u32)
             .expect("plan")
     };
-    let planned = plan().len();
+    let planned = plan().notifications.len();
     assert_eq!(planned, Limits::IOS.max_pending as usize);
     let in_horizon = store.occurrences(now, to, ZONE).expect("occurrences").len();
     let one_n = one.occurrences(now, to, ZONE).expect("occurrences").len();
@@ -583,7 +561,7 @@ fn plan_64_of_50_rules(opts: &Opts, dir: &Workdir) {
 
     let ours_once = || {
         let mut got = 0;
-        let s = time(|| got = plan().len());
+        let s = time(|| got = plan().notifications.len());
         assert_eq!(got, planned);
         s
     };

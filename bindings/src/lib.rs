@@ -18,6 +18,7 @@
 
 use cairn_core as core;
 use std::sync::{Arc, RwLock};
+use zeroize::Zeroizing;
 
 uniffi::setup_scaffolding!();
 
@@ -652,6 +653,7 @@ impl Journal {
         key: Vec<u8>,
         zones: Option<Arc<ZoneDatabase>>,
     ) -> Result<Arc<Self>> {
+        let key = Zeroizing::new(key);
         Ok(Self::wrap(core::Store::create(
             &path,
             core::Key::Raw(&key),
@@ -663,6 +665,7 @@ impl Journal {
     /// (nothing is written then).
     #[uniffi::constructor(default(zones = None))]
     pub fn open(path: String, key: Vec<u8>, zones: Option<Arc<ZoneDatabase>>) -> Result<Arc<Self>> {
+        let key = Zeroizing::new(key);
         Ok(Self::wrap(core::Store::open(
             &path,
             core::Key::Raw(&key),
@@ -677,6 +680,7 @@ impl Journal {
         key: Vec<u8>,
         zones: Option<Arc<ZoneDatabase>>,
     ) -> Result<Arc<Self>> {
+        let key = Zeroizing::new(key);
         let opts = options(zones);
         match core::Store::open(&path, core::Key::Raw(&key), opts.clone()) {
             Err(core::Error::StoreNotFound) => {
@@ -791,6 +795,7 @@ impl Journal {
 
     /// Re-seals everything under `new_key` (32 bytes) in one transaction.
     pub fn rekey(&self, new_key: Vec<u8>) -> Result<RekeyReport> {
+        let new_key = Zeroizing::new(new_key);
         let r = self.store()?.rekey(core::Key::Raw(&new_key))?;
         Ok(RekeyReport {
             resealed: r.resealed,
@@ -834,7 +839,8 @@ impl Journal {
 // --- free functions --------------------------------------------------------
 
 /// A fresh random 32-byte key, for shells that create the data key before
-/// wrapping it in the platform keystore.
+/// wrapping it in the platform keystore. The core's copy is wiped; the
+/// bytes handed over are the caller's to wipe (`fill(0)`, `resetBytes`).
 #[uniffi::export]
 pub fn generate_key() -> Result<Vec<u8>> {
     Ok(core::crypto::DataKey::generate()?.as_bytes().to_vec())
@@ -1478,6 +1484,28 @@ pub struct AdherenceReport {
     pub rules: Vec<Adherence>,
     /// Per category.
     pub categories: Vec<Adherence>,
+    /// Damaged records skipped (ids only): log them.
+    pub corrupted: Vec<RecordRef>,
+}
+
+/// Every rule, and the damaged ones that were skipped.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReminderList {
+    /// The rules that opened, in the order they were added.
+    pub reminders: Vec<Reminder>,
+    /// Damaged records skipped (ids only): log them; the rest works.
+    pub corrupted: Vec<RecordRef>,
+}
+
+/// The notifications the OS should hold, and the damaged records skipped
+/// while planning them. Schedule every notification; log `corrupted`.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ReminderPlan {
+    /// In time order, fair across rules, within the limits.
+    pub notifications: Vec<PlannedNotification>,
+    /// Damaged rules, events, reports or settings (ids only): every good
+    /// rule is still planned.
+    pub corrupted: Vec<RecordRef>,
 }
 
 /// Quiet hours in the device's zone (`22:00`-`07:00` wraps midnight).
@@ -1567,15 +1595,13 @@ impl Reminders {
         Ok(self.journal.store()?.reminder(&id)?.into())
     }
 
-    /// Every rule.
-    pub fn list(&self) -> Result<Vec<Reminder>> {
-        Ok(self
-            .journal
-            .store()?
-            .reminders()?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+    /// Every rule; damaged ones are skipped and listed in `corrupted`.
+    pub fn list(&self) -> Result<ReminderList> {
+        let list = self.journal.store()?.reminders()?;
+        Ok(ReminderList {
+            reminders: list.reminders.into_iter().map(Into::into).collect(),
+            corrupted: list.corrupted.into_iter().map(Into::into).collect(),
+        })
     }
 
     /// Deletes a rule.
@@ -1641,26 +1667,25 @@ impl Reminders {
     /// The notifications the OS should hold from `now_ms` for `horizon_days`
     /// (1-62), in time order, fair across rules within `limits`. Apply it
     /// with `diff_plan` at app start, after boot, after a zone change and
-    /// after each report.
+    /// after each report. A damaged record is skipped and listed in
+    /// `corrupted`; every good rule is still planned.
     pub fn plan(
         &self,
         now_ms: i64,
         device_zone: String,
         limits: PlatformLimits,
         horizon_days: u32,
-    ) -> Result<Vec<PlannedNotification>> {
-        Ok(self
-            .journal
-            .store()?
-            .plan_reminders(
-                ms_in("now_ms", now_ms)?,
-                &device_zone,
-                &limits.into(),
-                horizon_days,
-            )?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+    ) -> Result<ReminderPlan> {
+        let plan = self.journal.store()?.plan_reminders(
+            ms_in("now_ms", now_ms)?,
+            &device_zone,
+            &limits.into(),
+            horizon_days,
+        )?;
+        Ok(ReminderPlan {
+            notifications: plan.notifications.into_iter().map(Into::into).collect(),
+            corrupted: plan.corrupted.into_iter().map(Into::into).collect(),
+        })
     }
 
     /// Every occurrence firing in `[from_ms, to_ms)` (at most 400 days).
@@ -1704,15 +1729,16 @@ impl Reminders {
         now_ms: i64,
         device_zone: String,
     ) -> Result<AdherenceReport> {
-        let (rules, cats) = self.journal.store()?.adherence(
+        let report = self.journal.store()?.adherence(
             ms_in("from_ms", from_ms)?,
             ms_in("to_ms", to_ms)?,
             ms_in("now_ms", now_ms)?,
             &device_zone,
         )?;
         Ok(AdherenceReport {
-            rules: rules.into_iter().map(Into::into).collect(),
-            categories: cats.into_iter().map(Into::into).collect(),
+            rules: report.by_rule.into_iter().map(Into::into).collect(),
+            categories: report.by_category.into_iter().map(Into::into).collect(),
+            corrupted: report.corrupted.into_iter().map(Into::into).collect(),
         })
     }
 }

@@ -231,22 +231,27 @@ fn demo_key(
     dir: &Path,
     key_file: Option<&Path>,
     temporary: bool,
-) -> Result<(Vec<u8>, String), Failure> {
+) -> Result<(zeroize::Zeroizing<Vec<u8>>, String), Failure> {
     if let Some(f) = key_file {
         return Ok((keys::read_key_file(f)?, format!("from {}", f.display())));
     }
     let key = cairn_core::crypto::DataKey::generate()?;
     if temporary {
         return Ok((
-            key.as_bytes().to_vec(),
+            zeroize::Zeroizing::new(key.as_bytes().to_vec()),
             "random, held in memory only (as a phone's keystore would)".into(),
         ));
     }
     let kf: PathBuf = dir.join("demo.key");
-    let hex: String = key.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let hex = zeroize::Zeroizing::new(
+        key.as_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+    );
     write_private(&kf, hex.as_bytes())?;
     Ok((
-        key.as_bytes().to_vec(),
+        zeroize::Zeroizing::new(key.as_bytes().to_vec()),
         format!(
             "random, written to {} for you to explore (a real store never keeps its key beside it)",
             kf.display()
@@ -602,7 +607,9 @@ fn reminders_week(store: &Store) -> Result<(), Failure> {
     }))?;
     let now = Utc::now();
     store.record_event("infusion", now - Duration::days(2), HOME_ZONE)?;
-    let plan = store.plan_reminders(now, HOME_ZONE, &Limits::IOS, 7)?;
+    let plan = store
+        .plan_reminders(now, HOME_ZONE, &Limits::IOS, 7)?
+        .notifications;
     println!(
         "\nReminders: the next 7 days as the phone would schedule them ({} of at most 64)",
         plan.len()

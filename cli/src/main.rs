@@ -397,22 +397,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 output::entries_text(&page.entries, &trackers);
             }
-            if !page.corrupted.is_empty() {
-                eprintln!(
-                    "cairn: {} record(s) could not be opened (altered or damaged): {}",
-                    page.corrupted.len(),
-                    page.corrupted
-                        .iter()
-                        .map(|r| r.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-                return Err(Failure {
-                    message: "some records are corrupted".into(),
-                    code: 4,
-                });
-            }
-            Ok(())
+            skipped_records(&page.corrupted)
         }
         Command::Show { id, json } => {
             let store = open(&cli)?;
@@ -594,4 +579,26 @@ pub fn default_zone() -> String {
         }
     }
     "UTC".into()
+}
+
+/// After printing what could be read: names the records that could not be
+/// opened on stderr (ids only) and fails with exit code 4, so that a script
+/// notices damage without losing the good records.
+fn skipped_records(corrupted: &[cairn_core::RecordRef]) -> Result<(), Failure> {
+    if corrupted.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "cairn: {} record(s) could not be opened (altered or damaged): {}",
+        corrupted.len(),
+        corrupted
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Err(Failure {
+        message: "some records are corrupted".into(),
+        code: 4,
+    })
 }

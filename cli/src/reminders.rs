@@ -383,23 +383,24 @@ pub fn run(store: &Store, cmd: &RemindersCommand) -> Result<(), Failure> {
             println!("{}", r.id);
         }
         RemindersCommand::List { json } => {
-            let rs = store.reminders()?;
+            let list = store.reminders()?;
             if *json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&rs).expect("reminders serialise")
+                    serde_json::to_string_pretty(&list.reminders).expect("reminders serialise")
                 );
             } else {
-                for r in rs {
+                for r in &list.reminders {
                     println!(
                         "{}  {:<12}  {}{}",
                         r.id,
                         r.category.as_str(),
-                        describe(&r),
+                        describe(r),
                         if r.enabled { "" } else { " (paused)" }
                     );
                 }
             }
+            return crate::skipped_records(&list.corrupted);
         }
         RemindersCommand::Delete { id } => store.delete_reminder(id)?,
         RemindersCommand::Plan(p) => {
@@ -412,13 +413,13 @@ pub fn run(store: &Store, cmd: &RemindersCommand) -> Result<(), Failure> {
             };
             let plan = store.plan_reminders(now, &zone, &limits, p.horizon_days)?;
             if p.json {
-                let v: Vec<_> = plan.iter().map(notification_json).collect();
+                let v: Vec<_> = plan.notifications.iter().map(notification_json).collect();
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&v).expect("JSON values serialise")
                 );
             } else {
-                for n in &plan {
+                for n in &plan.notifications {
                     println!(
                         "{}  {:<12}  {}  {}",
                         with_offset(n.fire_at_ms, n.utc_offset_seconds),
@@ -428,6 +429,7 @@ pub fn run(store: &Store, cmd: &RemindersCommand) -> Result<(), Failure> {
                     );
                 }
             }
+            return crate::skipped_records(&plan.corrupted);
         }
         RemindersCommand::Event { kind, at, tz } => {
             let e = store.record_event(
@@ -487,7 +489,8 @@ pub fn run(store: &Store, cmd: &RemindersCommand) -> Result<(), Failure> {
             let from = parse(from, now - chrono::Duration::days(30), "from")?;
             let to = parse(to, now, "to")?;
             let zone = tz.clone().unwrap_or_else(crate::default_zone);
-            let (rules, cats) = store.adherence(from, to, now, &zone)?;
+            let report = store.adherence(from, to, now, &zone)?;
+            let (rules, cats) = (&report.by_rule, &report.by_category);
             if *json {
                 println!("{}", json!({ "rules": rules, "categories": cats }));
             } else {
@@ -503,6 +506,7 @@ pub fn run(store: &Store, cmd: &RemindersCommand) -> Result<(), Failure> {
                     );
                 }
             }
+            return crate::skipped_records(&report.corrupted);
         }
     }
     Ok(())

@@ -5,28 +5,34 @@
 //! sealed record is an envelope:
 //!
 //! ```text
-//! [0]      envelope format (1 = AES-256-GCM, random 96-bit nonce)
+//! [0]      envelope format (2 = AES-256-GCM, random 96-bit nonce, v2 AAD)
 //! [1..5]   key id (big-endian u32)
-//! [5]      record schema version (of the plaintext body)
+//! [5]      record schema version (of the plaintext body; 0 for a tombstone)
 //! [6..18]  nonce
 //! [18..]   ciphertext || 16-byte tag
 //! ```
 //!
-//! The associated data binds the ciphertext to the envelope header, its
-//! table, its record id and one plaintext column of the row (for entries,
-//! the day bucket), so a ciphertext copied or swapped into another row or
-//! table fails to authenticate.
+//! The associated data binds the ciphertext to the envelope header, the
+//! store, its table, its record id, its revision, its deleted state and one
+//! plaintext column of the row (for entries, the day bucket), so a
+//! ciphertext copied into another row, table or store, or written back
+//! under another revision or deleted state, fails to authenticate.
+//! Envelope 1 (no store, revision or deleted state in the AAD) is opened
+//! only by the migration to schema 3.
 
 use crate::error::{Error, Result};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::hkdf;
 use ring::rand::{SecureRandom, SystemRandom};
 use std::num::NonZeroU32;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Size of every key the core accepts.
 pub const KEY_LEN: usize = 32;
 /// Envelope format written by this build.
-pub const ENVELOPE_V1: u8 = 1;
+pub const ENVELOPE_V2: u8 = 2;
+/// The envelope format of schema versions 1 and 2 (read by the migration only).
+const ENVELOPE_V1: u8 = 1;
 const HEADER_LEN: usize = 6;
 const TAG_LEN: usize = 16;
 /// Bytes an envelope adds to its plaintext.
@@ -37,58 +43,69 @@ pub const ENVELOPE_OVERHEAD: usize = HEADER_LEN + NONCE_LEN + TAG_LEN;
 pub const PBKDF2_ITERATIONS: u32 = 600_000;
 /// Fewest iterations a store may declare; a file asking for fewer is refused.
 pub const PBKDF2_MIN_ITERATIONS: u32 = 600_000;
+/// Most iterations a store may declare (about 15 s here); a file asking for
+/// more is refused rather than stalling every open.
+pub const PBKDF2_MAX_ITERATIONS: u32 = 10_000_000;
+/// Fewest characters a new passphrase may have (NIST SP 800-63B).
+pub const PASSPHRASE_MIN_CHARS: usize = 8;
 /// Salt size for passphrase-derived keys.
 pub const SALT_LEN: usize = 16;
 
 /// A 32-byte data key. Wiped from memory when dropped.
-pub struct DataKey([u8; KEY_LEN]);
+pub struct DataKey(Zeroizing<[u8; KEY_LEN]>);
 
 impl DataKey {
     /// Takes a key from the platform; anything but 32 bytes is refused.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let arr: [u8; KEY_LEN] = bytes
-            .try_into()
-            .map_err(|_| Error::InvalidKeyLength { len: bytes.len() })?;
-        Ok(Self(arr))
+        if bytes.len() != KEY_LEN {
+            return Err(Error::InvalidKeyLength { len: bytes.len() });
+        }
+        let mut k = Zeroizing::new([0u8; KEY_LEN]);
+        k.copy_from_slice(bytes);
+        Ok(Self(k))
     }
 
     /// A fresh random key (for demos, tests and shells that need one).
     pub fn generate() -> Result<Self> {
-        let mut k = [0u8; KEY_LEN];
-        fill_random(&mut k)?;
+        let mut k = Zeroizing::new([0u8; KEY_LEN]);
+        fill_random(&mut *k)?;
         Ok(Self(k))
     }
 
-    /// Derives a key from a passphrase with PBKDF2-HMAC-SHA256.
+    /// Derives a key from a passphrase with PBKDF2-HMAC-SHA256 (to open an
+    /// existing store: any non-empty passphrase).
     pub fn from_passphrase(passphrase: &str, params: &KdfParams) -> Result<Self> {
         if passphrase.is_empty() {
             return Err(Error::invalid("passphrase", "must not be empty"));
         }
         let iterations = NonZeroU32::new(params.iterations)
             .ok_or_else(|| Error::invalid("passphrase", "zero iterations"))?;
-        let mut k = [0u8; KEY_LEN];
+        let mut k = Zeroizing::new([0u8; KEY_LEN]);
         ring::pbkdf2::derive(
             ring::pbkdf2::PBKDF2_HMAC_SHA256,
             iterations,
             &params.salt,
             passphrase.as_bytes(),
-            &mut k,
+            &mut *k,
         );
         Ok(Self(k))
+    }
+
+    /// Like [`DataKey::from_passphrase`], for a new store or a re-key: the
+    /// passphrase must have at least [`PASSPHRASE_MIN_CHARS`] characters.
+    pub fn from_new_passphrase(passphrase: &str, params: &KdfParams) -> Result<Self> {
+        if passphrase.chars().count() < PASSPHRASE_MIN_CHARS {
+            return Err(Error::invalid(
+                "passphrase",
+                format!("must have at least {PASSPHRASE_MIN_CHARS} characters"),
+            ));
+        }
+        Self::from_passphrase(passphrase, params)
     }
 
     /// The raw bytes (for the shell to store in the keystore).
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
-    }
-}
-
-impl Drop for DataKey {
-    fn drop(&mut self) {
-        // Volatile writes so the wipe is not optimised away.
-        for b in self.0.iter_mut() {
-            unsafe { std::ptr::write_volatile(b, 0) };
-        }
     }
 }
 
@@ -132,7 +149,7 @@ impl KdfParams {
             return None;
         }
         let iterations = u32::from_be_bytes(bytes[1..5].try_into().ok()?);
-        if iterations < PBKDF2_MIN_ITERATIONS {
+        if !(PBKDF2_MIN_ITERATIONS..=PBKDF2_MAX_ITERATIONS).contains(&iterations) {
             return None;
         }
         let salt = bytes[5..].try_into().ok()?;
@@ -204,7 +221,7 @@ impl hkdf::KeyType for HkdfLen {
 
 fn derive(key: &DataKey, info: &[u8], out: &mut [u8]) {
     let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"cairn data key v1");
-    let prk = salt.extract(&key.0);
+    let prk = salt.extract(&key.0[..]);
     let info = [info];
     let okm = prk
         .expand(&info, HkdfLen(out.len()))
@@ -212,16 +229,34 @@ fn derive(key: &DataKey, info: &[u8], out: &mut [u8]) {
     okm.fill(out).expect("HKDF output length matches");
 }
 
-/// Where a sealed blob belongs: bound into the associated data.
-#[derive(Debug, Clone, Copy)]
+/// Where a sealed blob belongs: bound into the associated data, together
+/// with the store id the [`Sealer`] was made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Binding<'a> {
     /// Table name.
     pub table: &'a str,
     /// Record id.
     pub id: &'a str,
+    /// The row's revision.
+    pub revision: i64,
+    /// Whether the row is a tombstone.
+    pub deleted: bool,
     /// A plaintext column of the row that must not change independently of
     /// the ciphertext (0 when there is none).
     pub column: i64,
+}
+
+impl<'a> Binding<'a> {
+    /// A live record with no bound column.
+    pub fn live(table: &'a str, id: &'a str, revision: i64) -> Self {
+        Self {
+            table,
+            id,
+            revision,
+            deleted: false,
+            column: 0,
+        }
+    }
 }
 
 /// Why an envelope did not open. Callers map it to `Error::Corrupted` with
@@ -236,27 +271,37 @@ pub enum OpenError {
     Forged,
 }
 
-/// Seals and opens records under one data key.
+/// Seals and opens the records of one store under one data key.
 pub struct Sealer {
     aead: LessSafeKey,
     key_id: u32,
+    store_id: String,
     rng: SystemRandom,
 }
 
 impl Sealer {
-    /// Derives the record key and key id from a data key.
-    pub fn new(key: &DataKey) -> Self {
-        let mut k = [0u8; 32];
-        derive(key, b"record seal aes-256-gcm", &mut k);
-        let aead = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &k).expect("32-byte key"));
-        k.iter_mut().for_each(|b| *b = 0);
+    /// Derives the record key and key id from a data key, for the store
+    /// whose `meta.store_id` is `store_id`.
+    pub fn new(key: &DataKey, store_id: &str) -> Self {
+        let mut k = Zeroizing::new([0u8; 32]);
+        derive(key, b"record seal aes-256-gcm", &mut *k);
+        // ring keeps its own expanded key schedule, which it does not wipe
+        // (docs/security.md); the derived bytes themselves are wiped here.
+        let aead = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &*k).expect("32-byte key"));
+        k.zeroize();
         let mut id = [0u8; 4];
         derive(key, b"key id", &mut id);
         Self {
             aead,
             key_id: u32::from_be_bytes(id),
+            store_id: store_id.to_owned(),
             rng: SystemRandom::new(),
         }
+    }
+
+    /// The store this sealer seals for (`meta.store_id`).
+    pub fn store_id(&self) -> &str {
+        &self.store_id
     }
 
     /// The key id written into every envelope (public; identifies, does not reveal, the key).
@@ -266,16 +311,56 @@ impl Sealer {
 
     /// Seals `plaintext` for the record at `at`, with record schema `schema`.
     pub fn seal(&self, at: Binding<'_>, schema: u8, plaintext: &[u8]) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(plaintext.len() + ENVELOPE_OVERHEAD);
-        out.push(ENVELOPE_V1);
-        out.extend_from_slice(&self.key_id.to_be_bytes());
-        out.push(schema);
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).map_err(|_| Error::Random)?;
+        self.seal_with_nonce(at, schema, plaintext, nonce)
+    }
+
+    /// The tombstone of a deleted record: an empty body bound to
+    /// `deleted = true`, so the flag cannot be set or cleared without the key.
+    pub fn seal_tombstone(&self, table: &str, id: &str, revision: i64) -> Result<Vec<u8>> {
+        let at = Binding {
+            deleted: true,
+            ..Binding::live(table, id, revision)
+        };
+        self.seal(at, 0, &[])
+    }
+
+    /// Verifies a tombstone sealed by [`Sealer::seal_tombstone`].
+    pub fn open_tombstone(
+        &self,
+        table: &str,
+        id: &str,
+        revision: i64,
+        envelope: &[u8],
+    ) -> Result<(), OpenError> {
+        let at = Binding {
+            deleted: true,
+            ..Binding::live(table, id, revision)
+        };
+        match self.open(at, envelope)? {
+            (0, body) if body.is_empty() => Ok(()),
+            _ => Err(OpenError::Forged),
+        }
+    }
+
+    /// [`Sealer::seal`] with a given nonce: for golden test vectors only
+    /// (a nonce must never repeat under one key).
+    pub(crate) fn seal_with_nonce(
+        &self,
+        at: Binding<'_>,
+        schema: u8,
+        plaintext: &[u8],
+        nonce: [u8; NONCE_LEN],
+    ) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(plaintext.len() + ENVELOPE_OVERHEAD);
+        out.push(ENVELOPE_V2);
+        out.extend_from_slice(&self.key_id.to_be_bytes());
+        out.push(schema);
         out.extend_from_slice(&nonce);
         let body_start = out.len();
         out.extend_from_slice(plaintext);
-        let aad = associated_data(&out[..HEADER_LEN], at);
+        let aad = self.associated_data(&out[..HEADER_LEN], at)?;
         let tag = self
             .aead
             .seal_in_place_separate_tag(
@@ -295,8 +380,33 @@ impl Sealer {
     }
 
     /// Like [`Sealer::open`], reusing the envelope's buffer for the plaintext.
-    pub fn open_vec(&self, at: Binding<'_>, mut buf: Vec<u8>) -> Result<(u8, Vec<u8>), OpenError> {
-        let (schema, len) = self.open_in_place(at, &mut buf)?;
+    pub fn open_vec(&self, at: Binding<'_>, buf: Vec<u8>) -> Result<(u8, Vec<u8>), OpenError> {
+        self.open_format(ENVELOPE_V2, at, buf)
+    }
+
+    /// Opens an envelope-1 body (schema versions 1 and 2) bound to
+    /// `table`, `id` and `column`: for the migration to schema 3 only.
+    pub(crate) fn open_v1(
+        &self,
+        table: &str,
+        id: &str,
+        column: i64,
+        envelope: Vec<u8>,
+    ) -> Result<(u8, Vec<u8>), OpenError> {
+        let at = Binding {
+            column,
+            ..Binding::live(table, id, 0)
+        };
+        self.open_format(ENVELOPE_V1, at, envelope)
+    }
+
+    fn open_format(
+        &self,
+        format: u8,
+        at: Binding<'_>,
+        mut buf: Vec<u8>,
+    ) -> Result<(u8, Vec<u8>), OpenError> {
+        let (schema, len) = self.open_in_place(format, at, &mut buf)?;
         buf.truncate(len);
         buf.drain(..HEADER_LEN + NONCE_LEN);
         Ok((schema, buf))
@@ -304,11 +414,16 @@ impl Sealer {
 
     /// Opens in place; on success the plaintext is
     /// `buf[HEADER_LEN + NONCE_LEN .. returned length]`.
-    fn open_in_place(&self, at: Binding<'_>, buf: &mut [u8]) -> Result<(u8, usize), OpenError> {
+    fn open_in_place(
+        &self,
+        format: u8,
+        at: Binding<'_>,
+        buf: &mut [u8],
+    ) -> Result<(u8, usize), OpenError> {
         if buf.len() < ENVELOPE_OVERHEAD {
             return Err(OpenError::Malformed);
         }
-        if buf[0] != ENVELOPE_V1 {
+        if buf[0] != format {
             return Err(OpenError::Malformed);
         }
         let key_id = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]);
@@ -316,7 +431,12 @@ impl Sealer {
             return Err(OpenError::OtherKey);
         }
         let schema = buf[5];
-        let aad = associated_data(&buf[..HEADER_LEN], at);
+        let aad = if format == ENVELOPE_V1 {
+            associated_data_v1(&buf[..HEADER_LEN], at)
+        } else {
+            self.associated_data(&buf[..HEADER_LEN], at)
+                .map_err(|_| OpenError::Malformed)?
+        };
         let nonce: [u8; NONCE_LEN] = buf[HEADER_LEN..HEADER_LEN + NONCE_LEN]
             .try_into()
             .expect("length checked");
@@ -333,7 +453,36 @@ impl Sealer {
     }
 }
 
-fn associated_data(header: &[u8], at: Binding<'_>) -> Vec<u8> {
+impl Sealer {
+    /// Envelope 2's associated data:
+    /// `"cairn\x02" || header || lp(store id) || lp(table) || lp(id) ||
+    /// revision (i64 BE) || deleted (u8) || column (i64 BE)`, where `lp` is a
+    /// big-endian u16 length followed by the bytes.
+    fn associated_data(&self, header: &[u8], at: Binding<'_>) -> Result<Vec<u8>> {
+        let parts = [
+            self.store_id.as_bytes(),
+            at.table.as_bytes(),
+            at.id.as_bytes(),
+        ];
+        let mut aad = Vec::with_capacity(
+            6 + header.len() + 6 + 17 + parts.iter().map(|p| p.len()).sum::<usize>(),
+        );
+        aad.extend_from_slice(b"cairn\x02");
+        aad.extend_from_slice(header);
+        for p in parts {
+            let len = u16::try_from(p.len()).map_err(|_| Error::invalid("id", "too long"))?;
+            aad.extend_from_slice(&len.to_be_bytes());
+            aad.extend_from_slice(p);
+        }
+        aad.extend_from_slice(&at.revision.to_be_bytes());
+        aad.push(u8::from(at.deleted));
+        aad.extend_from_slice(&at.column.to_be_bytes());
+        Ok(aad)
+    }
+}
+
+/// Envelope 1's associated data (schema versions 1 and 2).
+fn associated_data_v1(header: &[u8], at: Binding<'_>) -> Vec<u8> {
     let mut aad = Vec::with_capacity(8 + header.len() + at.table.len() + at.id.len() + 8);
     aad.extend_from_slice(b"cairn\x01");
     aad.extend_from_slice(header);
@@ -355,8 +504,15 @@ mod tests {
     const AT: Binding<'static> = Binding {
         table: "entries",
         id: "a1",
+        revision: 3,
+        deleted: false,
         column: 7,
     };
+    const STORE: &str = "00112233445566778899aabbccddeeff";
+
+    fn sealer(b: u8) -> Sealer {
+        Sealer::new(&key(b), STORE)
+    }
 
     #[test]
     fn keys_of_other_sizes_are_refused() {
@@ -368,7 +524,7 @@ mod tests {
 
     #[test]
     fn sealed_record_opens_only_where_it_was_sealed() {
-        let s = Sealer::new(&key(1));
+        let s = sealer(1);
         let env = s.seal(AT, 3, b"hello").unwrap();
         assert_eq!(env.len(), 5 + ENVELOPE_OVERHEAD);
         assert_eq!(s.open(AT, &env).unwrap(), (3, b"hello".to_vec()));
@@ -378,9 +534,18 @@ mod tests {
             ..AT
         };
         let other_col = Binding { column: 8, ..AT };
-        for b in [other_id, other_table, other_col] {
-            assert_eq!(s.open(b, &env), Err(OpenError::Forged));
+        let older = Binding { revision: 2, ..AT };
+        let newer = Binding { revision: 4, ..AT };
+        let deleted = Binding {
+            deleted: true,
+            ..AT
+        };
+        for b in [other_id, other_table, other_col, older, newer, deleted] {
+            assert_eq!(s.open(b, &env), Err(OpenError::Forged), "{b:?}");
         }
+        // The same key in another store (Android shares one data key).
+        let other_store = Sealer::new(&key(1), "ffeeddccbbaa99887766554433221100");
+        assert_eq!(other_store.open(AT, &env), Err(OpenError::Forged));
         let mut schema_changed = env.clone();
         schema_changed[5] = 4;
         assert_eq!(s.open(AT, &schema_changed), Err(OpenError::Forged));
@@ -388,7 +553,7 @@ mod tests {
 
     #[test]
     fn every_flipped_byte_is_detected() {
-        let s = Sealer::new(&key(1));
+        let s = sealer(1);
         let env = s.seal(AT, 1, b"some body text").unwrap();
         for i in 0..env.len() {
             let mut t = env.clone();
@@ -402,18 +567,65 @@ mod tests {
 
     #[test]
     fn another_key_is_told_apart() {
-        let env = Sealer::new(&key(1)).seal(AT, 1, b"x").unwrap();
-        assert_eq!(
-            Sealer::new(&key(2)).open(AT, &env),
-            Err(OpenError::OtherKey)
-        );
+        let env = sealer(1).seal(AT, 1, b"x").unwrap();
+        assert_eq!(sealer(2).open(AT, &env), Err(OpenError::OtherKey));
     }
 
     #[test]
     fn nonces_differ_between_seals() {
-        let s = Sealer::new(&key(1));
+        let s = sealer(1);
         assert_ne!(s.seal(AT, 1, b"x").unwrap(), s.seal(AT, 1, b"x").unwrap());
     }
+
+    #[test]
+    fn tombstones_open_only_as_tombstones_of_their_revision() {
+        let s = sealer(1);
+        let t = s.seal_tombstone("entries", "a1", 4).unwrap();
+        assert_eq!(s.open_tombstone("entries", "a1", 4, &t), Ok(()));
+        assert!(s.open_tombstone("entries", "a1", 3, &t).is_err());
+        assert!(s.open_tombstone("entries", "a2", 4, &t).is_err());
+        // A tombstone is not a live record, and a live record is no tombstone.
+        let live = Binding::live("entries", "a1", 4);
+        assert_eq!(s.open(live, &t), Err(OpenError::Forged));
+        let body = s.seal(live, 1, b"").unwrap();
+        assert!(s.open_tombstone("entries", "a1", 4, &body).is_err());
+    }
+
+    /// Golden vectors: fixed key, store id, binding and nonce give fixed
+    /// bytes (published in docs/security.md). A change here is a format
+    /// change and needs a new envelope version.
+    #[test]
+    fn golden_envelope_vectors() {
+        let k: Vec<u8> = (0u8..32).collect();
+        let s = Sealer::new(&DataKey::from_bytes(&k).unwrap(), STORE);
+        let nonce: [u8; NONCE_LEN] = core::array::from_fn(|i| 0xa0 + i as u8);
+        let live = Binding {
+            table: "entries",
+            id: "0123456789abcdef0123456789abcdef",
+            revision: 2,
+            deleted: false,
+            column: 20_500,
+        };
+        let env = s.seal_with_nonce(live, 1, b"golden body", nonce).unwrap();
+        assert_eq!(to_hex(&s.key_id().to_be_bytes()), GOLDEN_KEY_ID);
+        assert_eq!(to_hex(&env), GOLDEN_LIVE);
+        assert_eq!(s.open(live, &env).unwrap(), (1, b"golden body".to_vec()));
+        let tomb = Binding {
+            deleted: true,
+            column: 0,
+            revision: 3,
+            ..live
+        };
+        let env = s.seal_with_nonce(tomb, 0, b"", nonce).unwrap();
+        assert_eq!(to_hex(&env), GOLDEN_TOMBSTONE);
+        assert_eq!(s.open_tombstone(tomb.table, tomb.id, 3, &env), Ok(()));
+    }
+    // Computed independently by scripts/envelope_vectors.py (Python's
+    // `cryptography`), from the format in docs/design.md.
+    const GOLDEN_KEY_ID: &str = "72a0e9c0";
+    const GOLDEN_LIVE: &str = "0272a0e9c001a0a1a2a3a4a5a6a7a8a9aaabdceac8b7f2825a6ef2ece2853ebf931940d74e997274389e0e4460";
+    const GOLDEN_TOMBSTONE: &str =
+        "0272a0e9c000a0a1a2a3a4a5a6a7a8a9aaabe33840df9deb9091e7418d7f45cf552e";
 
     #[test]
     fn kdf_params_round_trip_and_refuse_weak_settings() {
@@ -421,9 +633,19 @@ mod tests {
         assert_eq!(KdfParams::decode(&p.encode()), Some(p.clone()));
         let weak = KdfParams {
             iterations: 1000,
-            ..p
+            ..p.clone()
         };
         assert_eq!(KdfParams::decode(&weak.encode()), None);
+        let stalling = KdfParams {
+            iterations: PBKDF2_MAX_ITERATIONS + 1,
+            ..p.clone()
+        };
+        assert_eq!(KdfParams::decode(&stalling.encode()), None);
+        let most = KdfParams {
+            iterations: PBKDF2_MAX_ITERATIONS,
+            ..p
+        };
+        assert_eq!(KdfParams::decode(&most.encode()), Some(most.clone()));
         assert_eq!(KdfParams::decode(&[1, 2, 3]), None);
     }
 

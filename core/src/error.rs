@@ -8,7 +8,7 @@ use std::fmt;
 
 /// Which record a problem concerns: its table and its id (ids are random
 /// and carry no personal data).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct RecordRef {
     /// The table holding the record (`entries`, `trackers`, `meta`).
     pub table: String,

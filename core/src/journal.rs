@@ -11,10 +11,10 @@
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::crypto::{Binding, Sealer};
 use crate::error::{Error, RecordRef, Result};
-use crate::store::{Store, WriteCtx, outbox, tombstone};
+use crate::store::{Store, WriteCtx, load_row, outbox, tombstone};
 use crate::trackers::{MAX_LABEL_CHARS, Tracker, Value, check_label, check_text};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -268,7 +268,7 @@ fn decode_value(r: &mut Reader<'_>) -> Result<Value, DecodeError> {
     })
 }
 
-fn encode_entry(e: &Entry) -> Vec<u8> {
+pub(crate) fn encode_entry(e: &Entry) -> Vec<u8> {
     let mut w = Writer::with_capacity(96 + e.note.as_ref().map_or(0, String::len));
     w.str(&e.tracker);
     encode_value(&mut w, &e.value);
@@ -293,7 +293,7 @@ fn encode_entry(e: &Entry) -> Vec<u8> {
 /// Shares the few distinct tracker ids and zone names of a listing instead
 /// of allocating them for every entry.
 #[derive(Default)]
-struct Interner(Vec<Arc<str>>);
+pub(crate) struct Interner(Vec<Arc<str>>);
 
 impl Interner {
     fn get(&mut self, bytes: &[u8]) -> Result<Arc<str>, DecodeError> {
@@ -308,7 +308,7 @@ impl Interner {
     }
 }
 
-fn decode_entry(
+pub(crate) fn decode_entry(
     id: &str,
     revision: i64,
     body: &[u8],
@@ -366,16 +366,29 @@ fn open_entry(
     names: &mut Interner,
 ) -> Result<Entry> {
     let at = Binding {
-        table: "entries",
-        id,
         column: day,
+        ..Binding::live("entries", id, revision)
     };
+    let (schema, plain) = sealer
+        .open_vec(at, body)
+        .map_err(|_| Error::corrupted("entries", id))?;
+    decode_opened(id, day, revision, schema, &plain, names)
+}
+
+/// Decodes an opened entry body and checks it against its bound day.
+fn decode_opened(
+    id: &str,
+    day: i64,
+    revision: i64,
+    schema: u8,
+    plain: &[u8],
+    names: &mut Interner,
+) -> Result<Entry> {
     let bad = || Error::corrupted("entries", id);
-    let (schema, plain) = sealer.open_vec(at, body).map_err(|_| bad())?;
     if schema != ENTRY_SCHEMA {
         return Err(bad());
     }
-    let e = decode_entry(id, revision, &plain, names).map_err(|_| bad())?;
+    let e = decode_entry(id, revision, plain, names).map_err(|_| bad())?;
     // The sealed instant must fall on the bound day bucket.
     if day_of(e.at_ms) != day {
         return Err(bad());
@@ -481,9 +494,8 @@ impl Store {
             let day = day_of(c.at_ms);
             let body = sealer.seal(
                 Binding {
-                    table: "entries",
-                    id: &id,
                     column: day,
+                    ..Binding::live("entries", &id, 1)
                 },
                 ENTRY_SCHEMA,
                 &encode_entry(&entry),
@@ -521,9 +533,8 @@ impl Store {
             let day = day_of(c.at_ms);
             let body = sealer.seal(
                 Binding {
-                    table: "entries",
-                    id,
                     column: day,
+                    ..Binding::live("entries", id, entry.revision)
                 },
                 ENTRY_SCHEMA,
                 &encode_entry(&entry),
@@ -541,7 +552,7 @@ impl Store {
     /// tombstone (id, revision) stays for sync.
     pub fn delete_entry(&self, id: &str) -> Result<()> {
         crate::crypto::check_id(id)?;
-        self.write(|tx, _, _| tombstone(tx, "entries", id))
+        self.write(|tx, sealer, _| tombstone(tx, sealer, "entries", id))
     }
 
     /// One entry by id. `NotFound` if absent or deleted, `Corrupted` if its
@@ -679,18 +690,18 @@ impl Store {
 }
 
 fn read_entry(conn: &Connection, sealer: &Sealer, id: &str) -> Result<Entry> {
-    let row: Option<(i64, i64, Vec<u8>)> = conn
-        .prepare_cached("SELECT day, revision, body FROM entries WHERE id = ?1 AND deleted = 0")?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    let (day, rev, body) = row.ok_or_else(|| Error::NotFound {
-        table: "entries",
-        id: id.to_owned(),
-    })?;
-    open_entry(sealer, id, day, rev, body, &mut Interner::default())
+    let row = load_row(conn, sealer, "entries", id)?;
+    decode_opened(
+        id,
+        row.column,
+        row.revision,
+        row.schema,
+        &row.plain,
+        &mut Interner::default(),
+    )
 }
 
-fn parse_cursor(s: &str) -> Result<(i64, String)> {
+pub(crate) fn parse_cursor(s: &str) -> Result<(i64, String)> {
     let bad = || Error::invalid("cursor", "not a cursor from a previous page");
     let (ms, id) = s.split_once('.').ok_or_else(bad)?;
     let ms: i64 = ms.parse().map_err(|_| bad())?;

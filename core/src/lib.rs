@@ -14,6 +14,9 @@ mod clock;
 mod codec;
 pub mod crypto;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod insights;
 mod journal;
 pub mod reminders;
@@ -26,7 +29,7 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, RecordRef, Result};
 pub use journal::{Entry, EntryPage, EntryQuery, MAX_TAGS, NewEntry, Tag, TagGroup};
 pub use schema::LATEST as SCHEMA_VERSION;
-pub use store::{Key, RekeyReport, Store, StoreOptions};
+pub use store::{Key, KeySlot, RekeyReport, Store, StoreOptions, pragmas as store_pragmas};
 pub use trackers::{
     BUILTIN_TRACKERS, BuiltinTracker, MAX_COUNT, MAX_DURATION_MINUTES, MAX_LABEL_CHARS,
     MAX_SCALE_BOUND, MAX_SLEEP_MINUTES, MAX_TEXT_BYTES, NewTracker, Tracker, TrackerKind, Value,

@@ -1,12 +1,17 @@
 //! The SQL schema and its migrations, by `PRAGMA user_version`.
 //!
-//! `MIGRATIONS[i]` takes a store from version `i` to `i + 1`. Migrations run
-//! in one transaction together with the version bump, so a store is always
-//! at exactly one version. Plaintext columns are listed, with their reason,
-//! in docs/security.md; everything a patient wrote or rated is in `body`.
+//! `MIGRATIONS[i]` takes a store from version `i` to `i + 1` in SQL; version
+//! 3 rebuilds every sealed table in the shape of [`SEALED_TABLES`] and
+//! re-seals every body as envelope 2 (`store::migrate`, which needs the key).
+//! Migrations run in one transaction together with the version bump, so a
+//! store is always at exactly one version. Plaintext columns are listed,
+//! with their reason, in docs/security.md; everything a patient wrote or
+//! rated is in `body`.
 
 /// The schema version this build writes.
-pub const LATEST: i64 = MIGRATIONS.len() as i64;
+pub const LATEST: i64 = MIGRATIONS.len() as i64 + 1;
+/// The first version whose bodies are envelope 2 (and tombstones sealed).
+pub const ENVELOPE_V2_SINCE: i64 = 3;
 
 /// Version 1: the journal.
 const V1: &str = "
@@ -78,40 +83,103 @@ CREATE TABLE settings (
 );
 ";
 
-/// Every migration, oldest first.
+/// Every SQL migration, oldest first (version 3 is the re-seal).
 pub const MIGRATIONS: &[&str] = &[V1, V2];
 
-/// A table holding sealed bodies, and the plaintext column (if any) bound
-/// into each body's associated data. Re-keying walks this list, so a new
-/// sealed table is added here and nowhere else.
+/// A table holding sealed bodies, the plaintext column (if any) bound into
+/// each body's associated data, and its shape since version 3. Re-keying,
+/// the version-3 migration and tombstones walk this list, so a new sealed
+/// table is added here and nowhere else.
 pub(crate) struct SealedTable {
     pub table: &'static str,
     pub bound_column: Option<&'static str>,
+    /// Whether the version-2 table had a `deleted` column.
+    pub had_deleted: bool,
+    /// `CREATE TABLE` (and index) of the version-3 shape: every body is a
+    /// sealed envelope, tombstones included; a bound day is NULL exactly
+    /// for tombstones.
+    pub ddl: &'static str,
 }
 
 pub(crate) const SEALED_TABLES: &[SealedTable] = &[
     SealedTable {
         table: "entries",
         bound_column: Some("day"),
+        had_deleted: true,
+        ddl: "CREATE TABLE entries (
+            id       TEXT NOT NULL UNIQUE,
+            day      INTEGER,
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+            body     BLOB NOT NULL,
+            CHECK ((deleted = 0) = (day IS NOT NULL))
+        );
+        CREATE INDEX entries_by_day ON entries(day) WHERE deleted = 0;",
     },
     SealedTable {
         table: "trackers",
         bound_column: None,
+        had_deleted: true,
+        ddl: "CREATE TABLE trackers (
+            id       TEXT NOT NULL UNIQUE,
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+            body     BLOB NOT NULL
+        );",
     },
     SealedTable {
         table: "reminders",
         bound_column: None,
+        had_deleted: true,
+        ddl: "CREATE TABLE reminders (
+            id       TEXT NOT NULL UNIQUE,
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+            body     BLOB NOT NULL
+        );",
     },
     SealedTable {
         table: "reminder_events",
         bound_column: None,
+        had_deleted: true,
+        ddl: "CREATE TABLE reminder_events (
+            id       TEXT NOT NULL UNIQUE,
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+            body     BLOB NOT NULL
+        );",
     },
     SealedTable {
         table: "reminder_log",
         bound_column: Some("day"),
+        had_deleted: false,
+        ddl: "CREATE TABLE reminder_log (
+            id       TEXT NOT NULL UNIQUE,
+            day      INTEGER,
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+            body     BLOB NOT NULL,
+            CHECK ((deleted = 0) = (day IS NOT NULL))
+        );
+        CREATE INDEX reminder_log_by_day ON reminder_log(day) WHERE deleted = 0;",
     },
     SealedTable {
         table: "settings",
         bound_column: None,
+        had_deleted: false,
+        ddl: "CREATE TABLE settings (
+            id       TEXT NOT NULL UNIQUE,
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+            body     BLOB NOT NULL
+        );",
     },
 ];
+
+/// The entry of [`SEALED_TABLES`] for `table`.
+pub(crate) fn sealed_table(table: &str) -> &'static SealedTable {
+    SEALED_TABLES
+        .iter()
+        .find(|t| t.table == table)
+        .expect("every sealed table is listed")
+}

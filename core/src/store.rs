@@ -7,7 +7,7 @@
 use crate::clock::{Clock, SystemClock};
 use crate::crypto::{Binding, DataKey, KdfParams, Sealer};
 use crate::error::{Error, RecordRef, Result};
-use crate::schema::{self, SEALED_TABLES};
+use crate::schema::{self, SEALED_TABLES, sealed_table};
 use crate::zones::ZoneDb;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use std::path::{Path, PathBuf};
@@ -17,8 +17,12 @@ const KEY_CHECK_PLAINTEXT: &[u8] = b"cairn key check v1";
 const KEY_CHECK: Binding<'static> = Binding {
     table: "meta",
     id: "key_check",
+    revision: 0,
+    deleted: false,
     column: 0,
 };
+/// The write-ahead log is truncated back to this size after a checkpoint.
+const JOURNAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
 
 /// How a store is opened: its zone database and clock.
 #[derive(Clone)]
@@ -45,11 +49,32 @@ impl std::fmt::Debug for StoreOptions {
 }
 
 /// The key to open or create a store with.
+#[derive(Clone, Copy)]
 pub enum Key<'a> {
     /// 32 bytes from the platform keystore.
     Raw(&'a [u8]),
     /// A passphrase (desktop use); stretched with PBKDF2 and the store's salt.
     Passphrase(&'a str),
+}
+
+impl std::fmt::Debug for Key<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Key::Raw(_) => "Key::Raw(..)",
+            Key::Passphrase(_) => "Key::Passphrase(..)",
+        })
+    }
+}
+
+/// Which of the two keys given to [`Store::open_with_pending`] opened the
+/// store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySlot {
+    /// The current key: a pending key, if any, never took effect; delete it.
+    Current,
+    /// The pending key: the re-key committed but the key was not promoted;
+    /// promote it now.
+    Pending,
 }
 
 /// What a re-key did.
@@ -67,8 +92,11 @@ pub(crate) struct Inner {
     pub sealer: Sealer,
     pub zones: Arc<ZoneDb>,
     pub clock: Arc<dyn Clock>,
-    /// Decrypted custom trackers, loaded on first use.
+    /// Decrypted custom trackers, loaded on first use; dropped when another
+    /// connection commits (see `data_version`).
     pub trackers: Option<Vec<crate::trackers::Tracker>>,
+    /// `PRAGMA data_version` when the caches were last known good.
+    pub data_version: i64,
 }
 
 /// An open store. `Send + Sync`: calls from several threads are serialised.
@@ -84,15 +112,30 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn configure(conn: &Connection) -> Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    // None of these writes to the file.
-    conn.execute_batch(
+/// Connection settings; none of them writes to the file. `apple` adds
+/// `fullfsync`: on Darwin `fsync` does not flush the drive's cache, and the
+/// bundled SQLite does not turn it on by itself.
+pub fn pragmas(apple: bool) -> String {
+    let mut p = format!(
         "PRAGMA foreign_keys = ON;
          PRAGMA secure_delete = ON;
          PRAGMA temp_store = MEMORY;
-         PRAGMA synchronous = FULL;",
-    )?;
+         PRAGMA synchronous = FULL;
+         PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT};"
+    );
+    if apple {
+        p.push_str(
+            "
+         PRAGMA fullfsync = ON;
+         PRAGMA checkpoint_fullfsync = ON;",
+        );
+    }
+    p
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(&pragmas(cfg!(target_vendor = "apple")))?;
     Ok(())
 }
 
@@ -121,6 +164,18 @@ fn derive_key(key: &Key<'_>, kdf: Option<&KdfParams>) -> Result<DataKey> {
     }
 }
 
+/// A key for a new store or a re-key: passphrases must meet the minimum
+/// length; the KDF parameters are fresh.
+fn new_key_for(key: &Key<'_>) -> Result<(DataKey, Option<KdfParams>)> {
+    match key {
+        Key::Raw(bytes) => Ok((DataKey::from_bytes(bytes)?, None)),
+        Key::Passphrase(p) => {
+            let params = KdfParams::generate()?;
+            Ok((DataKey::from_new_passphrase(p, &params)?, Some(params)))
+        }
+    }
+}
+
 fn write_key_meta(tx: &Transaction<'_>, sealer: &Sealer, kdf: Option<&KdfParams>) -> Result<()> {
     put_meta(tx, "key_id", &sealer.key_id().to_be_bytes())?;
     put_meta(
@@ -138,7 +193,12 @@ fn write_key_meta(tx: &Transaction<'_>, sealer: &Sealer, kdf: Option<&KdfParams>
 }
 
 /// Writes a complete, empty store at `tmp`, closed and checkpointed.
-fn build_new_store(tmp: &Path, sealer: &Sealer, kdf: Option<&KdfParams>) -> Result<()> {
+fn build_new_store(
+    tmp: &Path,
+    store_id: &str,
+    sealer: &Sealer,
+    kdf: Option<&KdfParams>,
+) -> Result<()> {
     let mut conn = Connection::open_with_flags(
         tmp,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -152,24 +212,113 @@ fn build_new_store(tmp: &Path, sealer: &Sealer, kdf: Option<&KdfParams>) -> Resu
             "the file system does not support WAL".into(),
         ));
     }
-    migrate(&mut conn, 0)?;
+    migrate(&mut conn, sealer)?;
     let tx = conn.transaction()?;
-    put_meta(&tx, "store_id", crate::crypto::random_id()?.as_bytes())?;
+    put_meta(&tx, "store_id", store_id.as_bytes())?;
     write_key_meta(&tx, sealer, kdf)?;
     tx.commit()?;
     conn.close().map_err(|(_, e)| Error::from(e))
 }
 
-fn migrate(conn: &mut Connection, from: i64) -> Result<()> {
-    if from >= schema::LATEST {
+/// Brings the store to [`schema::LATEST`] in one IMMEDIATE transaction. The
+/// version is read inside it, so of two processes opening an old store at
+/// once, the second finds the work done.
+fn migrate(conn: &mut Connection, sealer: &Sealer) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version >= schema::LATEST {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    for m in &schema::MIGRATIONS[from as usize..] {
+    let from: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if from >= schema::LATEST {
+        return Ok(());
+    }
+    if from > 0 {
+        // Another process may have re-keyed the store since the key check.
+        verify_key(&tx, sealer, from < schema::ENVELOPE_V2_SINCE)?;
+    }
+    for m in schema::MIGRATIONS.iter().skip(from as usize) {
         tx.execute_batch(m)?;
+    }
+    if from < schema::ENVELOPE_V2_SINCE {
+        reseal_as_envelope_v2(&tx, sealer, from > 0)?;
     }
     tx.pragma_update(None, "user_version", schema::LATEST)?;
     tx.commit()?;
+    Ok(())
+}
+
+/// The migration to schema 3: rebuilds every sealed table in its version-3
+/// shape and re-seals every body as envelope 2, tombstones included. A body
+/// that does not open under envelope 1 is kept byte for byte (it reads as
+/// `Corrupted` afterwards, as it did before). `key_meta` says whether the
+/// key check must be re-sealed too (not for a store being built).
+fn reseal_as_envelope_v2(tx: &Transaction<'_>, sealer: &Sealer, key_meta: bool) -> Result<()> {
+    for t in SEALED_TABLES {
+        let old = format!("{}_v2", t.table);
+        tx.execute_batch(&format!("ALTER TABLE {} RENAME TO {old}", t.table))?;
+        // The old table's indexes keep their names until it is dropped.
+        tx.execute_batch(&format!(
+            "DROP INDEX IF EXISTS {0}_by_day; {1}",
+            t.table,
+            t.ddl.split(';').next().unwrap_or(t.ddl)
+        ))?;
+        let day = t.bound_column.map_or(String::new(), |c| format!(", {c}"));
+        let deleted = if t.had_deleted { "deleted" } else { "0" };
+        let mut insert = tx.prepare(&format!(
+            "INSERT INTO {}(rowid, id{day}, revision, deleted, body) VALUES (?1, ?2{}, ?3, ?4, ?5)",
+            t.table,
+            if t.bound_column.is_some() { ", ?6" } else { "" }
+        ))?;
+        let mut stmt = tx.prepare(&format!(
+            "SELECT rowid, id, {}, revision, {deleted}, body FROM {old} ORDER BY rowid",
+            t.bound_column.unwrap_or("NULL")
+        ))?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let rowid: i64 = r.get(0)?;
+            let id: String = r.get(1)?;
+            let day: Option<i64> = r.get(2)?;
+            let revision: i64 = r.get(3)?;
+            let deleted: bool = r.get(4)?;
+            let body: Option<Vec<u8>> = r.get(5)?;
+            let sealed = match body {
+                None => sealer.seal_tombstone(t.table, &id, revision)?,
+                Some(old_body) => {
+                    match sealer.open_v1(t.table, &id, day.unwrap_or(0), old_body.clone()) {
+                        Ok((schema, plain)) => sealer.seal(
+                            Binding {
+                                column: day.unwrap_or(0),
+                                ..Binding::live(t.table, &id, revision)
+                            },
+                            schema,
+                            &plain,
+                        )?,
+                        Err(_) => old_body,
+                    }
+                }
+            };
+            if t.bound_column.is_some() {
+                insert.execute(params![rowid, id, revision, deleted, sealed, day])?;
+            } else {
+                insert.execute(params![rowid, id, revision, deleted, sealed])?;
+            }
+        }
+        drop(rows);
+        drop(stmt);
+        drop(insert);
+        tx.execute_batch(&format!("DROP TABLE {old}"))?;
+        if let Some(index) = t.ddl.split(';').nth(1).filter(|s| !s.trim().is_empty()) {
+            tx.execute_batch(index)?;
+        }
+    }
+    if key_meta {
+        put_meta(
+            tx,
+            "key_check",
+            &sealer.seal(KEY_CHECK, 1, KEY_CHECK_PLAINTEXT)?,
+        )?;
+    }
     Ok(())
 }
 
@@ -183,18 +332,15 @@ impl Store {
         if path.exists() {
             return Err(Error::StoreExists);
         }
-        let kdf = match key {
-            Key::Passphrase(_) => Some(KdfParams::generate()?),
-            Key::Raw(_) => None,
-        };
-        let data_key = derive_key(&key, kdf.as_ref())?;
-        let sealer = Sealer::new(&data_key);
+        let (data_key, kdf) = new_key_for(&key)?;
+        let store_id = crate::crypto::random_id()?;
+        let sealer = Sealer::new(&data_key, &store_id);
         let tmp = path.with_file_name(format!(
             ".{}.creating-{}",
             path.file_name().and_then(|n| n.to_str()).unwrap_or("store"),
             &crate::crypto::random_id()?[..8]
         ));
-        let built = build_new_store(&tmp, &sealer, kdf.as_ref()).and_then(|()| {
+        let built = build_new_store(&tmp, &store_id, &sealer, kdf.as_ref()).and_then(|()| {
             // A hard link never replaces an existing file: two creators
             // racing cannot overwrite each other's store.
             std::fs::hard_link(&tmp, path).map_err(|e| match e.kind() {
@@ -215,20 +361,36 @@ impl Store {
             }
         }
         let conn = Self::connect(path)?;
-        Self::finish_open(conn, path, data_key, opts)
+        Self::finish_open(conn, path, sealer, opts)
     }
 
     /// Opens an existing store. `WrongKey` if the key does not open it; in
-    /// that case nothing is written to the file.
+    /// that case nothing is written to the file (the key is checked while
+    /// the connection is query-only).
     pub fn open(path: impl AsRef<Path>, key: Key<'_>, opts: StoreOptions) -> Result<Store> {
         let path = path.as_ref();
         let conn = Self::connect(path)?;
-        let kdf = match key {
-            Key::Passphrase(_) => Self::kdf_params(&conn)?,
-            Key::Raw(_) => None,
+        let sealer = Self::checked_sealer(&conn, &key)?;
+        Self::finish_open(conn, path, sealer, opts)
+    }
+
+    /// Opens a store with the current key, or else with a pending one (the
+    /// key-handover protocol in docs/design.md, "Keys"): says which opened,
+    /// so that the caller promotes the pending key or deletes it. `WrongKey`
+    /// only if neither opens.
+    pub fn open_with_pending(
+        path: impl AsRef<Path>,
+        current: Key<'_>,
+        pending: Option<Key<'_>>,
+        opts: StoreOptions,
+    ) -> Result<(Store, KeySlot)> {
+        let path = path.as_ref();
+        let conn = Self::connect(path)?;
+        let (sealer, slot) = match (Self::checked_sealer(&conn, &current), pending) {
+            (Err(Error::WrongKey), Some(p)) => (Self::checked_sealer(&conn, &p)?, KeySlot::Pending),
+            (r, _) => (r?, KeySlot::Current),
         };
-        let data_key = derive_key(&key, kdf.as_ref())?;
-        Self::finish_open(conn, path, data_key, opts)
+        Ok((Self::finish_open(conn, path, sealer, opts)?, slot))
     }
 
     /// Whether the store at `path` is protected by a passphrase (reads the
@@ -238,6 +400,28 @@ impl Store {
         Ok(Self::kdf_params(&conn)?.is_some())
     }
 
+    /// Checks `key` against the store on the still query-only connection:
+    /// a wrong key can write nothing.
+    fn checked_sealer(conn: &Connection, key: &Key<'_>) -> Result<Sealer> {
+        let kdf = match key {
+            Key::Passphrase(_) => Self::kdf_params(conn)?,
+            Key::Raw(_) => None,
+        };
+        let data_key = derive_key(key, kdf.as_ref())?;
+        let store_id = meta(conn, "store_id")?
+            .and_then(|b| String::from_utf8(b).ok())
+            .filter(|id| crate::crypto::check_id(id).is_ok())
+            .ok_or_else(|| Error::corrupted("meta", "store_id"))?;
+        let sealer = Sealer::new(&data_key, &store_id);
+        drop(data_key);
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        verify_key(conn, &sealer, version < schema::ENVELOPE_V2_SINCE)?;
+        Ok(sealer)
+    }
+
+    /// Opens the file with writes refused (`query_only`) until
+    /// [`Store::finish_open`] has a checked key. (A read-only open would
+    /// leave an empty `-wal` file behind.)
     fn connect(path: &Path) -> Result<Connection> {
         if !path.is_file() {
             return Err(Error::StoreNotFound);
@@ -246,6 +430,7 @@ impl Store {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
+        conn.execute_batch("PRAGMA query_only = ON")?;
         configure(&conn)?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version == 0 {
@@ -269,22 +454,22 @@ impl Store {
         }
     }
 
+    /// Lets `conn` write, now that its key is checked (or the store just
+    /// created), and migrates the store (the migration checks the key again
+    /// inside its transaction).
     fn finish_open(
         mut conn: Connection,
         path: &Path,
-        key: DataKey,
+        sealer: Sealer,
         opts: StoreOptions,
     ) -> Result<Store> {
-        let sealer = Sealer::new(&key);
-        drop(key);
-        Self::check_key(&conn, &sealer)?;
-        // Only now, with the key known good, may anything be written.
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        migrate(&mut conn, version)?;
+        conn.execute_batch("PRAGMA query_only = OFF")?;
+        migrate(&mut conn, &sealer)?;
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
         if mode != "wal" {
             conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
         }
+        let data_version = data_version(&conn)?;
         Ok(Store {
             inner: Mutex::new(Inner {
                 conn,
@@ -292,24 +477,10 @@ impl Store {
                 zones: opts.zones,
                 clock: opts.clock,
                 trackers: None,
+                data_version,
             }),
             path: path.to_owned(),
         })
-    }
-
-    /// Tells a wrong key apart from a damaged file: the key id stored in the
-    /// clear must match, and then the sealed canary must open.
-    fn check_key(conn: &Connection, sealer: &Sealer) -> Result<()> {
-        let stored_id = meta(conn, "key_id")?.ok_or_else(|| Error::corrupted("meta", "key_id"))?;
-        if stored_id.as_slice() != sealer.key_id().to_be_bytes() {
-            return Err(Error::WrongKey);
-        }
-        let check =
-            meta(conn, "key_check")?.ok_or_else(|| Error::corrupted("meta", "key_check"))?;
-        match sealer.open(KEY_CHECK, &check) {
-            Ok((_, p)) if p == KEY_CHECK_PLAINTEXT => Ok(()),
-            _ => Err(Error::corrupted("meta", "key_check")),
-        }
     }
 
     /// The file this store lives in.
@@ -337,48 +508,43 @@ impl Store {
         // Another handle or process may have re-keyed the store since this
         // one opened: writing under the old key would seal unreadable rows.
         check_key_current(&tx, &inner.sealer)?;
+        // The caches are worked on outside `inner` and put back only after
+        // the commit succeeds, so a failed write leaves nothing behind.
+        let mut trackers = fresh_cache(&tx, &mut inner.data_version, &mut inner.trackers)?;
         let mut ctx = WriteCtx {
             zones: &inner.zones,
             clock: inner.clock.as_ref(),
-            trackers: &mut inner.trackers,
+            trackers: &mut trackers,
         };
-        let out = f(&tx, &inner.sealer, &mut ctx);
-        match out {
-            Ok(v) => {
-                tx.commit()?;
-                Ok(v)
-            }
-            Err(e) => {
-                // Any cached state touched by `f` may be stale.
-                inner.trackers = None;
-                drop(tx);
-                Err(e)
-            }
-        }
+        let v = f(&tx, &inner.sealer, &mut ctx)?;
+        tx.commit()?;
+        inner.trackers = trackers;
+        Ok(v)
     }
 
     /// Replaces the key: every sealed record is re-sealed under `new_key` in
     /// one transaction. A crash at any point leaves the store opening with
     /// exactly one of the two keys, nothing lost.
+    ///
+    /// The write-ahead log is then checkpointed into the main file, so that
+    /// the shell can promote the new key (see [`Store::open_with_pending`]).
     pub fn rekey(&self, new_key: Key<'_>) -> Result<RekeyReport> {
-        let kdf = match new_key {
-            Key::Passphrase(_) => Some(KdfParams::generate()?),
-            Key::Raw(_) => None,
-        };
-        let new_sealer = Sealer::new(&derive_key(&new_key, kdf.as_ref())?);
+        let (data_key, kdf) = new_key_for(&new_key)?;
         let mut guard = self.lock();
         let inner = &mut *guard;
         let tx = inner
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         check_key_current(&tx, &inner.sealer)?;
+        let new_sealer = Sealer::new(&data_key, inner.sealer.store_id());
+        drop(data_key);
         let mut report = RekeyReport {
             resealed: 0,
             corrupted: Vec::new(),
         };
         for t in SEALED_TABLES {
             let sql = format!(
-                "SELECT rowid, id, {}, body FROM {} WHERE body IS NOT NULL",
+                "SELECT rowid, id, coalesce({}, 0), revision, deleted, body FROM {}",
                 t.bound_column.unwrap_or("0"),
                 t.table
             );
@@ -391,13 +557,14 @@ impl Store {
             while let Some(r) = rows.next()? {
                 let rowid: i64 = r.get(0)?;
                 let id: String = r.get(1)?;
-                let column: i64 = r.get(2)?;
-                let body: Vec<u8> = r.get(3)?;
                 let at = Binding {
                     table: t.table,
                     id: &id,
-                    column,
+                    column: r.get(2)?,
+                    revision: r.get(3)?,
+                    deleted: r.get(4)?,
                 };
+                let body: Vec<u8> = r.get(5)?;
                 match inner.sealer.open_vec(at, body) {
                     Ok((schema, plain)) => {
                         update.execute(params![new_sealer.seal(at, schema, &plain)?, rowid])?;
@@ -410,6 +577,11 @@ impl Store {
         write_key_meta(&tx, &new_sealer, kdf.as_ref())?;
         tx.commit()?;
         inner.sealer = new_sealer;
+        // Into the main file before the shell promotes the key. Committed
+        // already: a failure here (a reader holding the log) is not an error.
+        let _ = inner
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         Ok(report)
     }
 
@@ -447,10 +619,73 @@ impl Store {
         Ok(n as u64)
     }
 
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&Inner) -> Result<T>) -> Result<T> {
-        let inner = self.lock();
-        check_key_current(&inner.conn, &inner.sealer)?;
-        f(&inner)
+    /// Runs `f` in one deferred (read) transaction: the key check and every
+    /// query in `f` see one snapshot of the file.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        inner.conn.execute_batch("BEGIN DEFERRED")?;
+        let out = (|| {
+            check_key_current(&inner.conn, &inner.sealer)?;
+            let version = data_version(&inner.conn)?;
+            if version != inner.data_version {
+                inner.trackers = None;
+                inner.data_version = version;
+            }
+            f(inner)
+        })();
+        // A read transaction has nothing to keep; ending it cannot lose data.
+        let _ = inner.conn.execute_batch("COMMIT");
+        out
+    }
+}
+
+/// `PRAGMA data_version`: changes when another connection commits.
+fn data_version(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// The trackers cache, taken out of the handle for a write; `None` if
+/// another connection committed since it was loaded.
+fn fresh_cache(
+    conn: &Connection,
+    seen: &mut i64,
+    cache: &mut Option<Vec<crate::trackers::Tracker>>,
+) -> Result<Option<Vec<crate::trackers::Tracker>>> {
+    let version = data_version(conn)?;
+    if version != *seen {
+        *seen = version;
+        *cache = None;
+    }
+    Ok(cache.take())
+}
+
+/// Tells a wrong key apart from a damaged file. The key id is stored in the
+/// clear and inside the canary's authenticated header:
+/// - same id, canary opens: the right key;
+/// - other id, canary does not open: `WrongKey`;
+/// - other id, canary opens: `Corrupted { meta/key_id }` (a flipped bit in
+///   the plaintext id must not look like a wrong key);
+/// - same id, canary does not open (or is missing): `Corrupted { meta/key_check }`.
+///
+/// `envelope_v1`: the canary of a store not yet migrated to schema 3.
+fn verify_key(conn: &Connection, sealer: &Sealer, envelope_v1: bool) -> Result<()> {
+    let stored_id = meta(conn, "key_id")?.ok_or_else(|| Error::corrupted("meta", "key_id"))?;
+    let check = meta(conn, "key_check")?.ok_or_else(|| Error::corrupted("meta", "key_check"))?;
+    let opened = if envelope_v1 {
+        sealer.open_v1(KEY_CHECK.table, KEY_CHECK.id, 0, check)
+    } else {
+        sealer.open_vec(KEY_CHECK, check)
+    };
+    let canary_opens = matches!(opened, Ok((_, p)) if p == KEY_CHECK_PLAINTEXT);
+    let id_matches = stored_id.as_slice() == sealer.key_id().to_be_bytes();
+    match (id_matches, canary_opens) {
+        (true, true) => Ok(()),
+        (false, false) => Err(Error::WrongKey),
+        (false, true) => Err(Error::corrupted("meta", "key_id")),
+        (true, false) => Err(Error::corrupted("meta", "key_check")),
     }
 }
 
@@ -465,7 +700,8 @@ pub(crate) fn check_key_current(conn: &Connection, sealer: &Sealer) -> Result<()
     if id.as_slice() == sealer.key_id().to_be_bytes() {
         Ok(())
     } else {
-        Err(Error::WrongKey)
+        // Rare: tell a re-key by another handle from a damaged id.
+        verify_key(conn, sealer, false)
     }
 }
 
@@ -493,7 +729,12 @@ impl WriteCtx<'_> {
 /// Deletes a live record in the caller's transaction: erases its sealed body
 /// (and its bound plaintext column, if nullable), bumps its revision and
 /// queues the delete for sync. `NotFound` if there is no live record.
-pub(crate) fn tombstone(tx: &Transaction<'_>, table: &'static str, id: &str) -> Result<()> {
+pub(crate) fn tombstone(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    table: &'static str,
+    id: &str,
+) -> Result<()> {
     let rev: i64 = tx
         .query_row(
             &format!("SELECT revision FROM {table} WHERE id = ?1 AND deleted = 0"),
@@ -505,16 +746,15 @@ pub(crate) fn tombstone(tx: &Transaction<'_>, table: &'static str, id: &str) -> 
             table,
             id: id.to_owned(),
         })?;
-    let clear_bound = SEALED_TABLES
-        .iter()
-        .find(|t| t.table == table)
-        .and_then(|t| t.bound_column)
+    let clear_bound = sealed_table(table)
+        .bound_column
         .map_or(String::new(), |c| format!(", {c} = NULL"));
+    let body = sealer.seal_tombstone(table, id, rev + 1)?;
     tx.execute(
         &format!(
-            "UPDATE {table} SET deleted = 1, body = NULL{clear_bound}, revision = ?2 WHERE id = ?1"
+            "UPDATE {table} SET deleted = 1, body = ?3{clear_bound}, revision = ?2 WHERE id = ?1"
         ),
-        params![id, rev + 1],
+        params![id, rev + 1, body],
     )?;
     outbox(tx, table, id, rev + 1, true)
 }
@@ -537,4 +777,87 @@ pub(crate) fn outbox(
         if deleted { "delete" } else { "put" }
     ])?;
     Ok(())
+}
+
+/// A sealed row whose body opened: what the loaders decode.
+pub(crate) struct OpenedRow {
+    pub id: String,
+    pub revision: i64,
+    /// The bound column (0 where there is none).
+    pub column: i64,
+    /// The body's record schema.
+    pub schema: u8,
+    pub plain: Vec<u8>,
+}
+
+/// The rows of a sealed table matching `filter` (SQL after `WHERE`, with
+/// `args`), in rowid order: live rows opened, tombstones verified and
+/// skipped, and every row that fails either reported in the second list
+/// rather than failing the whole read. The one place that opens rows in
+/// bulk, so every table confines damage the same way.
+pub(crate) fn load_rows(
+    conn: &Connection,
+    sealer: &Sealer,
+    table: &'static str,
+    filter: &str,
+    args: impl rusqlite::Params,
+) -> Result<(Vec<OpenedRow>, Vec<RecordRef>)> {
+    let column = sealed_table(table).bound_column.unwrap_or("0");
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, coalesce({column}, 0), revision, deleted, body FROM {table}
+         WHERE {filter} ORDER BY rowid"
+    ))?;
+    let mut rows = stmt.query(args)?;
+    let mut opened = Vec::new();
+    let mut corrupted = Vec::new();
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        let at = Binding {
+            table,
+            id: &id,
+            column: r.get(1)?,
+            revision: r.get(2)?,
+            deleted: r.get(3)?,
+        };
+        let body: Vec<u8> = r.get(4)?;
+        if at.deleted {
+            if sealer
+                .open_tombstone(table, &id, at.revision, &body)
+                .is_err()
+            {
+                corrupted.push(RecordRef::new(table, &id));
+            }
+            continue;
+        }
+        match sealer.open_vec(at, body) {
+            Ok((schema, plain)) => opened.push(OpenedRow {
+                revision: at.revision,
+                column: at.column,
+                id,
+                schema,
+                plain,
+            }),
+            Err(_) => corrupted.push(RecordRef::new(table, &id)),
+        }
+    }
+    Ok((opened, corrupted))
+}
+
+/// One record by id: `NotFound` if there is none or it is a verified
+/// tombstone, `Corrupted` if it does not open (a tombstone flag set without
+/// the key included).
+pub(crate) fn load_row(
+    conn: &Connection,
+    sealer: &Sealer,
+    table: &'static str,
+    id: &str,
+) -> Result<OpenedRow> {
+    let (mut rows, corrupted) = load_rows(conn, sealer, table, "id = ?1", [id])?;
+    if !corrupted.is_empty() {
+        return Err(Error::corrupted(table, id));
+    }
+    rows.pop().ok_or_else(|| Error::NotFound {
+        table,
+        id: id.to_owned(),
+    })
 }

@@ -6,7 +6,7 @@
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::crypto::{Binding, Sealer};
 use crate::error::{Error, Result};
-use crate::store::{Inner, Store, outbox, tombstone};
+use crate::store::{Inner, OpenedRow, Store, load_row, load_rows, outbox, tombstone};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
@@ -473,14 +473,14 @@ fn decode_kind(r: &mut Reader<'_>) -> Result<TrackerKind, DecodeError> {
     })
 }
 
-fn encode_tracker(t: &Tracker) -> Vec<u8> {
+pub(crate) fn encode_tracker(t: &Tracker) -> Vec<u8> {
     let mut w = Writer::with_capacity(64);
     w.str(&t.name);
     encode_kind(&mut w, &t.kind);
     w.finish()
 }
 
-fn decode_tracker(id: &str, body: &[u8]) -> Result<Tracker, DecodeError> {
+pub(crate) fn decode_tracker(id: &str, body: &[u8]) -> Result<Tracker, DecodeError> {
     let mut r = Reader::new(body);
     let name = r.str()?;
     let kind = decode_kind(&mut r)?;
@@ -503,27 +503,16 @@ pub struct NewTracker {
 }
 
 pub(crate) fn load_custom(conn: &Connection, sealer: &Sealer) -> Result<Vec<Tracker>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT id, body FROM trackers WHERE deleted = 0 ORDER BY rowid")?;
-    let mut rows = stmt.query([])?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        let id: String = r.get(0)?;
-        let body: Vec<u8> = r.get(1)?;
-        let at = Binding {
-            table: "trackers",
-            id: &id,
-            column: 0,
-        };
-        // A damaged tracker definition is skipped here (its entries still
-        // list with their tracker id) and reported by `Store::tracker`.
-        if let Ok((TRACKER_SCHEMA, plain)) = sealer.open_vec(at, body)
-            && let Ok(t) = decode_tracker(&id, &plain)
-        {
-            out.push(t);
-        }
-    }
-    Ok(out)
+    // A damaged tracker definition is skipped here (its entries still list
+    // with their tracker id) and reported by `Store::tracker`.
+    let (rows, _damaged) = load_rows(conn, sealer, "trackers", "1", [])?;
+    Ok(rows.into_iter().filter_map(decode_row).collect())
+}
+
+fn decode_row(row: OpenedRow) -> Option<Tracker> {
+    (row.schema == TRACKER_SCHEMA)
+        .then(|| decode_tracker(&row.id, &row.plain).ok())
+        .flatten()
 }
 
 pub(crate) fn find<'a>(custom: &'a [Tracker], key: &str) -> Option<Tracker> {
@@ -545,35 +534,30 @@ impl Store {
     /// All trackers: the built-in ones first, then custom ones in the order
     /// they were defined.
     pub fn trackers(&self) -> Result<Vec<Tracker>> {
-        let mut inner = self.lock();
-        let custom = cached(&mut inner)?;
-        Ok(BUILTIN_TRACKERS
-            .iter()
-            .map(BuiltinTracker::tracker)
-            .chain(custom.iter().cloned())
-            .collect())
+        self.read(|inner| {
+            let custom = cached(inner)?;
+            Ok(BUILTIN_TRACKERS
+                .iter()
+                .map(BuiltinTracker::tracker)
+                .chain(custom.iter().cloned())
+                .collect())
+        })
     }
 
     /// Finds a tracker by id or by name (case-insensitive).
     pub fn tracker(&self, id_or_name: &str) -> Result<Tracker> {
-        let mut inner = self.lock();
-        let custom = cached(&mut inner)?;
-        if let Some(t) = find(custom, id_or_name) {
-            return Ok(t);
-        }
-        // Tell a damaged definition apart from an unknown name.
-        let exists: bool = inner
-            .conn
-            .query_row(
-                "SELECT count(*) FROM trackers WHERE id = ?1 AND deleted = 0",
-                [id_or_name],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)?;
-        if exists {
-            return Err(Error::corrupted("trackers", id_or_name));
-        }
-        Err(Error::UnknownTracker)
+        self.read(|inner| {
+            if let Some(t) = find(cached(inner)?, id_or_name) {
+                return Ok(t);
+            }
+            // Tell a damaged definition (or a tombstone flag set without
+            // the key) apart from an unknown name.
+            match load_row(&inner.conn, &inner.sealer, "trackers", id_or_name) {
+                Err(Error::NotFound { .. }) => Err(Error::UnknownTracker),
+                Err(e) => Err(e),
+                Ok(_) => Err(Error::corrupted("trackers", id_or_name)),
+            }
+        })
     }
 
     /// Defines a custom tracker. Names are unique (case-insensitive) across
@@ -593,11 +577,7 @@ impl Store {
             if find(custom, &tracker.name).is_some() {
                 return Err(Error::DuplicateTracker);
             }
-            let at = Binding {
-                table: "trackers",
-                id: &id,
-                column: 0,
-            };
+            let at = Binding::live("trackers", &id, 1);
             let body = sealer.seal(at, TRACKER_SCHEMA, &encode_tracker(&tracker))?;
             tx.prepare_cached(
                 "INSERT INTO trackers(id, revision, deleted, body) VALUES (?1, 1, 0, ?2)",
@@ -620,8 +600,8 @@ impl Store {
             ));
         }
         crate::crypto::check_id(id)?;
-        self.write(|tx, _, ctx| {
-            tombstone(tx, "trackers", id)?;
+        self.write(|tx, sealer, ctx| {
+            tombstone(tx, sealer, "trackers", id)?;
             *ctx.trackers = None;
             Ok(())
         })
@@ -629,7 +609,6 @@ impl Store {
 }
 
 fn cached(inner: &mut Inner) -> Result<&[Tracker]> {
-    crate::store::check_key_current(&inner.conn, &inner.sealer)?;
     if inner.trackers.is_none() {
         inner.trackers = Some(load_custom(&inner.conn, &inner.sealer)?);
     }

@@ -418,14 +418,19 @@ fn edits_and_deletes_leave_revisions_tombstones_and_outbox_rows() {
         Err(Error::NotFound { .. })
     ));
     let conn = raw(&t.path);
-    let (deleted, body_null, rev): (i64, bool, i64) = conn
+    // The tombstone is a sealed empty body (header, nonce and tag only):
+    // the content is gone, and the flag cannot be changed without the key.
+    let (deleted, body_len, day_null, rev): (i64, i64, bool, i64) = conn
         .query_row(
-            "SELECT deleted, body IS NULL AND day IS NULL, revision FROM entries WHERE id = ?1",
+            "SELECT deleted, length(body), day IS NULL, revision FROM entries WHERE id = ?1",
             [&e.id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .unwrap();
-    assert_eq!((deleted, body_null, rev), (1, true, 3));
+    assert_eq!(
+        (deleted, body_len, day_null, rev),
+        (1, cairn_core::crypto::ENVELOPE_OVERHEAD as i64, true, 3)
+    );
     let ops: Vec<(i64, String)> = conn
         .prepare("SELECT revision, op FROM outbox WHERE record_id = ?1 ORDER BY seq")
         .unwrap()

@@ -284,6 +284,7 @@ fn travel_follows_the_device_or_stays_home_as_the_rule_says() {
     let plan = |zone: &str| {
         s.plan_reminders(utc("2026-06-10T00:00:00Z"), zone, &Limits::IOS, 2)
             .unwrap()
+            .notifications
     };
     let local = |n: &PlannedNotification| {
         chrono::DateTime::from_timestamp_millis(
@@ -331,7 +332,8 @@ fn sixty_four_of_fifty_rules_is_fair_and_stable() {
     let now = utc("2026-11-27T12:00:00Z");
     let plan = s
         .plan_reminders(now, "Europe/Berlin", &Limits::IOS, 7)
-        .unwrap();
+        .unwrap()
+        .notifications;
     assert_eq!(plan.len(), 64);
     let mut per_rule: HashMap<&str, u32> = HashMap::new();
     for n in &plan {
@@ -351,14 +353,16 @@ fn sixty_four_of_fifty_rules_is_fair_and_stable() {
     // Same inputs, same ids; the diff against itself is empty.
     let again = s
         .plan_reminders(now, "Europe/Berlin", &Limits::IOS, 7)
-        .unwrap();
+        .unwrap()
+        .notifications;
     assert_eq!(plan, again);
     let held: Vec<String> = plan.iter().map(|n| n.id.clone()).collect();
     assert_eq!(diff_plan(&again, &held), PlanDiff::default());
     // An hour later the first ones have fired: the diff removes them and adds as many.
     let later = s
         .plan_reminders(now + Duration::hours(9), "Europe/Berlin", &Limits::IOS, 7)
-        .unwrap();
+        .unwrap()
+        .notifications;
     let diff = diff_plan(&later, &held);
     assert!(!diff.remove.is_empty());
     assert_eq!(later.len(), 64);
@@ -376,7 +380,8 @@ fn without_exact_alarms_notifications_get_a_window() {
             &Limits::ANDROID_INEXACT,
             3,
         )
-        .unwrap();
+        .unwrap()
+        .notifications;
     assert_eq!(plan.len(), 3);
     assert!(plan.iter().all(|n| !n.exact && n.window_minutes >= 10));
     let tight = Limits {
@@ -385,7 +390,8 @@ fn without_exact_alarms_notifications_get_a_window() {
     };
     let plan = s
         .plan_reminders(utc("2026-11-27T12:00:00Z"), "UTC", &tight, 3)
-        .unwrap();
+        .unwrap()
+        .notifications;
     assert!(
         plan.iter().all(|n| n.window_minutes == 10),
         "Android's minimum window is 10 minutes"
@@ -397,7 +403,8 @@ fn without_exact_alarms_notifications_get_a_window() {
             &Limits::ANDROID_EXACT,
             3,
         )
-        .unwrap();
+        .unwrap()
+        .notifications;
     assert!(exact.iter().all(|n| n.exact && n.window_minutes == 0));
 }
 
@@ -420,7 +427,8 @@ fn quiet_hours_defer_skip_or_ignore() {
     let ignore = s.add_reminder(ignore).unwrap();
     let plan = s
         .plan_reminders(utc("2026-11-27T12:00:00Z"), "Europe/Paris", &Limits::IOS, 2)
-        .unwrap();
+        .unwrap()
+        .notifications;
     let hm = |n: &PlannedNotification| {
         chrono::DateTime::from_timestamp_millis(n.fire_at_ms + 3_600_000)
             .unwrap()
@@ -451,7 +459,8 @@ fn quiet_hours_defer_skip_or_ignore() {
     s.set_quiet_hours(None).unwrap();
     let plan = s
         .plan_reminders(utc("2026-11-27T12:00:00Z"), "Europe/Paris", &Limits::IOS, 2)
-        .unwrap();
+        .unwrap()
+        .notifications;
     assert_eq!(plan.iter().filter(|n| n.reminder_id == skip.id).count(), 2);
 }
 
@@ -725,7 +734,11 @@ fn done_skipped_snoozed_late_and_missed_feed_the_plan_and_adherence() {
         },
     )
     .unwrap();
-    let (rules, cats) = s
+    let AdherenceReport {
+        by_rule: rules,
+        by_category: cats,
+        corrupted,
+    } = s
         .adherence(
             utc("2026-11-20T00:00:00Z"),
             utc("2026-11-25T00:00:00Z"),
@@ -733,6 +746,7 @@ fn done_skipped_snoozed_late_and_missed_feed_the_plan_and_adherence() {
             "UTC",
         )
         .unwrap();
+    assert!(corrupted.is_empty());
     let a = &rules[0];
     assert_eq!(
         (
@@ -750,7 +764,10 @@ fn done_skipped_snoozed_late_and_missed_feed_the_plan_and_adherence() {
     assert_eq!(cats[0].key, "check_in");
     assert_eq!(cats[0].due, 5);
     // The snoozed occurrence is planned at the snooze time, ahead of tomorrow's.
-    let plan = s.plan_reminders(now, "UTC", &Limits::IOS, 2).unwrap();
+    let plan = s
+        .plan_reminders(now, "UTC", &Limits::IOS, 2)
+        .unwrap()
+        .notifications;
     assert_eq!(plan[0].occurrence, key("2026-11-24"));
     assert_eq!(plan[0].fire_at_ms, now.timestamp_millis() + 15 * min);
     assert_eq!(plan[0].due_ms, due("2026-11-24"));
@@ -763,7 +780,10 @@ fn done_skipped_snoozed_late_and_missed_feed_the_plan_and_adherence() {
         },
     )
     .unwrap();
-    let plan = s.plan_reminders(now, "UTC", &Limits::IOS, 2).unwrap();
+    let plan = s
+        .plan_reminders(now, "UTC", &Limits::IOS, 2)
+        .unwrap()
+        .notifications;
     assert!(plan.iter().all(|n| n.occurrence != key("2026-11-25")));
     // Bad keys and snoozes are typed errors.
     assert!(matches!(
@@ -793,7 +813,8 @@ fn titles_are_sealed_and_shown_only_when_chosen() {
     let shown = s.add_reminder(r).unwrap();
     let plan = s
         .plan_reminders(utc("2026-11-27T12:00:00Z"), "UTC", &Limits::IOS, 1)
-        .unwrap();
+        .unwrap()
+        .notifications;
     let of = |id: &str| plan.iter().find(|n| n.reminder_id == id).unwrap();
     assert_eq!(of(&hidden.id).title, "Time for your check-in");
     assert_eq!(of(&shown.id).title, format!("{MARK} pill"));
@@ -893,7 +914,7 @@ fn rules_are_validated_edited_deleted_and_rekeyed() {
         .update_reminder(&r.id, daily(&["10:00"], "2026-02-01"))
         .unwrap();
     assert_eq!((edited.revision, edited.seed), (2, r.seed));
-    assert_eq!(s.reminders().unwrap(), vec![edited.clone()]);
+    assert_eq!(s.reminders().unwrap().reminders, vec![edited.clone()]);
     s.rekey(Key::Raw(&OTHER_KEY)).unwrap();
     s.set_quiet_hours(Some(QuietHours {
         start: t("22:00"),
@@ -914,7 +935,7 @@ fn rules_are_validated_edited_deleted_and_rekeyed() {
     assert!(s.quiet_hours().unwrap().is_some());
     s.delete_reminder(&r.id).unwrap();
     assert!(matches!(s.reminder(&r.id), Err(Error::NotFound { .. })));
-    assert!(s.reminders().unwrap().is_empty());
+    assert!(s.reminders().unwrap().reminders.is_empty());
     assert!(matches!(
         s.plan_reminders(Utc::now(), "UTC", &Limits::IOS, 0),
         Err(Error::InvalidInput { .. })
@@ -936,23 +957,30 @@ fn reports_need_a_known_rule_paused_rules_owe_nothing_and_new_text_gets_a_new_id
     let mut paused = daily(&["09:00"], "2026-11-01");
     paused.enabled = false;
     s.add_reminder(paused).unwrap();
-    let (rules, _) = s
+    let rules = s
         .adherence(
             utc("2026-11-01T00:00:00Z"),
             utc("2026-11-20T00:00:00Z"),
             utc("2026-11-20T00:00:00Z"),
             "UTC",
         )
-        .unwrap();
+        .unwrap()
+        .by_rule;
     assert!(rules.is_empty());
     let mut r = daily(&["09:00"], "2026-11-01");
     r.title = Some("walk".into());
     let rule = s.add_reminder(r.clone()).unwrap();
     let now = utc("2026-11-27T00:00:00Z");
-    let before = s.plan_reminders(now, "UTC", &Limits::IOS, 1).unwrap();
+    let before = s
+        .plan_reminders(now, "UTC", &Limits::IOS, 1)
+        .unwrap()
+        .notifications;
     r.show_title = true;
     s.update_reminder(&rule.id, r).unwrap();
-    let after = s.plan_reminders(now, "UTC", &Limits::IOS, 1).unwrap();
+    let after = s
+        .plan_reminders(now, "UTC", &Limits::IOS, 1)
+        .unwrap()
+        .notifications;
     assert_eq!(before.len(), 1);
     assert_eq!(before[0].occurrence, after[0].occurrence);
     assert_ne!(

@@ -458,7 +458,7 @@ fn the_committed_v1_fixture_upgrades_and_reads() {
             chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
         ))
         .unwrap();
-    assert_eq!(s.reminders().unwrap(), vec![r]);
+    assert_eq!(s.reminders().unwrap().reminders, vec![r]);
 }
 
 /// Writes the v1 fixture. Run by hand with
@@ -624,4 +624,283 @@ fn make_v2_fixture() {
     )
     .unwrap();
     s.close().unwrap();
+}
+
+#[test]
+fn the_committed_v2_fixture_upgrades_to_envelope_2_and_reads() {
+    use cairn_core::reminders::{Limits, ReminderReport};
+    // core/tests/fixtures/v2.cairn was written by schema version 2 (envelope
+    // 1) with the key [0x42; 32]; see make_v2_fixture.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v2.cairn");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v2.cairn"),
+        &p,
+    )
+    .unwrap();
+    let version = |p: &std::path::Path| -> i64 {
+        raw(p)
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(version(&p), 2);
+    let before = raw(&p)
+        .query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))
+        .unwrap() as u64;
+    // A wrong key neither opens nor migrates it.
+    assert!(matches!(
+        Store::open(&p, Key::Raw(&KEY), opts()),
+        Err(Error::WrongKey)
+    ));
+    assert_eq!(version(&p), 2);
+    let s = Store::open(&p, Key::Raw(&[0x42; 32]), opts()).unwrap();
+    assert_eq!(version(&p), SCHEMA_VERSION);
+    // Every body is envelope 2 now, tombstones included.
+    let conn = raw(&p);
+    for table in [
+        "entries",
+        "trackers",
+        "reminders",
+        "reminder_events",
+        "reminder_log",
+        "settings",
+    ] {
+        let (rows, v2): (i64, i64) = conn
+            .query_row(
+                &format!("SELECT count(*), sum(substr(body, 1, 1) = x'02') FROM {table}"),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert!(rows > 0, "{table}");
+        assert_eq!(rows, v2, "{table}: every body re-sealed");
+    }
+    let tombstones: i64 = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM entries WHERE deleted = 1)
+                  + (SELECT count(*) FROM trackers WHERE deleted = 1)
+                  + (SELECT count(*) FROM reminders WHERE deleted = 1)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tombstones, 3, "one deleted entry, tracker and rule");
+    let all = s.entries(&EntryQuery::default()).unwrap();
+    assert!(all.corrupted.is_empty());
+    let custom = s.tracker("Fixture trail minutes").unwrap();
+    let got: Vec<(String, Value, Option<String>, i64)> = all
+        .entries
+        .iter()
+        .map(|e| {
+            (
+                e.tracker.to_string(),
+                e.value.clone(),
+                e.note.clone(),
+                e.revision,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "mood".into(),
+                Value::Scale(5.0),
+                Some("fixture note".into()),
+                2
+            ),
+            (custom.id.clone(), Value::Duration { minutes: 35 }, None, 1),
+        ]
+    );
+    assert!(matches!(
+        s.tracker("Fixture gone"),
+        Err(Error::UnknownTracker)
+    ));
+    let rules = s.reminders().unwrap();
+    assert!(rules.corrupted.is_empty());
+    assert_eq!(rules.reminders.len(), 1);
+    assert_eq!(rules.reminders[0].title.as_deref(), Some("fixture pill"));
+    assert_eq!(s.events().unwrap().len(), 1);
+    assert!(s.quiet_hours().unwrap().is_some());
+    let adherence = s
+        .adherence(
+            at(2026, 3, 9, 0, 0),
+            at(2026, 3, 10, 0, 0),
+            at(2026, 3, 12, 0, 0),
+            "Europe/London",
+        )
+        .unwrap();
+    assert!(adherence.corrupted.is_empty());
+    assert_eq!(adherence.by_rule[0].done, 1, "the report survived");
+    let plan = s
+        .plan_reminders(at(2026, 3, 10, 0, 0), "Europe/London", &Limits::IOS, 2)
+        .unwrap();
+    assert!(plan.corrupted.is_empty());
+    assert_eq!(plan.notifications.len(), 2);
+    assert_eq!(
+        s.pending_changes().unwrap(),
+        before,
+        "the outbox is kept as it was"
+    );
+    // Deletes after the upgrade make sealed tombstones; reports still write.
+    let first = all.entries[0].id.clone();
+    s.delete_entry(&first).unwrap();
+    assert!(matches!(s.entry(&first), Err(Error::NotFound { .. })));
+    let o = &plan.notifications[0];
+    s.report_reminder(
+        &o.occurrence,
+        o.due_ms,
+        ReminderReport::Done { at_ms: o.due_ms },
+    )
+    .unwrap();
+    assert!(s.integrity_check().unwrap());
+}
+
+#[test]
+fn a_rekey_handed_over_through_a_pending_key_survives_a_stop_at_every_step() {
+    let (t, s) = new_store();
+    let e = s
+        .log(entry("mood", Value::Scale(4.0), at(2026, 11, 20, 9, 0)))
+        .unwrap();
+    // Stopped after saving the pending key, before the re-key: the current
+    // key opens and the caller deletes the pending one.
+    drop(s);
+    let (s, slot) =
+        Store::open_with_pending(&t.path, Key::Raw(&KEY), Some(Key::Raw(&OTHER_KEY)), opts())
+            .unwrap();
+    assert_eq!(slot, KeySlot::Current);
+    // Stopped after the re-key committed, before the promotion: the pending
+    // key opens, and the caller promotes it.
+    s.rekey(Key::Raw(&OTHER_KEY)).unwrap();
+    // The re-key was checkpointed: the main file alone holds the new key.
+    let wal = std::fs::metadata(t.path.with_extension("cairn-wal")).map_or(0, |m| m.len());
+    assert_eq!(wal, 0, "the log was truncated into the main file");
+    std::mem::forget(s); // as a killed process would: no close, no checkpoint
+    let (s, slot) =
+        Store::open_with_pending(&t.path, Key::Raw(&KEY), Some(Key::Raw(&OTHER_KEY)), opts())
+            .unwrap();
+    assert_eq!(slot, KeySlot::Pending);
+    assert_eq!(s.entry(&e.id).unwrap().id, e.id);
+    drop(s);
+    // After the promotion: the new key is current, and there is no pending one.
+    let (s, slot) = Store::open_with_pending(&t.path, Key::Raw(&OTHER_KEY), None, opts()).unwrap();
+    assert_eq!(slot, KeySlot::Current);
+    assert_eq!(s.entry(&e.id).unwrap().id, e.id);
+    drop(s);
+    // Neither key: a wrong key, nothing written.
+    assert!(matches!(
+        Store::open_with_pending(&t.path, Key::Raw(&KEY), Some(Key::Raw(&[3; 32])), opts()),
+        Err(Error::WrongKey)
+    ));
+}
+
+#[test]
+fn new_passphrases_need_eight_characters_and_files_cannot_ask_for_endless_stretching() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("j.cairn");
+    for short in ["", "seven77", "ünïcödé"] {
+        let e = Store::create(&p, Key::Passphrase(short), opts()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::InvalidInput {
+                    field: "passphrase",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(!p.exists());
+    }
+    let s = Store::create(&p, Key::Passphrase("eight888"), opts()).unwrap();
+    assert!(matches!(
+        s.rekey(Key::Passphrase("short")),
+        Err(Error::InvalidInput {
+            field: "passphrase",
+            ..
+        })
+    ));
+    drop(s);
+    // A file declaring more iterations than any store is made with is
+    // refused as damaged, before any stretching.
+    let conn = raw(&p);
+    let mut kdf: Vec<u8> = conn
+        .query_row("SELECT value FROM meta WHERE name = 'kdf'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    kdf[1..5].copy_from_slice(&u32::MAX.to_be_bytes());
+    conn.execute("UPDATE meta SET value = ?1 WHERE name = 'kdf'", [&kdf])
+        .unwrap();
+    let started = std::time::Instant::now();
+    match Store::open(&p, Key::Passphrase("eight888"), opts()) {
+        Err(Error::Corrupted { record }) => assert_eq!(record.id, "kdf"),
+        other => panic!("{other:?}"),
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
+
+#[test]
+fn connections_use_the_durability_settings_and_apple_adds_fullfsync() {
+    let (t, s) = new_store();
+    drop(s);
+    let conn = raw(&t.path);
+    conn.execute_batch(&cairn_core::store_pragmas(true))
+        .unwrap();
+    let get = |p: &str| -> i64 {
+        conn.query_row(&format!("PRAGMA {p}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(get("fullfsync"), 1);
+    assert_eq!(get("checkpoint_fullfsync"), 1);
+    assert_eq!(get("synchronous"), 2, "FULL");
+    assert_eq!(get("secure_delete"), 1);
+    assert_eq!(get("journal_size_limit"), 4 * 1024 * 1024);
+    let other = raw(&t.path);
+    other
+        .execute_batch(&cairn_core::store_pragmas(false))
+        .unwrap();
+    let fullfsync: i64 = other
+        .query_row("PRAGMA fullfsync", [], |r| r.get(0))
+        .unwrap();
+    // What this build's own connections use.
+    assert_eq!(fullfsync, i64::from(cfg!(target_vendor = "apple")));
+    assert_eq!(
+        cairn_core::store_pragmas(cfg!(target_vendor = "apple")).contains("fullfsync"),
+        cfg!(target_vendor = "apple")
+    );
+}
+
+#[test]
+fn another_handles_commits_are_seen_and_a_failed_write_leaves_no_trace_in_the_caches() {
+    let (t, s) = new_store();
+    s.add_tracker(NewTracker {
+        name: "Walks".into(),
+        kind: TrackerKind::Count,
+    })
+    .unwrap();
+    let other = Store::open(&t.path, Key::Raw(&KEY), opts()).unwrap();
+    assert_eq!(other.trackers().unwrap().len(), s.trackers().unwrap().len());
+    let added = other
+        .add_tracker(NewTracker {
+            name: "Swims".into(),
+            kind: TrackerKind::Count,
+        })
+        .unwrap();
+    // The first handle had the trackers cached; it sees the new one.
+    assert_eq!(s.tracker("Swims").unwrap().id, added.id);
+    s.log(entry(&added.id, Value::Count(2), at(2026, 11, 20, 9, 0)))
+        .unwrap();
+    other.delete_tracker(&added.id).unwrap();
+    assert!(matches!(s.tracker("Swims"), Err(Error::UnknownTracker)));
+    // A write that fails after touching the cache (a duplicate name) leaves
+    // the cache as the file is.
+    assert!(matches!(
+        s.add_tracker(NewTracker {
+            name: "walks".into(),
+            kind: TrackerKind::Count,
+        }),
+        Err(Error::DuplicateTracker)
+    ));
+    assert_eq!(s.trackers().unwrap(), other.trackers().unwrap());
 }

@@ -4,11 +4,11 @@
 
 mod expand;
 mod plan;
-mod store;
+pub(crate) mod store;
 
 pub use expand::local_to_utc;
 pub use plan::{Limits, NOTIFICATION_ID_PREFIX, PlanDiff, PlannedNotification, diff_plan};
-pub use store::{Adherence, ReminderReport};
+pub use store::{Adherence, AdherenceReport, ReminderList, ReminderPlan, ReminderReport};
 
 use crate::error::{Error, Result};
 use chrono::{NaiveDate, NaiveTime, Weekday};

@@ -8,8 +8,8 @@ use super::{
 };
 use crate::codec::{Reader, Writer};
 use crate::crypto::{Binding, Sealer};
-use crate::error::{Error, Result};
-use crate::store::{Store, outbox, tombstone};
+use crate::error::{Error, RecordRef, Result};
+use crate::store::{Store, load_row, load_rows, outbox, tombstone};
 use crate::zones::{Zone, ZoneDb};
 use chrono::{DateTime, NaiveTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -71,9 +71,40 @@ pub struct Adherence {
     pub missed: u32,
 }
 
+/// Every rule, and the rules whose records are damaged (skipped).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReminderList {
+    /// The rules that opened, in the order they were added.
+    pub reminders: Vec<Reminder>,
+    /// Damaged records: log them; everything else works.
+    pub corrupted: Vec<RecordRef>,
+}
+
+/// The notifications the OS should hold, and the records that could not be
+/// read while planning them (damaged rules, events, reports or settings,
+/// each skipped: every good rule is still planned).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReminderPlan {
+    /// In time order, fair across rules, within the limits.
+    pub notifications: Vec<PlannedNotification>,
+    /// Damaged records: log them and keep scheduling the rest.
+    pub corrupted: Vec<RecordRef>,
+}
+
+/// Adherence per rule and per category, and the damaged records skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AdherenceReport {
+    /// One row per enabled rule.
+    pub by_rule: Vec<Adherence>,
+    /// One row per category, by name.
+    pub by_category: Vec<Adherence>,
+    /// Damaged records, skipped.
+    pub corrupted: Vec<RecordRef>,
+}
+
 /// The state kept per occurrence (sealed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct LogState {
+pub(crate) struct LogState {
     key: String,
     reminder_id: String,
     due_ms: i64,
@@ -93,7 +124,7 @@ fn opt_i64(w: &mut Writer, v: Option<i64>) {
     }
 }
 
-fn encode_log(l: &LogState) -> Vec<u8> {
+pub(crate) fn encode_log(l: &LogState) -> Vec<u8> {
     let mut w = Writer::with_capacity(96);
     w.str(&l.key);
     w.str(&l.reminder_id);
@@ -105,7 +136,7 @@ fn encode_log(l: &LogState) -> Vec<u8> {
     w.finish()
 }
 
-fn decode_log(b: &[u8]) -> Option<LogState> {
+pub(crate) fn decode_log(b: &[u8]) -> Option<LogState> {
     let mut r = Reader::new(b);
     let get_opt = |r: &mut Reader<'_>| -> Option<Option<i64>> {
         Some(if r.bool().ok()? {
@@ -127,7 +158,7 @@ fn decode_log(b: &[u8]) -> Option<LogState> {
     Some(l)
 }
 
-fn encode_event(e: &ReminderEvent) -> Vec<u8> {
+pub(crate) fn encode_event(e: &ReminderEvent) -> Vec<u8> {
     let mut w = Writer::with_capacity(48);
     w.str(&e.kind);
     w.ivar(e.at_ms);
@@ -135,7 +166,7 @@ fn encode_event(e: &ReminderEvent) -> Vec<u8> {
     w.finish()
 }
 
-fn decode_event(id: &str, b: &[u8]) -> Option<ReminderEvent> {
+pub(crate) fn decode_event(id: &str, b: &[u8]) -> Option<ReminderEvent> {
     let mut r = Reader::new(b);
     let e = ReminderEvent {
         id: id.to_owned(),
@@ -156,15 +187,7 @@ fn seal_row(tx: &Connection, sealer: &Sealer, table: &str, id: &str, body: &[u8]
         )
         .optional()?;
     let rev = rev.map_or(1, |r| r + 1);
-    let sealed = sealer.seal(
-        Binding {
-            table,
-            id,
-            column: 0,
-        },
-        SCHEMA,
-        body,
-    )?;
+    let sealed = sealer.seal(Binding::live(table, id, rev), SCHEMA, body)?;
     tx.execute(
         &format!(
             "INSERT INTO {table}(id, revision, body) VALUES (?1, ?2, ?3)
@@ -175,43 +198,35 @@ fn seal_row(tx: &Connection, sealer: &Sealer, table: &str, id: &str, body: &[u8]
     Ok(rev)
 }
 
-fn load_rules(conn: &Connection, sealer: &Sealer) -> Result<Vec<Reminder>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, revision, body FROM reminders WHERE deleted = 0 ORDER BY rowid",
-    )?;
-    let mut rows = stmt.query([])?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        let id: String = r.get(0)?;
-        let at = Binding {
-            table: "reminders",
-            id: &id,
-            column: 0,
-        };
-        let bad = || Error::corrupted("reminders", &id);
-        let (schema, plain) = sealer.open_vec(at, r.get(2)?).map_err(|_| bad())?;
-        if schema != SCHEMA {
-            return Err(bad());
+/// What the loaders could not read, gathered for the caller's report.
+type Damaged = Vec<RecordRef>;
+
+fn load_rules(conn: &Connection, sealer: &Sealer, damaged: &mut Damaged) -> Result<Vec<Reminder>> {
+    let (rows, bad) = load_rows(conn, sealer, "reminders", "1", [])?;
+    damaged.extend(bad);
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        match decode_reminder(&row.id, row.revision, &row.plain) {
+            Ok(r) if row.schema == SCHEMA => out.push(r),
+            _ => damaged.push(RecordRef::new("reminders", &row.id)),
         }
-        out.push(decode_reminder(&id, r.get(1)?, &plain).map_err(|_| bad())?);
     }
     Ok(out)
 }
 
-fn load_events(conn: &Connection, sealer: &Sealer) -> Result<Vec<ReminderEvent>> {
-    let mut stmt = conn.prepare_cached("SELECT id, body FROM reminder_events WHERE deleted = 0")?;
-    let mut rows = stmt.query([])?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        let id: String = r.get(0)?;
-        let at = Binding {
-            table: "reminder_events",
-            id: &id,
-            column: 0,
-        };
-        let bad = || Error::corrupted("reminder_events", &id);
-        let (_, plain) = sealer.open_vec(at, r.get(1)?).map_err(|_| bad())?;
-        out.push(decode_event(&id, &plain).ok_or_else(bad)?);
+fn load_events(
+    conn: &Connection,
+    sealer: &Sealer,
+    damaged: &mut Damaged,
+) -> Result<Vec<ReminderEvent>> {
+    let (rows, bad) = load_rows(conn, sealer, "reminder_events", "1", [])?;
+    damaged.extend(bad);
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        match decode_event(&row.id, &row.plain) {
+            Some(e) => out.push(e),
+            None => damaged.push(RecordRef::new("reminder_events", &row.id)),
+        }
     }
     Ok(out)
 }
@@ -222,55 +237,57 @@ fn load_logs(
     sealer: &Sealer,
     from_ms: i64,
     to_ms: i64,
+    damaged: &mut Damaged,
 ) -> Result<HashMap<String, (String, i64, LogState)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, day, revision, body FROM reminder_log WHERE day BETWEEN ?1 AND ?2",
+    let (rows, bad) = load_rows(
+        conn,
+        sealer,
+        "reminder_log",
+        "deleted = 0 AND day BETWEEN ?1 AND ?2",
+        params![from_ms.div_euclid(DAY_MS) - 1, to_ms.div_euclid(DAY_MS) + 1],
     )?;
-    let mut rows = stmt.query(params![
-        from_ms.div_euclid(DAY_MS) - 1,
-        to_ms.div_euclid(DAY_MS) + 1
-    ])?;
-    let mut out = HashMap::new();
-    while let Some(r) = rows.next()? {
-        let id: String = r.get(0)?;
-        let day: i64 = r.get(1)?;
-        let at = Binding {
-            table: "reminder_log",
-            id: &id,
-            column: day,
-        };
-        let bad = || Error::corrupted("reminder_log", &id);
-        let (_, plain) = sealer.open_vec(at, r.get(3)?).map_err(|_| bad())?;
-        let l = decode_log(&plain).ok_or_else(bad)?;
-        out.insert(l.key.clone(), (id, r.get::<_, i64>(2)?, l));
+    damaged.extend(bad);
+    let mut out = HashMap::with_capacity(rows.len());
+    for row in rows {
+        match decode_log(&row.plain) {
+            Some(l) => {
+                out.insert(l.key.clone(), (row.id, row.revision, l));
+            }
+            None => damaged.push(RecordRef::new("reminder_log", &row.id)),
+        }
     }
     Ok(out)
 }
 
-fn quiet_hours(conn: &Connection, sealer: &Sealer) -> Result<Option<QuietHours>> {
-    let row: Option<Vec<u8>> = conn
-        .query_row(
-            "SELECT body FROM settings WHERE id = 'quiet_hours'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(b) = row else { return Ok(None) };
-    let at = Binding {
-        table: "settings",
-        id: "quiet_hours",
-        column: 0,
-    };
-    let bad = || Error::corrupted("settings", "quiet_hours");
-    let (_, plain) = sealer.open_vec(at, b).map_err(|_| bad())?;
-    let mut r = Reader::new(&plain);
-    if !r.bool().map_err(|_| bad())? {
+/// The quiet hours; a damaged setting reads as none and is reported.
+fn quiet_hours(
+    conn: &Connection,
+    sealer: &Sealer,
+    damaged: &mut Damaged,
+) -> Result<Option<QuietHours>> {
+    let (rows, bad) = load_rows(conn, sealer, "settings", "id = 'quiet_hours'", [])?;
+    damaged.extend(bad);
+    let Some(row) = rows.into_iter().next() else {
         return Ok(None);
-    }
-    let t = |m: u32| NaiveTime::from_hms_opt(m / 60, m % 60, 0).ok_or_else(bad);
-    let start = t(r.u32var().map_err(|_| bad())?)?;
-    let end = t(r.u32var().map_err(|_| bad())?)?;
-    Ok(Some(QuietHours { start, end }))
+    };
+    let decoded = (|| {
+        let mut r = Reader::new(&row.plain);
+        if !r.bool().ok()? {
+            return Some(None);
+        }
+        let t = |m: u32| NaiveTime::from_hms_opt(m / 60, m % 60, 0);
+        let start = t(r.u32var().ok()?)?;
+        let end = t(r.u32var().ok()?)?;
+        r.end().ok()?;
+        Some(Some(QuietHours { start, end }))
+    })();
+    decoded.map_or_else(
+        || {
+            damaged.push(RecordRef::new("settings", "quiet_hours"));
+            Ok(None)
+        },
+        Ok,
+    )
 }
 
 fn rule_zone(zones: &ZoneDb, rule: &Reminder, device: &Arc<Zone>) -> Result<Arc<Zone>> {
@@ -348,25 +365,31 @@ impl Store {
     pub fn reminder(&self, id: &str) -> Result<Reminder> {
         crate::crypto::check_id(id)?;
         self.read(|inner| {
-            load_rules(&inner.conn, &inner.sealer)?
-                .into_iter()
-                .find(|r| r.id == id)
-                .ok_or_else(|| Error::NotFound {
-                    table: "reminders",
-                    id: id.to_owned(),
-                })
+            let row = load_row(&inner.conn, &inner.sealer, "reminders", id)?;
+            match decode_reminder(id, row.revision, &row.plain) {
+                Ok(r) if row.schema == SCHEMA => Ok(r),
+                _ => Err(Error::corrupted("reminders", id)),
+            }
         })
     }
 
-    /// Every rule, in the order they were added.
-    pub fn reminders(&self) -> Result<Vec<Reminder>> {
-        self.read(|inner| load_rules(&inner.conn, &inner.sealer))
+    /// Every rule, in the order they were added; damaged rules are skipped
+    /// and listed in `corrupted`.
+    pub fn reminders(&self) -> Result<ReminderList> {
+        self.read(|inner| {
+            let mut corrupted = Vec::new();
+            let reminders = load_rules(&inner.conn, &inner.sealer, &mut corrupted)?;
+            Ok(ReminderList {
+                reminders,
+                corrupted,
+            })
+        })
     }
 
     /// Deletes a rule (a tombstone stays for sync).
     pub fn delete_reminder(&self, id: &str) -> Result<()> {
         crate::crypto::check_id(id)?;
-        self.write(|tx, _, _| tombstone(tx, "reminders", id))
+        self.write(|tx, sealer, _| tombstone(tx, sealer, "reminders", id))
     }
 
     /// Records an event that `AfterEvent` rules follow (a treatment session).
@@ -387,10 +410,11 @@ impl Store {
         })
     }
 
-    /// Every recorded event.
+    /// Every recorded event, by time (damaged ones are skipped here and
+    /// reported by the plan).
     pub fn events(&self) -> Result<Vec<ReminderEvent>> {
         self.read(|inner| {
-            let mut v = load_events(&inner.conn, &inner.sealer)?;
+            let mut v = load_events(&inner.conn, &inner.sealer, &mut Vec::new())?;
             v.sort_by_key(|e| e.at_ms);
             Ok(v)
         })
@@ -416,8 +440,16 @@ impl Store {
     }
 
     /// The patient's quiet hours, if set.
+    /// `Corrupted` if the setting is damaged (the plan then uses none).
     pub fn quiet_hours(&self) -> Result<Option<QuietHours>> {
-        self.read(|inner| quiet_hours(&inner.conn, &inner.sealer))
+        self.read(|inner| {
+            let mut damaged = Vec::new();
+            let q = quiet_hours(&inner.conn, &inner.sealer, &mut damaged)?;
+            match damaged.pop() {
+                Some(record) => Err(Error::Corrupted { record }),
+                None => Ok(q),
+            }
+        })
     }
 
     /// Records what happened to an occurrence (`due_ms` as in the plan).
@@ -442,7 +474,9 @@ impl Store {
                     id: rule_id.clone(),
                 });
             }
-            let existing = load_logs(tx, sealer, due_ms, due_ms + 1)?.remove(occurrence);
+            // A damaged report of this occurrence is superseded by a new one.
+            let existing =
+                load_logs(tx, sealer, due_ms, due_ms + 1, &mut Vec::new())?.remove(occurrence);
             let (id, mut state) = match existing {
                 Some((id, _, s)) => (id, s),
                 None => (
@@ -480,15 +514,6 @@ impl Store {
                 }
             }
             let day = due_ms.div_euclid(DAY_MS);
-            let sealed = sealer.seal(
-                Binding {
-                    table: "reminder_log",
-                    id: &id,
-                    column: day,
-                },
-                SCHEMA,
-                &encode_log(&state),
-            )?;
             let rev: i64 = tx
                 .query_row(
                     "SELECT revision FROM reminder_log WHERE id = ?1",
@@ -497,6 +522,14 @@ impl Store {
                 )
                 .optional()?
                 .map_or(1, |r: i64| r + 1);
+            let sealed = sealer.seal(
+                Binding {
+                    column: day,
+                    ..Binding::live("reminder_log", &id, rev)
+                },
+                SCHEMA,
+                &encode_log(&state),
+            )?;
             tx.execute(
                 "INSERT INTO reminder_log(id, day, revision, body) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, body = excluded.body",
@@ -517,8 +550,9 @@ impl Store {
     ) -> Result<Vec<Occurrence>> {
         self.read(|inner| {
             let device = inner.zones.zone(device_zone)?;
-            let rules = load_rules(&inner.conn, &inner.sealer)?;
-            let events = load_events(&inner.conn, &inner.sealer)?;
+            let mut damaged = Vec::new();
+            let rules = load_rules(&inner.conn, &inner.sealer, &mut damaged)?;
+            let events = load_events(&inner.conn, &inner.sealer, &mut damaged)?;
             let mut out = Vec::new();
             for r in rules.iter().filter(|r| r.enabled) {
                 let z = rule_zone(&inner.zones, r, &device)?;
@@ -537,7 +571,7 @@ impl Store {
         device_zone: &str,
         limits: &Limits,
         horizon_days: u32,
-    ) -> Result<Vec<PlannedNotification>> {
+    ) -> Result<ReminderPlan> {
         if horizon_days == 0 || horizon_days > MAX_HORIZON_DAYS {
             return Err(Error::invalid(
                 "horizon",
@@ -551,11 +585,18 @@ impl Store {
         let to_ms = now_ms + i64::from(horizon_days) * DAY_MS;
         self.read(|inner| {
             let device = inner.zones.zone(device_zone)?;
-            let rules = load_rules(&inner.conn, &inner.sealer)?;
-            let events = load_events(&inner.conn, &inner.sealer)?;
-            let quiet = quiet_hours(&inner.conn, &inner.sealer)?;
+            let mut damaged = Vec::new();
+            let rules = load_rules(&inner.conn, &inner.sealer, &mut damaged)?;
+            let events = load_events(&inner.conn, &inner.sealer, &mut damaged)?;
+            let quiet = quiet_hours(&inner.conn, &inner.sealer, &mut damaged)?;
             // Reports from a week back: snoozes of occurrences already due.
-            let logs = load_logs(&inner.conn, &inner.sealer, now_ms - 7 * DAY_MS, to_ms)?;
+            let logs = load_logs(
+                &inner.conn,
+                &inner.sealer,
+                now_ms - 7 * DAY_MS,
+                to_ms,
+                &mut damaged,
+            )?;
             let mut candidates = Vec::new();
             for r in rules.iter().filter(|r| r.enabled) {
                 let z = rule_zone(&inner.zones, r, &device)?;
@@ -591,7 +632,10 @@ impl Store {
                     seq += 1;
                 }
             }
-            Ok(select(candidates, &rules, limits))
+            Ok(ReminderPlan {
+                notifications: select(candidates, &rules, limits),
+                corrupted: damaged,
+            })
         })
     }
 
@@ -603,18 +647,20 @@ impl Store {
         to: DateTime<Utc>,
         now: DateTime<Utc>,
         device_zone: &str,
-    ) -> Result<(Vec<Adherence>, Vec<Adherence>)> {
+    ) -> Result<AdherenceReport> {
         let end = to.min(now);
         let now_ms = now.timestamp_millis();
         self.read(|inner| {
             let device = inner.zones.zone(device_zone)?;
-            let rules = load_rules(&inner.conn, &inner.sealer)?;
-            let events = load_events(&inner.conn, &inner.sealer)?;
+            let mut damaged = Vec::new();
+            let rules = load_rules(&inner.conn, &inner.sealer, &mut damaged)?;
+            let events = load_events(&inner.conn, &inner.sealer, &mut damaged)?;
             let logs = load_logs(
                 &inner.conn,
                 &inner.sealer,
                 from.timestamp_millis(),
                 end.timestamp_millis(),
+                &mut damaged,
             )?;
             let mut by_rule: Vec<Adherence> = Vec::new();
             let mut by_cat: HashMap<Category, Adherence> = HashMap::new();
@@ -664,7 +710,11 @@ impl Store {
             }
             let mut cats: Vec<Adherence> = by_cat.into_values().collect();
             cats.sort_by(|a, b| a.key.cmp(&b.key));
-            Ok((by_rule, cats))
+            Ok(AdherenceReport {
+                by_rule,
+                by_category: cats,
+                corrupted: damaged,
+            })
         })
     }
 }
