@@ -1695,14 +1695,6 @@ impl Reminders {
         to_ms: i64,
         device_zone: String,
     ) -> Result<Vec<Occurrence>> {
-        if to_ms
-            .checked_sub(from_ms)
-            .is_none_or(|span| !(0..=400 * 86_400_000).contains(&span))
-        {
-            return Err(CairnError::InvalidInput {
-                message: "invalid range: at most 400 days".into(),
-            });
-        }
         Ok(self
             .journal
             .store()?

@@ -38,7 +38,7 @@ pub enum TagGroup {
 }
 
 /// A tag on an entry (sealed with it).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Tag {
     /// Trigger, activity or other.
     pub group: TagGroup,
@@ -72,7 +72,7 @@ impl std::fmt::Display for Tag {
 }
 
 /// An entry to log (or the new content of an edited one).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewEntry {
     /// Tracker id or name.
     pub tracker: String,
@@ -89,7 +89,7 @@ pub struct NewEntry {
 }
 
 /// A logged entry.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 pub struct Entry {
     /// Random id (32 hex characters).
     pub id: String,
@@ -175,7 +175,7 @@ fn days_since_epoch(d: NaiveDate) -> i64 {
 }
 
 /// Which entries to list. All filters combine.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct EntryQuery {
     /// Only entries at or after this instant.
     pub from: Option<DateTime<Utc>>,
@@ -435,11 +435,8 @@ fn check(new: NewEntry, tracker: Tracker, ctx: &WriteCtx<'_>) -> Result<Checked>
     if tags.len() > MAX_TAGS {
         return Err(Error::invalid("tags", format!("at most {MAX_TAGS} tags")));
     }
-    let at_ms = new.at.timestamp_millis();
+    let at_ms = crate::bounds::instant("at", new.at)?;
     let now = ctx.clock.now_ms();
-    if at_ms < 0 {
-        return Err(Error::invalid("at", "must not be before 1970"));
-    }
     if at_ms > now.saturating_add(MAX_FUTURE_MS) {
         return Err(Error::invalid(
             "at",

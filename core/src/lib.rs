@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bounds;
 mod clock;
 mod codec;
 pub mod crypto;
@@ -19,6 +20,7 @@ mod error;
 pub mod fuzzing;
 pub mod insights;
 mod journal;
+mod redact;
 pub mod reminders;
 mod schema;
 mod store;

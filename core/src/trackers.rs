@@ -24,7 +24,7 @@ pub const MAX_COUNT: u32 = 100_000;
 pub const MAX_SCALE_BOUND: f64 = 1_000_000.0;
 
 /// What kind of value a tracker takes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TrackerKind {
     /// A number from `min` to `max` in steps of `step`.
@@ -58,7 +58,7 @@ pub enum TrackerKind {
 }
 
 /// A tracker, built-in or custom.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 pub struct Tracker {
     /// Stable id: a word for built-ins (`mood`), 32 hex characters for custom ones.
     pub id: String,
@@ -171,7 +171,7 @@ impl BuiltinTracker {
 }
 
 /// A value for one entry; which variant fits depends on the tracker's kind.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Value {
     /// For scales.
@@ -494,7 +494,7 @@ pub(crate) fn decode_tracker(id: &str, body: &[u8]) -> Result<Tracker, DecodeErr
 }
 
 /// A custom tracker to define.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewTracker {
     /// Name shown to the patient (sealed).
     pub name: String,

@@ -8,7 +8,10 @@ pub(crate) mod store;
 
 pub use expand::local_to_utc;
 pub use plan::{Limits, NOTIFICATION_ID_PREFIX, PlanDiff, PlannedNotification, diff_plan};
-pub use store::{Adherence, AdherenceReport, ReminderList, ReminderPlan, ReminderReport};
+pub use store::{
+    Adherence, AdherenceReport, MAX_HORIZON_DAYS, MAX_PENDING, ReminderList, ReminderPlan,
+    ReminderReport,
+};
 
 use crate::error::{Error, Result};
 use chrono::{NaiveDate, NaiveTime, Weekday};
@@ -137,7 +140,7 @@ pub enum Step {
 }
 
 /// When a rule fires.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Schedule {
     /// Every day at each time.
@@ -226,7 +229,7 @@ pub enum QuietPolicy {
 }
 
 /// A rule to add (or the new content of an edited one).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewReminder {
     /// What it is for.
     pub category: Category,
@@ -275,7 +278,7 @@ impl NewReminder {
 }
 
 /// A stored rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct Reminder {
     /// Random id.
     pub id: String,
@@ -308,7 +311,7 @@ pub struct Reminder {
 }
 
 /// An event that `AfterEvent` rules follow (a treatment session).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct ReminderEvent {
     /// Random id.
     pub id: String,
@@ -321,7 +324,7 @@ pub struct ReminderEvent {
 }
 
 /// Quiet hours, in the device's zone; `start > end` wraps midnight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct QuietHours {
     /// Start (inclusive).
     pub start: NaiveTime,

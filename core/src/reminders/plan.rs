@@ -41,7 +41,7 @@ impl Limits {
 }
 
 /// One notification for the OS.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct PlannedNotification {
     /// Stable id: the same occurrence at the same time keeps it across plans.
     pub id: String,

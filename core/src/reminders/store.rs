@@ -23,6 +23,8 @@ const SCHEMA: u8 = 1;
 pub const LATE_AFTER_MS: i64 = 5 * 60 * 1000;
 /// The longest horizon a plan may look ahead.
 pub const MAX_HORIZON_DAYS: u32 = 62;
+/// The most notifications a plan may hold (Android allows an app 500 alarms).
+pub const MAX_PENDING: u32 = 500;
 
 /// What happened to an occurrence, as the shell reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -395,13 +397,14 @@ impl Store {
     /// Records an event that `AfterEvent` rules follow (a treatment session).
     pub fn record_event(&self, kind: &str, at: DateTime<Utc>, zone: &str) -> Result<ReminderEvent> {
         let kind = super::check_event_kind(kind)?;
+        let at_ms = crate::bounds::instant("at", at)?;
         let id = crate::crypto::random_id()?;
         self.write(|tx, sealer, ctx| {
             let zone = ctx.zones.zone(zone)?.name().to_owned();
             let e = ReminderEvent {
                 id: id.clone(),
                 kind,
-                at_ms: at.timestamp_millis(),
+                at_ms,
                 zone,
             };
             let rev = seal_row(tx, sealer, "reminder_events", &id, &encode_event(&e))?;
@@ -460,6 +463,13 @@ impl Store {
         report: ReminderReport,
     ) -> Result<()> {
         let rule_id = check_key(occurrence)?.to_owned();
+        crate::bounds::ms("due", due_ms)?;
+        match report {
+            ReminderReport::Shown { at_ms }
+            | ReminderReport::Done { at_ms }
+            | ReminderReport::Skipped { at_ms } => crate::bounds::ms("at", at_ms)?,
+            ReminderReport::Snoozed { until_ms } => crate::bounds::ms("snooze", until_ms)?,
+        };
         self.write(|tx, sealer, _| {
             let known: bool = tx
                 .query_row(
@@ -548,6 +558,7 @@ impl Store {
         to: DateTime<Utc>,
         device_zone: &str,
     ) -> Result<Vec<Occurrence>> {
+        crate::bounds::range(from, to)?;
         self.read(|inner| {
             let device = inner.zones.zone(device_zone)?;
             let mut damaged = Vec::new();
@@ -578,10 +589,13 @@ impl Store {
                 format!("1 to {MAX_HORIZON_DAYS} days"),
             ));
         }
-        if limits.max_pending == 0 {
-            return Err(Error::invalid("limit", "must be at least 1"));
+        if !(1..=MAX_PENDING).contains(&limits.max_pending) {
+            return Err(Error::invalid("limit", format!("1 to {MAX_PENDING}")));
         }
-        let now_ms = now.timestamp_millis();
+        if limits.inexact_window_minutes > 24 * 60 {
+            return Err(Error::invalid("window", "at most a day"));
+        }
+        let now_ms = crate::bounds::instant("now", now)?;
         let to_ms = now_ms + i64::from(horizon_days) * DAY_MS;
         self.read(|inner| {
             let device = inner.zones.zone(device_zone)?;
@@ -648,8 +662,9 @@ impl Store {
         now: DateTime<Utc>,
         device_zone: &str,
     ) -> Result<AdherenceReport> {
+        let now_ms = crate::bounds::instant("now", now)?;
         let end = to.min(now);
-        let now_ms = now.timestamp_millis();
+        crate::bounds::range(from, end.max(from))?;
         self.read(|inner| {
             let device = inner.zones.zone(device_zone)?;
             let mut damaged = Vec::new();
