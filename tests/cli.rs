@@ -585,3 +585,97 @@ fn reminders_add_list_and_plan_from_the_command_line() {
         assert_eq!(stderr(&o).lines().count(), 1);
     }
 }
+
+#[test]
+fn a_replayed_or_rolled_back_record_is_exit_code_4_and_only_that_record() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    let log = |value: &str, at: &str| {
+        env.ok(&["log", "mood", value, "--at", at, "--tz", "UTC"])
+            .trim()
+            .to_owned()
+    };
+    let a = log("3", "2026-11-20T08:00:00Z");
+    let b = log("6", "2026-11-21T08:00:00Z");
+    let db = || rusqlite::Connection::open(env.store_path()).unwrap();
+    let row = |id: &str| -> (i64, i64, Vec<u8>) {
+        db().query_row(
+            "SELECT day, revision, body FROM entries WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+    };
+    let first = row(&a);
+    env.ok(&["edit", &a, "--value", "4"]);
+    let second = row(&a);
+    let show = |id: &str| env.run(&["show", id]);
+    let attacks: [(&str, &str, Vec<rusqlite::types::Value>); 3] = [
+        (
+            "older body under the current revision",
+            "UPDATE entries SET body = ?2 WHERE id = ?1",
+            vec![a.clone().into(), first.2.clone().into()],
+        ),
+        (
+            "revision edited alone",
+            "UPDATE entries SET revision = revision + 1 WHERE id = ?1",
+            vec![a.clone().into()],
+        ),
+        (
+            "deleted set alone",
+            "UPDATE entries SET deleted = 1, day = NULL WHERE id = ?1",
+            vec![a.clone().into()],
+        ),
+    ];
+    for (what, sql, args) in attacks {
+        db().execute(sql, rusqlite::params_from_iter(args)).unwrap();
+        let o = show(&a);
+        assert_eq!(o.status.code(), Some(4), "{what}: {}", stderr(&o));
+        assert!(stderr(&o).contains(&a), "{what}: names the record");
+        assert!(show(&b).status.success(), "{what}: the other entry reads");
+        // Listing goes on with the good records.
+        let listed = env.run(&["entries", "--json"]);
+        assert!(
+            String::from_utf8_lossy(&listed.stdout).contains(&b),
+            "{what}"
+        );
+        db().execute(
+            "UPDATE entries SET day = ?2, revision = ?3, deleted = 0, body = ?4 WHERE id = ?1",
+            rusqlite::params![a, second.0, second.1, second.2],
+        )
+        .unwrap();
+        assert!(show(&a).status.success(), "{what}: restored");
+    }
+    // Undone delete: the tombstone's flag cleared and the old body put back.
+    env.ok(&["delete", &a]);
+    assert_eq!(
+        show(&a).status.code(),
+        Some(5),
+        "a genuine delete: not found"
+    );
+    let tomb_rev: i64 = db()
+        .query_row("SELECT revision FROM entries WHERE id = ?1", [&a], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    db().execute(
+        "UPDATE entries SET day = ?2, deleted = 0, body = ?3 WHERE id = ?1",
+        rusqlite::params![a, second.0, second.2],
+    )
+    .unwrap();
+    assert_eq!(tomb_rev, second.1 + 1);
+    let o = show(&a);
+    assert_eq!(o.status.code(), Some(4), "undone delete: {}", stderr(&o));
+    // The same row copied into another store opened with the same key.
+    let other = Env::new();
+    other.ok(&["init"]);
+    rusqlite::Connection::open(other.store_path())
+        .unwrap()
+        .execute(
+            "INSERT INTO entries(id, day, revision, deleted, body) VALUES (?1, ?2, ?3, 0, ?4)",
+            rusqlite::params![b, row(&b).0, row(&b).1, row(&b).2],
+        )
+        .unwrap();
+    let o = other.run(&["show", &b]);
+    assert_eq!(o.status.code(), Some(4), "moved row: {}", stderr(&o));
+}
