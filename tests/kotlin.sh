@@ -6,11 +6,14 @@
 #
 # Installs what it needs when missing (Debian 12, as root): JNA and JUnit 4
 # from apt, the Kotlin compiler from npm. Compiles the generated bindings, the
-# pure-JVM files of the Android layer (android/cairn/src/main/kotlin, minus
-# files importing android.*, androidx.* or kotlinx.*) and the tests into one
-# jar, cached under build/kotlin-tests by a hash of those inputs, and runs
-# every `*Test` class. Ends with `N passed, N failed`; exits non-zero on any
-# failure (a compile failure counts as one).
+# Android layer (android/cairn/src/main/kotlin) and the tests into one jar,
+# cached under build/kotlin-tests by a hash of those inputs, and runs every
+# `*Test` class. The Android-only files are type-checked against hand-written
+# stand-ins for the SDK (android/stand-ins: Java sources that kotlinc reads
+# but does not compile, so no test can run them); files needing a library
+# without stand-ins (WorkManager, coroutines) are left out. Ends with
+# `N passed, N failed`; exits non-zero on any failure (a compile failure
+# counts as one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # A deliberate panic (testingPanic) would otherwise print a backtrace.
@@ -26,6 +29,7 @@ BINDINGS=build/kotlin-bindings
 WORK=build/kotlin-tests
 TESTS=android/cairn/src/test/kotlin
 MAIN=android/cairn/src/main/kotlin
+STANDINS=android/stand-ins
 
 step() { printf '== %s\n' "$*" >&2; }
 
@@ -81,12 +85,13 @@ bash scripts/bindings.sh --testing "$BINDINGS"
 
 # --- sources -----------------------------------------------------------------
 mapfile -t generated < <(find "$BINDINGS/kotlin" -name '*.kt' | sort)
-# The committed bindings (cairn_ffi.kt) are replaced by the testing ones;
-# Android-only files cannot compile without the Android SDK.
+# The committed bindings (cairn_ffi.kt) are replaced by the testing ones.
 mapfile -t layer < <(find "$MAIN" -name '*.kt' ! -name cairn_ffi.kt -print0 | sort -z |
-  xargs -0 -r grep -L -E '^import (android|androidx|kotlinx)\.')
+  xargs -0 -r grep -L -E '^import (androidx\.work|androidx\.appcompat|androidx\.lifecycle|kotlinx)\.')
 mapfile -t tests < <(find "$TESTS" -name '*.kt' | sort)
 [ ${#tests[@]} -gt 0 ] || { echo "no Kotlin tests under $TESTS" >&2; exit 1; }
+mapfile -t standins < <(find "$STANDINS" -name '*.java' | sort)
+[ ${#standins[@]} -gt 0 ] || { echo "no SDK stand-ins under $STANDINS" >&2; exit 1; }
 sources=("${generated[@]}" "${layer[@]}" "${tests[@]}")
 
 # One class per *Test.kt file, named like the file.
@@ -101,20 +106,20 @@ done
 key=$({
   echo "kotlinc $KOTLIN_VERSION; cp $COMPILE_CP"
   java -version 2>&1 | sed -n 1p
-  for f in "${sources[@]}"; do echo "$f"; sha256sum <"$f"; done
+  for f in "${sources[@]}" "${standins[@]}"; do echo "$f"; sha256sum <"$f"; done
 } | sha256sum | cut -c1-16)
 jar="$WORK/tests-$key.jar"
 mkdir -p "$WORK"
 if [ -f "$jar" ]; then
   step "compiled tests are cached ($jar)"
 else
-  step "compiling ${#sources[@]} Kotlin files"
+  step "compiling ${#sources[@]} Kotlin files (Android SDK calls against ${#standins[@]} stand-ins)"
   start=$(date +%s)
   # kotlinc writes a jar only to a name ending in .jar; move it into place
   # once complete so an interrupted compile never looks cached.
   partial="$WORK/partial-$$.jar"
   rm -rf "$partial"
-  if ! "$KOTLINC" -nowarn -jvm-target 17 -cp "$COMPILE_CP" -d "$partial" "${sources[@]}" \
+  if ! "$KOTLINC" -nowarn -jvm-target 17 -cp "$COMPILE_CP" -d "$partial" "${sources[@]}" "$STANDINS" \
       2>"$WORK/kotlinc.log"; then
     # Errors in the generated bindings first: they cause the rest.
     { grep -A3 "^$BINDINGS/.*: error:" "$WORK/kotlinc.log" || true

@@ -1,11 +1,14 @@
 package app.cairn
 
 import app.cairn.android.DataKeyVault
+import app.cairn.android.KeyLock
+import app.cairn.android.KeySlot
 import app.cairn.android.KeyVaultException
 import app.cairn.android.WrappedKey
 import app.cairn.android.WrappedKeyStore
 import app.cairn.android.WrappingKey
 import org.junit.Test
+import java.io.File
 import java.security.InvalidKeyException
 import javax.crypto.KeyGenerator
 import javax.crypto.SecretKey
@@ -16,6 +19,7 @@ import kotlin.test.assertFalse
 import kotlin.test.assertNotNull
 import kotlin.test.assertNull
 import kotlin.test.assertSame
+import kotlin.test.assertTrue
 
 /**
  * The key handling behind KeystoreKeyProvider, with a software AES key in
@@ -23,11 +27,18 @@ import kotlin.test.assertSame
  */
 class DataKeyVaultTest {
     private class MemoryStore : WrappedKeyStore {
-        var saved: WrappedKey? = null
-        override fun load() = saved
-        override fun save(key: WrappedKey) { saved = key }
-        override fun delete() { saved = null }
+        val slots = mutableMapOf<KeySlot, WrappedKey>()
+        var saved: WrappedKey?
+            get() = slots[KeySlot.CURRENT]
+            set(value) { if (value == null) slots.remove(KeySlot.CURRENT) else slots[KeySlot.CURRENT] = value }
+        override fun load(slot: KeySlot) = slots[slot]
+        override fun save(slot: KeySlot, key: WrappedKey) { slots[slot] = key }
+        override fun delete(slot: KeySlot) { slots.remove(slot) }
     }
+
+    private val lock = KeyLock(File.createTempFile("cairn-test-", ".lock").apply { deleteOnExit() })
+
+    private fun vaultOver(store: WrappedKeyStore, wrapping: WrappingKey) = DataKeyVault(store, wrapping, lock)
 
     private class InvalidatedKeyException : InvalidKeyException("invalidated")
 
@@ -58,7 +69,7 @@ class DataKeyVaultTest {
     fun firstUseCreatesWrapsAndStoresAKey() {
         val store = MemoryStore()
         val wrapping = SoftwareWrappingKey()
-        val vault = DataKeyVault(store, wrapping)
+        val vault = vaultOver(store, wrapping)
         val key = vault.dataKey(journalExists = false)
         assertEquals(32, key.size)
         val saved = assertNotNull(store.saved)
@@ -67,7 +78,7 @@ class DataKeyVaultTest {
         assertFalse(saved.ciphertext.copyOf(32).contentEquals(key), "stored wrapped, not raw")
         // Later calls (and a new vault over the same storage) unwrap the same key.
         assertContentEquals(key, vault.dataKey(journalExists = true))
-        assertContentEquals(key, DataKeyVault(store, wrapping).dataKey(journalExists = true))
+        assertContentEquals(key, vaultOver(store, wrapping).dataKey(journalExists = true))
         assertEquals(1, wrapping.created)
     }
 
@@ -75,7 +86,7 @@ class DataKeyVaultTest {
     fun theVaultKeyOpensAJournal() {
         val tmp = TempFolder()
         try {
-            val vault = DataKeyVault(MemoryStore(), SoftwareWrappingKey())
+            val vault = vaultOver(MemoryStore(), SoftwareWrappingKey())
             val file = java.io.File(tmp.path())
             val id = Journal.openOrCreate(file.path, vault.dataKey(file.exists())).use { j ->
                 j.log(mood(6.0)).id.also { j.closeJournal() }
@@ -93,7 +104,7 @@ class DataKeyVaultTest {
     fun noStoredKeyForAnExistingJournalIsAnErrorNotANewKey() {
         val store = MemoryStore()
         val wrapping = SoftwareWrappingKey()
-        assertFailsWith<KeyVaultException.DataKeyMissing> { DataKeyVault(store, wrapping).dataKey(journalExists = true) }
+        assertFailsWith<KeyVaultException.DataKeyMissing> { vaultOver(store, wrapping).dataKey(journalExists = true) }
         assertNull(store.saved)
         assertEquals(0, wrapping.created)
     }
@@ -102,7 +113,7 @@ class DataKeyVaultTest {
     fun invalidatedWrappingKeyIsATypedErrorAndKeepsTheWrappedKey() {
         val store = MemoryStore()
         val wrapping = SoftwareWrappingKey()
-        val vault = DataKeyVault(store, wrapping)
+        val vault = vaultOver(store, wrapping)
         vault.dataKey(journalExists = false)
         val saved = store.saved
         wrapping.invalidated = true
@@ -117,9 +128,9 @@ class DataKeyVaultTest {
     fun missingWrappingKeyIsATypedError() {
         val store = MemoryStore()
         val wrapping = SoftwareWrappingKey()
-        DataKeyVault(store, wrapping).dataKey(journalExists = false)
+        vaultOver(store, wrapping).dataKey(journalExists = false)
         wrapping.delete()
-        assertFailsWith<KeyVaultException.WrappingKeyMissing> { DataKeyVault(store, wrapping).dataKey(journalExists = true) }
+        assertFailsWith<KeyVaultException.WrappingKeyMissing> { vaultOver(store, wrapping).dataKey(journalExists = true) }
         assertEquals(1, wrapping.created)
     }
 
@@ -127,7 +138,7 @@ class DataKeyVaultTest {
     fun tamperedWrappedKeyIsUnreadable() {
         val store = MemoryStore()
         val wrapping = SoftwareWrappingKey()
-        val vault = DataKeyVault(store, wrapping)
+        val vault = vaultOver(store, wrapping)
         vault.dataKey(journalExists = false)
         val saved = store.saved!!
         store.saved = WrappedKey(saved.iv, saved.ciphertext.copyOf().also { it[3] = (it[3] + 1).toByte() })
@@ -144,20 +155,97 @@ class DataKeyVaultTest {
         val wrapping = SoftwareWrappingKey()
         wrapping.create()
         wrapping.invalidated = true
-        val key = DataKeyVault(store, wrapping).dataKey(journalExists = false)
+        val key = vaultOver(store, wrapping).dataKey(journalExists = false)
         assertEquals(2, wrapping.created)
-        assertContentEquals(key, DataKeyVault(store, wrapping).dataKey(journalExists = true))
+        assertContentEquals(key, vaultOver(store, wrapping).dataKey(journalExists = true))
     }
 
     @Test
     fun forgetDropsBothKeys() {
         val store = MemoryStore()
         val wrapping = SoftwareWrappingKey()
-        val vault = DataKeyVault(store, wrapping)
+        val vault = vaultOver(store, wrapping)
         val first = vault.dataKey(journalExists = false)
         vault.forget()
         assertNull(store.saved)
         assertNull(wrapping.key)
         assertFalse(first.contentEquals(vault.dataKey(journalExists = false)))
+    }
+
+    /** A journal with one entry at `journal.cairn` in [tmp], sealed with [key]; returns its path. */
+    private fun journalWith(tmp: TempFolder, key: ByteArray): File {
+        val file = File(tmp.path())
+        Journal.create(file.path, key).use { it.log(mood(4.0)); it.closeJournal() }
+        return file
+    }
+
+    private fun inTemp(block: (TempFolder) -> Unit) {
+        val tmp = TempFolder()
+        try {
+            block(tmp)
+        } finally {
+            tmp.delete()
+        }
+    }
+
+    @Test
+    fun aJournalWithoutItsKeyIsDataKeyMissingAndKeepsTheFile() = inTemp { tmp ->
+        // Restored or copied onto a phone that never held its key.
+        val file = journalWith(tmp, generateKey())
+        val before = file.readBytes()
+        val store = MemoryStore()
+        val wrapping = SoftwareWrappingKey()
+        assertFailsWith<KeyVaultException.DataKeyMissing> { vaultOver(store, wrapping).open(file) }
+        assertTrue(store.slots.isEmpty(), "no key made for it")
+        assertEquals(0, wrapping.created)
+        assertContentEquals(before, file.readBytes())
+    }
+
+    @Test
+    fun anInvalidatedKeystoreKeyIsWrappingKeyInvalidatedOnOpenAndKeepsEverything() = inTemp { tmp ->
+        val store = MemoryStore()
+        val wrapping = SoftwareWrappingKey()
+        val file = File(tmp.path())
+        vaultOver(store, wrapping).open(file).use { it.log(mood(5.0)); it.closeJournal() }
+        val saved = store.saved
+        wrapping.invalidated = true
+        assertFailsWith<KeyVaultException.WrappingKeyInvalidated> { vaultOver(store, wrapping).open(file) }
+        assertTrue(file.exists())
+        assertSame(saved, store.saved)
+        assertEquals(1, wrapping.created)
+        // A re-key does not replace it either: nothing pending is saved.
+        wrapping.invalidated = false
+        vaultOver(store, wrapping).open(file).use { j ->
+            wrapping.invalidated = true
+            assertFailsWith<KeyVaultException.WrappingKeyInvalidated> { vaultOver(store, wrapping).rekey(j, file) }
+            j.closeJournal()
+        }
+        assertNull(store.slots[KeySlot.PENDING])
+        assertEquals(1, wrapping.created)
+    }
+
+    @Test
+    fun aKeyThatDoesNotOpenTheJournalIsDataKeyRejected() = inTemp { tmp ->
+        val store = MemoryStore()
+        val wrapping = SoftwareWrappingKey()
+        vaultOver(store, wrapping).dataKey(journalExists = false).fill(0)
+        val saved = store.saved
+        // A journal from another install, sealed with another key.
+        val file = journalWith(tmp, generateKey())
+        val e = assertFailsWith<KeyVaultException.DataKeyRejected> { vaultOver(store, wrapping).open(file) }
+        assertTrue(e.cause is CairnException.WrongKey)
+        assertSame(saved, store.saved)
+    }
+
+    @Test
+    fun aMissingKeystoreKeyIsWrappingKeyMissingOnOpen() = inTemp { tmp ->
+        val store = MemoryStore()
+        val wrapping = SoftwareWrappingKey()
+        val file = File(tmp.path())
+        vaultOver(store, wrapping).open(file).use { it.closeJournal() }
+        wrapping.delete()
+        assertFailsWith<KeyVaultException.WrappingKeyMissing> { vaultOver(store, wrapping).open(file) }
+        assertEquals(1, wrapping.created)
+        assertNull(wrapping.key, "not recreated")
     }
 }

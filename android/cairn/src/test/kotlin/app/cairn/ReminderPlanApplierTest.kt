@@ -108,6 +108,25 @@ class ReminderPlanApplierTest {
     }
 
     @Test
+    fun onlyAlarmsOfARuleShowingItsTitleAreMarkedPrivate() {
+        val generic = reminders.add(daily("09:00", start = "2026-05-01", title = "Lithium"))
+        val titled = reminders.add(daily("12:00", start = "2026-05-01", title = "Sertraline", showTitle = true))
+        applier.apply(zone, at("2026-05-10T08:00"))
+        val byRule = alarms.set.values.groupBy { it.notification.reminderId }
+        assertEquals(3, byRule.getValue(generic.id).size)
+        assertTrue(byRule.getValue(generic.id).none { it.showsTitle })
+        assertTrue(byRule.getValue(generic.id).none { it.notification.title.contains("Lithium") })
+        assertEquals(3, byRule.getValue(titled.id).size)
+        assertTrue(byRule.getValue(titled.id).all { it.showsTitle && it.notification.title == "Sertraline" })
+
+        // Opting out changes the text, hence the ids: the new alarms are generic.
+        reminders.update(titled.id, daily("12:00", start = "2026-05-01", title = "Sertraline"))
+        applier.apply(zone, at("2026-05-10T08:00"))
+        assertTrue(alarms.set.values.none { it.showsTitle })
+        assertEquals(6, alarms.set.size)
+    }
+
+    @Test
     fun changesCancelTheStaleAndSetTheNew() {
         val keep = reminders.add(daily("09:00", start = "2026-05-01"))
         val move = reminders.add(daily("12:00", start = "2026-05-01"))

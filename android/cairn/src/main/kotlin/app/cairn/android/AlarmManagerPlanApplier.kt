@@ -44,7 +44,15 @@ interface ReminderHost {
     fun reminderSmallIcon(): Int = 0
 
     /** The channel's name in the system settings. */
-    fun reminderChannelName(): CharSequence = "Reminders"
+    fun reminderChannelName(): CharSequence = ReminderAlarmReceiver.CHANNEL_NAME
+
+    /**
+     * The title of the public version of a notification that shows a rule's
+     * own title (the version the lock screen shows while the phone is
+     * locked); its text is the core's generic text of that reminder.
+     * Override it to translate.
+     */
+    fun reminderPublicTitle(): CharSequence = ReminderAlarmReceiver.PUBLIC_TITLE
 }
 
 /**
@@ -111,7 +119,7 @@ internal class AlarmManagerBackend(private val context: Context) : AlarmBackend 
         val pending = PendingIntent.getBroadcast(
             context,
             0,
-            ReminderAlarmReceiver.intent(context, alarm.id).also { putNotification(it, alarm.notification) },
+            ReminderAlarmReceiver.intent(context, alarm.id).also { putNotification(it, alarm.notification, alarm.showsTitle) },
             PendingIntent.FLAG_UPDATE_CURRENT or PendingIntent.FLAG_IMMUTABLE,
         ) ?: return
         if (alarm.exact) {
@@ -139,7 +147,7 @@ internal class AlarmManagerBackend(private val context: Context) : AlarmBackend 
         pending.cancel()
     }
 
-    private fun putNotification(intent: Intent, n: PlannedNotification) {
+    private fun putNotification(intent: Intent, n: PlannedNotification, showsTitle: Boolean) {
         // Lock-screen text only (generic unless the patient opted in): it
         // sits in the system's alarm list.
         intent.putExtra(ReminderAlarmReceiver.EXTRA_ID, n.id)
@@ -148,6 +156,7 @@ internal class AlarmManagerBackend(private val context: Context) : AlarmBackend 
             .putExtra(ReminderAlarmReceiver.EXTRA_FIRE_AT_MS, n.fireAtMs)
             .putExtra(ReminderAlarmReceiver.EXTRA_TITLE, n.title)
             .putExtra(ReminderAlarmReceiver.EXTRA_BODY, n.body)
+            .putExtra(ReminderAlarmReceiver.EXTRA_SHOWS_TITLE, showsTitle)
     }
 
     private companion object {
@@ -203,9 +212,11 @@ class ReminderAlarmReceiver : BroadcastReceiver() {
         val fireAtMs = intent.getLongExtra(EXTRA_FIRE_AT_MS, dueMs)
         val title = intent.getStringExtra(EXTRA_TITLE) ?: return
         val body = intent.getStringExtra(EXTRA_BODY).orEmpty()
+        // Missing on alarms set by an older version: treated as private.
+        val showsTitle = intent.getBooleanExtra(EXTRA_SHOWS_TITLE, true)
         val app = context.applicationContext
         val host = app as? ReminderHost
-        val shown = post(app, host, id, occurrence, dueMs, fireAtMs, title, body)
+        val shown = post(app, host, id, occurrence, dueMs, fireAtMs, title, body, showsTitle)
         val shownAt = System.currentTimeMillis()
         runAsync(this) {
             val reminders = host?.cairnReminders() ?: return@runAsync
@@ -233,6 +244,7 @@ class ReminderAlarmReceiver : BroadcastReceiver() {
         fireAtMs: Long,
         title: String,
         body: String,
+        showsTitle: Boolean,
     ): Boolean {
         val manager = NotificationManagerCompat.from(context)
         if (!manager.areNotificationsEnabled()) return false
@@ -243,7 +255,7 @@ class ReminderAlarmReceiver : BroadcastReceiver() {
         }
         manager.createNotificationChannel(
             NotificationChannelCompat.Builder(CHANNEL_ID, NotificationManagerCompat.IMPORTANCE_HIGH)
-                .setName(host?.reminderChannelName() ?: "Reminders")
+                .setName(host?.reminderChannelName() ?: CHANNEL_NAME)
                 .build(),
         )
         val icon = host?.reminderSmallIcon()?.takeIf { it != 0 } ?: context.applicationInfo.icon
@@ -253,11 +265,24 @@ class ReminderAlarmReceiver : BroadcastReceiver() {
             .setContentText(body)
             .setCategory(NotificationCompat.CATEGORY_REMINDER)
             .setPriority(NotificationCompat.PRIORITY_HIGH)
-            // The core's text is written for the lock screen: generic unless
-            // the patient opted in to this rule's title.
-            .setVisibility(NotificationCompat.VISIBILITY_PUBLIC)
             .setWhen(fireAtMs)
             .setAutoCancel(true)
+        if (showsTitle) {
+            // The rule's own title, which the patient chose to see: shown in
+            // full once the phone is unlocked; while it is locked, the public
+            // version (a generic title, the core's generic text) stands in.
+            val public = NotificationCompat.Builder(context, CHANNEL_ID)
+                .setSmallIcon(icon)
+                .setContentTitle(host?.reminderPublicTitle() ?: PUBLIC_TITLE)
+                .setContentText(body)
+                .setCategory(NotificationCompat.CATEGORY_REMINDER)
+                .setWhen(fireAtMs)
+                .build()
+            builder.setVisibility(NotificationCompat.VISIBILITY_PRIVATE).setPublicVersion(public)
+        } else {
+            // The core's generic text, written for the lock screen.
+            builder.setVisibility(NotificationCompat.VISIBILITY_PUBLIC)
+        }
         openApp(context, id, occurrence, dueMs)?.let { builder.setContentIntent(it) }
         return try {
             manager.notify(id, NOTIFICATION_ID, builder.build())
@@ -296,6 +321,17 @@ class ReminderAlarmReceiver : BroadcastReceiver() {
         const val EXTRA_FIRE_AT_MS = "app.cairn.extra.FIRE_AT_MS"
         const val EXTRA_TITLE = "app.cairn.extra.TITLE"
         const val EXTRA_BODY = "app.cairn.extra.BODY"
+        const val EXTRA_SHOWS_TITLE = "app.cairn.extra.SHOWS_TITLE"
+
+        /** The default channel name ([ReminderHost.reminderChannelName]). */
+        const val CHANNEL_NAME = "Reminders"
+
+        /**
+         * The default title of the lock-screen version of a notification
+         * showing a rule's own title ([ReminderHost.reminderPublicTitle]);
+         * the core's generic title for medication reminders.
+         */
+        const val PUBLIC_TITLE = "Reminder"
 
         private const val SCHEME = "cairn-reminder"
         private const val TAG = "CairnReminders"

@@ -1,11 +1,13 @@
 package app.cairn.android
 
 import android.content.Context
-import android.content.SharedPreferences
 import android.security.keystore.KeyGenParameterSpec
 import android.security.keystore.KeyPermanentlyInvalidatedException
 import android.security.keystore.KeyProperties
 import androidx.annotation.WorkerThread
+import app.cairn.Journal
+import app.cairn.RekeyReport
+import app.cairn.ZoneDatabase
 import java.io.File
 import java.io.IOException
 import java.security.InvalidKeyException
@@ -17,51 +19,114 @@ import javax.crypto.SecretKey
 /**
  * The journal's data key, held by the platform: a random 32-byte key from
  * `generateKey()`, wrapped with a non-exportable AES-256-GCM key in the Android
- * Keystore and stored wrapped in app-private SharedPreferences.
+ * Keystore and stored wrapped in the app's no-backup directory
+ * (`noBackupFilesDir/app.cairn.keys.key`).
  *
  * ```
  * val file = File(context.noBackupFilesDir, "journal.cairn")
- * val key = KeystoreKeyProvider(context).dataKey(file)
- * val journal = try { Journal.openOrCreate(file.path, key) } finally { key.fill(0) }
+ * val journal = KeystoreKeyProvider(context).open(file)
  * ```
  *
- * The wrapping key needs no user authentication, so reminders and background
- * sync can open the journal while the phone is locked; it is bound to this
- * device and never leaves the keystore. Exclude the preferences file and the
- * journal from Auto Backup (see android/README.md): a restored wrapped key
+ * Every operation holds a lock shared by all providers of the process for
+ * the same [name] and a file lock (`app.cairn.keys.lock`) against the app's
+ * other processes, and reads the stored key afresh under it: two first runs
+ * racing (the app and a reminder receiver, or two processes) get the same
+ * key. The wrapping key needs no user authentication, so reminders and
+ * background sync can open the journal while the phone is locked; it is
+ * bound to this device and never leaves the keystore. Keep the journal in
+ * `noBackupFilesDir` too (see android/README.md): a restored wrapped key
  * cannot be unwrapped on another device.
  *
  * @param alias the keystore alias of the wrapping key.
- * @param preferences the SharedPreferences file holding the wrapped key.
+ * @param name the base name of the key files (`<name>.key`, `<name>.pending`, `<name>.lock`).
+ * @param directory where they are kept; `noBackupFilesDir` unless you have a reason.
  */
 class KeystoreKeyProvider(
     context: Context,
     alias: String = DEFAULT_ALIAS,
-    preferences: String = DEFAULT_PREFERENCES,
+    private val name: String = DEFAULT_NAME,
+    directory: File = context.applicationContext.noBackupFilesDir,
 ) {
-    private val vault = DataKeyVault(
-        SharedPreferencesKeyStore(context.applicationContext.getSharedPreferences(preferences, Context.MODE_PRIVATE)),
-        AndroidKeystoreWrappingKey(alias),
-    )
+    private val app = context.applicationContext
+    private val store = FileWrappedKeyStore(directory, name)
+    private val lock = KeyLock(File(directory, "$name.lock"))
+    private val vault = DataKeyVault(store, AndroidKeystoreWrappingKey(alias), lock)
 
     /**
-     * The data key for the journal at [journal]. Creates one only when neither
-     * a wrapped key nor the journal file exists. Blocking: call from
-     * `Dispatchers.IO`. `fill(0)` the array once the journal is open.
+     * Opens the journal at [journal], creating it and its key when neither
+     * exists, and finishing or undoing a re-key a killed process left
+     * half-way. Blocking: call from `Dispatchers.IO`.
      *
-     * @throws KeyVaultException when the key is not available; never answered
-     *   by making a new key while the journal exists.
+     * @throws KeyVaultException when the journal's key is not available on
+     *   this phone; never answered by making a new key while the journal exists.
      */
     @WorkerThread
-    fun dataKey(journal: File): ByteArray = vault.dataKey(journalExists = journal.exists())
+    fun open(journal: File, zones: ZoneDatabase? = null): Journal = lock.withLock {
+        adoptPreferencesKey()
+        vault.open(journal, zones)
+    }
 
-    /** Forgets the data key and the keystore key: only after deleting the journal. */
+    /**
+     * Re-keys the open [journal] at [file] under a new key, crash-safely
+     * (pending key saved, journal re-keyed, pending key promoted). [journal]
+     * goes on working with the new key; a journal open on the same file in
+     * another process gets `WrongKey` and must be opened again.
+     *
+     * @throws KeyVaultException when the current key is not available.
+     * @throws app.cairn.CairnException from the core's re-key.
+     */
     @WorkerThread
-    fun forget() = vault.forget()
+    fun rekey(journal: Journal, file: File): RekeyReport = lock.withLock {
+        adoptPreferencesKey()
+        vault.rekey(journal, file)
+    }
+
+    /**
+     * The current data key for the journal at [journal]. Creates one only when
+     * neither a wrapped key nor the journal file exists. Prefer [open], which
+     * also settles an interrupted re-key. `fill(0)` the array once the journal
+     * is open.
+     *
+     * @throws KeyVaultException when the key is not available.
+     */
+    @WorkerThread
+    fun dataKey(journal: File): ByteArray = lock.withLock {
+        adoptPreferencesKey()
+        vault.dataKey(journalExists = journal.exists())
+    }
+
+    /** Forgets the data key and the keystore key: only after deleting or moving aside the journal. */
+    @WorkerThread
+    fun forget() = lock.withLock {
+        adoptPreferencesKey() // so that no copy left in SharedPreferences comes back
+        vault.forget()
+    }
+
+    /**
+     * Moves a wrapped key that an earlier build kept in SharedPreferences
+     * (named like the key files) into the key file. Called holding the lock.
+     */
+    private fun adoptPreferencesKey() {
+        val prefs = app.getSharedPreferences(name, Context.MODE_PRIVATE)
+        val iv = prefs.getString(LEGACY_IV, null)
+        val ciphertext = prefs.getString(LEGACY_CIPHERTEXT, null)
+        if (iv != null && ciphertext != null) {
+            if (store.load(KeySlot.CURRENT) == null) {
+                val decoder = Base64.getDecoder()
+                store.save(KeySlot.CURRENT, WrappedKey(decoder.decode(iv), decoder.decode(ciphertext)))
+            }
+            if (!prefs.edit().remove(LEGACY_IV).remove(LEGACY_CIPHERTEXT).commit()) {
+                throw IOException("could not remove the journal key from SharedPreferences")
+            }
+        }
+    }
 
     companion object {
         const val DEFAULT_ALIAS = "app.cairn.journal-key-wrapper"
-        const val DEFAULT_PREFERENCES = "app.cairn.keys"
+        const val DEFAULT_NAME = "app.cairn.keys"
+
+        private const val LEGACY_IV = "journal_key_iv"
+        private const val LEGACY_CIPHERTEXT = "journal_key_wrapped"
     }
 }
 
@@ -92,37 +157,5 @@ class AndroidKeystoreWrappingKey(private val alias: String) : WrappingKey {
 
     private companion object {
         const val ANDROID_KEY_STORE = "AndroidKeyStore"
-    }
-}
-
-/** The wrapped key in SharedPreferences, Base64 text, written with `commit()`. */
-class SharedPreferencesKeyStore(private val prefs: SharedPreferences) : WrappedKeyStore {
-    override fun load(): WrappedKey? {
-        val iv = prefs.getString(IV, null) ?: return null
-        val ciphertext = prefs.getString(CIPHERTEXT, null) ?: return null
-        val decoder = Base64.getDecoder()
-        return WrappedKey(decoder.decode(iv), decoder.decode(ciphertext))
-    }
-
-    override fun save(key: WrappedKey) {
-        val encoder = Base64.getEncoder()
-        // commit(), not apply(): the journal is created right after, and a key
-        // still in memory when the process dies would leave it unopenable.
-        val saved = prefs.edit()
-            .putString(IV, encoder.encodeToString(key.iv))
-            .putString(CIPHERTEXT, encoder.encodeToString(key.ciphertext))
-            .commit()
-        if (!saved) throw IOException("could not save the wrapped journal key")
-    }
-
-    override fun delete() {
-        if (!prefs.edit().remove(IV).remove(CIPHERTEXT).commit()) {
-            throw IOException("could not delete the wrapped journal key")
-        }
-    }
-
-    private companion object {
-        const val IV = "journal_key_iv"
-        const val CIPHERTEXT = "journal_key_wrapped"
     }
 }

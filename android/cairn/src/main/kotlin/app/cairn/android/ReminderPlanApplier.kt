@@ -13,9 +13,17 @@ import app.cairn.diffPlan
 /**
  * One alarm to set for a planned notification: exactly at [triggerAtMs]
  * (`setExactAndAllowWhileIdle`), or anywhere in the [windowMs] after it
- * (`setWindow`).
+ * (`setWindow`). [showsTitle] is true when the notification carries the
+ * rule's own title (the patient opted in with `showTitle`) rather than the
+ * core's generic text: it is then posted private, with a generic public
+ * version for the lock screen.
  */
-data class AlarmRequest(val notification: PlannedNotification, val exact: Boolean, val windowMs: Long) {
+data class AlarmRequest(
+    val notification: PlannedNotification,
+    val exact: Boolean,
+    val windowMs: Long,
+    val showsTitle: Boolean = false,
+) {
     /** The plan's stable id: the alarm's identity in the OS. */
     val id: String get() = notification.id
     val triggerAtMs: Long get() = notification.fireAtMs
@@ -112,7 +120,7 @@ class ReminderPlanApplier(
             val plan = reminders.plan(nowMs - LOOKBACK_MS, deviceZone, limits, horizonDays)
             val held = store.load()
             val full = resync || held.exact != exact
-            val changes = changes(plan, held, exact, nowMs, full)
+            val changes = changes(plan, held, exact, nowMs, full).withTitles()
             if (changes.cancel.isNotEmpty() || changes.schedule.isNotEmpty() || held != HeldAlarms(changes.held, exact)) {
                 // Written ahead: if the process dies half-way, the ids that
                 // may be set are known and the next apply sets all again.
@@ -132,6 +140,24 @@ class ReminderPlanApplier(
         for (id in ids) alarms.cancel(id)
         store.save(HeldAlarms.NONE)
         ids
+    }
+
+    /**
+     * Marks the alarms whose notification may show its rule's own title (one
+     * look at the rules, only when alarms are set). Read after the plan, so
+     * a rule changed in between errs on the private side: one deleted, or
+     * whose own title the notification carries, counts as titled.
+     */
+    private fun AlarmChanges.withTitles(): AlarmChanges {
+        if (schedule.isEmpty()) return this
+        val rules = reminders.list().associateBy { it.id }
+        return copy(
+            schedule = schedule.map { a ->
+                val rule = rules[a.notification.reminderId]
+                val titled = rule == null || rule.showTitle || (rule.title != null && rule.title == a.notification.title)
+                if (titled) a.copy(showsTitle = true) else a
+            },
+        )
     }
 
     private fun limits(exact: Boolean): PlatformLimits {

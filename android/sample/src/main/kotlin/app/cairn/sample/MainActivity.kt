@@ -6,7 +6,6 @@ import androidx.appcompat.app.AppCompatActivity
 import androidx.lifecycle.lifecycleScope
 import app.cairn.CairnException
 import app.cairn.EntryQuery
-import app.cairn.Journal
 import app.cairn.NewEntry
 import app.cairn.Value
 import app.cairn.android.KeyVaultException
@@ -37,12 +36,9 @@ class MainActivity : AppCompatActivity() {
     private fun logMood(): String {
         val file = File(noBackupFilesDir, "journal.cairn")
         return try {
-            val key = KeystoreKeyProvider(applicationContext).dataKey(file)
-            val journal = try {
-                Journal.openOrCreate(file.path, key)
-            } finally {
-                key.fill(0)
-            }
+            // Creates the journal and its key on first use; settles a re-key
+            // that a killed process left half-way.
+            val journal = KeystoreKeyProvider(applicationContext).open(file)
             // use {} releases the native object, which closes the store.
             journal.use {
                 it.log(
@@ -59,8 +55,9 @@ class MainActivity : AppCompatActivity() {
                 "Logged a mood of 7. The journal holds $count mood entries."
             }
         } catch (e: KeyVaultException) {
-            // Never answered by creating a new key: the patient's data is at stake.
-            "The journal's key is not available: ${e.message}"
+            // Never answered by creating a new key: the patient's data is at
+            // stake. A real app explains it in plain words (android/README.md).
+            "The journal on this phone can't be unlocked (${e::class.simpleName})."
         } catch (e: CairnException) {
             "Cairn refused: ${e::class.simpleName}"
         } catch (e: java.security.GeneralSecurityException) {

@@ -1,0 +1,4 @@
+package androidx.annotation;
+
+public @interface WorkerThread {
+}
