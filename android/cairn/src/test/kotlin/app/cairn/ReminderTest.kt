@@ -95,10 +95,10 @@ class ReminderTest {
         assertEquals(60u, added.graceMinutes)
         assertTrue(added.enabled)
         assertEquals(added, reminders.get(added.id))
-        assertEquals(listOf(added), reminders.list())
+        assertEquals(listOf(added), reminders.list().reminders)
 
         val second = reminders.add(daily("12:00", zone = "Europe/Paris", quiet = QuietPolicy.IGNORE))
-        assertEquals(listOf(added.id, second.id), reminders.list().map { it.id }, "in the order added")
+        assertEquals(listOf(added.id, second.id), reminders.list().reminders.map { it.id }, "in the order added")
         assertEquals("Europe/Paris", second.zone)
         assertEquals(QuietPolicy.IGNORE, second.quiet)
 
@@ -128,9 +128,9 @@ class ReminderTest {
         assertFailsWith<CairnException.NotFound> { reminders.get(added.id) }
         assertFailsWith<CairnException.NotFound> { reminders.delete(added.id) }
         assertFailsWith<CairnException.NotFound> { reminders.update(added.id, daily("09:00")) }
-        assertEquals(listOf(second.id), reminders.list().map { it.id })
+        assertEquals(listOf(second.id), reminders.list().reminders.map { it.id })
         // The journal object hands out independent handles on the same store.
-        journal.reminders().use { other -> assertEquals(reminders.list(), other.list()) }
+        journal.reminders().use { other -> assertEquals(reminders.list().reminders, other.list().reminders) }
     }
 
     @Test
@@ -185,7 +185,7 @@ class ReminderTest {
         assertEquals(3, reminders.occurrences(from, to, zone).count { it.reminderId == counted.id })
         reminders.update(counted.id, NewReminder(ReminderCategory.CHECK_IN, ReminderSchedule.Daily(listOf("09:00")), "2026-04-01", enabled = false))
         assertEquals(0, reminders.occurrences(from, to, zone).count { it.reminderId == counted.id })
-        assertEquals(listOf(), reminders.plan(from, zone, androidLimits(true), 30u).filter { it.reminderId == counted.id })
+        assertEquals(listOf(), reminders.plan(from, zone, androidLimits(true), 30u).notifications.filter { it.reminderId == counted.id })
     }
 
     // --- time semantics -------------------------------------------------------
@@ -206,7 +206,7 @@ class ReminderTest {
         assertEquals(listOf(-5 * 3600, -4 * 3600, -4 * 3600), occ.map { it.utcOffsetSeconds })
         assertEquals("${rule.id}:2026-03-08:0", occ[1].key, "keyed by the local date it belongs to")
 
-        val plan = reminders.plan(instantMs("2026-03-07T12:00Z"), "Europe/Lisbon", iosLimits(), 3u)
+        val plan = reminders.plan(instantMs("2026-03-07T12:00Z"), "Europe/Lisbon", iosLimits(), 3u).notifications
         assertEquals(listOf(occ[1].fireMs, occ[2].fireMs), plan.map { it.fireAtMs })
         val n = plan.first()
         assertEquals(instantMs("2026-03-08T03:30-04:00"), n.fireAtMs)
@@ -232,7 +232,7 @@ class ReminderTest {
         assertEquals(1, occ.count { localDate(it.fireMs, ny) == LocalDate.of(2026, 11, 1) })
         assertEquals(-4 * 3600, occ[1].utcOffsetSeconds)
 
-        val plan = reminders.plan(instantMs("2026-10-31T12:00Z"), "UTC", androidLimits(true), 3u)
+        val plan = reminders.plan(instantMs("2026-10-31T12:00Z"), "UTC", androidLimits(true), 3u).notifications
         assertEquals(listOf(instantMs("2026-11-01T01:30-04:00"), instantMs("2026-11-02T01:30-05:00")), plan.map { it.fireAtMs })
     }
 
@@ -241,7 +241,7 @@ class ReminderTest {
         val follow = reminders.add(daily("09:00", start = "2026-06-01"))
         val pinned = reminders.add(daily("09:00", start = "2026-06-01", zone = "America/Chicago"))
         val now = instantMs("2026-06-10T00:00Z")
-        fun plan(device: String) = reminders.plan(now, device, androidLimits(true), 2u)
+        fun plan(device: String) = reminders.plan(now, device, androidLimits(true), 2u).notifications
 
         val inChicago = plan("America/Chicago")
         val inLisbon = plan("Europe/Lisbon")
@@ -284,7 +284,7 @@ class ReminderTest {
                 ),
             )
         }
-        val plan = reminders.plan(localMs("2026-05-10T07:00", "Europe/Paris"), "Europe/Paris", limits, 7u)
+        val plan = reminders.plan(localMs("2026-05-10T07:00", "Europe/Paris"), "Europe/Paris", limits, 7u).notifications
         assertEquals(64, plan.size)
         assertEquals(rules.map { it.id }.toSet(), plan.map { it.reminderId }.toSet(), "every rule present")
         assertEquals(plan.sortedBy { it.fireAtMs }, plan, "sorted by time")
@@ -309,7 +309,7 @@ class ReminderTest {
             assertTrue(n.body.isNotBlank())
         }
         // The same inputs give the same plan (stable ids).
-        assertEquals(plan, reminders.plan(localMs("2026-05-10T07:00", "Europe/Paris"), "Europe/Paris", limits, 7u))
+        assertEquals(plan, reminders.plan(localMs("2026-05-10T07:00", "Europe/Paris"), "Europe/Paris", limits, 7u).notifications)
         assertEquals("cairn-", notificationIdPrefix())
     }
 
@@ -317,12 +317,12 @@ class ReminderTest {
     fun changingTheTextChangesTheId() {
         val rule = reminders.add(daily("09:00", start = "2026-05-01", title = "Lithium"))
         val now = instantMs("2026-05-10T00:00Z")
-        val generic = reminders.plan(now, "UTC", androidLimits(true), 1u).single()
+        val generic = reminders.plan(now, "UTC", androidLimits(true), 1u).notifications.single()
         assertEquals("Time for your check-in", generic.title)
         // Opting in to the title: same occurrence and time, new text, new id,
         // so the diff replaces the notification the OS holds.
         reminders.update(rule.id, daily("09:00", start = "2026-05-01", title = "Lithium", showTitle = true))
-        val titled = reminders.plan(now, "UTC", androidLimits(true), 1u).single()
+        val titled = reminders.plan(now, "UTC", androidLimits(true), 1u).notifications.single()
         assertEquals("Lithium", titled.title)
         assertEquals(generic.occurrence, titled.occurrence)
         assertEquals(generic.fireAtMs, titled.fireAtMs)
@@ -330,7 +330,7 @@ class ReminderTest {
         assertEquals(PlanDiff(listOf(titled), listOf(generic.id)), diffPlan(listOf(titled), listOf(generic.id)))
         // Another category: other generic text, another id.
         reminders.update(rule.id, daily("09:00", start = "2026-05-01", category = ReminderCategory.MEDICATION))
-        val medication = reminders.plan(now, "UTC", androidLimits(true), 1u).single()
+        val medication = reminders.plan(now, "UTC", androidLimits(true), 1u).notifications.single()
         assertEquals("Reminder", medication.title)
         assertNotEquals(generic.id, medication.id)
     }
@@ -346,28 +346,28 @@ class ReminderTest {
         reminders.add(daily("08:00", "20:00", start = "2026-05-01"))
         reminders.add(daily("12:00", start = "2026-05-01", zone = "Asia/Tokyo"))
         val now = instantMs("2026-05-10T00:00Z")
-        val windows = reminders.plan(now, "Europe/Berlin", inexact, 7u)
+        val windows = reminders.plan(now, "Europe/Berlin", inexact, 7u).notifications
         assertEquals(21, windows.size)
         for (n in windows) {
             assertFalse(n.exact)
             assertTrue(n.windowMinutes >= 10u, "${n.windowMinutes}")
             assertTrue(n.fireAtMs >= now)
         }
-        val exacts = reminders.plan(now, "Europe/Berlin", exact, 7u)
+        val exacts = reminders.plan(now, "Europe/Berlin", exact, 7u).notifications
         assertEquals(windows.map { it.id }, exacts.map { it.id }, "exactness is not part of the id")
         assertTrue(exacts.all { it.exact && it.windowMinutes == 0u })
         // A tighter limit of the caller's own.
-        assertEquals(5, reminders.plan(now, "Europe/Berlin", exact.copy(maxPending = 5u), 7u).size)
+        assertEquals(5, reminders.plan(now, "Europe/Berlin", exact.copy(maxPending = 5u), 7u).notifications.size)
         // Horizon: 1 to 62 days.
-        assertEquals(3, reminders.plan(now, "Europe/Berlin", exact, 1u).size)
-        assertEquals(62 * 3, reminders.plan(now, "Europe/Berlin", exact, 62u).size)
+        assertEquals(3, reminders.plan(now, "Europe/Berlin", exact, 1u).notifications.size)
+        assertEquals(62 * 3, reminders.plan(now, "Europe/Berlin", exact, 62u).notifications.size)
     }
 
     @Test
     fun diffPlanAgainstHeldIds() {
         val rule = reminders.add(daily("09:00", "18:00", start = "2026-05-01"))
         val now = instantMs("2026-05-10T00:00Z")
-        val plan = reminders.plan(now, "UTC", androidLimits(true), 3u)
+        val plan = reminders.plan(now, "UTC", androidLimits(true), 3u).notifications
         assertEquals(6, plan.size)
         val ids = plan.map { it.id }
 
@@ -382,13 +382,13 @@ class ReminderTest {
 
         // Moving the rule's times replaces every notification.
         reminders.update(rule.id, daily("09:30", "18:00", start = "2026-05-01"))
-        val moved = reminders.plan(now, "UTC", androidLimits(true), 3u)
+        val moved = reminders.plan(now, "UTC", androidLimits(true), 3u).notifications
         val md = diffPlan(moved, ids)
         assertEquals(moved.filter { localTime(it.fireAtMs, "UTC") == LocalTime.of(9, 30) }, md.add)
         assertEquals(plan.filter { localTime(it.fireAtMs, "UTC") == LocalTime.of(9, 0) }.map { it.id }.sorted(), md.remove)
         // Deleting it removes the rest.
         reminders.delete(rule.id)
-        assertEquals(PlanDiff(listOf(), moved.map { it.id }.sorted()), diffPlan(reminders.plan(now, "UTC", androidLimits(true), 3u), moved.map { it.id }))
+        assertEquals(PlanDiff(listOf(), moved.map { it.id }.sorted()), diffPlan(reminders.plan(now, "UTC", androidLimits(true), 3u).notifications, moved.map { it.id }))
     }
 
     @Test
@@ -407,7 +407,7 @@ class ReminderTest {
         val crowded = reminders.add(daily("05:00", "06:00", start = "2026-06-01"))
 
         val now = localMs("2026-06-10T12:00", zone)
-        val plan = reminders.plan(now, zone, androidLimits(true), 2u)
+        val plan = reminders.plan(now, zone, androidLimits(true), 2u).notifications
         fun of(r: Reminder) = plan.filter { it.reminderId == r.id }
 
         assertEquals(2, of(deferred).size)
@@ -427,13 +427,13 @@ class ReminderTest {
         assertEquals(listOf(LocalTime.of(6, 0), LocalTime.of(6, 0)), of(crowded).map { localTime(it.dueMs, zone) })
 
         // Quiet hours are in the device's zone.
-        val inTokyo = reminders.plan(now, "Asia/Tokyo", androidLimits(true), 2u)
+        val inTokyo = reminders.plan(now, "Asia/Tokyo", androidLimits(true), 2u).notifications
         assertTrue(inTokyo.filter { it.reminderId == skipped.id }.isEmpty())
         assertTrue(inTokyo.filter { it.reminderId == deferred.id }.all { localTime(it.fireAtMs, "Asia/Tokyo") == LocalTime.of(7, 0) })
 
         reminders.setQuietHours(null)
         assertNull(reminders.quietHours())
-        val free = reminders.plan(now, zone, androidLimits(true), 2u)
+        val free = reminders.plan(now, zone, androidLimits(true), 2u).notifications
         assertEquals(listOf(LocalTime.of(23, 30), LocalTime.of(23, 30)), free.filter { it.reminderId == skipped.id }.map { localTime(it.fireAtMs, zone) })
         assertTrue(free.all { it.fireAtMs == it.dueMs })
         // A daytime range does not wrap.
@@ -511,13 +511,13 @@ class ReminderTest {
         val zone = "Europe/Paris"
         val rule = reminders.add(daily("09:00", start = "2026-05-01"))
         val now = localMs("2026-05-10T08:00", zone)
-        val before = reminders.plan(now, zone, androidLimits(true), 2u)
+        val before = reminders.plan(now, zone, androidLimits(true), 2u).notifications
         val first = before.first()
         assertEquals(localMs("2026-05-10T09:00", zone), first.fireAtMs)
 
         val until = first.dueMs + 10 * MINUTE_MS
         reminders.report(first.occurrence, first.dueMs, ReminderReport.Snoozed(until))
-        val snoozed = reminders.plan(now, zone, androidLimits(true), 2u)
+        val snoozed = reminders.plan(now, zone, androidLimits(true), 2u).notifications
         val again = snoozed.single { it.occurrence == first.occurrence }
         assertEquals(until, again.fireAtMs)
         assertEquals(first.dueMs, again.dueMs)
@@ -526,20 +526,20 @@ class ReminderTest {
         assertEquals(listOf(again), d.add)
         assertEquals(listOf(first.id), d.remove)
         // Even after its original time, the snoozed one is still planned.
-        assertEquals(again, reminders.plan(first.dueMs + 5 * MINUTE_MS, zone, androidLimits(true), 2u).first())
+        assertEquals(again, reminders.plan(first.dueMs + 5 * MINUTE_MS, zone, androidLimits(true), 2u).notifications.first())
 
         // Snoozing to before it was due is refused.
         assertFailsWith<CairnException.InvalidInput> {
             reminders.report(first.occurrence, first.dueMs, ReminderReport.Snoozed(first.dueMs))
         }
         reminders.report(first.occurrence, first.dueMs, ReminderReport.Done(first.dueMs + 12 * MINUTE_MS))
-        val done = reminders.plan(now, zone, androidLimits(true), 2u)
+        val done = reminders.plan(now, zone, androidLimits(true), 2u).notifications
         assertTrue(done.none { it.occurrence == first.occurrence })
         assertEquals(before.drop(1), done)
         // Skipped ones leave the plan too.
         val next = done.first()
         reminders.report(next.occurrence, next.dueMs, ReminderReport.Skipped(now))
-        assertTrue(reminders.plan(now, zone, androidLimits(true), 2u).none { it.occurrence == next.occurrence })
+        assertTrue(reminders.plan(now, zone, androidLimits(true), 2u).notifications.none { it.occurrence == next.occurrence })
         assertEquals(rule.id, next.reminderId)
     }
 
@@ -559,7 +559,7 @@ class ReminderTest {
         assertEquals("infusion", (rule.schedule as ReminderSchedule.AfterEvent).event, "kinds are lowercase")
         assertEquals(listOf(), reminders.events())
         val sessionAt = localMs("2026-04-10T14:00", zone)
-        assertEquals(listOf(), reminders.plan(sessionAt, zone, androidLimits(true), 7u))
+        assertEquals(listOf(), reminders.plan(sessionAt, zone, androidLimits(true), 7u).notifications)
 
         val event = reminders.recordEvent("infusion", sessionAt, zone)
         assertTrue(event.id.matches(Regex("[0-9a-f]{32}")))
@@ -567,7 +567,7 @@ class ReminderTest {
         val unrelated = reminders.recordEvent("massage", sessionAt + HOUR_MS, "Europe/Paris")
         assertEquals(listOf(event, unrelated), reminders.events())
 
-        val plan = reminders.plan(sessionAt, zone, androidLimits(true), 7u)
+        val plan = reminders.plan(sessionAt, zone, androidLimits(true), 7u).notifications
         assertEquals(
             listOf(sessionAt + 120 * MINUTE_MS, localMs("2026-04-11T09:00", zone), localMs("2026-04-13T20:00", zone)),
             plan.map { it.fireAtMs },
@@ -579,7 +579,7 @@ class ReminderTest {
         })
         // Reported like any other occurrence.
         reminders.report(plan[0].occurrence, plan[0].dueMs, ReminderReport.Done(plan[0].dueMs))
-        assertEquals(plan.drop(1), reminders.plan(sessionAt, zone, androidLimits(true), 7u))
+        assertEquals(plan.drop(1), reminders.plan(sessionAt, zone, androidLimits(true), 7u).notifications)
         // An event before the rule's start is not followed.
         reminders.recordEvent("infusion", localMs("2026-03-20T14:00", zone), zone)
         assertEquals(3, reminders.occurrences(localMs("2026-03-01T00:00", zone), localMs("2026-05-01T00:00", zone), zone).size)
@@ -626,11 +626,11 @@ class ReminderTest {
             "update of a malformed id" to { reminders.update("not-an-id", daily("09:00")) },
             "get of a malformed id" to { reminders.get("NOT-HEX") },
             "delete of a malformed id" to { reminders.delete("'; DROP TABLE reminders; --") },
-            "plan in Mars/Base" to { reminders.plan(now, "Mars/Base", limits, 7u) },
-            "plan with horizon 0" to { reminders.plan(now, "UTC", limits, 0u) },
-            "plan with horizon 63" to { reminders.plan(now, "UTC", limits, 63u) },
-            "plan with no room" to { reminders.plan(now, "UTC", limits.copy(maxPending = 0u), 7u) },
-            "plan at Long.MAX_VALUE" to { reminders.plan(Long.MAX_VALUE, "UTC", limits, 7u) },
+            "plan in Mars/Base" to { reminders.plan(now, "Mars/Base", limits, 7u).notifications },
+            "plan with horizon 0" to { reminders.plan(now, "UTC", limits, 0u).notifications },
+            "plan with horizon 63" to { reminders.plan(now, "UTC", limits, 63u).notifications },
+            "plan with no room" to { reminders.plan(now, "UTC", limits.copy(maxPending = 0u), 7u).notifications },
+            "plan at Long.MAX_VALUE" to { reminders.plan(Long.MAX_VALUE, "UTC", limits, 7u).notifications },
             "occurrences backwards" to { reminders.occurrences(now, now - 1, "UTC") },
             "occurrences over 400 days" to { reminders.occurrences(now, now + 401 * DAY_MS, "UTC") },
             "occurrences over all of time" to { reminders.occurrences(Long.MIN_VALUE, Long.MAX_VALUE, "UTC") },
@@ -658,11 +658,11 @@ class ReminderTest {
             assertTrue(e.message!!.isNotBlank(), what)
         }
         // Nothing was stored by the refused calls; the store still works.
-        assertEquals(listOf(valid), reminders.list())
+        assertEquals(listOf(valid), reminders.list().reminders)
         assertEquals(listOf(), reminders.events())
         assertNull(reminders.quietHours())
         assertFailsWith<CairnException.NotFound> { reminders.get("0".repeat(32)) }
-        assertEquals(62, reminders.plan(now, "UTC", limits, 62u).size)
+        assertEquals(62, reminders.plan(now, "UTC", limits, 62u).notifications.size)
         assertTrue(journal.integrityCheck())
     }
 
@@ -686,21 +686,21 @@ class ReminderTest {
     fun remindersAfterCloseJournalRaiseClosed() {
         val rule = reminders.add(daily("09:00", start = "2026-05-01"))
         val now = instantMs("2026-05-10T00:00Z")
-        val plan = reminders.plan(now, "UTC", androidLimits(true), 2u)
+        val plan = reminders.plan(now, "UTC", androidLimits(true), 2u).notifications
         journal.closeJournal()
         val calls: List<Pair<String, () -> Any?>> = listOf(
             "journal.reminders" to { journal.reminders() },
             "add" to { reminders.add(daily("10:00")) },
             "update" to { reminders.update(rule.id, daily("10:00")) },
             "get" to { reminders.get(rule.id) },
-            "list" to { reminders.list() },
+            "list" to { reminders.list().reminders },
             "delete" to { reminders.delete(rule.id) },
             "recordEvent" to { reminders.recordEvent("infusion", now, "UTC") },
             "events" to { reminders.events() },
             "setQuietHours" to { reminders.setQuietHours(QuietHours("22:00", "07:00")) },
             "quietHours" to { reminders.quietHours() },
             "report" to { reminders.report(plan[0].occurrence, plan[0].dueMs, ReminderReport.Shown(now)) },
-            "plan" to { reminders.plan(now, "UTC", androidLimits(true), 2u) },
+            "plan" to { reminders.plan(now, "UTC", androidLimits(true), 2u).notifications },
             "occurrences" to { reminders.occurrences(now, now + DAY_MS, "UTC") },
             "adherence" to { reminders.adherence(now - DAY_MS, now, now, "UTC") },
         )

@@ -2,6 +2,7 @@ package app.cairn.android
 
 import app.cairn.PlannedNotification
 import app.cairn.PlatformLimits
+import app.cairn.RecordRef
 import app.cairn.Reminders
 import app.cairn.androidLimits
 import app.cairn.diffPlan
@@ -71,6 +72,8 @@ data class AppliedPlan(
     val exact: Boolean,
     /** Whether every alarm was set again rather than only the difference. */
     val resynced: Boolean,
+    /** Damaged records the plan skipped (ids only: safe to log); every good rule is still planned. */
+    val corrupted: List<RecordRef> = emptyList(),
 )
 
 /** The alarms to cancel and to set, and the ids held afterwards. */
@@ -117,7 +120,8 @@ class ReminderPlanApplier(
             // Planned from a while back, so that an alarm the OS has not
             // delivered yet (an inexact window, Doze) is not cancelled
             // because its fire time has passed.
-            val plan = reminders.plan(nowMs - LOOKBACK_MS, deviceZone, limits, horizonDays)
+            val planned = reminders.plan(nowMs - LOOKBACK_MS, deviceZone, limits, horizonDays)
+            val plan = planned.notifications
             val held = store.load()
             val full = resync || held.exact != exact
             val changes = changes(plan, held, exact, nowMs, full).withTitles()
@@ -129,7 +133,7 @@ class ReminderPlanApplier(
                 for (a in changes.schedule) alarms.schedule(a)
                 store.save(HeldAlarms(changes.held, exact))
             }
-            AppliedPlan(plan.size, changes.schedule.map { it.id }, changes.cancel, exact, full)
+            AppliedPlan(plan.size, changes.schedule.map { it.id }, changes.cancel, exact, full, planned.corrupted)
         }
 
     /** Cancels every alarm held and forgets them (sign-out, a wiped journal). */
@@ -150,7 +154,7 @@ class ReminderPlanApplier(
      */
     private fun AlarmChanges.withTitles(): AlarmChanges {
         if (schedule.isEmpty()) return this
-        val rules = reminders.list().associateBy { it.id }
+        val rules = reminders.list().reminders.associateBy { it.id }
         return copy(
             schedule = schedule.map { a ->
                 val rule = rules[a.notification.reminderId]
