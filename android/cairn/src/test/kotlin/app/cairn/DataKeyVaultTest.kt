@@ -16,6 +16,7 @@ import kotlin.test.assertContentEquals
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertFalse
+import kotlin.test.assertNotEquals
 import kotlin.test.assertNotNull
 import kotlin.test.assertNull
 import kotlin.test.assertSame
@@ -247,5 +248,51 @@ class DataKeyVaultTest {
         assertFailsWith<KeyVaultException.WrappingKeyMissing> { vaultOver(store, wrapping).open(file) }
         assertEquals(1, wrapping.created)
         assertNull(wrapping.key, "not recreated")
+    }
+
+    @Test
+    fun startingOverSetsTheOldJournalAsideAndOpensANewOne() = inTemp { tmp ->
+        // Restored onto a phone without its key: DataKeyMissing.
+        val file = journalWith(tmp, generateKey())
+        File(file.path + "-wal").writeText("log") // a side file moves with it
+        val before = file.readBytes()
+        val store = MemoryStore()
+        val wrapping = SoftwareWrappingKey()
+        assertFailsWith<KeyVaultException.DataKeyMissing> { vaultOver(store, wrapping).open(file) }
+        val aside = assertNotNull(vaultOver(store, wrapping).startOver(file))
+        assertFalse(file.exists())
+        assertFalse(File(file.path + "-wal").exists())
+        assertTrue(aside.name.startsWith("journal.cairn.unreadable-"), aside.name)
+        assertContentEquals(before, aside.readBytes(), "the old journal is kept as it was")
+        assertEquals("log", File(aside.path + "-wal").readText())
+        vaultOver(store, wrapping).open(file).use { j ->
+            assertEquals(0, j.allEntries().size, "a new, empty journal")
+            j.closeJournal()
+        }
+        // Twice in the same second: a second name, nothing overwritten.
+        val again = assertNotNull(vaultOver(store, wrapping).startOver(file))
+        assertNotEquals(aside, again)
+        assertContentEquals(before, aside.readBytes())
+        assertTrue(again.exists())
+    }
+
+    @Test
+    fun startingOverAfterAnInvalidatedKeystoreKeyMakesNewKeys() = inTemp { tmp ->
+        val store = MemoryStore()
+        val wrapping = SoftwareWrappingKey()
+        val file = File(tmp.path())
+        vaultOver(store, wrapping).open(file).use { it.log(mood(5.0)); it.closeJournal() }
+        wrapping.invalidated = true
+        assertFailsWith<KeyVaultException.WrappingKeyInvalidated> { vaultOver(store, wrapping).open(file) }
+        val aside = assertNotNull(vaultOver(store, wrapping).startOver(file))
+        assertNull(store.saved)
+        assertNull(wrapping.key)
+        vaultOver(store, wrapping).open(file).use { j ->
+            assertEquals(0, j.allEntries().size)
+            j.closeJournal()
+        }
+        assertEquals(2, wrapping.created)
+        assertTrue(aside.exists())
+        assertNull(vaultOver(store, wrapping).startOver(File(tmp.path("none.cairn"))), "no journal: nothing set aside")
     }
 }

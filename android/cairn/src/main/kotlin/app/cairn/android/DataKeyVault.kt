@@ -14,6 +14,9 @@ import java.nio.file.StandardCopyOption
 import java.nio.file.StandardOpenOption
 import java.security.GeneralSecurityException
 import java.security.InvalidKeyException
+import java.time.Instant
+import java.time.ZoneOffset
+import java.time.format.DateTimeFormatter
 import java.util.Base64
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.locks.ReentrantLock
@@ -333,14 +336,48 @@ class DataKeyVault(
     }
 
     /**
-     * Forgets the data keys and the wrapping key. Only for when the journal was
-     * deleted or moved aside (or the patient chose to start over after a
-     * [KeyVaultException]).
+     * For a journal no stored key opens ([KeyVaultException]), once the
+     * patient has agreed to start a new one: moves the journal at [journal]
+     * aside, deleting nothing, and forgets the keys that could not open it,
+     * so that the next [open] creates a new journal with a new key. The old
+     * journal becomes `<name>.unreadable-<UTC date and time>` (a number added
+     * if that exists) in the same folder; its SQLite side files (`-wal`,
+     * `-shm`, `-journal`) move with it, first, so the new journal never
+     * finds the old one's log. Nothing is overwritten. The journal must not
+     * be open.
+     *
+     * @return where the old journal is now, or null if there was none.
      */
-    fun forget() = lock.withLock {
+    fun startOver(journal: File): File? = lock.withLock {
+        val aside = if (journal.exists()) setAside(journal) else null
+        forgetLocked()
+        aside
+    }
+
+    /**
+     * Forgets the data keys and the wrapping key. Only for when the journal was
+     * deleted or moved aside (see [startOver]).
+     */
+    fun forget() = lock.withLock { forgetLocked() }
+
+    private fun forgetLocked() {
         store.delete(KeySlot.PENDING)
         store.delete(KeySlot.CURRENT)
         wrapping.delete()
+    }
+
+    private fun setAside(journal: File): File {
+        val stamp = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC).format(Instant.now())
+        fun taken(f: File) = (SIDE_FILES + "").any { File(f.path + it).exists() }
+        var target = File(journal.path + ".unreadable-" + stamp)
+        var n = 1
+        while (taken(target)) target = File(journal.path + ".unreadable-" + stamp + "-" + ++n)
+        for (suffix in SIDE_FILES + "") {
+            val from = File(journal.path + suffix)
+            // No copy option: refuses to replace an existing file.
+            if (from.exists()) Files.move(from.toPath(), File(target.path + suffix).toPath())
+        }
+        return target
     }
 
     private fun currentKey(journalExists: Boolean): ByteArray {
@@ -477,5 +514,8 @@ class DataKeyVault(
 
         /** Binds the ciphertext to its purpose. */
         val AAD = "cairn journal data key v1".toByteArray()
+
+        /** SQLite's files beside a journal, moved before it. */
+        val SIDE_FILES = listOf("-wal", "-shm", "-journal")
     }
 }

@@ -95,7 +95,21 @@ class KeystoreKeyProvider(
         vault.dataKey(journalExists = journal.exists())
     }
 
-    /** Forgets the data key and the keystore key: only after deleting or moving aside the journal. */
+    /**
+     * Once the patient has agreed to start a new journal after a
+     * [KeyVaultException]: moves the journal at [journal] aside (deleting
+     * nothing) and forgets the keys, so that the next [open] creates a new
+     * journal. Close the journal everywhere first. See [DataKeyVault.startOver].
+     *
+     * @return where the old journal is now, or null if there was none.
+     */
+    @WorkerThread
+    fun startOver(journal: File): File? = lock.withLock {
+        adoptPreferencesKey()
+        vault.startOver(journal)
+    }
+
+    /** Forgets the data key and the keystore key: only after deleting or moving aside the journal ([startOver] does both). */
     @WorkerThread
     fun forget() = lock.withLock {
         adoptPreferencesKey() // so that no copy left in SharedPreferences comes back
