@@ -1146,9 +1146,9 @@ public protocol RemindersProtocol: AnyObject, Sendable {
     func get(id: String) throws  -> Reminder
     
     /**
-     * Every rule.
+     * Every rule; damaged ones are skipped and listed in `corrupted`.
      */
-    func list() throws  -> [Reminder]
+    func list() throws  -> ReminderList
     
     /**
      * Every occurrence firing in `[from_ms, to_ms)` (at most 400 days).
@@ -1159,9 +1159,10 @@ public protocol RemindersProtocol: AnyObject, Sendable {
      * The notifications the OS should hold from `now_ms` for `horizon_days`
      * (1-62), in time order, fair across rules within `limits`. Apply it
      * with `diff_plan` at app start, after boot, after a zone change and
-     * after each report.
+     * after each report. A damaged record is skipped and listed in
+     * `corrupted`; every good rule is still planned.
      */
-    func plan(nowMs: Int64, deviceZone: String, limits: PlatformLimits, horizonDays: UInt32) throws  -> [PlannedNotification]
+    func plan(nowMs: Int64, deviceZone: String, limits: PlatformLimits, horizonDays: UInt32) throws  -> ReminderPlan
     
     /**
      * The quiet hours, if set.
@@ -1314,10 +1315,10 @@ open func get(id: String)throws  -> Reminder  {
 }
     
     /**
-     * Every rule.
+     * Every rule; damaged ones are skipped and listed in `corrupted`.
      */
-open func list()throws  -> [Reminder]  {
-    return try  FfiConverterSequenceTypeReminder.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+open func list()throws  -> ReminderList  {
+    return try  FfiConverterTypeReminderList_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_method_reminders_list(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -1344,10 +1345,11 @@ open func occurrences(fromMs: Int64, toMs: Int64, deviceZone: String)throws  -> 
      * The notifications the OS should hold from `now_ms` for `horizon_days`
      * (1-62), in time order, fair across rules within `limits`. Apply it
      * with `diff_plan` at app start, after boot, after a zone change and
-     * after each report.
+     * after each report. A damaged record is skipped and listed in
+     * `corrupted`; every good rule is still planned.
      */
-open func plan(nowMs: Int64, deviceZone: String, limits: PlatformLimits, horizonDays: UInt32)throws  -> [PlannedNotification]  {
-    return try  FfiConverterSequenceTypePlannedNotification.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+open func plan(nowMs: Int64, deviceZone: String, limits: PlatformLimits, horizonDays: UInt32)throws  -> ReminderPlan  {
+    return try  FfiConverterTypeReminderPlan_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_method_reminders_plan(
             self.uniffiCloneHandle(),
@@ -1818,6 +1820,10 @@ public struct AdherenceReport: Equatable, Hashable {
      * Per category.
      */
     public var categories: [Adherence]
+    /**
+     * Damaged records skipped (ids only): log them.
+     */
+    public var corrupted: [RecordRef]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1827,9 +1833,13 @@ public struct AdherenceReport: Equatable, Hashable {
          */rules: [Adherence], 
         /**
          * Per category.
-         */categories: [Adherence]) {
+         */categories: [Adherence], 
+        /**
+         * Damaged records skipped (ids only): log them.
+         */corrupted: [RecordRef]) {
         self.rules = rules
         self.categories = categories
+        self.corrupted = corrupted
     }
 
     
@@ -1849,13 +1859,15 @@ public struct FfiConverterTypeAdherenceReport: FfiConverterRustBuffer {
         return
             try AdherenceReport(
                 rules: FfiConverterSequenceTypeAdherence.read(from: &buf), 
-                categories: FfiConverterSequenceTypeAdherence.read(from: &buf)
+                categories: FfiConverterSequenceTypeAdherence.read(from: &buf), 
+                corrupted: FfiConverterSequenceTypeRecordRef.read(from: &buf)
         )
     }
 
     public static func write(_ value: AdherenceReport, into buf: inout [UInt8]) {
         FfiConverterSequenceTypeAdherence.write(value.rules, into: &buf)
         FfiConverterSequenceTypeAdherence.write(value.categories, into: &buf)
+        FfiConverterSequenceTypeRecordRef.write(value.corrupted, into: &buf)
     }
 }
 
@@ -3458,6 +3470,147 @@ public func FfiConverterTypeReminderEvent_lift(_ buf: RustBuffer) throws -> Remi
 #endif
 public func FfiConverterTypeReminderEvent_lower(_ value: ReminderEvent) -> RustBuffer {
     return FfiConverterTypeReminderEvent.lower(value)
+}
+
+
+/**
+ * Every rule, and the damaged ones that were skipped.
+ */
+public struct ReminderList: Equatable, Hashable {
+    /**
+     * The rules that opened, in the order they were added.
+     */
+    public var reminders: [Reminder]
+    /**
+     * Damaged records skipped (ids only): log them; the rest works.
+     */
+    public var corrupted: [RecordRef]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The rules that opened, in the order they were added.
+         */reminders: [Reminder], 
+        /**
+         * Damaged records skipped (ids only): log them; the rest works.
+         */corrupted: [RecordRef]) {
+        self.reminders = reminders
+        self.corrupted = corrupted
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReminderList: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReminderList: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReminderList {
+        return
+            try ReminderList(
+                reminders: FfiConverterSequenceTypeReminder.read(from: &buf), 
+                corrupted: FfiConverterSequenceTypeRecordRef.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReminderList, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeReminder.write(value.reminders, into: &buf)
+        FfiConverterSequenceTypeRecordRef.write(value.corrupted, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderList_lift(_ buf: RustBuffer) throws -> ReminderList {
+    return try FfiConverterTypeReminderList.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderList_lower(_ value: ReminderList) -> RustBuffer {
+    return FfiConverterTypeReminderList.lower(value)
+}
+
+
+/**
+ * The notifications the OS should hold, and the damaged records skipped
+ * while planning them. Schedule every notification; log `corrupted`.
+ */
+public struct ReminderPlan: Equatable, Hashable {
+    /**
+     * In time order, fair across rules, within the limits.
+     */
+    public var notifications: [PlannedNotification]
+    /**
+     * Damaged rules, events, reports or settings (ids only): every good
+     * rule is still planned.
+     */
+    public var corrupted: [RecordRef]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * In time order, fair across rules, within the limits.
+         */notifications: [PlannedNotification], 
+        /**
+         * Damaged rules, events, reports or settings (ids only): every good
+         * rule is still planned.
+         */corrupted: [RecordRef]) {
+        self.notifications = notifications
+        self.corrupted = corrupted
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReminderPlan: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReminderPlan: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReminderPlan {
+        return
+            try ReminderPlan(
+                notifications: FfiConverterSequenceTypePlannedNotification.read(from: &buf), 
+                corrupted: FfiConverterSequenceTypeRecordRef.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReminderPlan, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypePlannedNotification.write(value.notifications, into: &buf)
+        FfiConverterSequenceTypeRecordRef.write(value.corrupted, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderPlan_lift(_ buf: RustBuffer) throws -> ReminderPlan {
+    return try FfiConverterTypeReminderPlan.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderPlan_lower(_ value: ReminderPlan) -> RustBuffer {
+    return FfiConverterTypeReminderPlan.lower(value)
 }
 
 
@@ -5670,7 +5823,8 @@ public func diffPlan(plan: [PlannedNotification], heldIds: [String])throws  -> P
 }
 /**
  * A fresh random 32-byte key, for shells that create the data key before
- * wrapping it in the platform keystore.
+ * wrapping it in the platform keystore. The core's copy is wiped; the
+ * bytes handed over are the caller's to wipe (`fill(0)`, `resetBytes`).
  */
 public func generateKey()throws  -> Data  {
     return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
@@ -5752,7 +5906,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_cairn_ffi_checksum_func_diff_plan() != 28960) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_func_generate_key() != 34500) {
+    if (uniffi_cairn_ffi_checksum_func_generate_key() != 59378) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_func_ios_limits() != 51196) {
@@ -5830,13 +5984,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_cairn_ffi_checksum_method_reminders_get() != 23011) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_list() != 4895) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_list() != 59709) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_reminders_occurrences() != 29638) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_plan() != 43946) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_plan() != 58694) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_reminders_quiet_hours() != 54462) {

@@ -1026,7 +1026,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_cairn_ffi_checksum_func_diff_plan() and 0xFFFF) != 28960) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_func_generate_key() and 0xFFFF) != 34500) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_generate_key() and 0xFFFF) != 59378) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_func_ios_limits() and 0xFFFF) != 51196) {
@@ -1104,13 +1104,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_cairn_ffi_checksum_method_reminders_get() and 0xFFFF) != 23011) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_list() and 0xFFFF) != 4895) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_list() and 0xFFFF) != 59709) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_reminders_occurrences() and 0xFFFF) != 29638) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_plan() and 0xFFFF) != 43946) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_plan() and 0xFFFF) != 58694) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_reminders_quiet_hours() and 0xFFFF) != 54462) {
@@ -2381,9 +2381,9 @@ public interface RemindersInterface {
     fun `get`(`id`: kotlin.String): Reminder
     
     /**
-     * Every rule.
+     * Every rule; damaged ones are skipped and listed in `corrupted`.
      */
-    fun `list`(): List<Reminder>
+    fun `list`(): ReminderList
     
     /**
      * Every occurrence firing in `[from_ms, to_ms)` (at most 400 days).
@@ -2394,9 +2394,10 @@ public interface RemindersInterface {
      * The notifications the OS should hold from `now_ms` for `horizon_days`
      * (1-62), in time order, fair across rules within `limits`. Apply it
      * with `diff_plan` at app start, after boot, after a zone change and
-     * after each report.
+     * after each report. A damaged record is skipped and listed in
+     * `corrupted`; every good rule is still planned.
      */
-    fun `plan`(`nowMs`: kotlin.Long, `deviceZone`: kotlin.String, `limits`: PlatformLimits, `horizonDays`: kotlin.UInt): List<PlannedNotification>
+    fun `plan`(`nowMs`: kotlin.Long, `deviceZone`: kotlin.String, `limits`: PlatformLimits, `horizonDays`: kotlin.UInt): ReminderPlan
     
     /**
      * The quiet hours, if set.
@@ -2625,10 +2626,10 @@ open class Reminders: Disposable, AutoCloseable, RemindersInterface
 
     
     /**
-     * Every rule.
+     * Every rule; damaged ones are skipped and listed in `corrupted`.
      */
-    @Throws(CairnException::class)override fun `list`(): List<Reminder> {
-            return FfiConverterSequenceTypeReminder.lift(
+    @Throws(CairnException::class)override fun `list`(): ReminderList {
+            return FfiConverterTypeReminderList.lift(
     callWithHandle {
     uniffiRustCallWithError(CairnException) { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_method_reminders_list(
@@ -2665,10 +2666,11 @@ open class Reminders: Disposable, AutoCloseable, RemindersInterface
      * The notifications the OS should hold from `now_ms` for `horizon_days`
      * (1-62), in time order, fair across rules within `limits`. Apply it
      * with `diff_plan` at app start, after boot, after a zone change and
-     * after each report.
+     * after each report. A damaged record is skipped and listed in
+     * `corrupted`; every good rule is still planned.
      */
-    @Throws(CairnException::class)override fun `plan`(`nowMs`: kotlin.Long, `deviceZone`: kotlin.String, `limits`: PlatformLimits, `horizonDays`: kotlin.UInt): List<PlannedNotification> {
-            return FfiConverterSequenceTypePlannedNotification.lift(
+    @Throws(CairnException::class)override fun `plan`(`nowMs`: kotlin.Long, `deviceZone`: kotlin.String, `limits`: PlatformLimits, `horizonDays`: kotlin.UInt): ReminderPlan {
+            return FfiConverterTypeReminderPlan.lift(
     callWithHandle {
     uniffiRustCallWithError(CairnException) { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_method_reminders_plan(
@@ -3285,6 +3287,11 @@ data class AdherenceReport (
      * Per category.
      */
     var `categories`: List<Adherence>
+    , 
+    /**
+     * Damaged records skipped (ids only): log them.
+     */
+    var `corrupted`: List<RecordRef>
     
 ){
     
@@ -3303,17 +3310,20 @@ public object FfiConverterTypeAdherenceReport: FfiConverterRustBuffer<AdherenceR
         return AdherenceReport(
             FfiConverterSequenceTypeAdherence.read(buf),
             FfiConverterSequenceTypeAdherence.read(buf),
+            FfiConverterSequenceTypeRecordRef.read(buf),
         )
     }
 
     override fun allocationSize(value: AdherenceReport) = (
             FfiConverterSequenceTypeAdherence.allocationSize(value.`rules`) +
-            FfiConverterSequenceTypeAdherence.allocationSize(value.`categories`)
+            FfiConverterSequenceTypeAdherence.allocationSize(value.`categories`) +
+            FfiConverterSequenceTypeRecordRef.allocationSize(value.`corrupted`)
     )
 
     override fun write(value: AdherenceReport, buf: ByteBuffer) {
             FfiConverterSequenceTypeAdherence.write(value.`rules`, buf)
             FfiConverterSequenceTypeAdherence.write(value.`categories`, buf)
+            FfiConverterSequenceTypeRecordRef.write(value.`corrupted`, buf)
     }
 }
 
@@ -4460,6 +4470,102 @@ public object FfiConverterTypeReminderEvent: FfiConverterRustBuffer<ReminderEven
             FfiConverterString.write(value.`kind`, buf)
             FfiConverterLong.write(value.`atMs`, buf)
             FfiConverterString.write(value.`zone`, buf)
+    }
+}
+
+
+
+/**
+ * Every rule, and the damaged ones that were skipped.
+ */
+data class ReminderList (
+    /**
+     * The rules that opened, in the order they were added.
+     */
+    var `reminders`: List<Reminder>
+    , 
+    /**
+     * Damaged records skipped (ids only): log them; the rest works.
+     */
+    var `corrupted`: List<RecordRef>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReminderList: FfiConverterRustBuffer<ReminderList> {
+    override fun read(buf: ByteBuffer): ReminderList {
+        return ReminderList(
+            FfiConverterSequenceTypeReminder.read(buf),
+            FfiConverterSequenceTypeRecordRef.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReminderList) = (
+            FfiConverterSequenceTypeReminder.allocationSize(value.`reminders`) +
+            FfiConverterSequenceTypeRecordRef.allocationSize(value.`corrupted`)
+    )
+
+    override fun write(value: ReminderList, buf: ByteBuffer) {
+            FfiConverterSequenceTypeReminder.write(value.`reminders`, buf)
+            FfiConverterSequenceTypeRecordRef.write(value.`corrupted`, buf)
+    }
+}
+
+
+
+/**
+ * The notifications the OS should hold, and the damaged records skipped
+ * while planning them. Schedule every notification; log `corrupted`.
+ */
+data class ReminderPlan (
+    /**
+     * In time order, fair across rules, within the limits.
+     */
+    var `notifications`: List<PlannedNotification>
+    , 
+    /**
+     * Damaged rules, events, reports or settings (ids only): every good
+     * rule is still planned.
+     */
+    var `corrupted`: List<RecordRef>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReminderPlan: FfiConverterRustBuffer<ReminderPlan> {
+    override fun read(buf: ByteBuffer): ReminderPlan {
+        return ReminderPlan(
+            FfiConverterSequenceTypePlannedNotification.read(buf),
+            FfiConverterSequenceTypeRecordRef.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReminderPlan) = (
+            FfiConverterSequenceTypePlannedNotification.allocationSize(value.`notifications`) +
+            FfiConverterSequenceTypeRecordRef.allocationSize(value.`corrupted`)
+    )
+
+    override fun write(value: ReminderPlan, buf: ByteBuffer) {
+            FfiConverterSequenceTypePlannedNotification.write(value.`notifications`, buf)
+            FfiConverterSequenceTypeRecordRef.write(value.`corrupted`, buf)
     }
 }
 
@@ -6763,7 +6869,8 @@ public object FfiConverterSequenceTypeWeekday: FfiConverterRustBuffer<List<Weekd
 
         /**
          * A fresh random 32-byte key, for shells that create the data key before
-         * wrapping it in the platform keystore.
+         * wrapping it in the platform keystore. The core's copy is wiped; the
+         * bytes handed over are the caller's to wipe (`fill(0)`, `resetBytes`).
          */
     @Throws(CairnException::class) fun `generateKey`(): kotlin.ByteArray {
             return FfiConverterByteArray.lift(
