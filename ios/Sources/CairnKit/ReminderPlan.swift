@@ -133,6 +133,9 @@ public struct ReminderPlanChanges: Equatable, Sendable {
     public var planned: Int
     /// How many of the platform's slots other (non-Cairn) requests use.
     public var foreignPending: Int
+    /// Damaged records the plan skipped (ids only: safe to log); every good
+    /// rule is still planned.
+    public var corrupted: [RecordRef] = []
 
     public var isEmpty: Bool { remove.isEmpty && add.isEmpty }
 }
@@ -179,15 +182,17 @@ public struct ReminderPlanDiffer: Sendable {
     ) throws -> ReminderPlanChanges {
         let foreign = held.filter { !Self.isReminder($0.identifier) }.count
         let room = limits(foreignPending: foreign)
-        let plan: [PlannedNotification]
+        let plan: ReminderPlan
         if room.maxPending == 0 {
-            plan = []  // no slot left: cancel every Cairn request
+            plan = ReminderPlan(notifications: [], corrupted: [])  // no slot left: cancel every Cairn request
         } else {
             plan = try reminders.plan(
                 nowMs: Int64((now.timeIntervalSince1970 * 1000).rounded(.down)),
                 deviceZone: deviceZone, limits: room, horizonDays: horizonDays)
         }
-        return try Self.changes(plan: plan, held: held)
+        var changes = try Self.changes(plan: plan.notifications, held: held)
+        changes.corrupted = plan.corrupted
+        return changes
     }
 
     /// Compares a plan with the pending requests (`diffPlan` on the Cairn

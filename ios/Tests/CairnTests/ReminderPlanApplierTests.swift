@@ -84,11 +84,12 @@ final class ReminderPlanApplierTests: JournalTestCase {
         let applier = try makeApplier(r, scheduler)
 
         let changes = try await applier.apply()
-        let plan = try r.plan(nowMs: now, deviceZone: "Europe/Paris", limits: iosLimits(), horizonDays: 7)
+        let plan = try r.plan(nowMs: now, deviceZone: "Europe/Paris", limits: iosLimits(), horizonDays: 7).notifications
         XCTAssertEqual(plan.count, 14)
         XCTAssertEqual(changes.remove, ["cairn-stale"])
         XCTAssertEqual(changes.add.map(\.identifier), plan.map(\.id))
         XCTAssertEqual(changes.planned, 14)
+        XCTAssertEqual(changes.corrupted, [], "no damaged record")
         XCTAssertEqual(changes.foreignPending, 1)
         XCTAssertEqual(scheduler.pendingIds, Set(plan.map(\.id) + ["app.birthday"]))
 
@@ -143,7 +144,7 @@ final class ReminderPlanApplierTests: JournalTestCase {
         let firstIds = scheduler.pendingIds
 
         _ = try r.update(id: rule.id, reminder: daily(["08:00"], category: .medication, title: "Lithium 400 mg", showTitle: false))
-        let plan = try r.plan(nowMs: now, deviceZone: "Europe/Paris", limits: iosLimits(), horizonDays: 7)
+        let plan = try r.plan(nowMs: now, deviceZone: "Europe/Paris", limits: iosLimits(), horizonDays: 7).notifications
         let diff = try diffPlan(plan: plan, heldIds: Array(firstIds))
         XCTAssertEqual(Set(diff.remove), firstIds, "every old id goes")
         XCTAssertEqual(diff.add.count, firstIds.count, "and comes back with the new text")
@@ -157,7 +158,7 @@ final class ReminderPlanApplierTests: JournalTestCase {
     func testStaticChangesFromAPlan() throws {
         let r = try makeJournal().reminders()
         _ = try r.add(reminder: daily(["08:00", "20:00"]))
-        let plan = try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 2)
+        let plan = try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 2).notifications
         let held = plan.prefix(2).map { PendingReminderRequest(identifier: $0.id, title: $0.title, body: $0.body) }
             + [PendingReminderRequest(identifier: "cairn-old", title: "x", body: "y"),
                PendingReminderRequest(identifier: "other", title: "x", body: "y")]
@@ -172,7 +173,7 @@ final class ReminderPlanApplierTests: JournalTestCase {
     func testRequestTriggerIsTheFireInstantInUTC() throws {
         let r = try makeJournal().reminders()
         _ = try r.add(reminder: daily(["02:30"], zone: "America/New_York", start: "2026-03-01"))
-        let plan = try r.plan(nowMs: utcMs("2026-03-08T00:00"), deviceZone: "Asia/Tokyo", limits: iosLimits(), horizonDays: 1)
+        let plan = try r.plan(nowMs: utcMs("2026-03-08T00:00"), deviceZone: "Asia/Tokyo", limits: iosLimits(), horizonDays: 1).notifications
         let request = ReminderNotificationRequest(try XCTUnwrap(plan.first))
         XCTAssertEqual(request.fireDate, Date(timeIntervalSince1970: TimeInterval(utcMs("2026-03-08T07:30")) / 1000))
         let c = request.triggerDateComponents
@@ -224,7 +225,7 @@ final class ReminderPlanApplierTests: JournalTestCase {
         let clock = Locked(nowDate)
         let applier = try makeApplier(r, scheduler, zone: "UTC", clock: clock)
         try await applier.apply()
-        let plan = try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 7)
+        let plan = try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 7).notifications
         XCTAssertEqual(scheduler.pendingIds, Set(plan.map(\.id)))
 
         // The first is delivered at 09:00; the patient snoozes it at 09:02.
@@ -251,7 +252,7 @@ final class ReminderPlanApplierTests: JournalTestCase {
     func testDeliveredRemindersAreReportedShownOnce() async throws {
         let r = try makeJournal().reminders()
         let rule = try r.add(reminder: daily(["09:00"]))
-        let plan = try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 7)
+        let plan = try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 7).notifications
         let scheduler = FakeScheduler()
         let late = Date(timeIntervalSince1970: TimeInterval(plan[0].fireAtMs + 20 * minuteMs) / 1000)
         scheduler.state.withValue { s in
@@ -300,7 +301,7 @@ final class ReminderPlanApplierTests: JournalTestCase {
     func testSchedulerErrorsAreThrownAfterTheRest() async throws {
         let r = try makeJournal().reminders()
         _ = try r.add(reminder: daily(["09:00"]))
-        let plan = try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 7)
+        let plan = try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 7).notifications
         let scheduler = FakeScheduler()
         scheduler.state.withValue { $0.failing = [plan[1].id] }
         let applier = try makeApplier(r, scheduler, zone: "UTC")
@@ -324,7 +325,7 @@ final class ReminderPlanApplierTests: JournalTestCase {
             for _ in 0..<8 { group.addTask { try await applier.apply() } }
             try await group.waitForAll()
         }
-        let plan = try r.plan(nowMs: now, deviceZone: "Europe/Paris", limits: iosLimits(), horizonDays: 7)
+        let plan = try r.plan(nowMs: now, deviceZone: "Europe/Paris", limits: iosLimits(), horizonDays: 7).notifications
         XCTAssertEqual(scheduler.pendingIds, Set(plan.map(\.id)))
         XCTAssertEqual(scheduler.state.current.scheduleCalls, plan.count, "each scheduled once: applies ran one at a time")
 

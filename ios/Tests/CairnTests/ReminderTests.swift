@@ -53,7 +53,7 @@ final class ReminderTests: JournalTestCase {
 
     func testAddGetListUpdateDelete() throws {
         let r = try makeReminders()
-        XCTAssertEqual(try r.list(), [])
+        XCTAssertEqual(try r.list().reminders, [])
         let a = try r.add(reminder: daily(["20:00", "08:00", "08:00"], title: "Mood before bed"))
         XCTAssertTrue(isHexId(a.id), a.id)
         XCTAssertEqual(a.revision, 1)
@@ -80,7 +80,7 @@ final class ReminderTests: JournalTestCase {
         XCTAssertEqual(b.quiet, .ignore)
         XCTAssertEqual(b.graceMinutes, 30)
         XCTAssertFalse(b.enabled)
-        XCTAssertEqual(try r.list(), [a, b])  // in the order they were added
+        XCTAssertEqual(try r.list().reminders, [a, b])  // in the order they were added
 
         let a2 = try r.update(id: a.id, reminder: daily(["07:15"], zone: "Asia/Tokyo", category: .journaling))
         XCTAssertEqual(a2.id, a.id)
@@ -95,7 +95,7 @@ final class ReminderTests: JournalTestCase {
         assertThrows(.notFound) { try r.get(id: a.id) }
         assertThrows(.notFound) { try r.delete(id: a.id) }
         assertThrows(.notFound) { try r.update(id: a.id, reminder: daily(["08:00"])) }
-        XCTAssertEqual(try r.list(), [b])
+        XCTAssertEqual(try r.list().reminders, [b])
 
         // Malformed ids are InvalidInput; well-formed unknown ones NotFound.
         for bad in ["", "nope", a.id.uppercased(), a.id + "0", String(repeating: "z", count: 32)] {
@@ -116,7 +116,7 @@ final class ReminderTests: JournalTestCase {
         let reopened = try Journal.open(path: path(), key: key)
         defer { XCTAssertNoThrow(try reopened.close()) }
         let r = try reopened.reminders()
-        XCTAssertEqual(try r.list(), [rule])
+        XCTAssertEqual(try r.list().reminders, [rule])
         XCTAssertEqual(try r.quietHours(), QuietHours(start: "22:00", end: "07:00"))
         XCTAssertEqual(try r.events(), [event])
     }
@@ -145,7 +145,7 @@ final class ReminderTests: JournalTestCase {
         let once = try r.add(reminder: NewReminder(
             category: .appointment, schedule: .once(date: "2026-07-04", time: "15:00"), start: "2026-06-01"))
         XCTAssertEqual(once.start, "2026-07-04")
-        XCTAssertEqual(try r.list().count, schedules.count + 2)
+        XCTAssertEqual(try r.list().reminders.count, schedules.count + 2)
     }
 
     // MARK: occurrences
@@ -199,7 +199,7 @@ final class ReminderTests: JournalTestCase {
         // Paused rules have no occurrences.
         let paused = try r.add(reminder: daily(["08:00"], zone: "UTC", enabled: false))
         XCTAssertEqual(try r.occurrences(fromMs: utcMs("2026-06-01T00:00"), toMs: utcMs("2026-06-15T00:00"), deviceZone: "UTC"), [])
-        XCTAssertEqual(try r.plan(nowMs: utcMs("2026-06-01T00:00"), deviceZone: "UTC", limits: iosLimits(), horizonDays: 7), [])
+        XCTAssertEqual(try r.plan(nowMs: utcMs("2026-06-01T00:00"), deviceZone: "UTC", limits: iosLimits(), horizonDays: 7).notifications, [])
         try r.delete(id: paused.id)
     }
 
@@ -216,7 +216,7 @@ final class ReminderTests: JournalTestCase {
         XCTAssertEqual(occ.map(\.utcOffsetSeconds), [-5 * 3600, -4 * 3600, -4 * 3600] as [Int32])
         XCTAssertEqual(occ.map { wallClock($0.fireMs, offsetSeconds: $0.utcOffsetSeconds) }, ["02:30", "03:30", "02:30"])
 
-        let plan = try r.plan(nowMs: utcMs("2026-03-08T00:00"), deviceZone: "Europe/Paris", limits: iosLimits(), horizonDays: 1)
+        let plan = try r.plan(nowMs: utcMs("2026-03-08T00:00"), deviceZone: "Europe/Paris", limits: iosLimits(), horizonDays: 1).notifications
         XCTAssertEqual(plan.count, 1)
         XCTAssertEqual(plan.first?.fireAtMs, utcMs("2026-03-08T07:30"))  // 03:30 EDT
         XCTAssertEqual(plan.first?.dueMs, utcMs("2026-03-08T07:30"))
@@ -236,7 +236,7 @@ final class ReminderTests: JournalTestCase {
         XCTAssertFalse(occ.contains { $0.fireMs == utcMs("2026-11-01T06:30") }, "not again at 01:30 EST")
         XCTAssertTrue(occ.allSatisfy { wallClock($0.fireMs, offsetSeconds: $0.utcOffsetSeconds) == "01:30" })
 
-        let plan = try r.plan(nowMs: utcMs("2026-11-01T00:00"), deviceZone: "UTC", limits: iosLimits(), horizonDays: 1)
+        let plan = try r.plan(nowMs: utcMs("2026-11-01T00:00"), deviceZone: "UTC", limits: iosLimits(), horizonDays: 1).notifications
         XCTAssertEqual(plan.filter { $0.occurrence.contains(":2026-11-01:") }.map(\.fireAtMs), [utcMs("2026-11-01T05:30")])
     }
 
@@ -262,7 +262,7 @@ final class ReminderTests: JournalTestCase {
             XCTAssertEqual(wallClock(f.fireMs, offsetSeconds: deviceOffset), "09:00", device)
             XCTAssertEqual(wallClock(p.fireMs, offsetSeconds: deviceOffset), device == "Europe/Lisbon" ? "15:00" : "09:00", device)
 
-            let plan = try r.plan(nowMs: from, deviceZone: device, limits: iosLimits(), horizonDays: 1)
+            let plan = try r.plan(nowMs: from, deviceZone: device, limits: iosLimits(), horizonDays: 1).notifications
             XCTAssertEqual(plan.first { $0.reminderId == follow.id }?.fireAtMs, utcMs(followUtc), device)
             XCTAssertEqual(plan.first { $0.reminderId == pinned.id }?.fireAtMs, utcMs("2026-07-15T14:00"), device)
         }
@@ -295,7 +295,7 @@ final class ReminderTests: JournalTestCase {
                 title: i == 7 ? nil : "Secret \(i)", showTitle: i % 10 == 0 || i == 7)))
         }
         let now = utcMs("2026-05-04T00:00")
-        let plan = try r.plan(nowMs: now, deviceZone: "Europe/Paris", limits: iosLimits(), horizonDays: 7)
+        let plan = try r.plan(nowMs: now, deviceZone: "Europe/Paris", limits: iosLimits(), horizonDays: 7).notifications
         XCTAssertEqual(plan.count, 64)
         XCTAssertEqual(Set(plan.map(\.reminderId)), Set(rules.map(\.id)), "every rule is present")
         XCTAssertEqual(plan.map(\.fireAtMs), plan.map(\.fireAtMs).sorted(), "in time order")
@@ -325,11 +325,11 @@ final class ReminderTests: JournalTestCase {
         XCTAssertEqual(genericTitles[.medication], "Reminder")
 
         // Android's larger limit.
-        let android = try r.plan(nowMs: now, deviceZone: "Europe/Paris", limits: androidLimits(exactAlarmsAllowed: true), horizonDays: 7)
+        let android = try r.plan(nowMs: now, deviceZone: "Europe/Paris", limits: androidLimits(exactAlarmsAllowed: true), horizonDays: 7).notifications
         XCTAssertEqual(android.count, min(Int(try androidLimits(exactAlarmsAllowed: true).maxPending), 50 * 3 * 7))
         let custom = try r.plan(
             nowMs: now, deviceZone: "Europe/Paris",
-            limits: PlatformLimits(maxPending: 5, exactAlarms: true, inexactWindowMinutes: 10), horizonDays: 7)
+            limits: PlatformLimits(maxPending: 5, exactAlarms: true, inexactWindowMinutes: 10), horizonDays: 7).notifications
         XCTAssertEqual(custom.count, 5)
     }
 
@@ -337,16 +337,16 @@ final class ReminderTests: JournalTestCase {
         let r = try makeReminders()
         _ = try r.add(reminder: daily(["08:00", "20:00"]))
         let now = utcMs("2026-05-04T00:00")
-        let inexact = try r.plan(nowMs: now, deviceZone: "Europe/Paris", limits: androidLimits(exactAlarmsAllowed: false), horizonDays: 7)
+        let inexact = try r.plan(nowMs: now, deviceZone: "Europe/Paris", limits: androidLimits(exactAlarmsAllowed: false), horizonDays: 7).notifications
         XCTAssertEqual(inexact.count, 14)
         XCTAssertTrue(inexact.allSatisfy { !$0.exact && $0.windowMinutes >= 10 }, "\(inexact.map(\.windowMinutes))")
-        let exact = try r.plan(nowMs: now, deviceZone: "Europe/Paris", limits: androidLimits(exactAlarmsAllowed: true), horizonDays: 7)
+        let exact = try r.plan(nowMs: now, deviceZone: "Europe/Paris", limits: androidLimits(exactAlarmsAllowed: true), horizonDays: 7).notifications
         XCTAssertTrue(exact.allSatisfy { $0.exact })
         XCTAssertEqual(exact.map(\.id), inexact.map(\.id), "the same occurrences at the same times")
         // A narrower window than 10 minutes is widened.
         let narrow = try r.plan(
             nowMs: now, deviceZone: "Europe/Paris",
-            limits: PlatformLimits(maxPending: 10, exactAlarms: false, inexactWindowMinutes: 1), horizonDays: 7)
+            limits: PlatformLimits(maxPending: 10, exactAlarms: false, inexactWindowMinutes: 1), horizonDays: 7).notifications
         XCTAssertTrue(narrow.allSatisfy { !$0.exact && $0.windowMinutes >= 10 })
     }
 
@@ -354,7 +354,7 @@ final class ReminderTests: JournalTestCase {
         let r = try makeReminders()
         let rule = try r.add(reminder: daily(["08:00", "13:00", "20:00"]))
         let now = utcMs("2026-05-04T00:00")
-        let p1 = try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 3)
+        let p1 = try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 3).notifications
         XCTAssertEqual(p1.count, 9)
         let ids1 = p1.map(\.id)
 
@@ -367,8 +367,8 @@ final class ReminderTests: JournalTestCase {
 
         // A day later: the first day's three have fired, a new day is planned.
         // The same occurrence at the same time keeps its id.
-        let p2 = try r.plan(nowMs: now + dayMs, deviceZone: "UTC", limits: iosLimits(), horizonDays: 3)
-        XCTAssertEqual(p2, try r.plan(nowMs: now + dayMs, deviceZone: "UTC", limits: iosLimits(), horizonDays: 3))
+        let p2 = try r.plan(nowMs: now + dayMs, deviceZone: "UTC", limits: iosLimits(), horizonDays: 3).notifications
+        XCTAssertEqual(p2, try r.plan(nowMs: now + dayMs, deviceZone: "UTC", limits: iosLimits(), horizonDays: 3).notifications)
         let d = try diffPlan(plan: p2, heldIds: ids1)
         XCTAssertEqual(d.remove, Array(ids1.prefix(3)).sorted())
         XCTAssertEqual(d.add, Array(p2.suffix(3)))
@@ -376,14 +376,14 @@ final class ReminderTests: JournalTestCase {
 
         // Moving the rule moves its occurrences: new ids.
         _ = try r.update(id: rule.id, reminder: daily(["08:05", "13:00", "20:00"]))
-        let p3 = try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 3)
+        let p3 = try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 3).notifications
         let d3 = try diffPlan(plan: p3, heldIds: ids1)
         XCTAssertEqual(d3.remove.count, 3)
         XCTAssertEqual(d3.add.map(\.fireAtMs).map { wallClock($0, offsetSeconds: 0) }, ["08:05", "08:05", "08:05"])
 
         // Deleting the rule cancels everything.
         try r.delete(id: rule.id)
-        let p4 = try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 3)
+        let p4 = try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 3).notifications
         XCTAssertEqual(p4, [])
         XCTAssertEqual(try diffPlan(plan: p4, heldIds: ids1), PlanDiff(add: [], remove: ids1.sorted()))
     }
@@ -400,7 +400,7 @@ final class ReminderTests: JournalTestCase {
         let byDefault = try r.add(reminder: daily(["23:00"]))  // defers
         let now = utcMs("2026-05-04T12:00")
         func plan() throws -> [PlannedNotification] {
-            try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 2)
+            try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 2).notifications
         }
         var p = try plan()
         let due = utcMs("2026-05-04T23:00")
@@ -415,7 +415,7 @@ final class ReminderTests: JournalTestCase {
 
         // Quiet hours are in the device's zone: in Paris, this rule (which
         // follows the device) is due at 23:00 Paris and deferred to 07:00 Paris.
-        let paris = try r.plan(nowMs: now, deviceZone: "Europe/Paris", limits: iosLimits(), horizonDays: 2)
+        let paris = try r.plan(nowMs: now, deviceZone: "Europe/Paris", limits: iosLimits(), horizonDays: 2).notifications
         XCTAssertEqual(paris.first { $0.reminderId == deferred.id }?.fireAtMs, utcMs("2026-05-05T05:00"))
 
         // Deferral never passes the rule's next occurrence: then it is skipped.
@@ -441,7 +441,7 @@ final class ReminderTests: JournalTestCase {
     func testReportsThenAdherence() throws {
         let r = try makeReminders()
         let rule = try r.add(reminder: daily(["09:00"]))
-        let plan = try r.plan(nowMs: utcMs("2026-01-01T00:00"), deviceZone: "UTC", limits: iosLimits(), horizonDays: 5)
+        let plan = try r.plan(nowMs: utcMs("2026-01-01T00:00"), deviceZone: "UTC", limits: iosLimits(), horizonDays: 5).notifications
         XCTAssertEqual(plan.map(\.dueMs), (1...5).map { utcMs("2026-01-0\($0)T09:00") })
         let n = plan
 
@@ -459,7 +459,7 @@ final class ReminderTests: JournalTestCase {
         }
 
         // The next plan drops done and skipped, moves the snoozed one.
-        let again = try r.plan(nowMs: utcMs("2026-01-01T00:00"), deviceZone: "UTC", limits: iosLimits(), horizonDays: 5)
+        let again = try r.plan(nowMs: utcMs("2026-01-01T00:00"), deviceZone: "UTC", limits: iosLimits(), horizonDays: 5).notifications
         XCTAssertEqual(again.map(\.occurrence), [n[2], n[3], n[4]].map(\.occurrence))
         XCTAssertEqual(again[0].fireAtMs, n[2].dueMs + 30 * minuteMs)
         XCTAssertEqual(again[0].dueMs, n[2].dueMs)
@@ -494,7 +494,7 @@ final class ReminderTests: JournalTestCase {
             start: "2026-01-01", zone: "Europe/Paris"))
         let at = utcMs("2026-03-10T10:00")
         XCTAssertEqual(try r.events(), [])
-        XCTAssertEqual(try r.plan(nowMs: at, deviceZone: "UTC", limits: iosLimits(), horizonDays: 7), [], "no event yet")
+        XCTAssertEqual(try r.plan(nowMs: at, deviceZone: "UTC", limits: iosLimits(), horizonDays: 7).notifications, [], "no event yet")
 
         let other = try r.recordEvent(kind: "therapy", atMs: at - dayMs, zone: "UTC")
         let event = try r.recordEvent(kind: "Infusion", atMs: at, zone: "Europe/Paris")
@@ -509,11 +509,11 @@ final class ReminderTests: JournalTestCase {
         // +120 min; then 09:00 Paris (UTC+1 in March) one and three days later.
         XCTAssertEqual(occ.map(\.fireMs), [at + 2 * hourMs, utcMs("2026-03-11T08:00"), utcMs("2026-03-13T08:00")])
 
-        let plan = try r.plan(nowMs: at, deviceZone: "UTC", limits: iosLimits(), horizonDays: 7)
+        let plan = try r.plan(nowMs: at, deviceZone: "UTC", limits: iosLimits(), horizonDays: 7).notifications
         XCTAssertEqual(plan.map(\.occurrence), occ.map(\.key))
         XCTAssertTrue(plan.allSatisfy { $0.category == .postSession && $0.title == "After your session" })
         try r.report(occurrence: plan[0].occurrence, dueMs: plan[0].dueMs, report: .done(atMs: at + 3 * hourMs))
-        XCTAssertEqual(try r.plan(nowMs: at, deviceZone: "UTC", limits: iosLimits(), horizonDays: 7), Array(plan.dropFirst()))
+        XCTAssertEqual(try r.plan(nowMs: at, deviceZone: "UTC", limits: iosLimits(), horizonDays: 7).notifications, Array(plan.dropFirst()))
 
         for bad in ["", "two words", "infusion!", String(repeating: "k", count: 33)] {
             assertThrows(.invalidInput, bad) { try r.recordEvent(kind: bad, atMs: at, zone: "UTC") }
@@ -564,7 +564,7 @@ final class ReminderTests: JournalTestCase {
         for (name, rule) in bad {
             assertThrows(.invalidInput, name) { try r.add(reminder: rule) }
         }
-        XCTAssertEqual(try r.list(), [], "nothing was stored")
+        XCTAssertEqual(try r.list().reminders, [], "nothing was stored")
 
         let good = try r.add(reminder: daily(["09:00"], title: String(repeating: "t", count: 120)))
         for (name, rule) in bad {
@@ -575,20 +575,20 @@ final class ReminderTests: JournalTestCase {
         let now = utcMs("2026-05-04T00:00")
         let ios = try iosLimits()
         for zone in ["Mars/Base", "", "../../etc/passwd"] {
-            assertThrows(.invalidInput, zone) { try r.plan(nowMs: now, deviceZone: zone, limits: ios, horizonDays: 7) }
+            assertThrows(.invalidInput, zone) { try r.plan(nowMs: now, deviceZone: zone, limits: ios, horizonDays: 7).notifications }
             assertThrows(.invalidInput, zone) { try r.occurrences(fromMs: now, toMs: now + dayMs, deviceZone: zone) }
             assertThrows(.invalidInput, zone) { try r.adherence(fromMs: now, toMs: now + dayMs, nowMs: now, deviceZone: zone) }
         }
         for horizon: UInt32 in [0, 63, .max] {
-            assertThrows(.invalidInput, "horizon \(horizon)") { try r.plan(nowMs: now, deviceZone: "UTC", limits: ios, horizonDays: horizon) }
+            assertThrows(.invalidInput, "horizon \(horizon)") { try r.plan(nowMs: now, deviceZone: "UTC", limits: ios, horizonDays: horizon).notifications }
         }
-        XCTAssertEqual(try r.plan(nowMs: now, deviceZone: "UTC", limits: ios, horizonDays: 1).count, 1)
-        XCTAssertEqual(try r.plan(nowMs: now, deviceZone: "UTC", limits: ios, horizonDays: 62).count, 62)
+        XCTAssertEqual(try r.plan(nowMs: now, deviceZone: "UTC", limits: ios, horizonDays: 1).notifications.count, 1)
+        XCTAssertEqual(try r.plan(nowMs: now, deviceZone: "UTC", limits: ios, horizonDays: 62).notifications.count, 62)
         assertThrows(.invalidInput, "no room") {
-            try r.plan(nowMs: now, deviceZone: "UTC", limits: PlatformLimits(maxPending: 0, exactAlarms: true, inexactWindowMinutes: 10), horizonDays: 7)
+            try r.plan(nowMs: now, deviceZone: "UTC", limits: PlatformLimits(maxPending: 0, exactAlarms: true, inexactWindowMinutes: 10), horizonDays: 7).notifications
         }
         for ms: Int64 in [.min, .max] {
-            assertThrows(.invalidInput) { try r.plan(nowMs: ms, deviceZone: "UTC", limits: ios, horizonDays: 7) }
+            assertThrows(.invalidInput) { try r.plan(nowMs: ms, deviceZone: "UTC", limits: ios, horizonDays: 7).notifications }
             assertThrows(.invalidInput) { try r.adherence(fromMs: now, toMs: now + dayMs, nowMs: ms, deviceZone: "UTC") }
             assertThrows(.invalidInput) { try r.adherence(fromMs: ms, toMs: now, nowMs: now, deviceZone: "UTC") }
             assertThrows(.invalidInput) { try r.adherence(fromMs: now, toMs: ms, nowMs: now, deviceZone: "UTC") }
@@ -609,7 +609,7 @@ final class ReminderTests: JournalTestCase {
         } catch {
             XCTAssertTrue("\(error)".contains("overflow"), "\(error)")
         }
-        XCTAssertEqual(try r.list().count, 1, "the library keeps working")
+        XCTAssertEqual(try r.list().reminders.count, 1, "the library keeps working")
         assertThrows(.invalidInput, "backwards") { try r.occurrences(fromMs: now, toMs: now - 1, deviceZone: "UTC") }
         assertThrows(.invalidInput, "401 days") { try r.occurrences(fromMs: now, toMs: now + 401 * dayMs, deviceZone: "UTC") }
         XCTAssertEqual(try r.occurrences(fromMs: now, toMs: now + 400 * dayMs, deviceZone: "UTC").count, 400)
@@ -618,7 +618,7 @@ final class ReminderTests: JournalTestCase {
     func testGarbageOccurrenceKeysAreInvalidInput() throws {
         let r = try makeReminders()
         let rule = try r.add(reminder: daily(["09:00"]))
-        let plan = try r.plan(nowMs: utcMs("2026-05-04T00:00"), deviceZone: "UTC", limits: iosLimits(), horizonDays: 1)
+        let plan = try r.plan(nowMs: utcMs("2026-05-04T00:00"), deviceZone: "UTC", limits: iosLimits(), horizonDays: 1).notifications
         let good = try XCTUnwrap(plan.first)
         let keys = [
             "", "garbage", "a:b:c", ":::", rule.id, "\(rule.id):2026-05-04", "\(rule.id):2026-05-04:0:1",
@@ -638,7 +638,7 @@ final class ReminderTests: JournalTestCase {
             }
         }
         // Nothing was recorded: the occurrence is still planned and not shown.
-        XCTAssertEqual(try r.plan(nowMs: utcMs("2026-05-04T00:00"), deviceZone: "UTC", limits: iosLimits(), horizonDays: 1), plan)
+        XCTAssertEqual(try r.plan(nowMs: utcMs("2026-05-04T00:00"), deviceZone: "UTC", limits: iosLimits(), horizonDays: 1).notifications, plan)
         XCTAssertEqual(try r.adherence(fromMs: good.dueMs, toMs: good.dueMs + 1, nowMs: good.dueMs + 1, deviceZone: "UTC").rules.first?.shown, 0)
         XCTAssertNoThrow(try r.report(occurrence: good.occurrence, dueMs: good.dueMs, report: .shown(atMs: good.dueMs)))
     }
@@ -647,7 +647,7 @@ final class ReminderTests: JournalTestCase {
         let journal = try makeJournal()
         let r = try journal.reminders()
         let rule = try r.add(reminder: daily(["09:00"]))
-        let plan = try r.plan(nowMs: utcMs("2026-05-04T00:00"), deviceZone: "UTC", limits: iosLimits(), horizonDays: 1)
+        let plan = try r.plan(nowMs: utcMs("2026-05-04T00:00"), deviceZone: "UTC", limits: iosLimits(), horizonDays: 1).notifications
         try journal.close()
 
         let now = utcMs("2026-05-04T00:00")
@@ -656,14 +656,14 @@ final class ReminderTests: JournalTestCase {
             ("add", { try r.add(reminder: daily(["09:00"])) }),
             ("update", { try r.update(id: rule.id, reminder: daily(["10:00"])) }),
             ("get", { try r.get(id: rule.id) }),
-            ("list", { try r.list() }),
+            ("list", { try r.list().reminders }),
             ("delete", { try r.delete(id: rule.id) }),
             ("recordEvent", { try r.recordEvent(kind: "infusion", atMs: now, zone: "UTC") }),
             ("events", { try r.events() }),
             ("setQuietHours", { try r.setQuietHours(quiet: nil) }),
             ("quietHours", { try r.quietHours() as Any }),
             ("report", { try r.report(occurrence: plan[0].occurrence, dueMs: plan[0].dueMs, report: .done(atMs: now)) }),
-            ("plan", { try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 7) }),
+            ("plan", { try r.plan(nowMs: now, deviceZone: "UTC", limits: iosLimits(), horizonDays: 7).notifications }),
             ("occurrences", { try r.occurrences(fromMs: now, toMs: now + dayMs, deviceZone: "UTC") }),
             ("adherence", { try r.adherence(fromMs: now, toMs: now + dayMs, nowMs: now, deviceZone: "UTC") }),
         ]
@@ -678,6 +678,6 @@ final class ReminderTests: JournalTestCase {
         // The rule is intact and the journal opens again.
         let reopened = try Journal.open(path: path(), key: key)
         defer { XCTAssertNoThrow(try reopened.close()) }
-        XCTAssertEqual(try reopened.reminders().list(), [rule])
+        XCTAssertEqual(try reopened.reminders().list().reminders, [rule])
     }
 }
