@@ -856,19 +856,21 @@ fn connections_use_the_durability_settings_and_apple_adds_fullfsync() {
     assert_eq!(get("synchronous"), 2, "FULL");
     assert_eq!(get("secure_delete"), 1);
     assert_eq!(get("journal_size_limit"), 4 * 1024 * 1024);
+    // What this build's own connections use: fullfsync exactly where the
+    // target is Apple's.
+    let apple = cfg!(target_vendor = "apple");
     let other = raw(&t.path);
     other
-        .execute_batch(&cairn_core::store_pragmas(false))
+        .execute_batch(&cairn_core::store_pragmas(apple))
         .unwrap();
-    let fullfsync: i64 = other
-        .query_row("PRAGMA fullfsync", [], |r| r.get(0))
-        .unwrap();
-    // What this build's own connections use.
-    assert_eq!(fullfsync, i64::from(cfg!(target_vendor = "apple")));
-    assert_eq!(
-        cairn_core::store_pragmas(cfg!(target_vendor = "apple")).contains("fullfsync"),
-        cfg!(target_vendor = "apple")
-    );
+    let get = |p: &str| -> i64 {
+        other
+            .query_row(&format!("PRAGMA {p}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(get("fullfsync"), i64::from(apple));
+    assert_eq!(get("checkpoint_fullfsync"), i64::from(apple));
+    assert_eq!(get("synchronous"), 2, "FULL everywhere");
 }
 
 #[test]
