@@ -1,5 +1,20 @@
 import Cairn
 import Foundation
+#if canImport(os)
+import os
+#endif
+
+/// Names the damaged records a plan skipped, in the unified log on Apple
+/// platforms and on standard error elsewhere: ids only, public.
+func logSkipped(_ records: [RecordRef]) {
+    let ids = records.map { "\($0.table)/\($0.id)" }.joined(separator: ", ")
+    #if canImport(os)
+    Logger(subsystem: "app.cairn", category: "reminders")
+        .warning("plan skipped \(records.count) damaged record(s): \(ids, privacy: .public)")
+    #else
+    FileHandle.standardError.write(Data("cairn: plan skipped \(records.count) damaged record(s): \(ids)\n".utf8))
+    #endif
+}
 
 // The platform-independent half of applying the reminders plan to the OS:
 // which pending requests to cancel, which to schedule, what each carries, and
@@ -350,6 +365,11 @@ public actor NotificationPlanApplier {
         }
         let held = await scheduler.pendingRequests()
         let changes = try differ.changes(reminders: reminders, deviceZone: deviceZone(), now: clock(), held: held)
+        if !changes.corrupted.isEmpty {
+            // Damaged records were skipped and every good rule is scheduled
+            // below; say which (table and random id only, never content).
+            logSkipped(changes.corrupted)
+        }
         if !changes.remove.isEmpty {
             scheduler.removePending(identifiers: changes.remove)
         }

@@ -88,7 +88,17 @@ class AlarmManagerPlanApplier(
      */
     @WorkerThread
     fun apply(resync: Boolean = false): AppliedPlan =
-        applier.apply(ZoneId.systemDefault().id, System.currentTimeMillis(), resync)
+        applier.apply(ZoneId.systemDefault().id, System.currentTimeMillis(), resync).also { applied ->
+            // Damaged records were skipped and every good rule scheduled;
+            // say which (table and random id only, never content).
+            if (applied.corrupted.isNotEmpty()) {
+                Log.w(
+                    "CairnReminders",
+                    "plan skipped ${applied.corrupted.size} damaged record(s): " +
+                        applied.corrupted.joinToString { "${it.table}/${it.id}" },
+                )
+            }
+        }
 
     /** Cancels every reminder alarm (sign-out, a deleted journal). */
     @WorkerThread
