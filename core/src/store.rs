@@ -726,26 +726,34 @@ impl WriteCtx<'_> {
     }
 }
 
-/// Deletes a live record in the caller's transaction: erases its sealed body
-/// (and its bound plaintext column, if nullable), bumps its revision and
-/// queues the delete for sync. `NotFound` if there is no live record.
+/// Deletes a record in the caller's transaction: erases its sealed body (and
+/// its bound plaintext column, if nullable), seals a tombstone under the next
+/// revision and queues the delete for sync. `NotFound` if there is no record
+/// or it is already a (genuine) tombstone; a damaged record can be deleted.
 pub(crate) fn tombstone(
     tx: &Transaction<'_>,
     sealer: &Sealer,
     table: &'static str,
     id: &str,
 ) -> Result<()> {
-    let rev: i64 = tx
+    let not_found = || Error::NotFound {
+        table,
+        id: id.to_owned(),
+    };
+    let (rev, deleted, body): (i64, bool, Vec<u8>) = tx
         .query_row(
-            &format!("SELECT revision FROM {table} WHERE id = ?1 AND deleted = 0"),
+            &format!("SELECT revision, deleted, body FROM {table} WHERE id = ?1"),
             [id],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?
-        .ok_or_else(|| Error::NotFound {
-            table,
-            id: id.to_owned(),
-        })?;
+        .ok_or_else(not_found)?;
+    // A genuine tombstone is gone already. A damaged record, a tombstone
+    // flag set without the key included, may be deleted: that is how an app
+    // clears a record it can no longer read.
+    if deleted && sealer.open_tombstone(table, id, rev, &body).is_ok() {
+        return Err(not_found());
+    }
     let clear_bound = sealed_table(table)
         .bound_column
         .map_or(String::new(), |c| format!(", {c} = NULL"));

@@ -223,3 +223,21 @@ fn reminder_calls_refuse_instants_ranges_and_counts_out_of_bounds() {
     assert!(plan.notifications.iter().all(|n| n.reminder_id == r.id));
     assert!(!plan.notifications.is_empty());
 }
+
+#[test]
+fn adherence_checks_its_range_before_clamping_it_to_now() {
+    let (_t, s) = new_store();
+    s.add_reminder(rule_with(Schedule::Daily { times: nine() }))
+        .unwrap();
+    let now = DateTime::from_timestamp_millis(NOW_MS).unwrap();
+    let from = at(2026, 11, 1, 0, 0);
+    for to in extreme_instants() {
+        invalid(s.adherence(from, to, now, "UTC"), "to");
+    }
+    invalid(s.adherence(from, at(2026, 10, 1, 0, 0), now, "UTC"), "to");
+    // Up to a moment in the future is fine: nothing is due after now.
+    let report = s
+        .adherence(from, at(2026, 12, 31, 0, 0), now, "UTC")
+        .unwrap();
+    assert_eq!(report.by_rule[0].due, 27, "1 to 27 November at 09:00; now is the 27th at noon");
+}

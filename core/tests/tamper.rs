@@ -585,3 +585,62 @@ fn a_flipped_key_id_is_corruption_not_a_wrong_key() {
     let s = Store::open(&t.path, Key::Raw(&KEY), opts()).unwrap();
     assert_eq!(s.entry(&e.id).unwrap().id, e.id);
 }
+
+#[test]
+fn a_damaged_record_can_be_deleted_or_rewritten_and_the_damage_report_clears() {
+    let (t, s) = new_store();
+    let a = s
+        .log(entry("mood", Value::Scale(3.0), at(2026, 11, 20, 9, 0)))
+        .unwrap();
+    let b = s
+        .log(entry("mood", Value::Scale(4.0), at(2026, 11, 20, 10, 0)))
+        .unwrap();
+    let r = s.add_reminder(rule(1)).unwrap();
+    s.set_quiet_hours(Some(QuietHours {
+        start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+        end: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+    }))
+    .unwrap();
+    // One body flipped, one tombstone flag set without the key, one rule
+    // and the quiet hours flagged likewise.
+    let mut row = get_row(&t.path, "entries", &a.id);
+    let last = row.body.len() - 1;
+    row.body[last] ^= 1;
+    put_row(&t.path, "entries", &a.id, &row);
+    let flag = |table: &str, id: &str| {
+        let row = get_row(&t.path, table, id);
+        put_row(
+            &t.path,
+            table,
+            id,
+            &Row {
+                deleted: true,
+                day: None,
+                ..row
+            },
+        );
+    };
+    flag("entries", &b.id);
+    flag("reminders", &r.id);
+    flag("settings", "quiet_hours");
+    for id in [&a.id, &b.id] {
+        assert!(matches!(s.entry(id), Err(Error::Corrupted { .. })));
+        s.delete_entry(id).unwrap();
+        assert!(matches!(s.entry(id), Err(Error::NotFound { .. })));
+        assert!(matches!(s.delete_entry(id), Err(Error::NotFound { .. })));
+    }
+    assert!(!s.reminders().unwrap().corrupted.is_empty());
+    s.delete_reminder(&r.id).unwrap();
+    assert!(s.reminders().unwrap().corrupted.is_empty());
+    // Setting the quiet hours again makes the setting live and whole.
+    assert!(matches!(s.quiet_hours(), Err(Error::Corrupted { .. })));
+    let q = QuietHours {
+        start: NaiveTime::from_hms_opt(23, 0, 0).unwrap(),
+        end: NaiveTime::from_hms_opt(6, 0, 0).unwrap(),
+    };
+    s.set_quiet_hours(Some(q)).unwrap();
+    assert_eq!(s.quiet_hours().unwrap(), Some(q));
+    let plan = s.plan_reminders(now(), "UTC", &Limits::IOS, 2).unwrap();
+    assert!(plan.corrupted.is_empty());
+    assert!(s.integrity_check().unwrap());
+}

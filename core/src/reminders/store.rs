@@ -193,7 +193,8 @@ fn seal_row(tx: &Connection, sealer: &Sealer, table: &str, id: &str, body: &[u8]
     tx.execute(
         &format!(
             "INSERT INTO {table}(id, revision, body) VALUES (?1, ?2, ?3)
-             ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, body = excluded.body"
+             ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, body = excluded.body,
+                                           deleted = 0"
         ),
         params![id, rev, sealed],
     )?;
@@ -663,6 +664,11 @@ impl Store {
         device_zone: &str,
     ) -> Result<AdherenceReport> {
         let now_ms = crate::bounds::instant("now", now)?;
+        crate::bounds::instant("to", to)?;
+        if to < from {
+            return Err(Error::invalid("to", "must not be before from"));
+        }
+        // Nothing is due after now: a range reaching past it ends there.
         let end = to.min(now);
         crate::bounds::range(from, end.max(from))?;
         self.read(|inner| {
