@@ -35,8 +35,11 @@ const INSTANTS_MS: &[i64] = &[
     7_258_118_400_000,
 ];
 
+/// A fuzz entry point: arbitrary bytes in, whether the decoder accepted them out.
+pub type Target = fn(&[u8]) -> bool;
+
 /// The fuzz targets: name (as in `fuzz/fuzz_targets/<name>.rs`) and entry point.
-pub const TARGETS: &[(&str, fn(&[u8]) -> bool)] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("envelope_open", envelope_open),
     ("entry", entry),
     ("tracker", tracker),
@@ -66,12 +69,20 @@ fn sealer() -> &'static Sealer {
     SEALER.get_or_init(|| Sealer::new(&DataKey::from_bytes(&[0x5a; 32]).expect("32 bytes"), ID))
 }
 
-/// `Sealer::open` (and `open_vec`, which must agree) on arbitrary bytes.
+/// `Sealer::open` (and `open_vec`, which must agree) on arbitrary bytes, and
+/// the same bytes as a tombstone and as an envelope-1 body (which the
+/// migration to schema 3 reads).
 pub fn envelope_open(data: &[u8]) -> bool {
-    let a = sealer().open(binding(), data);
-    let b = sealer().open_vec(binding(), data.to_vec());
-    assert_eq!(a, b, "open and open_vec disagree");
-    a.is_ok()
+    let at = binding();
+    let live = sealer().open(at, data);
+    assert_eq!(
+        live,
+        sealer().open_vec(at, data.to_vec()),
+        "open and open_vec disagree"
+    );
+    let tombstone = sealer().open_tombstone(at.table, at.id, at.revision, data);
+    let v1 = sealer().open_v1(at.table, at.id, at.column, data.to_vec());
+    live.is_ok() || tombstone.is_ok() || v1.is_ok()
 }
 
 /// Decodes again what was encoded from a decoded value: the bytes must not
@@ -444,10 +455,17 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             let mut bodies: Vec<Vec<u8>> =
                 sample_entries().iter().map(journal::encode_entry).collect();
             bodies.push(Vec::new());
-            bodies
+            let at = binding();
+            let mut sealed: Vec<Vec<u8>> = bodies
                 .iter()
-                .map(|b| sealer().seal(binding(), 1, b).expect("sealing works"))
-                .collect()
+                .map(|b| sealer().seal(at, 1, b).expect("sealing works"))
+                .collect();
+            sealed.push(
+                sealer()
+                    .seal_tombstone(at.table, at.id, at.revision)
+                    .expect("sealing works"),
+            );
+            sealed
         }
         "entry" => sample_entries().iter().map(journal::encode_entry).collect(),
         "tracker" => sample_trackers()
@@ -569,7 +587,7 @@ mod tests {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for (name, f) in TARGETS {
             // Slow targets (a file per call, TZif parsing) get fewer cases.
-            let cases = if name.contains("tz") { 600 } else { 3000 };
+            let cases = if name.contains("tz") { 1_000 } else { 10_000 };
             let seeds = seeds(name);
             for _ in 0..cases {
                 let len = if rng.below(8) == 0 {
