@@ -125,13 +125,19 @@ fn decode_reminder(data: &[u8]) -> Option<Reminder> {
     reminders::decode_reminder(ID, 1, data).ok()
 }
 
-/// A reminder rule's sealed body (`decode_reminder`).
+/// A reminder rule's sealed body (`decode_reminder`); a rule it accepts is
+/// expanded as a plan would (62 days, UTC, with one event).
 pub fn reminder(data: &[u8]) -> bool {
-    stable(
-        decode_reminder(data),
-        reminders::encode_reminder,
-        decode_reminder,
-    )
+    let rule = decode_reminder(data);
+    if let Some(rule) = &rule {
+        let utc = ZoneDb::in_memory()
+            .zone("UTC")
+            .expect("UTC is always known");
+        let from_s = 1_767_225_600;
+        let _ =
+            reminders::expand::expand(rule, &utc, &sample_events(), from_s, from_s + 62 * 86_400);
+    }
+    stable(rule, reminders::encode_reminder, decode_reminder)
 }
 
 /// An occurrence's sealed log state (`decode_log`).
@@ -648,6 +654,40 @@ mod tests {
             reminder_store::decode_log(&reminder_store::encode_log(&l)),
             Some(l)
         );
+    }
+
+    /// Found by the `reminder` target: a window ending before it starts (and
+    /// a start in year 0) made expansion subtract with overflow. Rules the
+    /// writer refuses are refused by the decoder too.
+    #[test]
+    fn rules_expansion_cannot_handle_are_refused() {
+        let crash: &[u8] = &[1, 0, 6, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+        assert!(!reminder(crash));
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
+        let base = sample_reminders()[1].clone();
+        let refused = [
+            Schedule::EveryNDays {
+                n: 0,
+                times: vec![t(8, 0)],
+            },
+            Schedule::Window {
+                from: t(14, 0),
+                to: t(10, 0),
+                days: Vec::new(),
+            },
+        ]
+        .map(|schedule| Reminder {
+            schedule,
+            ..base.clone()
+        });
+        let far = Reminder {
+            start: NaiveDate::from_ymd_opt(1900, 1, 1).unwrap(),
+            ..base.clone()
+        };
+        for rule in refused.iter().chain([&far]) {
+            assert!(!reminder(&reminders::encode_reminder(rule)), "{rule:?}");
+        }
+        assert!(reminder(&reminders::encode_reminder(&base)));
     }
 
     /// Writes the seed corpora: `CAIRN_WRITE_FUZZ_SEEDS=fuzz/seeds cargo

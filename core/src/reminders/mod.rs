@@ -2,7 +2,7 @@
 //! of notifications the shell hands to the OS. The core computes; the OS
 //! delivers. Semantics in docs/reminders.md.
 
-mod expand;
+pub(crate) mod expand;
 mod plan;
 pub(crate) mod store;
 
@@ -720,6 +720,26 @@ pub(crate) fn decode_reminder(
     let flags = r.u8()?;
     let seed = r.uvar()?;
     r.end()?;
+    // A rule this build would refuse to write (every 0 days, a window that
+    // ends before it starts, a date outside 1970-2199, ...) would make
+    // expansion panic or run for years: such a body reads as damaged.
+    let show_title = flags & 1 != 0;
+    let enabled = flags & 2 != 0;
+    NewReminder {
+        category,
+        title: title.clone(),
+        schedule: schedule.clone(),
+        zone: zone.clone(),
+        start,
+        end,
+        count,
+        quiet,
+        grace_minutes,
+        show_title,
+        enabled,
+    }
+    .checked()
+    .map_err(|_| DecodeError)?;
     Ok(Reminder {
         id: id.to_owned(),
         revision,
@@ -732,8 +752,8 @@ pub(crate) fn decode_reminder(
         count,
         quiet,
         grace_minutes,
-        show_title: flags & 1 != 0,
-        enabled: flags & 2 != 0,
+        show_title,
+        enabled,
         seed,
     })
 }
