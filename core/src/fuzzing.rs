@@ -103,9 +103,15 @@ fn decode_entry(data: &[u8]) -> Option<Entry> {
     journal::decode_entry(ID, 1, data, &mut Interner::default()).ok()
 }
 
-/// An entry's sealed body (`decode_entry`).
+/// An entry's sealed body (`decode_entry`); an entry it accepts is asked
+/// for its times, as listings and summaries do.
 pub fn entry(data: &[u8]) -> bool {
-    stable(decode_entry(data), journal::encode_entry, decode_entry)
+    let e = decode_entry(data);
+    if let Some(e) = &e {
+        let _ = (e.at(), e.created_at(), e.updated_at());
+        let _ = (e.local_time(), e.local_date());
+    }
+    stable(e, journal::encode_entry, decode_entry)
 }
 
 fn decode_tracker(data: &[u8]) -> Option<Tracker> {
@@ -688,6 +694,26 @@ mod tests {
             assert!(!reminder(&reminders::encode_reminder(rule)), "{rule:?}");
         }
         assert!(reminder(&reminders::encode_reminder(&base)));
+    }
+
+    /// Found by the `entry` target: an instant near `i64::MAX` overflowed
+    /// `Entry::local_date`. Instants outside 1970-2199 are refused.
+    #[test]
+    fn entries_outside_the_calendar_are_refused() {
+        let crash = [
+            1, 1, 2, 0, 0, 0, 0xf6, 0xa1, 0xd5, 0xc0, 0xba, 0xff, 0xff, 0xff, 0xff, 1, 0xf6, 0xa1,
+            0xd5, 0xc0, 0, 0, 2, 4,
+        ];
+        assert!(!entry(&crash));
+        let base = sample_entries()[0].clone();
+        for at_ms in [-1, crate::bounds::LATEST_MS + 1, i64::MAX, i64::MIN] {
+            let e = Entry {
+                at_ms,
+                ..base.clone()
+            };
+            assert!(!entry(&journal::encode_entry(&e)), "{at_ms}");
+        }
+        assert!(entry(&journal::encode_entry(&base)));
     }
 
     /// Writes the seed corpora: `CAIRN_WRITE_FUZZ_SEEDS=fuzz/seeds cargo

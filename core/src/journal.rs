@@ -332,7 +332,9 @@ pub(crate) fn decode_entry(
             label: r.str()?,
         });
     }
-    let at_ms = r.ivar()?;
+    // The writer keeps instants in 1970-2199; others would overflow the
+    // local-day arithmetic.
+    let at_ms = crate::bounds::ms("at", r.ivar()?).map_err(|_| DecodeError)?;
     let utc_offset_seconds = r.i32var()?;
     let zone = names.get(r.bytes()?)?;
     let created_at_ms = r.ivar()?;
