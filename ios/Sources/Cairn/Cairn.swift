@@ -724,11 +724,6 @@ public protocol JournalProtocol: AnyObject, Sendable {
     func rekey(newKey: Data) throws  -> RekeyReport
     
     /**
-     * The reminders kept in this journal's store.
-     */
-    func reminders() throws  -> Reminders
-    
-    /**
      * Per-tracker counts and means over the entries `query` selects
      * (its `limit` and `after` are ignored).
      */
@@ -754,6 +749,11 @@ public protocol JournalProtocol: AnyObject, Sendable {
      * Replaces an entry's content; keeps its id and creation time.
      */
     func updateEntry(id: String, entry: NewEntry) throws  -> Entry
+    
+    /**
+     * The reminders kept in this journal's store.
+     */
+    func reminders() throws  -> Reminders
     
 }
 /**
@@ -984,18 +984,6 @@ open func rekey(newKey: Data)throws  -> RekeyReport  {
 }
     
     /**
-     * The reminders kept in this journal's store.
-     */
-open func reminders()throws  -> Reminders  {
-    return try  FfiConverterTypeReminders_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_journal_reminders(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
      * Per-tracker counts and means over the entries `query` selects
      * (its `limit` and `after` are ignored).
      */
@@ -1060,6 +1048,18 @@ open func updateEntry(id: String, entry: NewEntry)throws  -> Entry  {
             self.uniffiCloneHandle(),
         FfiConverterString.lower(id),
         FfiConverterTypeNewEntry_lower(entry),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The reminders kept in this journal's store.
+     */
+open func reminders()throws  -> Reminders  {
+    return try  FfiConverterTypeReminders_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_journal_reminders(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -5779,45 +5779,12 @@ fileprivate struct FfiConverterSequenceTypeWeekday: FfiConverterRustBuffer {
     }
 }
 /**
- * Android: exact alarms if the app may schedule them, else inexact windows.
- */
-public func androidLimits(exactAlarmsAllowed: Bool)throws  -> PlatformLimits  {
-    return try  FfiConverterTypePlatformLimits_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_func_android_limits(
-        FfiConverterBool.lower(exactAlarmsAllowed),uniffiCallStatus
-    )
-})
-}
-/**
- * The built-in trackers, with their kinds.
- */
-public func builtinTrackers()throws  -> [Tracker]  {
-    return try  FfiConverterSequenceTypeTracker.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_func_builtin_trackers(uniffiCallStatus
-    )
-})
-}
-/**
  * The core's version.
  */
 public func coreVersion()throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_func_core_version(uniffiCallStatus
-    )
-})
-}
-/**
- * Compares a plan with the notification ids the OS holds now.
- */
-public func diffPlan(plan: [PlannedNotification], heldIds: [String])throws  -> PlanDiff  {
-    return try  FfiConverterTypePlanDiff_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_func_diff_plan(
-        FfiConverterSequenceTypePlannedNotification.lower(plan),
-        FfiConverterSequenceString.lower(heldIds),uniffiCallStatus
     )
 })
 }
@@ -5834,23 +5801,12 @@ public func generateKey()throws  -> Data  {
 })
 }
 /**
- * iOS: at most 64 pending notifications, delivered on time.
+ * The built-in trackers, with their kinds.
  */
-public func iosLimits()throws  -> PlatformLimits  {
-    return try  FfiConverterTypePlatformLimits_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+public func builtinTrackers()throws  -> [Tracker]  {
+    return try  FfiConverterSequenceTypeTracker.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
-    uniffi_cairn_ffi_fn_func_ios_limits(uniffiCallStatus
-    )
-})
-}
-/**
- * The prefix of every notification id Cairn plans (`cairn-`), so a shell
- * can tell its reminders apart from the app's other notifications.
- */
-public func notificationIdPrefix()throws  -> String  {
-    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_func_notification_id_prefix(uniffiCallStatus
+    uniffi_cairn_ffi_fn_func_builtin_trackers(uniffiCallStatus
     )
 })
 }
@@ -5878,6 +5834,50 @@ public func parseValue(kind: TrackerKind, text: String)throws  -> Value  {
     )
 })
 }
+/**
+ * Android: exact alarms if the app may schedule them, else inexact windows.
+ */
+public func androidLimits(exactAlarmsAllowed: Bool)throws  -> PlatformLimits  {
+    return try  FfiConverterTypePlatformLimits_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_android_limits(
+        FfiConverterBool.lower(exactAlarmsAllowed),uniffiCallStatus
+    )
+})
+}
+/**
+ * Compares a plan with the notification ids the OS holds now.
+ */
+public func diffPlan(plan: [PlannedNotification], heldIds: [String])throws  -> PlanDiff  {
+    return try  FfiConverterTypePlanDiff_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_diff_plan(
+        FfiConverterSequenceTypePlannedNotification.lower(plan),
+        FfiConverterSequenceString.lower(heldIds),uniffiCallStatus
+    )
+})
+}
+/**
+ * iOS: at most 64 pending notifications, delivered on time.
+ */
+public func iosLimits()throws  -> PlatformLimits  {
+    return try  FfiConverterTypePlatformLimits_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_ios_limits(uniffiCallStatus
+    )
+})
+}
+/**
+ * The prefix of every notification id Cairn plans (`cairn-`), so a shell
+ * can tell its reminders apart from the app's other notifications.
+ */
+public func notificationIdPrefix()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_notification_id_prefix(uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -5894,145 +5894,145 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_cairn_ffi_checksum_func_android_limits() != 38881) {
+    if (uniffi_cairn_ffi_checksum_func_core_version() != 40420) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_func_builtin_trackers() != 20801) {
+    if (uniffi_cairn_ffi_checksum_func_generate_key() != 36210) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_func_core_version() != 44793) {
+    if (uniffi_cairn_ffi_checksum_func_builtin_trackers() != 8417) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_func_diff_plan() != 28960) {
+    if (uniffi_cairn_ffi_checksum_func_parse_tag() != 62345) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_func_generate_key() != 59378) {
+    if (uniffi_cairn_ffi_checksum_func_parse_value() != 20548) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_func_ios_limits() != 51196) {
+    if (uniffi_cairn_ffi_checksum_func_android_limits() != 25947) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_func_notification_id_prefix() != 19671) {
+    if (uniffi_cairn_ffi_checksum_func_diff_plan() != 47148) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_func_parse_tag() != 54438) {
+    if (uniffi_cairn_ffi_checksum_func_ios_limits() != 17306) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_func_parse_value() != 60934) {
+    if (uniffi_cairn_ffi_checksum_func_notification_id_prefix() != 14042) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_add_tracker() != 38792) {
+    if (uniffi_cairn_ffi_checksum_method_journal_add_tracker() != 35895) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_close() != 9813) {
+    if (uniffi_cairn_ffi_checksum_method_journal_close() != 38147) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_delete_entry() != 16395) {
+    if (uniffi_cairn_ffi_checksum_method_journal_delete_entry() != 52675) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_delete_tracker() != 57320) {
+    if (uniffi_cairn_ffi_checksum_method_journal_delete_tracker() != 60863) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_entries() != 13316) {
+    if (uniffi_cairn_ffi_checksum_method_journal_entries() != 32218) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_entry() != 22815) {
+    if (uniffi_cairn_ffi_checksum_method_journal_entry() != 62867) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_integrity_check() != 62013) {
+    if (uniffi_cairn_ffi_checksum_method_journal_integrity_check() != 53406) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_log() != 16421) {
+    if (uniffi_cairn_ffi_checksum_method_journal_log() != 28948) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_pending_changes() != 44667) {
+    if (uniffi_cairn_ffi_checksum_method_journal_pending_changes() != 27977) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_rekey() != 17330) {
+    if (uniffi_cairn_ffi_checksum_method_journal_rekey() != 21370) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_reminders() != 7099) {
+    if (uniffi_cairn_ffi_checksum_method_journal_summary() != 18139) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_summary() != 3653) {
+    if (uniffi_cairn_ffi_checksum_method_journal_tags_on_low_days() != 51534) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_tags_on_low_days() != 18073) {
+    if (uniffi_cairn_ffi_checksum_method_journal_tracker() != 56215) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_tracker() != 30416) {
+    if (uniffi_cairn_ffi_checksum_method_journal_trackers() != 57553) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_trackers() != 32593) {
+    if (uniffi_cairn_ffi_checksum_method_journal_update_entry() != 61237) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_update_entry() != 12934) {
+    if (uniffi_cairn_ffi_checksum_method_journal_reminders() != 16060) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_add() != 30049) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_add() != 18446) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_adherence() != 43805) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_adherence() != 127) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_delete() != 17693) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_delete() != 46412) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_events() != 53536) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_events() != 51219) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_get() != 23011) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_get() != 50111) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_list() != 59709) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_list() != 2707) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_occurrences() != 29638) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_occurrences() != 30031) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_plan() != 58694) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_plan() != 58715) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_quiet_hours() != 54462) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_quiet_hours() != 61409) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_record_event() != 28958) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_record_event() != 41677) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_report() != 21022) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_report() != 46048) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours() != 37235) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours() != 44619) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_update() != 9530) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_update() != 21184) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif() != 41459) {
+    if (uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif() != 47178) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_zonedatabase_utc_offset_seconds() != 16182) {
+    if (uniffi_cairn_ffi_checksum_method_zonedatabase_utc_offset_seconds() != 29896) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_constructor_journal_create() != 10216) {
+    if (uniffi_cairn_ffi_checksum_constructor_journal_create() != 51771) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_constructor_journal_open() != 46842) {
+    if (uniffi_cairn_ffi_checksum_constructor_journal_open() != 33385) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_constructor_journal_open_or_create() != 24184) {
+    if (uniffi_cairn_ffi_checksum_constructor_journal_open_or_create() != 55642) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_android_tzdata() != 42340) {
+    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_android_tzdata() != 29586) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_directory() != 64072) {
+    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_directory() != 63300) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_in_memory() != 37292) {
+    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_in_memory() != 44531) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_system() != 39283) {
+    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_system() != 34249) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -318,11 +318,6 @@ uint64_t uniffi_cairn_ffi_fn_method_journal_pending_changes(uint64_t ptr, RustCa
 RustBuffer uniffi_cairn_ffi_fn_method_journal_rekey(uint64_t ptr, RustBuffer new_key, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_REMINDERS
-#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_REMINDERS
-uint64_t uniffi_cairn_ffi_fn_method_journal_reminders(uint64_t ptr, RustCallStatus *_Nonnull out_status
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SUMMARY
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SUMMARY
 RustBuffer uniffi_cairn_ffi_fn_method_journal_summary(uint64_t ptr, RustBuffer query, RustCallStatus *_Nonnull out_status
@@ -346,6 +341,11 @@ RustBuffer uniffi_cairn_ffi_fn_method_journal_trackers(uint64_t ptr, RustCallSta
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_UPDATE_ENTRY
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_UPDATE_ENTRY
 RustBuffer uniffi_cairn_ffi_fn_method_journal_update_entry(uint64_t ptr, RustBuffer id, RustBuffer entry, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_REMINDERS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_REMINDERS
+uint64_t uniffi_cairn_ffi_fn_method_journal_reminders(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CLONE_REMINDERS
@@ -465,9 +465,16 @@ void uniffi_cairn_ffi_fn_method_zonedatabase_add_tzif(uint64_t ptr, RustBuffer n
 int32_t uniffi_cairn_ffi_fn_method_zonedatabase_utc_offset_seconds(uint64_t ptr, RustBuffer zone, int64_t at_ms, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_ANDROID_LIMITS
-#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_ANDROID_LIMITS
-RustBuffer uniffi_cairn_ffi_fn_func_android_limits(int8_t exact_alarms_allowed, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_CORE_VERSION
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_CORE_VERSION
+RustBuffer uniffi_cairn_ffi_fn_func_core_version(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_GENERATE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_GENERATE_KEY
+RustBuffer uniffi_cairn_ffi_fn_func_generate_key(RustCallStatus *_Nonnull out_status
+    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_BUILTIN_TRACKERS
@@ -476,21 +483,24 @@ RustBuffer uniffi_cairn_ffi_fn_func_builtin_trackers(RustCallStatus *_Nonnull ou
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_CORE_VERSION
-#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_CORE_VERSION
-RustBuffer uniffi_cairn_ffi_fn_func_core_version(RustCallStatus *_Nonnull out_status
-    
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_PARSE_TAG
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_PARSE_TAG
+RustBuffer uniffi_cairn_ffi_fn_func_parse_tag(RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_PARSE_VALUE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_PARSE_VALUE
+RustBuffer uniffi_cairn_ffi_fn_func_parse_value(RustBuffer kind, RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_ANDROID_LIMITS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_ANDROID_LIMITS
+RustBuffer uniffi_cairn_ffi_fn_func_android_limits(int8_t exact_alarms_allowed, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_DIFF_PLAN
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_DIFF_PLAN
 RustBuffer uniffi_cairn_ffi_fn_func_diff_plan(RustBuffer plan, RustBuffer held_ids, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_GENERATE_KEY
-#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_GENERATE_KEY
-RustBuffer uniffi_cairn_ffi_fn_func_generate_key(RustCallStatus *_Nonnull out_status
-    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_IOS_LIMITS
@@ -503,16 +513,6 @@ RustBuffer uniffi_cairn_ffi_fn_func_ios_limits(RustCallStatus *_Nonnull out_stat
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_NOTIFICATION_ID_PREFIX
 RustBuffer uniffi_cairn_ffi_fn_func_notification_id_prefix(RustCallStatus *_Nonnull out_status
     
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_PARSE_TAG
-#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_PARSE_TAG
-RustBuffer uniffi_cairn_ffi_fn_func_parse_tag(RustBuffer text, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_PARSE_VALUE
-#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_PARSE_VALUE
-RustBuffer uniffi_cairn_ffi_fn_func_parse_value(RustBuffer kind, RustBuffer text, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_CAIRN_FFI_RUSTBUFFER_ALLOC
@@ -775,27 +775,9 @@ void ffi_cairn_ffi_rust_future_free_void(uint64_t handle
 void ffi_cairn_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_ANDROID_LIMITS
-#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_ANDROID_LIMITS
-uint16_t uniffi_cairn_ffi_checksum_func_android_limits(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_BUILTIN_TRACKERS
-#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_BUILTIN_TRACKERS
-uint16_t uniffi_cairn_ffi_checksum_func_builtin_trackers(void
-    
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_CORE_VERSION
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_CORE_VERSION
 uint16_t uniffi_cairn_ffi_checksum_func_core_version(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_DIFF_PLAN
-#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_DIFF_PLAN
-uint16_t uniffi_cairn_ffi_checksum_func_diff_plan(void
     
 );
 #endif
@@ -805,15 +787,9 @@ uint16_t uniffi_cairn_ffi_checksum_func_generate_key(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_IOS_LIMITS
-#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_IOS_LIMITS
-uint16_t uniffi_cairn_ffi_checksum_func_ios_limits(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_NOTIFICATION_ID_PREFIX
-#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_NOTIFICATION_ID_PREFIX
-uint16_t uniffi_cairn_ffi_checksum_func_notification_id_prefix(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_BUILTIN_TRACKERS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_BUILTIN_TRACKERS
+uint16_t uniffi_cairn_ffi_checksum_func_builtin_trackers(void
     
 );
 #endif
@@ -826,6 +802,30 @@ uint16_t uniffi_cairn_ffi_checksum_func_parse_tag(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_PARSE_VALUE
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_PARSE_VALUE
 uint16_t uniffi_cairn_ffi_checksum_func_parse_value(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_ANDROID_LIMITS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_ANDROID_LIMITS
+uint16_t uniffi_cairn_ffi_checksum_func_android_limits(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_DIFF_PLAN
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_DIFF_PLAN
+uint16_t uniffi_cairn_ffi_checksum_func_diff_plan(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_IOS_LIMITS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_IOS_LIMITS
+uint16_t uniffi_cairn_ffi_checksum_func_ios_limits(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_NOTIFICATION_ID_PREFIX
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_NOTIFICATION_ID_PREFIX
+uint16_t uniffi_cairn_ffi_checksum_func_notification_id_prefix(void
     
 );
 #endif
@@ -889,12 +889,6 @@ uint16_t uniffi_cairn_ffi_checksum_method_journal_rekey(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_REMINDERS
-#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_REMINDERS
-uint16_t uniffi_cairn_ffi_checksum_method_journal_reminders(void
-    
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SUMMARY
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SUMMARY
 uint16_t uniffi_cairn_ffi_checksum_method_journal_summary(void
@@ -922,6 +916,12 @@ uint16_t uniffi_cairn_ffi_checksum_method_journal_trackers(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_UPDATE_ENTRY
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_UPDATE_ENTRY
 uint16_t uniffi_cairn_ffi_checksum_method_journal_update_entry(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_REMINDERS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_REMINDERS
+uint16_t uniffi_cairn_ffi_checksum_method_journal_reminders(void
     
 );
 #endif

@@ -675,23 +675,23 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
-    external fun uniffi_cairn_ffi_checksum_func_android_limits(
-    ): Int
-    external fun uniffi_cairn_ffi_checksum_func_builtin_trackers(
-    ): Int
     external fun uniffi_cairn_ffi_checksum_func_core_version(
-    ): Int
-    external fun uniffi_cairn_ffi_checksum_func_diff_plan(
     ): Int
     external fun uniffi_cairn_ffi_checksum_func_generate_key(
     ): Int
-    external fun uniffi_cairn_ffi_checksum_func_ios_limits(
-    ): Int
-    external fun uniffi_cairn_ffi_checksum_func_notification_id_prefix(
+    external fun uniffi_cairn_ffi_checksum_func_builtin_trackers(
     ): Int
     external fun uniffi_cairn_ffi_checksum_func_parse_tag(
     ): Int
     external fun uniffi_cairn_ffi_checksum_func_parse_value(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_func_android_limits(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_func_diff_plan(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_func_ios_limits(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_func_notification_id_prefix(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_add_tracker(
     ): Int
@@ -713,8 +713,6 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_rekey(
     ): Int
-    external fun uniffi_cairn_ffi_checksum_method_journal_reminders(
-    ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_summary(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_tags_on_low_days(
@@ -724,6 +722,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_cairn_ffi_checksum_method_journal_trackers(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_update_entry(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_reminders(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_reminders_add(
     ): Int
@@ -819,8 +819,6 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_rekey(`ptr`: Long,`newKey`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_journal_reminders(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_summary(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_method_journal_tags_on_low_days(`ptr`: Long,`query`: RustBuffer.ByValue,`tracker`: RustBuffer.ByValue,`threshold`: Double,uniffi_out_err: UniffiRustCallStatus, 
@@ -831,6 +829,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_method_journal_update_entry(`ptr`: Long,`id`: RustBuffer.ByValue,`entry`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_method_journal_reminders(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_cairn_ffi_fn_clone_reminders(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_cairn_ffi_fn_free_reminders(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -877,23 +877,23 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_cairn_ffi_fn_method_zonedatabase_utc_offset_seconds(`ptr`: Long,`zone`: RustBuffer.ByValue,`atMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
-    external fun uniffi_cairn_ffi_fn_func_android_limits(`exactAlarmsAllowed`: Byte,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_func_builtin_trackers(uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_core_version(uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_func_diff_plan(`plan`: RustBuffer.ByValue,`heldIds`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_generate_key(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_func_ios_limits(uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_func_notification_id_prefix(uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_cairn_ffi_fn_func_builtin_trackers(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_parse_tag(`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_parse_value(`kind`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_android_limits(`exactAlarmsAllowed`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_diff_plan(`plan`: RustBuffer.ByValue,`heldIds`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_ios_limits(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_notification_id_prefix(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_cairn_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1014,145 +1014,145 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
-    if ((lib.uniffi_cairn_ffi_checksum_func_android_limits() and 0xFFFF) != 38881) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_core_version() and 0xFFFF) != 40420) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_func_builtin_trackers() and 0xFFFF) != 20801) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_generate_key() and 0xFFFF) != 36210) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_func_core_version() and 0xFFFF) != 44793) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_builtin_trackers() and 0xFFFF) != 8417) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_func_diff_plan() and 0xFFFF) != 28960) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_parse_tag() and 0xFFFF) != 62345) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_func_generate_key() and 0xFFFF) != 59378) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_parse_value() and 0xFFFF) != 20548) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_func_ios_limits() and 0xFFFF) != 51196) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_android_limits() and 0xFFFF) != 25947) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_func_notification_id_prefix() and 0xFFFF) != 19671) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_diff_plan() and 0xFFFF) != 47148) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_func_parse_tag() and 0xFFFF) != 54438) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_ios_limits() and 0xFFFF) != 17306) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_func_parse_value() and 0xFFFF) != 60934) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_notification_id_prefix() and 0xFFFF) != 14042) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_add_tracker() and 0xFFFF) != 38792) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_add_tracker() and 0xFFFF) != 35895) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_close() and 0xFFFF) != 9813) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_close() and 0xFFFF) != 38147) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_delete_entry() and 0xFFFF) != 16395) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_delete_entry() and 0xFFFF) != 52675) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_delete_tracker() and 0xFFFF) != 57320) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_delete_tracker() and 0xFFFF) != 60863) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_entries() and 0xFFFF) != 13316) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_entries() and 0xFFFF) != 32218) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_entry() and 0xFFFF) != 22815) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_entry() and 0xFFFF) != 62867) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_integrity_check() and 0xFFFF) != 62013) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_integrity_check() and 0xFFFF) != 53406) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_log() and 0xFFFF) != 16421) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_log() and 0xFFFF) != 28948) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_pending_changes() and 0xFFFF) != 44667) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_pending_changes() and 0xFFFF) != 27977) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_rekey() and 0xFFFF) != 17330) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_rekey() and 0xFFFF) != 21370) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_reminders() and 0xFFFF) != 7099) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_summary() and 0xFFFF) != 18139) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_summary() and 0xFFFF) != 3653) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_tags_on_low_days() and 0xFFFF) != 51534) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_tags_on_low_days() and 0xFFFF) != 18073) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_tracker() and 0xFFFF) != 56215) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_tracker() and 0xFFFF) != 30416) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_trackers() and 0xFFFF) != 57553) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_trackers() and 0xFFFF) != 32593) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_update_entry() and 0xFFFF) != 61237) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_update_entry() and 0xFFFF) != 12934) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_reminders() and 0xFFFF) != 16060) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_add() and 0xFFFF) != 30049) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_add() and 0xFFFF) != 18446) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_adherence() and 0xFFFF) != 43805) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_adherence() and 0xFFFF) != 127) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_delete() and 0xFFFF) != 17693) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_delete() and 0xFFFF) != 46412) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_events() and 0xFFFF) != 53536) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_events() and 0xFFFF) != 51219) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_get() and 0xFFFF) != 23011) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_get() and 0xFFFF) != 50111) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_list() and 0xFFFF) != 59709) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_list() and 0xFFFF) != 2707) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_occurrences() and 0xFFFF) != 29638) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_occurrences() and 0xFFFF) != 30031) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_plan() and 0xFFFF) != 58694) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_plan() and 0xFFFF) != 58715) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_quiet_hours() and 0xFFFF) != 54462) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_quiet_hours() and 0xFFFF) != 61409) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_record_event() and 0xFFFF) != 28958) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_record_event() and 0xFFFF) != 41677) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_report() and 0xFFFF) != 21022) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_report() and 0xFFFF) != 46048) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours() and 0xFFFF) != 37235) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours() and 0xFFFF) != 44619) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_update() and 0xFFFF) != 9530) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_update() and 0xFFFF) != 21184) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif() and 0xFFFF) != 41459) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif() and 0xFFFF) != 47178) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_zonedatabase_utc_offset_seconds() and 0xFFFF) != 16182) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_zonedatabase_utc_offset_seconds() and 0xFFFF) != 29896) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_constructor_journal_create() and 0xFFFF) != 10216) {
+    if ((lib.uniffi_cairn_ffi_checksum_constructor_journal_create() and 0xFFFF) != 51771) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_constructor_journal_open() and 0xFFFF) != 46842) {
+    if ((lib.uniffi_cairn_ffi_checksum_constructor_journal_open() and 0xFFFF) != 33385) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_constructor_journal_open_or_create() and 0xFFFF) != 24184) {
+    if ((lib.uniffi_cairn_ffi_checksum_constructor_journal_open_or_create() and 0xFFFF) != 55642) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_android_tzdata() and 0xFFFF) != 42340) {
+    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_android_tzdata() and 0xFFFF) != 29586) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_directory() and 0xFFFF) != 64072) {
+    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_directory() and 0xFFFF) != 63300) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_in_memory() and 0xFFFF) != 37292) {
+    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_in_memory() and 0xFFFF) != 44531) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_system() and 0xFFFF) != 39283) {
+    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_system() and 0xFFFF) != 34249) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1735,11 +1735,6 @@ public interface JournalInterface {
     fun `rekey`(`newKey`: kotlin.ByteArray): RekeyReport
     
     /**
-     * The reminders kept in this journal's store.
-     */
-    fun `reminders`(): Reminders
-    
-    /**
      * Per-tracker counts and means over the entries `query` selects
      * (its `limit` and `after` are ignored).
      */
@@ -1765,6 +1760,11 @@ public interface JournalInterface {
      * Replaces an entry's content; keeps its id and creation time.
      */
     fun `updateEntry`(`id`: kotlin.String, `entry`: NewEntry): Entry
+    
+    /**
+     * The reminders kept in this journal's store.
+     */
+    fun `reminders`(): Reminders
     
     companion object
 }
@@ -2052,23 +2052,6 @@ open class Journal: Disposable, AutoCloseable, JournalInterface
 
     
     /**
-     * The reminders kept in this journal's store.
-     */
-    @Throws(CairnException::class)override fun `reminders`(): Reminders {
-            return FfiConverterTypeReminders.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_journal_reminders(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
      * Per-tracker counts and means over the entries `query` selects
      * (its `limit` and `after` are ignored).
      */
@@ -2155,6 +2138,23 @@ open class Journal: Disposable, AutoCloseable, JournalInterface
         
         FfiConverterString.lower(`id`),
         FfiConverterTypeNewEntry.lower(`entry`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The reminders kept in this journal's store.
+     */
+    @Throws(CairnException::class)override fun `reminders`(): Reminders {
+            return FfiConverterTypeReminders.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_journal_reminders(
+        it,
+        _status)
 }
     }
     )
@@ -6809,35 +6809,6 @@ public object FfiConverterSequenceTypeWeekday: FfiConverterRustBuffer<List<Weekd
     }
 }
         /**
-         * Android: exact alarms if the app may schedule them, else inexact windows.
-         */
-    @Throws(CairnException::class) fun `androidLimits`(`exactAlarmsAllowed`: kotlin.Boolean): PlatformLimits {
-            return FfiConverterTypePlatformLimits.lift(
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_func_android_limits(
-    
-        
-        FfiConverterBoolean.lower(`exactAlarmsAllowed`),_status)
-}
-    )
-    }
-    
-
-        /**
-         * The built-in trackers, with their kinds.
-         */
-    @Throws(CairnException::class) fun `builtinTrackers`(): List<Tracker> {
-            return FfiConverterSequenceTypeTracker.lift(
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_func_builtin_trackers(
-    
-        _status)
-}
-    )
-    }
-    
-
-        /**
          * The core's version.
          */
     @Throws(CairnException::class) fun `coreVersion`(): kotlin.String {
@@ -6846,22 +6817,6 @@ public object FfiConverterSequenceTypeWeekday: FfiConverterRustBuffer<List<Weekd
     UniffiLib.uniffi_cairn_ffi_fn_func_core_version(
     
         _status)
-}
-    )
-    }
-    
-
-        /**
-         * Compares a plan with the notification ids the OS holds now.
-         */
-    @Throws(CairnException::class) fun `diffPlan`(`plan`: List<PlannedNotification>, `heldIds`: List<kotlin.String>): PlanDiff {
-            return FfiConverterTypePlanDiff.lift(
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_func_diff_plan(
-    
-        
-        FfiConverterSequenceTypePlannedNotification.lower(`plan`),
-        FfiConverterSequenceString.lower(`heldIds`),_status)
 }
     )
     }
@@ -6884,27 +6839,12 @@ public object FfiConverterSequenceTypeWeekday: FfiConverterRustBuffer<List<Weekd
     
 
         /**
-         * iOS: at most 64 pending notifications, delivered on time.
+         * The built-in trackers, with their kinds.
          */
-    @Throws(CairnException::class) fun `iosLimits`(): PlatformLimits {
-            return FfiConverterTypePlatformLimits.lift(
+    @Throws(CairnException::class) fun `builtinTrackers`(): List<Tracker> {
+            return FfiConverterSequenceTypeTracker.lift(
     uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_func_ios_limits(
-    
-        _status)
-}
-    )
-    }
-    
-
-        /**
-         * The prefix of every notification id Cairn plans (`cairn-`), so a shell
-         * can tell its reminders apart from the app's other notifications.
-         */
-    @Throws(CairnException::class) fun `notificationIdPrefix`(): kotlin.String {
-            return FfiConverterString.lift(
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_func_notification_id_prefix(
+    UniffiLib.uniffi_cairn_ffi_fn_func_builtin_trackers(
     
         _status)
 }
@@ -6939,6 +6879,66 @@ public object FfiConverterSequenceTypeWeekday: FfiConverterRustBuffer<List<Weekd
         
         FfiConverterTypeTrackerKind.lower(`kind`),
         FfiConverterString.lower(`text`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Android: exact alarms if the app may schedule them, else inexact windows.
+         */
+    @Throws(CairnException::class) fun `androidLimits`(`exactAlarmsAllowed`: kotlin.Boolean): PlatformLimits {
+            return FfiConverterTypePlatformLimits.lift(
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_android_limits(
+    
+        
+        FfiConverterBoolean.lower(`exactAlarmsAllowed`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Compares a plan with the notification ids the OS holds now.
+         */
+    @Throws(CairnException::class) fun `diffPlan`(`plan`: List<PlannedNotification>, `heldIds`: List<kotlin.String>): PlanDiff {
+            return FfiConverterTypePlanDiff.lift(
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_diff_plan(
+    
+        
+        FfiConverterSequenceTypePlannedNotification.lower(`plan`),
+        FfiConverterSequenceString.lower(`heldIds`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * iOS: at most 64 pending notifications, delivered on time.
+         */
+    @Throws(CairnException::class) fun `iosLimits`(): PlatformLimits {
+            return FfiConverterTypePlatformLimits.lift(
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_ios_limits(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * The prefix of every notification id Cairn plans (`cairn-`), so a shell
+         * can tell its reminders apart from the app's other notifications.
+         */
+    @Throws(CairnException::class) fun `notificationIdPrefix`(): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_notification_id_prefix(
+    
+        _status)
 }
     )
     }
