@@ -239,5 +239,8 @@ fn adherence_checks_its_range_before_clamping_it_to_now() {
     let report = s
         .adherence(from, at(2026, 12, 31, 0, 0), now, "UTC")
         .unwrap();
-    assert_eq!(report.by_rule[0].due, 27, "1 to 27 November at 09:00; now is the 27th at noon");
+    assert_eq!(
+        report.by_rule[0].due, 27,
+        "1 to 27 November at 09:00; now is the 27th at noon"
+    );
 }
