@@ -159,13 +159,21 @@ fn decode_event(data: &[u8]) -> Option<ReminderEvent> {
     reminder_store::decode_event(ID, data)
 }
 
-/// A reminder event's sealed body (`decode_event`).
+/// A reminder event's sealed body (`decode_event`); an event it accepts
+/// is expanded with the after-event sample rule, as a plan would.
 pub fn reminder_event(data: &[u8]) -> bool {
-    stable(
-        decode_event(data),
-        reminder_store::encode_event,
-        decode_event,
-    )
+    let event = decode_event(data);
+    if let Some(e) = &event {
+        let utc = ZoneDb::in_memory()
+            .zone("UTC")
+            .expect("UTC is always known");
+        let rules = sample_reminders();
+        let rule = rules.last().expect("the after-event rule");
+        let from_s = e.at_ms.div_euclid(1000).saturating_sub(86_400);
+        let to_s = from_s.saturating_add(62 * 86_400);
+        let _ = reminders::expand::expand(rule, &utc, std::slice::from_ref(e), from_s, to_s);
+    }
+    stable(event, reminder_store::encode_event, decode_event)
 }
 
 /// `KdfParams::decode`: the format is fixed, so what it accepts encodes
