@@ -137,8 +137,8 @@ impl ZoneDb {
     /// returns them.
     pub fn add_tzif(&self, name: &str, tzif: &[u8]) -> Result<()> {
         check_name(name)?;
-        let tz = tz::TimeZone::from_tz_data(tzif)
-            .map_err(|_| Error::ZoneDatabase("TZif data did not parse".into()))?;
+        let tz = parse_tzif(tzif)
+            .ok_or_else(|| Error::ZoneDatabase("TZif data did not parse".into()))?;
         self.lock().insert(
             name.to_owned(),
             Arc::new(Zone {
@@ -173,7 +173,7 @@ impl ZoneDb {
             Source::Android { path } => android_lookup(path, name)?,
             Source::Memory => return Err(Error::UnknownZone),
         };
-        let tz = tz::TimeZone::from_tz_data(&bytes).map_err(|_| Error::UnknownZone)?;
+        let tz = parse_tzif(&bytes).ok_or(Error::UnknownZone)?;
         let zone = Arc::new(Zone {
             name: name.to_owned(),
             tz,
@@ -235,8 +235,60 @@ fn android_lookup(path: &Path, name: &str) -> Result<Vec<u8>> {
     Err(Error::UnknownZone)
 }
 
+/// Parses TZif data with tz-rs, after checking that the data blocks its
+/// headers announce fit in the bytes given. tz-rs multiplies the header's
+/// counts in `usize`: on 32-bit phones a forged count overflows (a panic in
+/// debug builds, a wrong slice in release). A genuine file's blocks always
+/// fit, so the check, done in `u64`, refuses only damaged data.
+fn parse_tzif(data: &[u8]) -> Option<tz::TimeZone> {
+    // RFC 8536: "TZif", version, 15 reserved bytes, then six big-endian
+    // u32 counts: isut, isstd, leap, time, type, char. Version 2 and later
+    // repeat header and blocks with 8-byte times.
+    fn block_end(data: &[u8], at: usize, time_size: u64) -> Option<usize> {
+        let header = data.get(at..at.checked_add(44)?)?;
+        if &header[..4] != b"TZif" {
+            return None;
+        }
+        let count = |i: usize| {
+            let b: [u8; 4] = header[20 + 4 * i..24 + 4 * i].try_into().ok()?;
+            Some(u64::from(u32::from_be_bytes(b)))
+        };
+        let (isut, isstd, leap) = (count(0)?, count(1)?, count(2)?);
+        let (time, types, chars) = (count(3)?, count(4)?, count(5)?);
+        let blocks =
+            time * (time_size + 1) + types * 6 + chars + leap * (time_size + 4) + isstd + isut;
+        let end = at as u64 + 44 + blocks;
+        usize::try_from(end).ok().filter(|&e| e <= data.len())
+    }
+    let end = block_end(data, 0, 4)?;
+    if data.get(4).is_some_and(|&v| v >= b'2') {
+        block_end(data, end, 8)?;
+    }
+    tz::TimeZone::from_tz_data(data).ok()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tzif_counts_that_overflow_32_bit_arithmetic_are_refused_not_a_panic() {
+        // A version-1 header announcing 2^32 - 1 transitions: on a 32-bit
+        // phone, tz-rs's `count * 4` would overflow.
+        let mut tzif = b"TZif\0".to_vec();
+        tzif.extend_from_slice(&[0; 15]);
+        for count in [0u32, 0, 0, u32::MAX, 1, 4] {
+            tzif.extend_from_slice(&count.to_be_bytes());
+        }
+        tzif.extend_from_slice(&[0; 64]);
+        let db = ZoneDb::in_memory();
+        assert!(matches!(
+            db.add_tzif("Test/Forged", &tzif),
+            Err(Error::ZoneDatabase(_))
+        ));
+        // A genuine file still parses.
+        let utc = std::fs::read("/usr/share/zoneinfo/UTC").unwrap();
+        db.add_tzif("Test/Utc", &utc).unwrap();
+    }
+
     use super::*;
 
     fn host() -> ZoneDb {
