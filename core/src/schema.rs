@@ -95,10 +95,13 @@ pub(crate) struct SealedTable {
     pub bound_column: Option<&'static str>,
     /// Whether the version-2 table had a `deleted` column.
     pub had_deleted: bool,
-    /// `CREATE TABLE` (and index) of the version-3 shape: every body is a
-    /// sealed envelope, tombstones included; a bound day is NULL exactly
-    /// for tombstones.
-    pub ddl: &'static str,
+    /// `CREATE TABLE` of the version-3 shape: every body is a sealed
+    /// envelope, tombstones included; a bound day is NULL exactly for
+    /// tombstones.
+    pub create: &'static str,
+    /// The index over the bound day, if the table has one: its name, and
+    /// its `CREATE INDEX`.
+    pub index: Option<(&'static str, &'static str)>,
 }
 
 pub(crate) const SEALED_TABLES: &[SealedTable] = &[
@@ -106,73 +109,83 @@ pub(crate) const SEALED_TABLES: &[SealedTable] = &[
         table: "entries",
         bound_column: Some("day"),
         had_deleted: true,
-        ddl: "CREATE TABLE entries (
+        create: "CREATE TABLE entries (
             id       TEXT NOT NULL UNIQUE,
             day      INTEGER,
             revision INTEGER NOT NULL CHECK (revision >= 1),
             deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
             body     BLOB NOT NULL,
             CHECK ((deleted = 0) = (day IS NOT NULL))
-        );
-        CREATE INDEX entries_by_day ON entries(day) WHERE deleted = 0;",
+        )",
+        index: Some((
+            "entries_by_day",
+            "CREATE INDEX entries_by_day ON entries(day) WHERE deleted = 0",
+        )),
     },
     SealedTable {
         table: "trackers",
         bound_column: None,
         had_deleted: true,
-        ddl: "CREATE TABLE trackers (
+        create: "CREATE TABLE trackers (
             id       TEXT NOT NULL UNIQUE,
             revision INTEGER NOT NULL CHECK (revision >= 1),
             deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
             body     BLOB NOT NULL
-        );",
+        )",
+        index: None,
     },
     SealedTable {
         table: "reminders",
         bound_column: None,
         had_deleted: true,
-        ddl: "CREATE TABLE reminders (
+        create: "CREATE TABLE reminders (
             id       TEXT NOT NULL UNIQUE,
             revision INTEGER NOT NULL CHECK (revision >= 1),
             deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
             body     BLOB NOT NULL
-        );",
+        )",
+        index: None,
     },
     SealedTable {
         table: "reminder_events",
         bound_column: None,
         had_deleted: true,
-        ddl: "CREATE TABLE reminder_events (
+        create: "CREATE TABLE reminder_events (
             id       TEXT NOT NULL UNIQUE,
             revision INTEGER NOT NULL CHECK (revision >= 1),
             deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
             body     BLOB NOT NULL
-        );",
+        )",
+        index: None,
     },
     SealedTable {
         table: "reminder_log",
         bound_column: Some("day"),
         had_deleted: false,
-        ddl: "CREATE TABLE reminder_log (
+        create: "CREATE TABLE reminder_log (
             id       TEXT NOT NULL UNIQUE,
             day      INTEGER,
             revision INTEGER NOT NULL CHECK (revision >= 1),
             deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
             body     BLOB NOT NULL,
             CHECK ((deleted = 0) = (day IS NOT NULL))
-        );
-        CREATE INDEX reminder_log_by_day ON reminder_log(day) WHERE deleted = 0;",
+        )",
+        index: Some((
+            "reminder_log_by_day",
+            "CREATE INDEX reminder_log_by_day ON reminder_log(day) WHERE deleted = 0",
+        )),
     },
     SealedTable {
         table: "settings",
         bound_column: None,
         had_deleted: false,
-        ddl: "CREATE TABLE settings (
+        create: "CREATE TABLE settings (
             id       TEXT NOT NULL UNIQUE,
             revision INTEGER NOT NULL CHECK (revision >= 1),
             deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
             body     BLOB NOT NULL
-        );",
+        )",
+        index: None,
     },
 ];
 

@@ -257,12 +257,11 @@ fn reseal_as_envelope_v2(tx: &Transaction<'_>, sealer: &Sealer, key_meta: bool) 
     for t in SEALED_TABLES {
         let old = format!("{}_v2", t.table);
         tx.execute_batch(&format!("ALTER TABLE {} RENAME TO {old}", t.table))?;
-        // The old table's indexes keep their names until it is dropped.
-        tx.execute_batch(&format!(
-            "DROP INDEX IF EXISTS {0}_by_day; {1}",
-            t.table,
-            t.ddl.split(';').next().unwrap_or(t.ddl)
-        ))?;
+        // The old table's index keeps its name until dropped: free it.
+        if let Some((name, _)) = t.index {
+            tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+        }
+        tx.execute_batch(t.create)?;
         let day = t.bound_column.map_or(String::new(), |c| format!(", {c}"));
         let deleted = if t.had_deleted { "deleted" } else { "0" };
         let mut insert = tx.prepare(&format!(
@@ -308,8 +307,8 @@ fn reseal_as_envelope_v2(tx: &Transaction<'_>, sealer: &Sealer, key_meta: bool) 
         drop(stmt);
         drop(insert);
         tx.execute_batch(&format!("DROP TABLE {old}"))?;
-        if let Some(index) = t.ddl.split(';').nth(1).filter(|s| !s.trim().is_empty()) {
-            tx.execute_batch(index)?;
+        if let Some((_, create_index)) = t.index {
+            tx.execute_batch(create_index)?;
         }
     }
     if key_meta {
@@ -510,7 +509,8 @@ impl Store {
         check_key_current(&tx, &inner.sealer)?;
         // The caches are worked on outside `inner` and put back only after
         // the commit succeeds, so a failed write leaves nothing behind.
-        let mut trackers = fresh_cache(&tx, &mut inner.data_version, &mut inner.trackers)?;
+        drop_stale_caches(&tx, &mut inner.data_version, &mut inner.trackers)?;
+        let mut trackers = inner.trackers.take();
         let mut ctx = WriteCtx {
             zones: &inner.zones,
             clock: inner.clock.as_ref(),
@@ -627,11 +627,7 @@ impl Store {
         inner.conn.execute_batch("BEGIN DEFERRED")?;
         let out = (|| {
             check_key_current(&inner.conn, &inner.sealer)?;
-            let version = data_version(&inner.conn)?;
-            if version != inner.data_version {
-                inner.trackers = None;
-                inner.data_version = version;
-            }
+            drop_stale_caches(&inner.conn, &mut inner.data_version, &mut inner.trackers)?;
             f(inner)
         })();
         // A read transaction has nothing to keep; ending it cannot lose data.
@@ -647,19 +643,19 @@ fn data_version(conn: &Connection) -> Result<i64> {
         .query_row([], |r| r.get(0))?)
 }
 
-/// The trackers cache, taken out of the handle for a write; `None` if
-/// another connection committed since it was loaded.
-fn fresh_cache(
+/// Drops the caches if another connection committed since they were
+/// loaded (`PRAGMA data_version` moved).
+fn drop_stale_caches(
     conn: &Connection,
     seen: &mut i64,
     cache: &mut Option<Vec<crate::trackers::Tracker>>,
-) -> Result<Option<Vec<crate::trackers::Tracker>>> {
+) -> Result<()> {
     let version = data_version(conn)?;
     if version != *seen {
         *seen = version;
         *cache = None;
     }
-    Ok(cache.take())
+    Ok(())
 }
 
 /// Tells a wrong key apart from a damaged file. The key id is stored in the

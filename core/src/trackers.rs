@@ -510,9 +510,10 @@ pub(crate) fn load_custom(conn: &Connection, sealer: &Sealer) -> Result<Vec<Trac
 }
 
 fn decode_row(row: OpenedRow) -> Option<Tracker> {
-    (row.schema == TRACKER_SCHEMA)
-        .then(|| decode_tracker(&row.id, &row.plain).ok())
-        .flatten()
+    if row.schema != TRACKER_SCHEMA {
+        return None;
+    }
+    decode_tracker(&row.id, &row.plain).ok()
 }
 
 pub(crate) fn find<'a>(custom: &'a [Tracker], key: &str) -> Option<Tracker> {

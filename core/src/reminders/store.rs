@@ -180,7 +180,18 @@ pub(crate) fn decode_event(id: &str, b: &[u8]) -> Option<ReminderEvent> {
     Some(e)
 }
 
-fn seal_row(tx: &Connection, sealer: &Sealer, table: &str, id: &str, body: &[u8]) -> Result<i64> {
+/// Writes a live record in the caller's transaction: its next revision,
+/// sealed (with `day` as the bound column where the table has one), and its
+/// outbox row. A row flagged deleted, even by a flag forged without the key,
+/// is live again. Returns the revision.
+fn put_sealed(
+    tx: &rusqlite::Transaction<'_>,
+    sealer: &Sealer,
+    table: &'static str,
+    id: &str,
+    day: Option<i64>,
+    body: &[u8],
+) -> Result<i64> {
     let rev: Option<i64> = tx
         .query_row(
             &format!("SELECT revision FROM {table} WHERE id = ?1"),
@@ -189,15 +200,32 @@ fn seal_row(tx: &Connection, sealer: &Sealer, table: &str, id: &str, body: &[u8]
         )
         .optional()?;
     let rev = rev.map_or(1, |r| r + 1);
-    let sealed = sealer.seal(Binding::live(table, id, rev), SCHEMA, body)?;
+    let at = Binding {
+        column: day.unwrap_or(0),
+        ..Binding::live(table, id, rev)
+    };
+    let sealed = sealer.seal(at, SCHEMA, body)?;
+    let (col, arg, set) = match day {
+        Some(_) => (", day", ", ?4", ", day = excluded.day"),
+        None => ("", "", ""),
+    };
     tx.execute(
         &format!(
-            "INSERT INTO {table}(id, revision, body) VALUES (?1, ?2, ?3)
+            "INSERT INTO {table}(id, revision, body{col}) VALUES (?1, ?2, ?3{arg})
              ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, body = excluded.body,
-                                           deleted = 0"
+                                           deleted = 0{set}"
         ),
-        params![id, rev, sealed],
+        rusqlite::params_from_iter(
+            [
+                rusqlite::types::Value::from(id.to_owned()),
+                rev.into(),
+                sealed.into(),
+            ]
+            .into_iter()
+            .chain(day.map(Into::into)),
+        ),
     )?;
+    outbox(tx, table, id, rev, false)?;
     Ok(rev)
 }
 
@@ -357,8 +385,7 @@ impl Store {
                 enabled: new.enabled,
                 seed,
             };
-            let rev = seal_row(tx, sealer, "reminders", &id, &encode_reminder(&rule))?;
-            outbox(tx, "reminders", &id, rev, false)?;
+            let rev = put_sealed(tx, sealer, "reminders", &id, None, &encode_reminder(&rule))?;
             rule.revision = rev;
             Ok(rule)
         })
@@ -408,8 +435,7 @@ impl Store {
                 at_ms,
                 zone,
             };
-            let rev = seal_row(tx, sealer, "reminder_events", &id, &encode_event(&e))?;
-            outbox(tx, "reminder_events", &id, rev, false)?;
+            put_sealed(tx, sealer, "reminder_events", &id, None, &encode_event(&e))?;
             Ok(e)
         })
     }
@@ -437,8 +463,7 @@ impl Store {
                 }
                 None => w.u8(0),
             }
-            let rev = seal_row(tx, sealer, "settings", "quiet_hours", &w.finish())?;
-            outbox(tx, "settings", "quiet_hours", rev, false)?;
+            put_sealed(tx, sealer, "settings", "quiet_hours", None, &w.finish())?;
             Ok(())
         })
     }
@@ -525,28 +550,14 @@ impl Store {
                 }
             }
             let day = due_ms.div_euclid(DAY_MS);
-            let rev: i64 = tx
-                .query_row(
-                    "SELECT revision FROM reminder_log WHERE id = ?1",
-                    [&id],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .map_or(1, |r: i64| r + 1);
-            let sealed = sealer.seal(
-                Binding {
-                    column: day,
-                    ..Binding::live("reminder_log", &id, rev)
-                },
-                SCHEMA,
+            put_sealed(
+                tx,
+                sealer,
+                "reminder_log",
+                &id,
+                Some(day),
                 &encode_log(&state),
             )?;
-            tx.execute(
-                "INSERT INTO reminder_log(id, day, revision, body) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, body = excluded.body",
-                params![id, day, rev, sealed],
-            )?;
-            outbox(tx, "reminder_log", &id, rev, false)?;
             Ok(())
         })
     }
