@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Generates the Kotlin and Swift bindings from the cairn-ffi library with the
 # workspace's own uniffi-bindgen. Generated files are committed and never
-# edited by hand.
+# edited by hand: scripts/bindings_post.py finishes them where uniffi's
+# templates fall short (error messages and case names, Swift Task
+# cancellation), and fails if an edit no longer applies.
 #
 #   scripts/bindings.sh            regenerate into android/ and ios/
 #   scripts/bindings.sh --check    fail if the committed files are stale
@@ -27,11 +29,15 @@ bindgen() {
   cargo build -q -p cairn-uniffi-bindgen
   target/debug/uniffi-bindgen "$@"
 }
-generate() { # $1: library, $2: kotlin dir, $3: swift dir
-  bindgen generate --library "$1" --language kotlin --no-format --out-dir "$2" >/dev/null
+generate() { # $1: library, $2: kotlin dir, $3: swift dir, [$4: kotlin config]
+  local kconfig=()
+  [ -n "${4:-}" ] && kconfig=(--config "$4")
+  bindgen generate --library "$1" --language kotlin --no-format "${kconfig[@]}" --out-dir "$2" >/dev/null
+  python3 scripts/bindings_post.py kotlin "$2/app/cairn/cairn_ffi.kt"
   mkdir -p "$3/Cairn" "$3/CairnFFI/include"
   local tmp; tmp=$(mktemp -d)
   bindgen generate --library "$1" --language swift --no-format --out-dir "$tmp" >/dev/null
+  python3 scripts/bindings_post.py swift "$tmp/Cairn.swift"
   mv "$tmp/Cairn.swift" "$3/Cairn/Cairn.swift"
   mv "$tmp/CairnFFI.h" "$3/CairnFFI/include/CairnFFI.h"
   mv "$tmp/CairnFFI.modulemap" "$3/CairnFFI/CairnFFI.modulemap"
@@ -65,7 +71,8 @@ case "$mode" in
     build_lib target/ffi-testing --features testing
     mkdir -p "$out/lib"
     cp target/ffi-testing/debug/libcairn_ffi.so "$out/lib/"
-    generate "$out/lib/libcairn_ffi.so" "$out/kotlin" "$out/swift"
+    # The desktop JVM has no Android cleaner.
+    generate "$out/lib/libcairn_ffi.so" "$out/kotlin" "$out/swift" bindings/uniffi-jvm.toml
     ;;
   *)
     echo "usage: scripts/bindings.sh [--check | --testing DIR]" >&2

@@ -3,71 +3,165 @@
 
 use cairn_core as core;
 
-/// Every error the API raises. Messages never hold the patient's content.
-///
-/// Flat across the FFI: each variant arrives with its Display text as the
-/// message (Kotlin `Throwable.message`, Swift `message`).
-#[derive(Debug, thiserror::Error, uniffi::Error)]
-#[uniffi(flat_error)]
+/// Every error the API raises: a kind, the field or record it concerns, and
+/// a plain sentence (Kotlin `message`, Swift `localizedDescription`). Never
+/// the patient's content: no note text, no values, no tracker names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
 pub enum CairnError {
-    /// An argument was refused: a key that is not 32 bytes, a value out of
-    /// range, an unknown tracker or zone, text too long, a bad cursor...
-    #[error("invalid input: {message}")]
+    /// An argument was refused: out of range, malformed, too long.
+    #[error("invalid {field}: {reason}")]
     InvalidInput {
-        /// What was wrong (names the field, never repeats the value).
-        message: String,
+        /// The argument or record field (`at`, `note`, `horizonDays`...).
+        field: String,
+        /// What is wrong, without repeating the value.
+        reason: String,
     },
+    /// A key that is not 32 bytes.
+    #[error("a key must be 32 bytes; got {got}")]
+    KeyLength {
+        /// The length given.
+        got: i64,
+    },
+    /// The time zone is not in the zone database in use.
+    #[error("unknown time zone in {field}")]
+    UnknownZone {
+        /// The argument or record field.
+        field: String,
+    },
+    /// No built-in or custom tracker has that id or name.
+    #[error("unknown tracker")]
+    UnknownTracker,
+    /// A tracker with that name already exists.
+    #[error("a tracker with that name already exists")]
+    DuplicateTracker,
     /// The key does not open this store (or it was re-keyed elsewhere).
     /// Nothing was written.
     #[error("the key does not open this store")]
     WrongKey,
     /// A record failed authentication or could not be decoded; other
     /// records are unaffected.
-    #[error("corrupted record: {message}")]
+    #[error("record {table}/{id} is damaged and cannot be opened")]
     Corrupted {
-        /// Which record (table and random id).
-        message: String,
+        /// Its table.
+        table: String,
+        /// Its id.
+        id: String,
     },
-    /// No such store or record.
-    #[error("not found: {message}")]
-    NotFound {
-        /// What was looked for.
-        message: String,
-    },
-    /// The file is not a Cairn store, or was written by a newer version.
-    #[error("incompatible store: {message}")]
+    /// `create` found a store already there.
+    #[error("a store already exists at this path")]
+    StoreExists,
+    /// `open` found no store there.
+    #[error("no store exists at this path")]
+    StoreNotFound,
+    /// The file is not a Cairn store.
+    #[error("the file is not a Cairn store")]
+    NotAStore,
+    /// The store was written by a newer version of Cairn.
+    #[error("the store has schema version {found}; this version reads up to {supported}")]
     Incompatible {
-        /// Why.
-        message: String,
+        /// The store's schema version.
+        found: i64,
+        /// The newest this library reads.
+        supported: i64,
     },
-    /// The object was closed; open a new one.
-    #[error("this object was closed")]
+    /// No record with that id (or it was deleted).
+    #[error("no record {id} in {table}")]
+    NotFound {
+        /// The table searched.
+        table: String,
+        /// The id asked for.
+        id: String,
+    },
+    /// The journal was closed; open it again.
+    #[error("the journal is closed")]
     Closed,
-    /// Storage, file system or time zone database trouble.
+    /// SQLite reported an error (its words; never column values).
     #[error("storage error: {message}")]
     Storage {
-        /// SQLite's or the system's description (no patient data).
+        /// SQLite's description.
         message: String,
     },
+    /// The operating system reported an error (disk full, permissions),
+    /// or the time zone database could not be read.
+    #[error("i/o error: {message}")]
+    Io {
+        /// The system's description.
+        message: String,
+    },
+    /// A bug in Cairn (a caught panic). The app keeps running; please
+    /// report it.
+    #[error("internal error in Cairn")]
+    Internal,
+}
+
+impl CairnError {
+    pub(crate) fn internal() -> Self {
+        CairnError::Internal
+    }
+
+    pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        CairnError::InvalidInput {
+            field: field.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The core's error, with `UnknownZone` attributed to `field`.
+    pub(crate) fn zone(field: &'static str) -> impl Fn(core::Error) -> CairnError {
+        move |e| match e {
+            core::Error::UnknownZone => CairnError::UnknownZone {
+                field: field.to_owned(),
+            },
+            e => e.into(),
+        }
+    }
 }
 
 impl From<core::Error> for CairnError {
     fn from(e: core::Error) -> Self {
         use core::Error as E;
-        let message = e.to_string();
         match e {
-            E::InvalidKeyLength { .. }
-            | E::InvalidInput { .. }
-            | E::UnknownTracker
-            | E::DuplicateTracker
-            | E::UnknownZone
-            | E::NotPassphraseProtected => CairnError::InvalidInput { message },
+            E::InvalidKeyLength { len } => CairnError::KeyLength {
+                got: i64::try_from(len).unwrap_or(i64::MAX),
+            },
+            E::InvalidInput { field, reason } => CairnError::InvalidInput {
+                field: crate::values::camel(field),
+                reason,
+            },
+            E::NotPassphraseProtected => {
+                CairnError::invalid("key", "this store is opened with a platform key")
+            }
+            E::UnknownTracker => CairnError::UnknownTracker,
+            E::DuplicateTracker => CairnError::DuplicateTracker,
+            E::UnknownZone => CairnError::UnknownZone {
+                field: "zone".into(),
+            },
             E::WrongKey => CairnError::WrongKey,
-            E::Corrupted { .. } => CairnError::Corrupted { message },
-            E::StoreNotFound | E::NotFound { .. } => CairnError::NotFound { message },
-            E::StoreExists => CairnError::InvalidInput { message },
-            E::NotAStore | E::UnsupportedVersion { .. } => CairnError::Incompatible { message },
-            _ => CairnError::Storage { message },
+            E::Corrupted { record } => CairnError::Corrupted {
+                table: record.table,
+                id: record.id,
+            },
+            E::StoreNotFound => CairnError::StoreNotFound,
+            E::StoreExists => CairnError::StoreExists,
+            E::NotAStore => CairnError::NotAStore,
+            E::UnsupportedVersion { found, supported } => {
+                CairnError::Incompatible { found, supported }
+            }
+            E::NotFound { table, id } => CairnError::NotFound {
+                table: table.to_owned(),
+                id,
+            },
+            E::Storage(message) => CairnError::Storage { message },
+            E::Io(message) | E::ZoneDatabase(message) => CairnError::Io { message },
+            // Only a cancelled read is interrupted, and its caller is gone.
+            E::Interrupted => CairnError::Storage {
+                message: "interrupted".into(),
+            },
+            E::Random => CairnError::Io {
+                message: "the system random source failed".into(),
+            },
+            _ => CairnError::Internal,
         }
     }
 }

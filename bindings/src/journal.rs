@@ -3,10 +3,15 @@
 //! values.
 
 use crate::error::{CairnError, Result};
-use crate::values::{RecordRef, date_in, ms_in};
+use crate::pool::{Job, OpenSpec, Pool};
+use crate::values::{
+    EntryId, LocalDay, RecordRef, TrackerId, ZoneName, count_in, count_out, day_in, day_out,
+    instant_in, instant_out,
+};
 use crate::zones::{ZoneDatabase, store_options};
 use cairn_core as core;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Weak};
+use std::time::SystemTime;
 use zeroize::Zeroizing;
 
 // --- records and enums -----------------------------------------------------
@@ -73,12 +78,12 @@ pub enum Value {
     /// Duration trackers.
     Duration {
         /// Minutes.
-        minutes: u32,
+        minutes: i32,
     },
     /// Counts (0-100,000).
     Count {
         /// The count.
-        value: u32,
+        value: i32,
     },
     /// Text (the journal).
     Text {
@@ -88,9 +93,9 @@ pub enum Value {
     /// Sleep.
     Sleep {
         /// Minutes slept (at most 24 h).
-        minutes: u32,
+        minutes: i32,
         /// Quality 0-10, if rated.
-        quality: Option<u8>,
+        quality: Option<i32>,
     },
     /// Medication.
     Medication {
@@ -101,31 +106,47 @@ pub enum Value {
     },
 }
 
+fn small(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
 impl From<core::Value> for Value {
     fn from(v: core::Value) -> Self {
         match v {
             core::Value::Scale(value) => Value::Scale { value },
             core::Value::YesNo(value) => Value::YesNo { value },
-            core::Value::Duration { minutes } => Value::Duration { minutes },
-            core::Value::Count(value) => Value::Count { value },
+            core::Value::Duration { minutes } => Value::Duration {
+                minutes: small(minutes),
+            },
+            core::Value::Count(value) => Value::Count {
+                value: small(value),
+            },
             core::Value::Text(text) => Value::Text { text },
-            core::Value::Sleep { minutes, quality } => Value::Sleep { minutes, quality },
+            core::Value::Sleep { minutes, quality } => Value::Sleep {
+                minutes: small(minutes),
+                quality: quality.map(i32::from),
+            },
             core::Value::Medication { name, taken } => Value::Medication { name, taken },
         }
     }
 }
 
-impl From<Value> for core::Value {
-    fn from(v: Value) -> Self {
-        match v {
+impl Value {
+    fn into_core(self) -> Result<core::Value> {
+        Ok(match self {
             Value::Scale { value } => core::Value::Scale(value),
             Value::YesNo { value } => core::Value::YesNo(value),
-            Value::Duration { minutes } => core::Value::Duration { minutes },
-            Value::Count { value } => core::Value::Count(value),
+            Value::Duration { minutes } => core::Value::Duration {
+                minutes: count_in("value", minutes.into())?,
+            },
+            Value::Count { value } => core::Value::Count(count_in("value", value.into())?),
             Value::Text { text } => core::Value::Text(text),
-            Value::Sleep { minutes, quality } => core::Value::Sleep { minutes, quality },
+            Value::Sleep { minutes, quality } => core::Value::Sleep {
+                minutes: count_in("value", minutes.into())?,
+                quality: quality.map(|q| count_in("value", q.into())).transpose()?,
+            },
             Value::Medication { name, taken } => core::Value::Medication { name, taken },
-        }
+        })
     }
 }
 
@@ -150,7 +171,7 @@ pub enum TrackerKind {
     /// Minutes, up to `max_minutes` (at most 7 days).
     Duration {
         /// Longest accepted duration.
-        max_minutes: u32,
+        max_minutes: i32,
     },
     /// A whole number, 0-100,000.
     Count,
@@ -180,7 +201,9 @@ impl From<core::TrackerKind> for TrackerKind {
                 max_label,
             },
             K::YesNo => TrackerKind::YesNo,
-            K::Duration { max_minutes } => TrackerKind::Duration { max_minutes },
+            K::Duration { max_minutes } => TrackerKind::Duration {
+                max_minutes: small(max_minutes),
+            },
             K::Count => TrackerKind::Count,
             K::Text => TrackerKind::Text,
             K::Sleep => TrackerKind::Sleep,
@@ -189,10 +212,10 @@ impl From<core::TrackerKind> for TrackerKind {
     }
 }
 
-impl From<TrackerKind> for core::TrackerKind {
-    fn from(k: TrackerKind) -> Self {
+impl TrackerKind {
+    fn into_core(self) -> Result<core::TrackerKind> {
         use core::TrackerKind as K;
-        match k {
+        Ok(match self {
             TrackerKind::Scale {
                 min,
                 max,
@@ -207,12 +230,14 @@ impl From<TrackerKind> for core::TrackerKind {
                 max_label,
             },
             TrackerKind::YesNo => K::YesNo,
-            TrackerKind::Duration { max_minutes } => K::Duration { max_minutes },
+            TrackerKind::Duration { max_minutes } => K::Duration {
+                max_minutes: count_in("maxMinutes", max_minutes.into())?,
+            },
             TrackerKind::Count => K::Count,
             TrackerKind::Text => K::Text,
             TrackerKind::Sleep => K::Sleep,
             TrackerKind::Medication => K::Medication,
-        }
+        })
     }
 }
 
@@ -220,7 +245,7 @@ impl From<TrackerKind> for core::TrackerKind {
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct Tracker {
     /// Stable id: a word for built-ins (`mood`), 32 hex characters for custom ones.
-    pub id: String,
+    pub id: TrackerId,
     /// Name shown to the patient.
     pub name: String,
     /// Kind of value.
@@ -232,7 +257,7 @@ pub struct Tracker {
 impl From<core::Tracker> for Tracker {
     fn from(t: core::Tracker) -> Self {
         Tracker {
-            id: t.id,
+            id: TrackerId(t.id),
             name: t.name,
             kind: t.kind.into(),
             builtin: t.builtin,
@@ -256,10 +281,10 @@ pub struct NewEntry {
     pub tracker: String,
     /// The value; must fit the tracker's kind.
     pub value: Value,
-    /// When it happened, ms since the epoch (at most a day ahead of the clock).
-    pub at_ms: i64,
-    /// IANA zone the patient was in.
-    pub zone: String,
+    /// When it happened (at most a day ahead of the clock; 1970-2199).
+    pub at: SystemTime,
+    /// The zone the patient was in.
+    pub zone: ZoneName,
     /// A note; empty or blank is stored as none.
     #[uniffi(default = None)]
     pub note: Option<String>,
@@ -272,11 +297,11 @@ impl NewEntry {
     fn into_core(self) -> Result<core::NewEntry> {
         Ok(core::NewEntry {
             tracker: self.tracker,
-            value: self.value.into(),
+            value: self.value.into_core()?,
             note: self.note,
             tags: self.tags.into_iter().map(Into::into).collect(),
-            at: ms_in("at", self.at_ms)?,
-            zone: self.zone,
+            at: instant_in("at", self.at)?,
+            zone: self.zone.0,
         })
     }
 }
@@ -285,27 +310,27 @@ impl NewEntry {
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct Entry {
     /// Random id.
-    pub id: String,
+    pub id: EntryId,
     /// The tracker's id.
-    pub tracker: String,
+    pub tracker: TrackerId,
     /// The value.
     pub value: Value,
     /// The note, if any.
     pub note: Option<String>,
     /// Tags.
     pub tags: Vec<Tag>,
-    /// When it happened, ms since the epoch.
-    pub at_ms: i64,
-    /// IANA zone the patient was in.
-    pub zone: String,
+    /// When it happened.
+    pub at: SystemTime,
+    /// The zone the patient was in.
+    pub zone: ZoneName,
     /// UTC offset in force there and then, in seconds.
     pub utc_offset_seconds: i32,
-    /// The patient's local day, `YYYY-MM-DD`.
-    pub local_date: String,
-    /// First saved, ms since the epoch.
-    pub created_at_ms: i64,
-    /// Last changed, ms since the epoch.
-    pub updated_at_ms: i64,
+    /// The patient's local day there and then.
+    pub local_date: LocalDay,
+    /// First saved.
+    pub created_at: SystemTime,
+    /// Last changed.
+    pub updated_at: SystemTime,
     /// 1, plus one per change.
     pub revision: i64,
 }
@@ -313,17 +338,17 @@ pub struct Entry {
 impl From<core::Entry> for Entry {
     fn from(e: core::Entry) -> Self {
         Entry {
-            local_date: e.local_date().to_string(),
-            id: e.id,
-            tracker: e.tracker.to_string(),
+            local_date: day_out(e.local_date()),
+            id: EntryId(e.id),
+            tracker: TrackerId(e.tracker.to_string()),
             value: e.value.into(),
             note: e.note,
             tags: e.tags.into_iter().map(Into::into).collect(),
-            at_ms: e.at_ms,
-            zone: e.zone.to_string(),
+            at: instant_out(e.at_ms),
+            zone: ZoneName(e.zone.to_string()),
             utc_offset_seconds: e.utc_offset_seconds,
-            created_at_ms: e.created_at_ms,
-            updated_at_ms: e.updated_at_ms,
+            created_at: instant_out(e.created_at_ms),
+            updated_at: instant_out(e.updated_at_ms),
             revision: e.revision,
         }
     }
@@ -332,24 +357,24 @@ impl From<core::Entry> for Entry {
 /// Which entries to list; every filter is optional and they combine.
 #[derive(Debug, Clone, Default, uniffi::Record)]
 pub struct EntryQuery {
-    /// At or after this instant (ms since the epoch).
+    /// At or after this instant.
     #[uniffi(default = None)]
-    pub from_ms: Option<i64>,
+    pub from: Option<SystemTime>,
     /// Before this instant.
     #[uniffi(default = None)]
-    pub to_ms: Option<i64>,
-    /// On or after this local day, `YYYY-MM-DD`, in each entry's own zone.
+    pub to: Option<SystemTime>,
+    /// On or after this local day, in each entry's own zone.
     #[uniffi(default = None)]
-    pub from_day: Option<String>,
+    pub from_day: Option<LocalDay>,
     /// On or before this local day.
     #[uniffi(default = None)]
-    pub to_day: Option<String>,
+    pub to_day: Option<LocalDay>,
     /// Only this tracker (id or name).
     #[uniffi(default = None)]
     pub tracker: Option<String>,
     /// Page size (at least 1); none means all.
     #[uniffi(default = None)]
-    pub limit: Option<u32>,
+    pub limit: Option<i32>,
     /// The previous page's `next` cursor.
     #[uniffi(default = None)]
     pub after: Option<String>,
@@ -361,20 +386,15 @@ pub struct EntryQuery {
 impl EntryQuery {
     fn into_core(self) -> Result<core::EntryQuery> {
         Ok(core::EntryQuery {
-            from: self.from_ms.map(|ms| ms_in("from_ms", ms)).transpose()?,
-            to: self.to_ms.map(|ms| ms_in("to_ms", ms)).transpose()?,
-            from_day: self
-                .from_day
-                .as_deref()
-                .map(|d| date_in("from_day", d))
-                .transpose()?,
-            to_day: self
-                .to_day
-                .as_deref()
-                .map(|d| date_in("to_day", d))
-                .transpose()?,
+            from: self.from.map(|t| instant_in("from", t)).transpose()?,
+            to: self.to.map(|t| instant_in("to", t)).transpose()?,
+            from_day: self.from_day.map(|d| day_in("fromDay", d)).transpose()?,
+            to_day: self.to_day.map(|d| day_in("toDay", d)).transpose()?,
             tracker: self.tracker,
-            limit: self.limit,
+            limit: self
+                .limit
+                .map(|n| count_in("limit", n.into()))
+                .transpose()?,
             after: self.after,
             newest_first: self.newest_first,
         })
@@ -396,7 +416,7 @@ pub struct EntryPage {
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct RekeyReport {
     /// Records re-sealed under the new key.
-    pub resealed: u64,
+    pub resealed: i64,
     /// Records that were already unreadable, kept as they were.
     pub corrupted: Vec<RecordRef>,
 }
@@ -405,9 +425,9 @@ pub struct RekeyReport {
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct TrackerSummary {
     /// Tracker id.
-    pub tracker: String,
+    pub tracker: TrackerId,
     /// Entries.
-    pub count: u64,
+    pub count: i64,
     /// Mean of numeric values (minutes for durations and sleep, share of
     /// yes and of doses taken); none for text.
     pub mean: Option<f64>,
@@ -423,32 +443,138 @@ pub struct TagCount {
     /// The tag.
     pub tag: Tag,
     /// Entries carrying it on low days.
-    pub count: u64,
+    pub count: i64,
 }
 
 // --- the journal -----------------------------------------------------------
 
 /// A patient's encrypted journal: one SQLite file, sealed with a 32-byte
-/// key from the platform keystore. `close()` it when done; calls after
-/// that raise `CairnError.Closed`.
+/// key from the platform keystore.
+///
+/// Every call is `suspend` (Kotlin) or `async` (Swift) and runs on threads
+/// the journal owns: one writer, two readers. Cancelling a read stops it;
+/// a write, once called, always completes. `close()` when done: later calls
+/// raise `Closed`, and every object taken from the journal (its
+/// `Reminders`) stops with it.
 #[derive(uniffi::Object)]
 pub struct Journal {
-    store: RwLock<Option<Arc<core::Store>>>,
+    pub(crate) pool: Arc<Pool>,
 }
 
-impl Journal {
-    pub(crate) fn store(&self) -> Result<Arc<core::Store>> {
-        self.store
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .ok_or(CairnError::Closed)
+impl Drop for Journal {
+    fn drop(&mut self) {
+        // Kotlin's close() (the handle is freed) or the last reference gone:
+        // queued calls finish, then the connections close.
+        self.pool.shut();
+    }
+}
+
+/// Which part of the journal a change touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum ChangeTable {
+    /// Entries.
+    Entries,
+    /// Custom trackers.
+    Trackers,
+    /// Reminder rules.
+    Reminders,
+    /// Recorded events (treatment sessions).
+    Events,
+    /// What happened to reminder occurrences.
+    ReminderReports,
+    /// Settings (quiet hours).
+    Settings,
+    /// Every record (a re-key re-sealed them all).
+    All,
+}
+
+/// A committed change: what was touched, never its content.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, uniffi::Record)]
+pub struct JournalChange {
+    /// Where.
+    pub table: ChangeTable,
+    /// The records' ids (empty for `All`).
+    pub ids: Vec<String>,
+    /// True when the records were deleted.
+    pub deleted: bool,
+}
+
+impl JournalChange {
+    pub(crate) fn put(table: ChangeTable, id: impl Into<String>) -> Option<Self> {
+        Some(JournalChange {
+            table,
+            ids: vec![id.into()],
+            deleted: false,
+        })
     }
 
-    fn wrap(store: core::Store) -> Arc<Self> {
-        Arc::new(Journal {
-            store: RwLock::new(Some(Arc::new(store))),
+    pub(crate) fn deleted(table: ChangeTable, id: impl Into<String>) -> Option<Self> {
+        Some(JournalChange {
+            table,
+            ids: vec![id.into()],
+            deleted: true,
         })
+    }
+}
+
+/// Told after each commit made through this journal. Called on a thread of
+/// the journal's own, one change at a time, in commit order: return quickly
+/// (hand the change to a channel or a stream).
+#[uniffi::export(callback_interface)]
+pub trait JournalListener: Send + Sync {
+    /// One committed change.
+    fn on_change(&self, change: JournalChange);
+}
+
+/// A registered listener; `cancel()` stops it. Closing the journal stops
+/// every listener.
+#[derive(uniffi::Object)]
+pub struct Subscription {
+    pool: Weak<Pool>,
+    id: u64,
+}
+
+#[uniffi::export]
+impl Subscription {
+    /// Stops the listener; it is not called again once this returns
+    /// (a call already running finishes). Cancelling twice is fine.
+    pub fn cancel(&self) {
+        if let Some(p) = self.pool.upgrade() {
+            p.unlisten(self.id);
+        }
+    }
+}
+
+fn open_job(
+    path: String,
+    key: Vec<u8>,
+    zones: Option<Arc<ZoneDatabase>>,
+    open: impl FnOnce(&OpenSpec, &[u8]) -> core::Result<core::Store> + Send + 'static,
+) -> Job<Arc<Pool>> {
+    let key = Zeroizing::new(key);
+    let spec = OpenSpec {
+        path,
+        opts: store_options(zones),
+    };
+    Pool::start(spec, key, open)
+}
+
+fn create_store(spec: &OpenSpec, key: &[u8]) -> core::Result<core::Store> {
+    core::Store::create(&spec.path, core::Key::Raw(key), spec.opts.clone())
+}
+
+fn open_store(spec: &OpenSpec, key: &[u8]) -> core::Result<core::Store> {
+    core::Store::open(&spec.path, core::Key::Raw(key), spec.opts.clone())
+}
+
+fn open_or_create_store(spec: &OpenSpec, key: &[u8]) -> core::Result<core::Store> {
+    match open_store(spec, key) {
+        Err(core::Error::StoreNotFound) => match create_store(spec, key) {
+            // Another thread or process created it meanwhile.
+            Err(core::Error::StoreExists) => open_store(spec, key),
+            other => other,
+        },
+        other => other,
     }
 }
 
@@ -457,203 +583,270 @@ impl Journal {
     /// Creates a new store at `path` (must not exist) sealed with `key`
     /// (exactly 32 bytes). `zones` defaults to the system database.
     #[uniffi::constructor(default(zones = None))]
-    pub fn create(
+    pub async fn create(
         path: String,
         key: Vec<u8>,
         zones: Option<Arc<ZoneDatabase>>,
     ) -> Result<Arc<Self>> {
-        let key = Zeroizing::new(key);
-        Ok(Self::wrap(core::Store::create(
-            &path,
-            core::Key::Raw(&key),
-            store_options(zones),
-        )?))
+        check_key(&key)?;
+        let pool = open_job(path, key, zones, create_store).await?;
+        Ok(Arc::new(Journal { pool }))
     }
 
     /// Opens the store at `path`. `WrongKey` if `key` does not open it
     /// (nothing is written then).
     #[uniffi::constructor(default(zones = None))]
-    pub fn open(path: String, key: Vec<u8>, zones: Option<Arc<ZoneDatabase>>) -> Result<Arc<Self>> {
-        let key = Zeroizing::new(key);
-        Ok(Self::wrap(core::Store::open(
-            &path,
-            core::Key::Raw(&key),
-            store_options(zones),
-        )?))
-    }
-
-    /// Opens the store at `path`, creating it if there is none.
-    #[uniffi::constructor(default(zones = None))]
-    pub fn open_or_create(
+    pub async fn open(
         path: String,
         key: Vec<u8>,
         zones: Option<Arc<ZoneDatabase>>,
     ) -> Result<Arc<Self>> {
-        let key = Zeroizing::new(key);
-        let opts = store_options(zones);
-        match core::Store::open(&path, core::Key::Raw(&key), opts.clone()) {
-            Err(core::Error::StoreNotFound) => {
-                match core::Store::create(&path, core::Key::Raw(&key), opts.clone()) {
-                    // Another thread created it meanwhile.
-                    Err(core::Error::StoreExists) => Ok(Self::wrap(core::Store::open(
-                        &path,
-                        core::Key::Raw(&key),
-                        opts,
-                    )?)),
-                    other => Ok(Self::wrap(other?)),
-                }
-            }
-            other => Ok(Self::wrap(other?)),
-        }
+        check_key(&key)?;
+        let pool = open_job(path, key, zones, open_store).await?;
+        Ok(Arc::new(Journal { pool }))
+    }
+
+    /// Opens the store at `path`, creating it if there is none.
+    #[uniffi::constructor(default(zones = None))]
+    pub async fn open_or_create(
+        path: String,
+        key: Vec<u8>,
+        zones: Option<Arc<ZoneDatabase>>,
+    ) -> Result<Arc<Self>> {
+        check_key(&key)?;
+        let pool = open_job(path, key, zones, open_or_create_store).await?;
+        Ok(Arc::new(Journal { pool }))
     }
 
     /// Logs an entry; returns once it (and its sync outbox row) is on disk.
-    pub fn log(&self, entry: NewEntry) -> Result<Entry> {
-        Ok(self.store()?.log(entry.into_core()?)?.into())
+    pub async fn log(&self, entry: NewEntry) -> Result<Entry> {
+        let entry = entry.into_core()?;
+        self.pool
+            .write(
+                move |s| Ok(s.log(entry).map_err(CairnError::zone("zone"))?.into()),
+                |e: &Entry| JournalChange::put(ChangeTable::Entries, e.id.0.clone()),
+            )
+            .await
     }
 
     /// Replaces an entry's content; keeps its id and creation time.
-    pub fn update_entry(&self, id: String, entry: NewEntry) -> Result<Entry> {
-        Ok(self.store()?.update_entry(&id, entry.into_core()?)?.into())
+    pub async fn update_entry(&self, id: EntryId, entry: NewEntry) -> Result<Entry> {
+        let entry = entry.into_core()?;
+        self.pool
+            .write(
+                move |s| {
+                    Ok(s.update_entry(&id.0, entry)
+                        .map_err(CairnError::zone("zone"))?
+                        .into())
+                },
+                |e: &Entry| JournalChange::put(ChangeTable::Entries, e.id.0.clone()),
+            )
+            .await
     }
 
     /// Deletes an entry (its content is erased; a tombstone stays for sync).
-    pub fn delete_entry(&self, id: String) -> Result<()> {
-        Ok(self.store()?.delete_entry(&id)?)
+    pub async fn delete_entry(&self, id: EntryId) -> Result<()> {
+        let changed = id.0.clone();
+        self.pool
+            .write(
+                move |s| Ok(s.delete_entry(&id.0)?),
+                move |_| JournalChange::deleted(ChangeTable::Entries, changed),
+            )
+            .await
     }
 
     /// One entry by id.
-    pub fn entry(&self, id: String) -> Result<Entry> {
-        Ok(self.store()?.entry(&id)?.into())
+    pub async fn entry(&self, id: EntryId) -> Result<Entry> {
+        self.pool.read(move |s| Ok(s.entry(&id.0)?.into())).await
     }
 
-    /// A page of entries.
-    pub fn entries(&self, query: EntryQuery) -> Result<EntryPage> {
-        let page = self.store()?.entries(&query.into_core()?)?;
-        Ok(EntryPage {
-            entries: page.entries.into_iter().map(Into::into).collect(),
-            next: page.next,
-            corrupted: page.corrupted.into_iter().map(Into::into).collect(),
-        })
+    /// A page of entries. Cancelling the caller stops a long listing.
+    pub async fn entries(&self, query: EntryQuery) -> Result<EntryPage> {
+        let query = query.into_core()?;
+        self.pool
+            .read(move |s| {
+                let page = s.entries(&query)?;
+                Ok(EntryPage {
+                    entries: page.entries.into_iter().map(Into::into).collect(),
+                    next: page.next,
+                    corrupted: page.corrupted.into_iter().map(Into::into).collect(),
+                })
+            })
+            .await
     }
 
     /// Per-tracker counts and means over the entries `query` selects
     /// (its `limit` and `after` are ignored).
-    pub fn summary(&self, query: EntryQuery) -> Result<Vec<TrackerSummary>> {
-        let entries = self.all(query)?;
-        Ok(core::insights::summarize(&entries)
-            .into_iter()
-            .map(|s| TrackerSummary {
-                tracker: s.tracker,
-                count: s.count,
-                mean: s.mean,
-                min: s.min,
-                max: s.max,
+    pub async fn summary(&self, query: EntryQuery) -> Result<Vec<TrackerSummary>> {
+        let query = all(query)?;
+        self.pool
+            .read(move |s| {
+                let entries = s.entries(&query)?.entries;
+                Ok(core::insights::summarize(&entries)
+                    .into_iter()
+                    .map(|s| TrackerSummary {
+                        tracker: TrackerId(s.tracker),
+                        count: count_out(s.count),
+                        mean: s.mean,
+                        min: s.min,
+                        max: s.max,
+                    })
+                    .collect())
             })
-            .collect())
+            .await
     }
 
     /// Tags on the local days whose mean on `tracker` is at or below
     /// `threshold`, most frequent first: a pattern to look at, not a cause.
-    pub fn tags_on_low_days(
+    pub async fn tags_on_low_days(
         &self,
         query: EntryQuery,
         tracker: String,
         threshold: f64,
     ) -> Result<Vec<TagCount>> {
-        let store = self.store()?;
-        let id = store.tracker(&tracker)?.id;
-        let entries = self.all(query)?;
-        Ok(core::insights::tags_on_low_days(&entries, &id, threshold)
-            .into_iter()
-            .map(|(tag, count)| TagCount {
-                tag: tag.into(),
-                count,
+        let query = all(query)?;
+        self.pool
+            .read(move |s| {
+                let id = s.tracker(&tracker)?.id;
+                let entries = s.entries(&query)?.entries;
+                Ok(core::insights::tags_on_low_days(&entries, &id, threshold)
+                    .into_iter()
+                    .map(|(tag, count)| TagCount {
+                        tag: tag.into(),
+                        count: count_out(count),
+                    })
+                    .collect())
             })
-            .collect())
+            .await
     }
 
     /// All trackers: built-in first, then custom ones.
-    pub fn trackers(&self) -> Result<Vec<Tracker>> {
-        Ok(self
-            .store()?
-            .trackers()?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+    pub async fn trackers(&self) -> Result<Vec<Tracker>> {
+        self.pool
+            .read(|s| Ok(s.trackers()?.into_iter().map(Into::into).collect()))
+            .await
     }
 
     /// A tracker by id or name (case-insensitive).
-    pub fn tracker(&self, id_or_name: String) -> Result<Tracker> {
-        Ok(self.store()?.tracker(&id_or_name)?.into())
+    pub async fn tracker(&self, id_or_name: String) -> Result<Tracker> {
+        self.pool
+            .read(move |s| Ok(s.tracker(&id_or_name)?.into()))
+            .await
     }
 
     /// Defines a custom tracker.
-    pub fn add_tracker(&self, tracker: NewTracker) -> Result<Tracker> {
+    pub async fn add_tracker(&self, tracker: NewTracker) -> Result<Tracker> {
         let new = core::NewTracker {
             name: tracker.name,
-            kind: tracker.kind.into(),
+            kind: tracker.kind.into_core()?,
         };
-        Ok(self.store()?.add_tracker(new)?.into())
+        self.pool
+            .write(
+                move |s| Ok(s.add_tracker(new)?.into()),
+                |t: &Tracker| JournalChange::put(ChangeTable::Trackers, t.id.0.clone()),
+            )
+            .await
     }
 
     /// Deletes a custom tracker (its entries are kept).
-    pub fn delete_tracker(&self, id: String) -> Result<()> {
-        Ok(self.store()?.delete_tracker(&id)?)
+    pub async fn delete_tracker(&self, id: TrackerId) -> Result<()> {
+        let changed = id.0.clone();
+        self.pool
+            .write(
+                move |s| Ok(s.delete_tracker(&id.0)?),
+                move |_| JournalChange::deleted(ChangeTable::Trackers, changed),
+            )
+            .await
     }
 
     /// Re-seals everything under `new_key` (32 bytes) in one transaction.
-    pub fn rekey(&self, new_key: Vec<u8>) -> Result<RekeyReport> {
-        let new_key = Zeroizing::new(new_key);
-        let r = self.store()?.rekey(core::Key::Raw(&new_key))?;
-        Ok(RekeyReport {
-            resealed: r.resealed,
-            corrupted: r.corrupted.into_iter().map(Into::into).collect(),
-        })
+    /// Reads wait for it; after it, every connection uses the new key.
+    pub async fn rekey(&self, new_key: Vec<u8>) -> Result<RekeyReport> {
+        check_key(&new_key)?;
+        self.pool
+            .write_rekey(
+                Zeroizing::new(new_key),
+                |s, key| {
+                    let r = s.rekey(core::Key::Raw(key))?;
+                    Ok(RekeyReport {
+                        resealed: count_out(r.resealed),
+                        corrupted: r.corrupted.into_iter().map(Into::into).collect(),
+                    })
+                },
+                |_| {
+                    Some(JournalChange {
+                        table: ChangeTable::All,
+                        ids: Vec::new(),
+                        deleted: false,
+                    })
+                },
+            )
+            .await
     }
 
     /// Changes waiting in the sync outbox.
-    pub fn pending_changes(&self) -> Result<u64> {
-        Ok(self.store()?.pending_changes()?)
+    pub async fn pending_changes(&self) -> Result<i64> {
+        self.pool
+            .read(|s| Ok(count_out(s.pending_changes()?)))
+            .await
     }
 
-    /// SQLite's integrity check: true when the file is sound.
-    pub fn integrity_check(&self) -> Result<bool> {
-        Ok(self.store()?.integrity_check()?)
+    /// SQLite's integrity check: true when the file is sound. Cancelling
+    /// the caller stops it.
+    pub async fn integrity_check(&self) -> Result<bool> {
+        self.pool.read(|s| Ok(s.integrity_check()?)).await
     }
 
-    /// Closes the journal. Later calls raise `Closed`; closing twice is fine.
-    /// Calls already running finish first.
-    pub fn close(&self) -> Result<()> {
-        let taken = self.store.write().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(store) = taken {
-            // The last reference closes the connection; if a call is still
-            // running, it closes when that call returns.
-            if let Ok(store) = Arc::try_unwrap(store) {
-                let _ = store.close();
-            }
+    /// Calls `listener` after each commit made through this journal, until
+    /// the returned subscription is cancelled or the journal closes.
+    /// Kotlin: `changes()` gives a `Flow`; Swift: `changes()` an
+    /// `AsyncStream`.
+    pub fn observe(&self, listener: Box<dyn JournalListener>) -> Result<Arc<Subscription>> {
+        if self.pool.is_closed() {
+            return Err(CairnError::Closed);
         }
-        Ok(())
+        let listener: Arc<dyn JournalListener> = Arc::from(listener);
+        let id = self.pool.listen(Arc::new(move |c: &JournalChange| {
+            listener.on_change(c.clone())
+        }));
+        Ok(Arc::new(Subscription {
+            pool: Arc::downgrade(&self.pool),
+            id,
+        }))
+    }
+
+    /// Closes the journal: new calls raise `Closed`, calls already made
+    /// finish, then the file is closed. Resolves once it is. Closing twice
+    /// is fine.
+    pub async fn close(&self) -> Result<()> {
+        self.pool.close().await
     }
 }
 
-impl Journal {
-    fn all(&self, mut query: EntryQuery) -> Result<Vec<core::Entry>> {
-        query.limit = None;
-        query.after = None;
-        Ok(self.store()?.entries(&query.into_core()?)?.entries)
+fn check_key(key: &[u8]) -> Result<()> {
+    if key.len() != 32 {
+        return Err(CairnError::KeyLength {
+            got: count_out(key.len()),
+        });
     }
+    Ok(())
+}
+
+fn all(mut query: EntryQuery) -> Result<core::EntryQuery> {
+    query.limit = None;
+    query.after = None;
+    query.into_core()
 }
 
 // --- free functions --------------------------------------------------------
 
 /// The built-in trackers, with their kinds.
 #[uniffi::export]
-pub fn builtin_trackers() -> Result<Vec<Tracker>> {
-    Ok(core::BUILTIN_TRACKERS
+pub fn builtin_trackers() -> Vec<Tracker> {
+    core::BUILTIN_TRACKERS
         .iter()
         .map(|b| b.tracker().into())
-        .collect())
+        .collect()
 }
 
 /// Parses `trigger:work`, `activity:walk` or a plain label.
@@ -666,5 +859,5 @@ pub fn parse_tag(text: String) -> Result<Tag> {
 /// `yes`, `7h30m`, text.
 #[uniffi::export]
 pub fn parse_value(kind: TrackerKind, text: String) -> Result<Value> {
-    Ok(core::TrackerKind::from(kind).parse(&text)?.into())
+    Ok(kind.into_core()?.parse(&text)?.into())
 }

@@ -1,20 +1,17 @@
 //! Cairn's FFI facade: the API Kotlin and Swift see, generated with uniffi.
 //!
-//! A thin layer: it re-shapes core types into records, enums and objects,
-//! folds the core's errors into one small public enum ([`CairnError`]), and
-//! holds no logic a CLI user or a core test would miss.
+//! A thin layer: it re-shapes core types into records, enums and objects
+//! with typed values (instants, local days and times, zones, weekdays,
+//! ids: see `values.rs`), folds the core's errors into one structured
+//! [`CairnError`], and holds no logic a CLI user or a core test would miss.
 //!
-//! **Threading.** Every object is `Send + Sync`. Every call blocks on disk
-//! I/O (a write returns once it is durable): call from a background thread
-//! (Kotlin: `Dispatchers.IO`; Swift: a `Task` or a background queue), never
-//! from the main thread.
+//! **Never blocks the caller.** Every call on a journal is `suspend`
+//! (Kotlin) or `async` (Swift) and runs on threads the journal owns
+//! (`pool.rs`); no async runtime ships in the library. A few `…Blocking`
+//! twins exist for platform callbacks that must finish synchronously.
 //!
-//! **Panics** never cross the boundary: every export returns a `Result`, so
-//! a Rust panic arrives as an exception (Kotlin `InternalException`, Swift
-//! `CairnError` / uniffi's unexpected error) and the app keeps running.
-//!
-//! **Times** are milliseconds since the Unix epoch, UTC (`at_ms`); zones are
-//! IANA names (`Europe/Paris`); local days are `YYYY-MM-DD` strings.
+//! **Panics** never cross the boundary: work runs under `catch_unwind` on
+//! the pool's threads and a panic arrives as `CairnError.Internal`.
 
 use cairn_core as core;
 
@@ -22,6 +19,7 @@ uniffi::setup_scaffolding!();
 
 mod error;
 mod journal;
+mod pool;
 mod reminders;
 #[cfg(feature = "testing")]
 mod testing;
@@ -33,7 +31,9 @@ pub use journal::*;
 pub use reminders::*;
 #[cfg(feature = "testing")]
 pub use testing::*;
-pub use values::RecordRef;
+pub use values::{
+    EntryId, EventId, LocalDay, RecordRef, ReminderId, TrackerId, WallTime, Weekday, ZoneName,
+};
 pub use zones::ZoneDatabase;
 
 use error::Result;
@@ -50,6 +50,6 @@ pub fn generate_key() -> Result<Vec<u8>> {
 
 /// The core's version.
 #[uniffi::export]
-pub fn core_version() -> Result<String> {
-    Ok(env!("CARGO_PKG_VERSION").to_owned())
+pub fn core_version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
 }

@@ -1,12 +1,18 @@
 //! Reminders: [`Reminders`], its rules, schedules, platform limits, plans
 //! and their diff, reports, adherence and events.
 
-use crate::error::Result;
-use crate::journal::Journal;
-use crate::values::{RecordRef, date_in, ms_in, time_in, time_out, times_in, times_out};
+use crate::error::{CairnError, Result};
+use crate::journal::{ChangeTable, Journal, JournalChange};
+use crate::pool::Pool;
+use crate::values::{
+    EventId, LocalDay, RecordRef, ReminderId, WallTime, Weekday, ZoneName, count_in, day_in,
+    day_out, instant_in, instant_out, ms_in, time_in, time_out, times_in, times_out, weekday_in,
+    weekday_out,
+};
 use cairn_core as core;
 use core::reminders as rem;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 /// What a reminder is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -51,110 +57,65 @@ impl From<ReminderCategory> for rem::Category {
     }
 }
 
-/// A day of the week.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum Weekday {
-    /// Monday.
-    Mon,
-    /// Tuesday.
-    Tue,
-    /// Wednesday.
-    Wed,
-    /// Thursday.
-    Thu,
-    /// Friday.
-    Fri,
-    /// Saturday.
-    Sat,
-    /// Sunday.
-    Sun,
-}
-
-const WEEKDAYS: [(Weekday, chrono::Weekday); 7] = [
-    (Weekday::Mon, chrono::Weekday::Mon),
-    (Weekday::Tue, chrono::Weekday::Tue),
-    (Weekday::Wed, chrono::Weekday::Wed),
-    (Weekday::Thu, chrono::Weekday::Thu),
-    (Weekday::Fri, chrono::Weekday::Fri),
-    (Weekday::Sat, chrono::Weekday::Sat),
-    (Weekday::Sun, chrono::Weekday::Sun),
-];
-
-fn weekday_in(w: Weekday) -> chrono::Weekday {
-    WEEKDAYS
-        .iter()
-        .find(|(a, _)| *a == w)
-        .map(|(_, b)| *b)
-        .unwrap_or(chrono::Weekday::Mon)
-}
-
-fn weekday_out(w: chrono::Weekday) -> Weekday {
-    WEEKDAYS
-        .iter()
-        .find(|(_, b)| *b == w)
-        .map(|(a, _)| *a)
-        .unwrap_or(Weekday::Mon)
-}
-
 /// One step after an event.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum ReminderStep {
     /// Minutes after the event.
     After {
         /// Minutes (at most 30 days).
-        minutes: u32,
+        minutes: i32,
     },
     /// On the `day`-th local day after the event's (0 = that day) at `time`.
     DayAt {
         /// Days after (at most 365).
-        day: u16,
-        /// Wall-clock time, `HH:MM`.
-        time: String,
+        day: i32,
+        /// Wall-clock time.
+        time: WallTime,
     },
 }
 
-/// When a reminder fires. Times are wall-clock `HH:MM`; dates `YYYY-MM-DD`.
+/// When a reminder fires. Times are wall-clock times in the rule's zone.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum ReminderSchedule {
     /// Every day at each time.
     Daily {
         /// Times.
-        times: Vec<String>,
+        times: Vec<WallTime>,
     },
     /// On the chosen weekdays at each time.
     Weekly {
         /// Weekdays.
         days: Vec<Weekday>,
         /// Times.
-        times: Vec<String>,
+        times: Vec<WallTime>,
     },
     /// Every `n` days from the start date.
     EveryNDays {
         /// Interval (1-365).
-        n: u16,
+        n: i32,
         /// Times.
-        times: Vec<String>,
+        times: Vec<WallTime>,
     },
     /// On a day of each month (a month without it uses its last day).
     MonthDay {
         /// Day 1-31.
-        day: u8,
+        day: i32,
         /// Times.
-        times: Vec<String>,
+        times: Vec<WallTime>,
     },
     /// Once.
     Once {
         /// Date.
-        date: String,
+        date: LocalDay,
         /// Time.
-        time: String,
+        time: WallTime,
     },
     /// Once a day at a reproducible random minute in `[from, to)`.
     Window {
         /// Start.
-        from: String,
+        from: WallTime,
         /// End (exclusive).
-        to: String,
+        to: WallTime,
         /// Weekdays, or every day when empty.
         days: Vec<Weekday>,
     },
@@ -167,32 +128,36 @@ pub enum ReminderSchedule {
     },
 }
 
+fn weekdays_in(days: Vec<Weekday>) -> Result<Vec<chrono::Weekday>> {
+    days.into_iter().map(|d| weekday_in("days", d)).collect()
+}
+
 impl ReminderSchedule {
     fn into_core(self) -> Result<rem::Schedule> {
         Ok(match self {
             Self::Daily { times } => rem::Schedule::Daily {
-                times: times_in(&times)?,
+                times: times_in("times", &times)?,
             },
             Self::Weekly { days, times } => rem::Schedule::Weekly {
-                days: days.into_iter().map(weekday_in).collect(),
-                times: times_in(&times)?,
+                days: weekdays_in(days)?,
+                times: times_in("times", &times)?,
             },
             Self::EveryNDays { n, times } => rem::Schedule::EveryNDays {
-                n,
-                times: times_in(&times)?,
+                n: count_in("n", n.into())?,
+                times: times_in("times", &times)?,
             },
             Self::MonthDay { day, times } => rem::Schedule::MonthDay {
-                day,
-                times: times_in(&times)?,
+                day: count_in("day", day.into())?,
+                times: times_in("times", &times)?,
             },
             Self::Once { date, time } => rem::Schedule::Once {
-                date: date_in("date", &date)?,
-                time: time_in(&time)?,
+                date: day_in("date", date)?,
+                time: time_in("time", time)?,
             },
             Self::Window { from, to, days } => rem::Schedule::Window {
-                from: time_in(&from)?,
-                to: time_in(&to)?,
-                days: days.into_iter().map(weekday_in).collect(),
+                from: time_in("from", from)?,
+                to: time_in("to", to)?,
+                days: weekdays_in(days)?,
             },
             Self::AfterEvent { event, steps } => rem::Schedule::AfterEvent {
                 event,
@@ -200,10 +165,12 @@ impl ReminderSchedule {
                     .into_iter()
                     .map(|s| {
                         Ok(match s {
-                            ReminderStep::After { minutes } => rem::Step::After { minutes },
+                            ReminderStep::After { minutes } => rem::Step::After {
+                                minutes: count_in("minutes", minutes.into())?,
+                            },
                             ReminderStep::DayAt { day, time } => rem::Step::DayAt {
-                                day,
-                                time: time_in(&time)?,
+                                day: count_in("day", day.into())?,
+                                time: time_in("time", time)?,
                             },
                         })
                     })
@@ -222,15 +189,15 @@ impl ReminderSchedule {
                 times: times_out(&times),
             },
             rem::Schedule::EveryNDays { n, times } => Self::EveryNDays {
-                n,
+                n: n.into(),
                 times: times_out(&times),
             },
             rem::Schedule::MonthDay { day, times } => Self::MonthDay {
-                day,
+                day: day.into(),
                 times: times_out(&times),
             },
             rem::Schedule::Once { date, time } => Self::Once {
-                date: date.to_string(),
+                date: day_out(date),
                 time: time_out(time),
             },
             rem::Schedule::Window { from, to, days } => Self::Window {
@@ -243,9 +210,11 @@ impl ReminderSchedule {
                 steps: steps
                     .into_iter()
                     .map(|s| match s {
-                        rem::Step::After { minutes } => ReminderStep::After { minutes },
+                        rem::Step::After { minutes } => ReminderStep::After {
+                            minutes: i32::try_from(minutes).unwrap_or(i32::MAX),
+                        },
                         rem::Step::DayAt { day, time } => ReminderStep::DayAt {
-                            day,
+                            day: day.into(),
                             time: time_out(time),
                         },
                     })
@@ -273,17 +242,17 @@ pub struct NewReminder {
     pub category: ReminderCategory,
     /// When it fires.
     pub schedule: ReminderSchedule,
-    /// First local date, `YYYY-MM-DD`.
-    pub start: String,
-    /// An IANA zone to pin the times to; none follows the device's zone.
+    /// First local date.
+    pub start: LocalDay,
+    /// A zone to pin the times to; none follows the device's zone.
     #[uniffi(default = None)]
-    pub zone: Option<String>,
+    pub zone: Option<ZoneName>,
     /// Last local date.
     #[uniffi(default = None)]
-    pub end: Option<String>,
+    pub end: Option<LocalDay>,
     /// At most this many occurrences.
     #[uniffi(default = None)]
-    pub count: Option<u32>,
+    pub count: Option<i32>,
     /// A title (sealed; on the lock screen only with `show_title`).
     #[uniffi(default = None)]
     pub title: Option<String>,
@@ -295,7 +264,7 @@ pub struct NewReminder {
     pub quiet: Option<QuietPolicy>,
     /// Minutes before an unacknowledged occurrence is missed.
     #[uniffi(default = 60)]
-    pub grace_minutes: u32,
+    pub grace_minutes: i32,
     /// Paused rules plan nothing.
     #[uniffi(default = true)]
     pub enabled: bool,
@@ -308,18 +277,21 @@ impl NewReminder {
             title: self.title,
             schedule: self.schedule.into_core()?,
             zone: match self.zone {
-                Some(z) => rem::ZonePolicy::Pinned(z),
+                Some(z) => rem::ZonePolicy::Pinned(z.0),
                 None => rem::ZonePolicy::FollowDevice,
             },
-            start: date_in("start", &self.start)?,
-            end: self.end.map(|e| date_in("end", &e)).transpose()?,
-            count: self.count,
+            start: day_in("start", self.start)?,
+            end: self.end.map(|e| day_in("end", e)).transpose()?,
+            count: self
+                .count
+                .map(|c| count_in("count", c.into()))
+                .transpose()?,
             quiet: match self.quiet.unwrap_or(QuietPolicy::Defer) {
                 QuietPolicy::Defer => rem::QuietPolicy::Defer,
                 QuietPolicy::Skip => rem::QuietPolicy::Skip,
                 QuietPolicy::Ignore => rem::QuietPolicy::Ignore,
             },
-            grace_minutes: self.grace_minutes,
+            grace_minutes: count_in("graceMinutes", self.grace_minutes.into())?,
             show_title: self.show_title,
             enabled: self.enabled,
         })
@@ -330,7 +302,7 @@ impl NewReminder {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Reminder {
     /// Random id.
-    pub id: String,
+    pub id: ReminderId,
     /// 1, plus one per change.
     pub revision: i64,
     /// What it is for.
@@ -338,13 +310,13 @@ pub struct Reminder {
     /// When it fires.
     pub schedule: ReminderSchedule,
     /// First local date.
-    pub start: String,
+    pub start: LocalDay,
     /// Pinned zone, or none for the device's.
-    pub zone: Option<String>,
+    pub zone: Option<ZoneName>,
     /// Last local date.
-    pub end: Option<String>,
+    pub end: Option<LocalDay>,
     /// Occurrence limit.
-    pub count: Option<u32>,
+    pub count: Option<i32>,
     /// Title.
     pub title: Option<String>,
     /// Title on the lock screen.
@@ -352,7 +324,7 @@ pub struct Reminder {
     /// Inside quiet hours.
     pub quiet: QuietPolicy,
     /// Grace minutes.
-    pub grace_minutes: u32,
+    pub grace_minutes: i32,
     /// Enabled.
     pub enabled: bool,
 }
@@ -360,17 +332,17 @@ pub struct Reminder {
 impl From<rem::Reminder> for Reminder {
     fn from(r: rem::Reminder) -> Self {
         Reminder {
-            id: r.id,
+            id: ReminderId(r.id),
             revision: r.revision,
             category: r.category.into(),
             schedule: ReminderSchedule::from_core(r.schedule),
-            start: r.start.to_string(),
+            start: day_out(r.start),
             zone: match r.zone {
-                rem::ZonePolicy::Pinned(z) => Some(z),
+                rem::ZonePolicy::Pinned(z) => Some(ZoneName(z)),
                 rem::ZonePolicy::FollowDevice => None,
             },
-            end: r.end.map(|e| e.to_string()),
-            count: r.count,
+            end: r.end.map(day_out),
+            count: r.count.map(small),
             title: r.title,
             show_title: r.show_title,
             quiet: match r.quiet {
@@ -378,56 +350,63 @@ impl From<rem::Reminder> for Reminder {
                 rem::QuietPolicy::Skip => QuietPolicy::Skip,
                 rem::QuietPolicy::Ignore => QuietPolicy::Ignore,
             },
-            grace_minutes: r.grace_minutes,
+            grace_minutes: small(r.grace_minutes),
             enabled: r.enabled,
         }
     }
+}
+
+fn small(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 /// What the platform allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
 pub struct PlatformLimits {
     /// Most notifications the OS may hold (iOS: 64).
-    pub max_pending: u32,
+    pub max_pending: i32,
     /// Exact alarms allowed (Android: `SCHEDULE_EXACT_ALARM` granted).
     pub exact_alarms: bool,
     /// Width of inexact delivery windows (at least 10 minutes).
-    pub inexact_window_minutes: u32,
+    pub inexact_window_minutes: i32,
 }
 
-impl From<PlatformLimits> for rem::Limits {
-    fn from(l: PlatformLimits) -> Self {
-        rem::Limits {
-            max_pending: l.max_pending,
+impl PlatformLimits {
+    fn into_core(self) -> Result<rem::Limits> {
+        Ok(rem::Limits {
+            max_pending: count_in("maxPending", self.max_pending.into())?,
+            exact_alarms: self.exact_alarms,
+            inexact_window_minutes: count_in(
+                "inexactWindowMinutes",
+                self.inexact_window_minutes.into(),
+            )?,
+        })
+    }
+
+    fn from_core(l: rem::Limits) -> Self {
+        PlatformLimits {
+            max_pending: small(l.max_pending),
             exact_alarms: l.exact_alarms,
-            inexact_window_minutes: l.inexact_window_minutes,
+            inexact_window_minutes: small(l.inexact_window_minutes),
         }
     }
 }
 
 /// iOS: at most 64 pending notifications, delivered on time.
 #[uniffi::export]
-pub fn ios_limits() -> Result<PlatformLimits> {
-    let l = rem::Limits::IOS;
-    Ok(PlatformLimits {
-        max_pending: l.max_pending,
-        exact_alarms: true,
-        inexact_window_minutes: l.inexact_window_minutes,
-    })
+pub fn ios_limits() -> PlatformLimits {
+    let mut l = PlatformLimits::from_core(rem::Limits::IOS);
+    l.exact_alarms = true;
+    l
 }
 
 /// Android: exact alarms if the app may schedule them, else inexact windows.
 #[uniffi::export]
-pub fn android_limits(exact_alarms_allowed: bool) -> Result<PlatformLimits> {
-    let l = if exact_alarms_allowed {
+pub fn android_limits(exact_alarms_allowed: bool) -> PlatformLimits {
+    PlatformLimits::from_core(if exact_alarms_allowed {
         rem::Limits::ANDROID_EXACT
     } else {
         rem::Limits::ANDROID_INEXACT
-    };
-    Ok(PlatformLimits {
-        max_pending: l.max_pending,
-        exact_alarms: l.exact_alarms,
-        inexact_window_minutes: l.inexact_window_minutes,
     })
 }
 
@@ -438,13 +417,13 @@ pub struct PlannedNotification {
     /// Stable id (use it as the OS notification id).
     pub id: String,
     /// The rule.
-    pub reminder_id: String,
+    pub reminder_id: ReminderId,
     /// The occurrence key, for `report`.
     pub occurrence: String,
-    /// When it was due, ms (pass to `report`).
-    pub due_ms: i64,
-    /// When to show it, ms.
-    pub fire_at_ms: i64,
+    /// When it was due (pass to `report`).
+    pub due: SystemTime,
+    /// When to show it.
+    pub fire_at: SystemTime,
     /// UTC offset in force then, seconds.
     pub utc_offset_seconds: i32,
     /// Category.
@@ -453,45 +432,45 @@ pub struct PlannedNotification {
     pub title: String,
     /// Lock-screen body.
     pub body: String,
-    /// Exact, or within `window_minutes` after `fire_at_ms`.
+    /// Exact, or within `window_minutes` after `fire_at`.
     pub exact: bool,
     /// Delivery window when not exact.
-    pub window_minutes: u32,
+    pub window_minutes: i32,
 }
 
 impl From<rem::PlannedNotification> for PlannedNotification {
     fn from(n: rem::PlannedNotification) -> Self {
         PlannedNotification {
             id: n.id,
-            reminder_id: n.reminder_id,
+            reminder_id: ReminderId(n.reminder_id),
             occurrence: n.occurrence,
-            due_ms: n.due_ms,
-            fire_at_ms: n.fire_at_ms,
+            due: instant_out(n.due_ms),
+            fire_at: instant_out(n.fire_at_ms),
             utc_offset_seconds: n.utc_offset_seconds,
             category: n.category.into(),
             title: n.title,
             body: n.body,
             exact: n.exact,
-            window_minutes: n.window_minutes,
+            window_minutes: small(n.window_minutes),
         }
     }
 }
 
-impl From<PlannedNotification> for rem::PlannedNotification {
-    fn from(n: PlannedNotification) -> Self {
-        rem::PlannedNotification {
-            id: n.id,
-            reminder_id: n.reminder_id,
-            occurrence: n.occurrence,
-            due_ms: n.due_ms,
-            fire_at_ms: n.fire_at_ms,
-            utc_offset_seconds: n.utc_offset_seconds,
-            category: n.category.into(),
-            title: n.title,
-            body: n.body,
-            exact: n.exact,
-            window_minutes: n.window_minutes,
-        }
+impl PlannedNotification {
+    fn into_core(self) -> Result<rem::PlannedNotification> {
+        Ok(rem::PlannedNotification {
+            id: self.id,
+            reminder_id: self.reminder_id.0,
+            occurrence: self.occurrence,
+            due_ms: ms_in("due", self.due)?,
+            fire_at_ms: ms_in("fireAt", self.fire_at)?,
+            utc_offset_seconds: self.utc_offset_seconds,
+            category: self.category.into(),
+            title: self.title,
+            body: self.body,
+            exact: self.exact,
+            window_minutes: count_in("windowMinutes", self.window_minutes.into())?,
+        })
     }
 }
 
@@ -507,14 +486,17 @@ pub struct PlanDiff {
 /// The prefix of every notification id Cairn plans (`cairn-`), so a shell
 /// can tell its reminders apart from the app's other notifications.
 #[uniffi::export]
-pub fn notification_id_prefix() -> Result<String> {
-    Ok(rem::NOTIFICATION_ID_PREFIX.to_owned())
+pub fn notification_id_prefix() -> String {
+    rem::NOTIFICATION_ID_PREFIX.to_owned()
 }
 
 /// Compares a plan with the notification ids the OS holds now.
 #[uniffi::export]
 pub fn diff_plan(plan: Vec<PlannedNotification>, held_ids: Vec<String>) -> Result<PlanDiff> {
-    let plan: Vec<rem::PlannedNotification> = plan.into_iter().map(Into::into).collect();
+    let plan: Vec<rem::PlannedNotification> = plan
+        .into_iter()
+        .map(PlannedNotification::into_core)
+        .collect::<Result<_>>()?;
     let d = rem::diff_plan(&plan, &held_ids);
     Ok(PlanDiff {
         add: d.add.into_iter().map(Into::into).collect(),
@@ -527,24 +509,43 @@ pub fn diff_plan(plan: Vec<PlannedNotification>, held_ids: Vec<String>) -> Resul
 pub enum ReminderReport {
     /// The OS showed it.
     Shown {
-        /// When, ms.
-        at_ms: i64,
+        /// When.
+        at: SystemTime,
     },
     /// Done.
     Done {
-        /// When, ms.
-        at_ms: i64,
+        /// When.
+        at: SystemTime,
     },
     /// Skipped on purpose.
     Skipped {
-        /// When, ms.
-        at_ms: i64,
+        /// When.
+        at: SystemTime,
     },
     /// Snoozed.
     Snoozed {
-        /// Show again at, ms.
-        until_ms: i64,
+        /// Show again at.
+        until: SystemTime,
     },
+}
+
+impl ReminderReport {
+    fn into_core(self) -> Result<rem::ReminderReport> {
+        Ok(match self {
+            ReminderReport::Shown { at } => rem::ReminderReport::Shown {
+                at_ms: ms_in("at", at)?,
+            },
+            ReminderReport::Done { at } => rem::ReminderReport::Done {
+                at_ms: ms_in("at", at)?,
+            },
+            ReminderReport::Skipped { at } => rem::ReminderReport::Skipped {
+                at_ms: ms_in("at", at)?,
+            },
+            ReminderReport::Snoozed { until } => rem::ReminderReport::Snoozed {
+                until_ms: ms_in("until", until)?,
+            },
+        })
+    }
 }
 
 /// Adherence for one rule or category.
@@ -553,32 +554,32 @@ pub struct Adherence {
     /// Rule id or category name.
     pub key: String,
     /// Occurrences due.
-    pub due: u32,
+    pub due: i32,
     /// Shown by the OS.
-    pub shown: u32,
+    pub shown: i32,
     /// Shown more than 5 minutes late.
-    pub late: u32,
+    pub late: i32,
     /// Never reported shown.
-    pub not_shown: u32,
+    pub not_shown: i32,
     /// Done.
-    pub done: u32,
+    pub done: i32,
     /// Skipped.
-    pub skipped: u32,
+    pub skipped: i32,
     /// Missed (grace period passed).
-    pub missed: u32,
+    pub missed: i32,
 }
 
 impl From<rem::Adherence> for Adherence {
     fn from(a: rem::Adherence) -> Self {
         Adherence {
             key: a.key,
-            due: a.due,
-            shown: a.shown,
-            late: a.late,
-            not_shown: a.not_shown,
-            done: a.done,
-            skipped: a.skipped,
-            missed: a.missed,
+            due: small(a.due),
+            shown: small(a.shown),
+            late: small(a.late),
+            not_shown: small(a.not_shown),
+            done: small(a.done),
+            skipped: small(a.skipped),
+            missed: small(a.missed),
         }
     }
 }
@@ -605,7 +606,7 @@ pub struct ReminderList {
 
 /// The notifications the OS should hold, and the damaged records skipped
 /// while planning them. Schedule every notification; log `corrupted`.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ReminderPlan {
     /// In time order, fair across rules, within the limits.
     pub notifications: Vec<PlannedNotification>,
@@ -614,35 +615,35 @@ pub struct ReminderPlan {
     pub corrupted: Vec<RecordRef>,
 }
 
-/// Quiet hours in the device's zone (`22:00`-`07:00` wraps midnight).
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+/// Quiet hours in the device's zone (22:00-07:00 wraps midnight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
 pub struct QuietHours {
-    /// Start, `HH:MM`.
-    pub start: String,
-    /// End, `HH:MM`.
-    pub end: String,
+    /// Start.
+    pub start: WallTime,
+    /// End.
+    pub end: WallTime,
 }
 
 /// A recorded event (a treatment session).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ReminderEvent {
     /// Random id.
-    pub id: String,
+    pub id: EventId,
     /// Kind.
     pub kind: String,
-    /// When, ms.
-    pub at_ms: i64,
-    /// IANA zone.
-    pub zone: String,
+    /// When.
+    pub at: SystemTime,
+    /// The zone it happened in.
+    pub zone: ZoneName,
 }
 
 impl From<rem::ReminderEvent> for ReminderEvent {
     fn from(e: rem::ReminderEvent) -> Self {
         ReminderEvent {
-            id: e.id,
+            id: EventId(e.id),
             kind: e.kind,
-            at_ms: e.at_ms,
-            zone: e.zone,
+            at: instant_out(e.at_ms),
+            zone: ZoneName(e.zone),
         }
     }
 }
@@ -653,190 +654,289 @@ pub struct Occurrence {
     /// Key.
     pub key: String,
     /// Rule.
-    pub reminder_id: String,
-    /// When it fires, ms.
-    pub fire_ms: i64,
+    pub reminder_id: ReminderId,
+    /// When it fires.
+    pub fire_at: SystemTime,
     /// UTC offset then, seconds.
     pub utc_offset_seconds: i32,
 }
 
 /// The patient's reminders: rules, the plan for the OS, reports and
-/// adherence. Shares its journal's store (closing the journal closes it).
+/// adherence. Lives in its journal's store and closes with it: after the
+/// journal's `close()`, every call raises `Closed`.
 #[derive(uniffi::Object)]
 pub struct Reminders {
-    journal: Arc<Journal>,
+    pool: Arc<Pool>,
 }
 
 #[uniffi::export]
 impl Journal {
     /// The reminders kept in this journal's store.
-    pub fn reminders(self: Arc<Self>) -> Result<Arc<Reminders>> {
-        self.store()?;
-        Ok(Arc::new(Reminders { journal: self }))
+    pub fn reminders(&self) -> Result<Arc<Reminders>> {
+        if self.pool.is_closed() {
+            return Err(CairnError::Closed);
+        }
+        Ok(Arc::new(Reminders {
+            pool: self.pool.clone(),
+        }))
     }
+}
+
+fn put(r: &Reminder) -> Option<JournalChange> {
+    JournalChange::put(ChangeTable::Reminders, r.id.0.clone())
 }
 
 #[uniffi::export]
 impl Reminders {
     /// Adds a rule.
-    pub fn add(&self, reminder: NewReminder) -> Result<Reminder> {
-        Ok(self
-            .journal
-            .store()?
-            .add_reminder(reminder.into_core()?)?
-            .into())
+    pub async fn add(&self, reminder: NewReminder) -> Result<Reminder> {
+        let r = reminder.into_core()?;
+        self.pool
+            .write(
+                move |s| Ok(s.add_reminder(r).map_err(CairnError::zone("zone"))?.into()),
+                put,
+            )
+            .await
     }
 
     /// Replaces a rule's content.
-    pub fn update(&self, id: String, reminder: NewReminder) -> Result<Reminder> {
-        Ok(self
-            .journal
-            .store()?
-            .update_reminder(&id, reminder.into_core()?)?
-            .into())
+    pub async fn update(&self, id: ReminderId, reminder: NewReminder) -> Result<Reminder> {
+        let r = reminder.into_core()?;
+        self.pool
+            .write(
+                move |s| {
+                    Ok(s.update_reminder(&id.0, r)
+                        .map_err(CairnError::zone("zone"))?
+                        .into())
+                },
+                put,
+            )
+            .await
     }
 
     /// One rule.
-    pub fn get(&self, id: String) -> Result<Reminder> {
-        Ok(self.journal.store()?.reminder(&id)?.into())
+    pub async fn get(&self, id: ReminderId) -> Result<Reminder> {
+        self.pool.read(move |s| Ok(s.reminder(&id.0)?.into())).await
     }
 
     /// Every rule; damaged ones are skipped and listed in `corrupted`.
-    pub fn list(&self) -> Result<ReminderList> {
-        let list = self.journal.store()?.reminders()?;
-        Ok(ReminderList {
-            reminders: list.reminders.into_iter().map(Into::into).collect(),
-            corrupted: list.corrupted.into_iter().map(Into::into).collect(),
-        })
+    pub async fn list(&self) -> Result<ReminderList> {
+        self.pool
+            .read(|s| {
+                let list = s.reminders()?;
+                Ok(ReminderList {
+                    reminders: list.reminders.into_iter().map(Into::into).collect(),
+                    corrupted: list.corrupted.into_iter().map(Into::into).collect(),
+                })
+            })
+            .await
     }
 
     /// Deletes a rule.
-    pub fn delete(&self, id: String) -> Result<()> {
-        Ok(self.journal.store()?.delete_reminder(&id)?)
+    pub async fn delete(&self, id: ReminderId) -> Result<()> {
+        let changed = id.0.clone();
+        self.pool
+            .write(
+                move |s| Ok(s.delete_reminder(&id.0)?),
+                move |_| JournalChange::deleted(ChangeTable::Reminders, changed),
+            )
+            .await
     }
 
     /// Records an event (a treatment session) that post-session rules follow.
-    pub fn record_event(&self, kind: String, at_ms: i64, zone: String) -> Result<ReminderEvent> {
-        Ok(self
-            .journal
-            .store()?
-            .record_event(&kind, ms_in("at_ms", at_ms)?, &zone)?
-            .into())
+    pub async fn record_event(
+        &self,
+        kind: String,
+        at: SystemTime,
+        zone: ZoneName,
+    ) -> Result<ReminderEvent> {
+        let at = instant_in("at", at)?;
+        self.pool
+            .write(
+                move |s| {
+                    Ok(s.record_event(&kind, at, &zone.0)
+                        .map_err(CairnError::zone("zone"))?
+                        .into())
+                },
+                |e: &ReminderEvent| JournalChange::put(ChangeTable::Events, e.id.0.clone()),
+            )
+            .await
     }
 
     /// Every recorded event.
-    pub fn events(&self) -> Result<Vec<ReminderEvent>> {
-        Ok(self
-            .journal
-            .store()?
-            .events()?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+    pub async fn events(&self) -> Result<Vec<ReminderEvent>> {
+        self.pool
+            .read(|s| Ok(s.events()?.into_iter().map(Into::into).collect()))
+            .await
     }
 
     /// Sets, or clears with none, the quiet hours.
-    pub fn set_quiet_hours(&self, quiet: Option<QuietHours>) -> Result<()> {
+    pub async fn set_quiet_hours(&self, quiet: Option<QuietHours>) -> Result<()> {
         let q = match quiet {
             Some(q) => Some(rem::QuietHours {
-                start: time_in(&q.start)?,
-                end: time_in(&q.end)?,
+                start: time_in("start", q.start)?,
+                end: time_in("end", q.end)?,
             }),
             None => None,
         };
-        Ok(self.journal.store()?.set_quiet_hours(q)?)
+        self.pool
+            .write(
+                move |s| Ok(s.set_quiet_hours(q)?),
+                |_| JournalChange::put(ChangeTable::Settings, "quiet_hours"),
+            )
+            .await
     }
 
     /// The quiet hours, if set.
-    pub fn quiet_hours(&self) -> Result<Option<QuietHours>> {
-        Ok(self.journal.store()?.quiet_hours()?.map(|q| QuietHours {
-            start: time_out(q.start),
-            end: time_out(q.end),
-        }))
+    pub async fn quiet_hours(&self) -> Result<Option<QuietHours>> {
+        self.pool
+            .read(|s| {
+                Ok(s.quiet_hours()?.map(|q| QuietHours {
+                    start: time_out(q.start),
+                    end: time_out(q.end),
+                }))
+            })
+            .await
     }
 
     /// Reports what happened to a planned occurrence (`occurrence` and
-    /// `due_ms` as in the plan).
-    pub fn report(&self, occurrence: String, due_ms: i64, report: ReminderReport) -> Result<()> {
-        let r = match report {
-            ReminderReport::Shown { at_ms } => rem::ReminderReport::Shown { at_ms },
-            ReminderReport::Done { at_ms } => rem::ReminderReport::Done { at_ms },
-            ReminderReport::Skipped { at_ms } => rem::ReminderReport::Skipped { at_ms },
-            ReminderReport::Snoozed { until_ms } => rem::ReminderReport::Snoozed { until_ms },
-        };
-        Ok(self
-            .journal
-            .store()?
-            .report_reminder(&occurrence, due_ms, r)?)
+    /// `due` as in the plan).
+    pub async fn report(
+        &self,
+        occurrence: String,
+        due: SystemTime,
+        report: ReminderReport,
+    ) -> Result<()> {
+        self.report_job(occurrence, due, report)?.await
     }
 
-    /// The notifications the OS should hold from `now_ms` for `horizon_days`
+    /// `report` for a platform callback that must finish before it returns
+    /// (an Android `BroadcastReceiver` for a notification action). Blocks
+    /// the calling thread: never call it from the main thread.
+    pub fn report_blocking(
+        &self,
+        occurrence: String,
+        due: SystemTime,
+        report: ReminderReport,
+    ) -> Result<()> {
+        self.report_job(occurrence, due, report)?.wait()
+    }
+
+    /// The notifications the OS should hold from `now` for `horizon_days`
     /// (1-62), in time order, fair across rules within `limits`. Apply it
-    /// with `diff_plan` at app start, after boot, after a zone change and
+    /// with `diffPlan` at app start, after boot, after a zone change and
     /// after each report. A damaged record is skipped and listed in
     /// `corrupted`; every good rule is still planned.
-    pub fn plan(
+    pub async fn plan(
         &self,
-        now_ms: i64,
-        device_zone: String,
+        now: SystemTime,
+        device_zone: ZoneName,
         limits: PlatformLimits,
-        horizon_days: u32,
+        horizon_days: i32,
     ) -> Result<ReminderPlan> {
-        let plan = self.journal.store()?.plan_reminders(
-            ms_in("now_ms", now_ms)?,
-            &device_zone,
-            &limits.into(),
-            horizon_days,
-        )?;
-        Ok(ReminderPlan {
-            notifications: plan.notifications.into_iter().map(Into::into).collect(),
-            corrupted: plan.corrupted.into_iter().map(Into::into).collect(),
-        })
+        self.plan_job(now, device_zone, limits, horizon_days)?.await
     }
 
-    /// Every occurrence firing in `[from_ms, to_ms)` (at most 400 days).
-    pub fn occurrences(
+    /// `plan` for a platform callback that must finish before it returns
+    /// (Android's `BOOT_COMPLETED` receiver, an iOS `BGTask` handler).
+    /// Blocks the calling thread: never call it from the main thread.
+    pub fn plan_blocking(
         &self,
-        from_ms: i64,
-        to_ms: i64,
-        device_zone: String,
+        now: SystemTime,
+        device_zone: ZoneName,
+        limits: PlatformLimits,
+        horizon_days: i32,
+    ) -> Result<ReminderPlan> {
+        self.plan_job(now, device_zone, limits, horizon_days)?
+            .wait()
+    }
+
+    /// Every occurrence firing in `[from, to)` (at most 400 days).
+    pub async fn occurrences(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+        device_zone: ZoneName,
     ) -> Result<Vec<Occurrence>> {
-        Ok(self
-            .journal
-            .store()?
-            .occurrences(
-                ms_in("from_ms", from_ms)?,
-                ms_in("to_ms", to_ms)?,
-                &device_zone,
-            )?
-            .into_iter()
-            .map(|o| Occurrence {
-                key: o.key,
-                reminder_id: o.reminder_id,
-                fire_ms: o.fire_ms,
-                utc_offset_seconds: o.utc_offset_seconds,
+        let (from, to) = (instant_in("from", from)?, instant_in("to", to)?);
+        self.pool
+            .read(move |s| {
+                Ok(s.occurrences(from, to, &device_zone.0)
+                    .map_err(CairnError::zone("deviceZone"))?
+                    .into_iter()
+                    .map(|o| Occurrence {
+                        key: o.key,
+                        reminder_id: ReminderId(o.reminder_id),
+                        fire_at: instant_out(o.fire_ms),
+                        utc_offset_seconds: o.utc_offset_seconds,
+                    })
+                    .collect())
             })
-            .collect())
+            .await
     }
 
-    /// Adherence for occurrences due in `[from_ms, min(to_ms, now_ms))`.
-    pub fn adherence(
+    /// Adherence for occurrences due in `[from, min(to, now))`.
+    pub async fn adherence(
         &self,
-        from_ms: i64,
-        to_ms: i64,
-        now_ms: i64,
-        device_zone: String,
+        from: SystemTime,
+        to: SystemTime,
+        now: SystemTime,
+        device_zone: ZoneName,
     ) -> Result<AdherenceReport> {
-        let report = self.journal.store()?.adherence(
-            ms_in("from_ms", from_ms)?,
-            ms_in("to_ms", to_ms)?,
-            ms_in("now_ms", now_ms)?,
-            &device_zone,
-        )?;
-        Ok(AdherenceReport {
-            rules: report.by_rule.into_iter().map(Into::into).collect(),
-            categories: report.by_category.into_iter().map(Into::into).collect(),
-            corrupted: report.corrupted.into_iter().map(Into::into).collect(),
-        })
+        let (from, to, now) = (
+            instant_in("from", from)?,
+            instant_in("to", to)?,
+            instant_in("now", now)?,
+        );
+        self.pool
+            .read(move |s| {
+                let report = s
+                    .adherence(from, to, now, &device_zone.0)
+                    .map_err(CairnError::zone("deviceZone"))?;
+                Ok(AdherenceReport {
+                    rules: report.by_rule.into_iter().map(Into::into).collect(),
+                    categories: report.by_category.into_iter().map(Into::into).collect(),
+                    corrupted: report.corrupted.into_iter().map(Into::into).collect(),
+                })
+            })
+            .await
+    }
+}
+
+impl Reminders {
+    fn report_job(
+        &self,
+        occurrence: String,
+        due: SystemTime,
+        report: ReminderReport,
+    ) -> Result<crate::pool::Job<()>> {
+        let due = ms_in("due", due)?;
+        let r = report.into_core()?;
+        let changed = occurrence.clone();
+        Ok(self.pool.write(
+            move |s| Ok(s.report_reminder(&occurrence, due, r)?),
+            move |_| JournalChange::put(ChangeTable::ReminderReports, changed),
+        ))
+    }
+
+    fn plan_job(
+        &self,
+        now: SystemTime,
+        device_zone: ZoneName,
+        limits: PlatformLimits,
+        horizon_days: i32,
+    ) -> Result<crate::pool::Job<ReminderPlan>> {
+        let now = instant_in("now", now)?;
+        let limits = limits.into_core()?;
+        let horizon: u32 = count_in("horizonDays", horizon_days.into())?;
+        Ok(self.pool.read(move |s| {
+            let plan = s
+                .plan_reminders(now, &device_zone.0, &limits, horizon)
+                .map_err(CairnError::zone("deviceZone"))?;
+            Ok(ReminderPlan {
+                notifications: plan.notifications.into_iter().map(Into::into).collect(),
+                corrupted: plan.corrupted.into_iter().map(Into::into).collect(),
+            })
+        }))
     }
 }

@@ -1,12 +1,61 @@
 //! Test-only exports, in builds with the `testing` feature only.
 
 use crate::error::{CairnError, Result};
+use crate::journal::Journal;
+use crate::values::{EntryId, LocalDay, WallTime, Weekday, ZoneName};
+use std::time::SystemTime;
 
-/// Panics inside Rust, to test that the panic arrives as an exception and
-/// the host keeps running. Only in builds with the `testing` feature.
 #[uniffi::export]
-pub fn testing_panic() -> Result<()> {
-    panic!("deliberate panic for tests");
+impl Journal {
+    /// Panics inside a job on the journal's threads, to test that it
+    /// arrives as `Internal` and the journal keeps working. Only in builds
+    /// with the `testing` feature.
+    pub async fn testing_panic(&self) -> Result<()> {
+        self.pool
+            .read(|_| -> Result<()> { panic!("deliberate panic for tests") })
+            .await
+    }
+
+    /// A read that runs until it is cancelled (a recursive query that never
+    /// ends): cancelling the caller must interrupt it and free its reader.
+    /// Only in builds with the `testing` feature.
+    pub async fn testing_endless_read(&self) -> Result<()> {
+        self.pool.read(|s| Ok(s.testing_endless_read()?)).await
+    }
+}
+
+/// Every typed value, as the tests send it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TestingValues {
+    /// An instant.
+    pub at: SystemTime,
+    /// A local day.
+    pub day: LocalDay,
+    /// A time of day.
+    pub time: WallTime,
+    /// A zone.
+    pub zone: ZoneName,
+    /// A weekday.
+    pub weekday: Weekday,
+    /// An id.
+    pub id: EntryId,
+}
+
+/// Sends every typed value through Rust and back, checked and converted
+/// the way real calls convert them (instants to whole milliseconds, days,
+/// times and weekdays validated). Only in builds with the `testing`
+/// feature.
+#[uniffi::export]
+pub fn testing_echo(values: TestingValues) -> Result<TestingValues> {
+    use crate::values::*;
+    Ok(TestingValues {
+        at: instant_out(ms_in("at", values.at)?),
+        day: day_out(day_in("day", values.day)?),
+        time: time_out(time_in("time", values.time)?),
+        zone: values.zone,
+        weekday: weekday_out(weekday_in("weekday", values.weekday)?),
+        id: values.id,
+    })
 }
 
 /// Edits a sealed record in the file at `path` as an attacker with the file
@@ -17,9 +66,7 @@ pub fn testing_panic() -> Result<()> {
 /// feature.
 #[uniffi::export]
 pub fn testing_tamper(path: String, table: String, id: String, how: String) -> Result<()> {
-    let bad = |message: &str| CairnError::InvalidInput {
-        message: message.to_owned(),
-    };
+    let bad = |reason: &str| CairnError::invalid("tamper", reason);
     if ![
         "entries",
         "trackers",

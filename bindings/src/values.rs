@@ -1,13 +1,26 @@
-//! Conversions shared by every domain: instants (ms since the epoch), local
-//! dates (`YYYY-MM-DD`) and wall-clock times (`HH:MM`) in and out, and
-//! [`RecordRef`], the id of a record that could not be opened.
+//! Typed values at the edge, converted in this one place:
+//!
+//! | here | Kotlin | Swift |
+//! |---|---|---|
+//! | `SystemTime` | `java.time.Instant` | `Date` |
+//! | [`LocalDay`] (days since 1970-01-01) | `java.time.LocalDate` | `DateComponents` (year, month, day) |
+//! | [`WallTime`] (seconds since midnight) | `java.time.LocalTime` | `DateComponents` (hour, minute) |
+//! | [`ZoneName`] (IANA name) | `java.time.ZoneId` | `TimeZone` |
+//! | [`Weekday`] (ISO 1-7) | `java.time.DayOfWeek` | `Weekday` |
+//! | [`EntryId`], [`TrackerId`], [`ReminderId`], [`EventId`] | value classes | structs |
+//!
+//! Instants are rounded to whole milliseconds here, in Rust, so that a value
+//! read back and written again never drifts. The mapping to platform types
+//! is in `bindings/uniffi.toml`; the platform halves of the id types and the
+//! `DateComponents` helpers are in `android/.../CairnValues.kt` and
+//! `ios/Sources/Cairn/CairnValues.swift`.
 
 use crate::error::{CairnError, Result};
 use cairn_core as core;
-use core::reminders as rem;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A record that could not be opened.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, uniffi::Record)]
 pub struct RecordRef {
     /// Its table.
     pub table: String,
@@ -24,30 +37,233 @@ impl From<core::RecordRef> for RecordRef {
     }
 }
 
-pub(crate) fn date_in(field: &str, s: &str) -> Result<chrono::NaiveDate> {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| CairnError::InvalidInput {
-        message: format!("invalid {field}: expected YYYY-MM-DD"),
-    })
+/// A local calendar day: Kotlin `LocalDate`, Swift `DateComponents`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LocalDay(pub i64);
+uniffi::custom_type!(LocalDay, i64, {
+    lower: |d| d.0,
+    try_lift: |v| Ok(LocalDay(v)),
+});
+
+/// A wall-clock time of day: Kotlin `LocalTime`, Swift `DateComponents`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WallTime(pub i32);
+uniffi::custom_type!(WallTime, i32, {
+    lower: |t| t.0,
+    try_lift: |v| Ok(WallTime(v)),
+});
+
+/// An IANA zone: Kotlin `ZoneId`, Swift `TimeZone`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ZoneName(pub String);
+uniffi::custom_type!(ZoneName, String, {
+    lower: |z| z.0,
+    try_lift: |v| Ok(ZoneName(v)),
+});
+
+/// A day of the week: Kotlin `DayOfWeek`, Swift `Weekday`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Weekday(pub i32);
+uniffi::custom_type!(Weekday, i32, {
+    lower: |w| w.0,
+    try_lift: |v| Ok(Weekday(v)),
+});
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $name(pub String);
+        uniffi::custom_type!($name, String, {
+            lower: |id| id.0,
+            try_lift: |v| Ok($name(v)),
+        });
+    };
 }
 
-pub(crate) fn ms_in(field: &str, ms: i64) -> Result<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::from_timestamp_millis(ms).ok_or_else(|| CairnError::InvalidInput {
-        message: format!("invalid {field}: out of range"),
-    })
+id_type!(
+    /// An entry's id.
+    EntryId
+);
+id_type!(
+    /// A tracker's id (a word for built-ins, 32 hex characters for custom ones).
+    TrackerId
+);
+id_type!(
+    /// A reminder rule's id.
+    ReminderId
+);
+id_type!(
+    /// A recorded event's id.
+    EventId
+);
+
+// --- in ------------------------------------------------------------------
+
+/// `snake_case` (the core's field names) as the platforms spell them.
+pub(crate) fn camel(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut up = false;
+    for c in field.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.extend(c.to_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
-pub(crate) fn time_in(s: &str) -> Result<chrono::NaiveTime> {
-    Ok(rem::parse_time(s)?)
+fn round_ms(d: Duration) -> u128 {
+    (d.as_nanos() + 500_000) / 1_000_000
 }
 
-pub(crate) fn time_out(t: chrono::NaiveTime) -> String {
-    t.format("%H:%M").to_string()
+/// An instant as whole milliseconds since the epoch (half a millisecond
+/// rounds away from the epoch).
+pub(crate) fn ms_in(field: &str, t: SystemTime) -> Result<i64> {
+    let ms: i128 = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => round_ms(d) as i128,
+        Err(e) => -(round_ms(e.duration()) as i128),
+    };
+    i64::try_from(ms).map_err(|_| CairnError::invalid(field, "out of range"))
 }
 
-pub(crate) fn times_in(ts: &[String]) -> Result<Vec<chrono::NaiveTime>> {
-    ts.iter().map(|t| time_in(t)).collect()
+/// The same, as a chrono instant.
+pub(crate) fn instant_in(field: &str, t: SystemTime) -> Result<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp_millis(ms_in(field, t)?)
+        .ok_or_else(|| CairnError::invalid(field, "out of range"))
 }
 
-pub(crate) fn times_out(ts: &[chrono::NaiveTime]) -> Vec<String> {
+pub(crate) fn day_in(field: &str, d: LocalDay) -> Result<chrono::NaiveDate> {
+    i32::try_from(d.0)
+        .ok()
+        .and_then(|n| n.checked_add(719_163))
+        .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
+        .ok_or_else(|| CairnError::invalid(field, "out of range"))
+}
+
+pub(crate) fn time_in(field: &str, t: WallTime) -> Result<chrono::NaiveTime> {
+    if !(0..86_400).contains(&t.0) {
+        return Err(CairnError::invalid(field, "must be a time of day"));
+    }
+    if t.0 % 60 != 0 {
+        return Err(CairnError::invalid(field, "must be whole minutes"));
+    }
+    chrono::NaiveTime::from_num_seconds_from_midnight_opt(t.0 as u32, 0)
+        .ok_or_else(|| CairnError::invalid(field, "must be a time of day"))
+}
+
+pub(crate) fn times_in(field: &str, ts: &[WallTime]) -> Result<Vec<chrono::NaiveTime>> {
+    ts.iter().map(|t| time_in(field, *t)).collect()
+}
+
+pub(crate) fn weekday_in(field: &str, w: Weekday) -> Result<chrono::Weekday> {
+    u8::try_from(w.0 - 1)
+        .ok()
+        .filter(|n| *n < 7)
+        .and_then(|n| chrono::Weekday::try_from(n).ok())
+        .ok_or_else(|| CairnError::invalid(field, "must be a day of the week"))
+}
+
+/// A count or limit given as a signed number, for a core field that is
+/// unsigned: negative is refused with the field's name.
+pub(crate) fn count_in<T: TryFrom<i64>>(field: &str, n: i64) -> Result<T> {
+    T::try_from(n).map_err(|_| CairnError::invalid(field, "out of range"))
+}
+
+// --- out -----------------------------------------------------------------
+
+pub(crate) fn instant_out(ms: i64) -> SystemTime {
+    let d = Duration::from_millis(ms.unsigned_abs());
+    let t = if ms >= 0 {
+        UNIX_EPOCH.checked_add(d)
+    } else {
+        UNIX_EPOCH.checked_sub(d)
+    };
+    t.unwrap_or(UNIX_EPOCH)
+}
+
+pub(crate) fn day_out(d: chrono::NaiveDate) -> LocalDay {
+    use chrono::Datelike;
+    LocalDay(i64::from(d.num_days_from_ce()) - 719_163)
+}
+
+pub(crate) fn time_out(t: chrono::NaiveTime) -> WallTime {
+    use chrono::Timelike;
+    WallTime(t.num_seconds_from_midnight() as i32)
+}
+
+pub(crate) fn times_out(ts: &[chrono::NaiveTime]) -> Vec<WallTime> {
     ts.iter().map(|t| time_out(*t)).collect()
+}
+
+pub(crate) fn weekday_out(w: chrono::Weekday) -> Weekday {
+    Weekday(w.number_from_monday() as i32)
+}
+
+/// A core count as the platforms' signed numbers (saturating; the core's
+/// counts are far below the limit).
+pub(crate) fn count_out<T: TryInto<i64>>(n: T) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_round_to_the_nearest_millisecond_both_sides_of_1970() {
+        let t = |secs: i64, nanos: u32| {
+            if secs >= 0 {
+                UNIX_EPOCH + Duration::new(secs as u64, nanos)
+            } else {
+                UNIX_EPOCH - Duration::new(secs.unsigned_abs(), nanos)
+            }
+        };
+        assert_eq!(ms_in("at", t(1, 499_999)).unwrap(), 1_000);
+        assert_eq!(ms_in("at", t(1, 500_000)).unwrap(), 1_001);
+        assert_eq!(ms_in("at", t(-1, 499_999)).unwrap(), -1_000);
+        assert_eq!(ms_in("at", t(-1, 500_000)).unwrap(), -1_001);
+        for ms in [-86_400_000_i64, -1, 0, 1, 7_258_118_399_999] {
+            assert_eq!(ms_in("at", instant_out(ms)).unwrap(), ms);
+        }
+    }
+
+    #[test]
+    fn days_times_and_weekdays_round_trip_and_refuse_what_is_not_one() {
+        for s in ["1969-12-31", "1970-01-01", "2024-02-29", "2199-12-31"] {
+            let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+            assert_eq!(day_in("day", day_out(d)).unwrap(), d);
+        }
+        assert_eq!(
+            day_out(chrono::NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()).0,
+            1
+        );
+        assert!(day_in("day", LocalDay(i64::MAX)).is_err());
+        assert_eq!(
+            time_in("t", WallTime(7 * 3600 + 30 * 60))
+                .unwrap()
+                .to_string(),
+            "07:30:00"
+        );
+        assert!(matches!(
+            time_in("t", WallTime(86_400)),
+            Err(CairnError::InvalidInput { .. })
+        ));
+        assert!(matches!(
+            time_in("t", WallTime(61)),
+            Err(CairnError::InvalidInput { .. })
+        ));
+        assert!(time_in("t", WallTime(-60)).is_err());
+        for n in 1..=7 {
+            assert_eq!(weekday_out(weekday_in("d", Weekday(n)).unwrap()).0, n);
+        }
+        assert!(weekday_in("d", Weekday(0)).is_err());
+        assert!(weekday_in("d", Weekday(8)).is_err());
+        assert_eq!(camel("horizon_days"), "horizonDays");
+        assert_eq!(camel("at"), "at");
+    }
 }

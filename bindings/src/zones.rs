@@ -1,8 +1,10 @@
 //! The time zone database: [`ZoneDatabase`].
 
 use crate::error::{CairnError, Result};
+use crate::values::{ZoneName, ms_in};
 use cairn_core as core;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 /// The IANA time zone database Cairn reads: the platform's own, so the
 /// library stays small and agrees with the phone's clock.
@@ -23,20 +25,18 @@ impl ZoneDatabase {
     }
 
     /// TZif files in a directory tree (`Europe/Paris` is `dir/Europe/Paris`).
-    /// `InvalidInput` if `path` is not a folder.
+    /// `InvalidInput` (field `path`) if `path` is not a folder.
     #[uniffi::constructor]
     pub fn directory(path: String) -> Result<Arc<Self>> {
         if !std::path::Path::new(&path).is_dir() {
-            return Err(CairnError::InvalidInput {
-                message: "invalid zone database: not a folder".into(),
-            });
+            return Err(CairnError::invalid("path", "not a folder"));
         }
         Ok(Arc::new(Self {
             db: Arc::new(core::ZoneDb::directory(path)),
         }))
     }
 
-    /// Android's concatenated `tzdata` file at `path`. `Storage` if it is
+    /// Android's concatenated `tzdata` file at `path`. `Io` if it is
     /// missing or not in Android's format.
     #[uniffi::constructor]
     pub fn android_tzdata(path: String) -> Result<Arc<Self>> {
@@ -45,7 +45,7 @@ impl ZoneDatabase {
         }))
     }
 
-    /// An empty database (UTC only) to fill with [`ZoneDatabase::add_tzif`].
+    /// An empty database (UTC only) to fill with `addTzif`.
     #[uniffi::constructor]
     pub fn in_memory() -> Result<Arc<Self>> {
         Ok(Arc::new(Self {
@@ -59,9 +59,21 @@ impl ZoneDatabase {
         Ok(self.db.add_tzif(&name, &tzif)?)
     }
 
-    /// The UTC offset, in seconds, in force in `zone` at `at_ms`.
-    pub fn utc_offset_seconds(&self, zone: String, at_ms: i64) -> Result<i32> {
-        Ok(self.db.zone(&zone)?.offset_at(at_ms))
+    /// Whether the database has `zone`.
+    pub fn contains(&self, zone: ZoneName) -> bool {
+        self.db.zone(&zone.0).is_ok()
+    }
+
+    /// The UTC offset, in seconds, in force in `zone` at `at` (any instant
+    /// the platform can hold; before the zone's first rule, its first
+    /// offset).
+    pub fn utc_offset_seconds(&self, zone: ZoneName, at: SystemTime) -> Result<i32> {
+        let ms = ms_in("at", at)?;
+        Ok(self
+            .db
+            .zone(&zone.0)
+            .map_err(CairnError::zone("zone"))?
+            .offset_at(ms))
     }
 }
 

@@ -109,6 +109,10 @@ pub enum Error {
     /// The operating system reported an I/O error.
     #[error("i/o error: {0}")]
     Io(String),
+    /// The call was stopped through an [`crate::InterruptHandle`]; its
+    /// transaction rolled back and nothing was written.
+    #[error("the call was interrupted")]
+    Interrupted,
     /// The system random source failed.
     #[error("the system random source failed")]
     Random,
@@ -138,6 +142,9 @@ impl From<rusqlite::Error> for Error {
         match &e {
             rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::NotADatabase => {
                 Error::NotAStore
+            }
+            rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::OperationInterrupted => {
+                Error::Interrupted
             }
             // Messages from SQLite name tables and columns, never values:
             // every statement binds parameters.

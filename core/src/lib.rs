@@ -31,7 +31,9 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, RecordRef, Result};
 pub use journal::{Entry, EntryPage, EntryQuery, MAX_TAGS, NewEntry, Tag, TagGroup};
 pub use schema::LATEST as SCHEMA_VERSION;
-pub use store::{Key, KeySlot, RekeyReport, Store, StoreOptions, pragmas as store_pragmas};
+pub use store::{
+    InterruptHandle, Key, KeySlot, RekeyReport, Store, StoreOptions, pragmas as store_pragmas,
+};
 pub use trackers::{
     BUILTIN_TRACKERS, BuiltinTracker, MAX_COUNT, MAX_DURATION_MINUTES, MAX_LABEL_CHARS,
     MAX_SCALE_BOUND, MAX_SLEEP_MINUTES, MAX_TEXT_BYTES, NewTracker, Tracker, TrackerKind, Value,

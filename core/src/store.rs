@@ -112,6 +112,24 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Stops the statement running on one store's connection; see
+/// [`Store::interrupt_handle`].
+pub struct InterruptHandle(rusqlite::InterruptHandle);
+
+impl InterruptHandle {
+    /// Interrupts the running statement, if any (a no-op between
+    /// statements).
+    pub fn interrupt(&self) {
+        self.0.interrupt();
+    }
+}
+
+impl std::fmt::Debug for InterruptHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InterruptHandle")
+    }
+}
+
 /// Connection settings; none of them writes to the file. `apple` adds
 /// `fullfsync`: on Darwin `fsync` does not flush the drive's cache, and the
 /// bundled SQLite does not turn it on by itself.
@@ -485,6 +503,31 @@ impl Store {
     /// The file this store lives in.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A handle that stops the statement running on this store's connection
+    /// (`sqlite3_interrupt`): the call fails with [`Error::Interrupted`] and
+    /// its transaction rolls back. Safe to use from any thread, even after
+    /// the store is closed.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle(self.lock().conn.get_interrupt_handle())
+    }
+
+    /// Runs a read that never ends until it is interrupted through
+    /// [`Store::interrupt_handle`], inside a read transaction as every read
+    /// is. For the bindings' cancellation tests only.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn testing_endless_read(&self) -> Result<()> {
+        let mut inner = self.lock();
+        let tx = inner.conn.transaction()?;
+        tx.query_row(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) \
+             SELECT count(*) FROM n",
+            [],
+            |_| Ok(()),
+        )?;
+        Ok(())
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {

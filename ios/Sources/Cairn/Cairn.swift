@@ -3,6 +3,7 @@
 
 // swiftlint:disable all
 import Foundation
+import Foundation
 
 // Depending on the consumer's build setup, the low-level FFI code
 // might be in a separate module, or it might be compiled inline into
@@ -362,7 +363,7 @@ private func uniffiCheckCallStatus<E: Swift.Error>(
             }
 
         case CALL_CANCELLED:
-            fatalError("Cancellation not supported yet")
+            throw CancellationError()
 
         default:
             throw UniffiInternalError.unexpectedRustCallStatusCode
@@ -460,55 +461,13 @@ fileprivate final class UniffiHandleMap<T>: @unchecked Sendable {
 
 
 // Public interface members begin here.
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
-    typealias FfiType = UInt8
-    typealias SwiftType = UInt8
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
-        return try lift(readInt(&buf))
-    }
-
-    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
-    typealias FfiType = UInt16
-    typealias SwiftType = UInt16
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
-        return try lift(readInt(&buf))
-    }
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
-    typealias FfiType = UInt32
-    typealias SwiftType = UInt32
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
-        return try lift(readInt(&buf))
-    }
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
+// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+private let IDX_CALLBACK_FREE: Int32 = 0
+// Callback return codes
+private let UNIFFI_CALLBACK_SUCCESS: Int32 = 0
+private let UNIFFI_CALLBACK_ERROR: Int32 = 1
+private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
@@ -522,22 +481,6 @@ fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
     }
 
     public static func write(_ value: Int32, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
-    typealias FfiType = UInt64
-    typealias SwiftType = UInt64
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt64 {
-        return try lift(readInt(&buf))
-    }
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -662,93 +605,152 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
     }
 }
 
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
+    typealias SwiftType = Date
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Date {
+        let seconds: Int64 = try readInt(&buf)
+        let nanoseconds: UInt32 = try readInt(&buf)
+        // Build the Date from whole seconds first, then add the nanoseconds as a
+        // separate TimeInterval.  Date stores CFAbsoluteTime (seconds since 2001),
+        // so adding a small fraction to the ~7.8e8 base is twice as precise as
+        // adding it to the ~1.76e9 Unix-epoch value, because the smaller magnitude
+        // leaves more mantissa bits for the sub-second part.
+        if seconds >= 0 {
+            return Date(timeIntervalSince1970: Double(seconds))
+                .addingTimeInterval(Double(nanoseconds) / 1.0e9)
+        } else {
+            return Date(timeIntervalSince1970: Double(seconds))
+                .addingTimeInterval(-Double(nanoseconds) / 1.0e9)
+        }
+    }
+
+    public static func write(_ value: Date, into buf: inout [UInt8]) {
+        var delta = value.timeIntervalSince1970
+        var sign: Int64 = 1
+        if delta < 0 {
+            // The nanoseconds portion of the epoch offset must always be
+            // positive, to simplify the calculation we will use the absolute
+            // value of the offset.
+            sign = -1
+            delta = -delta
+        }
+        if delta.rounded(.down) > Double(Int64.max) {
+            fatalError("Timestamp overflow, exceeds max bounds supported by Uniffi")
+        }
+        let seconds = Int64(delta)
+        let nanoseconds = UInt32((delta - Double(seconds)) * 1.0e9)
+        writeInt(&buf, sign * seconds)
+        writeInt(&buf, nanoseconds)
+    }
+}
+
 
 
 
 /**
  * A patient's encrypted journal: one SQLite file, sealed with a 32-byte
- * key from the platform keystore. `close()` it when done; calls after
- * that raise `CairnError.Closed`.
+ * key from the platform keystore.
+ *
+ * Every call is `suspend` (Kotlin) or `async` (Swift) and runs on threads
+ * the journal owns: one writer, two readers. Cancelling a read stops it;
+ * a write, once called, always completes. `close()` when done: later calls
+ * raise `Closed`, and every object taken from the journal (its
+ * `Reminders`) stops with it.
  */
 public protocol JournalProtocol: AnyObject, Sendable {
     
     /**
      * Defines a custom tracker.
      */
-    func addTracker(tracker: NewTracker) throws  -> Tracker
+    func addTracker(tracker: NewTracker) async throws  -> Tracker
     
     /**
-     * Closes the journal. Later calls raise `Closed`; closing twice is fine.
-     * Calls already running finish first.
+     * Closes the journal: new calls raise `Closed`, calls already made
+     * finish, then the file is closed. Resolves once it is. Closing twice
+     * is fine.
      */
-    func close() throws 
+    func close() async throws 
     
     /**
      * Deletes an entry (its content is erased; a tombstone stays for sync).
      */
-    func deleteEntry(id: String) throws 
+    func deleteEntry(id: EntryId) async throws 
     
     /**
      * Deletes a custom tracker (its entries are kept).
      */
-    func deleteTracker(id: String) throws 
+    func deleteTracker(id: TrackerId) async throws 
     
     /**
-     * A page of entries.
+     * A page of entries. Cancelling the caller stops a long listing.
      */
-    func entries(query: EntryQuery) throws  -> EntryPage
+    func entries(query: EntryQuery) async throws  -> EntryPage
     
     /**
      * One entry by id.
      */
-    func entry(id: String) throws  -> Entry
+    func entry(id: EntryId) async throws  -> Entry
     
     /**
-     * SQLite's integrity check: true when the file is sound.
+     * SQLite's integrity check: true when the file is sound. Cancelling
+     * the caller stops it.
      */
-    func integrityCheck() throws  -> Bool
+    func integrityCheck() async throws  -> Bool
     
     /**
      * Logs an entry; returns once it (and its sync outbox row) is on disk.
      */
-    func log(entry: NewEntry) throws  -> Entry
+    func log(entry: NewEntry) async throws  -> Entry
+    
+    /**
+     * Calls `listener` after each commit made through this journal, until
+     * the returned subscription is cancelled or the journal closes.
+     * Kotlin: `changes()` gives a `Flow`; Swift: `changes()` an
+     * `AsyncStream`.
+     */
+    func observe(listener: JournalListener) throws  -> Subscription
     
     /**
      * Changes waiting in the sync outbox.
      */
-    func pendingChanges() throws  -> UInt64
+    func pendingChanges() async throws  -> Int64
     
     /**
      * Re-seals everything under `new_key` (32 bytes) in one transaction.
+     * Reads wait for it; after it, every connection uses the new key.
      */
-    func rekey(newKey: Data) throws  -> RekeyReport
+    func rekey(newKey: Data) async throws  -> RekeyReport
     
     /**
      * Per-tracker counts and means over the entries `query` selects
      * (its `limit` and `after` are ignored).
      */
-    func summary(query: EntryQuery) throws  -> [TrackerSummary]
+    func summary(query: EntryQuery) async throws  -> [TrackerSummary]
     
     /**
      * Tags on the local days whose mean on `tracker` is at or below
      * `threshold`, most frequent first: a pattern to look at, not a cause.
      */
-    func tagsOnLowDays(query: EntryQuery, tracker: String, threshold: Double) throws  -> [TagCount]
+    func tagsOnLowDays(query: EntryQuery, tracker: String, threshold: Double) async throws  -> [TagCount]
     
     /**
      * A tracker by id or name (case-insensitive).
      */
-    func tracker(idOrName: String) throws  -> Tracker
+    func tracker(idOrName: String) async throws  -> Tracker
     
     /**
      * All trackers: built-in first, then custom ones.
      */
-    func trackers() throws  -> [Tracker]
+    func trackers() async throws  -> [Tracker]
     
     /**
      * Replaces an entry's content; keeps its id and creation time.
      */
-    func updateEntry(id: String, entry: NewEntry) throws  -> Entry
+    func updateEntry(id: EntryId, entry: NewEntry) async throws  -> Entry
     
     /**
      * The reminders kept in this journal's store.
@@ -758,8 +760,13 @@ public protocol JournalProtocol: AnyObject, Sendable {
 }
 /**
  * A patient's encrypted journal: one SQLite file, sealed with a 32-byte
- * key from the platform keystore. `close()` it when done; calls after
- * that raise `CairnError.Closed`.
+ * key from the platform keystore.
+ *
+ * Every call is `suspend` (Kotlin) or `async` (Swift) and runs on threads
+ * the journal owns: one writer, two readers. Cancelling a read stops it;
+ * a write, once called, always completes. `close()` when done: later calls
+ * raise `Closed`, and every object taken from the journal (its
+ * `Reminders`) stops with it.
  */
 open class Journal: JournalProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -816,44 +823,59 @@ open class Journal: JournalProtocol, @unchecked Sendable {
      * Creates a new store at `path` (must not exist) sealed with `key`
      * (exactly 32 bytes). `zones` defaults to the system database.
      */
-public static func create(path: String, key: Data, zones: ZoneDatabase? = nil)throws  -> Journal  {
-    return try  FfiConverterTypeJournal_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_constructor_journal_create(
-        FfiConverterString.lower(path),
-        FfiConverterData.lower(key),
-        FfiConverterOptionTypeZoneDatabase.lower(zones),uniffiCallStatus
-    )
-})
+public static func create(path: String, key: Data, zones: ZoneDatabase? = nil)async throws  -> Journal  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_constructor_journal_create(FfiConverterString.lower(path),FfiConverterData.lower(key),FfiConverterOptionTypeZoneDatabase.lower(zones)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_u64,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_u64,
+            freeFunc: ffi_cairn_ffi_rust_future_free_u64,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_u64,
+            liftFunc: FfiConverterTypeJournal_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * Opens the store at `path`. `WrongKey` if `key` does not open it
      * (nothing is written then).
      */
-public static func `open`(path: String, key: Data, zones: ZoneDatabase? = nil)throws  -> Journal  {
-    return try  FfiConverterTypeJournal_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_constructor_journal_open(
-        FfiConverterString.lower(path),
-        FfiConverterData.lower(key),
-        FfiConverterOptionTypeZoneDatabase.lower(zones),uniffiCallStatus
-    )
-})
+public static func `open`(path: String, key: Data, zones: ZoneDatabase? = nil)async throws  -> Journal  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_constructor_journal_open(FfiConverterString.lower(path),FfiConverterData.lower(key),FfiConverterOptionTypeZoneDatabase.lower(zones)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_u64,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_u64,
+            freeFunc: ffi_cairn_ffi_rust_future_free_u64,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_u64,
+            liftFunc: FfiConverterTypeJournal_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * Opens the store at `path`, creating it if there is none.
      */
-public static func openOrCreate(path: String, key: Data, zones: ZoneDatabase? = nil)throws  -> Journal  {
-    return try  FfiConverterTypeJournal_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_constructor_journal_open_or_create(
-        FfiConverterString.lower(path),
-        FfiConverterData.lower(key),
-        FfiConverterOptionTypeZoneDatabase.lower(zones),uniffiCallStatus
-    )
-})
+public static func openOrCreate(path: String, key: Data, zones: ZoneDatabase? = nil)async throws  -> Journal  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_constructor_journal_open_or_create(FfiConverterString.lower(path),FfiConverterData.lower(key),FfiConverterOptionTypeZoneDatabase.lower(zones)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_u64,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_u64,
+            freeFunc: ffi_cairn_ffi_rust_future_free_u64,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_u64,
+            liftFunc: FfiConverterTypeJournal_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
 
@@ -861,99 +883,178 @@ public static func openOrCreate(path: String, key: Data, zones: ZoneDatabase? = 
     /**
      * Defines a custom tracker.
      */
-open func addTracker(tracker: NewTracker)throws  -> Tracker  {
-    return try  FfiConverterTypeTracker_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_journal_add_tracker(
-            self.uniffiCloneHandle(),
-        FfiConverterTypeNewTracker_lower(tracker),uniffiCallStatus
-    )
-})
+open func addTracker(tracker: NewTracker)async throws  -> Tracker  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_add_tracker(
+                        self.uniffiCloneHandle(),FfiConverterTypeNewTracker_lower(tracker)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeTracker_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
-     * Closes the journal. Later calls raise `Closed`; closing twice is fine.
-     * Calls already running finish first.
+     * Closes the journal: new calls raise `Closed`, calls already made
+     * finish, then the file is closed. Resolves once it is. Closing twice
+     * is fine.
      */
-open func close()throws   {try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_journal_close(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-}
+open func close()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_close(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_void,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_void,
+            freeFunc: ffi_cairn_ffi_rust_future_free_void,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * Deletes an entry (its content is erased; a tombstone stays for sync).
      */
-open func deleteEntry(id: String)throws   {try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_journal_delete_entry(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(id),uniffiCallStatus
-    )
-}
+open func deleteEntry(id: EntryId)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_delete_entry(
+                        self.uniffiCloneHandle(),FfiConverterTypeEntryId_lower(id)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_void,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_void,
+            freeFunc: ffi_cairn_ffi_rust_future_free_void,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * Deletes a custom tracker (its entries are kept).
      */
-open func deleteTracker(id: String)throws   {try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_journal_delete_tracker(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(id),uniffiCallStatus
-    )
-}
+open func deleteTracker(id: TrackerId)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_delete_tracker(
+                        self.uniffiCloneHandle(),FfiConverterTypeTrackerId_lower(id)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_void,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_void,
+            freeFunc: ffi_cairn_ffi_rust_future_free_void,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
-     * A page of entries.
+     * A page of entries. Cancelling the caller stops a long listing.
      */
-open func entries(query: EntryQuery)throws  -> EntryPage  {
-    return try  FfiConverterTypeEntryPage_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_journal_entries(
-            self.uniffiCloneHandle(),
-        FfiConverterTypeEntryQuery_lower(query),uniffiCallStatus
-    )
-})
+open func entries(query: EntryQuery)async throws  -> EntryPage  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_entries(
+                        self.uniffiCloneHandle(),FfiConverterTypeEntryQuery_lower(query)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeEntryPage_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * One entry by id.
      */
-open func entry(id: String)throws  -> Entry  {
-    return try  FfiConverterTypeEntry_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_journal_entry(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(id),uniffiCallStatus
-    )
-})
+open func entry(id: EntryId)async throws  -> Entry  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_entry(
+                        self.uniffiCloneHandle(),FfiConverterTypeEntryId_lower(id)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeEntry_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
-     * SQLite's integrity check: true when the file is sound.
+     * SQLite's integrity check: true when the file is sound. Cancelling
+     * the caller stops it.
      */
-open func integrityCheck()throws  -> Bool  {
-    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_journal_integrity_check(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
+open func integrityCheck()async throws  -> Bool  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_integrity_check(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_i8,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_i8,
+            freeFunc: ffi_cairn_ffi_rust_future_free_i8,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_i8,
+            liftFunc: FfiConverterBool.lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * Logs an entry; returns once it (and its sync outbox row) is on disk.
      */
-open func log(entry: NewEntry)throws  -> Entry  {
-    return try  FfiConverterTypeEntry_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+open func log(entry: NewEntry)async throws  -> Entry  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_log(
+                        self.uniffiCloneHandle(),FfiConverterTypeNewEntry_lower(entry)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeEntry_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * Calls `listener` after each commit made through this journal, until
+     * the returned subscription is cancelled or the journal closes.
+     * Kotlin: `changes()` gives a `Flow`; Swift: `changes()` an
+     * `AsyncStream`.
+     */
+open func observe(listener: JournalListener)throws  -> Subscription  {
+    return try  FfiConverterTypeSubscription_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_journal_log(
+    uniffi_cairn_ffi_fn_method_journal_observe(
             self.uniffiCloneHandle(),
-        FfiConverterTypeNewEntry_lower(entry),uniffiCallStatus
+        FfiConverterCallbackInterfaceJournalListener_lower(listener),uniffiCallStatus
     )
 })
 }
@@ -961,95 +1062,144 @@ open func log(entry: NewEntry)throws  -> Entry  {
     /**
      * Changes waiting in the sync outbox.
      */
-open func pendingChanges()throws  -> UInt64  {
-    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_journal_pending_changes(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
+open func pendingChanges()async throws  -> Int64  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_pending_changes(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_i64,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_i64,
+            freeFunc: ffi_cairn_ffi_rust_future_free_i64,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_i64,
+            liftFunc: FfiConverterInt64.lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * Re-seals everything under `new_key` (32 bytes) in one transaction.
+     * Reads wait for it; after it, every connection uses the new key.
      */
-open func rekey(newKey: Data)throws  -> RekeyReport  {
-    return try  FfiConverterTypeRekeyReport_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_journal_rekey(
-            self.uniffiCloneHandle(),
-        FfiConverterData.lower(newKey),uniffiCallStatus
-    )
-})
+open func rekey(newKey: Data)async throws  -> RekeyReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_rekey(
+                        self.uniffiCloneHandle(),FfiConverterData.lower(newKey)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeRekeyReport_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * Per-tracker counts and means over the entries `query` selects
      * (its `limit` and `after` are ignored).
      */
-open func summary(query: EntryQuery)throws  -> [TrackerSummary]  {
-    return try  FfiConverterSequenceTypeTrackerSummary.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_journal_summary(
-            self.uniffiCloneHandle(),
-        FfiConverterTypeEntryQuery_lower(query),uniffiCallStatus
-    )
-})
+open func summary(query: EntryQuery)async throws  -> [TrackerSummary]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_summary(
+                        self.uniffiCloneHandle(),FfiConverterTypeEntryQuery_lower(query)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeTrackerSummary.lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * Tags on the local days whose mean on `tracker` is at or below
      * `threshold`, most frequent first: a pattern to look at, not a cause.
      */
-open func tagsOnLowDays(query: EntryQuery, tracker: String, threshold: Double)throws  -> [TagCount]  {
-    return try  FfiConverterSequenceTypeTagCount.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_journal_tags_on_low_days(
-            self.uniffiCloneHandle(),
-        FfiConverterTypeEntryQuery_lower(query),
-        FfiConverterString.lower(tracker),
-        FfiConverterDouble.lower(threshold),uniffiCallStatus
-    )
-})
+open func tagsOnLowDays(query: EntryQuery, tracker: String, threshold: Double)async throws  -> [TagCount]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_tags_on_low_days(
+                        self.uniffiCloneHandle(),FfiConverterTypeEntryQuery_lower(query),FfiConverterString.lower(tracker),FfiConverterDouble.lower(threshold)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeTagCount.lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * A tracker by id or name (case-insensitive).
      */
-open func tracker(idOrName: String)throws  -> Tracker  {
-    return try  FfiConverterTypeTracker_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_journal_tracker(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(idOrName),uniffiCallStatus
-    )
-})
+open func tracker(idOrName: String)async throws  -> Tracker  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_tracker(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(idOrName)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeTracker_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * All trackers: built-in first, then custom ones.
      */
-open func trackers()throws  -> [Tracker]  {
-    return try  FfiConverterSequenceTypeTracker.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_journal_trackers(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
+open func trackers()async throws  -> [Tracker]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_trackers(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeTracker.lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * Replaces an entry's content; keeps its id and creation time.
      */
-open func updateEntry(id: String, entry: NewEntry)throws  -> Entry  {
-    return try  FfiConverterTypeEntry_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_journal_update_entry(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(id),
-        FfiConverterTypeNewEntry_lower(entry),uniffiCallStatus
-    )
-})
+open func updateEntry(id: EntryId, entry: NewEntry)async throws  -> Entry  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_update_entry(
+                        self.uniffiCloneHandle(),FfiConverterTypeEntryId_lower(id),FfiConverterTypeNewEntry_lower(entry)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeEntry_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
@@ -1116,84 +1266,100 @@ public func FfiConverterTypeJournal_lower(_ value: Journal) -> UInt64 {
 
 /**
  * The patient's reminders: rules, the plan for the OS, reports and
- * adherence. Shares its journal's store (closing the journal closes it).
+ * adherence. Lives in its journal's store and closes with it: after the
+ * journal's `close()`, every call raises `Closed`.
  */
 public protocol RemindersProtocol: AnyObject, Sendable {
     
     /**
      * Adds a rule.
      */
-    func add(reminder: NewReminder) throws  -> Reminder
+    func add(reminder: NewReminder) async throws  -> Reminder
     
     /**
-     * Adherence for occurrences due in `[from_ms, min(to_ms, now_ms))`.
+     * Adherence for occurrences due in `[from, min(to, now))`.
      */
-    func adherence(fromMs: Int64, toMs: Int64, nowMs: Int64, deviceZone: String) throws  -> AdherenceReport
+    func adherence(from: Date, to: Date, now: Date, deviceZone: ZoneName) async throws  -> AdherenceReport
     
     /**
      * Deletes a rule.
      */
-    func delete(id: String) throws 
+    func delete(id: ReminderId) async throws 
     
     /**
      * Every recorded event.
      */
-    func events() throws  -> [ReminderEvent]
+    func events() async throws  -> [ReminderEvent]
     
     /**
      * One rule.
      */
-    func get(id: String) throws  -> Reminder
+    func get(id: ReminderId) async throws  -> Reminder
     
     /**
      * Every rule; damaged ones are skipped and listed in `corrupted`.
      */
-    func list() throws  -> ReminderList
+    func list() async throws  -> ReminderList
     
     /**
-     * Every occurrence firing in `[from_ms, to_ms)` (at most 400 days).
+     * Every occurrence firing in `[from, to)` (at most 400 days).
      */
-    func occurrences(fromMs: Int64, toMs: Int64, deviceZone: String) throws  -> [Occurrence]
+    func occurrences(from: Date, to: Date, deviceZone: ZoneName) async throws  -> [Occurrence]
     
     /**
-     * The notifications the OS should hold from `now_ms` for `horizon_days`
+     * The notifications the OS should hold from `now` for `horizon_days`
      * (1-62), in time order, fair across rules within `limits`. Apply it
-     * with `diff_plan` at app start, after boot, after a zone change and
+     * with `diffPlan` at app start, after boot, after a zone change and
      * after each report. A damaged record is skipped and listed in
      * `corrupted`; every good rule is still planned.
      */
-    func plan(nowMs: Int64, deviceZone: String, limits: PlatformLimits, horizonDays: UInt32) throws  -> ReminderPlan
+    func plan(now: Date, deviceZone: ZoneName, limits: PlatformLimits, horizonDays: Int32) async throws  -> ReminderPlan
+    
+    /**
+     * `plan` for a platform callback that must finish before it returns
+     * (Android's `BOOT_COMPLETED` receiver, an iOS `BGTask` handler).
+     * Blocks the calling thread: never call it from the main thread.
+     */
+    func planBlocking(now: Date, deviceZone: ZoneName, limits: PlatformLimits, horizonDays: Int32) throws  -> ReminderPlan
     
     /**
      * The quiet hours, if set.
      */
-    func quietHours() throws  -> QuietHours?
+    func quietHours() async throws  -> QuietHours?
     
     /**
      * Records an event (a treatment session) that post-session rules follow.
      */
-    func recordEvent(kind: String, atMs: Int64, zone: String) throws  -> ReminderEvent
+    func recordEvent(kind: String, at: Date, zone: ZoneName) async throws  -> ReminderEvent
     
     /**
      * Reports what happened to a planned occurrence (`occurrence` and
-     * `due_ms` as in the plan).
+     * `due` as in the plan).
      */
-    func report(occurrence: String, dueMs: Int64, report: ReminderReport) throws 
+    func report(occurrence: String, due: Date, report: ReminderReport) async throws 
+    
+    /**
+     * `report` for a platform callback that must finish before it returns
+     * (an Android `BroadcastReceiver` for a notification action). Blocks
+     * the calling thread: never call it from the main thread.
+     */
+    func reportBlocking(occurrence: String, due: Date, report: ReminderReport) throws 
     
     /**
      * Sets, or clears with none, the quiet hours.
      */
-    func setQuietHours(quiet: QuietHours?) throws 
+    func setQuietHours(quiet: QuietHours?) async throws 
     
     /**
      * Replaces a rule's content.
      */
-    func update(id: String, reminder: NewReminder) throws  -> Reminder
+    func update(id: ReminderId, reminder: NewReminder) async throws  -> Reminder
     
 }
 /**
  * The patient's reminders: rules, the plan for the OS, reports and
- * adherence. Shares its journal's store (closing the journal closes it).
+ * adherence. Lives in its journal's store and closes with it: after the
+ * journal's `close()`, every call raises `Closed`.
  */
 open class Reminders: RemindersProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1251,112 +1417,181 @@ open class Reminders: RemindersProtocol, @unchecked Sendable {
     /**
      * Adds a rule.
      */
-open func add(reminder: NewReminder)throws  -> Reminder  {
-    return try  FfiConverterTypeReminder_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_reminders_add(
-            self.uniffiCloneHandle(),
-        FfiConverterTypeNewReminder_lower(reminder),uniffiCallStatus
-    )
-})
+open func add(reminder: NewReminder)async throws  -> Reminder  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_reminders_add(
+                        self.uniffiCloneHandle(),FfiConverterTypeNewReminder_lower(reminder)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeReminder_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
-     * Adherence for occurrences due in `[from_ms, min(to_ms, now_ms))`.
+     * Adherence for occurrences due in `[from, min(to, now))`.
      */
-open func adherence(fromMs: Int64, toMs: Int64, nowMs: Int64, deviceZone: String)throws  -> AdherenceReport  {
-    return try  FfiConverterTypeAdherenceReport_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_reminders_adherence(
-            self.uniffiCloneHandle(),
-        FfiConverterInt64.lower(fromMs),
-        FfiConverterInt64.lower(toMs),
-        FfiConverterInt64.lower(nowMs),
-        FfiConverterString.lower(deviceZone),uniffiCallStatus
-    )
-})
+open func adherence(from: Date, to: Date, now: Date, deviceZone: ZoneName)async throws  -> AdherenceReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_reminders_adherence(
+                        self.uniffiCloneHandle(),FfiConverterTimestamp.lower(from),FfiConverterTimestamp.lower(to),FfiConverterTimestamp.lower(now),FfiConverterTypeZoneName_lower(deviceZone)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeAdherenceReport_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * Deletes a rule.
      */
-open func delete(id: String)throws   {try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_reminders_delete(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(id),uniffiCallStatus
-    )
-}
+open func delete(id: ReminderId)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_reminders_delete(
+                        self.uniffiCloneHandle(),FfiConverterTypeReminderId_lower(id)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_void,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_void,
+            freeFunc: ffi_cairn_ffi_rust_future_free_void,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * Every recorded event.
      */
-open func events()throws  -> [ReminderEvent]  {
-    return try  FfiConverterSequenceTypeReminderEvent.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_reminders_events(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
+open func events()async throws  -> [ReminderEvent]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_reminders_events(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeReminderEvent.lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * One rule.
      */
-open func get(id: String)throws  -> Reminder  {
-    return try  FfiConverterTypeReminder_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_reminders_get(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(id),uniffiCallStatus
-    )
-})
+open func get(id: ReminderId)async throws  -> Reminder  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_reminders_get(
+                        self.uniffiCloneHandle(),FfiConverterTypeReminderId_lower(id)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeReminder_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * Every rule; damaged ones are skipped and listed in `corrupted`.
      */
-open func list()throws  -> ReminderList  {
-    return try  FfiConverterTypeReminderList_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_reminders_list(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
+open func list()async throws  -> ReminderList  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_reminders_list(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeReminderList_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
-     * Every occurrence firing in `[from_ms, to_ms)` (at most 400 days).
+     * Every occurrence firing in `[from, to)` (at most 400 days).
      */
-open func occurrences(fromMs: Int64, toMs: Int64, deviceZone: String)throws  -> [Occurrence]  {
-    return try  FfiConverterSequenceTypeOccurrence.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_reminders_occurrences(
-            self.uniffiCloneHandle(),
-        FfiConverterInt64.lower(fromMs),
-        FfiConverterInt64.lower(toMs),
-        FfiConverterString.lower(deviceZone),uniffiCallStatus
-    )
-})
+open func occurrences(from: Date, to: Date, deviceZone: ZoneName)async throws  -> [Occurrence]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_reminders_occurrences(
+                        self.uniffiCloneHandle(),FfiConverterTimestamp.lower(from),FfiConverterTimestamp.lower(to),FfiConverterTypeZoneName_lower(deviceZone)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeOccurrence.lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
-     * The notifications the OS should hold from `now_ms` for `horizon_days`
+     * The notifications the OS should hold from `now` for `horizon_days`
      * (1-62), in time order, fair across rules within `limits`. Apply it
-     * with `diff_plan` at app start, after boot, after a zone change and
+     * with `diffPlan` at app start, after boot, after a zone change and
      * after each report. A damaged record is skipped and listed in
      * `corrupted`; every good rule is still planned.
      */
-open func plan(nowMs: Int64, deviceZone: String, limits: PlatformLimits, horizonDays: UInt32)throws  -> ReminderPlan  {
+open func plan(now: Date, deviceZone: ZoneName, limits: PlatformLimits, horizonDays: Int32)async throws  -> ReminderPlan  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_reminders_plan(
+                        self.uniffiCloneHandle(),FfiConverterTimestamp.lower(now),FfiConverterTypeZoneName_lower(deviceZone),FfiConverterTypePlatformLimits_lower(limits),FfiConverterInt32.lower(horizonDays)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeReminderPlan_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * `plan` for a platform callback that must finish before it returns
+     * (Android's `BOOT_COMPLETED` receiver, an iOS `BGTask` handler).
+     * Blocks the calling thread: never call it from the main thread.
+     */
+open func planBlocking(now: Date, deviceZone: ZoneName, limits: PlatformLimits, horizonDays: Int32)throws  -> ReminderPlan  {
     return try  FfiConverterTypeReminderPlan_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_reminders_plan(
+    uniffi_cairn_ffi_fn_method_reminders_plan_blocking(
             self.uniffiCloneHandle(),
-        FfiConverterInt64.lower(nowMs),
-        FfiConverterString.lower(deviceZone),
+        FfiConverterTimestamp.lower(now),
+        FfiConverterTypeZoneName_lower(deviceZone),
         FfiConverterTypePlatformLimits_lower(limits),
-        FfiConverterUInt32.lower(horizonDays),uniffiCallStatus
+        FfiConverterInt32.lower(horizonDays),uniffiCallStatus
     )
 })
 }
@@ -1364,40 +1599,75 @@ open func plan(nowMs: Int64, deviceZone: String, limits: PlatformLimits, horizon
     /**
      * The quiet hours, if set.
      */
-open func quietHours()throws  -> QuietHours?  {
-    return try  FfiConverterOptionTypeQuietHours.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_reminders_quiet_hours(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
+open func quietHours()async throws  -> QuietHours?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_reminders_quiet_hours(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterOptionTypeQuietHours.lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * Records an event (a treatment session) that post-session rules follow.
      */
-open func recordEvent(kind: String, atMs: Int64, zone: String)throws  -> ReminderEvent  {
-    return try  FfiConverterTypeReminderEvent_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_reminders_record_event(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(kind),
-        FfiConverterInt64.lower(atMs),
-        FfiConverterString.lower(zone),uniffiCallStatus
-    )
-})
+open func recordEvent(kind: String, at: Date, zone: ZoneName)async throws  -> ReminderEvent  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_reminders_record_event(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(kind),FfiConverterTimestamp.lower(at),FfiConverterTypeZoneName_lower(zone)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeReminderEvent_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * Reports what happened to a planned occurrence (`occurrence` and
-     * `due_ms` as in the plan).
+     * `due` as in the plan).
      */
-open func report(occurrence: String, dueMs: Int64, report: ReminderReport)throws   {try rustCallWithError(FfiConverterTypeCairnError_lift) {
+open func report(occurrence: String, due: Date, report: ReminderReport)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_reminders_report(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(occurrence),FfiConverterTimestamp.lower(due),FfiConverterTypeReminderReport_lower(report)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_void,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_void,
+            freeFunc: ffi_cairn_ffi_rust_future_free_void,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * `report` for a platform callback that must finish before it returns
+     * (an Android `BroadcastReceiver` for a notification action). Blocks
+     * the calling thread: never call it from the main thread.
+     */
+open func reportBlocking(occurrence: String, due: Date, report: ReminderReport)throws   {try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_reminders_report(
+    uniffi_cairn_ffi_fn_method_reminders_report_blocking(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(occurrence),
-        FfiConverterInt64.lower(dueMs),
+        FfiConverterTimestamp.lower(due),
         FfiConverterTypeReminderReport_lower(report),uniffiCallStatus
     )
 }
@@ -1406,27 +1676,41 @@ open func report(occurrence: String, dueMs: Int64, report: ReminderReport)throws
     /**
      * Sets, or clears with none, the quiet hours.
      */
-open func setQuietHours(quiet: QuietHours?)throws   {try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_reminders_set_quiet_hours(
-            self.uniffiCloneHandle(),
-        FfiConverterOptionTypeQuietHours.lower(quiet),uniffiCallStatus
-    )
-}
+open func setQuietHours(quiet: QuietHours?)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_reminders_set_quiet_hours(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeQuietHours.lower(quiet)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_void,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_void,
+            freeFunc: ffi_cairn_ffi_rust_future_free_void,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
      * Replaces a rule's content.
      */
-open func update(id: String, reminder: NewReminder)throws  -> Reminder  {
-    return try  FfiConverterTypeReminder_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
-        uniffiCallStatus in
-    uniffi_cairn_ffi_fn_method_reminders_update(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(id),
-        FfiConverterTypeNewReminder_lower(reminder),uniffiCallStatus
-    )
-})
+open func update(id: ReminderId, reminder: NewReminder)async throws  -> Reminder  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_reminders_update(
+                        self.uniffiCloneHandle(),FfiConverterTypeReminderId_lower(id),FfiConverterTypeNewReminder_lower(reminder)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeReminder_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
 
@@ -1480,6 +1764,138 @@ public func FfiConverterTypeReminders_lower(_ value: Reminders) -> UInt64 {
 
 
 /**
+ * A registered listener; `cancel()` stops it. Closing the journal stops
+ * every listener.
+ */
+public protocol SubscriptionProtocol: AnyObject, Sendable {
+    
+    /**
+     * Stops the listener; it is not called again once this returns
+     * (a call already running finishes). Cancelling twice is fine.
+     */
+    func cancel() 
+    
+}
+/**
+ * A registered listener; `cancel()` stops it. Closing the journal stops
+ * every listener.
+ */
+open class Subscription: SubscriptionProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_cairn_ffi_fn_clone_subscription(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_cairn_ffi_fn_free_subscription(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Stops the listener; it is not called again once this returns
+     * (a call already running finishes). Cancelling twice is fine.
+     */
+open func cancel()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_subscription_cancel(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSubscription: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Subscription
+
+    public static func lift(_ handle: UInt64) throws -> Subscription {
+        return Subscription(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Subscription) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Subscription {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Subscription, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSubscription_lift(_ handle: UInt64) throws -> Subscription {
+    return try FfiConverterTypeSubscription.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSubscription_lower(_ value: Subscription) -> UInt64 {
+    return FfiConverterTypeSubscription.lower(value)
+}
+
+
+
+
+
+
+/**
  * The IANA time zone database Cairn reads: the platform's own, so the
  * library stays small and agrees with the phone's clock.
  */
@@ -1492,9 +1908,16 @@ public protocol ZoneDatabaseProtocol: AnyObject, Sendable {
     func addTzif(name: String, tzif: Data) throws 
     
     /**
-     * The UTC offset, in seconds, in force in `zone` at `at_ms`.
+     * Whether the database has `zone`.
      */
-    func utcOffsetSeconds(zone: String, atMs: Int64) throws  -> Int32
+    func contains(zone: ZoneName)  -> Bool
+    
+    /**
+     * The UTC offset, in seconds, in force in `zone` at `at` (any instant
+     * the platform can hold; before the zone's first rule, its first
+     * offset).
+     */
+    func utcOffsetSeconds(zone: ZoneName, at: Date) throws  -> Int32
     
 }
 /**
@@ -1553,7 +1976,7 @@ open class ZoneDatabase: ZoneDatabaseProtocol, @unchecked Sendable {
 
     
     /**
-     * Android's concatenated `tzdata` file at `path`. `Storage` if it is
+     * Android's concatenated `tzdata` file at `path`. `Io` if it is
      * missing or not in Android's format.
      */
 public static func androidTzdata(path: String)throws  -> ZoneDatabase  {
@@ -1567,7 +1990,7 @@ public static func androidTzdata(path: String)throws  -> ZoneDatabase  {
     
     /**
      * TZif files in a directory tree (`Europe/Paris` is `dir/Europe/Paris`).
-     * `InvalidInput` if `path` is not a folder.
+     * `InvalidInput` (field `path`) if `path` is not a folder.
      */
 public static func directory(path: String)throws  -> ZoneDatabase  {
     return try  FfiConverterTypeZoneDatabase_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
@@ -1579,7 +2002,7 @@ public static func directory(path: String)throws  -> ZoneDatabase  {
 }
     
     /**
-     * An empty database (UTC only) to fill with [`ZoneDatabase::add_tzif`].
+     * An empty database (UTC only) to fill with `addTzif`.
      */
 public static func inMemory()throws  -> ZoneDatabase  {
     return try  FfiConverterTypeZoneDatabase_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
@@ -1618,15 +2041,30 @@ open func addTzif(name: String, tzif: Data)throws   {try rustCallWithError(FfiCo
 }
     
     /**
-     * The UTC offset, in seconds, in force in `zone` at `at_ms`.
+     * Whether the database has `zone`.
      */
-open func utcOffsetSeconds(zone: String, atMs: Int64)throws  -> Int32  {
+open func contains(zone: ZoneName) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_zonedatabase_contains(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeZoneName_lower(zone),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The UTC offset, in seconds, in force in `zone` at `at` (any instant
+     * the platform can hold; before the zone's first rule, its first
+     * offset).
+     */
+open func utcOffsetSeconds(zone: ZoneName, at: Date)throws  -> Int32  {
     return try  FfiConverterInt32.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_method_zonedatabase_utc_offset_seconds(
             self.uniffiCloneHandle(),
-        FfiConverterString.lower(zone),
-        FfiConverterInt64.lower(atMs),uniffiCallStatus
+        FfiConverterTypeZoneName_lower(zone),
+        FfiConverterTimestamp.lower(at),uniffiCallStatus
     )
 })
 }
@@ -1690,31 +2128,31 @@ public struct Adherence: Equatable, Hashable {
     /**
      * Occurrences due.
      */
-    public var due: UInt32
+    public var due: Int32
     /**
      * Shown by the OS.
      */
-    public var shown: UInt32
+    public var shown: Int32
     /**
      * Shown more than 5 minutes late.
      */
-    public var late: UInt32
+    public var late: Int32
     /**
      * Never reported shown.
      */
-    public var notShown: UInt32
+    public var notShown: Int32
     /**
      * Done.
      */
-    public var done: UInt32
+    public var done: Int32
     /**
      * Skipped.
      */
-    public var skipped: UInt32
+    public var skipped: Int32
     /**
      * Missed (grace period passed).
      */
-    public var missed: UInt32
+    public var missed: Int32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1724,25 +2162,25 @@ public struct Adherence: Equatable, Hashable {
          */key: String, 
         /**
          * Occurrences due.
-         */due: UInt32, 
+         */due: Int32, 
         /**
          * Shown by the OS.
-         */shown: UInt32, 
+         */shown: Int32, 
         /**
          * Shown more than 5 minutes late.
-         */late: UInt32, 
+         */late: Int32, 
         /**
          * Never reported shown.
-         */notShown: UInt32, 
+         */notShown: Int32, 
         /**
          * Done.
-         */done: UInt32, 
+         */done: Int32, 
         /**
          * Skipped.
-         */skipped: UInt32, 
+         */skipped: Int32, 
         /**
          * Missed (grace period passed).
-         */missed: UInt32) {
+         */missed: Int32) {
         self.key = key
         self.due = due
         self.shown = shown
@@ -1770,25 +2208,25 @@ public struct FfiConverterTypeAdherence: FfiConverterRustBuffer {
         return
             try Adherence(
                 key: FfiConverterString.read(from: &buf), 
-                due: FfiConverterUInt32.read(from: &buf), 
-                shown: FfiConverterUInt32.read(from: &buf), 
-                late: FfiConverterUInt32.read(from: &buf), 
-                notShown: FfiConverterUInt32.read(from: &buf), 
-                done: FfiConverterUInt32.read(from: &buf), 
-                skipped: FfiConverterUInt32.read(from: &buf), 
-                missed: FfiConverterUInt32.read(from: &buf)
+                due: FfiConverterInt32.read(from: &buf), 
+                shown: FfiConverterInt32.read(from: &buf), 
+                late: FfiConverterInt32.read(from: &buf), 
+                notShown: FfiConverterInt32.read(from: &buf), 
+                done: FfiConverterInt32.read(from: &buf), 
+                skipped: FfiConverterInt32.read(from: &buf), 
+                missed: FfiConverterInt32.read(from: &buf)
         )
     }
 
     public static func write(_ value: Adherence, into buf: inout [UInt8]) {
         FfiConverterString.write(value.key, into: &buf)
-        FfiConverterUInt32.write(value.due, into: &buf)
-        FfiConverterUInt32.write(value.shown, into: &buf)
-        FfiConverterUInt32.write(value.late, into: &buf)
-        FfiConverterUInt32.write(value.notShown, into: &buf)
-        FfiConverterUInt32.write(value.done, into: &buf)
-        FfiConverterUInt32.write(value.skipped, into: &buf)
-        FfiConverterUInt32.write(value.missed, into: &buf)
+        FfiConverterInt32.write(value.due, into: &buf)
+        FfiConverterInt32.write(value.shown, into: &buf)
+        FfiConverterInt32.write(value.late, into: &buf)
+        FfiConverterInt32.write(value.notShown, into: &buf)
+        FfiConverterInt32.write(value.done, into: &buf)
+        FfiConverterInt32.write(value.skipped, into: &buf)
+        FfiConverterInt32.write(value.missed, into: &buf)
     }
 }
 
@@ -1894,11 +2332,11 @@ public struct Entry: Equatable, Hashable {
     /**
      * Random id.
      */
-    public var id: String
+    public var id: EntryId
     /**
      * The tracker's id.
      */
-    public var tracker: String
+    public var tracker: TrackerId
     /**
      * The value.
      */
@@ -1912,29 +2350,29 @@ public struct Entry: Equatable, Hashable {
      */
     public var tags: [Tag]
     /**
-     * When it happened, ms since the epoch.
+     * When it happened.
      */
-    public var atMs: Int64
+    public var at: Date
     /**
-     * IANA zone the patient was in.
+     * The zone the patient was in.
      */
-    public var zone: String
+    public var zone: ZoneName
     /**
      * UTC offset in force there and then, in seconds.
      */
     public var utcOffsetSeconds: Int32
     /**
-     * The patient's local day, `YYYY-MM-DD`.
+     * The patient's local day there and then.
      */
-    public var localDate: String
+    public var localDate: LocalDay
     /**
-     * First saved, ms since the epoch.
+     * First saved.
      */
-    public var createdAtMs: Int64
+    public var createdAt: Date
     /**
-     * Last changed, ms since the epoch.
+     * Last changed.
      */
-    public var updatedAtMs: Int64
+    public var updatedAt: Date
     /**
      * 1, plus one per change.
      */
@@ -1945,10 +2383,10 @@ public struct Entry: Equatable, Hashable {
     public init(
         /**
          * Random id.
-         */id: String, 
+         */id: EntryId, 
         /**
          * The tracker's id.
-         */tracker: String, 
+         */tracker: TrackerId, 
         /**
          * The value.
          */value: Value, 
@@ -1959,23 +2397,23 @@ public struct Entry: Equatable, Hashable {
          * Tags.
          */tags: [Tag], 
         /**
-         * When it happened, ms since the epoch.
-         */atMs: Int64, 
+         * When it happened.
+         */at: Date, 
         /**
-         * IANA zone the patient was in.
-         */zone: String, 
+         * The zone the patient was in.
+         */zone: ZoneName, 
         /**
          * UTC offset in force there and then, in seconds.
          */utcOffsetSeconds: Int32, 
         /**
-         * The patient's local day, `YYYY-MM-DD`.
-         */localDate: String, 
+         * The patient's local day there and then.
+         */localDate: LocalDay, 
         /**
-         * First saved, ms since the epoch.
-         */createdAtMs: Int64, 
+         * First saved.
+         */createdAt: Date, 
         /**
-         * Last changed, ms since the epoch.
-         */updatedAtMs: Int64, 
+         * Last changed.
+         */updatedAt: Date, 
         /**
          * 1, plus one per change.
          */revision: Int64) {
@@ -1984,12 +2422,12 @@ public struct Entry: Equatable, Hashable {
         self.value = value
         self.note = note
         self.tags = tags
-        self.atMs = atMs
+        self.at = at
         self.zone = zone
         self.utcOffsetSeconds = utcOffsetSeconds
         self.localDate = localDate
-        self.createdAtMs = createdAtMs
-        self.updatedAtMs = updatedAtMs
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
         self.revision = revision
     }
 
@@ -2009,33 +2447,33 @@ public struct FfiConverterTypeEntry: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Entry {
         return
             try Entry(
-                id: FfiConverterString.read(from: &buf), 
-                tracker: FfiConverterString.read(from: &buf), 
+                id: FfiConverterTypeEntryId.read(from: &buf), 
+                tracker: FfiConverterTypeTrackerId.read(from: &buf), 
                 value: FfiConverterTypeValue.read(from: &buf), 
                 note: FfiConverterOptionString.read(from: &buf), 
                 tags: FfiConverterSequenceTypeTag.read(from: &buf), 
-                atMs: FfiConverterInt64.read(from: &buf), 
-                zone: FfiConverterString.read(from: &buf), 
+                at: FfiConverterTimestamp.read(from: &buf), 
+                zone: FfiConverterTypeZoneName.read(from: &buf), 
                 utcOffsetSeconds: FfiConverterInt32.read(from: &buf), 
-                localDate: FfiConverterString.read(from: &buf), 
-                createdAtMs: FfiConverterInt64.read(from: &buf), 
-                updatedAtMs: FfiConverterInt64.read(from: &buf), 
+                localDate: FfiConverterTypeLocalDay.read(from: &buf), 
+                createdAt: FfiConverterTimestamp.read(from: &buf), 
+                updatedAt: FfiConverterTimestamp.read(from: &buf), 
                 revision: FfiConverterInt64.read(from: &buf)
         )
     }
 
     public static func write(_ value: Entry, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.id, into: &buf)
-        FfiConverterString.write(value.tracker, into: &buf)
+        FfiConverterTypeEntryId.write(value.id, into: &buf)
+        FfiConverterTypeTrackerId.write(value.tracker, into: &buf)
         FfiConverterTypeValue.write(value.value, into: &buf)
         FfiConverterOptionString.write(value.note, into: &buf)
         FfiConverterSequenceTypeTag.write(value.tags, into: &buf)
-        FfiConverterInt64.write(value.atMs, into: &buf)
-        FfiConverterString.write(value.zone, into: &buf)
+        FfiConverterTimestamp.write(value.at, into: &buf)
+        FfiConverterTypeZoneName.write(value.zone, into: &buf)
         FfiConverterInt32.write(value.utcOffsetSeconds, into: &buf)
-        FfiConverterString.write(value.localDate, into: &buf)
-        FfiConverterInt64.write(value.createdAtMs, into: &buf)
-        FfiConverterInt64.write(value.updatedAtMs, into: &buf)
+        FfiConverterTypeLocalDay.write(value.localDate, into: &buf)
+        FfiConverterTimestamp.write(value.createdAt, into: &buf)
+        FfiConverterTimestamp.write(value.updatedAt, into: &buf)
         FfiConverterInt64.write(value.revision, into: &buf)
     }
 }
@@ -2140,21 +2578,21 @@ public func FfiConverterTypeEntryPage_lower(_ value: EntryPage) -> RustBuffer {
  */
 public struct EntryQuery: Equatable, Hashable {
     /**
-     * At or after this instant (ms since the epoch).
+     * At or after this instant.
      */
-    public var fromMs: Int64?
+    public var from: Date?
     /**
      * Before this instant.
      */
-    public var toMs: Int64?
+    public var to: Date?
     /**
-     * On or after this local day, `YYYY-MM-DD`, in each entry's own zone.
+     * On or after this local day, in each entry's own zone.
      */
-    public var fromDay: String?
+    public var fromDay: LocalDay?
     /**
      * On or before this local day.
      */
-    public var toDay: String?
+    public var toDay: LocalDay?
     /**
      * Only this tracker (id or name).
      */
@@ -2162,7 +2600,7 @@ public struct EntryQuery: Equatable, Hashable {
     /**
      * Page size (at least 1); none means all.
      */
-    public var limit: UInt32?
+    public var limit: Int32?
     /**
      * The previous page's `next` cursor.
      */
@@ -2176,31 +2614,31 @@ public struct EntryQuery: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * At or after this instant (ms since the epoch).
-         */fromMs: Int64? = nil, 
+         * At or after this instant.
+         */from: Date? = nil, 
         /**
          * Before this instant.
-         */toMs: Int64? = nil, 
+         */to: Date? = nil, 
         /**
-         * On or after this local day, `YYYY-MM-DD`, in each entry's own zone.
-         */fromDay: String? = nil, 
+         * On or after this local day, in each entry's own zone.
+         */fromDay: LocalDay? = nil, 
         /**
          * On or before this local day.
-         */toDay: String? = nil, 
+         */toDay: LocalDay? = nil, 
         /**
          * Only this tracker (id or name).
          */tracker: String? = nil, 
         /**
          * Page size (at least 1); none means all.
-         */limit: UInt32? = nil, 
+         */limit: Int32? = nil, 
         /**
          * The previous page's `next` cursor.
          */after: String? = nil, 
         /**
          * Newest first.
          */newestFirst: Bool = false) {
-        self.fromMs = fromMs
-        self.toMs = toMs
+        self.from = from
+        self.to = to
         self.fromDay = fromDay
         self.toDay = toDay
         self.tracker = tracker
@@ -2225,24 +2663,24 @@ public struct FfiConverterTypeEntryQuery: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EntryQuery {
         return
             try EntryQuery(
-                fromMs: FfiConverterOptionInt64.read(from: &buf), 
-                toMs: FfiConverterOptionInt64.read(from: &buf), 
-                fromDay: FfiConverterOptionString.read(from: &buf), 
-                toDay: FfiConverterOptionString.read(from: &buf), 
+                from: FfiConverterOptionTimestamp.read(from: &buf), 
+                to: FfiConverterOptionTimestamp.read(from: &buf), 
+                fromDay: FfiConverterOptionTypeLocalDay.read(from: &buf), 
+                toDay: FfiConverterOptionTypeLocalDay.read(from: &buf), 
                 tracker: FfiConverterOptionString.read(from: &buf), 
-                limit: FfiConverterOptionUInt32.read(from: &buf), 
+                limit: FfiConverterOptionInt32.read(from: &buf), 
                 after: FfiConverterOptionString.read(from: &buf), 
                 newestFirst: FfiConverterBool.read(from: &buf)
         )
     }
 
     public static func write(_ value: EntryQuery, into buf: inout [UInt8]) {
-        FfiConverterOptionInt64.write(value.fromMs, into: &buf)
-        FfiConverterOptionInt64.write(value.toMs, into: &buf)
-        FfiConverterOptionString.write(value.fromDay, into: &buf)
-        FfiConverterOptionString.write(value.toDay, into: &buf)
+        FfiConverterOptionTimestamp.write(value.from, into: &buf)
+        FfiConverterOptionTimestamp.write(value.to, into: &buf)
+        FfiConverterOptionTypeLocalDay.write(value.fromDay, into: &buf)
+        FfiConverterOptionTypeLocalDay.write(value.toDay, into: &buf)
         FfiConverterOptionString.write(value.tracker, into: &buf)
-        FfiConverterOptionUInt32.write(value.limit, into: &buf)
+        FfiConverterOptionInt32.write(value.limit, into: &buf)
         FfiConverterOptionString.write(value.after, into: &buf)
         FfiConverterBool.write(value.newestFirst, into: &buf)
     }
@@ -2265,6 +2703,85 @@ public func FfiConverterTypeEntryQuery_lower(_ value: EntryQuery) -> RustBuffer 
 
 
 /**
+ * A committed change: what was touched, never its content.
+ */
+public struct JournalChange: Equatable, Hashable {
+    /**
+     * Where.
+     */
+    public var table: ChangeTable
+    /**
+     * The records' ids (empty for `All`).
+     */
+    public var ids: [String]
+    /**
+     * True when the records were deleted.
+     */
+    public var deleted: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Where.
+         */table: ChangeTable, 
+        /**
+         * The records' ids (empty for `All`).
+         */ids: [String], 
+        /**
+         * True when the records were deleted.
+         */deleted: Bool) {
+        self.table = table
+        self.ids = ids
+        self.deleted = deleted
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension JournalChange: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeJournalChange: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> JournalChange {
+        return
+            try JournalChange(
+                table: FfiConverterTypeChangeTable.read(from: &buf), 
+                ids: FfiConverterSequenceString.read(from: &buf), 
+                deleted: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: JournalChange, into buf: inout [UInt8]) {
+        FfiConverterTypeChangeTable.write(value.table, into: &buf)
+        FfiConverterSequenceString.write(value.ids, into: &buf)
+        FfiConverterBool.write(value.deleted, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJournalChange_lift(_ buf: RustBuffer) throws -> JournalChange {
+    return try FfiConverterTypeJournalChange.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJournalChange_lower(_ value: JournalChange) -> RustBuffer {
+    return FfiConverterTypeJournalChange.lower(value)
+}
+
+
+/**
  * An entry to log, or the new content of an edited one.
  */
 public struct NewEntry: Equatable, Hashable {
@@ -2277,13 +2794,13 @@ public struct NewEntry: Equatable, Hashable {
      */
     public var value: Value
     /**
-     * When it happened, ms since the epoch (at most a day ahead of the clock).
+     * When it happened (at most a day ahead of the clock; 1970-2199).
      */
-    public var atMs: Int64
+    public var at: Date
     /**
-     * IANA zone the patient was in.
+     * The zone the patient was in.
      */
-    public var zone: String
+    public var zone: ZoneName
     /**
      * A note; empty or blank is stored as none.
      */
@@ -2303,11 +2820,11 @@ public struct NewEntry: Equatable, Hashable {
          * The value; must fit the tracker's kind.
          */value: Value, 
         /**
-         * When it happened, ms since the epoch (at most a day ahead of the clock).
-         */atMs: Int64, 
+         * When it happened (at most a day ahead of the clock; 1970-2199).
+         */at: Date, 
         /**
-         * IANA zone the patient was in.
-         */zone: String, 
+         * The zone the patient was in.
+         */zone: ZoneName, 
         /**
          * A note; empty or blank is stored as none.
          */note: String? = nil, 
@@ -2316,7 +2833,7 @@ public struct NewEntry: Equatable, Hashable {
          */tags: [Tag] = []) {
         self.tracker = tracker
         self.value = value
-        self.atMs = atMs
+        self.at = at
         self.zone = zone
         self.note = note
         self.tags = tags
@@ -2340,8 +2857,8 @@ public struct FfiConverterTypeNewEntry: FfiConverterRustBuffer {
             try NewEntry(
                 tracker: FfiConverterString.read(from: &buf), 
                 value: FfiConverterTypeValue.read(from: &buf), 
-                atMs: FfiConverterInt64.read(from: &buf), 
-                zone: FfiConverterString.read(from: &buf), 
+                at: FfiConverterTimestamp.read(from: &buf), 
+                zone: FfiConverterTypeZoneName.read(from: &buf), 
                 note: FfiConverterOptionString.read(from: &buf), 
                 tags: FfiConverterSequenceTypeTag.read(from: &buf)
         )
@@ -2350,8 +2867,8 @@ public struct FfiConverterTypeNewEntry: FfiConverterRustBuffer {
     public static func write(_ value: NewEntry, into buf: inout [UInt8]) {
         FfiConverterString.write(value.tracker, into: &buf)
         FfiConverterTypeValue.write(value.value, into: &buf)
-        FfiConverterInt64.write(value.atMs, into: &buf)
-        FfiConverterString.write(value.zone, into: &buf)
+        FfiConverterTimestamp.write(value.at, into: &buf)
+        FfiConverterTypeZoneName.write(value.zone, into: &buf)
         FfiConverterOptionString.write(value.note, into: &buf)
         FfiConverterSequenceTypeTag.write(value.tags, into: &buf)
     }
@@ -2386,21 +2903,21 @@ public struct NewReminder: Equatable, Hashable {
      */
     public var schedule: ReminderSchedule
     /**
-     * First local date, `YYYY-MM-DD`.
+     * First local date.
      */
-    public var start: String
+    public var start: LocalDay
     /**
-     * An IANA zone to pin the times to; none follows the device's zone.
+     * A zone to pin the times to; none follows the device's zone.
      */
-    public var zone: String?
+    public var zone: ZoneName?
     /**
      * Last local date.
      */
-    public var end: String?
+    public var end: LocalDay?
     /**
      * At most this many occurrences.
      */
-    public var count: UInt32?
+    public var count: Int32?
     /**
      * A title (sealed; on the lock screen only with `show_title`).
      */
@@ -2416,7 +2933,7 @@ public struct NewReminder: Equatable, Hashable {
     /**
      * Minutes before an unacknowledged occurrence is missed.
      */
-    public var graceMinutes: UInt32
+    public var graceMinutes: Int32
     /**
      * Paused rules plan nothing.
      */
@@ -2432,17 +2949,17 @@ public struct NewReminder: Equatable, Hashable {
          * When it fires.
          */schedule: ReminderSchedule, 
         /**
-         * First local date, `YYYY-MM-DD`.
-         */start: String, 
+         * First local date.
+         */start: LocalDay, 
         /**
-         * An IANA zone to pin the times to; none follows the device's zone.
-         */zone: String? = nil, 
+         * A zone to pin the times to; none follows the device's zone.
+         */zone: ZoneName? = nil, 
         /**
          * Last local date.
-         */end: String? = nil, 
+         */end: LocalDay? = nil, 
         /**
          * At most this many occurrences.
-         */count: UInt32? = nil, 
+         */count: Int32? = nil, 
         /**
          * A title (sealed; on the lock screen only with `show_title`).
          */title: String? = nil, 
@@ -2454,7 +2971,7 @@ public struct NewReminder: Equatable, Hashable {
          */quiet: QuietPolicy? = nil, 
         /**
          * Minutes before an unacknowledged occurrence is missed.
-         */graceMinutes: UInt32 = UInt32(60), 
+         */graceMinutes: Int32 = 60, 
         /**
          * Paused rules plan nothing.
          */enabled: Bool = true) {
@@ -2489,14 +3006,14 @@ public struct FfiConverterTypeNewReminder: FfiConverterRustBuffer {
             try NewReminder(
                 category: FfiConverterTypeReminderCategory.read(from: &buf), 
                 schedule: FfiConverterTypeReminderSchedule.read(from: &buf), 
-                start: FfiConverterString.read(from: &buf), 
-                zone: FfiConverterOptionString.read(from: &buf), 
-                end: FfiConverterOptionString.read(from: &buf), 
-                count: FfiConverterOptionUInt32.read(from: &buf), 
+                start: FfiConverterTypeLocalDay.read(from: &buf), 
+                zone: FfiConverterOptionTypeZoneName.read(from: &buf), 
+                end: FfiConverterOptionTypeLocalDay.read(from: &buf), 
+                count: FfiConverterOptionInt32.read(from: &buf), 
                 title: FfiConverterOptionString.read(from: &buf), 
                 showTitle: FfiConverterBool.read(from: &buf), 
                 quiet: FfiConverterOptionTypeQuietPolicy.read(from: &buf), 
-                graceMinutes: FfiConverterUInt32.read(from: &buf), 
+                graceMinutes: FfiConverterInt32.read(from: &buf), 
                 enabled: FfiConverterBool.read(from: &buf)
         )
     }
@@ -2504,14 +3021,14 @@ public struct FfiConverterTypeNewReminder: FfiConverterRustBuffer {
     public static func write(_ value: NewReminder, into buf: inout [UInt8]) {
         FfiConverterTypeReminderCategory.write(value.category, into: &buf)
         FfiConverterTypeReminderSchedule.write(value.schedule, into: &buf)
-        FfiConverterString.write(value.start, into: &buf)
-        FfiConverterOptionString.write(value.zone, into: &buf)
-        FfiConverterOptionString.write(value.end, into: &buf)
-        FfiConverterOptionUInt32.write(value.count, into: &buf)
+        FfiConverterTypeLocalDay.write(value.start, into: &buf)
+        FfiConverterOptionTypeZoneName.write(value.zone, into: &buf)
+        FfiConverterOptionTypeLocalDay.write(value.end, into: &buf)
+        FfiConverterOptionInt32.write(value.count, into: &buf)
         FfiConverterOptionString.write(value.title, into: &buf)
         FfiConverterBool.write(value.showTitle, into: &buf)
         FfiConverterOptionTypeQuietPolicy.write(value.quiet, into: &buf)
-        FfiConverterUInt32.write(value.graceMinutes, into: &buf)
+        FfiConverterInt32.write(value.graceMinutes, into: &buf)
         FfiConverterBool.write(value.enabled, into: &buf)
     }
 }
@@ -2612,11 +3129,11 @@ public struct Occurrence: Equatable, Hashable {
     /**
      * Rule.
      */
-    public var reminderId: String
+    public var reminderId: ReminderId
     /**
-     * When it fires, ms.
+     * When it fires.
      */
-    public var fireMs: Int64
+    public var fireAt: Date
     /**
      * UTC offset then, seconds.
      */
@@ -2630,16 +3147,16 @@ public struct Occurrence: Equatable, Hashable {
          */key: String, 
         /**
          * Rule.
-         */reminderId: String, 
+         */reminderId: ReminderId, 
         /**
-         * When it fires, ms.
-         */fireMs: Int64, 
+         * When it fires.
+         */fireAt: Date, 
         /**
          * UTC offset then, seconds.
          */utcOffsetSeconds: Int32) {
         self.key = key
         self.reminderId = reminderId
-        self.fireMs = fireMs
+        self.fireAt = fireAt
         self.utcOffsetSeconds = utcOffsetSeconds
     }
 
@@ -2660,16 +3177,16 @@ public struct FfiConverterTypeOccurrence: FfiConverterRustBuffer {
         return
             try Occurrence(
                 key: FfiConverterString.read(from: &buf), 
-                reminderId: FfiConverterString.read(from: &buf), 
-                fireMs: FfiConverterInt64.read(from: &buf), 
+                reminderId: FfiConverterTypeReminderId.read(from: &buf), 
+                fireAt: FfiConverterTimestamp.read(from: &buf), 
                 utcOffsetSeconds: FfiConverterInt32.read(from: &buf)
         )
     }
 
     public static func write(_ value: Occurrence, into buf: inout [UInt8]) {
         FfiConverterString.write(value.key, into: &buf)
-        FfiConverterString.write(value.reminderId, into: &buf)
-        FfiConverterInt64.write(value.fireMs, into: &buf)
+        FfiConverterTypeReminderId.write(value.reminderId, into: &buf)
+        FfiConverterTimestamp.write(value.fireAt, into: &buf)
         FfiConverterInt32.write(value.utcOffsetSeconds, into: &buf)
     }
 }
@@ -2771,19 +3288,19 @@ public struct PlannedNotification: Equatable, Hashable {
     /**
      * The rule.
      */
-    public var reminderId: String
+    public var reminderId: ReminderId
     /**
      * The occurrence key, for `report`.
      */
     public var occurrence: String
     /**
-     * When it was due, ms (pass to `report`).
+     * When it was due (pass to `report`).
      */
-    public var dueMs: Int64
+    public var due: Date
     /**
-     * When to show it, ms.
+     * When to show it.
      */
-    public var fireAtMs: Int64
+    public var fireAt: Date
     /**
      * UTC offset in force then, seconds.
      */
@@ -2801,13 +3318,13 @@ public struct PlannedNotification: Equatable, Hashable {
      */
     public var body: String
     /**
-     * Exact, or within `window_minutes` after `fire_at_ms`.
+     * Exact, or within `window_minutes` after `fire_at`.
      */
     public var exact: Bool
     /**
      * Delivery window when not exact.
      */
-    public var windowMinutes: UInt32
+    public var windowMinutes: Int32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2817,16 +3334,16 @@ public struct PlannedNotification: Equatable, Hashable {
          */id: String, 
         /**
          * The rule.
-         */reminderId: String, 
+         */reminderId: ReminderId, 
         /**
          * The occurrence key, for `report`.
          */occurrence: String, 
         /**
-         * When it was due, ms (pass to `report`).
-         */dueMs: Int64, 
+         * When it was due (pass to `report`).
+         */due: Date, 
         /**
-         * When to show it, ms.
-         */fireAtMs: Int64, 
+         * When to show it.
+         */fireAt: Date, 
         /**
          * UTC offset in force then, seconds.
          */utcOffsetSeconds: Int32, 
@@ -2840,16 +3357,16 @@ public struct PlannedNotification: Equatable, Hashable {
          * Lock-screen body.
          */body: String, 
         /**
-         * Exact, or within `window_minutes` after `fire_at_ms`.
+         * Exact, or within `window_minutes` after `fire_at`.
          */exact: Bool, 
         /**
          * Delivery window when not exact.
-         */windowMinutes: UInt32) {
+         */windowMinutes: Int32) {
         self.id = id
         self.reminderId = reminderId
         self.occurrence = occurrence
-        self.dueMs = dueMs
-        self.fireAtMs = fireAtMs
+        self.due = due
+        self.fireAt = fireAt
         self.utcOffsetSeconds = utcOffsetSeconds
         self.category = category
         self.title = title
@@ -2875,31 +3392,31 @@ public struct FfiConverterTypePlannedNotification: FfiConverterRustBuffer {
         return
             try PlannedNotification(
                 id: FfiConverterString.read(from: &buf), 
-                reminderId: FfiConverterString.read(from: &buf), 
+                reminderId: FfiConverterTypeReminderId.read(from: &buf), 
                 occurrence: FfiConverterString.read(from: &buf), 
-                dueMs: FfiConverterInt64.read(from: &buf), 
-                fireAtMs: FfiConverterInt64.read(from: &buf), 
+                due: FfiConverterTimestamp.read(from: &buf), 
+                fireAt: FfiConverterTimestamp.read(from: &buf), 
                 utcOffsetSeconds: FfiConverterInt32.read(from: &buf), 
                 category: FfiConverterTypeReminderCategory.read(from: &buf), 
                 title: FfiConverterString.read(from: &buf), 
                 body: FfiConverterString.read(from: &buf), 
                 exact: FfiConverterBool.read(from: &buf), 
-                windowMinutes: FfiConverterUInt32.read(from: &buf)
+                windowMinutes: FfiConverterInt32.read(from: &buf)
         )
     }
 
     public static func write(_ value: PlannedNotification, into buf: inout [UInt8]) {
         FfiConverterString.write(value.id, into: &buf)
-        FfiConverterString.write(value.reminderId, into: &buf)
+        FfiConverterTypeReminderId.write(value.reminderId, into: &buf)
         FfiConverterString.write(value.occurrence, into: &buf)
-        FfiConverterInt64.write(value.dueMs, into: &buf)
-        FfiConverterInt64.write(value.fireAtMs, into: &buf)
+        FfiConverterTimestamp.write(value.due, into: &buf)
+        FfiConverterTimestamp.write(value.fireAt, into: &buf)
         FfiConverterInt32.write(value.utcOffsetSeconds, into: &buf)
         FfiConverterTypeReminderCategory.write(value.category, into: &buf)
         FfiConverterString.write(value.title, into: &buf)
         FfiConverterString.write(value.body, into: &buf)
         FfiConverterBool.write(value.exact, into: &buf)
-        FfiConverterUInt32.write(value.windowMinutes, into: &buf)
+        FfiConverterInt32.write(value.windowMinutes, into: &buf)
     }
 }
 
@@ -2926,7 +3443,7 @@ public struct PlatformLimits: Equatable, Hashable {
     /**
      * Most notifications the OS may hold (iOS: 64).
      */
-    public var maxPending: UInt32
+    public var maxPending: Int32
     /**
      * Exact alarms allowed (Android: `SCHEDULE_EXACT_ALARM` granted).
      */
@@ -2934,20 +3451,20 @@ public struct PlatformLimits: Equatable, Hashable {
     /**
      * Width of inexact delivery windows (at least 10 minutes).
      */
-    public var inexactWindowMinutes: UInt32
+    public var inexactWindowMinutes: Int32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
          * Most notifications the OS may hold (iOS: 64).
-         */maxPending: UInt32, 
+         */maxPending: Int32, 
         /**
          * Exact alarms allowed (Android: `SCHEDULE_EXACT_ALARM` granted).
          */exactAlarms: Bool, 
         /**
          * Width of inexact delivery windows (at least 10 minutes).
-         */inexactWindowMinutes: UInt32) {
+         */inexactWindowMinutes: Int32) {
         self.maxPending = maxPending
         self.exactAlarms = exactAlarms
         self.inexactWindowMinutes = inexactWindowMinutes
@@ -2969,16 +3486,16 @@ public struct FfiConverterTypePlatformLimits: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PlatformLimits {
         return
             try PlatformLimits(
-                maxPending: FfiConverterUInt32.read(from: &buf), 
+                maxPending: FfiConverterInt32.read(from: &buf), 
                 exactAlarms: FfiConverterBool.read(from: &buf), 
-                inexactWindowMinutes: FfiConverterUInt32.read(from: &buf)
+                inexactWindowMinutes: FfiConverterInt32.read(from: &buf)
         )
     }
 
     public static func write(_ value: PlatformLimits, into buf: inout [UInt8]) {
-        FfiConverterUInt32.write(value.maxPending, into: &buf)
+        FfiConverterInt32.write(value.maxPending, into: &buf)
         FfiConverterBool.write(value.exactAlarms, into: &buf)
-        FfiConverterUInt32.write(value.inexactWindowMinutes, into: &buf)
+        FfiConverterInt32.write(value.inexactWindowMinutes, into: &buf)
     }
 }
 
@@ -2999,27 +3516,27 @@ public func FfiConverterTypePlatformLimits_lower(_ value: PlatformLimits) -> Rus
 
 
 /**
- * Quiet hours in the device's zone (`22:00`-`07:00` wraps midnight).
+ * Quiet hours in the device's zone (22:00-07:00 wraps midnight).
  */
 public struct QuietHours: Equatable, Hashable {
     /**
-     * Start, `HH:MM`.
+     * Start.
      */
-    public var start: String
+    public var start: WallTime
     /**
-     * End, `HH:MM`.
+     * End.
      */
-    public var end: String
+    public var end: WallTime
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
-         * Start, `HH:MM`.
-         */start: String, 
+         * Start.
+         */start: WallTime, 
         /**
-         * End, `HH:MM`.
-         */end: String) {
+         * End.
+         */end: WallTime) {
         self.start = start
         self.end = end
     }
@@ -3040,14 +3557,14 @@ public struct FfiConverterTypeQuietHours: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> QuietHours {
         return
             try QuietHours(
-                start: FfiConverterString.read(from: &buf), 
-                end: FfiConverterString.read(from: &buf)
+                start: FfiConverterTypeWallTime.read(from: &buf), 
+                end: FfiConverterTypeWallTime.read(from: &buf)
         )
     }
 
     public static func write(_ value: QuietHours, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.start, into: &buf)
-        FfiConverterString.write(value.end, into: &buf)
+        FfiConverterTypeWallTime.write(value.start, into: &buf)
+        FfiConverterTypeWallTime.write(value.end, into: &buf)
     }
 }
 
@@ -3143,7 +3660,7 @@ public struct RekeyReport: Equatable, Hashable {
     /**
      * Records re-sealed under the new key.
      */
-    public var resealed: UInt64
+    public var resealed: Int64
     /**
      * Records that were already unreadable, kept as they were.
      */
@@ -3154,7 +3671,7 @@ public struct RekeyReport: Equatable, Hashable {
     public init(
         /**
          * Records re-sealed under the new key.
-         */resealed: UInt64, 
+         */resealed: Int64, 
         /**
          * Records that were already unreadable, kept as they were.
          */corrupted: [RecordRef]) {
@@ -3178,13 +3695,13 @@ public struct FfiConverterTypeRekeyReport: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RekeyReport {
         return
             try RekeyReport(
-                resealed: FfiConverterUInt64.read(from: &buf), 
+                resealed: FfiConverterInt64.read(from: &buf), 
                 corrupted: FfiConverterSequenceTypeRecordRef.read(from: &buf)
         )
     }
 
     public static func write(_ value: RekeyReport, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.resealed, into: &buf)
+        FfiConverterInt64.write(value.resealed, into: &buf)
         FfiConverterSequenceTypeRecordRef.write(value.corrupted, into: &buf)
     }
 }
@@ -3212,7 +3729,7 @@ public struct Reminder: Equatable, Hashable {
     /**
      * Random id.
      */
-    public var id: String
+    public var id: ReminderId
     /**
      * 1, plus one per change.
      */
@@ -3228,19 +3745,19 @@ public struct Reminder: Equatable, Hashable {
     /**
      * First local date.
      */
-    public var start: String
+    public var start: LocalDay
     /**
      * Pinned zone, or none for the device's.
      */
-    public var zone: String?
+    public var zone: ZoneName?
     /**
      * Last local date.
      */
-    public var end: String?
+    public var end: LocalDay?
     /**
      * Occurrence limit.
      */
-    public var count: UInt32?
+    public var count: Int32?
     /**
      * Title.
      */
@@ -3256,7 +3773,7 @@ public struct Reminder: Equatable, Hashable {
     /**
      * Grace minutes.
      */
-    public var graceMinutes: UInt32
+    public var graceMinutes: Int32
     /**
      * Enabled.
      */
@@ -3267,7 +3784,7 @@ public struct Reminder: Equatable, Hashable {
     public init(
         /**
          * Random id.
-         */id: String, 
+         */id: ReminderId, 
         /**
          * 1, plus one per change.
          */revision: Int64, 
@@ -3279,16 +3796,16 @@ public struct Reminder: Equatable, Hashable {
          */schedule: ReminderSchedule, 
         /**
          * First local date.
-         */start: String, 
+         */start: LocalDay, 
         /**
          * Pinned zone, or none for the device's.
-         */zone: String?, 
+         */zone: ZoneName?, 
         /**
          * Last local date.
-         */end: String?, 
+         */end: LocalDay?, 
         /**
          * Occurrence limit.
-         */count: UInt32?, 
+         */count: Int32?, 
         /**
          * Title.
          */title: String?, 
@@ -3300,7 +3817,7 @@ public struct Reminder: Equatable, Hashable {
          */quiet: QuietPolicy, 
         /**
          * Grace minutes.
-         */graceMinutes: UInt32, 
+         */graceMinutes: Int32, 
         /**
          * Enabled.
          */enabled: Bool) {
@@ -3335,35 +3852,35 @@ public struct FfiConverterTypeReminder: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Reminder {
         return
             try Reminder(
-                id: FfiConverterString.read(from: &buf), 
+                id: FfiConverterTypeReminderId.read(from: &buf), 
                 revision: FfiConverterInt64.read(from: &buf), 
                 category: FfiConverterTypeReminderCategory.read(from: &buf), 
                 schedule: FfiConverterTypeReminderSchedule.read(from: &buf), 
-                start: FfiConverterString.read(from: &buf), 
-                zone: FfiConverterOptionString.read(from: &buf), 
-                end: FfiConverterOptionString.read(from: &buf), 
-                count: FfiConverterOptionUInt32.read(from: &buf), 
+                start: FfiConverterTypeLocalDay.read(from: &buf), 
+                zone: FfiConverterOptionTypeZoneName.read(from: &buf), 
+                end: FfiConverterOptionTypeLocalDay.read(from: &buf), 
+                count: FfiConverterOptionInt32.read(from: &buf), 
                 title: FfiConverterOptionString.read(from: &buf), 
                 showTitle: FfiConverterBool.read(from: &buf), 
                 quiet: FfiConverterTypeQuietPolicy.read(from: &buf), 
-                graceMinutes: FfiConverterUInt32.read(from: &buf), 
+                graceMinutes: FfiConverterInt32.read(from: &buf), 
                 enabled: FfiConverterBool.read(from: &buf)
         )
     }
 
     public static func write(_ value: Reminder, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeReminderId.write(value.id, into: &buf)
         FfiConverterInt64.write(value.revision, into: &buf)
         FfiConverterTypeReminderCategory.write(value.category, into: &buf)
         FfiConverterTypeReminderSchedule.write(value.schedule, into: &buf)
-        FfiConverterString.write(value.start, into: &buf)
-        FfiConverterOptionString.write(value.zone, into: &buf)
-        FfiConverterOptionString.write(value.end, into: &buf)
-        FfiConverterOptionUInt32.write(value.count, into: &buf)
+        FfiConverterTypeLocalDay.write(value.start, into: &buf)
+        FfiConverterOptionTypeZoneName.write(value.zone, into: &buf)
+        FfiConverterOptionTypeLocalDay.write(value.end, into: &buf)
+        FfiConverterOptionInt32.write(value.count, into: &buf)
         FfiConverterOptionString.write(value.title, into: &buf)
         FfiConverterBool.write(value.showTitle, into: &buf)
         FfiConverterTypeQuietPolicy.write(value.quiet, into: &buf)
-        FfiConverterUInt32.write(value.graceMinutes, into: &buf)
+        FfiConverterInt32.write(value.graceMinutes, into: &buf)
         FfiConverterBool.write(value.enabled, into: &buf)
     }
 }
@@ -3391,38 +3908,38 @@ public struct ReminderEvent: Equatable, Hashable {
     /**
      * Random id.
      */
-    public var id: String
+    public var id: EventId
     /**
      * Kind.
      */
     public var kind: String
     /**
-     * When, ms.
+     * When.
      */
-    public var atMs: Int64
+    public var at: Date
     /**
-     * IANA zone.
+     * The zone it happened in.
      */
-    public var zone: String
+    public var zone: ZoneName
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
          * Random id.
-         */id: String, 
+         */id: EventId, 
         /**
          * Kind.
          */kind: String, 
         /**
-         * When, ms.
-         */atMs: Int64, 
+         * When.
+         */at: Date, 
         /**
-         * IANA zone.
-         */zone: String) {
+         * The zone it happened in.
+         */zone: ZoneName) {
         self.id = id
         self.kind = kind
-        self.atMs = atMs
+        self.at = at
         self.zone = zone
     }
 
@@ -3442,18 +3959,18 @@ public struct FfiConverterTypeReminderEvent: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReminderEvent {
         return
             try ReminderEvent(
-                id: FfiConverterString.read(from: &buf), 
+                id: FfiConverterTypeEventId.read(from: &buf), 
                 kind: FfiConverterString.read(from: &buf), 
-                atMs: FfiConverterInt64.read(from: &buf), 
-                zone: FfiConverterString.read(from: &buf)
+                at: FfiConverterTimestamp.read(from: &buf), 
+                zone: FfiConverterTypeZoneName.read(from: &buf)
         )
     }
 
     public static func write(_ value: ReminderEvent, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeEventId.write(value.id, into: &buf)
         FfiConverterString.write(value.kind, into: &buf)
-        FfiConverterInt64.write(value.atMs, into: &buf)
-        FfiConverterString.write(value.zone, into: &buf)
+        FfiConverterTimestamp.write(value.at, into: &buf)
+        FfiConverterTypeZoneName.write(value.zone, into: &buf)
     }
 }
 
@@ -3694,7 +4211,7 @@ public struct TagCount: Equatable, Hashable {
     /**
      * Entries carrying it on low days.
      */
-    public var count: UInt64
+    public var count: Int64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3704,7 +4221,7 @@ public struct TagCount: Equatable, Hashable {
          */tag: Tag, 
         /**
          * Entries carrying it on low days.
-         */count: UInt64) {
+         */count: Int64) {
         self.tag = tag
         self.count = count
     }
@@ -3726,13 +4243,13 @@ public struct FfiConverterTypeTagCount: FfiConverterRustBuffer {
         return
             try TagCount(
                 tag: FfiConverterTypeTag.read(from: &buf), 
-                count: FfiConverterUInt64.read(from: &buf)
+                count: FfiConverterInt64.read(from: &buf)
         )
     }
 
     public static func write(_ value: TagCount, into buf: inout [UInt8]) {
         FfiConverterTypeTag.write(value.tag, into: &buf)
-        FfiConverterUInt64.write(value.count, into: &buf)
+        FfiConverterInt64.write(value.count, into: &buf)
     }
 }
 
@@ -3759,7 +4276,7 @@ public struct Tracker: Equatable, Hashable {
     /**
      * Stable id: a word for built-ins (`mood`), 32 hex characters for custom ones.
      */
-    public var id: String
+    public var id: TrackerId
     /**
      * Name shown to the patient.
      */
@@ -3778,7 +4295,7 @@ public struct Tracker: Equatable, Hashable {
     public init(
         /**
          * Stable id: a word for built-ins (`mood`), 32 hex characters for custom ones.
-         */id: String, 
+         */id: TrackerId, 
         /**
          * Name shown to the patient.
          */name: String, 
@@ -3810,7 +4327,7 @@ public struct FfiConverterTypeTracker: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Tracker {
         return
             try Tracker(
-                id: FfiConverterString.read(from: &buf), 
+                id: FfiConverterTypeTrackerId.read(from: &buf), 
                 name: FfiConverterString.read(from: &buf), 
                 kind: FfiConverterTypeTrackerKind.read(from: &buf), 
                 builtin: FfiConverterBool.read(from: &buf)
@@ -3818,7 +4335,7 @@ public struct FfiConverterTypeTracker: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: Tracker, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeTrackerId.write(value.id, into: &buf)
         FfiConverterString.write(value.name, into: &buf)
         FfiConverterTypeTrackerKind.write(value.kind, into: &buf)
         FfiConverterBool.write(value.builtin, into: &buf)
@@ -3848,11 +4365,11 @@ public struct TrackerSummary: Equatable, Hashable {
     /**
      * Tracker id.
      */
-    public var tracker: String
+    public var tracker: TrackerId
     /**
      * Entries.
      */
-    public var count: UInt64
+    public var count: Int64
     /**
      * Mean of numeric values (minutes for durations and sleep, share of
      * yes and of doses taken); none for text.
@@ -3872,10 +4389,10 @@ public struct TrackerSummary: Equatable, Hashable {
     public init(
         /**
          * Tracker id.
-         */tracker: String, 
+         */tracker: TrackerId, 
         /**
          * Entries.
-         */count: UInt64, 
+         */count: Int64, 
         /**
          * Mean of numeric values (minutes for durations and sleep, share of
          * yes and of doses taken); none for text.
@@ -3909,8 +4426,8 @@ public struct FfiConverterTypeTrackerSummary: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TrackerSummary {
         return
             try TrackerSummary(
-                tracker: FfiConverterString.read(from: &buf), 
-                count: FfiConverterUInt64.read(from: &buf), 
+                tracker: FfiConverterTypeTrackerId.read(from: &buf), 
+                count: FfiConverterInt64.read(from: &buf), 
                 mean: FfiConverterOptionDouble.read(from: &buf), 
                 min: FfiConverterOptionDouble.read(from: &buf), 
                 max: FfiConverterOptionDouble.read(from: &buf)
@@ -3918,8 +4435,8 @@ public struct FfiConverterTypeTrackerSummary: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: TrackerSummary, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.tracker, into: &buf)
-        FfiConverterUInt64.write(value.count, into: &buf)
+        FfiConverterTypeTrackerId.write(value.tracker, into: &buf)
+        FfiConverterInt64.write(value.count, into: &buf)
         FfiConverterOptionDouble.write(value.mean, into: &buf)
         FfiConverterOptionDouble.write(value.min, into: &buf)
         FfiConverterOptionDouble.write(value.max, into: &buf)
@@ -3943,63 +4460,143 @@ public func FfiConverterTypeTrackerSummary_lower(_ value: TrackerSummary) -> Rus
 
 
 /**
- * Every error the API raises. Messages never hold the patient's content.
- *
- * Flat across the FFI: each variant arrives with its Display text as the
- * message (Kotlin `Throwable.message`, Swift `message`).
+ * Every error the API raises: a kind, the field or record it concerns, and
+ * a plain sentence (Kotlin `message`, Swift `localizedDescription`). Never
+ * the patient's content: no note text, no values, no tracker names.
  */
 public 
-enum CairnError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+enum CairnError: Swift.Error, Equatable, Hashable {
 
     
     
     /**
-     * An argument was refused: a key that is not 32 bytes, a value out of
-     * range, an unknown tracker or zone, text too long, a bad cursor...
+     * An argument was refused: out of range, malformed, too long.
      */
-    case InvalidInput(message: String)
-    
+    case invalidInput(
+        /**
+         * The argument or record field (`at`, `note`, `horizonDays`...).
+         */field: String, 
+        /**
+         * What is wrong, without repeating the value.
+         */reason: String
+    )
+    /**
+     * A key that is not 32 bytes.
+     */
+    case keyLength(
+        /**
+         * The length given.
+         */got: Int64
+    )
+    /**
+     * The time zone is not in the zone database in use.
+     */
+    case unknownZone(
+        /**
+         * The argument or record field.
+         */field: String
+    )
+    /**
+     * No built-in or custom tracker has that id or name.
+     */
+    case unknownTracker
+    /**
+     * A tracker with that name already exists.
+     */
+    case duplicateTracker
     /**
      * The key does not open this store (or it was re-keyed elsewhere).
      * Nothing was written.
      */
-    case WrongKey(message: String)
-    
+    case wrongKey
     /**
      * A record failed authentication or could not be decoded; other
      * records are unaffected.
      */
-    case Corrupted(message: String)
-    
+    case corrupted(
+        /**
+         * Its table.
+         */table: String, 
+        /**
+         * Its id.
+         */id: String
+    )
     /**
-     * No such store or record.
+     * `create` found a store already there.
      */
-    case NotFound(message: String)
-    
+    case storeExists
     /**
-     * The file is not a Cairn store, or was written by a newer version.
+     * `open` found no store there.
      */
-    case Incompatible(message: String)
-    
+    case storeNotFound
     /**
-     * The object was closed; open a new one.
+     * The file is not a Cairn store.
      */
-    case Closed(message: String)
-    
+    case notAStore
     /**
-     * Storage, file system or time zone database trouble.
+     * The store was written by a newer version of Cairn.
      */
-    case Storage(message: String)
-    
+    case incompatible(
+        /**
+         * The store's schema version.
+         */found: Int64, 
+        /**
+         * The newest this library reads.
+         */supported: Int64
+    )
+    /**
+     * No record with that id (or it was deleted).
+     */
+    case notFound(
+        /**
+         * The table searched.
+         */table: String, 
+        /**
+         * The id asked for.
+         */id: String
+    )
+    /**
+     * The journal was closed; open it again.
+     */
+    case closed
+    /**
+     * SQLite reported an error (its words; never column values).
+     */
+    case storage(
+        /**
+         * SQLite's description.
+         */message: String
+    )
+    /**
+     * The operating system reported an error (disk full, permissions),
+     * or the time zone database could not be read.
+     */
+    case io(
+        /**
+         * The system's description.
+         */message: String
+    )
+    /**
+     * A bug in Cairn (a caught panic). The app keeps running; please
+     * report it.
+     */
+    case internal
 
     
 
     
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_cairnerror_uniffi_trait_display(
+            FfiConverterTypeCairnError_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
     
 }
 
@@ -4020,36 +4617,44 @@ public struct FfiConverterTypeCairnError: FfiConverterRustBuffer {
         
 
         
-        case 1: return .InvalidInput(
+        case 1: return .invalidInput(
+            field: try FfiConverterString.read(from: &buf), 
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 2: return .keyLength(
+            got: try FfiConverterInt64.read(from: &buf)
+            )
+        case 3: return .unknownZone(
+            field: try FfiConverterString.read(from: &buf)
+            )
+        case 4: return .unknownTracker
+        case 5: return .duplicateTracker
+        case 6: return .wrongKey
+        case 7: return .corrupted(
+            table: try FfiConverterString.read(from: &buf), 
+            id: try FfiConverterString.read(from: &buf)
+            )
+        case 8: return .storeExists
+        case 9: return .storeNotFound
+        case 10: return .notAStore
+        case 11: return .incompatible(
+            found: try FfiConverterInt64.read(from: &buf), 
+            supported: try FfiConverterInt64.read(from: &buf)
+            )
+        case 12: return .notFound(
+            table: try FfiConverterString.read(from: &buf), 
+            id: try FfiConverterString.read(from: &buf)
+            )
+        case 13: return .closed
+        case 14: return .storage(
             message: try FfiConverterString.read(from: &buf)
-        )
-        
-        case 2: return .WrongKey(
+            )
+        case 15: return .io(
             message: try FfiConverterString.read(from: &buf)
-        )
-        
-        case 3: return .Corrupted(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
-        case 4: return .NotFound(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
-        case 5: return .Incompatible(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
-        case 6: return .Closed(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
-        case 7: return .Storage(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
+            )
+        case 16: return .internal
 
-        default: throw UniffiInternalError.unexpectedEnumCase
+         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
 
@@ -4059,21 +4664,81 @@ public struct FfiConverterTypeCairnError: FfiConverterRustBuffer {
         
 
         
-        case .InvalidInput(_ /* message is ignored*/):
+        
+        case let .invalidInput(field,reason):
             writeInt(&buf, Int32(1))
-        case .WrongKey(_ /* message is ignored*/):
+            FfiConverterString.write(field, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .keyLength(got):
             writeInt(&buf, Int32(2))
-        case .Corrupted(_ /* message is ignored*/):
+            FfiConverterInt64.write(got, into: &buf)
+            
+        
+        case let .unknownZone(field):
             writeInt(&buf, Int32(3))
-        case .NotFound(_ /* message is ignored*/):
+            FfiConverterString.write(field, into: &buf)
+            
+        
+        case .unknownTracker:
             writeInt(&buf, Int32(4))
-        case .Incompatible(_ /* message is ignored*/):
+        
+        
+        case .duplicateTracker:
             writeInt(&buf, Int32(5))
-        case .Closed(_ /* message is ignored*/):
+        
+        
+        case .wrongKey:
             writeInt(&buf, Int32(6))
-        case .Storage(_ /* message is ignored*/):
+        
+        
+        case let .corrupted(table,id):
             writeInt(&buf, Int32(7))
-
+            FfiConverterString.write(table, into: &buf)
+            FfiConverterString.write(id, into: &buf)
+            
+        
+        case .storeExists:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .storeNotFound:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .notAStore:
+            writeInt(&buf, Int32(10))
+        
+        
+        case let .incompatible(found,supported):
+            writeInt(&buf, Int32(11))
+            FfiConverterInt64.write(found, into: &buf)
+            FfiConverterInt64.write(supported, into: &buf)
+            
+        
+        case let .notFound(table,id):
+            writeInt(&buf, Int32(12))
+            FfiConverterString.write(table, into: &buf)
+            FfiConverterString.write(id, into: &buf)
+            
+        
+        case .closed:
+            writeInt(&buf, Int32(13))
+        
+        
+        case let .storage(message):
+            writeInt(&buf, Int32(14))
+            FfiConverterString.write(message, into: &buf)
+            
+        
+        case let .io(message):
+            writeInt(&buf, Int32(15))
+            FfiConverterString.write(message, into: &buf)
+            
+        
+        case .internal:
+            writeInt(&buf, Int32(16))
         
         }
     }
@@ -4093,6 +4758,131 @@ public func FfiConverterTypeCairnError_lift(_ buf: RustBuffer) throws -> CairnEr
 public func FfiConverterTypeCairnError_lower(_ value: CairnError) -> RustBuffer {
     return FfiConverterTypeCairnError.lower(value)
 }
+
+
+/**
+ * Which part of the journal a change touched.
+ */
+
+public enum ChangeTable: Equatable, Hashable {
+    
+    /**
+     * Entries.
+     */
+    case entries
+    /**
+     * Custom trackers.
+     */
+    case trackers
+    /**
+     * Reminder rules.
+     */
+    case reminders
+    /**
+     * Recorded events (treatment sessions).
+     */
+    case events
+    /**
+     * What happened to reminder occurrences.
+     */
+    case reminderReports
+    /**
+     * Settings (quiet hours).
+     */
+    case settings
+    /**
+     * Every record (a re-key re-sealed them all).
+     */
+    case all
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ChangeTable: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChangeTable: FfiConverterRustBuffer {
+    typealias SwiftType = ChangeTable
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChangeTable {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .entries
+        
+        case 2: return .trackers
+        
+        case 3: return .reminders
+        
+        case 4: return .events
+        
+        case 5: return .reminderReports
+        
+        case 6: return .settings
+        
+        case 7: return .all
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ChangeTable, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .entries:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .trackers:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .reminders:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .events:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .reminderReports:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .settings:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .all:
+            writeInt(&buf, Int32(7))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangeTable_lift(_ buf: RustBuffer) throws -> ChangeTable {
+    return try FfiConverterTypeChangeTable.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangeTable_lower(_ value: ChangeTable) -> RustBuffer {
+    return FfiConverterTypeChangeTable.lower(value)
+}
+
 
 
 /**
@@ -4306,32 +5096,32 @@ public enum ReminderReport: Equatable, Hashable {
      */
     case shown(
         /**
-         * When, ms.
-         */atMs: Int64
+         * When.
+         */at: Date
     )
     /**
      * Done.
      */
     case done(
         /**
-         * When, ms.
-         */atMs: Int64
+         * When.
+         */at: Date
     )
     /**
      * Skipped on purpose.
      */
     case skipped(
         /**
-         * When, ms.
-         */atMs: Int64
+         * When.
+         */at: Date
     )
     /**
      * Snoozed.
      */
     case snoozed(
         /**
-         * Show again at, ms.
-         */untilMs: Int64
+         * Show again at.
+         */until: Date
     )
 
 
@@ -4354,16 +5144,16 @@ public struct FfiConverterTypeReminderReport: FfiConverterRustBuffer {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
-        case 1: return .shown(atMs: try FfiConverterInt64.read(from: &buf)
+        case 1: return .shown(at: try FfiConverterTimestamp.read(from: &buf)
         )
         
-        case 2: return .done(atMs: try FfiConverterInt64.read(from: &buf)
+        case 2: return .done(at: try FfiConverterTimestamp.read(from: &buf)
         )
         
-        case 3: return .skipped(atMs: try FfiConverterInt64.read(from: &buf)
+        case 3: return .skipped(at: try FfiConverterTimestamp.read(from: &buf)
         )
         
-        case 4: return .snoozed(untilMs: try FfiConverterInt64.read(from: &buf)
+        case 4: return .snoozed(until: try FfiConverterTimestamp.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -4374,24 +5164,24 @@ public struct FfiConverterTypeReminderReport: FfiConverterRustBuffer {
         switch value {
         
         
-        case let .shown(atMs):
+        case let .shown(at):
             writeInt(&buf, Int32(1))
-            FfiConverterInt64.write(atMs, into: &buf)
+            FfiConverterTimestamp.write(at, into: &buf)
             
         
-        case let .done(atMs):
+        case let .done(at):
             writeInt(&buf, Int32(2))
-            FfiConverterInt64.write(atMs, into: &buf)
+            FfiConverterTimestamp.write(at, into: &buf)
             
         
-        case let .skipped(atMs):
+        case let .skipped(at):
             writeInt(&buf, Int32(3))
-            FfiConverterInt64.write(atMs, into: &buf)
+            FfiConverterTimestamp.write(at, into: &buf)
             
         
-        case let .snoozed(untilMs):
+        case let .snoozed(until):
             writeInt(&buf, Int32(4))
-            FfiConverterInt64.write(untilMs, into: &buf)
+            FfiConverterTimestamp.write(until, into: &buf)
             
         }
     }
@@ -4415,7 +5205,7 @@ public func FfiConverterTypeReminderReport_lower(_ value: ReminderReport) -> Rus
 
 
 /**
- * When a reminder fires. Times are wall-clock `HH:MM`; dates `YYYY-MM-DD`.
+ * When a reminder fires. Times are wall-clock times in the rule's zone.
  */
 
 public enum ReminderSchedule: Equatable, Hashable {
@@ -4426,7 +5216,7 @@ public enum ReminderSchedule: Equatable, Hashable {
     case daily(
         /**
          * Times.
-         */times: [String]
+         */times: [WallTime]
     )
     /**
      * On the chosen weekdays at each time.
@@ -4437,7 +5227,7 @@ public enum ReminderSchedule: Equatable, Hashable {
          */days: [Weekday], 
         /**
          * Times.
-         */times: [String]
+         */times: [WallTime]
     )
     /**
      * Every `n` days from the start date.
@@ -4445,10 +5235,10 @@ public enum ReminderSchedule: Equatable, Hashable {
     case everyNDays(
         /**
          * Interval (1-365).
-         */n: UInt16, 
+         */n: Int32, 
         /**
          * Times.
-         */times: [String]
+         */times: [WallTime]
     )
     /**
      * On a day of each month (a month without it uses its last day).
@@ -4456,10 +5246,10 @@ public enum ReminderSchedule: Equatable, Hashable {
     case monthDay(
         /**
          * Day 1-31.
-         */day: UInt8, 
+         */day: Int32, 
         /**
          * Times.
-         */times: [String]
+         */times: [WallTime]
     )
     /**
      * Once.
@@ -4467,10 +5257,10 @@ public enum ReminderSchedule: Equatable, Hashable {
     case once(
         /**
          * Date.
-         */date: String, 
+         */date: LocalDay, 
         /**
          * Time.
-         */time: String
+         */time: WallTime
     )
     /**
      * Once a day at a reproducible random minute in `[from, to)`.
@@ -4478,10 +5268,10 @@ public enum ReminderSchedule: Equatable, Hashable {
     case window(
         /**
          * Start.
-         */from: String, 
+         */from: WallTime, 
         /**
          * End (exclusive).
-         */to: String, 
+         */to: WallTime, 
         /**
          * Weekdays, or every day when empty.
          */days: [Weekday]
@@ -4518,22 +5308,22 @@ public struct FfiConverterTypeReminderSchedule: FfiConverterRustBuffer {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
-        case 1: return .daily(times: try FfiConverterSequenceString.read(from: &buf)
+        case 1: return .daily(times: try FfiConverterSequenceTypeWallTime.read(from: &buf)
         )
         
-        case 2: return .weekly(days: try FfiConverterSequenceTypeWeekday.read(from: &buf), times: try FfiConverterSequenceString.read(from: &buf)
+        case 2: return .weekly(days: try FfiConverterSequenceTypeWeekday.read(from: &buf), times: try FfiConverterSequenceTypeWallTime.read(from: &buf)
         )
         
-        case 3: return .everyNDays(n: try FfiConverterUInt16.read(from: &buf), times: try FfiConverterSequenceString.read(from: &buf)
+        case 3: return .everyNDays(n: try FfiConverterInt32.read(from: &buf), times: try FfiConverterSequenceTypeWallTime.read(from: &buf)
         )
         
-        case 4: return .monthDay(day: try FfiConverterUInt8.read(from: &buf), times: try FfiConverterSequenceString.read(from: &buf)
+        case 4: return .monthDay(day: try FfiConverterInt32.read(from: &buf), times: try FfiConverterSequenceTypeWallTime.read(from: &buf)
         )
         
-        case 5: return .once(date: try FfiConverterString.read(from: &buf), time: try FfiConverterString.read(from: &buf)
+        case 5: return .once(date: try FfiConverterTypeLocalDay.read(from: &buf), time: try FfiConverterTypeWallTime.read(from: &buf)
         )
         
-        case 6: return .window(from: try FfiConverterString.read(from: &buf), to: try FfiConverterString.read(from: &buf), days: try FfiConverterSequenceTypeWeekday.read(from: &buf)
+        case 6: return .window(from: try FfiConverterTypeWallTime.read(from: &buf), to: try FfiConverterTypeWallTime.read(from: &buf), days: try FfiConverterSequenceTypeWeekday.read(from: &buf)
         )
         
         case 7: return .afterEvent(event: try FfiConverterString.read(from: &buf), steps: try FfiConverterSequenceTypeReminderStep.read(from: &buf)
@@ -4549,37 +5339,37 @@ public struct FfiConverterTypeReminderSchedule: FfiConverterRustBuffer {
         
         case let .daily(times):
             writeInt(&buf, Int32(1))
-            FfiConverterSequenceString.write(times, into: &buf)
+            FfiConverterSequenceTypeWallTime.write(times, into: &buf)
             
         
         case let .weekly(days,times):
             writeInt(&buf, Int32(2))
             FfiConverterSequenceTypeWeekday.write(days, into: &buf)
-            FfiConverterSequenceString.write(times, into: &buf)
+            FfiConverterSequenceTypeWallTime.write(times, into: &buf)
             
         
         case let .everyNDays(n,times):
             writeInt(&buf, Int32(3))
-            FfiConverterUInt16.write(n, into: &buf)
-            FfiConverterSequenceString.write(times, into: &buf)
+            FfiConverterInt32.write(n, into: &buf)
+            FfiConverterSequenceTypeWallTime.write(times, into: &buf)
             
         
         case let .monthDay(day,times):
             writeInt(&buf, Int32(4))
-            FfiConverterUInt8.write(day, into: &buf)
-            FfiConverterSequenceString.write(times, into: &buf)
+            FfiConverterInt32.write(day, into: &buf)
+            FfiConverterSequenceTypeWallTime.write(times, into: &buf)
             
         
         case let .once(date,time):
             writeInt(&buf, Int32(5))
-            FfiConverterString.write(date, into: &buf)
-            FfiConverterString.write(time, into: &buf)
+            FfiConverterTypeLocalDay.write(date, into: &buf)
+            FfiConverterTypeWallTime.write(time, into: &buf)
             
         
         case let .window(from,to,days):
             writeInt(&buf, Int32(6))
-            FfiConverterString.write(from, into: &buf)
-            FfiConverterString.write(to, into: &buf)
+            FfiConverterTypeWallTime.write(from, into: &buf)
+            FfiConverterTypeWallTime.write(to, into: &buf)
             FfiConverterSequenceTypeWeekday.write(days, into: &buf)
             
         
@@ -4621,7 +5411,7 @@ public enum ReminderStep: Equatable, Hashable {
     case after(
         /**
          * Minutes (at most 30 days).
-         */minutes: UInt32
+         */minutes: Int32
     )
     /**
      * On the `day`-th local day after the event's (0 = that day) at `time`.
@@ -4629,10 +5419,10 @@ public enum ReminderStep: Equatable, Hashable {
     case dayAt(
         /**
          * Days after (at most 365).
-         */day: UInt16, 
+         */day: Int32, 
         /**
-         * Wall-clock time, `HH:MM`.
-         */time: String
+         * Wall-clock time.
+         */time: WallTime
     )
 
 
@@ -4655,10 +5445,10 @@ public struct FfiConverterTypeReminderStep: FfiConverterRustBuffer {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
-        case 1: return .after(minutes: try FfiConverterUInt32.read(from: &buf)
+        case 1: return .after(minutes: try FfiConverterInt32.read(from: &buf)
         )
         
-        case 2: return .dayAt(day: try FfiConverterUInt16.read(from: &buf), time: try FfiConverterString.read(from: &buf)
+        case 2: return .dayAt(day: try FfiConverterInt32.read(from: &buf), time: try FfiConverterTypeWallTime.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -4671,13 +5461,13 @@ public struct FfiConverterTypeReminderStep: FfiConverterRustBuffer {
         
         case let .after(minutes):
             writeInt(&buf, Int32(1))
-            FfiConverterUInt32.write(minutes, into: &buf)
+            FfiConverterInt32.write(minutes, into: &buf)
             
         
         case let .dayAt(day,time):
             writeInt(&buf, Int32(2))
-            FfiConverterUInt16.write(day, into: &buf)
-            FfiConverterString.write(time, into: &buf)
+            FfiConverterInt32.write(day, into: &buf)
+            FfiConverterTypeWallTime.write(time, into: &buf)
             
         }
     }
@@ -4821,7 +5611,7 @@ public enum TrackerKind: Equatable, Hashable {
     case duration(
         /**
          * Longest accepted duration.
-         */maxMinutes: UInt32
+         */maxMinutes: Int32
     )
     /**
      * A whole number, 0-100,000.
@@ -4865,7 +5655,7 @@ public struct FfiConverterTypeTrackerKind: FfiConverterRustBuffer {
         
         case 2: return .yesNo
         
-        case 3: return .duration(maxMinutes: try FfiConverterUInt32.read(from: &buf)
+        case 3: return .duration(maxMinutes: try FfiConverterInt32.read(from: &buf)
         )
         
         case 4: return .count
@@ -4899,7 +5689,7 @@ public struct FfiConverterTypeTrackerKind: FfiConverterRustBuffer {
         
         case let .duration(maxMinutes):
             writeInt(&buf, Int32(3))
-            FfiConverterUInt32.write(maxMinutes, into: &buf)
+            FfiConverterInt32.write(maxMinutes, into: &buf)
             
         
         case .count:
@@ -4966,7 +5756,7 @@ public enum Value: Equatable, Hashable {
     case duration(
         /**
          * Minutes.
-         */minutes: UInt32
+         */minutes: Int32
     )
     /**
      * Counts (0-100,000).
@@ -4974,7 +5764,7 @@ public enum Value: Equatable, Hashable {
     case count(
         /**
          * The count.
-         */value: UInt32
+         */value: Int32
     )
     /**
      * Text (the journal).
@@ -4990,10 +5780,10 @@ public enum Value: Equatable, Hashable {
     case sleep(
         /**
          * Minutes slept (at most 24 h).
-         */minutes: UInt32, 
+         */minutes: Int32, 
         /**
          * Quality 0-10, if rated.
-         */quality: UInt8?
+         */quality: Int32?
     )
     /**
      * Medication.
@@ -5033,16 +5823,16 @@ public struct FfiConverterTypeValue: FfiConverterRustBuffer {
         case 2: return .yesNo(value: try FfiConverterBool.read(from: &buf)
         )
         
-        case 3: return .duration(minutes: try FfiConverterUInt32.read(from: &buf)
+        case 3: return .duration(minutes: try FfiConverterInt32.read(from: &buf)
         )
         
-        case 4: return .count(value: try FfiConverterUInt32.read(from: &buf)
+        case 4: return .count(value: try FfiConverterInt32.read(from: &buf)
         )
         
         case 5: return .text(text: try FfiConverterString.read(from: &buf)
         )
         
-        case 6: return .sleep(minutes: try FfiConverterUInt32.read(from: &buf), quality: try FfiConverterOptionUInt8.read(from: &buf)
+        case 6: return .sleep(minutes: try FfiConverterInt32.read(from: &buf), quality: try FfiConverterOptionInt32.read(from: &buf)
         )
         
         case 7: return .medication(name: try FfiConverterString.read(from: &buf), taken: try FfiConverterBool.read(from: &buf)
@@ -5068,12 +5858,12 @@ public struct FfiConverterTypeValue: FfiConverterRustBuffer {
         
         case let .duration(minutes):
             writeInt(&buf, Int32(3))
-            FfiConverterUInt32.write(minutes, into: &buf)
+            FfiConverterInt32.write(minutes, into: &buf)
             
         
         case let .count(value):
             writeInt(&buf, Int32(4))
-            FfiConverterUInt32.write(value, into: &buf)
+            FfiConverterInt32.write(value, into: &buf)
             
         
         case let .text(text):
@@ -5083,8 +5873,8 @@ public struct FfiConverterTypeValue: FfiConverterRustBuffer {
         
         case let .sleep(minutes,quality):
             writeInt(&buf, Int32(6))
-            FfiConverterUInt32.write(minutes, into: &buf)
-            FfiConverterOptionUInt8.write(quality, into: &buf)
+            FfiConverterInt32.write(minutes, into: &buf)
+            FfiConverterOptionInt32.write(quality, into: &buf)
             
         
         case let .medication(name,taken):
@@ -5113,111 +5903,130 @@ public func FfiConverterTypeValue_lower(_ value: Value) -> RustBuffer {
 
 
 
-/**
- * A day of the week.
- */
 
-public enum Weekday: Equatable, Hashable {
+
+/**
+ * Told after each commit made through this journal. Called on a thread of
+ * the journal's own, one change at a time, in commit order: return quickly
+ * (hand the change to a channel or a stream).
+ */
+public protocol JournalListener: AnyObject, Sendable {
     
     /**
-     * Monday.
+     * One committed change.
      */
-    case mon
-    /**
-     * Tuesday.
-     */
-    case tue
-    /**
-     * Wednesday.
-     */
-    case wed
-    /**
-     * Thursday.
-     */
-    case thu
-    /**
-     * Friday.
-     */
-    case fri
-    /**
-     * Saturday.
-     */
-    case sat
-    /**
-     * Sunday.
-     */
-    case sun
-
-
-
-
-
+    func onChange(change: JournalChange) 
+    
 }
 
-#if compiler(>=6)
-extension Weekday: Sendable {}
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceJournalListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceJournalListener = UniffiVTableCallbackInterfaceJournalListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterCallbackInterfaceJournalListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface JournalListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterCallbackInterfaceJournalListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface JournalListener: handle missing in uniffiClone")
+            }
+        },
+        onChange: { (
+            uniffiHandle: UInt64,
+            change: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterCallbackInterfaceJournalListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onChange(
+                     change: try FfiConverterTypeJournalChange_lift(change)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceJournalListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceJournalListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitJournalListener() {
+    uniffi_cairn_ffi_fn_init_callback_vtable_journallistener(UniffiCallbackInterfaceJournalListener.vtablePtr)
+}
+
+// FfiConverter protocol for callback interfaces
+#if swift(>=5.8)
+@_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterCallbackInterfaceJournalListener {
+    fileprivate static let handleMap = UniffiHandleMap<JournalListener>()
+}
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeWeekday: FfiConverterRustBuffer {
-    typealias SwiftType = Weekday
+extension FfiConverterCallbackInterfaceJournalListener : FfiConverter {
+    typealias SwiftType = JournalListener
+    typealias FfiType = UInt64
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Weekday {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .mon
-        
-        case 2: return .tue
-        
-        case 3: return .wed
-        
-        case 4: return .thu
-        
-        case 5: return .fri
-        
-        case 6: return .sat
-        
-        case 7: return .sun
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func lift(_ handle: UInt64) throws -> SwiftType {
+        try handleMap.get(handle: handle)
     }
 
-    public static func write(_ value: Weekday, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case .mon:
-            writeInt(&buf, Int32(1))
-        
-        
-        case .tue:
-            writeInt(&buf, Int32(2))
-        
-        
-        case .wed:
-            writeInt(&buf, Int32(3))
-        
-        
-        case .thu:
-            writeInt(&buf, Int32(4))
-        
-        
-        case .fri:
-            writeInt(&buf, Int32(5))
-        
-        
-        case .sat:
-            writeInt(&buf, Int32(6))
-        
-        
-        case .sun:
-            writeInt(&buf, Int32(7))
-        
-        }
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func lower(_ v: SwiftType) -> UInt64 {
+        return handleMap.insert(obj: v)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func write(_ v: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(v))
     }
 }
 
@@ -5225,23 +6034,22 @@ public struct FfiConverterTypeWeekday: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeWeekday_lift(_ buf: RustBuffer) throws -> Weekday {
-    return try FfiConverterTypeWeekday.lift(buf)
+public func FfiConverterCallbackInterfaceJournalListener_lift(_ handle: UInt64) throws -> JournalListener {
+    return try FfiConverterCallbackInterfaceJournalListener.lift(handle)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeWeekday_lower(_ value: Weekday) -> RustBuffer {
-    return FfiConverterTypeWeekday.lower(value)
+public func FfiConverterCallbackInterfaceJournalListener_lower(_ v: JournalListener) -> UInt64 {
+    return FfiConverterCallbackInterfaceJournalListener.lower(v)
 }
-
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterOptionUInt8: FfiConverterRustBuffer {
-    typealias SwiftType = UInt8?
+fileprivate struct FfiConverterOptionInt32: FfiConverterRustBuffer {
+    typealias SwiftType = Int32?
 
     public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
         guard let value = value else {
@@ -5249,61 +6057,13 @@ fileprivate struct FfiConverterOptionUInt8: FfiConverterRustBuffer {
             return
         }
         writeInt(&buf, Int8(1))
-        FfiConverterUInt8.write(value, into: &buf)
+        FfiConverterInt32.write(value, into: &buf)
     }
 
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
-        case 1: return try FfiConverterUInt8.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
-    typealias SwiftType = UInt32?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterUInt32.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterUInt32.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
-    typealias SwiftType = Int64?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterInt64.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterInt64.read(from: &buf)
+        case 1: return try FfiConverterInt32.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5352,6 +6112,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTimestamp: FfiConverterRustBuffer {
+    typealias SwiftType = Date?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTimestamp.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTimestamp.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5424,6 +6208,54 @@ fileprivate struct FfiConverterOptionTypeQuietPolicy: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeQuietPolicy.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeLocalDay: FfiConverterRustBuffer {
+    typealias SwiftType = LocalDay?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLocalDay.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLocalDay.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeZoneName: FfiConverterRustBuffer {
+    typealias SwiftType = ZoneName?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeZoneName.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeZoneName.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5757,6 +6589,31 @@ fileprivate struct FfiConverterSequenceTypeReminderStep: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeWallTime: FfiConverterRustBuffer {
+    typealias SwiftType = [WallTime]
+
+    public static func write(_ value: [WallTime], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeWallTime.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [WallTime] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [WallTime]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeWallTime.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeWeekday: FfiConverterRustBuffer {
     typealias SwiftType = [Weekday]
 
@@ -5778,11 +6635,441 @@ fileprivate struct FfiConverterSequenceTypeWeekday: FfiConverterRustBuffer {
         return seq
     }
 }
+
+
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEntryId: FfiConverter {
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EntryId {
+        let builtinValue = try FfiConverterString.read(from: &buf)
+        return EntryId(builtinValue)
+    }
+
+    public static func write(_ value: EntryId, into buf: inout [UInt8]) {
+        let builtinValue = value.value
+        return FfiConverterString.write(builtinValue, into: &buf)
+    }
+
+    public static func lift(_ value: RustBuffer) throws -> EntryId {
+        let builtinValue = try FfiConverterString.lift(value)
+        return EntryId(builtinValue)
+    }
+
+    public static func lower(_ value: EntryId) -> RustBuffer {
+        let builtinValue = value.value
+        return FfiConverterString.lower(builtinValue)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntryId_lift(_ value: RustBuffer) throws -> EntryId {
+    return try FfiConverterTypeEntryId.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntryId_lower(_ value: EntryId) -> RustBuffer {
+    return FfiConverterTypeEntryId.lower(value)
+}
+
+
+
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEventId: FfiConverter {
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EventId {
+        let builtinValue = try FfiConverterString.read(from: &buf)
+        return EventId(builtinValue)
+    }
+
+    public static func write(_ value: EventId, into buf: inout [UInt8]) {
+        let builtinValue = value.value
+        return FfiConverterString.write(builtinValue, into: &buf)
+    }
+
+    public static func lift(_ value: RustBuffer) throws -> EventId {
+        let builtinValue = try FfiConverterString.lift(value)
+        return EventId(builtinValue)
+    }
+
+    public static func lower(_ value: EventId) -> RustBuffer {
+        let builtinValue = value.value
+        return FfiConverterString.lower(builtinValue)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventId_lift(_ value: RustBuffer) throws -> EventId {
+    return try FfiConverterTypeEventId.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventId_lower(_ value: EventId) -> RustBuffer {
+    return FfiConverterTypeEventId.lower(value)
+}
+
+
+
+
+
+public typealias LocalDay = DateComponents
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLocalDay: FfiConverter {
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LocalDay {
+        let builtinValue = try FfiConverterInt64.read(from: &buf)
+        return DateComponents(cairnEpochDay: builtinValue)
+    }
+
+    public static func write(_ value: LocalDay, into buf: inout [UInt8]) {
+        let builtinValue = value.cairnEpochDay
+        return FfiConverterInt64.write(builtinValue, into: &buf)
+    }
+
+    public static func lift(_ value: Int64) throws -> LocalDay {
+        let builtinValue = try FfiConverterInt64.lift(value)
+        return DateComponents(cairnEpochDay: builtinValue)
+    }
+
+    public static func lower(_ value: LocalDay) -> Int64 {
+        let builtinValue = value.cairnEpochDay
+        return FfiConverterInt64.lower(builtinValue)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLocalDay_lift(_ value: Int64) throws -> LocalDay {
+    return try FfiConverterTypeLocalDay.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLocalDay_lower(_ value: LocalDay) -> Int64 {
+    return FfiConverterTypeLocalDay.lower(value)
+}
+
+
+
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReminderId: FfiConverter {
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReminderId {
+        let builtinValue = try FfiConverterString.read(from: &buf)
+        return ReminderId(builtinValue)
+    }
+
+    public static func write(_ value: ReminderId, into buf: inout [UInt8]) {
+        let builtinValue = value.value
+        return FfiConverterString.write(builtinValue, into: &buf)
+    }
+
+    public static func lift(_ value: RustBuffer) throws -> ReminderId {
+        let builtinValue = try FfiConverterString.lift(value)
+        return ReminderId(builtinValue)
+    }
+
+    public static func lower(_ value: ReminderId) -> RustBuffer {
+        let builtinValue = value.value
+        return FfiConverterString.lower(builtinValue)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderId_lift(_ value: RustBuffer) throws -> ReminderId {
+    return try FfiConverterTypeReminderId.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderId_lower(_ value: ReminderId) -> RustBuffer {
+    return FfiConverterTypeReminderId.lower(value)
+}
+
+
+
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTrackerId: FfiConverter {
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TrackerId {
+        let builtinValue = try FfiConverterString.read(from: &buf)
+        return TrackerId(builtinValue)
+    }
+
+    public static func write(_ value: TrackerId, into buf: inout [UInt8]) {
+        let builtinValue = value.value
+        return FfiConverterString.write(builtinValue, into: &buf)
+    }
+
+    public static func lift(_ value: RustBuffer) throws -> TrackerId {
+        let builtinValue = try FfiConverterString.lift(value)
+        return TrackerId(builtinValue)
+    }
+
+    public static func lower(_ value: TrackerId) -> RustBuffer {
+        let builtinValue = value.value
+        return FfiConverterString.lower(builtinValue)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrackerId_lift(_ value: RustBuffer) throws -> TrackerId {
+    return try FfiConverterTypeTrackerId.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrackerId_lower(_ value: TrackerId) -> RustBuffer {
+    return FfiConverterTypeTrackerId.lower(value)
+}
+
+
+
+
+
+public typealias WallTime = DateComponents
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWallTime: FfiConverter {
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> WallTime {
+        let builtinValue = try FfiConverterInt32.read(from: &buf)
+        return DateComponents(cairnSecondOfDay: builtinValue)
+    }
+
+    public static func write(_ value: WallTime, into buf: inout [UInt8]) {
+        let builtinValue = value.cairnSecondOfDay
+        return FfiConverterInt32.write(builtinValue, into: &buf)
+    }
+
+    public static func lift(_ value: Int32) throws -> WallTime {
+        let builtinValue = try FfiConverterInt32.lift(value)
+        return DateComponents(cairnSecondOfDay: builtinValue)
+    }
+
+    public static func lower(_ value: WallTime) -> Int32 {
+        let builtinValue = value.cairnSecondOfDay
+        return FfiConverterInt32.lower(builtinValue)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWallTime_lift(_ value: Int32) throws -> WallTime {
+    return try FfiConverterTypeWallTime.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWallTime_lower(_ value: WallTime) -> Int32 {
+    return FfiConverterTypeWallTime.lower(value)
+}
+
+
+
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWeekday: FfiConverter {
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Weekday {
+        let builtinValue = try FfiConverterInt32.read(from: &buf)
+        return Weekday(cairnIsoNumber: builtinValue)
+    }
+
+    public static func write(_ value: Weekday, into buf: inout [UInt8]) {
+        let builtinValue = value.rawValue
+        return FfiConverterInt32.write(builtinValue, into: &buf)
+    }
+
+    public static func lift(_ value: Int32) throws -> Weekday {
+        let builtinValue = try FfiConverterInt32.lift(value)
+        return Weekday(cairnIsoNumber: builtinValue)
+    }
+
+    public static func lower(_ value: Weekday) -> Int32 {
+        let builtinValue = value.rawValue
+        return FfiConverterInt32.lower(builtinValue)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWeekday_lift(_ value: Int32) throws -> Weekday {
+    return try FfiConverterTypeWeekday.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWeekday_lower(_ value: Weekday) -> Int32 {
+    return FfiConverterTypeWeekday.lower(value)
+}
+
+
+
+
+
+public typealias ZoneName = TimeZone
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeZoneName: FfiConverter {
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ZoneName {
+        let builtinValue = try FfiConverterString.read(from: &buf)
+        return TimeZone(cairnIdentifier: builtinValue)
+    }
+
+    public static func write(_ value: ZoneName, into buf: inout [UInt8]) {
+        let builtinValue = value.identifier
+        return FfiConverterString.write(builtinValue, into: &buf)
+    }
+
+    public static func lift(_ value: RustBuffer) throws -> ZoneName {
+        let builtinValue = try FfiConverterString.lift(value)
+        return TimeZone(cairnIdentifier: builtinValue)
+    }
+
+    public static func lower(_ value: ZoneName) -> RustBuffer {
+        let builtinValue = value.identifier
+        return FfiConverterString.lower(builtinValue)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeZoneName_lift(_ value: RustBuffer) throws -> ZoneName {
+    return try FfiConverterTypeZoneName.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeZoneName_lower(_ value: ZoneName) -> RustBuffer {
+    return FfiConverterTypeZoneName.lower(value)
+}
+
+private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
+private let UNIFFI_RUST_FUTURE_POLL_WAKE: Int8 = 1
+
+fileprivate let uniffiContinuationHandleMap = UniffiHandleMap<UnsafeContinuation<Int8, Never>>()
+
+fileprivate func uniffiRustCallAsync<F, T>(
+    rustFutureFunc: () -> UInt64,
+    pollFunc: (UInt64, @escaping UniffiRustFutureContinuationCallback, UInt64) -> (),
+    completeFunc: (UInt64, UnsafeMutablePointer<RustCallStatus>) -> F,
+    freeFunc: (UInt64) -> (),
+    cancelFunc: @escaping @Sendable (UInt64) -> (),
+    liftFunc: (F) throws -> T,
+    errorHandler: ((RustBuffer) throws -> Swift.Error)?
+) async throws -> T {
+    // Make sure to call the ensure init function since future creation doesn't have a
+    // RustCallStatus param, so doesn't use makeRustCall()
+    uniffiEnsureCairnFfiInitialized()
+    let rustFuture = rustFutureFunc()
+    defer {
+        freeFunc(rustFuture)
+    }
+    var pollResult: Int8;
+    repeat {
+        pollResult = await withTaskCancellationHandler {
+            await withUnsafeContinuation {
+                pollFunc(
+                    rustFuture,
+                    { handle, pollResult in
+                        uniffiFutureContinuationCallback(handle: handle, pollResult: pollResult)
+                    },
+                    uniffiContinuationHandleMap.insert(obj: $0)
+                )
+            }
+        } onCancel: {
+            // Wakes the await above and drops the Rust future's work:
+            // a running read is interrupted.
+            cancelFunc(rustFuture)
+        }
+    } while pollResult != UNIFFI_RUST_FUTURE_POLL_READY
+    try Task.checkCancellation()
+
+    return try liftFunc(makeRustCall(
+        { completeFunc(rustFuture, $0) },
+        errorHandler: errorHandler
+    ))
+}
+
+// Callback handlers for an async calls.  These are invoked by Rust when the future is ready.  They
+// lift the return value or error and resume the suspended function.
+fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: Int8) {
+    if let continuation = try? uniffiContinuationHandleMap.remove(handle: handle) {
+        continuation.resume(returning: pollResult)
+    } else {
+        print("uniffiFutureContinuationCallback invalid handle")
+    }
+}
 /**
  * The core's version.
  */
-public func coreVersion()throws  -> String  {
-    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+public func coreVersion() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_func_core_version(uniffiCallStatus
     )
@@ -5803,8 +7090,8 @@ public func generateKey()throws  -> Data  {
 /**
  * The built-in trackers, with their kinds.
  */
-public func builtinTrackers()throws  -> [Tracker]  {
-    return try  FfiConverterSequenceTypeTracker.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+public func builtinTrackers() -> [Tracker]  {
+    return try!  FfiConverterSequenceTypeTracker.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_func_builtin_trackers(uniffiCallStatus
     )
@@ -5837,8 +7124,8 @@ public func parseValue(kind: TrackerKind, text: String)throws  -> Value  {
 /**
  * Android: exact alarms if the app may schedule them, else inexact windows.
  */
-public func androidLimits(exactAlarmsAllowed: Bool)throws  -> PlatformLimits  {
-    return try  FfiConverterTypePlatformLimits_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+public func androidLimits(exactAlarmsAllowed: Bool) -> PlatformLimits  {
+    return try!  FfiConverterTypePlatformLimits_lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_func_android_limits(
         FfiConverterBool.lower(exactAlarmsAllowed),uniffiCallStatus
@@ -5860,8 +7147,8 @@ public func diffPlan(plan: [PlannedNotification], heldIds: [String])throws  -> P
 /**
  * iOS: at most 64 pending notifications, delivered on time.
  */
-public func iosLimits()throws  -> PlatformLimits  {
-    return try  FfiConverterTypePlatformLimits_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+public func iosLimits() -> PlatformLimits  {
+    return try!  FfiConverterTypePlatformLimits_lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_func_ios_limits(uniffiCallStatus
     )
@@ -5871,8 +7158,8 @@ public func iosLimits()throws  -> PlatformLimits  {
  * The prefix of every notification id Cairn plans (`cairn-`), so a shell
  * can tell its reminders apart from the app's other notifications.
  */
-public func notificationIdPrefix()throws  -> String  {
-    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+public func notificationIdPrefix() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_func_notification_id_prefix(uniffiCallStatus
     )
@@ -5894,13 +7181,13 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_cairn_ffi_checksum_func_core_version() != 40420) {
+    if (uniffi_cairn_ffi_checksum_func_core_version() != 52597) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_func_generate_key() != 36210) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_func_builtin_trackers() != 8417) {
+    if (uniffi_cairn_ffi_checksum_func_builtin_trackers() != 31787) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_func_parse_tag() != 62345) {
@@ -5909,133 +7196,152 @@ private let initializationResult: InitializationResult = {
     if (uniffi_cairn_ffi_checksum_func_parse_value() != 20548) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_func_android_limits() != 25947) {
+    if (uniffi_cairn_ffi_checksum_func_android_limits() != 50006) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_func_diff_plan() != 47148) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_func_ios_limits() != 17306) {
+    if (uniffi_cairn_ffi_checksum_func_ios_limits() != 16719) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_func_notification_id_prefix() != 14042) {
+    if (uniffi_cairn_ffi_checksum_func_notification_id_prefix() != 15385) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_add_tracker() != 35895) {
+    if (uniffi_cairn_ffi_checksum_method_journal_add_tracker() != 11732) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_close() != 38147) {
+    if (uniffi_cairn_ffi_checksum_method_journal_close() != 8290) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_delete_entry() != 52675) {
+    if (uniffi_cairn_ffi_checksum_method_journal_delete_entry() != 40894) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_delete_tracker() != 60863) {
+    if (uniffi_cairn_ffi_checksum_method_journal_delete_tracker() != 19239) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_entries() != 32218) {
+    if (uniffi_cairn_ffi_checksum_method_journal_entries() != 34440) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_entry() != 62867) {
+    if (uniffi_cairn_ffi_checksum_method_journal_entry() != 47814) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_integrity_check() != 53406) {
+    if (uniffi_cairn_ffi_checksum_method_journal_integrity_check() != 31337) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_log() != 28948) {
+    if (uniffi_cairn_ffi_checksum_method_journal_log() != 18662) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_pending_changes() != 27977) {
+    if (uniffi_cairn_ffi_checksum_method_journal_observe() != 3667) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_rekey() != 21370) {
+    if (uniffi_cairn_ffi_checksum_method_journal_pending_changes() != 43114) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_summary() != 18139) {
+    if (uniffi_cairn_ffi_checksum_method_journal_rekey() != 12332) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_tags_on_low_days() != 51534) {
+    if (uniffi_cairn_ffi_checksum_method_journal_summary() != 14988) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_tracker() != 56215) {
+    if (uniffi_cairn_ffi_checksum_method_journal_tags_on_low_days() != 39879) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_trackers() != 57553) {
+    if (uniffi_cairn_ffi_checksum_method_journal_tracker() != 2831) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_update_entry() != 61237) {
+    if (uniffi_cairn_ffi_checksum_method_journal_trackers() != 21472) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_update_entry() != 24042) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_journal_reminders() != 16060) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_add() != 18446) {
+    if (uniffi_cairn_ffi_checksum_method_subscription_cancel() != 63088) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_adherence() != 127) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_add() != 59871) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_delete() != 46412) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_adherence() != 50299) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_events() != 51219) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_delete() != 11988) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_get() != 50111) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_events() != 46109) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_list() != 2707) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_get() != 43583) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_occurrences() != 30031) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_list() != 58198) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_plan() != 58715) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_occurrences() != 23358) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_quiet_hours() != 61409) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_plan() != 59303) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_record_event() != 41677) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_plan_blocking() != 29605) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_report() != 46048) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_quiet_hours() != 40754) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours() != 44619) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_record_event() != 62410) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_update() != 21184) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_report() != 29752) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_reminders_report_blocking() != 23009) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours() != 34660) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_reminders_update() != 55667) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif() != 47178) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_zonedatabase_utc_offset_seconds() != 29896) {
+    if (uniffi_cairn_ffi_checksum_method_zonedatabase_contains() != 62783) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_constructor_journal_create() != 51771) {
+    if (uniffi_cairn_ffi_checksum_method_zonedatabase_utc_offset_seconds() != 41617) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_constructor_journal_open() != 33385) {
+    if (uniffi_cairn_ffi_checksum_constructor_journal_create() != 55602) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_constructor_journal_open_or_create() != 55642) {
+    if (uniffi_cairn_ffi_checksum_constructor_journal_open() != 24484) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_android_tzdata() != 29586) {
+    if (uniffi_cairn_ffi_checksum_constructor_journal_open_or_create() != 20534) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_directory() != 63300) {
+    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_android_tzdata() != 38277) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_in_memory() != 44531) {
+    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_directory() != 61309) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_in_memory() != 16798) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_constructor_zonedatabase_system() != 34249) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_cairn_ffi_checksum_method_journallistener_on_change() != 55375) {
+        return InitializationResult.apiChecksumMismatch
+    }
 
+    uniffiCallbackInitJournalListener()
     return InitializationResult.ok
 }()
 

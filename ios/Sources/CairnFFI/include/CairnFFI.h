@@ -243,6 +243,22 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_JOURNAL_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_JOURNAL_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceJournalListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_JOURNAL_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_JOURNAL_LISTENER
+typedef struct UniffiVTableCallbackInterfaceJournalListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceJournalListenerMethod0 _Nonnull onChange;
+} UniffiVTableCallbackInterfaceJournalListener;
+
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CLONE_JOURNAL
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CLONE_JOURNAL
 uint64_t uniffi_cairn_ffi_fn_clone_journal(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -255,97 +271,117 @@ void uniffi_cairn_ffi_fn_free_journal(uint64_t handle, RustCallStatus *_Nonnull 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CONSTRUCTOR_JOURNAL_CREATE
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CONSTRUCTOR_JOURNAL_CREATE
-uint64_t uniffi_cairn_ffi_fn_constructor_journal_create(RustBuffer path, RustBuffer key, RustBuffer zones, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_constructor_journal_create(RustBuffer path, RustBuffer key, RustBuffer zones
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CONSTRUCTOR_JOURNAL_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CONSTRUCTOR_JOURNAL_OPEN
-uint64_t uniffi_cairn_ffi_fn_constructor_journal_open(RustBuffer path, RustBuffer key, RustBuffer zones, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_constructor_journal_open(RustBuffer path, RustBuffer key, RustBuffer zones
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CONSTRUCTOR_JOURNAL_OPEN_OR_CREATE
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CONSTRUCTOR_JOURNAL_OPEN_OR_CREATE
-uint64_t uniffi_cairn_ffi_fn_constructor_journal_open_or_create(RustBuffer path, RustBuffer key, RustBuffer zones, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_constructor_journal_open_or_create(RustBuffer path, RustBuffer key, RustBuffer zones
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_ADD_TRACKER
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_ADD_TRACKER
-RustBuffer uniffi_cairn_ffi_fn_method_journal_add_tracker(uint64_t ptr, RustBuffer tracker, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_journal_add_tracker(uint64_t ptr, RustBuffer tracker
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_CLOSE
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_CLOSE
-void uniffi_cairn_ffi_fn_method_journal_close(uint64_t ptr, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_journal_close(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_DELETE_ENTRY
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_DELETE_ENTRY
-void uniffi_cairn_ffi_fn_method_journal_delete_entry(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_journal_delete_entry(uint64_t ptr, RustBuffer id
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_DELETE_TRACKER
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_DELETE_TRACKER
-void uniffi_cairn_ffi_fn_method_journal_delete_tracker(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_journal_delete_tracker(uint64_t ptr, RustBuffer id
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_ENTRIES
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_ENTRIES
-RustBuffer uniffi_cairn_ffi_fn_method_journal_entries(uint64_t ptr, RustBuffer query, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_journal_entries(uint64_t ptr, RustBuffer query
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_ENTRY
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_ENTRY
-RustBuffer uniffi_cairn_ffi_fn_method_journal_entry(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_journal_entry(uint64_t ptr, RustBuffer id
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_INTEGRITY_CHECK
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_INTEGRITY_CHECK
-int8_t uniffi_cairn_ffi_fn_method_journal_integrity_check(uint64_t ptr, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_journal_integrity_check(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_LOG
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_LOG
-RustBuffer uniffi_cairn_ffi_fn_method_journal_log(uint64_t ptr, RustBuffer entry, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_journal_log(uint64_t ptr, RustBuffer entry
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_OBSERVE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_OBSERVE
+uint64_t uniffi_cairn_ffi_fn_method_journal_observe(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_PENDING_CHANGES
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_PENDING_CHANGES
-uint64_t uniffi_cairn_ffi_fn_method_journal_pending_changes(uint64_t ptr, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_journal_pending_changes(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_REKEY
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_REKEY
-RustBuffer uniffi_cairn_ffi_fn_method_journal_rekey(uint64_t ptr, RustBuffer new_key, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_journal_rekey(uint64_t ptr, RustBuffer new_key
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SUMMARY
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SUMMARY
-RustBuffer uniffi_cairn_ffi_fn_method_journal_summary(uint64_t ptr, RustBuffer query, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_journal_summary(uint64_t ptr, RustBuffer query
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_TAGS_ON_LOW_DAYS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_TAGS_ON_LOW_DAYS
-RustBuffer uniffi_cairn_ffi_fn_method_journal_tags_on_low_days(uint64_t ptr, RustBuffer query, RustBuffer tracker, double threshold, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_journal_tags_on_low_days(uint64_t ptr, RustBuffer query, RustBuffer tracker, double threshold
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_TRACKER
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_TRACKER
-RustBuffer uniffi_cairn_ffi_fn_method_journal_tracker(uint64_t ptr, RustBuffer id_or_name, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_journal_tracker(uint64_t ptr, RustBuffer id_or_name
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_TRACKERS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_TRACKERS
-RustBuffer uniffi_cairn_ffi_fn_method_journal_trackers(uint64_t ptr, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_journal_trackers(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_UPDATE_ENTRY
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_UPDATE_ENTRY
-RustBuffer uniffi_cairn_ffi_fn_method_journal_update_entry(uint64_t ptr, RustBuffer id, RustBuffer entry, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_journal_update_entry(uint64_t ptr, RustBuffer id, RustBuffer entry
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_REMINDERS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_REMINDERS
 uint64_t uniffi_cairn_ffi_fn_method_journal_reminders(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CLONE_SUBSCRIPTION
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CLONE_SUBSCRIPTION
+uint64_t uniffi_cairn_ffi_fn_clone_subscription(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FREE_SUBSCRIPTION
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FREE_SUBSCRIPTION
+void uniffi_cairn_ffi_fn_free_subscription(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_SUBSCRIPTION_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_SUBSCRIPTION_CANCEL
+void uniffi_cairn_ffi_fn_method_subscription_cancel(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CLONE_REMINDERS
@@ -360,67 +396,77 @@ void uniffi_cairn_ffi_fn_free_reminders(uint64_t handle, RustCallStatus *_Nonnul
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_ADD
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_ADD
-RustBuffer uniffi_cairn_ffi_fn_method_reminders_add(uint64_t ptr, RustBuffer reminder, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_reminders_add(uint64_t ptr, RustBuffer reminder
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_ADHERENCE
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_ADHERENCE
-RustBuffer uniffi_cairn_ffi_fn_method_reminders_adherence(uint64_t ptr, int64_t from_ms, int64_t to_ms, int64_t now_ms, RustBuffer device_zone, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_reminders_adherence(uint64_t ptr, RustBuffer from, RustBuffer to, RustBuffer now, RustBuffer device_zone
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_DELETE
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_DELETE
-void uniffi_cairn_ffi_fn_method_reminders_delete(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_reminders_delete(uint64_t ptr, RustBuffer id
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_EVENTS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_EVENTS
-RustBuffer uniffi_cairn_ffi_fn_method_reminders_events(uint64_t ptr, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_reminders_events(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_GET
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_GET
-RustBuffer uniffi_cairn_ffi_fn_method_reminders_get(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_reminders_get(uint64_t ptr, RustBuffer id
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_LIST
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_LIST
-RustBuffer uniffi_cairn_ffi_fn_method_reminders_list(uint64_t ptr, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_reminders_list(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_OCCURRENCES
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_OCCURRENCES
-RustBuffer uniffi_cairn_ffi_fn_method_reminders_occurrences(uint64_t ptr, int64_t from_ms, int64_t to_ms, RustBuffer device_zone, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_reminders_occurrences(uint64_t ptr, RustBuffer from, RustBuffer to, RustBuffer device_zone
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_PLAN
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_PLAN
-RustBuffer uniffi_cairn_ffi_fn_method_reminders_plan(uint64_t ptr, int64_t now_ms, RustBuffer device_zone, RustBuffer limits, uint32_t horizon_days, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_reminders_plan(uint64_t ptr, RustBuffer now, RustBuffer device_zone, RustBuffer limits, int32_t horizon_days
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_PLAN_BLOCKING
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_PLAN_BLOCKING
+RustBuffer uniffi_cairn_ffi_fn_method_reminders_plan_blocking(uint64_t ptr, RustBuffer now, RustBuffer device_zone, RustBuffer limits, int32_t horizon_days, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_QUIET_HOURS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_QUIET_HOURS
-RustBuffer uniffi_cairn_ffi_fn_method_reminders_quiet_hours(uint64_t ptr, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_reminders_quiet_hours(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_RECORD_EVENT
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_RECORD_EVENT
-RustBuffer uniffi_cairn_ffi_fn_method_reminders_record_event(uint64_t ptr, RustBuffer kind, int64_t at_ms, RustBuffer zone, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_reminders_record_event(uint64_t ptr, RustBuffer kind, RustBuffer at, RustBuffer zone
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_REPORT
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_REPORT
-void uniffi_cairn_ffi_fn_method_reminders_report(uint64_t ptr, RustBuffer occurrence, int64_t due_ms, RustBuffer report, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_reminders_report(uint64_t ptr, RustBuffer occurrence, RustBuffer due, RustBuffer report
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_REPORT_BLOCKING
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_REPORT_BLOCKING
+void uniffi_cairn_ffi_fn_method_reminders_report_blocking(uint64_t ptr, RustBuffer occurrence, RustBuffer due, RustBuffer report, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_SET_QUIET_HOURS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_SET_QUIET_HOURS
-void uniffi_cairn_ffi_fn_method_reminders_set_quiet_hours(uint64_t ptr, RustBuffer quiet, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_reminders_set_quiet_hours(uint64_t ptr, RustBuffer quiet
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_UPDATE
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_UPDATE
-RustBuffer uniffi_cairn_ffi_fn_method_reminders_update(uint64_t ptr, RustBuffer id, RustBuffer reminder, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_cairn_ffi_fn_method_reminders_update(uint64_t ptr, RustBuffer id, RustBuffer reminder
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CLONE_ZONEDATABASE
@@ -460,9 +506,24 @@ uint64_t uniffi_cairn_ffi_fn_constructor_zonedatabase_system(RustCallStatus *_No
 void uniffi_cairn_ffi_fn_method_zonedatabase_add_tzif(uint64_t ptr, RustBuffer name, RustBuffer tzif, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_ZONEDATABASE_CONTAINS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_ZONEDATABASE_CONTAINS
+int8_t uniffi_cairn_ffi_fn_method_zonedatabase_contains(uint64_t ptr, RustBuffer zone, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_ZONEDATABASE_UTC_OFFSET_SECONDS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_ZONEDATABASE_UTC_OFFSET_SECONDS
-int32_t uniffi_cairn_ffi_fn_method_zonedatabase_utc_offset_seconds(uint64_t ptr, RustBuffer zone, int64_t at_ms, RustCallStatus *_Nonnull out_status
+int32_t uniffi_cairn_ffi_fn_method_zonedatabase_utc_offset_seconds(uint64_t ptr, RustBuffer zone, RustBuffer at, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_INIT_CALLBACK_VTABLE_JOURNALLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_INIT_CALLBACK_VTABLE_JOURNALLISTENER
+void uniffi_cairn_ffi_fn_init_callback_vtable_journallistener(const UniffiVTableCallbackInterfaceJournalListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CAIRNERROR_UNIFFI_TRAIT_DISPLAY
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CAIRNERROR_UNIFFI_TRAIT_DISPLAY
+RustBuffer uniffi_cairn_ffi_fn_method_cairnerror_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_CORE_VERSION
@@ -877,6 +938,12 @@ uint16_t uniffi_cairn_ffi_checksum_method_journal_log(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_OBSERVE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_OBSERVE
+uint16_t uniffi_cairn_ffi_checksum_method_journal_observe(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_PENDING_CHANGES
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_PENDING_CHANGES
 uint16_t uniffi_cairn_ffi_checksum_method_journal_pending_changes(void
@@ -922,6 +989,12 @@ uint16_t uniffi_cairn_ffi_checksum_method_journal_update_entry(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_REMINDERS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_REMINDERS
 uint16_t uniffi_cairn_ffi_checksum_method_journal_reminders(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_SUBSCRIPTION_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_SUBSCRIPTION_CANCEL
+uint16_t uniffi_cairn_ffi_checksum_method_subscription_cancel(void
     
 );
 #endif
@@ -973,6 +1046,12 @@ uint16_t uniffi_cairn_ffi_checksum_method_reminders_plan(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_PLAN_BLOCKING
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_PLAN_BLOCKING
+uint16_t uniffi_cairn_ffi_checksum_method_reminders_plan_blocking(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_QUIET_HOURS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_QUIET_HOURS
 uint16_t uniffi_cairn_ffi_checksum_method_reminders_quiet_hours(void
@@ -991,6 +1070,12 @@ uint16_t uniffi_cairn_ffi_checksum_method_reminders_report(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_REPORT_BLOCKING
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_REPORT_BLOCKING
+uint16_t uniffi_cairn_ffi_checksum_method_reminders_report_blocking(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_SET_QUIET_HOURS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_SET_QUIET_HOURS
 uint16_t uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours(void
@@ -1006,6 +1091,12 @@ uint16_t uniffi_cairn_ffi_checksum_method_reminders_update(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_ZONEDATABASE_ADD_TZIF
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_ZONEDATABASE_ADD_TZIF
 uint16_t uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_ZONEDATABASE_CONTAINS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_ZONEDATABASE_CONTAINS
+uint16_t uniffi_cairn_ffi_checksum_method_zonedatabase_contains(void
     
 );
 #endif
@@ -1054,6 +1145,12 @@ uint16_t uniffi_cairn_ffi_checksum_constructor_zonedatabase_in_memory(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_CONSTRUCTOR_ZONEDATABASE_SYSTEM
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_CONSTRUCTOR_ZONEDATABASE_SYSTEM
 uint16_t uniffi_cairn_ffi_checksum_constructor_zonedatabase_system(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNALLISTENER_ON_CHANGE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNALLISTENER_ON_CHANGE
+uint16_t uniffi_cairn_ffi_checksum_method_journallistener_on_change(void
     
 );
 #endif

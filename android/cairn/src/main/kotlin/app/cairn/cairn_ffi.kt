@@ -30,7 +30,16 @@ import java.nio.CharBuffer
 import java.nio.charset.CodingErrorAction
 import java.util.concurrent.atomic.AtomicLong
 import java.util.concurrent.ConcurrentHashMap
+import android.os.Build
+import androidx.annotation.RequiresApi
 import java.util.concurrent.atomic.AtomicBoolean
+import kotlin.coroutines.resume
+import kotlinx.coroutines.CancellableContinuation
+import kotlinx.coroutines.DelicateCoroutinesApi
+import kotlinx.coroutines.GlobalScope
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.suspendCancellableCoroutine
 
 // This is a helper for safely working with byte buffers returned from the Rust code.
 // A rust-owned buffer is represented by its capacity, its current length, and a
@@ -650,6 +659,28 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceJournalListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`change`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onChange")
+internal open class UniffiVTableCallbackInterfaceJournalListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onChange`: UniffiCallbackInterfaceJournalListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onChange`: UniffiCallbackInterfaceJournalListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceJournalListener(`uniffiFree`,`uniffiClone`,`onChange`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceJournalListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onChange` = other.`onChange`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -709,6 +740,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_log(
     ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_observe(
+    ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_pending_changes(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_rekey(
@@ -724,6 +757,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_cairn_ffi_checksum_method_journal_update_entry(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_reminders(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_subscription_cancel(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_reminders_add(
     ): Int
@@ -741,17 +776,23 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_reminders_plan(
     ): Int
+    external fun uniffi_cairn_ffi_checksum_method_reminders_plan_blocking(
+    ): Int
     external fun uniffi_cairn_ffi_checksum_method_reminders_quiet_hours(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_reminders_record_event(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_reminders_report(
     ): Int
+    external fun uniffi_cairn_ffi_checksum_method_reminders_report_blocking(
+    ): Int
     external fun uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_reminders_update(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_zonedatabase_contains(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_zonedatabase_utc_offset_seconds(
     ): Int
@@ -769,6 +810,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_cairn_ffi_checksum_constructor_zonedatabase_system(
     ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journallistener_on_change(
+    ): Int
     external fun ffi_cairn_ffi_uniffi_contract_version(
     ): Int
 
@@ -785,6 +828,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "cairn_ffi"))
+        uniffiCallbackInterfaceJournalListener.register(this)
         
     }
 
@@ -793,74 +837,86 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_cairn_ffi_fn_free_journal(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_cairn_ffi_fn_constructor_journal_create(`path`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`zones`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_cairn_ffi_fn_constructor_journal_create(`path`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`zones`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_cairn_ffi_fn_constructor_journal_open(`path`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`zones`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_cairn_ffi_fn_constructor_journal_open(`path`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`zones`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_cairn_ffi_fn_constructor_journal_open_or_create(`path`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`zones`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_cairn_ffi_fn_constructor_journal_open_or_create(`path`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`zones`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_cairn_ffi_fn_method_journal_add_tracker(`ptr`: Long,`tracker`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_journal_close(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_cairn_ffi_fn_method_journal_delete_entry(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_cairn_ffi_fn_method_journal_delete_tracker(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_cairn_ffi_fn_method_journal_entries(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_journal_entry(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_journal_integrity_check(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Byte
-    external fun uniffi_cairn_ffi_fn_method_journal_log(`ptr`: Long,`entry`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_journal_pending_changes(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_cairn_ffi_fn_method_journal_add_tracker(`ptr`: Long,`tracker`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_cairn_ffi_fn_method_journal_rekey(`ptr`: Long,`newKey`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_journal_summary(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_journal_tags_on_low_days(`ptr`: Long,`query`: RustBuffer.ByValue,`tracker`: RustBuffer.ByValue,`threshold`: Double,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_journal_tracker(`ptr`: Long,`idOrName`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_journal_trackers(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_journal_update_entry(`ptr`: Long,`id`: RustBuffer.ByValue,`entry`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_method_journal_close(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_delete_entry(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_delete_tracker(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_entries(`ptr`: Long,`query`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_entry(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_integrity_check(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_log(`ptr`: Long,`entry`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_observe(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_pending_changes(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_rekey(`ptr`: Long,`newKey`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_summary(`ptr`: Long,`query`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_tags_on_low_days(`ptr`: Long,`query`: RustBuffer.ByValue,`tracker`: RustBuffer.ByValue,`threshold`: Double,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_tracker(`ptr`: Long,`idOrName`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_trackers(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_update_entry(`ptr`: Long,`id`: RustBuffer.ByValue,`entry`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_reminders(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_cairn_ffi_fn_clone_subscription(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_cairn_ffi_fn_free_subscription(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_cairn_ffi_fn_method_subscription_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_cairn_ffi_fn_clone_reminders(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_cairn_ffi_fn_free_reminders(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_cairn_ffi_fn_method_reminders_add(`ptr`: Long,`reminder`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_cairn_ffi_fn_method_reminders_add(`ptr`: Long,`reminder`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_reminders_adherence(`ptr`: Long,`from`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,`now`: RustBuffer.ByValue,`deviceZone`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_reminders_delete(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_reminders_events(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_reminders_get(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_reminders_list(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_reminders_occurrences(`ptr`: Long,`from`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,`deviceZone`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_reminders_plan(`ptr`: Long,`now`: RustBuffer.ByValue,`deviceZone`: RustBuffer.ByValue,`limits`: RustBuffer.ByValue,`horizonDays`: Int,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_reminders_plan_blocking(`ptr`: Long,`now`: RustBuffer.ByValue,`deviceZone`: RustBuffer.ByValue,`limits`: RustBuffer.ByValue,`horizonDays`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_reminders_adherence(`ptr`: Long,`fromMs`: Long,`toMs`: Long,`nowMs`: Long,`deviceZone`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_reminders_delete(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_cairn_ffi_fn_method_reminders_quiet_hours(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_reminders_record_event(`ptr`: Long,`kind`: RustBuffer.ByValue,`at`: RustBuffer.ByValue,`zone`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_reminders_report(`ptr`: Long,`occurrence`: RustBuffer.ByValue,`due`: RustBuffer.ByValue,`report`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_reminders_report_blocking(`ptr`: Long,`occurrence`: RustBuffer.ByValue,`due`: RustBuffer.ByValue,`report`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_cairn_ffi_fn_method_reminders_events(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_reminders_get(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_reminders_list(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_reminders_occurrences(`ptr`: Long,`fromMs`: Long,`toMs`: Long,`deviceZone`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_reminders_plan(`ptr`: Long,`nowMs`: Long,`deviceZone`: RustBuffer.ByValue,`limits`: RustBuffer.ByValue,`horizonDays`: Int,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_reminders_quiet_hours(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_reminders_record_event(`ptr`: Long,`kind`: RustBuffer.ByValue,`atMs`: Long,`zone`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_cairn_ffi_fn_method_reminders_report(`ptr`: Long,`occurrence`: RustBuffer.ByValue,`dueMs`: Long,`report`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_cairn_ffi_fn_method_reminders_set_quiet_hours(`ptr`: Long,`quiet`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_cairn_ffi_fn_method_reminders_update(`ptr`: Long,`id`: RustBuffer.ByValue,`reminder`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_method_reminders_set_quiet_hours(`ptr`: Long,`quiet`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_reminders_update(`ptr`: Long,`id`: RustBuffer.ByValue,`reminder`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_cairn_ffi_fn_clone_zonedatabase(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_cairn_ffi_fn_free_zonedatabase(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -875,8 +931,14 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_cairn_ffi_fn_method_zonedatabase_add_tzif(`ptr`: Long,`name`: RustBuffer.ByValue,`tzif`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_cairn_ffi_fn_method_zonedatabase_utc_offset_seconds(`ptr`: Long,`zone`: RustBuffer.ByValue,`atMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_cairn_ffi_fn_method_zonedatabase_contains(`ptr`: Long,`zone`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_cairn_ffi_fn_method_zonedatabase_utc_offset_seconds(`ptr`: Long,`zone`: RustBuffer.ByValue,`at`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
+    external fun uniffi_cairn_ffi_fn_init_callback_vtable_journallistener(`vtable`: UniffiVTableCallbackInterfaceJournalListener,
+    ): Unit
+    external fun uniffi_cairn_ffi_fn_method_cairnerror_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_core_version(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_generate_key(uniffi_out_err: UniffiRustCallStatus, 
@@ -1014,13 +1076,13 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
-    if ((lib.uniffi_cairn_ffi_checksum_func_core_version() and 0xFFFF) != 40420) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_core_version() and 0xFFFF) != 52597) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_func_generate_key() and 0xFFFF) != 36210) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_func_builtin_trackers() and 0xFFFF) != 8417) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_builtin_trackers() and 0xFFFF) != 31787) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_func_parse_tag() and 0xFFFF) != 62345) {
@@ -1029,130 +1091,148 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_cairn_ffi_checksum_func_parse_value() and 0xFFFF) != 20548) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_func_android_limits() and 0xFFFF) != 25947) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_android_limits() and 0xFFFF) != 50006) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_func_diff_plan() and 0xFFFF) != 47148) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_func_ios_limits() and 0xFFFF) != 17306) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_ios_limits() and 0xFFFF) != 16719) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_func_notification_id_prefix() and 0xFFFF) != 14042) {
+    if ((lib.uniffi_cairn_ffi_checksum_func_notification_id_prefix() and 0xFFFF) != 15385) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_add_tracker() and 0xFFFF) != 35895) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_add_tracker() and 0xFFFF) != 11732) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_close() and 0xFFFF) != 38147) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_close() and 0xFFFF) != 8290) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_delete_entry() and 0xFFFF) != 52675) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_delete_entry() and 0xFFFF) != 40894) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_delete_tracker() and 0xFFFF) != 60863) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_delete_tracker() and 0xFFFF) != 19239) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_entries() and 0xFFFF) != 32218) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_entries() and 0xFFFF) != 34440) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_entry() and 0xFFFF) != 62867) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_entry() and 0xFFFF) != 47814) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_integrity_check() and 0xFFFF) != 53406) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_integrity_check() and 0xFFFF) != 31337) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_log() and 0xFFFF) != 28948) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_log() and 0xFFFF) != 18662) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_pending_changes() and 0xFFFF) != 27977) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_observe() and 0xFFFF) != 3667) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_rekey() and 0xFFFF) != 21370) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_pending_changes() and 0xFFFF) != 43114) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_summary() and 0xFFFF) != 18139) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_rekey() and 0xFFFF) != 12332) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_tags_on_low_days() and 0xFFFF) != 51534) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_summary() and 0xFFFF) != 14988) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_tracker() and 0xFFFF) != 56215) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_tags_on_low_days() and 0xFFFF) != 39879) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_trackers() and 0xFFFF) != 57553) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_tracker() and 0xFFFF) != 2831) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_update_entry() and 0xFFFF) != 61237) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_trackers() and 0xFFFF) != 21472) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_update_entry() and 0xFFFF) != 24042) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_reminders() and 0xFFFF) != 16060) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_add() and 0xFFFF) != 18446) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_subscription_cancel() and 0xFFFF) != 63088) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_adherence() and 0xFFFF) != 127) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_add() and 0xFFFF) != 59871) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_delete() and 0xFFFF) != 46412) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_adherence() and 0xFFFF) != 50299) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_events() and 0xFFFF) != 51219) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_delete() and 0xFFFF) != 11988) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_get() and 0xFFFF) != 50111) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_events() and 0xFFFF) != 46109) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_list() and 0xFFFF) != 2707) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_get() and 0xFFFF) != 43583) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_occurrences() and 0xFFFF) != 30031) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_list() and 0xFFFF) != 58198) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_plan() and 0xFFFF) != 58715) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_occurrences() and 0xFFFF) != 23358) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_quiet_hours() and 0xFFFF) != 61409) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_plan() and 0xFFFF) != 59303) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_record_event() and 0xFFFF) != 41677) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_plan_blocking() and 0xFFFF) != 29605) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_report() and 0xFFFF) != 46048) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_quiet_hours() and 0xFFFF) != 40754) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours() and 0xFFFF) != 44619) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_record_event() and 0xFFFF) != 62410) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_update() and 0xFFFF) != 21184) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_report() and 0xFFFF) != 29752) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_report_blocking() and 0xFFFF) != 23009) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours() and 0xFFFF) != 34660) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_update() and 0xFFFF) != 55667) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif() and 0xFFFF) != 47178) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_zonedatabase_utc_offset_seconds() and 0xFFFF) != 29896) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_zonedatabase_contains() and 0xFFFF) != 62783) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_constructor_journal_create() and 0xFFFF) != 51771) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_zonedatabase_utc_offset_seconds() and 0xFFFF) != 41617) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_constructor_journal_open() and 0xFFFF) != 33385) {
+    if ((lib.uniffi_cairn_ffi_checksum_constructor_journal_create() and 0xFFFF) != 55602) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_constructor_journal_open_or_create() and 0xFFFF) != 55642) {
+    if ((lib.uniffi_cairn_ffi_checksum_constructor_journal_open() and 0xFFFF) != 24484) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_android_tzdata() and 0xFFFF) != 29586) {
+    if ((lib.uniffi_cairn_ffi_checksum_constructor_journal_open_or_create() and 0xFFFF) != 20534) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_directory() and 0xFFFF) != 63300) {
+    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_android_tzdata() and 0xFFFF) != 38277) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_in_memory() and 0xFFFF) != 44531) {
+    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_directory() and 0xFFFF) != 61309) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_in_memory() and 0xFFFF) != 16798) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_constructor_zonedatabase_system() and 0xFFFF) != 34249) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journallistener_on_change() and 0xFFFF) != 55375) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1168,6 +1248,46 @@ public fun uniffiEnsureInitialized() {
 }
 
 // Async support
+// Async return type handlers
+
+internal const val UNIFFI_RUST_FUTURE_POLL_READY = 0.toByte()
+internal const val UNIFFI_RUST_FUTURE_POLL_WAKE = 1.toByte()
+
+internal val uniffiContinuationHandleMap = UniffiHandleMap<CancellableContinuation<Byte>>()
+
+// FFI type for Rust future continuations
+internal object uniffiRustFutureContinuationCallbackImpl: UniffiRustFutureContinuationCallback {
+    override fun callback(data: Long, pollResult: Byte) {
+        uniffiContinuationHandleMap.remove(data).resume(pollResult)
+    }
+}
+
+internal suspend fun<T, F, E: kotlin.Exception> uniffiRustCallAsync(
+    rustFuture: Long,
+    pollFunc: (Long, UniffiRustFutureContinuationCallback, Long) -> Unit,
+    completeFunc: (Long, UniffiRustCallStatus) -> F,
+    freeFunc: (Long) -> Unit,
+    liftFunc: (F) -> T,
+    errorHandler: UniffiRustCallStatusErrorHandler<E>
+): T {
+    try {
+        do {
+            val pollResult = suspendCancellableCoroutine<Byte> { continuation ->
+                pollFunc(
+                    rustFuture,
+                    uniffiRustFutureContinuationCallbackImpl,
+                    uniffiContinuationHandleMap.insert(continuation)
+                )
+            }
+        } while (pollResult != UNIFFI_RUST_FUTURE_POLL_READY);
+
+        return liftFunc(
+            uniffiRustCallWithError(errorHandler, { status -> completeFunc(rustFuture, status) })
+        )
+    } finally {
+        freeFunc(rustFuture)
+    }
+}
 
 // Public interface members begin here.
 
@@ -1246,7 +1366,38 @@ object UniffiWithHandle
  *
  * @suppress
  * */
-object NoHandle
+object NoHandle// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+internal const val IDX_CALLBACK_FREE = 0
+// Callback return codes
+internal const val UNIFFI_CALLBACK_SUCCESS = 0
+internal const val UNIFFI_CALLBACK_ERROR = 1
+internal const val UNIFFI_CALLBACK_UNEXPECTED_ERROR = 2
+
+/**
+ * @suppress
+ */
+public abstract class FfiConverterCallbackInterface<CallbackInterface: Any>: FfiConverter<CallbackInterface, Long> {
+    internal val handleMap = UniffiHandleMap<CallbackInterface>()
+
+    internal fun drop(handle: Long) {
+        handleMap.remove(handle)
+    }
+
+    override fun lift(value: Long): CallbackInterface {
+        return handleMap.get(value)
+    }
+
+    override fun read(buf: ByteBuffer) = lift(buf.getLong())
+
+    override fun lower(value: CallbackInterface) = handleMap.insert(value)
+
+    override fun allocationSize(value: CallbackInterface) = 8UL
+
+    override fun write(value: CallbackInterface, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
 /**
  * The cleaner interface for Object finalization code to run.
  * This is the entry point to any implementation that we're using.
@@ -1286,107 +1437,30 @@ private class UniffiJnaCleanable(
 // using Android or not.
 // There are further runtime checks to chose the correct implementation
 // of the cleaner.
+
+
 private fun UniffiCleaner.Companion.create(): UniffiCleaner =
-    try {
-        // For safety's sake: if the library hasn't been run in android_cleaner = true
-        // mode, but is being run on Android, then we still need to think about
-        // Android API versions.
-        // So we check if java.lang.ref.Cleaner is there, and use that…
-        java.lang.Class.forName("java.lang.ref.Cleaner")
-        JavaLangRefCleaner()
-    } catch (e: ClassNotFoundException) {
-        // … otherwise, fallback to the JNA cleaner.
+    if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.UPSIDE_DOWN_CAKE) {
+        AndroidSystemCleaner()
+    } else {
         UniffiJnaCleaner()
     }
 
-private class JavaLangRefCleaner : UniffiCleaner {
-    val cleaner = java.lang.ref.Cleaner.create()
+// The SystemCleaner, available from API Level 33.
+// Some API Level 33 OSes do not support using it, so we require API Level 34.
+@RequiresApi(Build.VERSION_CODES.UPSIDE_DOWN_CAKE)
+private class AndroidSystemCleaner : UniffiCleaner {
+    val cleaner = android.system.SystemCleaner.cleaner()
 
     override fun register(value: Any, cleanUpTask: Runnable): UniffiCleaner.Cleanable =
-        JavaLangRefCleanable(cleaner.register(value, cleanUpTask))
+        AndroidSystemCleanable(cleaner.register(value, cleanUpTask))
 }
 
-private class JavaLangRefCleanable(
-    val cleanable: java.lang.ref.Cleaner.Cleanable
+@RequiresApi(Build.VERSION_CODES.UPSIDE_DOWN_CAKE)
+private class AndroidSystemCleanable(
+    private val cleanable: java.lang.ref.Cleaner.Cleanable,
 ) : UniffiCleaner.Cleanable {
     override fun clean() = cleanable.clean()
-}
-
-/**
- * @suppress
- */
-public object FfiConverterUByte: FfiConverter<UByte, Byte> {
-    override fun lift(value: Byte): UByte {
-        return value.toUByte()
-    }
-
-    fun lift(value: Int): UByte {
-        return value.toUByte()
-    }
-
-    override fun read(buf: ByteBuffer): UByte {
-        return lift(buf.get())
-    }
-
-    override fun lower(value: UByte): Byte {
-        return value.toByte()
-    }
-
-    override fun allocationSize(value: UByte) = 1UL
-
-    override fun write(value: UByte, buf: ByteBuffer) {
-        buf.put(value.toByte())
-    }
-}
-
-/**
- * @suppress
- */
-public object FfiConverterUShort: FfiConverter<UShort, Short> {
-    override fun lift(value: Short): UShort {
-        return value.toUShort()
-    }
-
-    fun lift(value: Int): UShort {
-        return value.toUShort()
-    }
-
-    override fun read(buf: ByteBuffer): UShort {
-        return lift(buf.getShort())
-    }
-
-    override fun lower(value: UShort): Short {
-        return value.toShort()
-    }
-
-    override fun allocationSize(value: UShort) = 2UL
-
-    override fun write(value: UShort, buf: ByteBuffer) {
-        buf.putShort(value.toShort())
-    }
-}
-
-/**
- * @suppress
- */
-public object FfiConverterUInt: FfiConverter<UInt, Int> {
-    override fun lift(value: Int): UInt {
-        return value.toUInt()
-    }
-
-    override fun read(buf: ByteBuffer): UInt {
-        return lift(buf.getInt())
-    }
-
-    override fun lower(value: UInt): Int {
-        return value.toInt()
-    }
-
-    override fun allocationSize(value: UInt) = 4UL
-
-    override fun write(value: UInt, buf: ByteBuffer) {
-        buf.putInt(value.toInt())
-    }
 }
 
 /**
@@ -1409,29 +1483,6 @@ public object FfiConverterInt: FfiConverter<Int, Int> {
 
     override fun write(value: Int, buf: ByteBuffer) {
         buf.putInt(value)
-    }
-}
-
-/**
- * @suppress
- */
-public object FfiConverterULong: FfiConverter<ULong, Long> {
-    override fun lift(value: Long): ULong {
-        return value.toULong()
-    }
-
-    override fun read(buf: ByteBuffer): ULong {
-        return lift(buf.getLong())
-    }
-
-    override fun lower(value: ULong): Long {
-        return value.toLong()
-    }
-
-    override fun allocationSize(value: ULong) = 8UL
-
-    override fun write(value: ULong, buf: ByteBuffer) {
-        buf.putLong(value.toLong())
     }
 }
 
@@ -1581,6 +1632,49 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 }
 
 
+/**
+ * @suppress
+ */
+public object FfiConverterTimestamp: FfiConverterRustBuffer<java.time.Instant> {
+    override fun read(buf: ByteBuffer): java.time.Instant {
+        val seconds = buf.getLong()
+        // Type mismatch (should be u32) but we check for overflow/underflow below
+        val nanoseconds = buf.getInt().toLong()
+        if (nanoseconds < 0) {
+            throw java.time.DateTimeException("Instant nanoseconds exceed minimum or maximum supported by uniffi")
+        }
+        if (seconds >= 0) {
+            return java.time.Instant.EPOCH.plus(java.time.Duration.ofSeconds(seconds, nanoseconds))
+        } else {
+            return java.time.Instant.EPOCH.minus(java.time.Duration.ofSeconds(-seconds, nanoseconds))
+        }
+    }
+
+    // 8 bytes for seconds, 4 bytes for nanoseconds
+    override fun allocationSize(value: java.time.Instant) = 12UL
+
+    override fun write(value: java.time.Instant, buf: ByteBuffer) {
+        var epochOffset = java.time.Duration.between(java.time.Instant.EPOCH, value)
+
+        var sign = 1
+        if (epochOffset.isNegative()) {
+            sign = -1
+            epochOffset = epochOffset.negated()
+        }
+
+        if (epochOffset.nano < 0) {
+            // Java docs provide guarantee that nano will always be positive, so this should be impossible
+            // See: https://docs.oracle.com/javase/8/docs/api/java/time/Instant.html
+            throw IllegalArgumentException("Invalid timestamp, nano value must be non-negative")
+        }
+
+        buf.putLong(sign * epochOffset.seconds)
+        // Type mismatch (should be u32) but since values will always be between 0 and 999,999,999 it should be OK
+        buf.putInt(epochOffset.nano)
+    }
+}
+
+
 // This template implements a class for working with a Rust struct via a handle
 // to the live Rust struct on the other side of the FFI.
 //
@@ -1678,88 +1772,104 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 
 /**
  * A patient's encrypted journal: one SQLite file, sealed with a 32-byte
- * key from the platform keystore. `close()` it when done; calls after
- * that raise `CairnError.Closed`.
+ * key from the platform keystore.
+ *
+ * Every call is `suspend` (Kotlin) or `async` (Swift) and runs on threads
+ * the journal owns: one writer, two readers. Cancelling a read stops it;
+ * a write, once called, always completes. `close()` when done: later calls
+ * raise `Closed`, and every object taken from the journal (its
+ * `Reminders`) stops with it.
  */
 public interface JournalInterface {
     
     /**
      * Defines a custom tracker.
      */
-    fun `addTracker`(`tracker`: NewTracker): Tracker
+    suspend fun `addTracker`(`tracker`: NewTracker): Tracker
     
     /**
-     * Closes the journal. Later calls raise `Closed`; closing twice is fine.
-     * Calls already running finish first.
+     * Closes the journal: new calls raise `Closed`, calls already made
+     * finish, then the file is closed. Resolves once it is. Closing twice
+     * is fine.
      */
-    fun `closeJournal`()
+    suspend fun `closeJournal`()
     
     /**
      * Deletes an entry (its content is erased; a tombstone stays for sync).
      */
-    fun `deleteEntry`(`id`: kotlin.String)
+    suspend fun `deleteEntry`(`id`: EntryId)
     
     /**
      * Deletes a custom tracker (its entries are kept).
      */
-    fun `deleteTracker`(`id`: kotlin.String)
+    suspend fun `deleteTracker`(`id`: TrackerId)
     
     /**
-     * A page of entries.
+     * A page of entries. Cancelling the caller stops a long listing.
      */
-    fun `entries`(`query`: EntryQuery): EntryPage
+    suspend fun `entries`(`query`: EntryQuery): EntryPage
     
     /**
      * One entry by id.
      */
-    fun `entry`(`id`: kotlin.String): Entry
+    suspend fun `entry`(`id`: EntryId): Entry
     
     /**
-     * SQLite's integrity check: true when the file is sound.
+     * SQLite's integrity check: true when the file is sound. Cancelling
+     * the caller stops it.
      */
-    fun `integrityCheck`(): kotlin.Boolean
+    suspend fun `integrityCheck`(): kotlin.Boolean
     
     /**
      * Logs an entry; returns once it (and its sync outbox row) is on disk.
      */
-    fun `log`(`entry`: NewEntry): Entry
+    suspend fun `log`(`entry`: NewEntry): Entry
+    
+    /**
+     * Calls `listener` after each commit made through this journal, until
+     * the returned subscription is cancelled or the journal closes.
+     * Kotlin: `changes()` gives a `Flow`; Swift: `changes()` an
+     * `AsyncStream`.
+     */
+    fun `observe`(`listener`: JournalListener): Subscription
     
     /**
      * Changes waiting in the sync outbox.
      */
-    fun `pendingChanges`(): kotlin.ULong
+    suspend fun `pendingChanges`(): kotlin.Long
     
     /**
      * Re-seals everything under `new_key` (32 bytes) in one transaction.
+     * Reads wait for it; after it, every connection uses the new key.
      */
-    fun `rekey`(`newKey`: kotlin.ByteArray): RekeyReport
+    suspend fun `rekey`(`newKey`: kotlin.ByteArray): RekeyReport
     
     /**
      * Per-tracker counts and means over the entries `query` selects
      * (its `limit` and `after` are ignored).
      */
-    fun `summary`(`query`: EntryQuery): List<TrackerSummary>
+    suspend fun `summary`(`query`: EntryQuery): List<TrackerSummary>
     
     /**
      * Tags on the local days whose mean on `tracker` is at or below
      * `threshold`, most frequent first: a pattern to look at, not a cause.
      */
-    fun `tagsOnLowDays`(`query`: EntryQuery, `tracker`: kotlin.String, `threshold`: kotlin.Double): List<TagCount>
+    suspend fun `tagsOnLowDays`(`query`: EntryQuery, `tracker`: kotlin.String, `threshold`: kotlin.Double): List<TagCount>
     
     /**
      * A tracker by id or name (case-insensitive).
      */
-    fun `tracker`(`idOrName`: kotlin.String): Tracker
+    suspend fun `tracker`(`idOrName`: kotlin.String): Tracker
     
     /**
      * All trackers: built-in first, then custom ones.
      */
-    fun `trackers`(): List<Tracker>
+    suspend fun `trackers`(): List<Tracker>
     
     /**
      * Replaces an entry's content; keeps its id and creation time.
      */
-    fun `updateEntry`(`id`: kotlin.String, `entry`: NewEntry): Entry
+    suspend fun `updateEntry`(`id`: EntryId, `entry`: NewEntry): Entry
     
     /**
      * The reminders kept in this journal's store.
@@ -1771,8 +1881,13 @@ public interface JournalInterface {
 
 /**
  * A patient's encrypted journal: one SQLite file, sealed with a 32-byte
- * key from the platform keystore. `close()` it when done; calls after
- * that raise `CairnError.Closed`.
+ * key from the platform keystore.
+ *
+ * Every call is `suspend` (Kotlin) or `async` (Swift) and runs on threads
+ * the journal owns: one writer, two readers. Cancelling a read stops it;
+ * a write, once called, always completes. `close()` when done: later calls
+ * raise `Closed`, and every object taken from the journal (its
+ * `Reminders`) stops with it.
  */
 open class Journal: Disposable, AutoCloseable, JournalInterface
 {
@@ -1879,136 +1994,221 @@ open class Journal: Disposable, AutoCloseable, JournalInterface
     /**
      * Defines a custom tracker.
      */
-    @Throws(CairnException::class)override fun `addTracker`(`tracker`: NewTracker): Tracker {
-            return FfiConverterTypeTracker.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_journal_add_tracker(
-        it,
-        
-        FfiConverterTypeNewTracker.lower(`tracker`),_status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `addTracker`(`tracker`: NewTracker) : Tracker {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_add_tracker(
+                uniffiHandle,
+                
+        FfiConverterTypeNewTracker.lower(`tracker`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTracker.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
-     * Closes the journal. Later calls raise `Closed`; closing twice is fine.
-     * Calls already running finish first.
+     * Closes the journal: new calls raise `Closed`, calls already made
+     * finish, then the file is closed. Resolves once it is. Closing twice
+     * is fine.
      */
-    @Throws(CairnException::class)override fun `closeJournal`()
-        = 
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_journal_close(
-        it,
-        _status)
-}
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `closeJournal`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_close(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
     }
-    
-    
 
     
     /**
      * Deletes an entry (its content is erased; a tombstone stays for sync).
      */
-    @Throws(CairnException::class)override fun `deleteEntry`(`id`: kotlin.String)
-        = 
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_journal_delete_entry(
-        it,
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteEntry`(`id`: EntryId) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_delete_entry(
+                uniffiHandle,
+                
+        FfiConverterTypeEntryId.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
         
-        FfiConverterString.lower(`id`),_status)
-}
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
     }
-    
-    
 
     
     /**
      * Deletes a custom tracker (its entries are kept).
      */
-    @Throws(CairnException::class)override fun `deleteTracker`(`id`: kotlin.String)
-        = 
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_journal_delete_tracker(
-        it,
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteTracker`(`id`: TrackerId) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_delete_tracker(
+                uniffiHandle,
+                
+        FfiConverterTypeTrackerId.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
         
-        FfiConverterString.lower(`id`),_status)
-}
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
     }
-    
-    
 
     
     /**
-     * A page of entries.
+     * A page of entries. Cancelling the caller stops a long listing.
      */
-    @Throws(CairnException::class)override fun `entries`(`query`: EntryQuery): EntryPage {
-            return FfiConverterTypeEntryPage.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_journal_entries(
-        it,
-        
-        FfiConverterTypeEntryQuery.lower(`query`),_status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `entries`(`query`: EntryQuery) : EntryPage {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_entries(
+                uniffiHandle,
+                
+        FfiConverterTypeEntryQuery.lower(`query`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEntryPage.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
      * One entry by id.
      */
-    @Throws(CairnException::class)override fun `entry`(`id`: kotlin.String): Entry {
-            return FfiConverterTypeEntry.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_journal_entry(
-        it,
-        
-        FfiConverterString.lower(`id`),_status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `entry`(`id`: EntryId) : Entry {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_entry(
+                uniffiHandle,
+                
+        FfiConverterTypeEntryId.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEntry.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
-     * SQLite's integrity check: true when the file is sound.
+     * SQLite's integrity check: true when the file is sound. Cancelling
+     * the caller stops it.
      */
-    @Throws(CairnException::class)override fun `integrityCheck`(): kotlin.Boolean {
-            return FfiConverterBoolean.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_journal_integrity_check(
-        it,
-        _status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `integrityCheck`() : kotlin.Boolean {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_integrity_check(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_i8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_i8(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_i8(future) },
+        // lift function
+        { FfiConverterBoolean.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
      * Logs an entry; returns once it (and its sync outbox row) is on disk.
      */
-    @Throws(CairnException::class)override fun `log`(`entry`: NewEntry): Entry {
-            return FfiConverterTypeEntry.lift(
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `log`(`entry`: NewEntry) : Entry {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_log(
+                uniffiHandle,
+                
+        FfiConverterTypeNewEntry.lower(`entry`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEntry.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Calls `listener` after each commit made through this journal, until
+     * the returned subscription is cancelled or the journal closes.
+     * Kotlin: `changes()` gives a `Flow`; Swift: `changes()` an
+     * `AsyncStream`.
+     */
+    @Throws(CairnException::class)override fun `observe`(`listener`: JournalListener): Subscription {
+            return FfiConverterTypeSubscription.lift(
     callWithHandle {
     uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_journal_log(
+    UniffiLib.uniffi_cairn_ffi_fn_method_journal_observe(
         it,
         
-        FfiConverterTypeNewEntry.lower(`entry`),_status)
+        FfiConverterTypeJournalListener.lower(`listener`),_status)
 }
     }
     )
@@ -2019,130 +2219,180 @@ open class Journal: Disposable, AutoCloseable, JournalInterface
     /**
      * Changes waiting in the sync outbox.
      */
-    @Throws(CairnException::class)override fun `pendingChanges`(): kotlin.ULong {
-            return FfiConverterULong.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_journal_pending_changes(
-        it,
-        _status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `pendingChanges`() : kotlin.Long {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_pending_changes(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_i64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_i64(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_i64(future) },
+        // lift function
+        { FfiConverterLong.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
      * Re-seals everything under `new_key` (32 bytes) in one transaction.
+     * Reads wait for it; after it, every connection uses the new key.
      */
-    @Throws(CairnException::class)override fun `rekey`(`newKey`: kotlin.ByteArray): RekeyReport {
-            return FfiConverterTypeRekeyReport.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_journal_rekey(
-        it,
-        
-        FfiConverterByteArray.lower(`newKey`),_status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `rekey`(`newKey`: kotlin.ByteArray) : RekeyReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_rekey(
+                uniffiHandle,
+                
+        FfiConverterByteArray.lower(`newKey`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRekeyReport.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
      * Per-tracker counts and means over the entries `query` selects
      * (its `limit` and `after` are ignored).
      */
-    @Throws(CairnException::class)override fun `summary`(`query`: EntryQuery): List<TrackerSummary> {
-            return FfiConverterSequenceTypeTrackerSummary.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_journal_summary(
-        it,
-        
-        FfiConverterTypeEntryQuery.lower(`query`),_status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `summary`(`query`: EntryQuery) : List<TrackerSummary> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_summary(
+                uniffiHandle,
+                
+        FfiConverterTypeEntryQuery.lower(`query`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeTrackerSummary.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
      * Tags on the local days whose mean on `tracker` is at or below
      * `threshold`, most frequent first: a pattern to look at, not a cause.
      */
-    @Throws(CairnException::class)override fun `tagsOnLowDays`(`query`: EntryQuery, `tracker`: kotlin.String, `threshold`: kotlin.Double): List<TagCount> {
-            return FfiConverterSequenceTypeTagCount.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_journal_tags_on_low_days(
-        it,
-        
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `tagsOnLowDays`(`query`: EntryQuery, `tracker`: kotlin.String, `threshold`: kotlin.Double) : List<TagCount> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_tags_on_low_days(
+                uniffiHandle,
+                
         FfiConverterTypeEntryQuery.lower(`query`),
         FfiConverterString.lower(`tracker`),
-        FfiConverterDouble.lower(`threshold`),_status)
-}
-    }
+        FfiConverterDouble.lower(`threshold`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeTagCount.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
      * A tracker by id or name (case-insensitive).
      */
-    @Throws(CairnException::class)override fun `tracker`(`idOrName`: kotlin.String): Tracker {
-            return FfiConverterTypeTracker.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_journal_tracker(
-        it,
-        
-        FfiConverterString.lower(`idOrName`),_status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `tracker`(`idOrName`: kotlin.String) : Tracker {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_tracker(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`idOrName`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTracker.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
      * All trackers: built-in first, then custom ones.
      */
-    @Throws(CairnException::class)override fun `trackers`(): List<Tracker> {
-            return FfiConverterSequenceTypeTracker.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_journal_trackers(
-        it,
-        _status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `trackers`() : List<Tracker> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_trackers(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeTracker.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
      * Replaces an entry's content; keeps its id and creation time.
      */
-    @Throws(CairnException::class)override fun `updateEntry`(`id`: kotlin.String, `entry`: NewEntry): Entry {
-            return FfiConverterTypeEntry.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_journal_update_entry(
-        it,
-        
-        FfiConverterString.lower(`id`),
-        FfiConverterTypeNewEntry.lower(`entry`),_status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `updateEntry`(`id`: EntryId, `entry`: NewEntry) : Entry {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_update_entry(
+                uniffiHandle,
+                
+        FfiConverterTypeEntryId.lower(`id`),
+        FfiConverterTypeNewEntry.lower(`entry`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEntry.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
@@ -2173,56 +2423,68 @@ open class Journal: Disposable, AutoCloseable, JournalInterface
      * Creates a new store at `path` (must not exist) sealed with `key`
      * (exactly 32 bytes). `zones` defaults to the system database.
      */
-    @Throws(CairnException::class) fun `create`(`path`: kotlin.String, `key`: kotlin.ByteArray, `zones`: ZoneDatabase? = null): Journal {
-            return FfiConverterTypeJournal.lift(
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_constructor_journal_create(
-    
-        
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+     suspend fun `create`(`path`: kotlin.String, `key`: kotlin.ByteArray, `zones`: ZoneDatabase? = null) : Journal {
+        return uniffiRustCallAsync(
+        UniffiLib.uniffi_cairn_ffi_fn_constructor_journal_create(
         FfiConverterString.lower(`path`),
         FfiConverterByteArray.lower(`key`),
-        FfiConverterOptionalTypeZoneDatabase.lower(`zones`),_status)
-}
+        FfiConverterOptionalTypeZoneDatabase.lower(`zones`),),
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeJournal.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
         
     /**
      * Opens the store at `path`. `WrongKey` if `key` does not open it
      * (nothing is written then).
      */
-    @Throws(CairnException::class) fun `open`(`path`: kotlin.String, `key`: kotlin.ByteArray, `zones`: ZoneDatabase? = null): Journal {
-            return FfiConverterTypeJournal.lift(
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_constructor_journal_open(
-    
-        
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+     suspend fun `open`(`path`: kotlin.String, `key`: kotlin.ByteArray, `zones`: ZoneDatabase? = null) : Journal {
+        return uniffiRustCallAsync(
+        UniffiLib.uniffi_cairn_ffi_fn_constructor_journal_open(
         FfiConverterString.lower(`path`),
         FfiConverterByteArray.lower(`key`),
-        FfiConverterOptionalTypeZoneDatabase.lower(`zones`),_status)
-}
+        FfiConverterOptionalTypeZoneDatabase.lower(`zones`),),
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeJournal.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
         
     /**
      * Opens the store at `path`, creating it if there is none.
      */
-    @Throws(CairnException::class) fun `openOrCreate`(`path`: kotlin.String, `key`: kotlin.ByteArray, `zones`: ZoneDatabase? = null): Journal {
-            return FfiConverterTypeJournal.lift(
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_constructor_journal_open_or_create(
-    
-        
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+     suspend fun `openOrCreate`(`path`: kotlin.String, `key`: kotlin.ByteArray, `zones`: ZoneDatabase? = null) : Journal {
+        return uniffiRustCallAsync(
+        UniffiLib.uniffi_cairn_ffi_fn_constructor_journal_open_or_create(
         FfiConverterString.lower(`path`),
         FfiConverterByteArray.lower(`key`),
-        FfiConverterOptionalTypeZoneDatabase.lower(`zones`),_status)
-}
+        FfiConverterOptionalTypeZoneDatabase.lower(`zones`),),
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeJournal.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
         
     }
@@ -2351,86 +2613,102 @@ public object FfiConverterTypeJournal: FfiConverter<Journal, Long> {
 
 /**
  * The patient's reminders: rules, the plan for the OS, reports and
- * adherence. Shares its journal's store (closing the journal closes it).
+ * adherence. Lives in its journal's store and closes with it: after the
+ * journal's `close()`, every call raises `Closed`.
  */
 public interface RemindersInterface {
     
     /**
      * Adds a rule.
      */
-    fun `add`(`reminder`: NewReminder): Reminder
+    suspend fun `add`(`reminder`: NewReminder): Reminder
     
     /**
-     * Adherence for occurrences due in `[from_ms, min(to_ms, now_ms))`.
+     * Adherence for occurrences due in `[from, min(to, now))`.
      */
-    fun `adherence`(`fromMs`: kotlin.Long, `toMs`: kotlin.Long, `nowMs`: kotlin.Long, `deviceZone`: kotlin.String): AdherenceReport
+    suspend fun `adherence`(`from`: java.time.Instant, `to`: java.time.Instant, `now`: java.time.Instant, `deviceZone`: ZoneName): AdherenceReport
     
     /**
      * Deletes a rule.
      */
-    fun `delete`(`id`: kotlin.String)
+    suspend fun `delete`(`id`: ReminderId)
     
     /**
      * Every recorded event.
      */
-    fun `events`(): List<ReminderEvent>
+    suspend fun `events`(): List<ReminderEvent>
     
     /**
      * One rule.
      */
-    fun `get`(`id`: kotlin.String): Reminder
+    suspend fun `get`(`id`: ReminderId): Reminder
     
     /**
      * Every rule; damaged ones are skipped and listed in `corrupted`.
      */
-    fun `list`(): ReminderList
+    suspend fun `list`(): ReminderList
     
     /**
-     * Every occurrence firing in `[from_ms, to_ms)` (at most 400 days).
+     * Every occurrence firing in `[from, to)` (at most 400 days).
      */
-    fun `occurrences`(`fromMs`: kotlin.Long, `toMs`: kotlin.Long, `deviceZone`: kotlin.String): List<Occurrence>
+    suspend fun `occurrences`(`from`: java.time.Instant, `to`: java.time.Instant, `deviceZone`: ZoneName): List<Occurrence>
     
     /**
-     * The notifications the OS should hold from `now_ms` for `horizon_days`
+     * The notifications the OS should hold from `now` for `horizon_days`
      * (1-62), in time order, fair across rules within `limits`. Apply it
-     * with `diff_plan` at app start, after boot, after a zone change and
+     * with `diffPlan` at app start, after boot, after a zone change and
      * after each report. A damaged record is skipped and listed in
      * `corrupted`; every good rule is still planned.
      */
-    fun `plan`(`nowMs`: kotlin.Long, `deviceZone`: kotlin.String, `limits`: PlatformLimits, `horizonDays`: kotlin.UInt): ReminderPlan
+    suspend fun `plan`(`now`: java.time.Instant, `deviceZone`: ZoneName, `limits`: PlatformLimits, `horizonDays`: kotlin.Int): ReminderPlan
+    
+    /**
+     * `plan` for a platform callback that must finish before it returns
+     * (Android's `BOOT_COMPLETED` receiver, an iOS `BGTask` handler).
+     * Blocks the calling thread: never call it from the main thread.
+     */
+    fun `planBlocking`(`now`: java.time.Instant, `deviceZone`: ZoneName, `limits`: PlatformLimits, `horizonDays`: kotlin.Int): ReminderPlan
     
     /**
      * The quiet hours, if set.
      */
-    fun `quietHours`(): QuietHours?
+    suspend fun `quietHours`(): QuietHours?
     
     /**
      * Records an event (a treatment session) that post-session rules follow.
      */
-    fun `recordEvent`(`kind`: kotlin.String, `atMs`: kotlin.Long, `zone`: kotlin.String): ReminderEvent
+    suspend fun `recordEvent`(`kind`: kotlin.String, `at`: java.time.Instant, `zone`: ZoneName): ReminderEvent
     
     /**
      * Reports what happened to a planned occurrence (`occurrence` and
-     * `due_ms` as in the plan).
+     * `due` as in the plan).
      */
-    fun `report`(`occurrence`: kotlin.String, `dueMs`: kotlin.Long, `report`: ReminderReport)
+    suspend fun `report`(`occurrence`: kotlin.String, `due`: java.time.Instant, `report`: ReminderReport)
+    
+    /**
+     * `report` for a platform callback that must finish before it returns
+     * (an Android `BroadcastReceiver` for a notification action). Blocks
+     * the calling thread: never call it from the main thread.
+     */
+    fun `reportBlocking`(`occurrence`: kotlin.String, `due`: java.time.Instant, `report`: ReminderReport)
     
     /**
      * Sets, or clears with none, the quiet hours.
      */
-    fun `setQuietHours`(`quiet`: QuietHours?)
+    suspend fun `setQuietHours`(`quiet`: QuietHours?)
     
     /**
      * Replaces a rule's content.
      */
-    fun `update`(`id`: kotlin.String, `reminder`: NewReminder): Reminder
+    suspend fun `update`(`id`: ReminderId, `reminder`: NewReminder): Reminder
     
     companion object
 }
 
 /**
  * The patient's reminders: rules, the plan for the OS, reports and
- * adherence. Shares its journal's store (closing the journal closes it).
+ * adherence. Lives in its journal's store and closes with it: after the
+ * journal's `close()`, every call raises `Closed`.
  */
 open class Reminders: Disposable, AutoCloseable, RemindersInterface
 {
@@ -2537,149 +2815,230 @@ open class Reminders: Disposable, AutoCloseable, RemindersInterface
     /**
      * Adds a rule.
      */
-    @Throws(CairnException::class)override fun `add`(`reminder`: NewReminder): Reminder {
-            return FfiConverterTypeReminder.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_add(
-        it,
-        
-        FfiConverterTypeNewReminder.lower(`reminder`),_status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `add`(`reminder`: NewReminder) : Reminder {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_reminders_add(
+                uniffiHandle,
+                
+        FfiConverterTypeNewReminder.lower(`reminder`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeReminder.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
-     * Adherence for occurrences due in `[from_ms, min(to_ms, now_ms))`.
+     * Adherence for occurrences due in `[from, min(to, now))`.
      */
-    @Throws(CairnException::class)override fun `adherence`(`fromMs`: kotlin.Long, `toMs`: kotlin.Long, `nowMs`: kotlin.Long, `deviceZone`: kotlin.String): AdherenceReport {
-            return FfiConverterTypeAdherenceReport.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_adherence(
-        it,
-        
-        FfiConverterLong.lower(`fromMs`),
-        FfiConverterLong.lower(`toMs`),
-        FfiConverterLong.lower(`nowMs`),
-        FfiConverterString.lower(`deviceZone`),_status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `adherence`(`from`: java.time.Instant, `to`: java.time.Instant, `now`: java.time.Instant, `deviceZone`: ZoneName) : AdherenceReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_reminders_adherence(
+                uniffiHandle,
+                
+        FfiConverterTimestamp.lower(`from`),
+        FfiConverterTimestamp.lower(`to`),
+        FfiConverterTimestamp.lower(`now`),
+        FfiConverterTypeZoneName.lower(`deviceZone`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeAdherenceReport.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
      * Deletes a rule.
      */
-    @Throws(CairnException::class)override fun `delete`(`id`: kotlin.String)
-        = 
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_delete(
-        it,
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `delete`(`id`: ReminderId) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_reminders_delete(
+                uniffiHandle,
+                
+        FfiConverterTypeReminderId.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
         
-        FfiConverterString.lower(`id`),_status)
-}
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
     }
-    
-    
 
     
     /**
      * Every recorded event.
      */
-    @Throws(CairnException::class)override fun `events`(): List<ReminderEvent> {
-            return FfiConverterSequenceTypeReminderEvent.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_events(
-        it,
-        _status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `events`() : List<ReminderEvent> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_reminders_events(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeReminderEvent.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
      * One rule.
      */
-    @Throws(CairnException::class)override fun `get`(`id`: kotlin.String): Reminder {
-            return FfiConverterTypeReminder.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_get(
-        it,
-        
-        FfiConverterString.lower(`id`),_status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `get`(`id`: ReminderId) : Reminder {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_reminders_get(
+                uniffiHandle,
+                
+        FfiConverterTypeReminderId.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeReminder.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
      * Every rule; damaged ones are skipped and listed in `corrupted`.
      */
-    @Throws(CairnException::class)override fun `list`(): ReminderList {
-            return FfiConverterTypeReminderList.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_list(
-        it,
-        _status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `list`() : ReminderList {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_reminders_list(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeReminderList.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
-     * Every occurrence firing in `[from_ms, to_ms)` (at most 400 days).
+     * Every occurrence firing in `[from, to)` (at most 400 days).
      */
-    @Throws(CairnException::class)override fun `occurrences`(`fromMs`: kotlin.Long, `toMs`: kotlin.Long, `deviceZone`: kotlin.String): List<Occurrence> {
-            return FfiConverterSequenceTypeOccurrence.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_occurrences(
-        it,
-        
-        FfiConverterLong.lower(`fromMs`),
-        FfiConverterLong.lower(`toMs`),
-        FfiConverterString.lower(`deviceZone`),_status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `occurrences`(`from`: java.time.Instant, `to`: java.time.Instant, `deviceZone`: ZoneName) : List<Occurrence> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_reminders_occurrences(
+                uniffiHandle,
+                
+        FfiConverterTimestamp.lower(`from`),
+        FfiConverterTimestamp.lower(`to`),
+        FfiConverterTypeZoneName.lower(`deviceZone`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeOccurrence.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
-     * The notifications the OS should hold from `now_ms` for `horizon_days`
+     * The notifications the OS should hold from `now` for `horizon_days`
      * (1-62), in time order, fair across rules within `limits`. Apply it
-     * with `diff_plan` at app start, after boot, after a zone change and
+     * with `diffPlan` at app start, after boot, after a zone change and
      * after each report. A damaged record is skipped and listed in
      * `corrupted`; every good rule is still planned.
      */
-    @Throws(CairnException::class)override fun `plan`(`nowMs`: kotlin.Long, `deviceZone`: kotlin.String, `limits`: PlatformLimits, `horizonDays`: kotlin.UInt): ReminderPlan {
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `plan`(`now`: java.time.Instant, `deviceZone`: ZoneName, `limits`: PlatformLimits, `horizonDays`: kotlin.Int) : ReminderPlan {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_reminders_plan(
+                uniffiHandle,
+                
+        FfiConverterTimestamp.lower(`now`),
+        FfiConverterTypeZoneName.lower(`deviceZone`),
+        FfiConverterTypePlatformLimits.lower(`limits`),
+        FfiConverterInt.lower(`horizonDays`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeReminderPlan.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `plan` for a platform callback that must finish before it returns
+     * (Android's `BOOT_COMPLETED` receiver, an iOS `BGTask` handler).
+     * Blocks the calling thread: never call it from the main thread.
+     */
+    @Throws(CairnException::class)override fun `planBlocking`(`now`: java.time.Instant, `deviceZone`: ZoneName, `limits`: PlatformLimits, `horizonDays`: kotlin.Int): ReminderPlan {
             return FfiConverterTypeReminderPlan.lift(
     callWithHandle {
     uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_plan(
+    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_plan_blocking(
         it,
         
-        FfiConverterLong.lower(`nowMs`),
-        FfiConverterString.lower(`deviceZone`),
+        FfiConverterTimestamp.lower(`now`),
+        FfiConverterTypeZoneName.lower(`deviceZone`),
         FfiConverterTypePlatformLimits.lower(`limits`),
-        FfiConverterUInt.lower(`horizonDays`),_status)
+        FfiConverterInt.lower(`horizonDays`),_status)
 }
     }
     )
@@ -2690,53 +3049,97 @@ open class Reminders: Disposable, AutoCloseable, RemindersInterface
     /**
      * The quiet hours, if set.
      */
-    @Throws(CairnException::class)override fun `quietHours`(): QuietHours? {
-            return FfiConverterOptionalTypeQuietHours.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_quiet_hours(
-        it,
-        _status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `quietHours`() : QuietHours? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_reminders_quiet_hours(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeQuietHours.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
      * Records an event (a treatment session) that post-session rules follow.
      */
-    @Throws(CairnException::class)override fun `recordEvent`(`kind`: kotlin.String, `atMs`: kotlin.Long, `zone`: kotlin.String): ReminderEvent {
-            return FfiConverterTypeReminderEvent.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_record_event(
-        it,
-        
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `recordEvent`(`kind`: kotlin.String, `at`: java.time.Instant, `zone`: ZoneName) : ReminderEvent {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_reminders_record_event(
+                uniffiHandle,
+                
         FfiConverterString.lower(`kind`),
-        FfiConverterLong.lower(`atMs`),
-        FfiConverterString.lower(`zone`),_status)
-}
-    }
+        FfiConverterTimestamp.lower(`at`),
+        FfiConverterTypeZoneName.lower(`zone`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeReminderEvent.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
     /**
      * Reports what happened to a planned occurrence (`occurrence` and
-     * `due_ms` as in the plan).
+     * `due` as in the plan).
      */
-    @Throws(CairnException::class)override fun `report`(`occurrence`: kotlin.String, `dueMs`: kotlin.Long, `report`: ReminderReport)
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `report`(`occurrence`: kotlin.String, `due`: java.time.Instant, `report`: ReminderReport) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_reminders_report(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`occurrence`),
+        FfiConverterTimestamp.lower(`due`),
+        FfiConverterTypeReminderReport.lower(`report`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `report` for a platform callback that must finish before it returns
+     * (an Android `BroadcastReceiver` for a notification action). Blocks
+     * the calling thread: never call it from the main thread.
+     */
+    @Throws(CairnException::class)override fun `reportBlocking`(`occurrence`: kotlin.String, `due`: java.time.Instant, `report`: ReminderReport)
         = 
     callWithHandle {
     uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_report(
+    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_report_blocking(
         it,
         
         FfiConverterString.lower(`occurrence`),
-        FfiConverterLong.lower(`dueMs`),
+        FfiConverterTimestamp.lower(`due`),
         FfiConverterTypeReminderReport.lower(`report`),_status)
 }
     }
@@ -2747,37 +3150,53 @@ open class Reminders: Disposable, AutoCloseable, RemindersInterface
     /**
      * Sets, or clears with none, the quiet hours.
      */
-    @Throws(CairnException::class)override fun `setQuietHours`(`quiet`: QuietHours?)
-        = 
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_set_quiet_hours(
-        it,
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setQuietHours`(`quiet`: QuietHours?) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_reminders_set_quiet_hours(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeQuietHours.lower(`quiet`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
         
-        FfiConverterOptionalTypeQuietHours.lower(`quiet`),_status)
-}
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
     }
-    
-    
 
     
     /**
      * Replaces a rule's content.
      */
-    @Throws(CairnException::class)override fun `update`(`id`: kotlin.String, `reminder`: NewReminder): Reminder {
-            return FfiConverterTypeReminder.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CairnException) { _status ->
-    UniffiLib.uniffi_cairn_ffi_fn_method_reminders_update(
-        it,
-        
-        FfiConverterString.lower(`id`),
-        FfiConverterTypeNewReminder.lower(`reminder`),_status)
-}
-    }
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `update`(`id`: ReminderId, `reminder`: NewReminder) : Reminder {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_reminders_update(
+                uniffiHandle,
+                
+        FfiConverterTypeReminderId.lower(`id`),
+        FfiConverterTypeNewReminder.lower(`reminder`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeReminder.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
     )
     }
-    
 
     
 
@@ -2914,6 +3333,276 @@ public object FfiConverterTypeReminders: FfiConverter<Reminders, Long> {
 
 
 /**
+ * A registered listener; `cancel()` stops it. Closing the journal stops
+ * every listener.
+ */
+public interface SubscriptionInterface {
+    
+    /**
+     * Stops the listener; it is not called again once this returns
+     * (a call already running finishes). Cancelling twice is fine.
+     */
+    fun `cancel`()
+    
+    companion object
+}
+
+/**
+ * A registered listener; `cancel()` stops it. Closing the journal stops
+ * every listener.
+ */
+open class Subscription: Disposable, AutoCloseable, SubscriptionInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_cairn_ffi_fn_free_subscription(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_cairn_ffi_fn_clone_subscription(handle, status)
+        }
+    }
+
+    
+    /**
+     * Stops the listener; it is not called again once this returns
+     * (a call already running finishes). Cancelling twice is fine.
+     */override fun `cancel`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_subscription_cancel(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSubscription: FfiConverter<Subscription, Long> {
+    override fun lower(value: Subscription): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Subscription {
+        return Subscription(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Subscription {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Subscription) = 8UL
+
+    override fun write(value: Subscription, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * The IANA time zone database Cairn reads: the platform's own, so the
  * library stays small and agrees with the phone's clock.
  */
@@ -2926,9 +3615,16 @@ public interface ZoneDatabaseInterface {
     fun `addTzif`(`name`: kotlin.String, `tzif`: kotlin.ByteArray)
     
     /**
-     * The UTC offset, in seconds, in force in `zone` at `at_ms`.
+     * Whether the database has `zone`.
      */
-    fun `utcOffsetSeconds`(`zone`: kotlin.String, `atMs`: kotlin.Long): kotlin.Int
+    fun `contains`(`zone`: ZoneName): kotlin.Boolean
+    
+    /**
+     * The UTC offset, in seconds, in force in `zone` at `at` (any instant
+     * the platform can hold; before the zone's first rule, its first
+     * offset).
+     */
+    fun `utcOffsetSeconds`(`zone`: ZoneName, `at`: java.time.Instant): kotlin.Int
     
     companion object
 }
@@ -3059,17 +3755,36 @@ open class ZoneDatabase: Disposable, AutoCloseable, ZoneDatabaseInterface
 
     
     /**
-     * The UTC offset, in seconds, in force in `zone` at `at_ms`.
+     * Whether the database has `zone`.
+     */override fun `contains`(`zone`: ZoneName): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_zonedatabase_contains(
+        it,
+        
+        FfiConverterTypeZoneName.lower(`zone`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The UTC offset, in seconds, in force in `zone` at `at` (any instant
+     * the platform can hold; before the zone's first rule, its first
+     * offset).
      */
-    @Throws(CairnException::class)override fun `utcOffsetSeconds`(`zone`: kotlin.String, `atMs`: kotlin.Long): kotlin.Int {
+    @Throws(CairnException::class)override fun `utcOffsetSeconds`(`zone`: ZoneName, `at`: java.time.Instant): kotlin.Int {
             return FfiConverterInt.lift(
     callWithHandle {
     uniffiRustCallWithError(CairnException) { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_method_zonedatabase_utc_offset_seconds(
         it,
         
-        FfiConverterString.lower(`zone`),
-        FfiConverterLong.lower(`atMs`),_status)
+        FfiConverterTypeZoneName.lower(`zone`),
+        FfiConverterTimestamp.lower(`at`),_status)
 }
     }
     )
@@ -3085,7 +3800,7 @@ open class ZoneDatabase: Disposable, AutoCloseable, ZoneDatabaseInterface
     companion object {
         
     /**
-     * Android's concatenated `tzdata` file at `path`. `Storage` if it is
+     * Android's concatenated `tzdata` file at `path`. `Io` if it is
      * missing or not in Android's format.
      */
     @Throws(CairnException::class) fun `androidTzdata`(`path`: kotlin.String): ZoneDatabase {
@@ -3103,7 +3818,7 @@ open class ZoneDatabase: Disposable, AutoCloseable, ZoneDatabaseInterface
         
     /**
      * TZif files in a directory tree (`Europe/Paris` is `dir/Europe/Paris`).
-     * `InvalidInput` if `path` is not a folder.
+     * `InvalidInput` (field `path`) if `path` is not a folder.
      */
     @Throws(CairnException::class) fun `directory`(`path`: kotlin.String): ZoneDatabase {
             return FfiConverterTypeZoneDatabase.lift(
@@ -3119,7 +3834,7 @@ open class ZoneDatabase: Disposable, AutoCloseable, ZoneDatabaseInterface
 
         
     /**
-     * An empty database (UTC only) to fill with [`ZoneDatabase::add_tzif`].
+     * An empty database (UTC only) to fill with `addTzif`.
      */
     @Throws(CairnException::class) fun `inMemory`(): ZoneDatabase {
             return FfiConverterTypeZoneDatabase.lift(
@@ -3186,42 +3901,42 @@ data class Adherence (
     /**
      * Rule id or category name.
      */
-    var `key`: kotlin.String
+    val `key`: kotlin.String
     , 
     /**
      * Occurrences due.
      */
-    var `due`: kotlin.UInt
+    val `due`: kotlin.Int
     , 
     /**
      * Shown by the OS.
      */
-    var `shown`: kotlin.UInt
+    val `shown`: kotlin.Int
     , 
     /**
      * Shown more than 5 minutes late.
      */
-    var `late`: kotlin.UInt
+    val `late`: kotlin.Int
     , 
     /**
      * Never reported shown.
      */
-    var `notShown`: kotlin.UInt
+    val `notShown`: kotlin.Int
     , 
     /**
      * Done.
      */
-    var `done`: kotlin.UInt
+    val `done`: kotlin.Int
     , 
     /**
      * Skipped.
      */
-    var `skipped`: kotlin.UInt
+    val `skipped`: kotlin.Int
     , 
     /**
      * Missed (grace period passed).
      */
-    var `missed`: kotlin.UInt
+    val `missed`: kotlin.Int
     
 ){
     
@@ -3239,36 +3954,36 @@ public object FfiConverterTypeAdherence: FfiConverterRustBuffer<Adherence> {
     override fun read(buf: ByteBuffer): Adherence {
         return Adherence(
             FfiConverterString.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
         )
     }
 
     override fun allocationSize(value: Adherence) = (
             FfiConverterString.allocationSize(value.`key`) +
-            FfiConverterUInt.allocationSize(value.`due`) +
-            FfiConverterUInt.allocationSize(value.`shown`) +
-            FfiConverterUInt.allocationSize(value.`late`) +
-            FfiConverterUInt.allocationSize(value.`notShown`) +
-            FfiConverterUInt.allocationSize(value.`done`) +
-            FfiConverterUInt.allocationSize(value.`skipped`) +
-            FfiConverterUInt.allocationSize(value.`missed`)
+            FfiConverterInt.allocationSize(value.`due`) +
+            FfiConverterInt.allocationSize(value.`shown`) +
+            FfiConverterInt.allocationSize(value.`late`) +
+            FfiConverterInt.allocationSize(value.`notShown`) +
+            FfiConverterInt.allocationSize(value.`done`) +
+            FfiConverterInt.allocationSize(value.`skipped`) +
+            FfiConverterInt.allocationSize(value.`missed`)
     )
 
     override fun write(value: Adherence, buf: ByteBuffer) {
             FfiConverterString.write(value.`key`, buf)
-            FfiConverterUInt.write(value.`due`, buf)
-            FfiConverterUInt.write(value.`shown`, buf)
-            FfiConverterUInt.write(value.`late`, buf)
-            FfiConverterUInt.write(value.`notShown`, buf)
-            FfiConverterUInt.write(value.`done`, buf)
-            FfiConverterUInt.write(value.`skipped`, buf)
-            FfiConverterUInt.write(value.`missed`, buf)
+            FfiConverterInt.write(value.`due`, buf)
+            FfiConverterInt.write(value.`shown`, buf)
+            FfiConverterInt.write(value.`late`, buf)
+            FfiConverterInt.write(value.`notShown`, buf)
+            FfiConverterInt.write(value.`done`, buf)
+            FfiConverterInt.write(value.`skipped`, buf)
+            FfiConverterInt.write(value.`missed`, buf)
     }
 }
 
@@ -3281,17 +3996,17 @@ data class AdherenceReport (
     /**
      * Per rule.
      */
-    var `rules`: List<Adherence>
+    val `rules`: List<Adherence>
     , 
     /**
      * Per category.
      */
-    var `categories`: List<Adherence>
+    val `categories`: List<Adherence>
     , 
     /**
      * Damaged records skipped (ids only): log them.
      */
-    var `corrupted`: List<RecordRef>
+    val `corrupted`: List<RecordRef>
     
 ){
     
@@ -3336,62 +4051,62 @@ data class Entry (
     /**
      * Random id.
      */
-    var `id`: kotlin.String
+    val `id`: EntryId
     , 
     /**
      * The tracker's id.
      */
-    var `tracker`: kotlin.String
+    val `tracker`: TrackerId
     , 
     /**
      * The value.
      */
-    var `value`: Value
+    val `value`: Value
     , 
     /**
      * The note, if any.
      */
-    var `note`: kotlin.String?
+    val `note`: kotlin.String?
     , 
     /**
      * Tags.
      */
-    var `tags`: List<Tag>
+    val `tags`: List<Tag>
     , 
     /**
-     * When it happened, ms since the epoch.
+     * When it happened.
      */
-    var `atMs`: kotlin.Long
+    val `at`: java.time.Instant
     , 
     /**
-     * IANA zone the patient was in.
+     * The zone the patient was in.
      */
-    var `zone`: kotlin.String
+    val `zone`: ZoneName
     , 
     /**
      * UTC offset in force there and then, in seconds.
      */
-    var `utcOffsetSeconds`: kotlin.Int
+    val `utcOffsetSeconds`: kotlin.Int
     , 
     /**
-     * The patient's local day, `YYYY-MM-DD`.
+     * The patient's local day there and then.
      */
-    var `localDate`: kotlin.String
+    val `localDate`: LocalDay
     , 
     /**
-     * First saved, ms since the epoch.
+     * First saved.
      */
-    var `createdAtMs`: kotlin.Long
+    val `createdAt`: java.time.Instant
     , 
     /**
-     * Last changed, ms since the epoch.
+     * Last changed.
      */
-    var `updatedAtMs`: kotlin.Long
+    val `updatedAt`: java.time.Instant
     , 
     /**
      * 1, plus one per change.
      */
-    var `revision`: kotlin.Long
+    val `revision`: kotlin.Long
     
 ){
     
@@ -3408,48 +4123,48 @@ data class Entry (
 public object FfiConverterTypeEntry: FfiConverterRustBuffer<Entry> {
     override fun read(buf: ByteBuffer): Entry {
         return Entry(
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTypeEntryId.read(buf),
+            FfiConverterTypeTrackerId.read(buf),
             FfiConverterTypeValue.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterSequenceTypeTag.read(buf),
-            FfiConverterLong.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTypeZoneName.read(buf),
             FfiConverterInt.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterLong.read(buf),
-            FfiConverterLong.read(buf),
+            FfiConverterTypeLocalDay.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTimestamp.read(buf),
             FfiConverterLong.read(buf),
         )
     }
 
     override fun allocationSize(value: Entry) = (
-            FfiConverterString.allocationSize(value.`id`) +
-            FfiConverterString.allocationSize(value.`tracker`) +
+            FfiConverterTypeEntryId.allocationSize(value.`id`) +
+            FfiConverterTypeTrackerId.allocationSize(value.`tracker`) +
             FfiConverterTypeValue.allocationSize(value.`value`) +
             FfiConverterOptionalString.allocationSize(value.`note`) +
             FfiConverterSequenceTypeTag.allocationSize(value.`tags`) +
-            FfiConverterLong.allocationSize(value.`atMs`) +
-            FfiConverterString.allocationSize(value.`zone`) +
+            FfiConverterTimestamp.allocationSize(value.`at`) +
+            FfiConverterTypeZoneName.allocationSize(value.`zone`) +
             FfiConverterInt.allocationSize(value.`utcOffsetSeconds`) +
-            FfiConverterString.allocationSize(value.`localDate`) +
-            FfiConverterLong.allocationSize(value.`createdAtMs`) +
-            FfiConverterLong.allocationSize(value.`updatedAtMs`) +
+            FfiConverterTypeLocalDay.allocationSize(value.`localDate`) +
+            FfiConverterTimestamp.allocationSize(value.`createdAt`) +
+            FfiConverterTimestamp.allocationSize(value.`updatedAt`) +
             FfiConverterLong.allocationSize(value.`revision`)
     )
 
     override fun write(value: Entry, buf: ByteBuffer) {
-            FfiConverterString.write(value.`id`, buf)
-            FfiConverterString.write(value.`tracker`, buf)
+            FfiConverterTypeEntryId.write(value.`id`, buf)
+            FfiConverterTypeTrackerId.write(value.`tracker`, buf)
             FfiConverterTypeValue.write(value.`value`, buf)
             FfiConverterOptionalString.write(value.`note`, buf)
             FfiConverterSequenceTypeTag.write(value.`tags`, buf)
-            FfiConverterLong.write(value.`atMs`, buf)
-            FfiConverterString.write(value.`zone`, buf)
+            FfiConverterTimestamp.write(value.`at`, buf)
+            FfiConverterTypeZoneName.write(value.`zone`, buf)
             FfiConverterInt.write(value.`utcOffsetSeconds`, buf)
-            FfiConverterString.write(value.`localDate`, buf)
-            FfiConverterLong.write(value.`createdAtMs`, buf)
-            FfiConverterLong.write(value.`updatedAtMs`, buf)
+            FfiConverterTypeLocalDay.write(value.`localDate`, buf)
+            FfiConverterTimestamp.write(value.`createdAt`, buf)
+            FfiConverterTimestamp.write(value.`updatedAt`, buf)
             FfiConverterLong.write(value.`revision`, buf)
     }
 }
@@ -3463,17 +4178,17 @@ data class EntryPage (
     /**
      * The entries.
      */
-    var `entries`: List<Entry>
+    val `entries`: List<Entry>
     , 
     /**
      * Cursor for the next page (`EntryQuery.after`), if there may be more.
      */
-    var `next`: kotlin.String?
+    val `next`: kotlin.String?
     , 
     /**
      * Records in range that failed to open; every other record is listed.
      */
-    var `corrupted`: List<RecordRef>
+    val `corrupted`: List<RecordRef>
     
 ){
     
@@ -3516,44 +4231,44 @@ public object FfiConverterTypeEntryPage: FfiConverterRustBuffer<EntryPage> {
  */
 data class EntryQuery (
     /**
-     * At or after this instant (ms since the epoch).
+     * At or after this instant.
      */
-    var `fromMs`: kotlin.Long? = null 
+    val `from`: java.time.Instant? = null 
     , 
     /**
      * Before this instant.
      */
-    var `toMs`: kotlin.Long? = null 
+    val `to`: java.time.Instant? = null 
     , 
     /**
-     * On or after this local day, `YYYY-MM-DD`, in each entry's own zone.
+     * On or after this local day, in each entry's own zone.
      */
-    var `fromDay`: kotlin.String? = null 
+    val `fromDay`: LocalDay? = null 
     , 
     /**
      * On or before this local day.
      */
-    var `toDay`: kotlin.String? = null 
+    val `toDay`: LocalDay? = null 
     , 
     /**
      * Only this tracker (id or name).
      */
-    var `tracker`: kotlin.String? = null 
+    val `tracker`: kotlin.String? = null 
     , 
     /**
      * Page size (at least 1); none means all.
      */
-    var `limit`: kotlin.UInt? = null 
+    val `limit`: kotlin.Int? = null 
     , 
     /**
      * The previous page's `next` cursor.
      */
-    var `after`: kotlin.String? = null 
+    val `after`: kotlin.String? = null 
     , 
     /**
      * Newest first.
      */
-    var `newestFirst`: kotlin.Boolean = false 
+    val `newestFirst`: kotlin.Boolean = false 
     
 ){
     
@@ -3570,37 +4285,92 @@ data class EntryQuery (
 public object FfiConverterTypeEntryQuery: FfiConverterRustBuffer<EntryQuery> {
     override fun read(buf: ByteBuffer): EntryQuery {
         return EntryQuery(
-            FfiConverterOptionalLong.read(buf),
-            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
+            FfiConverterOptionalTypeLocalDay.read(buf),
+            FfiConverterOptionalTypeLocalDay.read(buf),
             FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalInt.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterBoolean.read(buf),
         )
     }
 
     override fun allocationSize(value: EntryQuery) = (
-            FfiConverterOptionalLong.allocationSize(value.`fromMs`) +
-            FfiConverterOptionalLong.allocationSize(value.`toMs`) +
-            FfiConverterOptionalString.allocationSize(value.`fromDay`) +
-            FfiConverterOptionalString.allocationSize(value.`toDay`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`from`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`to`) +
+            FfiConverterOptionalTypeLocalDay.allocationSize(value.`fromDay`) +
+            FfiConverterOptionalTypeLocalDay.allocationSize(value.`toDay`) +
             FfiConverterOptionalString.allocationSize(value.`tracker`) +
-            FfiConverterOptionalUInt.allocationSize(value.`limit`) +
+            FfiConverterOptionalInt.allocationSize(value.`limit`) +
             FfiConverterOptionalString.allocationSize(value.`after`) +
             FfiConverterBoolean.allocationSize(value.`newestFirst`)
     )
 
     override fun write(value: EntryQuery, buf: ByteBuffer) {
-            FfiConverterOptionalLong.write(value.`fromMs`, buf)
-            FfiConverterOptionalLong.write(value.`toMs`, buf)
-            FfiConverterOptionalString.write(value.`fromDay`, buf)
-            FfiConverterOptionalString.write(value.`toDay`, buf)
+            FfiConverterOptionalTimestamp.write(value.`from`, buf)
+            FfiConverterOptionalTimestamp.write(value.`to`, buf)
+            FfiConverterOptionalTypeLocalDay.write(value.`fromDay`, buf)
+            FfiConverterOptionalTypeLocalDay.write(value.`toDay`, buf)
             FfiConverterOptionalString.write(value.`tracker`, buf)
-            FfiConverterOptionalUInt.write(value.`limit`, buf)
+            FfiConverterOptionalInt.write(value.`limit`, buf)
             FfiConverterOptionalString.write(value.`after`, buf)
             FfiConverterBoolean.write(value.`newestFirst`, buf)
+    }
+}
+
+
+
+/**
+ * A committed change: what was touched, never its content.
+ */
+data class JournalChange (
+    /**
+     * Where.
+     */
+    val `table`: ChangeTable
+    , 
+    /**
+     * The records' ids (empty for `All`).
+     */
+    val `ids`: List<kotlin.String>
+    , 
+    /**
+     * True when the records were deleted.
+     */
+    val `deleted`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeJournalChange: FfiConverterRustBuffer<JournalChange> {
+    override fun read(buf: ByteBuffer): JournalChange {
+        return JournalChange(
+            FfiConverterTypeChangeTable.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: JournalChange) = (
+            FfiConverterTypeChangeTable.allocationSize(value.`table`) +
+            FfiConverterSequenceString.allocationSize(value.`ids`) +
+            FfiConverterBoolean.allocationSize(value.`deleted`)
+    )
+
+    override fun write(value: JournalChange, buf: ByteBuffer) {
+            FfiConverterTypeChangeTable.write(value.`table`, buf)
+            FfiConverterSequenceString.write(value.`ids`, buf)
+            FfiConverterBoolean.write(value.`deleted`, buf)
     }
 }
 
@@ -3613,32 +4383,32 @@ data class NewEntry (
     /**
      * Tracker id or name.
      */
-    var `tracker`: kotlin.String
+    val `tracker`: kotlin.String
     , 
     /**
      * The value; must fit the tracker's kind.
      */
-    var `value`: Value
+    val `value`: Value
     , 
     /**
-     * When it happened, ms since the epoch (at most a day ahead of the clock).
+     * When it happened (at most a day ahead of the clock; 1970-2199).
      */
-    var `atMs`: kotlin.Long
+    val `at`: java.time.Instant
     , 
     /**
-     * IANA zone the patient was in.
+     * The zone the patient was in.
      */
-    var `zone`: kotlin.String
+    val `zone`: ZoneName
     , 
     /**
      * A note; empty or blank is stored as none.
      */
-    var `note`: kotlin.String? = null 
+    val `note`: kotlin.String? = null 
     , 
     /**
      * Tags (at most 32; duplicates collapse).
      */
-    var `tags`: List<Tag> = listOf() 
+    val `tags`: List<Tag> = listOf() 
     
 ){
     
@@ -3657,8 +4427,8 @@ public object FfiConverterTypeNewEntry: FfiConverterRustBuffer<NewEntry> {
         return NewEntry(
             FfiConverterString.read(buf),
             FfiConverterTypeValue.read(buf),
-            FfiConverterLong.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTypeZoneName.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterSequenceTypeTag.read(buf),
         )
@@ -3667,8 +4437,8 @@ public object FfiConverterTypeNewEntry: FfiConverterRustBuffer<NewEntry> {
     override fun allocationSize(value: NewEntry) = (
             FfiConverterString.allocationSize(value.`tracker`) +
             FfiConverterTypeValue.allocationSize(value.`value`) +
-            FfiConverterLong.allocationSize(value.`atMs`) +
-            FfiConverterString.allocationSize(value.`zone`) +
+            FfiConverterTimestamp.allocationSize(value.`at`) +
+            FfiConverterTypeZoneName.allocationSize(value.`zone`) +
             FfiConverterOptionalString.allocationSize(value.`note`) +
             FfiConverterSequenceTypeTag.allocationSize(value.`tags`)
     )
@@ -3676,8 +4446,8 @@ public object FfiConverterTypeNewEntry: FfiConverterRustBuffer<NewEntry> {
     override fun write(value: NewEntry, buf: ByteBuffer) {
             FfiConverterString.write(value.`tracker`, buf)
             FfiConverterTypeValue.write(value.`value`, buf)
-            FfiConverterLong.write(value.`atMs`, buf)
-            FfiConverterString.write(value.`zone`, buf)
+            FfiConverterTimestamp.write(value.`at`, buf)
+            FfiConverterTypeZoneName.write(value.`zone`, buf)
             FfiConverterOptionalString.write(value.`note`, buf)
             FfiConverterSequenceTypeTag.write(value.`tags`, buf)
     }
@@ -3692,57 +4462,57 @@ data class NewReminder (
     /**
      * What it is for.
      */
-    var `category`: ReminderCategory
+    val `category`: ReminderCategory
     , 
     /**
      * When it fires.
      */
-    var `schedule`: ReminderSchedule
+    val `schedule`: ReminderSchedule
     , 
     /**
-     * First local date, `YYYY-MM-DD`.
+     * First local date.
      */
-    var `start`: kotlin.String
+    val `start`: LocalDay
     , 
     /**
-     * An IANA zone to pin the times to; none follows the device's zone.
+     * A zone to pin the times to; none follows the device's zone.
      */
-    var `zone`: kotlin.String? = null 
+    val `zone`: ZoneName? = null 
     , 
     /**
      * Last local date.
      */
-    var `end`: kotlin.String? = null 
+    val `end`: LocalDay? = null 
     , 
     /**
      * At most this many occurrences.
      */
-    var `count`: kotlin.UInt? = null 
+    val `count`: kotlin.Int? = null 
     , 
     /**
      * A title (sealed; on the lock screen only with `show_title`).
      */
-    var `title`: kotlin.String? = null 
+    val `title`: kotlin.String? = null 
     , 
     /**
      * Show the title on the lock screen instead of generic text.
      */
-    var `showTitle`: kotlin.Boolean = false 
+    val `showTitle`: kotlin.Boolean = false 
     , 
     /**
      * Inside quiet hours (none: defer).
      */
-    var `quiet`: QuietPolicy? = null 
+    val `quiet`: QuietPolicy? = null 
     , 
     /**
      * Minutes before an unacknowledged occurrence is missed.
      */
-    var `graceMinutes`: kotlin.UInt = 60u 
+    val `graceMinutes`: kotlin.Int = 60 
     , 
     /**
      * Paused rules plan nothing.
      */
-    var `enabled`: kotlin.Boolean = true 
+    val `enabled`: kotlin.Boolean = true 
     
 ){
     
@@ -3761,14 +4531,14 @@ public object FfiConverterTypeNewReminder: FfiConverterRustBuffer<NewReminder> {
         return NewReminder(
             FfiConverterTypeReminderCategory.read(buf),
             FfiConverterTypeReminderSchedule.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalUInt.read(buf),
+            FfiConverterTypeLocalDay.read(buf),
+            FfiConverterOptionalTypeZoneName.read(buf),
+            FfiConverterOptionalTypeLocalDay.read(buf),
+            FfiConverterOptionalInt.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalTypeQuietPolicy.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterInt.read(buf),
             FfiConverterBoolean.read(buf),
         )
     }
@@ -3776,28 +4546,28 @@ public object FfiConverterTypeNewReminder: FfiConverterRustBuffer<NewReminder> {
     override fun allocationSize(value: NewReminder) = (
             FfiConverterTypeReminderCategory.allocationSize(value.`category`) +
             FfiConverterTypeReminderSchedule.allocationSize(value.`schedule`) +
-            FfiConverterString.allocationSize(value.`start`) +
-            FfiConverterOptionalString.allocationSize(value.`zone`) +
-            FfiConverterOptionalString.allocationSize(value.`end`) +
-            FfiConverterOptionalUInt.allocationSize(value.`count`) +
+            FfiConverterTypeLocalDay.allocationSize(value.`start`) +
+            FfiConverterOptionalTypeZoneName.allocationSize(value.`zone`) +
+            FfiConverterOptionalTypeLocalDay.allocationSize(value.`end`) +
+            FfiConverterOptionalInt.allocationSize(value.`count`) +
             FfiConverterOptionalString.allocationSize(value.`title`) +
             FfiConverterBoolean.allocationSize(value.`showTitle`) +
             FfiConverterOptionalTypeQuietPolicy.allocationSize(value.`quiet`) +
-            FfiConverterUInt.allocationSize(value.`graceMinutes`) +
+            FfiConverterInt.allocationSize(value.`graceMinutes`) +
             FfiConverterBoolean.allocationSize(value.`enabled`)
     )
 
     override fun write(value: NewReminder, buf: ByteBuffer) {
             FfiConverterTypeReminderCategory.write(value.`category`, buf)
             FfiConverterTypeReminderSchedule.write(value.`schedule`, buf)
-            FfiConverterString.write(value.`start`, buf)
-            FfiConverterOptionalString.write(value.`zone`, buf)
-            FfiConverterOptionalString.write(value.`end`, buf)
-            FfiConverterOptionalUInt.write(value.`count`, buf)
+            FfiConverterTypeLocalDay.write(value.`start`, buf)
+            FfiConverterOptionalTypeZoneName.write(value.`zone`, buf)
+            FfiConverterOptionalTypeLocalDay.write(value.`end`, buf)
+            FfiConverterOptionalInt.write(value.`count`, buf)
             FfiConverterOptionalString.write(value.`title`, buf)
             FfiConverterBoolean.write(value.`showTitle`, buf)
             FfiConverterOptionalTypeQuietPolicy.write(value.`quiet`, buf)
-            FfiConverterUInt.write(value.`graceMinutes`, buf)
+            FfiConverterInt.write(value.`graceMinutes`, buf)
             FfiConverterBoolean.write(value.`enabled`, buf)
     }
 }
@@ -3811,12 +4581,12 @@ data class NewTracker (
     /**
      * Name (sealed; unique, case-insensitive, across all trackers).
      */
-    var `name`: kotlin.String
+    val `name`: kotlin.String
     , 
     /**
      * Kind (not sleep or medication).
      */
-    var `kind`: TrackerKind
+    val `kind`: TrackerKind
     
 ){
     
@@ -3858,22 +4628,22 @@ data class Occurrence (
     /**
      * Key.
      */
-    var `key`: kotlin.String
+    val `key`: kotlin.String
     , 
     /**
      * Rule.
      */
-    var `reminderId`: kotlin.String
+    val `reminderId`: ReminderId
     , 
     /**
-     * When it fires, ms.
+     * When it fires.
      */
-    var `fireMs`: kotlin.Long
+    val `fireAt`: java.time.Instant
     , 
     /**
      * UTC offset then, seconds.
      */
-    var `utcOffsetSeconds`: kotlin.Int
+    val `utcOffsetSeconds`: kotlin.Int
     
 ){
     
@@ -3891,23 +4661,23 @@ public object FfiConverterTypeOccurrence: FfiConverterRustBuffer<Occurrence> {
     override fun read(buf: ByteBuffer): Occurrence {
         return Occurrence(
             FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterLong.read(buf),
+            FfiConverterTypeReminderId.read(buf),
+            FfiConverterTimestamp.read(buf),
             FfiConverterInt.read(buf),
         )
     }
 
     override fun allocationSize(value: Occurrence) = (
             FfiConverterString.allocationSize(value.`key`) +
-            FfiConverterString.allocationSize(value.`reminderId`) +
-            FfiConverterLong.allocationSize(value.`fireMs`) +
+            FfiConverterTypeReminderId.allocationSize(value.`reminderId`) +
+            FfiConverterTimestamp.allocationSize(value.`fireAt`) +
             FfiConverterInt.allocationSize(value.`utcOffsetSeconds`)
     )
 
     override fun write(value: Occurrence, buf: ByteBuffer) {
             FfiConverterString.write(value.`key`, buf)
-            FfiConverterString.write(value.`reminderId`, buf)
-            FfiConverterLong.write(value.`fireMs`, buf)
+            FfiConverterTypeReminderId.write(value.`reminderId`, buf)
+            FfiConverterTimestamp.write(value.`fireAt`, buf)
             FfiConverterInt.write(value.`utcOffsetSeconds`, buf)
     }
 }
@@ -3921,12 +4691,12 @@ data class PlanDiff (
     /**
      * Notifications to schedule.
      */
-    var `add`: List<PlannedNotification>
+    val `add`: List<PlannedNotification>
     , 
     /**
      * Notification ids to cancel.
      */
-    var `remove`: List<kotlin.String>
+    val `remove`: List<kotlin.String>
     
 ){
     
@@ -3969,57 +4739,57 @@ data class PlannedNotification (
     /**
      * Stable id (use it as the OS notification id).
      */
-    var `id`: kotlin.String
+    val `id`: kotlin.String
     , 
     /**
      * The rule.
      */
-    var `reminderId`: kotlin.String
+    val `reminderId`: ReminderId
     , 
     /**
      * The occurrence key, for `report`.
      */
-    var `occurrence`: kotlin.String
+    val `occurrence`: kotlin.String
     , 
     /**
-     * When it was due, ms (pass to `report`).
+     * When it was due (pass to `report`).
      */
-    var `dueMs`: kotlin.Long
+    val `due`: java.time.Instant
     , 
     /**
-     * When to show it, ms.
+     * When to show it.
      */
-    var `fireAtMs`: kotlin.Long
+    val `fireAt`: java.time.Instant
     , 
     /**
      * UTC offset in force then, seconds.
      */
-    var `utcOffsetSeconds`: kotlin.Int
+    val `utcOffsetSeconds`: kotlin.Int
     , 
     /**
      * Category.
      */
-    var `category`: ReminderCategory
+    val `category`: ReminderCategory
     , 
     /**
      * Lock-screen title.
      */
-    var `title`: kotlin.String
+    val `title`: kotlin.String
     , 
     /**
      * Lock-screen body.
      */
-    var `body`: kotlin.String
+    val `body`: kotlin.String
     , 
     /**
-     * Exact, or within `window_minutes` after `fire_at_ms`.
+     * Exact, or within `window_minutes` after `fire_at`.
      */
-    var `exact`: kotlin.Boolean
+    val `exact`: kotlin.Boolean
     , 
     /**
      * Delivery window when not exact.
      */
-    var `windowMinutes`: kotlin.UInt
+    val `windowMinutes`: kotlin.Int
     
 ){
     
@@ -4037,45 +4807,45 @@ public object FfiConverterTypePlannedNotification: FfiConverterRustBuffer<Planne
     override fun read(buf: ByteBuffer): PlannedNotification {
         return PlannedNotification(
             FfiConverterString.read(buf),
+            FfiConverterTypeReminderId.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterLong.read(buf),
-            FfiConverterLong.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTimestamp.read(buf),
             FfiConverterInt.read(buf),
             FfiConverterTypeReminderCategory.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterBoolean.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterInt.read(buf),
         )
     }
 
     override fun allocationSize(value: PlannedNotification) = (
             FfiConverterString.allocationSize(value.`id`) +
-            FfiConverterString.allocationSize(value.`reminderId`) +
+            FfiConverterTypeReminderId.allocationSize(value.`reminderId`) +
             FfiConverterString.allocationSize(value.`occurrence`) +
-            FfiConverterLong.allocationSize(value.`dueMs`) +
-            FfiConverterLong.allocationSize(value.`fireAtMs`) +
+            FfiConverterTimestamp.allocationSize(value.`due`) +
+            FfiConverterTimestamp.allocationSize(value.`fireAt`) +
             FfiConverterInt.allocationSize(value.`utcOffsetSeconds`) +
             FfiConverterTypeReminderCategory.allocationSize(value.`category`) +
             FfiConverterString.allocationSize(value.`title`) +
             FfiConverterString.allocationSize(value.`body`) +
             FfiConverterBoolean.allocationSize(value.`exact`) +
-            FfiConverterUInt.allocationSize(value.`windowMinutes`)
+            FfiConverterInt.allocationSize(value.`windowMinutes`)
     )
 
     override fun write(value: PlannedNotification, buf: ByteBuffer) {
             FfiConverterString.write(value.`id`, buf)
-            FfiConverterString.write(value.`reminderId`, buf)
+            FfiConverterTypeReminderId.write(value.`reminderId`, buf)
             FfiConverterString.write(value.`occurrence`, buf)
-            FfiConverterLong.write(value.`dueMs`, buf)
-            FfiConverterLong.write(value.`fireAtMs`, buf)
+            FfiConverterTimestamp.write(value.`due`, buf)
+            FfiConverterTimestamp.write(value.`fireAt`, buf)
             FfiConverterInt.write(value.`utcOffsetSeconds`, buf)
             FfiConverterTypeReminderCategory.write(value.`category`, buf)
             FfiConverterString.write(value.`title`, buf)
             FfiConverterString.write(value.`body`, buf)
             FfiConverterBoolean.write(value.`exact`, buf)
-            FfiConverterUInt.write(value.`windowMinutes`, buf)
+            FfiConverterInt.write(value.`windowMinutes`, buf)
     }
 }
 
@@ -4088,17 +4858,17 @@ data class PlatformLimits (
     /**
      * Most notifications the OS may hold (iOS: 64).
      */
-    var `maxPending`: kotlin.UInt
+    val `maxPending`: kotlin.Int
     , 
     /**
      * Exact alarms allowed (Android: `SCHEDULE_EXACT_ALARM` granted).
      */
-    var `exactAlarms`: kotlin.Boolean
+    val `exactAlarms`: kotlin.Boolean
     , 
     /**
      * Width of inexact delivery windows (at least 10 minutes).
      */
-    var `inexactWindowMinutes`: kotlin.UInt
+    val `inexactWindowMinutes`: kotlin.Int
     
 ){
     
@@ -4115,40 +4885,40 @@ data class PlatformLimits (
 public object FfiConverterTypePlatformLimits: FfiConverterRustBuffer<PlatformLimits> {
     override fun read(buf: ByteBuffer): PlatformLimits {
         return PlatformLimits(
-            FfiConverterUInt.read(buf),
+            FfiConverterInt.read(buf),
             FfiConverterBoolean.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterInt.read(buf),
         )
     }
 
     override fun allocationSize(value: PlatformLimits) = (
-            FfiConverterUInt.allocationSize(value.`maxPending`) +
+            FfiConverterInt.allocationSize(value.`maxPending`) +
             FfiConverterBoolean.allocationSize(value.`exactAlarms`) +
-            FfiConverterUInt.allocationSize(value.`inexactWindowMinutes`)
+            FfiConverterInt.allocationSize(value.`inexactWindowMinutes`)
     )
 
     override fun write(value: PlatformLimits, buf: ByteBuffer) {
-            FfiConverterUInt.write(value.`maxPending`, buf)
+            FfiConverterInt.write(value.`maxPending`, buf)
             FfiConverterBoolean.write(value.`exactAlarms`, buf)
-            FfiConverterUInt.write(value.`inexactWindowMinutes`, buf)
+            FfiConverterInt.write(value.`inexactWindowMinutes`, buf)
     }
 }
 
 
 
 /**
- * Quiet hours in the device's zone (`22:00`-`07:00` wraps midnight).
+ * Quiet hours in the device's zone (22:00-07:00 wraps midnight).
  */
 data class QuietHours (
     /**
-     * Start, `HH:MM`.
+     * Start.
      */
-    var `start`: kotlin.String
+    val `start`: WallTime
     , 
     /**
-     * End, `HH:MM`.
+     * End.
      */
-    var `end`: kotlin.String
+    val `end`: WallTime
     
 ){
     
@@ -4165,19 +4935,19 @@ data class QuietHours (
 public object FfiConverterTypeQuietHours: FfiConverterRustBuffer<QuietHours> {
     override fun read(buf: ByteBuffer): QuietHours {
         return QuietHours(
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTypeWallTime.read(buf),
+            FfiConverterTypeWallTime.read(buf),
         )
     }
 
     override fun allocationSize(value: QuietHours) = (
-            FfiConverterString.allocationSize(value.`start`) +
-            FfiConverterString.allocationSize(value.`end`)
+            FfiConverterTypeWallTime.allocationSize(value.`start`) +
+            FfiConverterTypeWallTime.allocationSize(value.`end`)
     )
 
     override fun write(value: QuietHours, buf: ByteBuffer) {
-            FfiConverterString.write(value.`start`, buf)
-            FfiConverterString.write(value.`end`, buf)
+            FfiConverterTypeWallTime.write(value.`start`, buf)
+            FfiConverterTypeWallTime.write(value.`end`, buf)
     }
 }
 
@@ -4190,12 +4960,12 @@ data class RecordRef (
     /**
      * Its table.
      */
-    var `table`: kotlin.String
+    val `table`: kotlin.String
     , 
     /**
      * Its id.
      */
-    var `id`: kotlin.String
+    val `id`: kotlin.String
     
 ){
     
@@ -4237,12 +5007,12 @@ data class RekeyReport (
     /**
      * Records re-sealed under the new key.
      */
-    var `resealed`: kotlin.ULong
+    val `resealed`: kotlin.Long
     , 
     /**
      * Records that were already unreadable, kept as they were.
      */
-    var `corrupted`: List<RecordRef>
+    val `corrupted`: List<RecordRef>
     
 ){
     
@@ -4259,18 +5029,18 @@ data class RekeyReport (
 public object FfiConverterTypeRekeyReport: FfiConverterRustBuffer<RekeyReport> {
     override fun read(buf: ByteBuffer): RekeyReport {
         return RekeyReport(
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterSequenceTypeRecordRef.read(buf),
         )
     }
 
     override fun allocationSize(value: RekeyReport) = (
-            FfiConverterULong.allocationSize(value.`resealed`) +
+            FfiConverterLong.allocationSize(value.`resealed`) +
             FfiConverterSequenceTypeRecordRef.allocationSize(value.`corrupted`)
     )
 
     override fun write(value: RekeyReport, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`resealed`, buf)
+            FfiConverterLong.write(value.`resealed`, buf)
             FfiConverterSequenceTypeRecordRef.write(value.`corrupted`, buf)
     }
 }
@@ -4284,67 +5054,67 @@ data class Reminder (
     /**
      * Random id.
      */
-    var `id`: kotlin.String
+    val `id`: ReminderId
     , 
     /**
      * 1, plus one per change.
      */
-    var `revision`: kotlin.Long
+    val `revision`: kotlin.Long
     , 
     /**
      * What it is for.
      */
-    var `category`: ReminderCategory
+    val `category`: ReminderCategory
     , 
     /**
      * When it fires.
      */
-    var `schedule`: ReminderSchedule
+    val `schedule`: ReminderSchedule
     , 
     /**
      * First local date.
      */
-    var `start`: kotlin.String
+    val `start`: LocalDay
     , 
     /**
      * Pinned zone, or none for the device's.
      */
-    var `zone`: kotlin.String?
+    val `zone`: ZoneName?
     , 
     /**
      * Last local date.
      */
-    var `end`: kotlin.String?
+    val `end`: LocalDay?
     , 
     /**
      * Occurrence limit.
      */
-    var `count`: kotlin.UInt?
+    val `count`: kotlin.Int?
     , 
     /**
      * Title.
      */
-    var `title`: kotlin.String?
+    val `title`: kotlin.String?
     , 
     /**
      * Title on the lock screen.
      */
-    var `showTitle`: kotlin.Boolean
+    val `showTitle`: kotlin.Boolean
     , 
     /**
      * Inside quiet hours.
      */
-    var `quiet`: QuietPolicy
+    val `quiet`: QuietPolicy
     , 
     /**
      * Grace minutes.
      */
-    var `graceMinutes`: kotlin.UInt
+    val `graceMinutes`: kotlin.Int
     , 
     /**
      * Enabled.
      */
-    var `enabled`: kotlin.Boolean
+    val `enabled`: kotlin.Boolean
     
 ){
     
@@ -4361,51 +5131,51 @@ data class Reminder (
 public object FfiConverterTypeReminder: FfiConverterRustBuffer<Reminder> {
     override fun read(buf: ByteBuffer): Reminder {
         return Reminder(
-            FfiConverterString.read(buf),
+            FfiConverterTypeReminderId.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterTypeReminderCategory.read(buf),
             FfiConverterTypeReminderSchedule.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalUInt.read(buf),
+            FfiConverterTypeLocalDay.read(buf),
+            FfiConverterOptionalTypeZoneName.read(buf),
+            FfiConverterOptionalTypeLocalDay.read(buf),
+            FfiConverterOptionalInt.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterTypeQuietPolicy.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterInt.read(buf),
             FfiConverterBoolean.read(buf),
         )
     }
 
     override fun allocationSize(value: Reminder) = (
-            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterTypeReminderId.allocationSize(value.`id`) +
             FfiConverterLong.allocationSize(value.`revision`) +
             FfiConverterTypeReminderCategory.allocationSize(value.`category`) +
             FfiConverterTypeReminderSchedule.allocationSize(value.`schedule`) +
-            FfiConverterString.allocationSize(value.`start`) +
-            FfiConverterOptionalString.allocationSize(value.`zone`) +
-            FfiConverterOptionalString.allocationSize(value.`end`) +
-            FfiConverterOptionalUInt.allocationSize(value.`count`) +
+            FfiConverterTypeLocalDay.allocationSize(value.`start`) +
+            FfiConverterOptionalTypeZoneName.allocationSize(value.`zone`) +
+            FfiConverterOptionalTypeLocalDay.allocationSize(value.`end`) +
+            FfiConverterOptionalInt.allocationSize(value.`count`) +
             FfiConverterOptionalString.allocationSize(value.`title`) +
             FfiConverterBoolean.allocationSize(value.`showTitle`) +
             FfiConverterTypeQuietPolicy.allocationSize(value.`quiet`) +
-            FfiConverterUInt.allocationSize(value.`graceMinutes`) +
+            FfiConverterInt.allocationSize(value.`graceMinutes`) +
             FfiConverterBoolean.allocationSize(value.`enabled`)
     )
 
     override fun write(value: Reminder, buf: ByteBuffer) {
-            FfiConverterString.write(value.`id`, buf)
+            FfiConverterTypeReminderId.write(value.`id`, buf)
             FfiConverterLong.write(value.`revision`, buf)
             FfiConverterTypeReminderCategory.write(value.`category`, buf)
             FfiConverterTypeReminderSchedule.write(value.`schedule`, buf)
-            FfiConverterString.write(value.`start`, buf)
-            FfiConverterOptionalString.write(value.`zone`, buf)
-            FfiConverterOptionalString.write(value.`end`, buf)
-            FfiConverterOptionalUInt.write(value.`count`, buf)
+            FfiConverterTypeLocalDay.write(value.`start`, buf)
+            FfiConverterOptionalTypeZoneName.write(value.`zone`, buf)
+            FfiConverterOptionalTypeLocalDay.write(value.`end`, buf)
+            FfiConverterOptionalInt.write(value.`count`, buf)
             FfiConverterOptionalString.write(value.`title`, buf)
             FfiConverterBoolean.write(value.`showTitle`, buf)
             FfiConverterTypeQuietPolicy.write(value.`quiet`, buf)
-            FfiConverterUInt.write(value.`graceMinutes`, buf)
+            FfiConverterInt.write(value.`graceMinutes`, buf)
             FfiConverterBoolean.write(value.`enabled`, buf)
     }
 }
@@ -4419,22 +5189,22 @@ data class ReminderEvent (
     /**
      * Random id.
      */
-    var `id`: kotlin.String
+    val `id`: EventId
     , 
     /**
      * Kind.
      */
-    var `kind`: kotlin.String
+    val `kind`: kotlin.String
     , 
     /**
-     * When, ms.
+     * When.
      */
-    var `atMs`: kotlin.Long
+    val `at`: java.time.Instant
     , 
     /**
-     * IANA zone.
+     * The zone it happened in.
      */
-    var `zone`: kotlin.String
+    val `zone`: ZoneName
     
 ){
     
@@ -4451,25 +5221,25 @@ data class ReminderEvent (
 public object FfiConverterTypeReminderEvent: FfiConverterRustBuffer<ReminderEvent> {
     override fun read(buf: ByteBuffer): ReminderEvent {
         return ReminderEvent(
+            FfiConverterTypeEventId.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterLong.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTypeZoneName.read(buf),
         )
     }
 
     override fun allocationSize(value: ReminderEvent) = (
-            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterTypeEventId.allocationSize(value.`id`) +
             FfiConverterString.allocationSize(value.`kind`) +
-            FfiConverterLong.allocationSize(value.`atMs`) +
-            FfiConverterString.allocationSize(value.`zone`)
+            FfiConverterTimestamp.allocationSize(value.`at`) +
+            FfiConverterTypeZoneName.allocationSize(value.`zone`)
     )
 
     override fun write(value: ReminderEvent, buf: ByteBuffer) {
-            FfiConverterString.write(value.`id`, buf)
+            FfiConverterTypeEventId.write(value.`id`, buf)
             FfiConverterString.write(value.`kind`, buf)
-            FfiConverterLong.write(value.`atMs`, buf)
-            FfiConverterString.write(value.`zone`, buf)
+            FfiConverterTimestamp.write(value.`at`, buf)
+            FfiConverterTypeZoneName.write(value.`zone`, buf)
     }
 }
 
@@ -4482,12 +5252,12 @@ data class ReminderList (
     /**
      * The rules that opened, in the order they were added.
      */
-    var `reminders`: List<Reminder>
+    val `reminders`: List<Reminder>
     , 
     /**
      * Damaged records skipped (ids only): log them; the rest works.
      */
-    var `corrupted`: List<RecordRef>
+    val `corrupted`: List<RecordRef>
     
 ){
     
@@ -4530,13 +5300,13 @@ data class ReminderPlan (
     /**
      * In time order, fair across rules, within the limits.
      */
-    var `notifications`: List<PlannedNotification>
+    val `notifications`: List<PlannedNotification>
     , 
     /**
      * Damaged rules, events, reports or settings (ids only): every good
      * rule is still planned.
      */
-    var `corrupted`: List<RecordRef>
+    val `corrupted`: List<RecordRef>
     
 ){
     
@@ -4578,12 +5348,12 @@ data class Tag (
     /**
      * Trigger, activity or other.
      */
-    var `group`: TagGroup
+    val `group`: TagGroup
     , 
     /**
      * The tag's text (1-64 characters).
      */
-    var `label`: kotlin.String
+    val `label`: kotlin.String
     
 ){
     
@@ -4625,12 +5395,12 @@ data class TagCount (
     /**
      * The tag.
      */
-    var `tag`: Tag
+    val `tag`: Tag
     , 
     /**
      * Entries carrying it on low days.
      */
-    var `count`: kotlin.ULong
+    val `count`: kotlin.Long
     
 ){
     
@@ -4648,18 +5418,18 @@ public object FfiConverterTypeTagCount: FfiConverterRustBuffer<TagCount> {
     override fun read(buf: ByteBuffer): TagCount {
         return TagCount(
             FfiConverterTypeTag.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
         )
     }
 
     override fun allocationSize(value: TagCount) = (
             FfiConverterTypeTag.allocationSize(value.`tag`) +
-            FfiConverterULong.allocationSize(value.`count`)
+            FfiConverterLong.allocationSize(value.`count`)
     )
 
     override fun write(value: TagCount, buf: ByteBuffer) {
             FfiConverterTypeTag.write(value.`tag`, buf)
-            FfiConverterULong.write(value.`count`, buf)
+            FfiConverterLong.write(value.`count`, buf)
     }
 }
 
@@ -4672,22 +5442,22 @@ data class Tracker (
     /**
      * Stable id: a word for built-ins (`mood`), 32 hex characters for custom ones.
      */
-    var `id`: kotlin.String
+    val `id`: TrackerId
     , 
     /**
      * Name shown to the patient.
      */
-    var `name`: kotlin.String
+    val `name`: kotlin.String
     , 
     /**
      * Kind of value.
      */
-    var `kind`: TrackerKind
+    val `kind`: TrackerKind
     , 
     /**
      * Whether it is built in.
      */
-    var `builtin`: kotlin.Boolean
+    val `builtin`: kotlin.Boolean
     
 ){
     
@@ -4704,7 +5474,7 @@ data class Tracker (
 public object FfiConverterTypeTracker: FfiConverterRustBuffer<Tracker> {
     override fun read(buf: ByteBuffer): Tracker {
         return Tracker(
-            FfiConverterString.read(buf),
+            FfiConverterTypeTrackerId.read(buf),
             FfiConverterString.read(buf),
             FfiConverterTypeTrackerKind.read(buf),
             FfiConverterBoolean.read(buf),
@@ -4712,14 +5482,14 @@ public object FfiConverterTypeTracker: FfiConverterRustBuffer<Tracker> {
     }
 
     override fun allocationSize(value: Tracker) = (
-            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterTypeTrackerId.allocationSize(value.`id`) +
             FfiConverterString.allocationSize(value.`name`) +
             FfiConverterTypeTrackerKind.allocationSize(value.`kind`) +
             FfiConverterBoolean.allocationSize(value.`builtin`)
     )
 
     override fun write(value: Tracker, buf: ByteBuffer) {
-            FfiConverterString.write(value.`id`, buf)
+            FfiConverterTypeTrackerId.write(value.`id`, buf)
             FfiConverterString.write(value.`name`, buf)
             FfiConverterTypeTrackerKind.write(value.`kind`, buf)
             FfiConverterBoolean.write(value.`builtin`, buf)
@@ -4735,28 +5505,28 @@ data class TrackerSummary (
     /**
      * Tracker id.
      */
-    var `tracker`: kotlin.String
+    val `tracker`: TrackerId
     , 
     /**
      * Entries.
      */
-    var `count`: kotlin.ULong
+    val `count`: kotlin.Long
     , 
     /**
      * Mean of numeric values (minutes for durations and sleep, share of
      * yes and of doses taken); none for text.
      */
-    var `mean`: kotlin.Double?
+    val `mean`: kotlin.Double?
     , 
     /**
      * Lowest numeric value.
      */
-    var `min`: kotlin.Double?
+    val `min`: kotlin.Double?
     , 
     /**
      * Highest numeric value.
      */
-    var `max`: kotlin.Double?
+    val `max`: kotlin.Double?
     
 ){
     
@@ -4773,8 +5543,8 @@ data class TrackerSummary (
 public object FfiConverterTypeTrackerSummary: FfiConverterRustBuffer<TrackerSummary> {
     override fun read(buf: ByteBuffer): TrackerSummary {
         return TrackerSummary(
-            FfiConverterString.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterTypeTrackerId.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterOptionalDouble.read(buf),
             FfiConverterOptionalDouble.read(buf),
             FfiConverterOptionalDouble.read(buf),
@@ -4782,16 +5552,16 @@ public object FfiConverterTypeTrackerSummary: FfiConverterRustBuffer<TrackerSumm
     }
 
     override fun allocationSize(value: TrackerSummary) = (
-            FfiConverterString.allocationSize(value.`tracker`) +
-            FfiConverterULong.allocationSize(value.`count`) +
+            FfiConverterTypeTrackerId.allocationSize(value.`tracker`) +
+            FfiConverterLong.allocationSize(value.`count`) +
             FfiConverterOptionalDouble.allocationSize(value.`mean`) +
             FfiConverterOptionalDouble.allocationSize(value.`min`) +
             FfiConverterOptionalDouble.allocationSize(value.`max`)
     )
 
     override fun write(value: TrackerSummary, buf: ByteBuffer) {
-            FfiConverterString.write(value.`tracker`, buf)
-            FfiConverterULong.write(value.`count`, buf)
+            FfiConverterTypeTrackerId.write(value.`tracker`, buf)
+            FfiConverterLong.write(value.`count`, buf)
             FfiConverterOptionalDouble.write(value.`mean`, buf)
             FfiConverterOptionalDouble.write(value.`min`, buf)
             FfiConverterOptionalDouble.write(value.`max`, buf)
@@ -4803,55 +5573,238 @@ public object FfiConverterTypeTrackerSummary: FfiConverterRustBuffer<TrackerSumm
 
 
 /**
- * Every error the API raises. Messages never hold the patient's content.
- *
- * Flat across the FFI: each variant arrives with its Display text as the
- * message (Kotlin `Throwable.message`, Swift `message`).
+ * Every error the API raises: a kind, the field or record it concerns, and
+ * a plain sentence (Kotlin `message`, Swift `localizedDescription`). Never
+ * the patient's content: no note text, no values, no tracker names.
  */
-sealed class CairnException(message: String): kotlin.Exception(message) {
-        
+sealed class CairnException: kotlin.Exception() {
+    
     /**
-     * An argument was refused: a key that is not 32 bytes, a value out of
-     * range, an unknown tracker or zone, text too long, a bad cursor...
+     * An argument was refused: out of range, malformed, too long.
      */
-        class InvalidInput(message: String) : CairnException(message)
+    class InvalidInput(
         
+        /**
+         * The argument or record field (`at`, `note`, `horizonDays`...).
+         */
+        val `field`: kotlin.String, 
+        
+        /**
+         * What is wrong, without repeating the value.
+         */
+        val `reason`: kotlin.String
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * A key that is not 32 bytes.
+     */
+    class KeyLength(
+        
+        /**
+         * The length given.
+         */
+        val `got`: kotlin.Long
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * The time zone is not in the zone database in use.
+     */
+    class UnknownZone(
+        
+        /**
+         * The argument or record field.
+         */
+        val `field`: kotlin.String
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * No built-in or custom tracker has that id or name.
+     */
+    class UnknownTracker(
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * A tracker with that name already exists.
+     */
+    class DuplicateTracker(
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
     /**
      * The key does not open this store (or it was re-keyed elsewhere).
      * Nothing was written.
      */
-        class WrongKey(message: String) : CairnException(message)
-        
+    class WrongKey(
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
     /**
      * A record failed authentication or could not be decoded; other
      * records are unaffected.
      */
-        class Corrupted(message: String) : CairnException(message)
+    class Corrupted(
         
+        /**
+         * Its table.
+         */
+        val `table`: kotlin.String, 
+        
+        /**
+         * Its id.
+         */
+        val `id`: kotlin.String
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
     /**
-     * No such store or record.
+     * `create` found a store already there.
      */
-        class NotFound(message: String) : CairnException(message)
-        
+    class StoreExists(
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
     /**
-     * The file is not a Cairn store, or was written by a newer version.
+     * `open` found no store there.
      */
-        class Incompatible(message: String) : CairnException(message)
-        
+    class StoreNotFound(
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
     /**
-     * The object was closed; open a new one.
+     * The file is not a Cairn store.
      */
-        class Closed(message: String) : CairnException(message)
-        
+    class NotAStore(
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
     /**
-     * Storage, file system or time zone database trouble.
+     * The store was written by a newer version of Cairn.
      */
-        class Storage(message: String) : CairnException(message)
+    class Incompatible(
         
+        /**
+         * The store's schema version.
+         */
+        val `found`: kotlin.Long, 
+        
+        /**
+         * The newest this library reads.
+         */
+        val `supported`: kotlin.Long
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * No record with that id (or it was deleted).
+     */
+    class NotFound(
+        
+        /**
+         * The table searched.
+         */
+        val `table`: kotlin.String, 
+        
+        /**
+         * The id asked for.
+         */
+        val `id`: kotlin.String
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * The journal was closed; open it again.
+     */
+    class Closed(
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * SQLite reported an error (its words; never column values).
+     */
+    class Storage(
+        
+        /**
+         * SQLite's description.
+         */
+        val `message`: kotlin.String
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * The operating system reported an error (disk full, permissions),
+     * or the time zone database could not be read.
+     */
+    class Io(
+        
+        /**
+         * The system's description.
+         */
+        val `message`: kotlin.String
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * A bug in Cairn (a caught panic). The app keeps running; please
+     * report it.
+     */
+    class Internal(
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_cairnerror_uniffi_trait_display(FfiConverterTypeCairnError.lower(this),
+        _status)
+}
+    )
+    }
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<CairnException> {
         override fun lift(error_buf: RustBuffer.ByValue): CairnException = FfiConverterTypeCairnError.lift(error_buf)
     }
+
+    
 }
 
 /**
@@ -4860,57 +5813,274 @@ sealed class CairnException(message: String): kotlin.Exception(message) {
 public object FfiConverterTypeCairnError : FfiConverterRustBuffer<CairnException> {
     override fun read(buf: ByteBuffer): CairnException {
         
-            return when(buf.getInt()) {
-            1 -> CairnException.InvalidInput(FfiConverterString.read(buf))
-            2 -> CairnException.WrongKey(FfiConverterString.read(buf))
-            3 -> CairnException.Corrupted(FfiConverterString.read(buf))
-            4 -> CairnException.NotFound(FfiConverterString.read(buf))
-            5 -> CairnException.Incompatible(FfiConverterString.read(buf))
-            6 -> CairnException.Closed(FfiConverterString.read(buf))
-            7 -> CairnException.Storage(FfiConverterString.read(buf))
+
+        return when(buf.getInt()) {
+            1 -> CairnException.InvalidInput(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            2 -> CairnException.KeyLength(
+                FfiConverterLong.read(buf),
+                )
+            3 -> CairnException.UnknownZone(
+                FfiConverterString.read(buf),
+                )
+            4 -> CairnException.UnknownTracker()
+            5 -> CairnException.DuplicateTracker()
+            6 -> CairnException.WrongKey()
+            7 -> CairnException.Corrupted(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            8 -> CairnException.StoreExists()
+            9 -> CairnException.StoreNotFound()
+            10 -> CairnException.NotAStore()
+            11 -> CairnException.Incompatible(
+                FfiConverterLong.read(buf),
+                FfiConverterLong.read(buf),
+                )
+            12 -> CairnException.NotFound(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            13 -> CairnException.Closed()
+            14 -> CairnException.Storage(
+                FfiConverterString.read(buf),
+                )
+            15 -> CairnException.Io(
+                FfiConverterString.read(buf),
+                )
+            16 -> CairnException.Internal()
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
-        
     }
 
     override fun allocationSize(value: CairnException): ULong {
-        return 4UL
+        return when(value) {
+            is CairnException.InvalidInput -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`field`)
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is CairnException.KeyLength -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterLong.allocationSize(value.`got`)
+            )
+            is CairnException.UnknownZone -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`field`)
+            )
+            is CairnException.UnknownTracker -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CairnException.DuplicateTracker -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CairnException.WrongKey -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CairnException.Corrupted -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`table`)
+                + FfiConverterString.allocationSize(value.`id`)
+            )
+            is CairnException.StoreExists -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CairnException.StoreNotFound -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CairnException.NotAStore -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CairnException.Incompatible -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterLong.allocationSize(value.`found`)
+                + FfiConverterLong.allocationSize(value.`supported`)
+            )
+            is CairnException.NotFound -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`table`)
+                + FfiConverterString.allocationSize(value.`id`)
+            )
+            is CairnException.Closed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CairnException.Storage -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`message`)
+            )
+            is CairnException.Io -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`message`)
+            )
+            is CairnException.Internal -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+        }
     }
 
     override fun write(value: CairnException, buf: ByteBuffer) {
         when(value) {
             is CairnException.InvalidInput -> {
                 buf.putInt(1)
+                FfiConverterString.write(value.`field`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is CairnException.WrongKey -> {
+            is CairnException.KeyLength -> {
                 buf.putInt(2)
+                FfiConverterLong.write(value.`got`, buf)
                 Unit
             }
-            is CairnException.Corrupted -> {
+            is CairnException.UnknownZone -> {
                 buf.putInt(3)
+                FfiConverterString.write(value.`field`, buf)
                 Unit
             }
-            is CairnException.NotFound -> {
+            is CairnException.UnknownTracker -> {
                 buf.putInt(4)
                 Unit
             }
-            is CairnException.Incompatible -> {
+            is CairnException.DuplicateTracker -> {
                 buf.putInt(5)
                 Unit
             }
-            is CairnException.Closed -> {
+            is CairnException.WrongKey -> {
                 buf.putInt(6)
                 Unit
             }
-            is CairnException.Storage -> {
+            is CairnException.Corrupted -> {
                 buf.putInt(7)
+                FfiConverterString.write(value.`table`, buf)
+                FfiConverterString.write(value.`id`, buf)
+                Unit
+            }
+            is CairnException.StoreExists -> {
+                buf.putInt(8)
+                Unit
+            }
+            is CairnException.StoreNotFound -> {
+                buf.putInt(9)
+                Unit
+            }
+            is CairnException.NotAStore -> {
+                buf.putInt(10)
+                Unit
+            }
+            is CairnException.Incompatible -> {
+                buf.putInt(11)
+                FfiConverterLong.write(value.`found`, buf)
+                FfiConverterLong.write(value.`supported`, buf)
+                Unit
+            }
+            is CairnException.NotFound -> {
+                buf.putInt(12)
+                FfiConverterString.write(value.`table`, buf)
+                FfiConverterString.write(value.`id`, buf)
+                Unit
+            }
+            is CairnException.Closed -> {
+                buf.putInt(13)
+                Unit
+            }
+            is CairnException.Storage -> {
+                buf.putInt(14)
+                FfiConverterString.write(value.`message`, buf)
+                Unit
+            }
+            is CairnException.Io -> {
+                buf.putInt(15)
+                FfiConverterString.write(value.`message`, buf)
+                Unit
+            }
+            is CairnException.Internal -> {
+                buf.putInt(16)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 
 }
+
+
+
+/**
+ * Which part of the journal a change touched.
+ */
+
+enum class ChangeTable {
+    
+    /**
+     * Entries.
+     */
+    ENTRIES,
+    /**
+     * Custom trackers.
+     */
+    TRACKERS,
+    /**
+     * Reminder rules.
+     */
+    REMINDERS,
+    /**
+     * Recorded events (treatment sessions).
+     */
+    EVENTS,
+    /**
+     * What happened to reminder occurrences.
+     */
+    REMINDER_REPORTS,
+    /**
+     * Settings (quiet hours).
+     */
+    SETTINGS,
+    /**
+     * Every record (a re-key re-sealed them all).
+     */
+    ALL;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChangeTable: FfiConverterRustBuffer<ChangeTable> {
+    override fun read(buf: ByteBuffer) = try {
+        ChangeTable.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ChangeTable) = 4UL
+
+    override fun write(value: ChangeTable, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 
@@ -5030,9 +6200,9 @@ sealed class ReminderReport {
      */
     data class Shown(
         /**
-         * When, ms.
+         * When.
          */
-        val `atMs`: kotlin.Long) : ReminderReport()
+        val `at`: java.time.Instant) : ReminderReport()
         
     {
         
@@ -5045,9 +6215,9 @@ sealed class ReminderReport {
      */
     data class Done(
         /**
-         * When, ms.
+         * When.
          */
-        val `atMs`: kotlin.Long) : ReminderReport()
+        val `at`: java.time.Instant) : ReminderReport()
         
     {
         
@@ -5060,9 +6230,9 @@ sealed class ReminderReport {
      */
     data class Skipped(
         /**
-         * When, ms.
+         * When.
          */
-        val `atMs`: kotlin.Long) : ReminderReport()
+        val `at`: java.time.Instant) : ReminderReport()
         
     {
         
@@ -5075,9 +6245,9 @@ sealed class ReminderReport {
      */
     data class Snoozed(
         /**
-         * Show again at, ms.
+         * Show again at.
          */
-        val `untilMs`: kotlin.Long) : ReminderReport()
+        val `until`: java.time.Instant) : ReminderReport()
         
     {
         
@@ -5102,16 +6272,16 @@ public object FfiConverterTypeReminderReport : FfiConverterRustBuffer<ReminderRe
     override fun read(buf: ByteBuffer): ReminderReport {
         return when(buf.getInt()) {
             1 -> ReminderReport.Shown(
-                FfiConverterLong.read(buf),
+                FfiConverterTimestamp.read(buf),
                 )
             2 -> ReminderReport.Done(
-                FfiConverterLong.read(buf),
+                FfiConverterTimestamp.read(buf),
                 )
             3 -> ReminderReport.Skipped(
-                FfiConverterLong.read(buf),
+                FfiConverterTimestamp.read(buf),
                 )
             4 -> ReminderReport.Snoozed(
-                FfiConverterLong.read(buf),
+                FfiConverterTimestamp.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
@@ -5122,28 +6292,28 @@ public object FfiConverterTypeReminderReport : FfiConverterRustBuffer<ReminderRe
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterLong.allocationSize(value.`atMs`)
+                + FfiConverterTimestamp.allocationSize(value.`at`)
             )
         }
         is ReminderReport.Done -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterLong.allocationSize(value.`atMs`)
+                + FfiConverterTimestamp.allocationSize(value.`at`)
             )
         }
         is ReminderReport.Skipped -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterLong.allocationSize(value.`atMs`)
+                + FfiConverterTimestamp.allocationSize(value.`at`)
             )
         }
         is ReminderReport.Snoozed -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterLong.allocationSize(value.`untilMs`)
+                + FfiConverterTimestamp.allocationSize(value.`until`)
             )
         }
     }
@@ -5152,22 +6322,22 @@ public object FfiConverterTypeReminderReport : FfiConverterRustBuffer<ReminderRe
         when(value) {
             is ReminderReport.Shown -> {
                 buf.putInt(1)
-                FfiConverterLong.write(value.`atMs`, buf)
+                FfiConverterTimestamp.write(value.`at`, buf)
                 Unit
             }
             is ReminderReport.Done -> {
                 buf.putInt(2)
-                FfiConverterLong.write(value.`atMs`, buf)
+                FfiConverterTimestamp.write(value.`at`, buf)
                 Unit
             }
             is ReminderReport.Skipped -> {
                 buf.putInt(3)
-                FfiConverterLong.write(value.`atMs`, buf)
+                FfiConverterTimestamp.write(value.`at`, buf)
                 Unit
             }
             is ReminderReport.Snoozed -> {
                 buf.putInt(4)
-                FfiConverterLong.write(value.`untilMs`, buf)
+                FfiConverterTimestamp.write(value.`until`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -5179,7 +6349,7 @@ public object FfiConverterTypeReminderReport : FfiConverterRustBuffer<ReminderRe
 
 
 /**
- * When a reminder fires. Times are wall-clock `HH:MM`; dates `YYYY-MM-DD`.
+ * When a reminder fires. Times are wall-clock times in the rule's zone.
  */
 sealed class ReminderSchedule {
     
@@ -5190,7 +6360,7 @@ sealed class ReminderSchedule {
         /**
          * Times.
          */
-        val `times`: List<kotlin.String>) : ReminderSchedule()
+        val `times`: List<app.cairn.WallTime>) : ReminderSchedule()
         
     {
         
@@ -5209,7 +6379,7 @@ sealed class ReminderSchedule {
         /**
          * Times.
          */
-        val `times`: List<kotlin.String>) : ReminderSchedule()
+        val `times`: List<app.cairn.WallTime>) : ReminderSchedule()
         
     {
         
@@ -5224,11 +6394,11 @@ sealed class ReminderSchedule {
         /**
          * Interval (1-365).
          */
-        val `n`: kotlin.UShort, 
+        val `n`: kotlin.Int, 
         /**
          * Times.
          */
-        val `times`: List<kotlin.String>) : ReminderSchedule()
+        val `times`: List<app.cairn.WallTime>) : ReminderSchedule()
         
     {
         
@@ -5243,11 +6413,11 @@ sealed class ReminderSchedule {
         /**
          * Day 1-31.
          */
-        val `day`: kotlin.UByte, 
+        val `day`: kotlin.Int, 
         /**
          * Times.
          */
-        val `times`: List<kotlin.String>) : ReminderSchedule()
+        val `times`: List<app.cairn.WallTime>) : ReminderSchedule()
         
     {
         
@@ -5262,11 +6432,11 @@ sealed class ReminderSchedule {
         /**
          * Date.
          */
-        val `date`: kotlin.String, 
+        val `date`: app.cairn.LocalDay, 
         /**
          * Time.
          */
-        val `time`: kotlin.String) : ReminderSchedule()
+        val `time`: app.cairn.WallTime) : ReminderSchedule()
         
     {
         
@@ -5281,11 +6451,11 @@ sealed class ReminderSchedule {
         /**
          * Start.
          */
-        val `from`: kotlin.String, 
+        val `from`: app.cairn.WallTime, 
         /**
          * End (exclusive).
          */
-        val `to`: kotlin.String, 
+        val `to`: app.cairn.WallTime, 
         /**
          * Weekdays, or every day when empty.
          */
@@ -5333,27 +6503,27 @@ public object FfiConverterTypeReminderSchedule : FfiConverterRustBuffer<Reminder
     override fun read(buf: ByteBuffer): ReminderSchedule {
         return when(buf.getInt()) {
             1 -> ReminderSchedule.Daily(
-                FfiConverterSequenceString.read(buf),
+                FfiConverterSequenceTypeWallTime.read(buf),
                 )
             2 -> ReminderSchedule.Weekly(
                 FfiConverterSequenceTypeWeekday.read(buf),
-                FfiConverterSequenceString.read(buf),
+                FfiConverterSequenceTypeWallTime.read(buf),
                 )
             3 -> ReminderSchedule.EveryNDays(
-                FfiConverterUShort.read(buf),
-                FfiConverterSequenceString.read(buf),
+                FfiConverterInt.read(buf),
+                FfiConverterSequenceTypeWallTime.read(buf),
                 )
             4 -> ReminderSchedule.MonthDay(
-                FfiConverterUByte.read(buf),
-                FfiConverterSequenceString.read(buf),
+                FfiConverterInt.read(buf),
+                FfiConverterSequenceTypeWallTime.read(buf),
                 )
             5 -> ReminderSchedule.Once(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
+                FfiConverterTypeLocalDay.read(buf),
+                FfiConverterTypeWallTime.read(buf),
                 )
             6 -> ReminderSchedule.Window(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
+                FfiConverterTypeWallTime.read(buf),
+                FfiConverterTypeWallTime.read(buf),
                 FfiConverterSequenceTypeWeekday.read(buf),
                 )
             7 -> ReminderSchedule.AfterEvent(
@@ -5369,7 +6539,7 @@ public object FfiConverterTypeReminderSchedule : FfiConverterRustBuffer<Reminder
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterSequenceString.allocationSize(value.`times`)
+                + FfiConverterSequenceTypeWallTime.allocationSize(value.`times`)
             )
         }
         is ReminderSchedule.Weekly -> {
@@ -5377,39 +6547,39 @@ public object FfiConverterTypeReminderSchedule : FfiConverterRustBuffer<Reminder
             (
                 4UL
                 + FfiConverterSequenceTypeWeekday.allocationSize(value.`days`)
-                + FfiConverterSequenceString.allocationSize(value.`times`)
+                + FfiConverterSequenceTypeWallTime.allocationSize(value.`times`)
             )
         }
         is ReminderSchedule.EveryNDays -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterUShort.allocationSize(value.`n`)
-                + FfiConverterSequenceString.allocationSize(value.`times`)
+                + FfiConverterInt.allocationSize(value.`n`)
+                + FfiConverterSequenceTypeWallTime.allocationSize(value.`times`)
             )
         }
         is ReminderSchedule.MonthDay -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterUByte.allocationSize(value.`day`)
-                + FfiConverterSequenceString.allocationSize(value.`times`)
+                + FfiConverterInt.allocationSize(value.`day`)
+                + FfiConverterSequenceTypeWallTime.allocationSize(value.`times`)
             )
         }
         is ReminderSchedule.Once -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterString.allocationSize(value.`date`)
-                + FfiConverterString.allocationSize(value.`time`)
+                + FfiConverterTypeLocalDay.allocationSize(value.`date`)
+                + FfiConverterTypeWallTime.allocationSize(value.`time`)
             )
         }
         is ReminderSchedule.Window -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterString.allocationSize(value.`from`)
-                + FfiConverterString.allocationSize(value.`to`)
+                + FfiConverterTypeWallTime.allocationSize(value.`from`)
+                + FfiConverterTypeWallTime.allocationSize(value.`to`)
                 + FfiConverterSequenceTypeWeekday.allocationSize(value.`days`)
             )
         }
@@ -5427,37 +6597,37 @@ public object FfiConverterTypeReminderSchedule : FfiConverterRustBuffer<Reminder
         when(value) {
             is ReminderSchedule.Daily -> {
                 buf.putInt(1)
-                FfiConverterSequenceString.write(value.`times`, buf)
+                FfiConverterSequenceTypeWallTime.write(value.`times`, buf)
                 Unit
             }
             is ReminderSchedule.Weekly -> {
                 buf.putInt(2)
                 FfiConverterSequenceTypeWeekday.write(value.`days`, buf)
-                FfiConverterSequenceString.write(value.`times`, buf)
+                FfiConverterSequenceTypeWallTime.write(value.`times`, buf)
                 Unit
             }
             is ReminderSchedule.EveryNDays -> {
                 buf.putInt(3)
-                FfiConverterUShort.write(value.`n`, buf)
-                FfiConverterSequenceString.write(value.`times`, buf)
+                FfiConverterInt.write(value.`n`, buf)
+                FfiConverterSequenceTypeWallTime.write(value.`times`, buf)
                 Unit
             }
             is ReminderSchedule.MonthDay -> {
                 buf.putInt(4)
-                FfiConverterUByte.write(value.`day`, buf)
-                FfiConverterSequenceString.write(value.`times`, buf)
+                FfiConverterInt.write(value.`day`, buf)
+                FfiConverterSequenceTypeWallTime.write(value.`times`, buf)
                 Unit
             }
             is ReminderSchedule.Once -> {
                 buf.putInt(5)
-                FfiConverterString.write(value.`date`, buf)
-                FfiConverterString.write(value.`time`, buf)
+                FfiConverterTypeLocalDay.write(value.`date`, buf)
+                FfiConverterTypeWallTime.write(value.`time`, buf)
                 Unit
             }
             is ReminderSchedule.Window -> {
                 buf.putInt(6)
-                FfiConverterString.write(value.`from`, buf)
-                FfiConverterString.write(value.`to`, buf)
+                FfiConverterTypeWallTime.write(value.`from`, buf)
+                FfiConverterTypeWallTime.write(value.`to`, buf)
                 FfiConverterSequenceTypeWeekday.write(value.`days`, buf)
                 Unit
             }
@@ -5487,7 +6657,7 @@ sealed class ReminderStep {
         /**
          * Minutes (at most 30 days).
          */
-        val `minutes`: kotlin.UInt) : ReminderStep()
+        val `minutes`: kotlin.Int) : ReminderStep()
         
     {
         
@@ -5502,11 +6672,11 @@ sealed class ReminderStep {
         /**
          * Days after (at most 365).
          */
-        val `day`: kotlin.UShort, 
+        val `day`: kotlin.Int, 
         /**
-         * Wall-clock time, `HH:MM`.
+         * Wall-clock time.
          */
-        val `time`: kotlin.String) : ReminderStep()
+        val `time`: app.cairn.WallTime) : ReminderStep()
         
     {
         
@@ -5531,11 +6701,11 @@ public object FfiConverterTypeReminderStep : FfiConverterRustBuffer<ReminderStep
     override fun read(buf: ByteBuffer): ReminderStep {
         return when(buf.getInt()) {
             1 -> ReminderStep.After(
-                FfiConverterUInt.read(buf),
+                FfiConverterInt.read(buf),
                 )
             2 -> ReminderStep.DayAt(
-                FfiConverterUShort.read(buf),
-                FfiConverterString.read(buf),
+                FfiConverterInt.read(buf),
+                FfiConverterTypeWallTime.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
@@ -5546,15 +6716,15 @@ public object FfiConverterTypeReminderStep : FfiConverterRustBuffer<ReminderStep
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterUInt.allocationSize(value.`minutes`)
+                + FfiConverterInt.allocationSize(value.`minutes`)
             )
         }
         is ReminderStep.DayAt -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterUShort.allocationSize(value.`day`)
-                + FfiConverterString.allocationSize(value.`time`)
+                + FfiConverterInt.allocationSize(value.`day`)
+                + FfiConverterTypeWallTime.allocationSize(value.`time`)
             )
         }
     }
@@ -5563,13 +6733,13 @@ public object FfiConverterTypeReminderStep : FfiConverterRustBuffer<ReminderStep
         when(value) {
             is ReminderStep.After -> {
                 buf.putInt(1)
-                FfiConverterUInt.write(value.`minutes`, buf)
+                FfiConverterInt.write(value.`minutes`, buf)
                 Unit
             }
             is ReminderStep.DayAt -> {
                 buf.putInt(2)
-                FfiConverterUShort.write(value.`day`, buf)
-                FfiConverterString.write(value.`time`, buf)
+                FfiConverterInt.write(value.`day`, buf)
+                FfiConverterTypeWallTime.write(value.`time`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -5676,7 +6846,7 @@ sealed class TrackerKind {
         /**
          * Longest accepted duration.
          */
-        val `maxMinutes`: kotlin.UInt) : TrackerKind()
+        val `maxMinutes`: kotlin.Int) : TrackerKind()
         
     {
         
@@ -5733,7 +6903,7 @@ public object FfiConverterTypeTrackerKind : FfiConverterRustBuffer<TrackerKind>{
                 )
             2 -> TrackerKind.YesNo
             3 -> TrackerKind.Duration(
-                FfiConverterUInt.read(buf),
+                FfiConverterInt.read(buf),
                 )
             4 -> TrackerKind.Count
             5 -> TrackerKind.Text
@@ -5765,7 +6935,7 @@ public object FfiConverterTypeTrackerKind : FfiConverterRustBuffer<TrackerKind>{
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterUInt.allocationSize(value.`maxMinutes`)
+                + FfiConverterInt.allocationSize(value.`maxMinutes`)
             )
         }
         is TrackerKind.Count -> {
@@ -5811,7 +6981,7 @@ public object FfiConverterTypeTrackerKind : FfiConverterRustBuffer<TrackerKind>{
             }
             is TrackerKind.Duration -> {
                 buf.putInt(3)
-                FfiConverterUInt.write(value.`maxMinutes`, buf)
+                FfiConverterInt.write(value.`maxMinutes`, buf)
                 Unit
             }
             is TrackerKind.Count -> {
@@ -5880,7 +7050,7 @@ sealed class Value {
         /**
          * Minutes.
          */
-        val `minutes`: kotlin.UInt) : Value()
+        val `minutes`: kotlin.Int) : Value()
         
     {
         
@@ -5895,7 +7065,7 @@ sealed class Value {
         /**
          * The count.
          */
-        val `value`: kotlin.UInt) : Value()
+        val `value`: kotlin.Int) : Value()
         
     {
         
@@ -5925,11 +7095,11 @@ sealed class Value {
         /**
          * Minutes slept (at most 24 h).
          */
-        val `minutes`: kotlin.UInt, 
+        val `minutes`: kotlin.Int, 
         /**
          * Quality 0-10, if rated.
          */
-        val `quality`: kotlin.UByte?) : Value()
+        val `quality`: kotlin.Int?) : Value()
         
     {
         
@@ -5979,17 +7149,17 @@ public object FfiConverterTypeValue : FfiConverterRustBuffer<Value>{
                 FfiConverterBoolean.read(buf),
                 )
             3 -> Value.Duration(
-                FfiConverterUInt.read(buf),
+                FfiConverterInt.read(buf),
                 )
             4 -> Value.Count(
-                FfiConverterUInt.read(buf),
+                FfiConverterInt.read(buf),
                 )
             5 -> Value.Text(
                 FfiConverterString.read(buf),
                 )
             6 -> Value.Sleep(
-                FfiConverterUInt.read(buf),
-                FfiConverterOptionalUByte.read(buf),
+                FfiConverterInt.read(buf),
+                FfiConverterOptionalInt.read(buf),
                 )
             7 -> Value.Medication(
                 FfiConverterString.read(buf),
@@ -6018,14 +7188,14 @@ public object FfiConverterTypeValue : FfiConverterRustBuffer<Value>{
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterUInt.allocationSize(value.`minutes`)
+                + FfiConverterInt.allocationSize(value.`minutes`)
             )
         }
         is Value.Count -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterUInt.allocationSize(value.`value`)
+                + FfiConverterInt.allocationSize(value.`value`)
             )
         }
         is Value.Text -> {
@@ -6039,8 +7209,8 @@ public object FfiConverterTypeValue : FfiConverterRustBuffer<Value>{
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterUInt.allocationSize(value.`minutes`)
-                + FfiConverterOptionalUByte.allocationSize(value.`quality`)
+                + FfiConverterInt.allocationSize(value.`minutes`)
+                + FfiConverterOptionalInt.allocationSize(value.`quality`)
             )
         }
         is Value.Medication -> {
@@ -6067,12 +7237,12 @@ public object FfiConverterTypeValue : FfiConverterRustBuffer<Value>{
             }
             is Value.Duration -> {
                 buf.putInt(3)
-                FfiConverterUInt.write(value.`minutes`, buf)
+                FfiConverterInt.write(value.`minutes`, buf)
                 Unit
             }
             is Value.Count -> {
                 buf.putInt(4)
-                FfiConverterUInt.write(value.`value`, buf)
+                FfiConverterInt.write(value.`value`, buf)
                 Unit
             }
             is Value.Text -> {
@@ -6082,8 +7252,8 @@ public object FfiConverterTypeValue : FfiConverterRustBuffer<Value>{
             }
             is Value.Sleep -> {
                 buf.putInt(6)
-                FfiConverterUInt.write(value.`minutes`, buf)
-                FfiConverterOptionalUByte.write(value.`quality`, buf)
+                FfiConverterInt.write(value.`minutes`, buf)
+                FfiConverterOptionalInt.write(value.`quality`, buf)
                 Unit
             }
             is Value.Medication -> {
@@ -6100,66 +7270,71 @@ public object FfiConverterTypeValue : FfiConverterRustBuffer<Value>{
 
 
 
+
+
 /**
- * A day of the week.
+ * Told after each commit made through this journal. Called on a thread of
+ * the journal's own, one change at a time, in commit order: return quickly
+ * (hand the change to a channel or a stream).
  */
-
-enum class Weekday {
+public interface JournalListener {
     
     /**
-     * Monday.
+     * One committed change.
      */
-    MON,
-    /**
-     * Tuesday.
-     */
-    TUE,
-    /**
-     * Wednesday.
-     */
-    WED,
-    /**
-     * Thursday.
-     */
-    THU,
-    /**
-     * Friday.
-     */
-    FRI,
-    /**
-     * Saturday.
-     */
-    SAT,
-    /**
-     * Sunday.
-     */
-    SUN;
-
+    fun `onChange`(`change`: JournalChange)
     
-
-
     companion object
 }
 
 
-/**
- * @suppress
- */
-public object FfiConverterTypeWeekday: FfiConverterRustBuffer<Weekday> {
-    override fun read(buf: ByteBuffer) = try {
-        Weekday.values()[buf.getInt() - 1]
-    } catch (e: IndexOutOfBoundsException) {
-        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceJournalListener {
+    internal object `onChange`: UniffiCallbackInterfaceJournalListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`change`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeJournalListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onChange`(
+                    FfiConverterTypeJournalChange.lift(`change`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
     }
 
-    override fun allocationSize(value: Weekday) = 4UL
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeJournalListener.handleMap.remove(handle)
+        }
+    }
 
-    override fun write(value: Weekday, buf: ByteBuffer) {
-        buf.putInt(value.ordinal + 1)
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeJournalListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceJournalListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onChange`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_cairn_ffi_fn_init_callback_vtable_journallistener(vtable)
     }
 }
 
-
+/**
+ * The ffiConverter which transforms the Callbacks in to handles to pass to Rust.
+ *
+ * @suppress
+ */
+public object FfiConverterTypeJournalListener: FfiConverterCallbackInterface<JournalListener>()
 
 
 
@@ -6167,92 +7342,28 @@ public object FfiConverterTypeWeekday: FfiConverterRustBuffer<Weekday> {
 /**
  * @suppress
  */
-public object FfiConverterOptionalUByte: FfiConverterRustBuffer<kotlin.UByte?> {
-    override fun read(buf: ByteBuffer): kotlin.UByte? {
+public object FfiConverterOptionalInt: FfiConverterRustBuffer<kotlin.Int?> {
+    override fun read(buf: ByteBuffer): kotlin.Int? {
         if (buf.get().toInt() == 0) {
             return null
         }
-        return FfiConverterUByte.read(buf)
+        return FfiConverterInt.read(buf)
     }
 
-    override fun allocationSize(value: kotlin.UByte?): ULong {
+    override fun allocationSize(value: kotlin.Int?): ULong {
         if (value == null) {
             return 1UL
         } else {
-            return 1UL + FfiConverterUByte.allocationSize(value)
+            return 1UL + FfiConverterInt.allocationSize(value)
         }
     }
 
-    override fun write(value: kotlin.UByte?, buf: ByteBuffer) {
+    override fun write(value: kotlin.Int?, buf: ByteBuffer) {
         if (value == null) {
             buf.put(0)
         } else {
             buf.put(1)
-            FfiConverterUByte.write(value, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
-public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
-    override fun read(buf: ByteBuffer): kotlin.UInt? {
-        if (buf.get().toInt() == 0) {
-            return null
-        }
-        return FfiConverterUInt.read(buf)
-    }
-
-    override fun allocationSize(value: kotlin.UInt?): ULong {
-        if (value == null) {
-            return 1UL
-        } else {
-            return 1UL + FfiConverterUInt.allocationSize(value)
-        }
-    }
-
-    override fun write(value: kotlin.UInt?, buf: ByteBuffer) {
-        if (value == null) {
-            buf.put(0)
-        } else {
-            buf.put(1)
-            FfiConverterUInt.write(value, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
-public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
-    override fun read(buf: ByteBuffer): kotlin.Long? {
-        if (buf.get().toInt() == 0) {
-            return null
-        }
-        return FfiConverterLong.read(buf)
-    }
-
-    override fun allocationSize(value: kotlin.Long?): ULong {
-        if (value == null) {
-            return 1UL
-        } else {
-            return 1UL + FfiConverterLong.allocationSize(value)
-        }
-    }
-
-    override fun write(value: kotlin.Long?, buf: ByteBuffer) {
-        if (value == null) {
-            buf.put(0)
-        } else {
-            buf.put(1)
-            FfiConverterLong.write(value, buf)
+            FfiConverterInt.write(value, buf)
         }
     }
 }
@@ -6317,6 +7428,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTimestamp: FfiConverterRustBuffer<java.time.Instant?> {
+    override fun read(buf: ByteBuffer): java.time.Instant? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTimestamp.read(buf)
+    }
+
+    override fun allocationSize(value: java.time.Instant?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTimestamp.allocationSize(value)
+        }
+    }
+
+    override fun write(value: java.time.Instant?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTimestamp.write(value, buf)
         }
     }
 }
@@ -6413,6 +7556,70 @@ public object FfiConverterOptionalTypeQuietPolicy: FfiConverterRustBuffer<QuietP
         } else {
             buf.put(1)
             FfiConverterTypeQuietPolicy.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeLocalDay: FfiConverterRustBuffer<LocalDay?> {
+    override fun read(buf: ByteBuffer): LocalDay? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLocalDay.read(buf)
+    }
+
+    override fun allocationSize(value: LocalDay?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLocalDay.allocationSize(value)
+        }
+    }
+
+    override fun write(value: LocalDay?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLocalDay.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeZoneName: FfiConverterRustBuffer<ZoneName?> {
+    override fun read(buf: ByteBuffer): ZoneName? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeZoneName.read(buf)
+    }
+
+    override fun allocationSize(value: ZoneName?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeZoneName.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ZoneName?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeZoneName.write(value, buf)
         }
     }
 }
@@ -6787,6 +7994,34 @@ public object FfiConverterSequenceTypeReminderStep: FfiConverterRustBuffer<List<
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeWallTime: FfiConverterRustBuffer<List<WallTime>> {
+    override fun read(buf: ByteBuffer): List<WallTime> {
+        val len = buf.getInt()
+        return List<WallTime>(len) {
+            FfiConverterTypeWallTime.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<WallTime>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeWallTime.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<WallTime>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeWallTime.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeWeekday: FfiConverterRustBuffer<List<Weekday>> {
     override fun read(buf: ByteBuffer): List<Weekday> {
         val len = buf.getInt()
@@ -6808,12 +8043,303 @@ public object FfiConverterSequenceTypeWeekday: FfiConverterRustBuffer<List<Weekd
         }
     }
 }
+
+
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEntryId: FfiConverter<EntryId, RustBuffer.ByValue> {
+    override fun lift(value: RustBuffer.ByValue): EntryId {
+        val builtinValue = FfiConverterString.lift(value)
+        return EntryId(builtinValue)
+    }
+
+    override fun lower(value: EntryId): RustBuffer.ByValue {
+        val builtinValue = value.value
+        return FfiConverterString.lower(builtinValue)
+    }
+
+    override fun read(buf: ByteBuffer): EntryId {
+        val builtinValue = FfiConverterString.read(buf)
+        return EntryId(builtinValue)
+    }
+
+    override fun allocationSize(value: EntryId): ULong {
+        val builtinValue = value.value
+        return FfiConverterString.allocationSize(builtinValue)
+    }
+
+    override fun write(value: EntryId, buf: ByteBuffer) {
+        val builtinValue = value.value
+        FfiConverterString.write(builtinValue, buf)
+    }
+}
+
+
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEventId: FfiConverter<EventId, RustBuffer.ByValue> {
+    override fun lift(value: RustBuffer.ByValue): EventId {
+        val builtinValue = FfiConverterString.lift(value)
+        return EventId(builtinValue)
+    }
+
+    override fun lower(value: EventId): RustBuffer.ByValue {
+        val builtinValue = value.value
+        return FfiConverterString.lower(builtinValue)
+    }
+
+    override fun read(buf: ByteBuffer): EventId {
+        val builtinValue = FfiConverterString.read(buf)
+        return EventId(builtinValue)
+    }
+
+    override fun allocationSize(value: EventId): ULong {
+        val builtinValue = value.value
+        return FfiConverterString.allocationSize(builtinValue)
+    }
+
+    override fun write(value: EventId, buf: ByteBuffer) {
+        val builtinValue = value.value
+        FfiConverterString.write(builtinValue, buf)
+    }
+}
+
+
+
+
+
+public typealias LocalDay = java.time.LocalDate
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLocalDay: FfiConverter<LocalDay, Long> {
+    override fun lift(value: Long): LocalDay {
+        val builtinValue = FfiConverterLong.lift(value)
+        return java.time.LocalDate.ofEpochDay(builtinValue)
+    }
+
+    override fun lower(value: LocalDay): Long {
+        val builtinValue = value.toEpochDay()
+        return FfiConverterLong.lower(builtinValue)
+    }
+
+    override fun read(buf: ByteBuffer): LocalDay {
+        val builtinValue = FfiConverterLong.read(buf)
+        return java.time.LocalDate.ofEpochDay(builtinValue)
+    }
+
+    override fun allocationSize(value: LocalDay): ULong {
+        val builtinValue = value.toEpochDay()
+        return FfiConverterLong.allocationSize(builtinValue)
+    }
+
+    override fun write(value: LocalDay, buf: ByteBuffer) {
+        val builtinValue = value.toEpochDay()
+        FfiConverterLong.write(builtinValue, buf)
+    }
+}
+
+
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReminderId: FfiConverter<ReminderId, RustBuffer.ByValue> {
+    override fun lift(value: RustBuffer.ByValue): ReminderId {
+        val builtinValue = FfiConverterString.lift(value)
+        return ReminderId(builtinValue)
+    }
+
+    override fun lower(value: ReminderId): RustBuffer.ByValue {
+        val builtinValue = value.value
+        return FfiConverterString.lower(builtinValue)
+    }
+
+    override fun read(buf: ByteBuffer): ReminderId {
+        val builtinValue = FfiConverterString.read(buf)
+        return ReminderId(builtinValue)
+    }
+
+    override fun allocationSize(value: ReminderId): ULong {
+        val builtinValue = value.value
+        return FfiConverterString.allocationSize(builtinValue)
+    }
+
+    override fun write(value: ReminderId, buf: ByteBuffer) {
+        val builtinValue = value.value
+        FfiConverterString.write(builtinValue, buf)
+    }
+}
+
+
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTrackerId: FfiConverter<TrackerId, RustBuffer.ByValue> {
+    override fun lift(value: RustBuffer.ByValue): TrackerId {
+        val builtinValue = FfiConverterString.lift(value)
+        return TrackerId(builtinValue)
+    }
+
+    override fun lower(value: TrackerId): RustBuffer.ByValue {
+        val builtinValue = value.value
+        return FfiConverterString.lower(builtinValue)
+    }
+
+    override fun read(buf: ByteBuffer): TrackerId {
+        val builtinValue = FfiConverterString.read(buf)
+        return TrackerId(builtinValue)
+    }
+
+    override fun allocationSize(value: TrackerId): ULong {
+        val builtinValue = value.value
+        return FfiConverterString.allocationSize(builtinValue)
+    }
+
+    override fun write(value: TrackerId, buf: ByteBuffer) {
+        val builtinValue = value.value
+        FfiConverterString.write(builtinValue, buf)
+    }
+}
+
+
+
+
+
+public typealias WallTime = java.time.LocalTime
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeWallTime: FfiConverter<WallTime, Int> {
+    override fun lift(value: Int): WallTime {
+        val builtinValue = FfiConverterInt.lift(value)
+        return java.time.LocalTime.ofSecondOfDay(builtinValue.toLong())
+    }
+
+    override fun lower(value: WallTime): Int {
+        val builtinValue = value.toSecondOfDay()
+        return FfiConverterInt.lower(builtinValue)
+    }
+
+    override fun read(buf: ByteBuffer): WallTime {
+        val builtinValue = FfiConverterInt.read(buf)
+        return java.time.LocalTime.ofSecondOfDay(builtinValue.toLong())
+    }
+
+    override fun allocationSize(value: WallTime): ULong {
+        val builtinValue = value.toSecondOfDay()
+        return FfiConverterInt.allocationSize(builtinValue)
+    }
+
+    override fun write(value: WallTime, buf: ByteBuffer) {
+        val builtinValue = value.toSecondOfDay()
+        FfiConverterInt.write(builtinValue, buf)
+    }
+}
+
+
+
+
+
+public typealias Weekday = java.time.DayOfWeek
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeWeekday: FfiConverter<Weekday, Int> {
+    override fun lift(value: Int): Weekday {
+        val builtinValue = FfiConverterInt.lift(value)
+        return java.time.DayOfWeek.of(builtinValue)
+    }
+
+    override fun lower(value: Weekday): Int {
+        val builtinValue = value.value
+        return FfiConverterInt.lower(builtinValue)
+    }
+
+    override fun read(buf: ByteBuffer): Weekday {
+        val builtinValue = FfiConverterInt.read(buf)
+        return java.time.DayOfWeek.of(builtinValue)
+    }
+
+    override fun allocationSize(value: Weekday): ULong {
+        val builtinValue = value.value
+        return FfiConverterInt.allocationSize(builtinValue)
+    }
+
+    override fun write(value: Weekday, buf: ByteBuffer) {
+        val builtinValue = value.value
+        FfiConverterInt.write(builtinValue, buf)
+    }
+}
+
+
+
+
+
+public typealias ZoneName = java.time.ZoneId
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeZoneName: FfiConverter<ZoneName, RustBuffer.ByValue> {
+    override fun lift(value: RustBuffer.ByValue): ZoneName {
+        val builtinValue = FfiConverterString.lift(value)
+        return java.time.ZoneId.of(builtinValue)
+    }
+
+    override fun lower(value: ZoneName): RustBuffer.ByValue {
+        val builtinValue = value.id
+        return FfiConverterString.lower(builtinValue)
+    }
+
+    override fun read(buf: ByteBuffer): ZoneName {
+        val builtinValue = FfiConverterString.read(buf)
+        return java.time.ZoneId.of(builtinValue)
+    }
+
+    override fun allocationSize(value: ZoneName): ULong {
+        val builtinValue = value.id
+        return FfiConverterString.allocationSize(builtinValue)
+    }
+
+    override fun write(value: ZoneName, buf: ByteBuffer) {
+        val builtinValue = value.id
+        FfiConverterString.write(builtinValue, buf)
+    }
+}
+
+
+
+
+
+
+
+
         /**
          * The core's version.
-         */
-    @Throws(CairnException::class) fun `coreVersion`(): kotlin.String {
+         */ fun `coreVersion`(): kotlin.String {
             return FfiConverterString.lift(
-    uniffiRustCallWithError(CairnException) { _status ->
+    uniffiRustCall() { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_func_core_version(
     
         _status)
@@ -6840,10 +8366,9 @@ public object FfiConverterSequenceTypeWeekday: FfiConverterRustBuffer<List<Weekd
 
         /**
          * The built-in trackers, with their kinds.
-         */
-    @Throws(CairnException::class) fun `builtinTrackers`(): List<Tracker> {
+         */ fun `builtinTrackers`(): List<Tracker> {
             return FfiConverterSequenceTypeTracker.lift(
-    uniffiRustCallWithError(CairnException) { _status ->
+    uniffiRustCall() { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_func_builtin_trackers(
     
         _status)
@@ -6886,10 +8411,9 @@ public object FfiConverterSequenceTypeWeekday: FfiConverterRustBuffer<List<Weekd
 
         /**
          * Android: exact alarms if the app may schedule them, else inexact windows.
-         */
-    @Throws(CairnException::class) fun `androidLimits`(`exactAlarmsAllowed`: kotlin.Boolean): PlatformLimits {
+         */ fun `androidLimits`(`exactAlarmsAllowed`: kotlin.Boolean): PlatformLimits {
             return FfiConverterTypePlatformLimits.lift(
-    uniffiRustCallWithError(CairnException) { _status ->
+    uniffiRustCall() { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_func_android_limits(
     
         
@@ -6917,10 +8441,9 @@ public object FfiConverterSequenceTypeWeekday: FfiConverterRustBuffer<List<Weekd
 
         /**
          * iOS: at most 64 pending notifications, delivered on time.
-         */
-    @Throws(CairnException::class) fun `iosLimits`(): PlatformLimits {
+         */ fun `iosLimits`(): PlatformLimits {
             return FfiConverterTypePlatformLimits.lift(
-    uniffiRustCallWithError(CairnException) { _status ->
+    uniffiRustCall() { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_func_ios_limits(
     
         _status)
@@ -6932,10 +8455,9 @@ public object FfiConverterSequenceTypeWeekday: FfiConverterRustBuffer<List<Weekd
         /**
          * The prefix of every notification id Cairn plans (`cairn-`), so a shell
          * can tell its reminders apart from the app's other notifications.
-         */
-    @Throws(CairnException::class) fun `notificationIdPrefix`(): kotlin.String {
+         */ fun `notificationIdPrefix`(): kotlin.String {
             return FfiConverterString.lift(
-    uniffiRustCallWithError(CairnException) { _status ->
+    uniffiRustCall() { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_func_notification_id_prefix(
     
         _status)

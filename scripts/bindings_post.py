@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Finishes the bindings uniffi 0.32.2 generates, where its templates fall
+short of the API Cairn promises (docs/native-api.md). Called by
+scripts/bindings.sh on every generation; each edit must apply exactly as
+many times as expected, or this fails (a new uniffi version must be looked
+at, not patched blindly).
+
+  bindings_post.py kotlin FILE
+  bindings_post.py swift FILE
+
+Kotlin:
+  * CairnException.message is the plain sentence (Rust's Display, which
+    uniffi exports as toString()), not a `field=..., reason=...` dump.
+Swift:
+  * CairnError's cases are lowerCamelCase (`.invalidInput(field:reason:)`),
+    as Swift's API guidelines and every Apple error enum have them.
+  * Cancelling the Task that awaits a call cancels the Rust future (uniffi's
+    Swift template ignores Task cancellation): the call's read is
+    interrupted and the await throws CancellationError.
+"""
+import re
+import sys
+
+ERROR_CASES = [
+    "InvalidInput", "KeyLength", "UnknownZone", "UnknownTracker", "DuplicateTracker",
+    "WrongKey", "Corrupted", "StoreExists", "StoreNotFound", "NotAStore", "Incompatible",
+    "NotFound", "Closed", "Storage", "Io", "Internal",
+]
+
+
+def fail(msg):
+    sys.exit(f"bindings_post.py: {msg}")
+
+
+def sub(pattern, repl, text, expect=None, flags=0):
+    new, n = re.subn(pattern, repl, text, flags=flags)
+    if n == 0 or (expect is not None and n != expect):
+        fail(f"pattern {pattern!r} applied {n} times (expected {expect or 'some'})")
+    return new
+
+
+def kotlin(text):
+    start = text.index("sealed class CairnException")
+    end = text.index("companion object ErrorHandler", start)
+    block = text[start:end]
+    block = sub(r'override val message\n(\s*)get\(\) = "[^"\n]*"',
+                r"override val message\n\1get() = toString()", block)
+    block = sub(r'override val message\n(\s*)get\(\) = ""',
+                r"override val message\n\1get() = toString()", block) if 'get() = ""' in block else block
+    return text[:start] + block + text[end:]
+
+
+def swift(text):
+    # lowerCamelCase error cases, inside CairnError and its converter only.
+    start = text.index("enum CairnError: Swift.Error")
+    end = text.index("public func FfiConverterTypeCairnError_lift", start)
+    block = text[start:end]
+    for case in ERROR_CASES:
+        lower = case[0].lower() + case[1:]
+        block = sub(rf"(case |case let |\.){case}\b", rf"\g<1>{lower}", block)
+    text = text[:start] + block + text[end:]
+
+    # Task cancellation reaches the Rust future.
+    text = sub(
+        r"    freeFunc: \(UInt64\) -> \(\),\n",
+        "    freeFunc: (UInt64) -> (),\n    cancelFunc: @escaping @Sendable (UInt64) -> (),\n",
+        text, expect=1)
+    text = sub(
+        r"        pollResult = await withUnsafeContinuation \{\n"
+        r"            pollFunc\(\n"
+        r"                rustFuture,\n"
+        r"                \{ handle, pollResult in\n"
+        r"                    uniffiFutureContinuationCallback\(handle: handle, pollResult: pollResult\)\n"
+        r"                \},\n"
+        r"                uniffiContinuationHandleMap.insert\(obj: \$0\)\n"
+        r"            \)\n"
+        r"        \}\n"
+        r"    \} while pollResult != UNIFFI_RUST_FUTURE_POLL_READY\n",
+        "        pollResult = await withTaskCancellationHandler {\n"
+        "            await withUnsafeContinuation {\n"
+        "                pollFunc(\n"
+        "                    rustFuture,\n"
+        "                    { handle, pollResult in\n"
+        "                        uniffiFutureContinuationCallback(handle: handle, pollResult: pollResult)\n"
+        "                    },\n"
+        "                    uniffiContinuationHandleMap.insert(obj: $0)\n"
+        "                )\n"
+        "            }\n"
+        "        } onCancel: {\n"
+        "            // Wakes the await above and drops the Rust future's work:\n"
+        "            // a running read is interrupted.\n"
+        "            cancelFunc(rustFuture)\n"
+        "        }\n"
+        "    } while pollResult != UNIFFI_RUST_FUTURE_POLL_READY\n"
+        "    try Task.checkCancellation()\n",
+        text, expect=1)
+    text = sub(
+        r"(\n\s*)freeFunc: ffi_cairn_ffi_rust_future_free_(\w+),",
+        r"\1freeFunc: ffi_cairn_ffi_rust_future_free_\2,\1cancelFunc: ffi_cairn_ffi_rust_future_cancel_\2,",
+        text)
+    text = sub(r'fatalError\("Cancellation not supported yet"\)',
+               "throw CancellationError()", text, expect=1)
+    return text
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[1] not in ("kotlin", "swift"):
+        fail("usage: bindings_post.py kotlin|swift FILE")
+    lang, path = sys.argv[1], sys.argv[2]
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    text = kotlin(text) if lang == "kotlin" else swift(text)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
