@@ -23,6 +23,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 step "tests (x86_64)"
 cargo test --workspace
+# The pool's cancellation and panic tests need the test-only exports.
+cargo test -p cairn-ffi --features testing --test pool
 
 step "generated bindings are up to date"
 bash scripts/bindings.sh --check

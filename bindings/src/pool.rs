@@ -96,7 +96,6 @@ impl Pool {
             listeners: Mutex::new(Vec::new()),
             next_listener: AtomicU64::new(1),
         });
-        let weak = Arc::downgrade(&pool);
         let writer_pool = pool.clone();
         let spawned = std::thread::Builder::new()
             .name("cairn-writer".into())
@@ -120,16 +119,13 @@ impl Pool {
                         return;
                     }
                 };
-                // The pool must not keep itself alive through its writer.
-                drop(writer_pool);
                 let worker = Worker {
                     interrupt: Arc::new(store.interrupt_handle()),
                     store,
                 };
-                match weak.upgrade() {
-                    Some(p) => state.complete(Ok(p)),
-                    None => return,
-                }
+                // The caller's future now holds the pool; the writer must
+                // not keep it alive (dropping the journal ends the loop).
+                state.complete(Ok(writer_pool));
                 while let Ok(work) = wrx.recv() {
                     work(Ok(&worker));
                 }
@@ -202,10 +198,10 @@ impl Pool {
             .clone();
         let work: Work = Box::new(move |w| {
             let out = w.and_then(|w| run(|| f(&w.store)));
-            if let (Ok(v), Some(n)) = (&out, &notifier) {
-                if let Some(c) = change(v) {
-                    let _ = n.send(c);
-                }
+            if let (Ok(v), Some(n)) = (&out, &notifier)
+                && let Some(c) = change(v)
+            {
+                let _ = n.send(c);
             }
             state.complete(out);
         });
