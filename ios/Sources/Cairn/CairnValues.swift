@@ -109,10 +109,13 @@ extension DateComponents {
     /// Seconds since midnight of `hour`, `minute` and `second`; a time
     /// without an hour, or out of range, gives a value the core refuses.
     var cairnSecondOfDay: Int32 {
+        let minute: Int = self.minute ?? 0
+        let second: Int = self.second ?? 0
         guard let hour = self.hour, (0..<24).contains(hour),
-              (0..<60).contains(self.minute ?? 0), (0..<60).contains(self.second ?? 0)
+              (0..<60).contains(minute), (0..<60).contains(second)
         else { return -1 }
-        return Int32(hour * 3600 + (self.minute ?? 0) * 60 + (self.second ?? 0))
+        let seconds: Int = hour * 3600 + minute * 60 + second
+        return Int32(seconds)
     }
 }
 
@@ -130,3 +133,10 @@ extension CairnError: LocalizedError {
     /// The plain sentence (no patient content), never a debug dump.
     public var errorDescription: String? { description }
 }
+
+// Records with an id are Identifiable, for SwiftUI's List and ForEach.
+extension Entry: Identifiable {}
+extension Tracker: Identifiable {}
+extension Reminder: Identifiable {}
+extension ReminderEvent: Identifiable {}
+extension PlannedNotification: Identifiable {}
