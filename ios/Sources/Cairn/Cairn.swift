@@ -720,7 +720,7 @@ public protocol JournalProtocol: AnyObject, Sendable {
     func pendingChanges() async throws  -> Int64
     
     /**
-     * Re-seals everything under `new_key` (32 bytes) in one transaction.
+     * Re-seals everything under `newKey` (32 bytes) in one transaction.
      * Reads wait for it; after it, every connection uses the new key.
      */
     func rekey(newKey: Data) async throws  -> RekeyReport
@@ -1080,7 +1080,7 @@ open func pendingChanges()async throws  -> Int64  {
 }
     
     /**
-     * Re-seals everything under `new_key` (32 bytes) in one transaction.
+     * Re-seals everything under `newKey` (32 bytes) in one transaction.
      * Reads wait for it; after it, every connection uses the new key.
      */
 open func rekey(newKey: Data)async throws  -> RekeyReport  {
@@ -1307,7 +1307,7 @@ public protocol RemindersProtocol: AnyObject, Sendable {
     func occurrences(from: Date, to: Date, deviceZone: ZoneName) async throws  -> [Occurrence]
     
     /**
-     * The notifications the OS should hold from `now` for `horizon_days`
+     * The notifications the OS should hold from `now` for `horizonDays`
      * (1-62), in time order, fair across rules within `limits`. Apply it
      * with `diffPlan` at app start, after boot, after a zone change and
      * after each report. A damaged record is skipped and listed in
@@ -1555,7 +1555,7 @@ open func occurrences(from: Date, to: Date, deviceZone: ZoneName)async throws  -
 }
     
     /**
-     * The notifications the OS should hold from `now` for `horizon_days`
+     * The notifications the OS should hold from `now` for `horizonDays`
      * (1-62), in time order, fair across rules within `limits`. Apply it
      * with `diffPlan` at app start, after boot, after a zone change and
      * after each report. A damaged record is skipped and listed in
@@ -2124,35 +2124,35 @@ public struct Adherence: Equatable, Hashable {
     /**
      * Rule id or category name.
      */
-    public var key: String
+    public let key: String
     /**
      * Occurrences due.
      */
-    public var due: Int32
+    public let due: Int32
     /**
      * Shown by the OS.
      */
-    public var shown: Int32
+    public let shown: Int32
     /**
      * Shown more than 5 minutes late.
      */
-    public var late: Int32
+    public let late: Int32
     /**
      * Never reported shown.
      */
-    public var notShown: Int32
+    public let notShown: Int32
     /**
      * Done.
      */
-    public var done: Int32
+    public let done: Int32
     /**
      * Skipped.
      */
-    public var skipped: Int32
+    public let skipped: Int32
     /**
      * Missed (grace period passed).
      */
-    public var missed: Int32
+    public let missed: Int32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2253,15 +2253,15 @@ public struct AdherenceReport: Equatable, Hashable {
     /**
      * Per rule.
      */
-    public var rules: [Adherence]
+    public let rules: [Adherence]
     /**
      * Per category.
      */
-    public var categories: [Adherence]
+    public let categories: [Adherence]
     /**
      * Damaged records skipped (ids only): log them.
      */
-    public var corrupted: [RecordRef]
+    public let corrupted: [RecordRef]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2332,51 +2332,51 @@ public struct Entry: Equatable, Hashable {
     /**
      * Random id.
      */
-    public var id: EntryId
+    public let id: EntryId
     /**
      * The tracker's id.
      */
-    public var tracker: TrackerId
+    public let tracker: TrackerId
     /**
      * The value.
      */
-    public var value: Value
+    public let value: Value
     /**
      * The note, if any.
      */
-    public var note: String?
+    public let note: String?
     /**
      * Tags.
      */
-    public var tags: [Tag]
+    public let tags: [Tag]
     /**
      * When it happened.
      */
-    public var at: Date
+    public let at: Date
     /**
      * The zone the patient was in.
      */
-    public var zone: ZoneName
+    public let zone: ZoneName
     /**
      * UTC offset in force there and then, in seconds.
      */
-    public var utcOffsetSeconds: Int32
+    public let utcOffsetSeconds: Int32
     /**
      * The patient's local day there and then.
      */
-    public var localDate: LocalDay
+    public let localDate: LocalDay
     /**
      * First saved.
      */
-    public var createdAt: Date
+    public let createdAt: Date
     /**
      * Last changed.
      */
-    public var updatedAt: Date
+    public let updatedAt: Date
     /**
      * 1, plus one per change.
      */
-    public var revision: Int64
+    public let revision: Int64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2501,15 +2501,15 @@ public struct EntryPage: Equatable, Hashable {
     /**
      * The entries.
      */
-    public var entries: [Entry]
+    public let entries: [Entry]
     /**
      * Cursor for the next page (`EntryQuery.after`), if there may be more.
      */
-    public var next: String?
+    public let next: String?
     /**
      * Records in range that failed to open; every other record is listed.
      */
-    public var corrupted: [RecordRef]
+    public let corrupted: [RecordRef]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2580,35 +2580,35 @@ public struct EntryQuery: Equatable, Hashable {
     /**
      * At or after this instant.
      */
-    public var from: Date?
+    public let from: Date?
     /**
      * Before this instant.
      */
-    public var to: Date?
+    public let to: Date?
     /**
      * On or after this local day, in each entry's own zone.
      */
-    public var fromDay: LocalDay?
+    public let fromDay: LocalDay?
     /**
      * On or before this local day.
      */
-    public var toDay: LocalDay?
+    public let toDay: LocalDay?
     /**
      * Only this tracker (id or name).
      */
-    public var tracker: String?
+    public let tracker: String?
     /**
      * Page size (at least 1); none means all.
      */
-    public var limit: Int32?
+    public let limit: Int32?
     /**
      * The previous page's `next` cursor.
      */
-    public var after: String?
+    public let after: String?
     /**
      * Newest first.
      */
-    public var newestFirst: Bool
+    public let newestFirst: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2709,15 +2709,15 @@ public struct JournalChange: Equatable, Hashable {
     /**
      * Where.
      */
-    public var table: ChangeTable
+    public let table: ChangeTable
     /**
      * The records' ids (empty for `All`).
      */
-    public var ids: [String]
+    public let ids: [String]
     /**
      * True when the records were deleted.
      */
-    public var deleted: Bool
+    public let deleted: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2788,27 +2788,27 @@ public struct NewEntry: Equatable, Hashable {
     /**
      * Tracker id or name.
      */
-    public var tracker: String
+    public let tracker: String
     /**
      * The value; must fit the tracker's kind.
      */
-    public var value: Value
+    public let value: Value
     /**
      * When it happened (at most a day ahead of the clock; 1970-2199).
      */
-    public var at: Date
+    public let at: Date
     /**
      * The zone the patient was in.
      */
-    public var zone: ZoneName
+    public let zone: ZoneName
     /**
      * A note; empty or blank is stored as none.
      */
-    public var note: String?
+    public let note: String?
     /**
      * Tags (at most 32; duplicates collapse).
      */
-    public var tags: [Tag]
+    public let tags: [Tag]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2897,47 +2897,47 @@ public struct NewReminder: Equatable, Hashable {
     /**
      * What it is for.
      */
-    public var category: ReminderCategory
+    public let category: ReminderCategory
     /**
      * When it fires.
      */
-    public var schedule: ReminderSchedule
+    public let schedule: ReminderSchedule
     /**
      * First local date.
      */
-    public var start: LocalDay
+    public let start: LocalDay
     /**
      * A zone to pin the times to; none follows the device's zone.
      */
-    public var zone: ZoneName?
+    public let zone: ZoneName?
     /**
      * Last local date.
      */
-    public var end: LocalDay?
+    public let end: LocalDay?
     /**
      * At most this many occurrences.
      */
-    public var count: Int32?
+    public let count: Int32?
     /**
-     * A title (sealed; on the lock screen only with `show_title`).
+     * A title (sealed; on the lock screen only with `showTitle`).
      */
-    public var title: String?
+    public let title: String?
     /**
      * Show the title on the lock screen instead of generic text.
      */
-    public var showTitle: Bool
+    public let showTitle: Bool
     /**
      * Inside quiet hours (none: defer).
      */
-    public var quiet: QuietPolicy?
+    public let quiet: QuietPolicy?
     /**
      * Minutes before an unacknowledged occurrence is missed.
      */
-    public var graceMinutes: Int32
+    public let graceMinutes: Int32
     /**
      * Paused rules plan nothing.
      */
-    public var enabled: Bool
+    public let enabled: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2961,7 +2961,7 @@ public struct NewReminder: Equatable, Hashable {
          * At most this many occurrences.
          */count: Int32? = nil, 
         /**
-         * A title (sealed; on the lock screen only with `show_title`).
+         * A title (sealed; on the lock screen only with `showTitle`).
          */title: String? = nil, 
         /**
          * Show the title on the lock screen instead of generic text.
@@ -3056,11 +3056,11 @@ public struct NewTracker: Equatable, Hashable {
     /**
      * Name (sealed; unique, case-insensitive, across all trackers).
      */
-    public var name: String
+    public let name: String
     /**
      * Kind (not sleep or medication).
      */
-    public var kind: TrackerKind
+    public let kind: TrackerKind
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3125,19 +3125,19 @@ public struct Occurrence: Equatable, Hashable {
     /**
      * Key.
      */
-    public var key: String
+    public let key: String
     /**
      * Rule.
      */
-    public var reminderId: ReminderId
+    public let reminderId: ReminderId
     /**
      * When it fires.
      */
-    public var fireAt: Date
+    public let fireAt: Date
     /**
      * UTC offset then, seconds.
      */
-    public var utcOffsetSeconds: Int32
+    public let utcOffsetSeconds: Int32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3214,11 +3214,11 @@ public struct PlanDiff: Equatable, Hashable {
     /**
      * Notifications to schedule.
      */
-    public var add: [PlannedNotification]
+    public let add: [PlannedNotification]
     /**
      * Notification ids to cancel.
      */
-    public var remove: [String]
+    public let remove: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3284,47 +3284,47 @@ public struct PlannedNotification: Equatable, Hashable {
     /**
      * Stable id (use it as the OS notification id).
      */
-    public var id: String
+    public let id: String
     /**
      * The rule.
      */
-    public var reminderId: ReminderId
+    public let reminderId: ReminderId
     /**
      * The occurrence key, for `report`.
      */
-    public var occurrence: String
+    public let occurrence: String
     /**
      * When it was due (pass to `report`).
      */
-    public var due: Date
+    public let due: Date
     /**
      * When to show it.
      */
-    public var fireAt: Date
+    public let fireAt: Date
     /**
      * UTC offset in force then, seconds.
      */
-    public var utcOffsetSeconds: Int32
+    public let utcOffsetSeconds: Int32
     /**
      * Category.
      */
-    public var category: ReminderCategory
+    public let category: ReminderCategory
     /**
      * Lock-screen title.
      */
-    public var title: String
+    public let title: String
     /**
      * Lock-screen body.
      */
-    public var body: String
+    public let body: String
     /**
-     * Exact, or within `window_minutes` after `fire_at`.
+     * Exact, or within `windowMinutes` after `fireAt`.
      */
-    public var exact: Bool
+    public let exact: Bool
     /**
      * Delivery window when not exact.
      */
-    public var windowMinutes: Int32
+    public let windowMinutes: Int32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3357,7 +3357,7 @@ public struct PlannedNotification: Equatable, Hashable {
          * Lock-screen body.
          */body: String, 
         /**
-         * Exact, or within `window_minutes` after `fire_at`.
+         * Exact, or within `windowMinutes` after `fireAt`.
          */exact: Bool, 
         /**
          * Delivery window when not exact.
@@ -3443,15 +3443,15 @@ public struct PlatformLimits: Equatable, Hashable {
     /**
      * Most notifications the OS may hold (iOS: 64).
      */
-    public var maxPending: Int32
+    public let maxPending: Int32
     /**
      * Exact alarms allowed (Android: `SCHEDULE_EXACT_ALARM` granted).
      */
-    public var exactAlarms: Bool
+    public let exactAlarms: Bool
     /**
      * Width of inexact delivery windows (at least 10 minutes).
      */
-    public var inexactWindowMinutes: Int32
+    public let inexactWindowMinutes: Int32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3522,11 +3522,11 @@ public struct QuietHours: Equatable, Hashable {
     /**
      * Start.
      */
-    public var start: WallTime
+    public let start: WallTime
     /**
      * End.
      */
-    public var end: WallTime
+    public let end: WallTime
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3591,11 +3591,11 @@ public struct RecordRef: Equatable, Hashable {
     /**
      * Its table.
      */
-    public var table: String
+    public let table: String
     /**
      * Its id.
      */
-    public var id: String
+    public let id: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3660,11 +3660,11 @@ public struct RekeyReport: Equatable, Hashable {
     /**
      * Records re-sealed under the new key.
      */
-    public var resealed: Int64
+    public let resealed: Int64
     /**
      * Records that were already unreadable, kept as they were.
      */
-    public var corrupted: [RecordRef]
+    public let corrupted: [RecordRef]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3729,55 +3729,55 @@ public struct Reminder: Equatable, Hashable {
     /**
      * Random id.
      */
-    public var id: ReminderId
+    public let id: ReminderId
     /**
      * 1, plus one per change.
      */
-    public var revision: Int64
+    public let revision: Int64
     /**
      * What it is for.
      */
-    public var category: ReminderCategory
+    public let category: ReminderCategory
     /**
      * When it fires.
      */
-    public var schedule: ReminderSchedule
+    public let schedule: ReminderSchedule
     /**
      * First local date.
      */
-    public var start: LocalDay
+    public let start: LocalDay
     /**
      * Pinned zone, or none for the device's.
      */
-    public var zone: ZoneName?
+    public let zone: ZoneName?
     /**
      * Last local date.
      */
-    public var end: LocalDay?
+    public let end: LocalDay?
     /**
      * Occurrence limit.
      */
-    public var count: Int32?
+    public let count: Int32?
     /**
      * Title.
      */
-    public var title: String?
+    public let title: String?
     /**
      * Title on the lock screen.
      */
-    public var showTitle: Bool
+    public let showTitle: Bool
     /**
      * Inside quiet hours.
      */
-    public var quiet: QuietPolicy
+    public let quiet: QuietPolicy
     /**
      * Grace minutes.
      */
-    public var graceMinutes: Int32
+    public let graceMinutes: Int32
     /**
      * Enabled.
      */
-    public var enabled: Bool
+    public let enabled: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3908,19 +3908,19 @@ public struct ReminderEvent: Equatable, Hashable {
     /**
      * Random id.
      */
-    public var id: EventId
+    public let id: EventId
     /**
      * Kind.
      */
-    public var kind: String
+    public let kind: String
     /**
      * When.
      */
-    public var at: Date
+    public let at: Date
     /**
      * The zone it happened in.
      */
-    public var zone: ZoneName
+    public let zone: ZoneName
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3997,11 +3997,11 @@ public struct ReminderList: Equatable, Hashable {
     /**
      * The rules that opened, in the order they were added.
      */
-    public var reminders: [Reminder]
+    public let reminders: [Reminder]
     /**
      * Damaged records skipped (ids only): log them; the rest works.
      */
-    public var corrupted: [RecordRef]
+    public let corrupted: [RecordRef]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4067,12 +4067,12 @@ public struct ReminderPlan: Equatable, Hashable {
     /**
      * In time order, fair across rules, within the limits.
      */
-    public var notifications: [PlannedNotification]
+    public let notifications: [PlannedNotification]
     /**
      * Damaged rules, events, reports or settings (ids only): every good
      * rule is still planned.
      */
-    public var corrupted: [RecordRef]
+    public let corrupted: [RecordRef]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4138,11 +4138,11 @@ public struct Tag: Equatable, Hashable {
     /**
      * Trigger, activity or other.
      */
-    public var group: TagGroup
+    public let group: TagGroup
     /**
      * The tag's text (1-64 characters).
      */
-    public var label: String
+    public let label: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4207,11 +4207,11 @@ public struct TagCount: Equatable, Hashable {
     /**
      * The tag.
      */
-    public var tag: Tag
+    public let tag: Tag
     /**
      * Entries carrying it on low days.
      */
-    public var count: Int64
+    public let count: Int64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4276,19 +4276,19 @@ public struct Tracker: Equatable, Hashable {
     /**
      * Stable id: a word for built-ins (`mood`), 32 hex characters for custom ones.
      */
-    public var id: TrackerId
+    public let id: TrackerId
     /**
      * Name shown to the patient.
      */
-    public var name: String
+    public let name: String
     /**
      * Kind of value.
      */
-    public var kind: TrackerKind
+    public let kind: TrackerKind
     /**
      * Whether it is built in.
      */
-    public var builtin: Bool
+    public let builtin: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4365,24 +4365,24 @@ public struct TrackerSummary: Equatable, Hashable {
     /**
      * Tracker id.
      */
-    public var tracker: TrackerId
+    public let tracker: TrackerId
     /**
      * Entries.
      */
-    public var count: Int64
+    public let count: Int64
     /**
      * Mean of numeric values (minutes for durations and sleep, share of
      * yes and of doses taken); none for text.
      */
-    public var mean: Double?
+    public let mean: Double?
     /**
      * Lowest numeric value.
      */
-    public var min: Double?
+    public let min: Double?
     /**
      * Highest numeric value.
      */
-    public var max: Double?
+    public let max: Double?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4580,7 +4580,7 @@ enum CairnError: Swift.Error, Equatable, Hashable {
      * A bug in Cairn (a caught panic). The app keeps running; please
      * report it.
      */
-    case internal
+    case `internal`
 
     
 
@@ -5606,7 +5606,7 @@ public enum TrackerKind: Equatable, Hashable {
      */
     case yesNo
     /**
-     * Minutes, up to `max_minutes` (at most 7 days).
+     * Minutes, up to `maxMinutes` (at most 7 days).
      */
     case duration(
         /**
@@ -7238,7 +7238,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_cairn_ffi_checksum_method_journal_pending_changes() != 43114) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_journal_rekey() != 12332) {
+    if (uniffi_cairn_ffi_checksum_method_journal_rekey() != 7992) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_journal_summary() != 14988) {
@@ -7283,7 +7283,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_cairn_ffi_checksum_method_reminders_occurrences() != 23358) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_plan() != 59303) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_plan() != 63571) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_reminders_plan_blocking() != 29605) {
