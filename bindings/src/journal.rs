@@ -168,7 +168,7 @@ pub enum TrackerKind {
     },
     /// Yes or no.
     YesNo,
-    /// Minutes, up to `max_minutes` (at most 7 days).
+    /// Minutes, up to `maxMinutes` (at most 7 days).
     Duration {
         /// Longest accepted duration.
         max_minutes: i32,
@@ -759,7 +759,7 @@ impl Journal {
             .await
     }
 
-    /// Re-seals everything under `new_key` (32 bytes) in one transaction.
+    /// Re-seals everything under `newKey` (32 bytes) in one transaction.
     /// Reads wait for it; after it, every connection uses the new key.
     pub async fn rekey(&self, new_key: Vec<u8>) -> Result<RekeyReport> {
         check_key(&new_key)?;
@@ -852,12 +852,12 @@ pub fn builtin_trackers() -> Vec<Tracker> {
 /// Parses `trigger:work`, `activity:walk` or a plain label.
 #[uniffi::export]
 pub fn parse_tag(text: String) -> Result<Tag> {
-    Ok(core::Tag::parse(&text)?.into())
+    crate::guard(|| Ok(core::Tag::parse(&text)?.into()))
 }
 
 /// Parses a value as a person types it for a tracker of `kind`: `7`,
 /// `yes`, `7h30m`, text.
 #[uniffi::export]
 pub fn parse_value(kind: TrackerKind, text: String) -> Result<Value> {
-    Ok(kind.into_core()?.parse(&text)?.into())
+    crate::guard(|| Ok(kind.into_core()?.parse(&text)?.into()))
 }

@@ -38,6 +38,12 @@ pub use zones::ZoneDatabase;
 
 use error::Result;
 
+/// Runs a synchronous export's body; a panic becomes `CairnError.Internal`
+/// (the asynchronous calls get the same from the pool).
+pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(Err(CairnError::Internal))
+}
+
 // --- free functions --------------------------------------------------------
 
 /// A fresh random 32-byte key, for shells that create the data key before
@@ -45,7 +51,7 @@ use error::Result;
 /// bytes handed over are the caller's to wipe (`fill(0)`, `resetBytes`).
 #[uniffi::export]
 pub fn generate_key() -> Result<Vec<u8>> {
-    Ok(core::crypto::DataKey::generate()?.as_bytes().to_vec())
+    guard(|| Ok(core::crypto::DataKey::generate()?.as_bytes().to_vec()))
 }
 
 /// The core's version.

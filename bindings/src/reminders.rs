@@ -253,7 +253,7 @@ pub struct NewReminder {
     /// At most this many occurrences.
     #[uniffi(default = None)]
     pub count: Option<i32>,
-    /// A title (sealed; on the lock screen only with `show_title`).
+    /// A title (sealed; on the lock screen only with `showTitle`).
     #[uniffi(default = None)]
     pub title: Option<String>,
     /// Show the title on the lock screen instead of generic text.
@@ -432,7 +432,7 @@ pub struct PlannedNotification {
     pub title: String,
     /// Lock-screen body.
     pub body: String,
-    /// Exact, or within `window_minutes` after `fire_at`.
+    /// Exact, or within `windowMinutes` after `fireAt`.
     pub exact: bool,
     /// Delivery window when not exact.
     pub window_minutes: i32,
@@ -493,14 +493,16 @@ pub fn notification_id_prefix() -> String {
 /// Compares a plan with the notification ids the OS holds now.
 #[uniffi::export]
 pub fn diff_plan(plan: Vec<PlannedNotification>, held_ids: Vec<String>) -> Result<PlanDiff> {
-    let plan: Vec<rem::PlannedNotification> = plan
-        .into_iter()
-        .map(PlannedNotification::into_core)
-        .collect::<Result<_>>()?;
-    let d = rem::diff_plan(&plan, &held_ids);
-    Ok(PlanDiff {
-        add: d.add.into_iter().map(Into::into).collect(),
-        remove: d.remove,
+    crate::guard(|| {
+        let plan: Vec<rem::PlannedNotification> = plan
+            .into_iter()
+            .map(PlannedNotification::into_core)
+            .collect::<Result<_>>()?;
+        let d = rem::diff_plan(&plan, &held_ids);
+        Ok(PlanDiff {
+            add: d.add.into_iter().map(Into::into).collect(),
+            remove: d.remove,
+        })
     })
 }
 
@@ -822,7 +824,7 @@ impl Reminders {
         self.report_job(occurrence, due, report)?.wait()
     }
 
-    /// The notifications the OS should hold from `now` for `horizon_days`
+    /// The notifications the OS should hold from `now` for `horizonDays`
     /// (1-62), in time order, fair across rules within `limits`. Apply it
     /// with `diffPlan` at app start, after boot, after a zone change and
     /// after each report. A damaged record is skipped and listed in

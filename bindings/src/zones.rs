@@ -40,9 +40,11 @@ impl ZoneDatabase {
     /// missing or not in Android's format.
     #[uniffi::constructor]
     pub fn android_tzdata(path: String) -> Result<Arc<Self>> {
-        Ok(Arc::new(Self {
-            db: Arc::new(core::ZoneDb::android_tzdata_checked(path)?),
-        }))
+        crate::guard(|| {
+            Ok(Arc::new(Self {
+                db: Arc::new(core::ZoneDb::android_tzdata_checked(path)?),
+            }))
+        })
     }
 
     /// An empty database (UTC only) to fill with `addTzif`.
@@ -56,7 +58,7 @@ impl ZoneDatabase {
     /// Adds a zone from TZif bytes (iOS: `NSTimeZone(name:)?.data`; CairnKit's
     /// `addFoundationZone` does it).
     pub fn add_tzif(&self, name: String, tzif: Vec<u8>) -> Result<()> {
-        Ok(self.db.add_tzif(&name, &tzif)?)
+        crate::guard(|| Ok(self.db.add_tzif(&name, &tzif)?))
     }
 
     /// Whether the database has `zone`.
@@ -69,11 +71,13 @@ impl ZoneDatabase {
     /// offset).
     pub fn utc_offset_seconds(&self, zone: ZoneName, at: SystemTime) -> Result<i32> {
         let ms = ms_in("at", at)?;
-        Ok(self
-            .db
-            .zone(&zone.0)
-            .map_err(CairnError::zone("zone"))?
-            .offset_at(ms))
+        crate::guard(|| {
+            Ok(self
+                .db
+                .zone(&zone.0)
+                .map_err(CairnError::zone("zone"))?
+                .offset_at(ms))
+        })
     }
 }
 

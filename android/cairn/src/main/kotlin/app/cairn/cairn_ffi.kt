@@ -1133,7 +1133,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_pending_changes() and 0xFFFF) != 43114) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_journal_rekey() and 0xFFFF) != 12332) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_rekey() and 0xFFFF) != 7992) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_summary() and 0xFFFF) != 14988) {
@@ -1178,7 +1178,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_cairn_ffi_checksum_method_reminders_occurrences() and 0xFFFF) != 23358) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_plan() and 0xFFFF) != 59303) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_plan() and 0xFFFF) != 63571) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_reminders_plan_blocking() and 0xFFFF) != 29605) {
@@ -1839,7 +1839,7 @@ public interface JournalInterface {
     suspend fun `pendingChanges`(): kotlin.Long
     
     /**
-     * Re-seals everything under `new_key` (32 bytes) in one transaction.
+     * Re-seals everything under `newKey` (32 bytes) in one transaction.
      * Reads wait for it; after it, every connection uses the new key.
      */
     suspend fun `rekey`(`newKey`: kotlin.ByteArray): RekeyReport
@@ -2241,7 +2241,7 @@ open class Journal: Disposable, AutoCloseable, JournalInterface
 
     
     /**
-     * Re-seals everything under `new_key` (32 bytes) in one transaction.
+     * Re-seals everything under `newKey` (32 bytes) in one transaction.
      * Reads wait for it; after it, every connection uses the new key.
      */
     @Throws(CairnException::class)
@@ -2654,7 +2654,7 @@ public interface RemindersInterface {
     suspend fun `occurrences`(`from`: java.time.Instant, `to`: java.time.Instant, `deviceZone`: ZoneName): List<Occurrence>
     
     /**
-     * The notifications the OS should hold from `now` for `horizon_days`
+     * The notifications the OS should hold from `now` for `horizonDays`
      * (1-62), in time order, fair across rules within `limits`. Apply it
      * with `diffPlan` at app start, after boot, after a zone change and
      * after each report. A damaged record is skipped and listed in
@@ -2992,7 +2992,7 @@ open class Reminders: Disposable, AutoCloseable, RemindersInterface
 
     
     /**
-     * The notifications the OS should hold from `now` for `horizon_days`
+     * The notifications the OS should hold from `now` for `horizonDays`
      * (1-62), in time order, fair across rules within `limits`. Apply it
      * with `diffPlan` at app start, after boot, after a zone change and
      * after each report. A damaged record is skipped and listed in
@@ -4490,7 +4490,7 @@ data class NewReminder (
     val `count`: kotlin.Int? = null 
     , 
     /**
-     * A title (sealed; on the lock screen only with `show_title`).
+     * A title (sealed; on the lock screen only with `showTitle`).
      */
     val `title`: kotlin.String? = null 
     , 
@@ -4782,7 +4782,7 @@ data class PlannedNotification (
     val `body`: kotlin.String
     , 
     /**
-     * Exact, or within `window_minutes` after `fire_at`.
+     * Exact, or within `windowMinutes` after `fireAt`.
      */
     val `exact`: kotlin.Boolean
     , 
@@ -5756,7 +5756,7 @@ sealed class CairnException: kotlin.Exception() {
         /**
          * SQLite's description.
          */
-        val `message`: kotlin.String
+        val `detail`: kotlin.String
         ) : CairnException() {
         override val message
             get() = toString()
@@ -5771,7 +5771,7 @@ sealed class CairnException: kotlin.Exception() {
         /**
          * The system's description.
          */
-        val `message`: kotlin.String
+        val `detail`: kotlin.String
         ) : CairnException() {
         override val message
             get() = toString()
@@ -5922,12 +5922,12 @@ public object FfiConverterTypeCairnError : FfiConverterRustBuffer<CairnException
             is CairnException.Storage -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
             )
             is CairnException.Io -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
             )
             is CairnException.Internal -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -6002,12 +6002,12 @@ public object FfiConverterTypeCairnError : FfiConverterRustBuffer<CairnException
             }
             is CairnException.Storage -> {
                 buf.putInt(14)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is CairnException.Io -> {
                 buf.putInt(15)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is CairnException.Internal -> {
@@ -6840,7 +6840,7 @@ sealed class TrackerKind {
     
     
     /**
-     * Minutes, up to `max_minutes` (at most 7 days).
+     * Minutes, up to `maxMinutes` (at most 7 days).
      */
     data class Duration(
         /**
