@@ -126,6 +126,9 @@ impl Pool {
                 // The caller's future now holds the pool; the writer must
                 // not keep it alive (dropping the journal ends the loop).
                 state.complete(Ok(writer_pool));
+                // If the open was cancelled, nobody takes the pool from the
+                // slot: dropping it here drops the pool, which ends the loop.
+                drop(state);
                 while let Ok(work) = wrx.recv() {
                     work(Ok(&worker));
                 }
