@@ -58,6 +58,9 @@ def swift(text):
     for case in ERROR_CASES:
         lower = case[0].lower() + case[1:]
         block = sub(rf"(case |case let |\.){case}\b", rf"\g<1>{lower}", block)
+    # `internal` is a keyword: its declaration needs backticks (after a dot,
+    # `.internal`, it needs none).
+    block = sub(r"case internal\b", "case `internal`", block, expect=1)
     text = text[:start] + block + text[end:]
 
     # Task cancellation reaches the Rust future.
