@@ -5,27 +5,30 @@ import Foundation
 public enum FoundationZoneError: Error, Equatable, Sendable {
     /// Foundation knows no zone with this identifier.
     case unknownZone(String)
-    /// Foundation gave no TZif data for it on this platform.
+    /// Foundation gave no TZif data for it on this platform (a zone made
+    /// from a fixed offset, `TimeZone(secondsFromGMT:)`, has none).
     case noTzifData(String)
 }
 
 extension ZoneDatabase {
-    /// A database holding `identifiers` (by default the device's current
-    /// zone) and UTC, with Foundation's rules for them: the route when
+    /// A database holding `zones` (by default the device's current zone) and
+    /// UTC, with Foundation's rules for them: the route when
     /// ``ZoneDatabase/system()`` cannot read the platform's zoneinfo files.
-    public static func foundation(
-        zones identifiers: [String] = [TimeZone.current.identifier]
-    ) throws -> ZoneDatabase {
+    ///
+    /// UTC is there under Foundation's name for it too: `TimeZone(identifier:
+    /// "UTC")` and `TimeZone(secondsFromGMT: 0)` are both named `GMT`.
+    public static func foundation(zones: [TimeZone] = [TimeZone.current]) throws -> ZoneDatabase {
         let db = try ZoneDatabase.inMemory()
-        for id in identifiers {
-            try db.addFoundationZone(id)
+        for zone in [TimeZone(secondsFromGMT: 0)!] + zones {
+            try db.addFoundationZone(zone)
         }
         return db
     }
 
-    /// Adds (or replaces) the zone `identifier` with Foundation's TZif data.
-    /// Throws ``FoundationZoneError``, or `CairnError` if the data does not parse.
-    public func addFoundationZone(_ identifier: String) throws {
+    /// Adds (or replaces) `zone` with Foundation's TZif data for it. Throws
+    /// ``FoundationZoneError``, or `CairnError` if the data does not parse.
+    public func addFoundationZone(_ zone: TimeZone) throws {
+        let identifier = zone.identifier
         guard TimeZone(identifier: identifier) != nil else {
             throw FoundationZoneError.unknownZone(identifier)
         }

@@ -8,23 +8,65 @@ import Glibc
 
 /// An exclusive lock on `<journal>.keylock`, held while a re-key runs or an
 /// open settles a pending key, so that neither sees the other half done.
-/// It is a `flock(2)` lock: it covers threads of this process and other
-/// processes (an app extension sharing the journal), and the system drops
-/// it if the process dies. The empty lock file is left in place.
-enum RekeyLock {
+/// It is a `flock(2)` lock: it covers tasks and threads of this process and
+/// other processes (an app extension sharing the journal), and the system
+/// drops it if the process dies. The empty lock file is left in place.
+///
+/// Waiting for the lock blocks a thread of its own (a Dispatch worker), never
+/// one of Swift's cooperative threads; the lock is held until ``release()``
+/// (or until it is deinitialised).
+final class RekeyLock: @unchecked Sendable {
     static func path(forJournalAt path: String) -> String {
         path + ".keylock"
     }
 
-    static func holding<T>(forJournalAt journal: String, _ body: () throws -> T) throws -> T {
+    private let mutex = NSLock()
+    private var fd: Int32?
+
+    private init(fd: Int32) {
+        self.fd = fd
+    }
+
+    deinit { release() }
+
+    /// Waits for the lock of the journal at `journal`. Not cancellable: a
+    /// re-key holding it is never interrupted half way.
+    static func acquire(forJournalAt journal: String) async throws -> RekeyLock {
         let lockPath = path(forJournalAt: journal)
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw RekeyLockError(path: lockPath, errno: errno) }
-        defer { close(fd) }  // also releases the lock
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw RekeyLockError(path: lockPath, errno: errno) }
+        let fd: Int32 = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+                guard fd >= 0 else {
+                    return continuation.resume(throwing: RekeyLockError(path: lockPath, errno: errno))
+                }
+                while flock(fd, LOCK_EX) != 0 {
+                    let error = errno
+                    guard error == EINTR else {
+                        close(fd)
+                        return continuation.resume(throwing: RekeyLockError(path: lockPath, errno: error))
+                    }
+                }
+                continuation.resume(returning: fd)
+            }
         }
-        return try body()
+        return RekeyLock(fd: fd)
+    }
+
+    /// Runs `body` holding the lock of the journal at `journal`.
+    static func holding<T>(forJournalAt journal: String, _ body: () async throws -> T) async throws -> T {
+        let lock = try await acquire(forJournalAt: journal)
+        defer { lock.release() }
+        return try await body()
+    }
+
+    /// Releases the lock (closing the file releases it). Releasing twice is fine.
+    func release() {
+        mutex.lock()
+        defer { mutex.unlock() }
+        if let fd {
+            close(fd)
+            self.fd = nil
+        }
     }
 }
 

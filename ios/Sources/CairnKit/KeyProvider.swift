@@ -118,27 +118,28 @@ extension Journal {
     /// wrong but the pending one opens it, the re-key committed and the
     /// pending key is promoted to the stored key.
     ///
-    /// Blocks on disk and Keychain I/O: call it from a background task,
-    /// never from the main thread. Throws ``KeyProviderError``
+    /// Reads the key through `keys` (a Keychain read for
+    /// ``KeychainKeyProvider``) on the calling task, then opens the journal on
+    /// its own threads. Throws ``KeyProviderError``
     /// (``KeyProviderError/keyMissingForExistingJournal`` when the journal
-    /// exists but no key for it is stored) or `CairnError` (`WrongKey` when
+    /// exists but no key for it is stored) or `CairnError` (`.wrongKey` when
     /// neither the stored nor a pending key opens the journal; the keys and
     /// the journal are then left untouched).
     public static func openOrCreate(
-        path: String, keys: KeyProvider, zones: ZoneDatabase? = nil
-    ) throws -> Journal {
+        path: String, keys: any KeyProvider, zones: ZoneDatabase? = nil
+    ) async throws -> Journal {
         // The usual case: no re-key under way, and the stored key opens it.
         if try keys.pendingKey() == nil {
             let key = try keys.key(forJournalAt: path)
             do {
-                return try Journal.openOrCreate(path: path, key: key, zones: zones)
-            } catch CairnError.WrongKey {
+                return try await Journal.openOrCreate(path: path, key: key, zones: zones)
+            } catch CairnError.wrongKey {
                 // Another process may have just re-keyed it: look again,
                 // while no re-key can run.
             }
         }
-        return try RekeyLock.holding(forJournalAt: path) {
-            try openSettlingPendingKey(path: path, keys: keys, zones: zones)
+        return try await RekeyLock.holding(forJournalAt: path) {
+            try await openSettlingPendingKey(path: path, keys: keys, zones: zones)
         }
     }
 
@@ -154,43 +155,57 @@ extension Journal {
     /// journal. `zones` is used only to open the journal again if a pending
     /// key from an earlier, interrupted re-key must be settled first.
     ///
+    /// Once started, a re-key runs to its end even if the calling task is
+    /// cancelled (the keys would otherwise disagree with the journal); the
+    /// call then returns as usual, and the caller sees the cancellation at
+    /// its next suspension point.
+    ///
     /// Throws ``KeyProviderError/pendingKeyUnsupported`` (nothing changed)
-    /// if `keys` has no pending slot, and `CairnError.WrongKey` if this
+    /// if `keys` has no pending slot, and `CairnError.wrongKey` if this
     /// handle's key is no longer the journal's (another handle re-keyed it).
     /// If the promotion fails, the journal is already sealed with the new
     /// key, which stays stored as the pending key: the next
     /// ``openOrCreate(path:keys:zones:)`` promotes it.
     @discardableResult
-    public func rekey(path: String, keys: KeyProvider, zones: ZoneDatabase? = nil) throws -> RekeyReport {
-        try RekeyLock.holding(forJournalAt: path) {
-            if try keys.pendingKey() != nil {
-                // An earlier re-key was interrupted: settle it first.
-                try Journal.openSettlingPendingKey(path: path, keys: keys, zones: zones).close()
+    public func rekey(path: String, keys: any KeyProvider, zones: ZoneDatabase? = nil) async throws -> RekeyReport {
+        // A detached task does not inherit the caller's cancellation: a
+        // cancelled `rekey(newKey:)` would throw while its write goes on,
+        // and the pending key would be dropped under a journal sealed with it.
+        try await Task.detached(priority: Task.currentPriority) { [self] in
+            try await RekeyLock.holding(forJournalAt: path) {
+                try await self.rekeyHoldingLock(path: path, keys: keys, zones: zones)
             }
-            let newKey = try generateKey()
-            try keys.storePendingKey(newKey)
-            let report: RekeyReport
-            do {
-                report = try rekey(newKey: newKey)
-            } catch {
-                // Not committed (one transaction): the pending key is not
-                // needed. Checked by opening with the stored key, so that a
-                // commit that reported an error keeps its key.
-                if let journal = try? Journal.openSettlingPendingKey(path: path, keys: keys, zones: zones) {
-                    try? journal.close()
-                }
-                throw error
-            }
-            try keys.promotePendingKey(newKey)
-            return report
+        }.value
+    }
+
+    private func rekeyHoldingLock(path: String, keys: any KeyProvider, zones: ZoneDatabase?) async throws -> RekeyReport {
+        if try keys.pendingKey() != nil {
+            // An earlier re-key was interrupted: settle it first.
+            try await Journal.openSettlingPendingKey(path: path, keys: keys, zones: zones).close()
         }
+        let newKey = try generateKey()
+        try keys.storePendingKey(newKey)
+        let report: RekeyReport
+        do {
+            report = try await rekey(newKey: newKey)
+        } catch {
+            // Not committed (one transaction): the pending key is not
+            // needed. Checked by opening with the stored key, so that a
+            // commit that reported an error keeps its key.
+            if let journal = try? await Journal.openSettlingPendingKey(path: path, keys: keys, zones: zones) {
+                try? await journal.close()
+            }
+            throw error
+        }
+        try keys.promotePendingKey(newKey)
+        return report
     }
 
     /// `openOrCreate` when a pending key may be stored; runs under the
     /// journal's ``RekeyLock``.
     static func openSettlingPendingKey(
-        path: String, keys: KeyProvider, zones: ZoneDatabase?
-    ) throws -> Journal {
+        path: String, keys: any KeyProvider, zones: ZoneDatabase?
+    ) async throws -> Journal {
         let pending = try keys.pendingKey()
         let exists = FileManager.default.fileExists(atPath: path)
         guard let stored = try keys.storedKey() else {
@@ -199,40 +214,41 @@ extension Journal {
                 // Only the pending key is left: it is the journal's if it opens it.
                 let journal: Journal
                 do {
-                    journal = try Journal.open(path: path, key: pending, zones: zones)
-                } catch CairnError.WrongKey {
+                    journal = try await Journal.open(path: path, key: pending, zones: zones)
+                } catch CairnError.wrongKey {
                     throw KeyProviderError.keyMissingForExistingJournal
                 }
-                return try promote(pending, keys: keys, opened: journal)
+                return try await promote(pending, keys: keys, opened: journal)
             }
             // No journal: a pending key left over has nothing to open.
             if pending != nil { try keys.deletePendingKey() }
-            return try Journal.openOrCreate(path: path, key: keys.key(forJournalAt: path), zones: zones)
+            return try await Journal.openOrCreate(path: path, key: keys.key(forJournalAt: path), zones: zones)
         }
+        let journal: Journal
         do {
-            let journal = try Journal.openOrCreate(path: path, key: stored, zones: zones)
-            if pending != nil {
-                // The stored key opens it: the re-key never committed.
-                do {
-                    try keys.deletePendingKey()
-                } catch {
-                    try? journal.close()
-                    throw error
-                }
-            }
-            return journal
-        } catch CairnError.WrongKey where pending != nil {
+            journal = try await Journal.openOrCreate(path: path, key: stored, zones: zones)
+        } catch CairnError.wrongKey where pending != nil {
             // The re-key committed, but its key was not promoted.
-            let journal = try Journal.open(path: path, key: pending!, zones: zones)
-            return try promote(pending!, keys: keys, opened: journal)
+            let journal = try await Journal.open(path: path, key: pending!, zones: zones)
+            return try await promote(pending!, keys: keys, opened: journal)
         }
+        if pending != nil {
+            // The stored key opens it: the re-key never committed.
+            do {
+                try keys.deletePendingKey()
+            } catch {
+                try? await journal.close()
+                throw error
+            }
+        }
+        return journal
     }
 
-    private static func promote(_ key: Data, keys: KeyProvider, opened journal: Journal) throws -> Journal {
+    private static func promote(_ key: Data, keys: any KeyProvider, opened journal: Journal) async throws -> Journal {
         do {
             try keys.promotePendingKey(key)
         } catch {
-            try? journal.close()
+            try? await journal.close()
             throw error
         }
         return journal

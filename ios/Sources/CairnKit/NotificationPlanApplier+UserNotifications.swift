@@ -70,25 +70,25 @@ extension ReminderAction {
 extension NotificationPlanApplier {
     /// Applies the plan to `center` with `iosLimits()`, in the device's
     /// current zone.
-    public init(reminders: Reminders, center: UNUserNotificationCenter = .current(), horizonDays: UInt32 = 7) throws {
+    public init(reminders: Reminders, center: UNUserNotificationCenter = .current(), horizonDays: Int32 = 7) {
         self.init(
             reminders: reminders,
             scheduler: UserNotificationScheduler(center: center),
-            differ: try ReminderPlanDiffer(horizonDays: horizonDays))
+            differ: ReminderPlanDiffer(horizonDays: horizonDays))
     }
 
     /// For `userNotificationCenter(_:willPresent:)`: reports a reminder shown
     /// while the app is in the foreground. Other notifications are ignored.
-    public func presented(_ notification: UNNotification) {
+    public nonisolated func presented(_ notification: UNNotification) async {
         guard let info = ReminderNotificationInfo(userInfo: notification.request.content.userInfo) else { return }
-        try? presented(info: info, at: notification.date)
+        try? await presented(info: info, at: notification.date)
     }
 
     /// For `userNotificationCenter(_:didReceive:)`: reports shown, then done,
     /// skipped or snoozed for the reminder actions, and re-applies the plan.
     /// Returns `nil` for a notification that is not a Cairn reminder.
     @discardableResult
-    public func handle(_ response: UNNotificationResponse, snoozeMinutes: Int = 10) async throws -> ReminderPlanChanges? {
+    public nonisolated func handle(_ response: UNNotificationResponse, snoozeMinutes: Int = 10) async throws -> ReminderPlanChanges? {
         let n = response.notification
         guard let info = ReminderNotificationInfo(userInfo: n.request.content.userInfo) else { return nil }
         return try await handle(
@@ -102,7 +102,7 @@ extension NotificationPlanApplier {
 /// update) and the return to the foreground (changes while suspended).
 /// Keep it alive as long as the applier.
 public final class ReminderPlanRefresher {
-    private var observers: [NSObjectProtocol] = []
+    private let observers: [any NSObjectProtocol]
     private let center: NotificationCenter
 
     public init(applier: NotificationPlanApplier, center: NotificationCenter = .default) {

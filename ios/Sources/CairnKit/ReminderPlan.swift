@@ -44,26 +44,29 @@ public struct PendingReminderRequest: Equatable, Sendable {
 public struct ReminderNotificationInfo: Equatable, Hashable, Sendable {
     /// `userInfo` key of the occurrence key (a `String`).
     public static let occurrenceKey = "cairn.occurrence"
-    /// `userInfo` key of the time the occurrence was due, ms (an `Int64`).
+    /// `userInfo` key of the time the occurrence was due, in milliseconds
+    /// since 1970 (an `Int64`: requests scheduled by earlier versions of the
+    /// app carry the same).
     public static let dueMsKey = "cairn.dueMs"
     /// `userInfo` key of the rule's id (a `String`).
     public static let reminderIdKey = "cairn.reminderId"
 
-    /// The occurrence key, as `Reminders.report(occurrence:dueMs:report:)` takes it.
+    /// The occurrence key, as `Reminders.report(occurrence:due:report:)` takes it.
     public var occurrence: String
-    /// When the occurrence was due (before quiet hours or a snooze moved it), ms.
-    public var dueMs: Int64
+    /// When the occurrence was due (before quiet hours or a snooze moved it),
+    /// to the millisecond.
+    public var due: Date
     /// The rule.
-    public var reminderId: String
+    public var reminderId: ReminderId
 
-    public init(occurrence: String, dueMs: Int64, reminderId: String) {
+    public init(occurrence: String, due: Date, reminderId: ReminderId) {
         self.occurrence = occurrence
-        self.dueMs = dueMs
+        self.due = due
         self.reminderId = reminderId
     }
 
     public init(_ notification: PlannedNotification) {
-        self.init(occurrence: notification.occurrence, dueMs: notification.dueMs, reminderId: notification.reminderId)
+        self.init(occurrence: notification.occurrence, due: notification.due, reminderId: notification.reminderId)
     }
 
     /// Reads a notification's `userInfo`; `nil` if it is not a Cairn reminder.
@@ -72,12 +75,12 @@ public struct ReminderNotificationInfo: Equatable, Hashable, Sendable {
               let reminderId = userInfo[Self.reminderIdKey] as? String,
               let dueMs = Self.int64(userInfo[Self.dueMsKey])
         else { return nil }
-        self.init(occurrence: occurrence, dueMs: dueMs, reminderId: reminderId)
+        self.init(occurrence: occurrence, due: date(ms: dueMs), reminderId: ReminderId(reminderId))
     }
 
     /// Property-list values only, as `UNMutableNotificationContent.userInfo` requires.
     public var userInfo: [String: Any] {
-        [Self.occurrenceKey: occurrence, Self.dueMsKey: NSNumber(value: dueMs), Self.reminderIdKey: reminderId]
+        [Self.occurrenceKey: occurrence, Self.dueMsKey: NSNumber(value: ms(due)), Self.reminderIdKey: reminderId.value]
     }
 
     private static func int64(_ value: Any?) -> Int64? {
@@ -111,7 +114,7 @@ public struct ReminderNotificationRequest: Equatable, Sendable {
         identifier = notification.id
         title = notification.title
         body = notification.body
-        fireDate = Date(timeIntervalSince1970: TimeInterval(notification.fireAtMs) / 1000)
+        fireDate = notification.fireAt
         info = ReminderNotificationInfo(notification)
     }
 
@@ -158,23 +161,21 @@ public struct ReminderPlanChanges: Equatable, Sendable {
 /// The pure logic of applying the plan: compares `Reminders.plan` with the
 /// requests the OS holds. Never touches the OS, so it runs anywhere.
 public struct ReminderPlanDiffer: Sendable {
-    /// The prefix of every notification id the plan makes. Pending requests
-    /// without it belong to the rest of the app and are never cancelled.
-    public static let identifierPrefix = "cairn-"
+    /// The prefix of every notification id the plan makes
+    /// (`notificationIdPrefix()`). Pending requests without it belong to
+    /// the rest of the app and are never cancelled.
+    public static let identifierPrefix = notificationIdPrefix()
 
     /// How far ahead to plan, in days (1-62).
-    public var horizonDays: UInt32
+    public var horizonDays: Int32
     /// The platform's limits; `iosLimits()` by default.
     public var limits: PlatformLimits
 
-    public init(limits: PlatformLimits, horizonDays: UInt32 = 7) {
+    /// With `limits`; by default `iosLimits()`: 64 pending requests,
+    /// delivered on time.
+    public init(limits: PlatformLimits = iosLimits(), horizonDays: Int32 = 7) {
         self.limits = limits
         self.horizonDays = horizonDays
-    }
-
-    /// With `iosLimits()`: 64 pending requests, delivered on time.
-    public init(horizonDays: UInt32 = 7) throws {
-        self.init(limits: try iosLimits(), horizonDays: horizonDays)
     }
 
     /// Whether a pending request was scheduled from the plan.
@@ -185,25 +186,26 @@ public struct ReminderPlanDiffer: Sendable {
     /// The limits left for Cairn when the app holds `foreignPending` other
     /// requests: the OS limit (64 on iOS) counts all of the app's requests.
     public func limits(foreignPending: Int) -> PlatformLimits {
-        var l = limits
-        l.maxPending = UInt32(max(0, Int(limits.maxPending) - max(0, foreignPending)))
-        return l
+        PlatformLimits(
+            maxPending: Int32(clamping: max(0, Int(limits.maxPending) - max(0, foreignPending))),
+            exactAlarms: limits.exactAlarms,
+            inexactWindowMinutes: limits.inexactWindowMinutes)
     }
 
     /// Plans from `now` in `deviceZone` and compares with `held`, all the
-    /// app's pending requests. Blocks on disk: call it off the main thread.
+    /// app's pending requests. The plan is read on the journal's threads;
+    /// cancelling the calling task stops it (`CancellationError`).
     public func changes(
-        reminders: Reminders, deviceZone: String, now: Date, held: [PendingReminderRequest]
-    ) throws -> ReminderPlanChanges {
+        reminders: Reminders, deviceZone: TimeZone, now: Date, held: [PendingReminderRequest]
+    ) async throws -> ReminderPlanChanges {
         let foreign = held.filter { !Self.isReminder($0.identifier) }.count
         let room = limits(foreignPending: foreign)
         let plan: ReminderPlan
         if room.maxPending == 0 {
             plan = ReminderPlan(notifications: [], corrupted: [])  // no slot left: cancel every Cairn request
         } else {
-            plan = try reminders.plan(
-                nowMs: Int64((now.timeIntervalSince1970 * 1000).rounded(.down)),
-                deviceZone: deviceZone, limits: room, horizonDays: horizonDays)
+            plan = try await reminders.plan(
+                now: now, deviceZone: deviceZone, limits: room, horizonDays: horizonDays)
         }
         var changes = try Self.changes(plan: plan.notifications, held: held)
         changes.corrupted = plan.corrupted
@@ -254,22 +256,35 @@ public enum ReminderAction: String, CaseIterable, Sendable {
         actionIdentifier: String, info: ReminderNotificationInfo,
         deliveredAt: Date, now: Date, snoozeMinutes: Int = 10
     ) -> [ReminderReport] {
-        let at = ms(now)
-        var out: [ReminderReport] = [.shown(atMs: ms(deliveredAt))]
+        var out: [ReminderReport] = [.shown(at: deliveredAt)]
         switch ReminderAction(rawValue: actionIdentifier) {
-        case .done: out.append(.done(atMs: at))
-        case .skip: out.append(.skipped(atMs: at))
+        case .done: out.append(.done(at: now))
+        case .skip: out.append(.skipped(at: now))
         case .snooze:
-            let until = max(at, info.dueMs) + Int64(max(1, snoozeMinutes)) * 60_000
-            out.append(.snoozed(untilMs: until))
+            let until = max(now, info.due) + TimeInterval(max(1, snoozeMinutes) * 60)
+            out.append(.snoozed(until: until))
         case nil: break
         }
         return out
     }
 }
 
+/// Whole milliseconds since 1970, rounded as the core rounds a `Date`
+/// (to the nearest).
 func ms(_ date: Date) -> Int64 {
-    Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+    Int64((date.timeIntervalSince1970 * 1000).rounded())
+}
+
+/// The `Date` of whole milliseconds since 1970, built as the bindings build
+/// the dates they return (whole seconds, then the fraction), so that the
+/// two compare equal.
+func date(ms: Int64) -> Date {
+    let magnitude = ms.magnitude
+    let seconds = Double(magnitude / 1000)
+    let fraction = Double(magnitude % 1000 * 1_000_000) / 1e9
+    return ms >= 0
+        ? Date(timeIntervalSince1970: seconds).addingTimeInterval(fraction)
+        : Date(timeIntervalSince1970: -seconds).addingTimeInterval(-fraction)
 }
 
 /// Where pending notifications live: `UNUserNotificationCenter` on Apple
@@ -291,23 +306,27 @@ public protocol ReminderNotificationScheduler: AnyObject, Sendable {
 /// and schedules new ones. Call `apply()` at app start, after a zone or
 /// clock change, when the app returns to the foreground and after each
 /// `report`. Applies run one at a time, in the order they were asked for.
+///
+/// Every call into the journal is awaited: the applier never blocks a
+/// thread of Swift's cooperative pool (the journal does its work on its own
+/// threads).
 public actor NotificationPlanApplier {
     public let reminders: Reminders
-    public let scheduler: ReminderNotificationScheduler
+    public let scheduler: any ReminderNotificationScheduler
     public let differ: ReminderPlanDiffer
-    private let deviceZone: @Sendable () -> String
+    private let deviceZone: @Sendable () -> TimeZone
     private let clock: @Sendable () -> Date
     private var last: Task<Void, Never>?
     private var reportedShown: Set<String> = []
 
     /// - Parameters:
-    ///   - deviceZone: the device's IANA zone now (read at each apply).
+    ///   - deviceZone: the device's zone now (read at each apply).
     ///   - clock: now (tests pass a fixed time).
     public init(
         reminders: Reminders,
-        scheduler: ReminderNotificationScheduler,
-        differ: ReminderPlanDiffer,
-        deviceZone: @escaping @Sendable () -> String = { TimeZone.current.identifier },
+        scheduler: any ReminderNotificationScheduler,
+        differ: ReminderPlanDiffer = ReminderPlanDiffer(),
+        deviceZone: @escaping @Sendable () -> TimeZone = { TimeZone.current },
         clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.reminders = reminders
@@ -319,9 +338,12 @@ public actor NotificationPlanApplier {
 
     /// Reports delivered reminders as shown, then brings the pending
     /// requests in line with the plan. Returns what changed. Throws
-    /// `CairnError` (the journal is closed, or the device's zone is unknown
-    /// to its zone database) or the scheduler's first error (the other
-    /// requests are still scheduled).
+    /// `CairnError` (`.closed` once the journal is closed, `.unknownZone`
+    /// when the device's zone is not in the journal's zone database) or the
+    /// scheduler's first error (the other requests are still scheduled).
+    ///
+    /// An apply, once asked for, runs to its end: cancelling the calling
+    /// task only stops the wait for its result.
     @discardableResult
     public func apply() async throws -> ReminderPlanChanges {
         let previous = last
@@ -343,28 +365,28 @@ public actor NotificationPlanApplier {
             actionIdentifier: actionIdentifier, info: info, deliveredAt: deliveredAt,
             now: clock(), snoozeMinutes: snoozeMinutes)
         for r in reports {
-            try reminders.report(occurrence: info.occurrence, dueMs: info.dueMs, report: r)
+            try await reminders.report(occurrence: info.occurrence, due: info.due, report: r)
         }
         return try await apply()
     }
 
     /// Reports a reminder the OS showed while the app was in the foreground.
-    public func presented(info: ReminderNotificationInfo, at date: Date) throws {
-        try reminders.report(occurrence: info.occurrence, dueMs: info.dueMs, report: .shown(atMs: ms(date)))
+    public func presented(info: ReminderNotificationInfo, at date: Date) async throws {
+        try await reminders.report(occurrence: info.occurrence, due: info.due, report: .shown(at: date))
     }
 
     private func applyNow() async throws -> ReminderPlanChanges {
         for d in await scheduler.deliveredReminders() where !reportedShown.contains(d.identifier) {
             // A key the core refuses is dropped, not a reason to stop applying.
             do {
-                try reminders.report(occurrence: d.info.occurrence, dueMs: d.info.dueMs, report: .shown(atMs: ms(d.date)))
+                try await reminders.report(occurrence: d.info.occurrence, due: d.info.due, report: .shown(at: d.date))
                 reportedShown.insert(d.identifier)
-            } catch CairnError.InvalidInput {
+            } catch CairnError.invalidInput {
                 reportedShown.insert(d.identifier)
             }
         }
         let held = await scheduler.pendingRequests()
-        let changes = try differ.changes(reminders: reminders, deviceZone: deviceZone(), now: clock(), held: held)
+        let changes = try await differ.changes(reminders: reminders, deviceZone: deviceZone(), now: clock(), held: held)
         if !changes.corrupted.isEmpty {
             // Damaged records were skipped and every good rule is scheduled
             // below; say which (table and random id only, never content).
@@ -373,7 +395,7 @@ public actor NotificationPlanApplier {
         if !changes.remove.isEmpty {
             scheduler.removePending(identifiers: changes.remove)
         }
-        var firstError: Error?
+        var firstError: (any Error)?
         for request in changes.add {
             do {
                 try await scheduler.schedule(request)

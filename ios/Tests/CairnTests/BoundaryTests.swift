@@ -3,155 +3,177 @@ import Foundation
 import XCTest
 
 /// What the Swift side can hand the library that it must refuse cleanly.
+/// (Zones and days are typed now: a `TimeZone` always names a zone
+/// Foundation knows, so a zone the journal lacks is one made from an offset;
+/// a day is a `DateComponents` that may be missing a field or off the
+/// calendar.)
 final class BoundaryTests: JournalTestCase {
-    func testUnknownTrackersZonesAndDaysAreInvalidInput() throws {
-        let journal = try makeJournal()
-        assertThrows(.invalidInput) {
-            try journal.log(entry: NewEntry(tracker: "no such tracker", value: .scale(value: 5), atMs: nowMs(), zone: "UTC"))
+    func testUnknownTrackersZonesAndDaysAreRefused() async throws {
+        let journal = try await makeJournal()
+        await assertThrows(.unknownTracker) {
+            try await journal.log(entry: NewEntry(tracker: "no such tracker", value: .scale(value: 5), at: rightNow(), zone: utcZone))
         }
-        assertThrows(.invalidInput) { try journal.log(entry: moodEntry(5, zone: "Mars/Base")) }
-        assertThrows(.invalidInput) { try journal.log(entry: moodEntry(5, zone: "")) }
-        assertThrows(.invalidInput) { try journal.entries(query: EntryQuery(fromDay: "2026-13-45")) }
-        assertThrows(.invalidInput) { try journal.tagsOnLowDays(query: EntryQuery(toDay: "2026-13-45"), tracker: "mood", threshold: 3) }
-        XCTAssertEqual(try journal.entries(query: EntryQuery()).entries, [])
+        await assertUnknownZone("zone") { try await journal.log(entry: moodEntry(5, zone: fixedOffsetZone)) }
+        await assertInvalid("fromDay") {
+            try await journal.entries(query: EntryQuery(fromDay: DateComponents(year: 2026, month: 13, day: 45)))
+        }
+        await assertInvalid("toDay") {
+            try await journal.tagsOnLowDays(
+                query: EntryQuery(toDay: DateComponents(year: 2026, month: 13, day: 45)), tracker: "mood", threshold: 3)
+        }
+        let none = try await journal.entries(query: EntryQuery())
+        XCTAssertEqual(none.entries, [])
     }
 
-    func testValuesMustFitTheirTracker() throws {
-        let journal = try makeJournal()
+    func testValuesMustFitTheirTracker() async throws {
+        let journal = try await makeJournal()
         for value: Value in [
             .scale(value: 11), .scale(value: -1), .scale(value: .nan), .scale(value: .infinity),
             .yesNo(value: true), .text(text: "seven"), .count(value: 3),
         ] {
-            assertThrows(.invalidInput, "\(value)") { try journal.log(entry: NewEntry(tracker: "mood", value: value, atMs: nowMs(), zone: "UTC")) }
+            await assertThrows(.invalidInput, "\(value)") {
+                try await journal.log(entry: NewEntry(tracker: "mood", value: value, at: rightNow(), zone: utcZone))
+            }
         }
-        assertThrows(.invalidInput) {
-            try journal.log(entry: NewEntry(tracker: "sleep", value: .sleep(minutes: 25 * 60, quality: nil), atMs: nowMs(), zone: "UTC"))
+        await assertThrows(.invalidInput) {
+            try await journal.log(entry: NewEntry(tracker: "sleep", value: .sleep(minutes: 25 * 60, quality: nil), at: rightNow(), zone: utcZone))
         }
-        assertThrows(.invalidInput) {
-            try journal.log(entry: NewEntry(tracker: "sleep", value: .sleep(minutes: 60, quality: 11), atMs: nowMs(), zone: "UTC"))
+        await assertThrows(.invalidInput) {
+            try await journal.log(entry: NewEntry(tracker: "sleep", value: .sleep(minutes: 60, quality: 11), at: rightNow(), zone: utcZone))
         }
     }
 
-    func testTimesMustBeAfter1970AndAtMostADayAhead() throws {
-        let journal = try makeJournal()
-        XCTAssertNoThrow(try journal.log(entry: moodEntry(5, at: nowMs() + dayMs - 60_000)))
-        assertThrows(.invalidInput) { try journal.log(entry: moodEntry(5, at: nowMs() + 2 * dayMs)) }
-        assertThrows(.invalidInput) { try journal.log(entry: moodEntry(5, at: -1)) }
-        assertThrows(.invalidInput) { try journal.log(entry: moodEntry(5, at: .min)) }
-        assertThrows(.invalidInput) { try journal.log(entry: moodEntry(5, at: .max)) }
-        assertThrows(.invalidInput) { try journal.entries(query: EntryQuery(fromMs: .max)) }
+    func testTimesMustBeAfter1970AndAtMostADayAhead() async throws {
+        let journal = try await makeJournal()
+        _ = try await journal.log(entry: moodEntry(5, at: rightNow().shifted(day - minute)))
+        await assertInvalid("at") { try await journal.log(entry: moodEntry(5, at: rightNow().shifted(2 * day))) }
+        await assertInvalid("at") { try await journal.log(entry: moodEntry(5, at: instant(ms: -1000))) }
+        await assertInvalid("at") { try await journal.log(entry: moodEntry(5, at: .distantPast)) }
+        await assertInvalid("at") { try await journal.log(entry: moodEntry(5, at: .distantFuture)) }
+        // Beyond any calendar the core knows (year 318857): refused, not a crash.
+        await assertInvalid("from") { try await journal.entries(query: EntryQuery(from: Date(timeIntervalSince1970: 1e13))) }
     }
 
-    func testTooManyTagsAreRefused() throws {
-        let journal = try makeJournal()
+    func testTooManyTagsAreRefused() async throws {
+        let journal = try await makeJournal()
         let tags = (0..<33).map { Tag(group: .other, label: "tag \($0)") }
-        assertThrows(.invalidInput) { try journal.log(entry: moodEntry(5, tags: tags)) }
+        await assertThrows(.invalidInput) { try await journal.log(entry: moodEntry(5, tags: tags)) }
         let duplicates = Array(repeating: Tag(group: .other, label: "same"), count: 40)
-        XCTAssertEqual(try journal.log(entry: moodEntry(5, tags: duplicates)).tags, [Tag(group: .other, label: "same")])
-        assertThrows(.invalidInput) { try journal.log(entry: moodEntry(5, tags: [Tag(group: .trigger, label: " ")])) }
+        let entry = try await journal.log(entry: moodEntry(5, tags: duplicates))
+        XCTAssertEqual(entry.tags, [Tag(group: .other, label: "same")])
+        await assertThrows(.invalidInput) { try await journal.log(entry: moodEntry(5, tags: [Tag(group: .trigger, label: " ")])) }
     }
 
-    func testHugeStringsAreRefusedWithoutACrash() throws {
-        let journal = try makeJournal()
+    func testHugeStringsAreRefusedWithoutACrash() async throws {
+        let journal = try await makeJournal()
         let twoMB = String(repeating: "a", count: 2 * 1024 * 1024)
         let tenMB = String(repeating: "n", count: 10 * 1024 * 1024)
-        assertThrows(.invalidInput) { try journal.log(entry: moodEntry(5, note: twoMB)) }
-        assertThrows(.invalidInput) { try journal.addTracker(tracker: NewTracker(name: tenMB, kind: .count)) }
-        assertThrows(.invalidInput) {
-            try journal.log(entry: NewEntry(tracker: tenMB, value: .scale(value: 5), atMs: nowMs(), zone: "UTC"))
+        await assertInvalid("note") { try await journal.log(entry: moodEntry(5, note: twoMB)) }
+        await assertThrows(.invalidInput) { try await journal.addTracker(tracker: NewTracker(name: tenMB, kind: .count)) }
+        // A name no tracker has, however long.
+        await assertThrows(.unknownTracker) {
+            try await journal.log(entry: NewEntry(tracker: tenMB, value: .scale(value: 5), at: rightNow(), zone: utcZone))
         }
-        assertThrows(.invalidInput) { try journal.log(entry: moodEntry(5, zone: tenMB)) }
-        assertThrows(.invalidInput) { try journal.tracker(idOrName: tenMB) }
-        assertThrows(.invalidInput) { try journal.entries(query: EntryQuery(fromDay: tenMB)) }
-        assertThrows(.invalidInput) { try parseTag(text: tenMB) }
-        assertThrows(.invalidInput) {
-            try journal.log(entry: NewEntry(tracker: "medication", value: .medication(name: tenMB, taken: true), atMs: nowMs(), zone: "UTC"))
+        await assertThrows(.unknownTracker) { try await journal.tracker(idOrName: tenMB) }
+        await assertThrows(.unknownTracker) { try await journal.entries(query: EntryQuery(tracker: tenMB)) }
+        await assertThrows(.invalidInput) { try parseTag(text: tenMB) }
+        await assertThrows(.invalidInput) {
+            try await journal.log(entry: NewEntry(
+                tracker: "medication", value: .medication(name: tenMB, taken: true), at: rightNow(), zone: utcZone))
         }
         // The largest note accepted (64 KiB) round-trips.
         let largest = String(repeating: "é", count: 32 * 1024)
-        let entry = try journal.log(entry: moodEntry(5, note: largest))
-        XCTAssertEqual(try journal.entry(id: entry.id).note, largest)
-        assertThrows(.invalidInput) { try journal.log(entry: moodEntry(5, note: largest + "x")) }
-        XCTAssertEqual(try journal.entries(query: EntryQuery()).entries.count, 1)
-        XCTAssertTrue(try journal.integrityCheck())
+        let entry = try await journal.log(entry: moodEntry(5, note: largest))
+        let read = try await journal.entry(id: entry.id)
+        XCTAssertEqual(read.note, largest)
+        await assertInvalid("note") { try await journal.log(entry: moodEntry(5, note: largest + "x")) }
+        let all = try await journal.entries(query: EntryQuery())
+        XCTAssertEqual(all.entries.count, 1)
+        let sound = try await journal.integrityCheck()
+        XCTAssertTrue(sound)
     }
 
     /// Ids must be 32 lowercase hex characters (what the library makes):
-    /// anything else is `InvalidInput`, whose message never repeats it.
-    func testMalformedIdsOfAnySizeAreInvalidInput() throws {
-        let journal = try makeJournal()
-        let entry = try journal.log(entry: moodEntry(5))
+    /// anything else is `invalidInput`, whose message never repeats it.
+    func testMalformedIdsOfAnySizeAreInvalidInput() async throws {
+        let journal = try await makeJournal()
+        let entry = try await journal.log(entry: moodEntry(5))
         let hugeId = String(repeating: "f", count: 10 * 1024 * 1024)
+        let id = entry.id.value
         let malformed = [
             "", "my diary", "not an id", hugeId,
             String(repeating: "a", count: 31), String(repeating: "a", count: 33),
-            entry.id.uppercased(), entry.id + "\u{0}", " " + entry.id.dropFirst(),
+            id.uppercased(), id + "\u{0}", " " + id.dropFirst(),
             String(repeating: "g", count: 32), String(repeating: "é", count: 16),
         ]
-        for id in malformed {
-            let label = "id \(id.prefix(40).debugDescription) (\(id.utf8.count) bytes)"
+        for text in malformed {
+            let label = "id \(text.prefix(40).debugDescription) (\(text.utf8.count) bytes)"
+            let bad = EntryId(text)
             var errors: [CairnError?] = []
-            errors.append(assertThrows(.invalidInput, label) { try journal.entry(id: id) })
-            errors.append(assertThrows(.invalidInput, label) { try journal.deleteEntry(id: id) })
-            errors.append(assertThrows(.invalidInput, label) { try journal.updateEntry(id: id, entry: moodEntry(6)) })
-            errors.append(assertThrows(.invalidInput, label) { try journal.deleteTracker(id: id) })
-            for case let .InvalidInput(message)? in errors where !id.isEmpty {
-                XCTAssertFalse(message.contains(id), "the message repeats the id: \(label)")
-                XCTAssertLessThan(message.utf8.count, 200, label)
+            errors.append(await assertThrows(.invalidInput, label) { try await journal.entry(id: bad) })
+            errors.append(await assertThrows(.invalidInput, label) { try await journal.deleteEntry(id: bad) })
+            errors.append(await assertThrows(.invalidInput, label) { try await journal.updateEntry(id: bad, entry: moodEntry(6)) })
+            errors.append(await assertThrows(.invalidInput, label) { try await journal.deleteTracker(id: TrackerId(text)) })
+            for case let error? in errors where !text.isEmpty {
+                let sentence = error.localizedDescription
+                XCTAssertFalse(sentence.contains(text), "the message repeats the id: \(label)")
+                XCTAssertLessThan(sentence.utf8.count, 200, label)
             }
         }
         // Nothing was changed by the refused calls.
-        XCTAssertEqual(try journal.entry(id: entry.id), entry)
-        let error = assertThrows(.invalidInput) { try journal.entry(id: "my diary") }
+        let read = try await journal.entry(id: entry.id)
+        XCTAssertEqual(read, entry)
+        let error = await assertThrows(.invalidInput) { try await journal.entry(id: EntryId("my diary")) }
         for text in [String(describing: error as Any), String(reflecting: error as Any), error?.localizedDescription ?? ""] {
             XCTAssertFalse(text.contains("my diary"), text)
         }
     }
 
-    /// A well-formed id that names nothing is `NotFound`.
-    func testWellFormedUnknownIdsAreNotFound() throws {
-        let journal = try makeJournal()
-        for id in [String(repeating: "0", count: 32), String(repeating: "f", count: 32), "0123456789abcdef0123456789abcdef"] {
-            assertThrows(.notFound, id) { try journal.entry(id: id) }
-            assertThrows(.notFound, id) { try journal.deleteEntry(id: id) }
-            assertThrows(.notFound, id) { try journal.updateEntry(id: id, entry: moodEntry(5)) }
-            assertThrows(.notFound, id) { try journal.deleteTracker(id: id) }
+    /// A well-formed id that names nothing is `notFound`.
+    func testWellFormedUnknownIdsAreNotFound() async throws {
+        let journal = try await makeJournal()
+        for text in [String(repeating: "0", count: 32), String(repeating: "f", count: 32), "0123456789abcdef0123456789abcdef"] {
+            let id = EntryId(text)
+            await assertThrows(.notFound, text) { try await journal.entry(id: id) }
+            await assertThrows(.notFound, text) { try await journal.deleteEntry(id: id) }
+            await assertThrows(.notFound, text) { try await journal.updateEntry(id: id, entry: moodEntry(5)) }
+            await assertThrows(.notFound, text) { try await journal.deleteTracker(id: TrackerId(text)) }
         }
     }
 
-    func testNulCharactersAreRefused() throws {
-        let journal = try makeJournal()
-        assertThrows(.invalidInput) { try journal.log(entry: moodEntry(5, note: "before\u{0}after")) }
-        assertThrows(.invalidInput) { try parseTag(text: "a\u{0}b") }
+    func testNulCharactersAreRefused() async throws {
+        let journal = try await makeJournal()
+        await assertInvalid("note") { try await journal.log(entry: moodEntry(5, note: "before\u{0}after")) }
+        await assertThrows(.invalidInput) { try parseTag(text: "a\u{0}b") }
     }
 
-    func testErrorDescriptionsNeverRepeatThePatientsText() throws {
-        let journal = try makeJournal()
+    func testErrorDescriptionsNeverRepeatThePatientsText() async throws {
+        let journal = try await makeJournal()
         let secret = "I told no one about the panic attack at Maria's"
-        var errors: [Error] = []
-        func collect(_ body: () throws -> Any) {
-            do { _ = try body() } catch { errors.append(error) }
+        var errors: [any Error] = []
+        func collect(_ body: () async throws -> Any) async {
+            do { _ = try await body() } catch { errors.append(error) }
         }
-        collect { try journal.log(entry: moodEntry(42, note: secret)) }
-        collect { try journal.log(entry: moodEntry(5, at: nowMs() + 3 * dayMs, note: secret)) }
-        collect { try journal.log(entry: moodEntry(5, zone: "Mars/Base", note: secret)) }
-        collect { try journal.log(entry: moodEntry(5, note: secret + String(repeating: "!", count: 70_000))) }
-        collect { try journal.log(entry: moodEntry(5, note: secret + "\u{0}")) }
-        collect { try journal.log(entry: moodEntry(5, tags: [Tag(group: .other, label: secret + secret)])) }
-        collect { try journal.log(entry: NewEntry(tracker: secret, value: .scale(value: 5), atMs: nowMs(), zone: "UTC")) }
-        collect { try journal.log(entry: NewEntry(tracker: "mood", value: .text(text: secret), atMs: nowMs(), zone: "UTC")) }
-        collect { try journal.addTracker(tracker: NewTracker(name: secret + secret, kind: .count)) }
-        collect { try journal.tracker(idOrName: secret) }
-        collect { try journal.entries(query: EntryQuery(fromDay: secret)) }
-        collect { try journal.entries(query: EntryQuery(after: secret)) }
-        collect { try parseTag(text: secret + secret) }
-        collect { try parseValue(kind: .count, text: secret) }
-        collect { try journal.entry(id: secret) }
-        collect { try journal.deleteEntry(id: secret) }
-        collect { try journal.updateEntry(id: secret, entry: moodEntry(5)) }
-        collect { try journal.deleteTracker(id: secret) }
-        let entry = try journal.log(entry: moodEntry(5))
-        collect { try journal.updateEntry(id: entry.id, entry: moodEntry(11, note: secret)) }
+        await collect { try await journal.log(entry: moodEntry(42, note: secret)) }
+        await collect { try await journal.log(entry: moodEntry(5, at: rightNow().shifted(3 * day), note: secret)) }
+        await collect { try await journal.log(entry: moodEntry(5, zone: fixedOffsetZone, note: secret)) }
+        await collect { try await journal.log(entry: moodEntry(5, note: secret + String(repeating: "!", count: 70_000))) }
+        await collect { try await journal.log(entry: moodEntry(5, note: secret + "\u{0}")) }
+        await collect { try await journal.log(entry: moodEntry(5, tags: [Tag(group: .other, label: secret + secret)])) }
+        await collect { try await journal.log(entry: NewEntry(tracker: secret, value: .scale(value: 5), at: rightNow(), zone: utcZone)) }
+        await collect { try await journal.log(entry: NewEntry(tracker: "mood", value: .text(text: secret), at: rightNow(), zone: utcZone)) }
+        await collect { try await journal.addTracker(tracker: NewTracker(name: secret + secret, kind: .count)) }
+        await collect { try await journal.tracker(idOrName: secret) }
+        await collect { try await journal.entries(query: EntryQuery(tracker: secret)) }
+        await collect { try await journal.entries(query: EntryQuery(after: secret)) }
+        await collect { try parseTag(text: secret + secret) }
+        await collect { try parseValue(kind: .count, text: secret) }
+        await collect { try await journal.entry(id: EntryId(secret)) }
+        await collect { try await journal.deleteEntry(id: EntryId(secret)) }
+        await collect { try await journal.updateEntry(id: EntryId(secret), entry: moodEntry(5)) }
+        await collect { try await journal.deleteTracker(id: TrackerId(secret)) }
+        let entry = try await journal.log(entry: moodEntry(5))
+        await collect { try await journal.updateEntry(id: entry.id, entry: moodEntry(11, note: secret)) }
         XCTAssertEqual(errors.count, 19, "every call above must fail")
 
         for error in errors {

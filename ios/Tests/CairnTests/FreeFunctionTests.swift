@@ -11,13 +11,13 @@ final class FreeFunctionTests: XCTestCase {
     }
 
     func testBuiltinTrackersAreListedWithTheirKinds() throws {
-        let trackers = try builtinTrackers()
+        let trackers = builtinTrackers()
         XCTAssertTrue(trackers.allSatisfy { $0.builtin })
-        let ids = trackers.map(\.id)
+        let ids = trackers.map(\.id.value)
         for id in ["mood", "anxiety", "sleep", "energy", "appetite", "medication"] {
             XCTAssertTrue(ids.contains(id), id)
         }
-        let mood = try? XCTUnwrap(trackers.first { $0.id == "mood" })
+        let mood = try? XCTUnwrap(trackers.first { $0.id == TrackerId("mood") })
         XCTAssertEqual(mood?.name, "Mood")
         guard case let .scale(min, max, _, minLabel, maxLabel)? = mood?.kind else {
             return XCTFail("mood is a scale: \(String(describing: mood))")
@@ -26,8 +26,8 @@ final class FreeFunctionTests: XCTestCase {
         XCTAssertEqual(max, 10)
         XCTAssertFalse(minLabel.isEmpty)
         XCTAssertFalse(maxLabel.isEmpty)
-        XCTAssertEqual(trackers.first { $0.id == "sleep" }?.kind, .sleep)
-        XCTAssertEqual(trackers.first { $0.id == "medication" }?.kind, .medication)
+        XCTAssertEqual(trackers.first { $0.id == TrackerId("sleep") }?.kind, .sleep)
+        XCTAssertEqual(trackers.first { $0.id == TrackerId("medication") }?.kind, .medication)
     }
 
     func testParseTagReadsGroupsAndPlainLabels() throws {
@@ -36,11 +36,11 @@ final class FreeFunctionTests: XCTestCase {
         XCTAssertEqual(try parseTag(text: "family"), Tag(group: .other, label: "family"))
     }
 
-    func testParseTagRefusesBlankAndOverlongLabels() {
-        assertThrows(.invalidInput) { try parseTag(text: "  ") }
-        assertThrows(.invalidInput) { try parseTag(text: "") }
-        assertThrows(.invalidInput) { try parseTag(text: "trigger:") }
-        assertThrows(.invalidInput) { try parseTag(text: String(repeating: "x", count: 65)) }
+    func testParseTagRefusesBlankAndOverlongLabels() async {
+        await assertThrows(.invalidInput) { try parseTag(text: "  ") }
+        await assertThrows(.invalidInput) { try parseTag(text: "") }
+        await assertThrows(.invalidInput) { try parseTag(text: "trigger:") }
+        await assertThrows(.invalidInput) { try parseTag(text: String(repeating: "x", count: 65)) }
     }
 
     func testParseValueReadsWhatPeopleType() throws {
@@ -58,20 +58,24 @@ final class FreeFunctionTests: XCTestCase {
         )
     }
 
-    func testParseValueRefusesWhatDoesNotFitTheKind() {
+    func testParseValueRefusesWhatDoesNotFitTheKind() async {
         let scale = TrackerKind.scale(min: 0, max: 10, step: 1, minLabel: "low", maxLabel: "high")
-        assertThrows(.invalidInput) { try parseValue(kind: scale, text: "seven") }
-        assertThrows(.invalidInput) { try parseValue(kind: scale, text: "11") }
-        assertThrows(.invalidInput) { try parseValue(kind: .yesNo, text: "maybe") }
-        assertThrows(.invalidInput) { try parseValue(kind: .count, text: "-1") }
-        assertThrows(.invalidInput) { try parseValue(kind: .duration(maxMinutes: 60), text: "soon") }
-        assertThrows(.invalidInput) { try parseValue(kind: .sleep, text: "30h") }
+        await assertThrows(.invalidInput) { try parseValue(kind: scale, text: "seven") }
+        await assertThrows(.invalidInput) { try parseValue(kind: scale, text: "11") }
+        await assertThrows(.invalidInput) { try parseValue(kind: .yesNo, text: "maybe") }
+        await assertThrows(.invalidInput) { try parseValue(kind: .count, text: "-1") }
+        await assertThrows(.invalidInput) { try parseValue(kind: .duration(maxMinutes: 60), text: "soon") }
+        await assertThrows(.invalidInput) { try parseValue(kind: .sleep, text: "30h") }
     }
 
-    func testCoreVersionIsSemver() throws {
-        let version = try coreVersion()
+    func testCoreVersionIsSemver() {
+        let version = coreVersion()
         let parts = version.split(separator: ".")
         XCTAssertEqual(parts.count, 3, version)
         XCTAssertTrue(parts.allSatisfy { Int($0) != nil }, version)
+    }
+
+    func testNotificationIdPrefixIsThePlansPrefix() {
+        XCTAssertEqual(notificationIdPrefix(), "cairn-")
     }
 }

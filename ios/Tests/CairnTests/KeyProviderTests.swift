@@ -7,43 +7,43 @@ import Security
 #endif
 
 final class KeyProviderTests: JournalTestCase {
-    func testFirstOpenMakesTheKeyThenTheJournal() throws {
+    func testFirstOpenMakesTheKeyThenTheJournal() async throws {
         let keys = InMemoryKeyProvider()
-        let journal = try Journal.openOrCreate(path: path(), keys: keys)
-        let entry = try journal.log(entry: moodEntry(6))
-        try journal.close()
+        let journal = try await Journal.openOrCreate(path: path(), keys: keys)
+        let entry = try await journal.log(entry: moodEntry(6))
+        try await journal.close()
 
         let stored = try XCTUnwrap(try keys.storedKey())
         XCTAssertEqual(stored.count, 32)
-        let reopened = try Journal.openOrCreate(path: path(), keys: keys)
-        defer { XCTAssertNoThrow(try reopened.close()) }
-        XCTAssertEqual(try reopened.entry(id: entry.id).id, entry.id)
+        let reopened = try await Journal.openOrCreate(path: path(), keys: keys)
+        closeAtTearDown(reopened)
+        let read = try await reopened.entry(id: entry.id)
+        XCTAssertEqual(read.id, entry.id)
         XCTAssertEqual(try keys.storedKey(), stored)
-        XCTAssertNoThrow(try Journal.open(path: path(), key: stored).close())
+        try await Journal.open(path: path(), key: stored).close()
     }
 
-    func testAStoredKeyIsUsedForANewJournal() throws {
+    func testAStoredKeyIsUsedForANewJournal() async throws {
         let keys = InMemoryKeyProvider(key: key)
-        try Journal.openOrCreate(path: path(), keys: keys).close()
-        XCTAssertNoThrow(try Journal.open(path: path(), key: key).close())
+        try await Journal.openOrCreate(path: path(), keys: keys).close()
+        try await Journal.open(path: path(), key: key).close()
     }
 
-    func testAJournalWithoutItsKeyIsLeftAlone() throws {
-        try makeJournal().close()
+    func testAJournalWithoutItsKeyIsLeftAlone() async throws {
+        try await makeJournal().close()
         let before = try Data(contentsOf: URL(fileURLWithPath: path()))
         let keys = InMemoryKeyProvider()
-        XCTAssertThrowsError(try Journal.openOrCreate(path: path(), keys: keys)) { error in
-            XCTAssertEqual(error as? KeyProviderError, .keyMissingForExistingJournal)
-        }
+        await assertKeyProviderError(.keyMissingForExistingJournal) { try await Journal.openOrCreate(path: path(), keys: keys) }
         XCTAssertNil(try keys.storedKey(), "no key was made")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path())), before)
     }
 
-    func testAStoredKeyThatDoesNotOpenTheJournalIsKept() throws {
-        try makeJournal().close()
+    func testAStoredKeyThatDoesNotOpenTheJournalIsKept() async throws {
+        try await makeJournal().close()
         let other = try generateKey()
         let keys = InMemoryKeyProvider(key: other)
-        assertThrows(.wrongKey) { try Journal.openOrCreate(path: path(), keys: keys) }
+        let path = path()
+        await assertThrows(.wrongKey) { try await Journal.openOrCreate(path: path, keys: keys) }
         XCTAssertEqual(try keys.storedKey(), other)
     }
 
@@ -71,19 +71,17 @@ final class KeyProviderTests: JournalTestCase {
         XCTAssertEqual(seen.first?.count, 32)
     }
 
-    func testAJournalRestoredWithoutItsKeyCanBeSetAsideForANewOne() throws {
+    func testAJournalRestoredWithoutItsKeyCanBeSetAsideForANewOne() async throws {
         // A journal as a backup restores it: the files, with a log not yet
         // copied into the main file, without the Keychain item.
-        let original = try makeJournal()
-        let entry = try original.log(entry: moodEntry(3, note: "kept in the old file"))
+        let original = try await makeJournal()
+        let entry = try await original.log(entry: moodEntry(3, note: "kept in the old file"))
         let restored = path("restored.cairn")
         for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: path() + suffix) {
             try FileManager.default.copyItem(atPath: path() + suffix, toPath: restored + suffix)
         }
         let keys = InMemoryKeyProvider()
-        XCTAssertThrowsError(try Journal.openOrCreate(path: restored, keys: keys)) { error in
-            XCTAssertEqual(error as? KeyProviderError, .keyMissingForExistingJournal)
-        }
+        await assertKeyProviderError(.keyMissingForExistingJournal) { try await Journal.openOrCreate(path: restored, keys: keys) }
         XCTAssertNil(try keys.storedKey())
         let before = try Data(contentsOf: URL(fileURLWithPath: restored))
 
@@ -93,21 +91,22 @@ final class KeyProviderTests: JournalTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: restored + "-wal"))
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: aside)), before, "moved, not changed")
 
-        let fresh = try Journal.openOrCreate(path: restored, keys: keys)
-        defer { XCTAssertNoThrow(try fresh.close()) }
-        assertThrows(.notFound, "a new journal") { try fresh.entry(id: entry.id) }
+        let fresh = try await Journal.openOrCreate(path: restored, keys: keys)
+        closeAtTearDown(fresh)
+        await assertThrows(.notFound, "a new journal") { try await fresh.entry(id: entry.id) }
         XCTAssertNotEqual(try keys.storedKey(), key)
         // Nothing was lost: the old key, were it found, still opens the old
         // file, log included.
-        let old = try Journal.open(path: aside, key: key)
-        defer { XCTAssertNoThrow(try old.close()) }
-        XCTAssertEqual(try old.entry(id: entry.id).note, "kept in the old file")
+        let old = try await Journal.open(path: aside, key: key)
+        closeAtTearDown(old)
+        let read = try await old.entry(id: entry.id)
+        XCTAssertEqual(read.note, "kept in the old file")
     }
 
-    func testSettingAsideNeverOverwrites() throws {
-        try makeJournal().close()
+    func testSettingAsideNeverOverwrites() async throws {
+        try await makeJournal().close()
         let first = try Journal.setAside(path: path())
-        try Journal.create(path: path(), key: key).close()
+        try await Journal.create(path: path(), key: key).close()
         let second = try Journal.setAside(path: path())
         XCTAssertNotEqual(first, second)
         XCTAssertTrue(FileManager.default.fileExists(atPath: first))
@@ -115,7 +114,7 @@ final class KeyProviderTests: JournalTestCase {
         XCTAssertThrowsError(try Journal.setAside(path: path()), "no journal to move")
     }
 
-    func testKeychainStatusesBecomeTypedErrors() throws {
+    func testKeychainStatusesBecomeTypedErrors() async throws {
         let keychain = FakeKeychain()
         let slots = KeychainKeySlots(items: keychain, account: "a")
         XCTAssertNil(try slots.storedKey())
@@ -142,9 +141,7 @@ final class KeyProviderTests: JournalTestCase {
         XCTAssertThrowsError(try slots.storedKey()) { error in
             XCTAssertEqual(error as? KeyProviderError, .unavailableUntilFirstUnlock)
         }
-        XCTAssertThrowsError(try Journal.openOrCreate(path: path(), keys: slots)) { error in
-            XCTAssertEqual(error as? KeyProviderError, .unavailableUntilFirstUnlock)
-        }
+        await assertKeyProviderError(.unavailableUntilFirstUnlock) { try await Journal.openOrCreate(path: path(), keys: slots) }
         keychain.failing = -34018  // errSecMissingEntitlement
         XCTAssertThrowsError(try slots.promotePendingKey(pending)) { error in
             XCTAssertEqual(error as? KeyProviderError, .keychain(status: -34018))
@@ -163,7 +160,7 @@ final class KeyProviderTests: JournalTestCase {
     }
 
     #if canImport(Security)
-    func testKeychainProviderStoresAndNeverReplacesTheKey() throws {
+    func testKeychainProviderStoresAndNeverReplacesTheKey() async throws {
         let keys = KeychainKeyProvider(service: "app.cairn.tests.\(UUID().uuidString)")
         do {
             XCTAssertNil(try keys.storedKey())
@@ -171,17 +168,17 @@ final class KeyProviderTests: JournalTestCase {
             throw XCTSkip("no Keychain entitlement in this test host (errSecMissingEntitlement)")
         }
         defer { deleteKeychainItem(keys) }
-        let journal = try Journal.openOrCreate(path: path(), keys: keys)
-        try journal.close()
+        let journal = try await Journal.openOrCreate(path: path(), keys: keys)
+        try await journal.close()
         let stored = try XCTUnwrap(try keys.storedKey())
         XCTAssertThrowsError(try keys.storeNewKey(try generateKey())) { error in
             XCTAssertEqual(error as? KeyProviderError, .keyAlreadyStored)
         }
         XCTAssertEqual(try keys.storedKey(), stored)
-        XCTAssertNoThrow(try Journal.open(path: path(), key: stored).close())
+        try await Journal.open(path: path(), key: stored).close()
     }
 
-    func testKeychainProviderRekeys() throws {
+    func testKeychainProviderRekeys() async throws {
         let keys = KeychainKeyProvider(service: "app.cairn.tests.\(UUID().uuidString)")
         do {
             XCTAssertNil(try keys.storedKey())
@@ -189,14 +186,14 @@ final class KeyProviderTests: JournalTestCase {
             throw XCTSkip("no Keychain entitlement in this test host (errSecMissingEntitlement)")
         }
         defer { deleteKeychainItem(keys) }
-        let journal = try Journal.openOrCreate(path: path(), keys: keys)
-        defer { XCTAssertNoThrow(try journal.close()) }
+        let journal = try await Journal.openOrCreate(path: path(), keys: keys)
+        closeAtTearDown(journal)
         let old = try XCTUnwrap(try keys.storedKey())
-        try journal.rekey(path: path(), keys: keys)
+        try await journal.rekey(path: path(), keys: keys)
         let new = try XCTUnwrap(try keys.storedKey())
         XCTAssertNotEqual(new, old)
         XCTAssertNil(try keys.pendingKey())
-        XCTAssertNoThrow(try Journal.open(path: path(), key: new).close())
+        try await Journal.open(path: path(), key: new).close()
     }
 
     private func deleteKeychainItem(_ keys: KeychainKeyProvider) {
@@ -211,4 +208,16 @@ final class KeyProviderTests: JournalTestCase {
         }
     }
     #endif
+}
+
+/// Asserts that `body` throws `expected`.
+func assertKeyProviderError<T>(
+    _ expected: KeyProviderError, file: StaticString = #filePath, line: UInt = #line, _ body: () async throws -> T
+) async {
+    do {
+        _ = try await body()
+        XCTFail("expected \(expected), nothing was thrown", file: file, line: line)
+    } catch {
+        XCTAssertEqual(error as? KeyProviderError, expected, "\(error)", file: file, line: line)
+    }
 }

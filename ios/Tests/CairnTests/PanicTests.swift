@@ -2,68 +2,72 @@ import Cairn
 import Foundation
 import XCTest
 
-/// A Rust panic must reach Swift as a thrown error and leave the process,
-/// and the library, running. Every export returns a `Result` in Rust, so
-/// every Swift function that calls Rust is `throws`; uniffi turns a panic
-/// into its own internal error (the fileprivate `UniffiInternalError.rustPanic`
-/// in Cairn.swift, whose description is the panic message), not a `CairnError`.
+/// A Rust panic must reach Swift as a thrown `CairnError.internal` and leave
+/// the process, the library and the journal running. `testingPanic()`
+/// panics inside a job on the journal's own threads.
 final class PanicTests: JournalTestCase {
-    func testRustPanicArrivesAsAThrownErrorAndTheProcessKeepsRunning() throws {
+    func testRustPanicArrivesAsInternalAndTheJournalKeepsWorking() async throws {
         #if CAIRN_TESTING
         // A journal opened before the panic keeps working after it.
-        let journal = try makeJournal()
-        let before = try journal.log(entry: moodEntry(4))
+        let journal = try await makeJournal()
+        let before = try await journal.log(entry: moodEntry(4))
 
-        assertIsRustPanic { try testingPanic() }
+        await assertIsInternal { try await journal.testingPanic() }
 
-        // The process, and the library, keep working.
-        XCTAssertFalse(try coreVersion().isEmpty)
+        // The process, the library and the journal keep working.
+        XCTAssertFalse(coreVersion().isEmpty)
         XCTAssertEqual(try generateKey().count, 32)
-        XCTAssertEqual(try journal.entry(id: before.id), before)
-        let after = try journal.log(entry: moodEntry(6))
-        XCTAssertEqual(try journal.entries(query: EntryQuery()).entries.map(\.id), [before.id, after.id])
-        XCTAssertTrue(try journal.integrityCheck())
+        let read = try await journal.entry(id: before.id)
+        XCTAssertEqual(read, before)
+        let after = try await journal.log(entry: moodEntry(6))
+        let page = try await journal.entries(query: EntryQuery())
+        XCTAssertEqual(page.entries.map(\.id), [before.id, after.id])
+        let sound = try await journal.integrityCheck()
+        XCTAssertTrue(sound)
 
         // And a second panic is caught the same way.
-        assertIsRustPanic { try testingPanic() }
-        XCTAssertFalse(try coreVersion().isEmpty)
+        await assertIsInternal { try await journal.testingPanic() }
+        XCTAssertFalse(coreVersion().isEmpty)
         #else
         throw XCTSkip("testingPanic() needs the testing build of cairn-ffi: bash tests/swift.sh")
         #endif
     }
 
     #if CAIRN_TESTING
-    /// Panics on several threads at once: each call throws, none ends the process.
-    func testPanicsOnManyThreadsAreEachThrown() throws {
-        let outcomes = Locked([String]())
-        DispatchQueue.concurrentPerform(iterations: 8) { _ in
-            let outcome: String
-            do {
-                try testingPanic()
-                outcome = "returned"
-            } catch is CairnError {
-                outcome = "CairnError"
-            } catch {
-                outcome = String(describing: error).contains("rustPanic") ? "panic" : "\(error)"
+    /// Panics in eight tasks at once: each call throws `.internal`, none
+    /// ends the process, and the journal's readers all still work.
+    func testPanicsInManyTasksAreEachThrown() async throws {
+        let journal = try await makeJournal()
+        let outcomes = await withTaskGroup(of: String.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    do {
+                        try await journal.testingPanic()
+                        return "returned"
+                    } catch let error as CairnError {
+                        return error == .internal ? "internal" : "\(error)"
+                    } catch {
+                        return "\(type(of: error)): \(error)"
+                    }
+                }
             }
-            outcomes.withValue { $0.append(outcome) }
+            return await group.reduce(into: []) { $0.append($1) }
         }
-        XCTAssertEqual(outcomes.current, Array(repeating: "panic", count: 8))
-        XCTAssertFalse(try coreVersion().isEmpty)
+        XCTAssertEqual(outcomes, Array(repeating: "internal", count: 8))
+        XCTAssertFalse(coreVersion().isEmpty)
+        for _ in 0..<4 {
+            let page = try await journal.entries(query: EntryQuery())
+            XCTAssertEqual(page.entries, [])
+        }
     }
 
-    /// Asserts that `body` throws uniffi's panic error with the panic's message.
-    private func assertIsRustPanic(file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) {
-        do {
-            try body()
-            XCTFail("testingPanic() returned", file: file, line: line)
-        } catch let error as CairnError {
-            XCTFail("a panic must not look like a CairnError: \(error)", file: file, line: line)
-        } catch {
-            XCTAssertTrue(String(describing: error).contains("rustPanic"), "\(error)", file: file, line: line)
-            XCTAssertTrue(
-                error.localizedDescription.contains("deliberate panic for tests"), error.localizedDescription,
-                file: file, line: line)
+    /// Asserts that `body` throws `CairnError.internal`, whose text is the
+    /// plain sentence (not the panic's message).
+    private func assertIsInternal(file: StaticString = #filePath, line: UInt = #line, _ body: () async throws -> Void) async {
+        let error = await assertThrows(.internal, file: file, line: line, body)
+        if let error {
+            XCTAssertEqual(error.localizedDescription, "internal error in Cairn", file: file, line: line)
+            XCTAssertFalse(error.localizedDescription.contains("deliberate panic"), file: file, line: line)
         }
     }
     #endif

@@ -10,173 +10,183 @@ import XCTest
 /// the same slots, as the next launch would.
 final class RekeyTests: JournalTestCase {
     /// A journal at `path()` made through `keys`, holding one entry.
-    private func journalWithEntry(_ keys: KeyProvider) throws -> (Journal, Entry) {
-        let journal = try Journal.openOrCreate(path: path(), keys: keys)
-        addTeardownBlock { try? journal.close() }
-        return (journal, try journal.log(entry: moodEntry(4, note: "before the re-key")))
+    private func journalWithEntry(_ keys: any KeyProvider) async throws -> (Journal, Entry) {
+        let journal = try await Journal.openOrCreate(path: path(), keys: keys)
+        closeAtTearDown(journal)
+        return (journal, try await journal.log(entry: moodEntry(4, note: "before the re-key")))
     }
 
     /// Opens the journal through `keys` as the next launch would, and checks
     /// it holds `entry`, that `expected` is the stored key and opens it,
     /// that `other` does not, and that no pending key is left.
     private func assertOpensWith(
-        _ expected: Data, not other: Data, keys: KeyProvider, entry: Entry,
+        _ expected: Data, not other: Data, keys: any KeyProvider, entry: Entry,
         file: StaticString = #filePath, line: UInt = #line
-    ) throws {
-        let journal = try Journal.openOrCreate(path: path(), keys: keys)
-        XCTAssertEqual(try journal.entry(id: entry.id).note, entry.note, file: file, line: line)
-        try journal.close()
+    ) async throws {
+        let path = path()
+        let journal = try await Journal.openOrCreate(path: path, keys: keys)
+        let read = try await journal.entry(id: entry.id)
+        XCTAssertEqual(read.note, entry.note, file: file, line: line)
+        try await journal.close()
         XCTAssertEqual(try keys.storedKey(), expected, "stored key", file: file, line: line)
         XCTAssertNil(try keys.pendingKey(), "pending key left", file: file, line: line)
-        XCTAssertNoThrow(try Journal.open(path: path(), key: expected).close(), file: file, line: line)
-        assertThrows(.wrongKey, file: file, line: line) { try Journal.open(path: path(), key: other) }
+        try await Journal.open(path: path, key: expected).close()
+        await assertThrows(.wrongKey, file: file, line: line) { try await Journal.open(path: path, key: other) }
     }
 
-    func testRekeyReplacesTheKeyAndLeavesNoPendingKey() throws {
+    /// Asserts that a re-key through `keys` stops where `KillingKeyProvider` kills it.
+    private func assertKilled(_ journal: Journal, _ keys: any KeyProvider, file: StaticString = #filePath, line: UInt = #line) async {
+        do {
+            try await journal.rekey(path: path(), keys: keys)
+            XCTFail("the re-key was not stopped", file: file, line: line)
+        } catch {
+            XCTAssertTrue(error is Killed, "\(error)", file: file, line: line)
+        }
+    }
+
+    func testRekeyReplacesTheKeyAndLeavesNoPendingKey() async throws {
         let keys = InMemoryKeyProvider()
-        let (journal, entry) = try journalWithEntry(keys)
+        let (journal, entry) = try await journalWithEntry(keys)
         let old = try XCTUnwrap(try keys.storedKey())
 
-        let report = try journal.rekey(path: path(), keys: keys)
+        let report = try await journal.rekey(path: path(), keys: keys)
         XCTAssertGreaterThanOrEqual(report.resealed, 1)
         XCTAssertEqual(report.corrupted, [])
         let new = try XCTUnwrap(try keys.storedKey())
         XCTAssertNotEqual(new, old)
         XCTAssertEqual(new.count, 32)
-        XCTAssertEqual(try journal.entry(id: entry.id).id, entry.id, "the handle keeps working")
-        _ = try journal.log(entry: moodEntry(5))
-        try assertOpensWith(new, not: old, keys: keys, entry: entry)
+        let read = try await journal.entry(id: entry.id)
+        XCTAssertEqual(read.id, entry.id, "the handle keeps working")
+        _ = try await journal.log(entry: moodEntry(5))
+        try await assertOpensWith(new, not: old, keys: keys, entry: entry)
         XCTAssertTrue(FileManager.default.fileExists(atPath: RekeyLock.path(forJournalAt: path())))
     }
 
-    func testKilledAfterStoringThePendingKey() throws {
+    func testKilledAfterStoringThePendingKey() async throws {
         let slots = InMemoryKeyProvider()
-        let (journal, entry) = try journalWithEntry(slots)
+        let (journal, entry) = try await journalWithEntry(slots)
         let old = try XCTUnwrap(try slots.storedKey())
-        let killing = KillingKeyProvider(slots, at: .afterStoringPending)
-        XCTAssertThrowsError(try journal.rekey(path: path(), keys: killing)) { XCTAssertTrue($0 is Killed) }
+        await assertKilled(journal, KillingKeyProvider(slots, at: .afterStoringPending))
         let pending = try XCTUnwrap(try slots.pendingKey(), "the new key was stored as pending")
 
         // The re-key never ran: the stored key opens it, the pending one is dropped.
-        try assertOpensWith(old, not: pending, keys: slots, entry: entry)
+        try await assertOpensWith(old, not: pending, keys: slots, entry: entry)
     }
 
-    func testKilledAfterTheRekeyBeforePromotion() throws {
+    func testKilledAfterTheRekeyBeforePromotion() async throws {
         let slots = InMemoryKeyProvider()
-        let (journal, entry) = try journalWithEntry(slots)
+        let (journal, entry) = try await journalWithEntry(slots)
         let old = try XCTUnwrap(try slots.storedKey())
-        let killing = KillingKeyProvider(slots, at: .beforePromoting)
-        XCTAssertThrowsError(try journal.rekey(path: path(), keys: killing)) { XCTAssertTrue($0 is Killed) }
+        await assertKilled(journal, KillingKeyProvider(slots, at: .beforePromoting))
         let new = try XCTUnwrap(try slots.pendingKey())
         XCTAssertEqual(try slots.storedKey(), old, "not promoted")
 
         // The re-key committed: the stored key is wrong, the pending one opens it and is promoted.
-        try assertOpensWith(new, not: old, keys: slots, entry: entry)
+        try await assertOpensWith(new, not: old, keys: slots, entry: entry)
     }
 
-    func testKilledDuringPromotionBeforeThePendingKeyIsDeleted() throws {
+    func testKilledDuringPromotionBeforeThePendingKeyIsDeleted() async throws {
         let slots = InMemoryKeyProvider()
-        let (journal, entry) = try journalWithEntry(slots)
+        let (journal, entry) = try await journalWithEntry(slots)
         let old = try XCTUnwrap(try slots.storedKey())
-        let killing = KillingKeyProvider(slots, at: .afterReplacingStoredKey)
-        XCTAssertThrowsError(try journal.rekey(path: path(), keys: killing)) { XCTAssertTrue($0 is Killed) }
+        await assertKilled(journal, KillingKeyProvider(slots, at: .afterReplacingStoredKey))
         let new = try XCTUnwrap(try slots.storedKey())
         XCTAssertNotEqual(new, old)
         XCTAssertEqual(try slots.pendingKey(), new, "stored and pending are both the new key")
 
-        try assertOpensWith(new, not: old, keys: slots, entry: entry)
+        try await assertOpensWith(new, not: old, keys: slots, entry: entry)
     }
 
-    func testKilledAfterPromotion() throws {
+    func testKilledAfterPromotion() async throws {
         let slots = InMemoryKeyProvider()
-        let (journal, entry) = try journalWithEntry(slots)
+        let (journal, entry) = try await journalWithEntry(slots)
         let old = try XCTUnwrap(try slots.storedKey())
-        let killing = KillingKeyProvider(slots, at: .afterPromoting)
-        XCTAssertThrowsError(try journal.rekey(path: path(), keys: killing)) { XCTAssertTrue($0 is Killed) }
+        await assertKilled(journal, KillingKeyProvider(slots, at: .afterPromoting))
         XCTAssertNil(try slots.pendingKey())
         let new = try XCTUnwrap(try slots.storedKey())
 
-        try assertOpensWith(new, not: old, keys: slots, entry: entry)
+        try await assertOpensWith(new, not: old, keys: slots, entry: entry)
     }
 
-    func testTheKillPointsThroughTheKeychainLogic() throws {
+    func testTheKillPointsThroughTheKeychainLogic() async throws {
         for point in KillingKeyProvider.Point.allCases {
             let slots = KeychainKeySlots(items: FakeKeychain(), account: "journal-data-key")
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path() + suffix) }
-            let (journal, entry) = try journalWithEntry(slots)
+            let (journal, entry) = try await journalWithEntry(slots)
             let old = try XCTUnwrap(try slots.storedKey())
-            XCTAssertThrowsError(try journal.rekey(path: path(), keys: KillingKeyProvider(slots, at: point)))
+            await assertKilled(journal, KillingKeyProvider(slots, at: point))
             let new = try XCTUnwrap(try slots.pendingKey() ?? slots.storedKey())
             if point == .afterStoringPending {
-                try assertOpensWith(old, not: new, keys: slots, entry: entry)
+                try await assertOpensWith(old, not: new, keys: slots, entry: entry)
             } else {
-                try assertOpensWith(new, not: old, keys: slots, entry: entry)
+                try await assertOpensWith(new, not: old, keys: slots, entry: entry)
             }
-            try journal.close()
+            try await journal.close()
         }
     }
 
-    func testAKeychainRekeyReplacesTheItemAndDeletesThePendingOne() throws {
+    func testAKeychainRekeyReplacesTheItemAndDeletesThePendingOne() async throws {
         let keychain = FakeKeychain()
         let slots = KeychainKeySlots(items: keychain, account: "journal-data-key")
-        let (journal, entry) = try journalWithEntry(slots)
+        let (journal, entry) = try await journalWithEntry(slots)
         let old = try XCTUnwrap(try slots.storedKey())
-        try journal.rekey(path: path(), keys: slots)
+        try await journal.rekey(path: path(), keys: slots)
         XCTAssertEqual(keychain.accounts, ["journal-data-key"])
         let new = try XCTUnwrap(keychain.item("journal-data-key"))
-        try assertOpensWith(new, not: old, keys: slots, entry: entry)
+        try await assertOpensWith(new, not: old, keys: slots, entry: entry)
     }
 
-    func testAProviderWithoutAPendingSlotCannotRekey() throws {
+    func testAProviderWithoutAPendingSlotCannotRekey() async throws {
         let keys = FirstKeyOnly()
-        let (journal, entry) = try journalWithEntry(keys)
+        let (journal, entry) = try await journalWithEntry(keys)
         let old = try XCTUnwrap(try keys.storedKey())
-        XCTAssertThrowsError(try journal.rekey(path: path(), keys: keys)) { error in
-            XCTAssertEqual(error as? KeyProviderError, .pendingKeyUnsupported)
-        }
+        await assertKeyProviderError(.pendingKeyUnsupported) { try await journal.rekey(path: path(), keys: keys) }
         XCTAssertEqual(try keys.storedKey(), old)
-        XCTAssertEqual(try journal.entry(id: entry.id).id, entry.id)
-        XCTAssertNoThrow(try Journal.openOrCreate(path: path(), keys: keys).close())
+        let read = try await journal.entry(id: entry.id)
+        XCTAssertEqual(read.id, entry.id)
+        try await Journal.openOrCreate(path: path(), keys: keys).close()
     }
 
-    func testAFailedRekeyDropsItsPendingKey() throws {
+    func testAFailedRekeyDropsItsPendingKey() async throws {
         let keys = InMemoryKeyProvider()
-        let (journal, entry) = try journalWithEntry(keys)
+        let (journal, entry) = try await journalWithEntry(keys)
         let old = try XCTUnwrap(try keys.storedKey())
-        try journal.close()
-        assertThrows(.closed) { try journal.rekey(path: path(), keys: keys) }
+        try await journal.close()
+        let path = path()
+        await assertThrows(.closed) { try await journal.rekey(path: path, keys: keys) }
         XCTAssertEqual(try keys.storedKey(), old)
         XCTAssertNil(try keys.pendingKey())
         let other = try generateKey()
-        try assertOpensWith(old, not: other, keys: keys, entry: entry)
+        try await assertOpensWith(old, not: other, keys: keys, entry: entry)
     }
 
-    func testARekeyFromAStaleHandleKeepsTheJournalsKey() throws {
+    func testARekeyFromAStaleHandleKeepsTheJournalsKey() async throws {
         let keys = InMemoryKeyProvider()
-        let (first, entry) = try journalWithEntry(keys)
+        let (first, entry) = try await journalWithEntry(keys)
         let old = try XCTUnwrap(try keys.storedKey())
-        let second = try Journal.openOrCreate(path: path(), keys: keys)
-        defer { try? second.close() }
-        try first.rekey(path: path(), keys: keys)
+        let path = path()
+        let second = try await Journal.openOrCreate(path: path, keys: keys)
+        closeAtTearDown(second)
+        try await first.rekey(path: path, keys: keys)
         let new = try XCTUnwrap(try keys.storedKey())
 
         // `second` still holds the old key: its re-key is refused and its
         // pending key dropped; the journal's key is kept.
-        assertThrows(.wrongKey) { try second.rekey(path: path(), keys: keys) }
-        try assertOpensWith(new, not: old, keys: keys, entry: entry)
+        await assertThrows(.wrongKey) { try await second.rekey(path: path, keys: keys) }
+        try await assertOpensWith(new, not: old, keys: keys, entry: entry)
     }
 
-    func testARekeySettlesAnEarlierInterruptedOne() throws {
+    func testARekeySettlesAnEarlierInterruptedOne() async throws {
         let keys = InMemoryKeyProvider()
-        let (journal, entry) = try journalWithEntry(keys)
+        let (journal, entry) = try await journalWithEntry(keys)
         let old = try XCTUnwrap(try keys.storedKey())
         let stale = try generateKey()
         try keys.storePendingKey(stale)  // an earlier re-key killed before it ran
-        try journal.rekey(path: path(), keys: keys)
+        try await journal.rekey(path: path(), keys: keys)
         let new = try XCTUnwrap(try keys.storedKey())
         XCTAssertNotEqual(new, old)
         XCTAssertNotEqual(new, stale)
-        try assertOpensWith(new, not: old, keys: keys, entry: entry)
+        try await assertOpensWith(new, not: old, keys: keys, entry: entry)
     }
 
     func testAPendingKeyIsNeverReplaced() throws {
@@ -192,99 +202,115 @@ final class RekeyTests: JournalTestCase {
         }
     }
 
-    func testWhenNeitherKeyOpensTheJournalBothAreKept() throws {
-        try makeJournal().close()
+    func testWhenNeitherKeyOpensTheJournalBothAreKept() async throws {
+        try await makeJournal().close()
         let stored = try generateKey()
         let pending = try generateKey()
         let keys = InMemoryKeyProvider(key: stored, pending: pending)
-        assertThrows(.wrongKey) { try Journal.openOrCreate(path: path(), keys: keys) }
+        let path = path()
+        await assertThrows(.wrongKey) { try await Journal.openOrCreate(path: path, keys: keys) }
         XCTAssertEqual(try keys.storedKey(), stored)
         XCTAssertEqual(try keys.pendingKey(), pending)
     }
 
-    func testOnlyAPendingKeyThatOpensTheJournalIsPromoted() throws {
-        try makeJournal().close()
+    func testOnlyAPendingKeyThatOpensTheJournalIsPromoted() async throws {
+        try await makeJournal().close()
         let keys = InMemoryKeyProvider(pending: key)
-        try Journal.openOrCreate(path: path(), keys: keys).close()
+        try await Journal.openOrCreate(path: path(), keys: keys).close()
         XCTAssertEqual(try keys.storedKey(), key)
         XCTAssertNil(try keys.pendingKey())
 
         let wrong = try generateKey()
         let lost = InMemoryKeyProvider(pending: wrong)
-        XCTAssertThrowsError(try Journal.openOrCreate(path: path(), keys: lost)) { error in
-            XCTAssertEqual(error as? KeyProviderError, .keyMissingForExistingJournal)
-        }
+        await assertKeyProviderError(.keyMissingForExistingJournal) { try await Journal.openOrCreate(path: path(), keys: lost) }
         XCTAssertNil(try lost.storedKey())
         XCTAssertEqual(try lost.pendingKey(), wrong, "kept")
     }
 
-    func testAPendingKeyWithoutAJournalIsDropped() throws {
+    func testAPendingKeyWithoutAJournalIsDropped() async throws {
         let keys = InMemoryKeyProvider(pending: try generateKey())
-        try Journal.openOrCreate(path: path(), keys: keys).close()
+        try await Journal.openOrCreate(path: path(), keys: keys).close()
         let stored = try XCTUnwrap(try keys.storedKey())
         XCTAssertNil(try keys.pendingKey())
-        XCTAssertNoThrow(try Journal.open(path: path(), key: stored).close())
+        try await Journal.open(path: path(), key: stored).close()
     }
 
-    func testSettlingAPendingKeyAndRekeyingWaitForTheLock() throws {
-        let journal = try makeJournal()
+    func testSettlingAPendingKeyAndRekeyingWaitForTheLock() async throws {
+        let journal = try await makeJournal()
+        let key = key!
         let keys = InMemoryKeyProvider(key: key, pending: try generateKey())
         let path = path()
-        let entered = DispatchSemaphore(value: 0)
-        let release = DispatchSemaphore(value: 0)
-        let done = DispatchSemaphore(value: 0)
         // Another re-key (here, or in an extension) holds the lock.
-        DispatchQueue.global().async {
-            _ = try? RekeyLock.holding(forJournalAt: path) {
-                entered.signal()
-                release.wait()
-            }
-        }
-        entered.wait()
+        let held = try await RekeyLock.acquire(forJournalAt: path)
         let finished = Locked([String]())
-        DispatchQueue.global().async {
-            let result = Result { try Journal.openOrCreate(path: path, keys: keys).close() }
-            finished.withValue { $0.append("open: \((try? result.get()) != nil)") }
-            done.signal()
+        let open = Task {
+            let opened = (try? await Journal.openOrCreate(path: path, keys: keys)) != nil
+            finished.withValue { $0.append("open: \(opened)") }
         }
-        DispatchQueue.global().async {
-            let result = Result { try journal.rekey(path: path, keys: keys) }
-            finished.withValue { $0.append("rekey: \((try? result.get()) != nil)") }
-            done.signal()
+        let rekey = Task {
+            let rekeyed = (try? await journal.rekey(path: path, keys: keys)) != nil
+            finished.withValue { $0.append("rekey: \(rekeyed)") }
         }
-        Thread.sleep(forTimeInterval: 0.3)
+        // Both wait, however long they are given (here, a moment).
+        try await Task.sleep(nanoseconds: 300_000_000)
         XCTAssertEqual(finished.current, [], "both wait for the lock")
         XCTAssertNotNil(try keys.pendingKey())
         XCTAssertEqual(try keys.storedKey(), key)
-        release.signal()
-        done.wait()
-        done.wait()
+        held.release()
+        try await withDeadline(60, "the waiting open and re-key") {
+            await open.value
+            await rekey.value
+        }
         XCTAssertEqual(finished.current.sorted(), ["open: true", "rekey: true"])
         XCTAssertNil(try keys.pendingKey())
         XCTAssertNotEqual(try keys.storedKey(), key)
     }
 
-    func testRekeysAndOpensFromManyThreadsAgree() throws {
+    func testRekeysAndOpensFromManyTasksAgree() async throws {
         let keys = InMemoryKeyProvider()
-        let (journal, entry) = try journalWithEntry(keys)
+        let (journal, entry) = try await journalWithEntry(keys)
         let old = try XCTUnwrap(try keys.storedKey())
         let path = path()
         let failures = Locked([String]())
-        DispatchQueue.concurrentPerform(iterations: 8) { i in
-            do {
-                if i % 2 == 0 {
-                    try journal.rekey(path: path, keys: keys)
-                } else {
-                    let other = try Journal.openOrCreate(path: path, keys: keys)
-                    try other.close()
+        await withTaskGroup(of: Void.self) { group in
+            for i in 0..<8 {
+                group.addTask {
+                    do {
+                        if i % 2 == 0 {
+                            try await journal.rekey(path: path, keys: keys)
+                        } else {
+                            let other = try await Journal.openOrCreate(path: path, keys: keys)
+                            try await other.close()
+                        }
+                    } catch {
+                        failures.withValue { $0.append("\(i): \(error)") }
+                    }
                 }
-            } catch {
-                failures.withValue { $0.append("\(i): \(error)") }
             }
         }
         XCTAssertEqual(failures.current, [])
         let stored = try XCTUnwrap(try keys.storedKey())
-        try assertOpensWith(stored, not: old, keys: keys, entry: entry)
+        try await assertOpensWith(stored, not: old, keys: keys, entry: entry)
+    }
+
+    /// A re-key runs to its end even when its task is cancelled: the
+    /// stored key is the journal's afterwards, whatever the moment of the
+    /// cancellation.
+    func testACancelledRekeyLeavesTheStoredKeyOpeningTheJournal() async throws {
+        let keys = InMemoryKeyProvider()
+        let (journal, entry) = try await journalWithEntry(keys)
+        let path = path()
+        for _ in 0..<5 {
+            let rekey = Task { try await journal.rekey(path: path, keys: keys) }
+            rekey.cancel()
+            _ = try? await rekey.value
+            XCTAssertNil(try keys.pendingKey(), "no re-key half done")
+            let stored = try XCTUnwrap(try keys.storedKey())
+            let check = try await Journal.open(path: path, key: stored)
+            let read = try await check.entry(id: entry.id)
+            XCTAssertEqual(read.note, entry.note)
+            try await check.close()
+        }
     }
 }
 
@@ -305,10 +331,10 @@ final class KillingKeyProvider: KeyProvider, @unchecked Sendable {
         case afterPromoting
     }
 
-    let keys: KeyProvider
+    let keys: any KeyProvider
     let point: Point
 
-    init(_ keys: KeyProvider, at point: Point) {
+    init(_ keys: any KeyProvider, at point: Point) {
         self.keys = keys
         self.point = point
     }

@@ -2,72 +2,83 @@ import Cairn
 import XCTest
 
 final class TrackerTests: JournalTestCase {
-    func testTrackersListBuiltinsFirstThenCustomOnes() throws {
-        let journal = try makeJournal()
-        XCTAssertEqual(try journal.trackers(), try builtinTrackers())
-        let water = try journal.addTracker(tracker: NewTracker(name: "Water", kind: .count))
-        let trackers = try journal.trackers()
-        let builtins = try builtinTrackers()
+    func testTrackersListBuiltinsFirstThenCustomOnes() async throws {
+        let journal = try await makeJournal()
+        let builtins = builtinTrackers()
+        let before = try await journal.trackers()
+        XCTAssertEqual(before, builtins)
+        let water = try await journal.addTracker(tracker: NewTracker(name: "Water", kind: .count))
+        let trackers = try await journal.trackers()
         XCTAssertEqual(Array(trackers.prefix(builtins.count)), builtins)
         XCTAssertEqual(trackers.last, water)
     }
 
-    func testTrackerIsFoundByIdOrNameIgnoringCase() throws {
-        let journal = try makeJournal()
-        XCTAssertEqual(try journal.tracker(idOrName: "mood").name, "Mood")
-        XCTAssertEqual(try journal.tracker(idOrName: "MOOD").id, "mood")
-        let custom = try journal.addTracker(tracker: NewTracker(name: "Journaling", kind: .text))
-        XCTAssertEqual(try journal.tracker(idOrName: custom.id), custom)
-        XCTAssertEqual(try journal.tracker(idOrName: "journaling"), custom)
-        assertThrows(.invalidInput) { try journal.tracker(idOrName: "no such tracker") }
+    func testTrackerIsFoundByIdOrNameIgnoringCase() async throws {
+        let journal = try await makeJournal()
+        let mood = try await journal.tracker(idOrName: "mood")
+        XCTAssertEqual(mood.name, "Mood")
+        let upper = try await journal.tracker(idOrName: "MOOD")
+        XCTAssertEqual(upper.id, TrackerId("mood"))
+        let custom = try await journal.addTracker(tracker: NewTracker(name: "Journaling", kind: .text))
+        let byId = try await journal.tracker(idOrName: custom.id.value)
+        XCTAssertEqual(byId, custom)
+        let byName = try await journal.tracker(idOrName: "journaling")
+        XCTAssertEqual(byName, custom)
+        await assertThrows(.unknownTracker) { try await journal.tracker(idOrName: "no such tracker") }
     }
 
-    func testAddTrackerDefinesACustomScale() throws {
-        let journal = try makeJournal()
+    func testAddTrackerDefinesACustomScale() async throws {
+        let journal = try await makeJournal()
         let kind = TrackerKind.scale(min: 1, max: 5, step: 0.5, minLabel: "calm", maxLabel: "restless")
-        let tracker = try journal.addTracker(tracker: NewTracker(name: "Restlessness", kind: kind))
-        XCTAssertEqual(tracker.id.count, 32)
+        let tracker = try await journal.addTracker(tracker: NewTracker(name: "Restlessness", kind: kind))
+        XCTAssertEqual(tracker.id.value.count, 32)
         XCTAssertEqual(tracker.name, "Restlessness")
         XCTAssertEqual(tracker.kind, kind)
         XCTAssertFalse(tracker.builtin)
 
-        let entry = try journal.log(entry: NewEntry(tracker: "Restlessness", value: .scale(value: 3.5), atMs: nowMs(), zone: "UTC"))
+        let entry = try await journal.log(entry: NewEntry(tracker: "Restlessness", value: .scale(value: 3.5), at: rightNow(), zone: utcZone))
         XCTAssertEqual(entry.tracker, tracker.id)
-        assertThrows(.invalidInput) {
-            try journal.log(entry: NewEntry(tracker: tracker.id, value: .scale(value: 6), atMs: nowMs(), zone: "UTC"))
+        await assertThrows(.invalidInput) {
+            try await journal.log(entry: NewEntry(tracker: tracker.id.value, value: .scale(value: 6), at: rightNow(), zone: utcZone))
         }
     }
 
-    func testAddTrackerRefusesDuplicatesAndBadDefinitions() throws {
-        let journal = try makeJournal()
-        _ = try journal.addTracker(tracker: NewTracker(name: "Water", kind: .count))
-        assertThrows(.invalidInput) { try journal.addTracker(tracker: NewTracker(name: "water", kind: .count)) }
-        assertThrows(.invalidInput) { try journal.addTracker(tracker: NewTracker(name: "Mood", kind: .count)) }
-        assertThrows(.invalidInput) { try journal.addTracker(tracker: NewTracker(name: "  ", kind: .count)) }
-        assertThrows(.invalidInput) { try journal.addTracker(tracker: NewTracker(name: "Sleep 2", kind: .sleep)) }
-        assertThrows(.invalidInput) { try journal.addTracker(tracker: NewTracker(name: "Pills", kind: .medication)) }
-        assertThrows(.invalidInput) {
-            try journal.addTracker(tracker: NewTracker(
+    func testAddTrackerRefusesDuplicatesAndBadDefinitions() async throws {
+        let journal = try await makeJournal()
+        _ = try await journal.addTracker(tracker: NewTracker(name: "Water", kind: .count))
+        await assertThrows(.duplicateTracker) { try await journal.addTracker(tracker: NewTracker(name: "water", kind: .count)) }
+        await assertThrows(.duplicateTracker) { try await journal.addTracker(tracker: NewTracker(name: "Mood", kind: .count)) }
+        await assertThrows(.invalidInput) { try await journal.addTracker(tracker: NewTracker(name: "  ", kind: .count)) }
+        await assertThrows(.invalidInput) { try await journal.addTracker(tracker: NewTracker(name: "Sleep 2", kind: .sleep)) }
+        await assertThrows(.invalidInput) { try await journal.addTracker(tracker: NewTracker(name: "Pills", kind: .medication)) }
+        await assertThrows(.invalidInput) {
+            try await journal.addTracker(tracker: NewTracker(
                 name: "Upside down", kind: .scale(min: 5, max: 1, step: 1, minLabel: "a", maxLabel: "b")))
         }
-        assertThrows(.invalidInput) {
-            try journal.addTracker(tracker: NewTracker(name: "Forever", kind: .duration(maxMinutes: 0)))
+        await assertThrows(.invalidInput) {
+            try await journal.addTracker(tracker: NewTracker(name: "Forever", kind: .duration(maxMinutes: 0)))
+        }
+        await assertInvalid("maxMinutes") {
+            try await journal.addTracker(tracker: NewTracker(name: "Backwards", kind: .duration(maxMinutes: -1)))
         }
     }
 
-    func testDeleteTrackerKeepsItsEntries() throws {
-        let journal = try makeJournal()
-        let water = try journal.addTracker(tracker: NewTracker(name: "Water", kind: .count))
-        let entry = try journal.log(entry: NewEntry(tracker: water.id, value: .count(value: 6), atMs: nowMs(), zone: "UTC"))
-        try journal.deleteTracker(id: water.id)
+    func testDeleteTrackerKeepsItsEntries() async throws {
+        let journal = try await makeJournal()
+        let water = try await journal.addTracker(tracker: NewTracker(name: "Water", kind: .count))
+        let entry = try await journal.log(entry: NewEntry(tracker: water.id.value, value: .count(value: 6), at: rightNow(), zone: utcZone))
+        try await journal.deleteTracker(id: water.id)
 
-        assertThrows(.invalidInput) { try journal.tracker(idOrName: "Water") }
-        XCTAssertFalse(try journal.trackers().contains(water))
-        XCTAssertEqual(try journal.entry(id: entry.id).value, .count(value: 6))
-        assertThrows(.notFound) { try journal.deleteTracker(id: water.id) }
-        assertThrows(.invalidInput) { try journal.deleteTracker(id: "mood") }
-        assertThrows(.invalidInput) { try journal.deleteTracker(id: "Water") }  // an id, not a name
-        assertThrows(.invalidInput) { try journal.deleteTracker(id: water.id.uppercased()) }
-        XCTAssertEqual(try journal.tracker(idOrName: "mood").id, "mood")
+        await assertThrows(.unknownTracker) { try await journal.tracker(idOrName: "Water") }
+        let trackers = try await journal.trackers()
+        XCTAssertFalse(trackers.contains(water))
+        let read = try await journal.entry(id: entry.id)
+        XCTAssertEqual(read.value, .count(value: 6))
+        await assertThrows(.notFound) { try await journal.deleteTracker(id: water.id) }
+        await assertThrows(.invalidInput) { try await journal.deleteTracker(id: TrackerId("mood")) }
+        await assertThrows(.invalidInput) { try await journal.deleteTracker(id: TrackerId("Water")) }  // an id, not a name
+        await assertThrows(.invalidInput) { try await journal.deleteTracker(id: TrackerId(water.id.value.uppercased())) }
+        let mood = try await journal.tracker(idOrName: "mood")
+        XCTAssertEqual(mood.id, TrackerId("mood"))
     }
 }
