@@ -38,4 +38,6 @@ bash tests/swift.sh
 for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
   step "core tests on $target (qemu)"
   cargo test -p cairn-core --target "$target"
+  step "FFI layer tests on $target (qemu): typed values, the journal's threads"
+  cargo test -p cairn-ffi --features testing --target "$target" --lib --test pool
 done
