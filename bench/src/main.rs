@@ -51,6 +51,9 @@ fn main() {
     if opts.wants("plan_64_of_50_rules") {
         plan_64_of_50_rules(&opts, &dir);
     }
+    if opts.wants("ffi_day_page_vs_core") {
+        ffi_day_page_vs_core(&opts, &dir);
+    }
     note(&format!("done in {:.1} s", started.elapsed().as_secs_f64()));
 }
 
@@ -254,6 +257,87 @@ fn open_ten_years(opts: &Opts, dir: &Workdir) {
         .with("n", n)
         .with("today_entries", expect)
         .with("opens_per_round", per_round)
+        .print();
+}
+
+/// Polls a future on this thread, parking between wakes: what Kotlin's or
+/// Swift's executor does for a call, minus the foreign side's own costs.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let mut f = std::pin::pin!(f);
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+/// Case 6: what the native API's threads cost. One day's page of entries
+/// (a diary screen) through the FFI `Journal.entries` (a job sent to a
+/// reader thread, its result sent back through the future, converted to
+/// the FFI records) against the same page from `Store::entries` called
+/// directly on the caller's thread, same file.
+fn ffi_day_page_vs_core(opts: &Opts, dir: &Workdir) {
+    const NAME: &str = "ffi_day_page_vs_core";
+    let rounds = opts.pick(15, 61);
+    let per_round = opts.pick(200, 1000);
+    let path = dir.join("ffi-month.db");
+    let n = build_store(&path, first_day(1));
+    let today = last_day();
+    let q = days_query(today, today);
+    let store = open_store(&path);
+    let expect = store.entries(&q).expect("today").entries.len();
+    assert!(expect > 0);
+    let journal = block_on(cairn_ffi::Journal::open(
+        path.to_string_lossy().into_owned(),
+        cairn_bench::KEY.to_vec(),
+        None,
+    ))
+    .expect("open through the FFI");
+    let from_day = cairn_ffi::LocalDay(
+        today
+            .signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch"))
+            .num_days(),
+    );
+    let fq = cairn_ffi::EntryQuery {
+        from_day: Some(from_day),
+        to_day: Some(from_day),
+        ..Default::default()
+    };
+    let ours_one = || {
+        let page = block_on(journal.entries(fq.clone())).expect("page");
+        assert_eq!(page.entries.len(), expect);
+    };
+    let base_one = || {
+        let page = store.entries(&q).expect("page");
+        assert_eq!(page.entries.len(), expect);
+    };
+    ours_one();
+    base_one();
+    note(&format!(
+        "{NAME}: {rounds} rounds of {per_round} pages a side, interleaved"
+    ));
+    let (ours, base) = alternate(
+        rounds,
+        per_round,
+        || time(ours_one),
+        || time(base_one),
+    );
+    let (ours, base) = (scaled(&ours, 1e6), scaled(&base, 1e6));
+    Report::from_rounds(NAME, "us", &ours, &base, None)
+        .with("n", n)
+        .with("page_entries", expect)
+        .with("pages_per_round", per_round)
         .print();
 }
 
