@@ -1,5 +1,6 @@
 package app.cairn
 
+import kotlinx.coroutines.runBlocking
 import org.junit.After
 import org.junit.Before
 import org.junit.Test
@@ -12,7 +13,11 @@ import kotlin.concurrent.thread
 import kotlin.test.assertEquals
 import kotlin.test.assertTrue
 
-/** One Journal shared by many threads, as an app's IO dispatcher shares it. */
+/**
+ * One Journal shared by many plain threads, each blocked on its own calls
+ * (runBlocking): what an app with its own executors does. CoroutinesTest
+ * does the same from coroutines.
+ */
 class ConcurrencyTest {
     private lateinit var tmp: TempFolder
     private lateinit var key: ByteArray
@@ -20,7 +25,7 @@ class ConcurrencyTest {
     private lateinit var journal: Journal
 
     @Before
-    fun setUp() {
+    fun setUp() = runBlocking<Unit> {
         tmp = TempFolder()
         key = generateKey()
         path = tmp.path()
@@ -28,14 +33,14 @@ class ConcurrencyTest {
     }
 
     @After
-    fun tearDown() {
+    fun tearDown() = runBlocking<Unit> {
         journal.closeJournal()
         journal.close()
         tmp.delete()
     }
 
     @Test
-    fun eightThreadsWritingAndReadingLoseNoWrite() {
+    fun eightThreadsWritingAndReadingLoseNoWrite() = runBlocking<Unit> {
         val threads = 8
         val runForMs = 3_000L
         val errors = ConcurrentLinkedQueue<Throwable>()
@@ -48,15 +53,17 @@ class ConcurrencyTest {
                     val until = System.currentTimeMillis() + runForMs
                     var n = 0
                     while (System.currentTimeMillis() < until) {
-                        val e = journal.log(
-                            mood((n % 11).toDouble(), note = "thread $t entry $n", tags = listOf(activity("t$t"))),
-                        )
-                        logged[t] += e
-                        when (n % 4) {
-                            0 -> check(journal.entry(e.id) == e) { "read back differs" }
-                            1 -> journal.entries(EntryQuery(limit = 20u, newestFirst = true))
-                            2 -> journal.summary(EntryQuery(tracker = "mood"))
-                            else -> journal.pendingChanges()
+                        runBlocking {
+                            val e = journal.log(
+                                mood((n % 11).toDouble(), note = "thread $t entry $n", tags = listOf(activity("t$t"))),
+                            )
+                            logged[t] += e
+                            when (n % 4) {
+                                0 -> check(journal.entry(e.id) == e) { "read back differs" }
+                                1 -> journal.entries(EntryQuery(limit = 20, newestFirst = true))
+                                2 -> journal.summary(EntryQuery(tracker = "mood"))
+                                else -> journal.pendingChanges()
+                            }
                         }
                         n++
                     }
@@ -76,7 +83,7 @@ class ConcurrencyTest {
         assertEquals(expected.size, stored.size)
         for (e in expected) assertEquals(e, stored[e.id])
         val perThread = journal.summary(EntryQuery()).single()
-        assertEquals(expected.size.toULong(), perThread.count)
+        assertEquals(expected.size.toLong(), perThread.count)
 
         // Everything acknowledged is on disk: a fresh open sees it all.
         journal.closeJournal()
@@ -86,7 +93,7 @@ class ConcurrencyTest {
     }
 
     @Test
-    fun closingWhileOtherThreadsCallIsSafe() {
+    fun closingWhileOtherThreadsCallIsSafe() = runBlocking<Unit> {
         repeat(10) { journal.log(mood(5.0)) }
         val stop = AtomicBoolean(false)
         val unexpected = ConcurrentLinkedQueue<Throwable>()
@@ -96,7 +103,7 @@ class ConcurrencyTest {
                 var sawClosed = false
                 while (!stop.get()) {
                     try {
-                        if (t % 2 == 0) journal.entries(EntryQuery()) else journal.log(mood(4.0))
+                        runBlocking { if (t % 2 == 0) journal.entries(EntryQuery()) else journal.log(mood(4.0)) }
                     } catch (e: CairnException.Closed) {
                         if (!sawClosed) closedSeen.countDown()
                         sawClosed = true

@@ -7,6 +7,7 @@ import app.cairn.android.KeyVaultException
 import app.cairn.android.WrappedKey
 import app.cairn.android.WrappedKeyStore
 import app.cairn.android.WrappingKey
+import kotlinx.coroutines.runBlocking
 import org.junit.Test
 import java.io.File
 import java.security.InvalidKeyException
@@ -67,7 +68,7 @@ class DataKeyVaultTest {
     }
 
     @Test
-    fun firstUseCreatesWrapsAndStoresAKey() {
+    fun firstUseCreatesWrapsAndStoresAKey() = runBlocking<Unit> {
         val store = MemoryStore()
         val wrapping = SoftwareWrappingKey()
         val vault = vaultOver(store, wrapping)
@@ -84,7 +85,7 @@ class DataKeyVaultTest {
     }
 
     @Test
-    fun theVaultKeyOpensAJournal() {
+    fun theVaultKeyOpensAJournal() = runBlocking<Unit> {
         val tmp = TempFolder()
         try {
             val vault = vaultOver(MemoryStore(), SoftwareWrappingKey())
@@ -102,7 +103,7 @@ class DataKeyVaultTest {
     }
 
     @Test
-    fun noStoredKeyForAnExistingJournalIsAnErrorNotANewKey() {
+    fun noStoredKeyForAnExistingJournalIsAnErrorNotANewKey() = runBlocking<Unit> {
         val store = MemoryStore()
         val wrapping = SoftwareWrappingKey()
         assertFailsWith<KeyVaultException.DataKeyMissing> { vaultOver(store, wrapping).dataKey(journalExists = true) }
@@ -111,7 +112,7 @@ class DataKeyVaultTest {
     }
 
     @Test
-    fun invalidatedWrappingKeyIsATypedErrorAndKeepsTheWrappedKey() {
+    fun invalidatedWrappingKeyIsATypedErrorAndKeepsTheWrappedKey() = runBlocking<Unit> {
         val store = MemoryStore()
         val wrapping = SoftwareWrappingKey()
         val vault = vaultOver(store, wrapping)
@@ -126,7 +127,7 @@ class DataKeyVaultTest {
     }
 
     @Test
-    fun missingWrappingKeyIsATypedError() {
+    fun missingWrappingKeyIsATypedError() = runBlocking<Unit> {
         val store = MemoryStore()
         val wrapping = SoftwareWrappingKey()
         vaultOver(store, wrapping).dataKey(journalExists = false)
@@ -136,7 +137,7 @@ class DataKeyVaultTest {
     }
 
     @Test
-    fun tamperedWrappedKeyIsUnreadable() {
+    fun tamperedWrappedKeyIsUnreadable() = runBlocking<Unit> {
         val store = MemoryStore()
         val wrapping = SoftwareWrappingKey()
         val vault = vaultOver(store, wrapping)
@@ -151,7 +152,7 @@ class DataKeyVaultTest {
     }
 
     @Test
-    fun invalidatedKeyWithNothingWrappedIsReplaced() {
+    fun invalidatedKeyWithNothingWrappedIsReplaced() = runBlocking<Unit> {
         val store = MemoryStore()
         val wrapping = SoftwareWrappingKey()
         wrapping.create()
@@ -162,7 +163,7 @@ class DataKeyVaultTest {
     }
 
     @Test
-    fun forgetDropsBothKeys() {
+    fun forgetDropsBothKeys() = runBlocking<Unit> {
         val store = MemoryStore()
         val wrapping = SoftwareWrappingKey()
         val vault = vaultOver(store, wrapping)
@@ -174,13 +175,13 @@ class DataKeyVaultTest {
     }
 
     /** A journal with one entry at `journal.cairn` in [tmp], sealed with [key]; returns its path. */
-    private fun journalWith(tmp: TempFolder, key: ByteArray): File {
+    private suspend fun journalWith(tmp: TempFolder, key: ByteArray): File {
         val file = File(tmp.path())
         Journal.create(file.path, key).use { it.log(mood(4.0)); it.closeJournal() }
         return file
     }
 
-    private fun inTemp(block: (TempFolder) -> Unit) {
+    private fun inTemp(block: suspend (TempFolder) -> Unit) = runBlocking {
         val tmp = TempFolder()
         try {
             block(tmp)

@@ -1,16 +1,14 @@
 package app.cairn
 
-import org.junit.Assume.assumeTrue
+import kotlinx.coroutines.runBlocking
 import org.junit.Test
-import java.lang.reflect.InvocationTargetException
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
-import kotlin.test.assertIs
+import kotlin.test.assertFalse
 import kotlin.test.assertNotEquals
 import kotlin.test.assertTrue
-import kotlin.test.fail
 
-/** The exported free functions. */
+/** The exported free functions (none of them suspends), and a panic inside the library. */
 class FreeFunctionsTest {
     @Test
     fun generatedKeysAreFreshAndThirtyTwoBytes() {
@@ -25,14 +23,14 @@ class FreeFunctionsTest {
         val builtins = builtinTrackers()
         assertEquals(
             listOf("mood", "anxiety", "sleep", "energy", "appetite", "irritability", "medication", "journal"),
-            builtins.map { it.id },
+            builtins.map { it.id.value },
         )
         assertTrue(builtins.all { it.builtin })
         assertEquals(TrackerKind.Scale(0.0, 10.0, 1.0, "very low", "very good"), builtins[0].kind)
-        assertEquals(TrackerKind.Sleep, builtins.first { it.id == "sleep" }.kind)
-        assertEquals(TrackerKind.Medication, builtins.first { it.id == "medication" }.kind)
-        assertEquals(TrackerKind.Text, builtins.first { it.id == "journal" }.kind)
-        val appetite = builtins.first { it.id == "appetite" }.kind as TrackerKind.Scale
+        assertEquals(TrackerKind.Sleep, builtins.first { it.id == TrackerId("sleep") }.kind)
+        assertEquals(TrackerKind.Medication, builtins.first { it.id == TrackerId("medication") }.kind)
+        assertEquals(TrackerKind.Text, builtins.first { it.id == TrackerId("journal") }.kind)
+        val appetite = builtins.first { it.id == TrackerId("appetite") }.kind as TrackerKind.Scale
         assertEquals(-2.0 to 2.0, appetite.min to appetite.max)
     }
 
@@ -49,23 +47,24 @@ class FreeFunctionsTest {
 
     @Test
     fun parseValueReadsWhatPeopleType() {
-        val mood = builtinTrackers().first { it.id == "mood" }.kind
+        val mood = builtinTrackers().first { it.id == TrackerId("mood") }.kind
         assertEquals(Value.Scale(7.0), parseValue(mood, "7"))
         assertEquals(Value.Scale(7.0), parseValue(mood, " 7.0 "))
         assertEquals(Value.YesNo(true), parseValue(TrackerKind.YesNo, "yes"))
         assertEquals(Value.YesNo(false), parseValue(TrackerKind.YesNo, "N"))
-        assertEquals(Value.Duration(450u), parseValue(TrackerKind.Duration(600u), "7h30m"))
-        assertEquals(Value.Duration(90u), parseValue(TrackerKind.Duration(600u), "1.5h"))
-        assertEquals(Value.Sleep(450u, null), parseValue(TrackerKind.Sleep, "7:30"))
-        assertEquals(Value.Count(12u), parseValue(TrackerKind.Count, "12"))
+        assertEquals(Value.Duration(450), parseValue(TrackerKind.Duration(600), "7h30m"))
+        assertEquals(Value.Duration(90), parseValue(TrackerKind.Duration(600), "1.5h"))
+        assertEquals(Value.Sleep(450, null), parseValue(TrackerKind.Sleep, "7:30"))
+        assertEquals(Value.Count(12), parseValue(TrackerKind.Count, "12"))
         assertEquals(Value.Text("a good day"), parseValue(TrackerKind.Text, "a good day"))
         assertEquals(Value.Medication("Sertraline 50 mg", true), parseValue(TrackerKind.Medication, "Sertraline 50 mg"))
 
         val refused = listOf(
             mood to "seven", mood to "11", mood to "6.5", mood to "NaN", mood to "",
             TrackerKind.YesNo to "maybe",
-            TrackerKind.Duration(60u) to "2h",
-            TrackerKind.Duration(600u) to "soon",
+            TrackerKind.Duration(60) to "2h",
+            TrackerKind.Duration(600) to "soon",
+            TrackerKind.Duration(-60) to "1h",
             TrackerKind.Sleep to "25h",
             TrackerKind.Count to "-1",
             TrackerKind.Count to "100001",
@@ -81,39 +80,37 @@ class FreeFunctionsTest {
         assertTrue(Regex("""\d+\.\d+\.\d+([-+].*)?""").matches(coreVersion()), coreVersion())
     }
 
+    @Test
+    fun constantsNeverThrowAndAgree() {
+        assertEquals("cairn-", notificationIdPrefix())
+        assertEquals(PlatformLimits(maxPending = 64, exactAlarms = true, inexactWindowMinutes = 10), iosLimits())
+        assertTrue(androidLimits(true).exactAlarms)
+        assertFalse(androidLimits(false).exactAlarms)
+        assertTrue(androidLimits(false).inexactWindowMinutes >= 10)
+        assertEquals(builtinTrackers(), builtinTrackers())
+    }
+
     /**
      * `testingPanic` exists only in bindings generated from a `testing` build
-     * (tests/kotlin.sh sets -Dcairn.testing=true); the committed bindings lack
-     * it, so it is called by reflection to keep this file compiling against both.
+     * (tests/kotlin.sh): a panic inside a journal call arrives as
+     * `CairnException.Internal`, the JVM and the journal keep working.
      */
     @Test
-    fun rustPanicArrivesAsInternalExceptionAndTheJvmKeepsRunning() {
-        val testingPanic = runCatching {
-            Class.forName("app.cairn.Cairn_ffiKt").getMethod("testingPanic")
-        }.getOrNull()
-        if (System.getProperty("cairn.testing") == "true") {
-            if (testingPanic == null) fail("the bindings lack testingPanic: build cairn-ffi with --features testing")
-        } else {
-            assumeTrue("bindings built without the `testing` feature", testingPanic != null)
-        }
-        repeat(3) {
-            val thrown = try {
-                testingPanic!!.invoke(null)
-                null
-            } catch (e: InvocationTargetException) {
-                e.targetException
-            }
-            assertIs<InternalException>(thrown)
-            assertTrue(thrown.message!!.contains("deliberate panic"), thrown.message)
-        }
-        // The library still works after the panics.
-        assertEquals(32, generateKey().size)
+    fun rustPanicArrivesAsInternalAndTheJournalKeepsWorking() = runBlocking<Unit> {
         val tmp = TempFolder()
         try {
             Journal.create(tmp.path(), generateKey()).use { j ->
+                repeat(3) {
+                    val e = assertFailsWith<CairnException.Internal> { j.testingPanic() }
+                    assertEquals("internal error in Cairn", e.message)
+                    assertFalse(e.message.contains("deliberate"), "the panic's own words stay inside")
+                }
+                // The journal (its reader thread included) still works.
                 assertEquals(Value.Scale(5.0), j.log(mood(5.0)).value)
+                assertEquals(1, j.entries(EntryQuery()).entries.size)
                 j.closeJournal()
             }
+            assertEquals(32, generateKey().size)
         } finally {
             tmp.delete()
         }

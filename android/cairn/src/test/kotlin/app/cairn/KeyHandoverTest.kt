@@ -4,6 +4,7 @@ import app.cairn.android.FileWrappedKeyStore
 import app.cairn.android.KeySlot
 import app.cairn.android.KeyVaultException
 import app.cairn.android.WrappedKey
+import kotlinx.coroutines.runBlocking
 import java.io.File
 import java.util.concurrent.TimeUnit
 import kotlin.test.assertContentEquals
@@ -30,15 +31,15 @@ class KeyHandoverTest {
     fun tearDown() = tmp.delete()
 
     /** A journal with one entry, opened and closed through the vault; returns its key and the entry's id. */
-    private fun journalWithEntry(): Pair<String, String> {
+    private suspend fun journalWithEntry(): Pair<String, EntryId> {
         val id = vaultIn(dir).open(file).use { j -> j.log(mood(7.0)).id.also { j.closeJournal() } }
         return vaultIn(dir).dataKey(journalExists = true).hex() to id
     }
 
-    private fun currentKey() = vaultIn(dir).dataKey(journalExists = true)
+    private suspend fun currentKey() = vaultIn(dir).dataKey(journalExists = true)
 
     /** Opens through a fresh vault (a new process would) and checks the entry is there. */
-    private fun openAndCheck(id: String) {
+    private suspend fun openAndCheck(id: EntryId) {
         vaultIn(dir).open(file).use { j ->
             assertEquals(Value.Scale(7.0), j.entry(id).value)
             j.closeJournal()
@@ -56,12 +57,12 @@ class KeyHandoverTest {
     }
 
     @Test
-    fun rekeyHandsTheNewKeyOver() {
+    fun rekeyHandsTheNewKeyOver() = runBlocking<Unit> {
         val (old, id) = journalWithEntry()
         val vault = vaultIn(dir)
         vault.open(file).use { j ->
             val report = vault.rekey(j, file)
-            assertEquals(1uL, report.resealed)
+            assertEquals(1L, report.resealed)
             assertEquals(Value.Scale(7.0), j.entry(id).value, "the open journal goes on with the new key")
             j.closeJournal()
         }
@@ -72,7 +73,7 @@ class KeyHandoverTest {
     }
 
     @Test
-    fun killedAfterSavingThePendingKeyKeepsTheOldKey() {
+    fun killedAfterSavingThePendingKeyKeepsTheOldKey() = runBlocking<Unit> {
         val (old, id) = journalWithEntry()
         killedRekey(KillPoint.AFTER_PENDING_SAVED)
         assertNotNull(keyStore(dir).load(KeySlot.PENDING), "the kill left a pending key")
@@ -81,7 +82,7 @@ class KeyHandoverTest {
     }
 
     @Test
-    fun killedAfterTheRekeyPromotesThePendingKeyOnOpen() {
+    fun killedAfterTheRekeyPromotesThePendingKeyOnOpen() = runBlocking<Unit> {
         val (old, id) = journalWithEntry()
         killedRekey(KillPoint.AFTER_REKEY)
         assertNotNull(keyStore(dir).load(KeySlot.PENDING), "the kill left a pending key")
@@ -91,7 +92,7 @@ class KeyHandoverTest {
     }
 
     @Test
-    fun killedInATwoStepPromotionOpensWithTheNewKey() {
+    fun killedInATwoStepPromotionOpensWithTheNewKey() = runBlocking<Unit> {
         val (old, id) = journalWithEntry()
         killedRekey(KillPoint.MID_PROMOTION)
         val store = keyStore(dir)
@@ -101,7 +102,7 @@ class KeyHandoverTest {
     }
 
     @Test
-    fun killedAfterThePromotionOpensWithTheNewKey() {
+    fun killedAfterThePromotionOpensWithTheNewKey() = runBlocking<Unit> {
         val (old, id) = journalWithEntry()
         killedRekey(KillPoint.AFTER_PROMOTION)
         assertNull(keyStore(dir).load(KeySlot.PENDING))
@@ -110,7 +111,7 @@ class KeyHandoverTest {
     }
 
     @Test
-    fun aFailedRekeyIsSettledAtOnce() {
+    fun aFailedRekeyIsSettledAtOnce() = runBlocking<Unit> {
         val (old, id) = journalWithEntry()
         val vault = vaultIn(dir)
         val j = vault.open(file)
@@ -123,7 +124,7 @@ class KeyHandoverTest {
     }
 
     @Test
-    fun aLeftoverPendingKeyIsSettledBeforeTheNextRekey() {
+    fun aLeftoverPendingKeyIsSettledBeforeTheNextRekey() = runBlocking<Unit> {
         val (_, id) = journalWithEntry()
         killedRekey(KillPoint.AFTER_REKEY)
         // The journal is sealed with the pending key; a new re-key must not
@@ -139,7 +140,7 @@ class KeyHandoverTest {
     }
 
     @Test
-    fun neitherStoredKeyOpeningTheJournalIsDataKeyRejected() {
+    fun neitherStoredKeyOpeningTheJournalIsDataKeyRejected() = runBlocking<Unit> {
         journalWithEntry()
         killedRekey(KillPoint.AFTER_PENDING_SAVED)
         // Sealed elsewhere with a third key meanwhile.
@@ -152,7 +153,7 @@ class KeyHandoverTest {
     }
 
     @Test
-    fun aMalformedKeyFileIsUnreadableNotMissing() {
+    fun aMalformedKeyFileIsUnreadableNotMissing() = runBlocking<Unit> {
         journalWithEntry()
         File(dir, "keys.key").writeText("not a key\n")
         assertFailsWith<KeyVaultException.WrappedKeyUnreadable> { vaultIn(dir).open(file) }
@@ -160,7 +161,7 @@ class KeyHandoverTest {
     }
 
     @Test
-    fun theFileStoreRoundTripsAndPromotesInOneRename() {
+    fun theFileStoreRoundTripsAndPromotesInOneRename() = runBlocking<Unit> {
         val store = FileWrappedKeyStore(File(dir, "sub"), "k")
         assertNull(store.load(KeySlot.CURRENT))
         store.save(KeySlot.CURRENT, WrappedKey(byteArrayOf(1, 2), byteArrayOf(3)))

@@ -1,7 +1,12 @@
 package app.cairn
 
 import app.cairn.android.KeyLock
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
 import java.io.File
+import java.util.Collections
 import java.util.concurrent.CyclicBarrier
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicInteger
@@ -26,7 +31,7 @@ class KeyRaceTest {
     private fun raceDir(i: Int) = tmp.dir.resolve("$i").toFile().apply { mkdirs() }
 
     /** The key the storage in [dir] holds now, as a fresh vault unwraps it. */
-    private fun storedKey(dir: File) = vaultIn(dir).dataKey(journalExists = true).hex()
+    private fun storedKey(dir: File) = runBlocking { vaultIn(dir).dataKey(journalExists = true).hex() }
 
     @Test
     fun separateVaultsInOneProcessGetOneKey() {
@@ -52,9 +57,11 @@ class KeyRaceTest {
                     try {
                         val vault = vaultIn(dir)
                         barrier.await()
-                        vault.open(journalFile(dir)).use { j ->
-                            j.log(mood(t.toDouble()))
-                            j.closeJournal()
+                        runBlocking {
+                            vault.open(journalFile(dir)).use { j ->
+                                j.log(mood(t.toDouble()))
+                                j.closeJournal()
+                            }
                         }
                     } catch (e: Throwable) {
                         synchronized(errors) { errors += e }
@@ -62,9 +69,11 @@ class KeyRaceTest {
                 }
             }.forEach { it.join() }
             errors.firstOrNull()?.let { throw AssertionError("race $i", it) }
-            vaultIn(dir).open(journalFile(dir)).use { j ->
-                assertEquals(threads, j.allEntries().size, "race $i: every caller wrote into the one journal")
-                j.closeJournal()
+            runBlocking {
+                vaultIn(dir).open(journalFile(dir)).use { j ->
+                    assertEquals(threads, j.allEntries().size, "race $i: every caller wrote into the one journal")
+                    j.closeJournal()
+                }
             }
         }
     }
@@ -107,20 +116,28 @@ class KeyRaceTest {
     }
 
     @Test
-    fun theKeyLockIsReentrantAndSharedByPath() {
+    fun theKeyLockIsReentrantAndSharedByPath() = runBlocking<Unit> {
         val dir = raceDir(0)
         val a = KeyLock(File(dir, "x.lock"))
         val b = KeyLock(File(dir, "./x.lock"))
-        // Reentrant on the thread holding it, through another object for the same file.
+        // Reentrant in the coroutine holding it, through another object for the same file.
         assertEquals(42, a.withLock { b.withLock { 42 } })
         val order = mutableListOf<String>()
         val other = a.withLock {
-            val t = thread { b.withLock { synchronized(order) { order += "other" } } }
+            val t = thread { runBlocking { b.withLock { synchronized(order) { order += "other" } } } }
             Thread.sleep(100)
             synchronized(order) { order += "holder" }
             t
         }
         other.join()
         assertEquals(listOf("holder", "other"), order, "the second thread waited for the first")
+        // A second coroutine on the same thread waits too: the lock is the
+        // coroutine's, not the thread's.
+        val events = Collections.synchronizedList(mutableListOf<String>())
+        coroutineScope {
+            launch { a.withLock { events += "holder in"; delay(100); events += "holder out" } }
+            launch { b.withLock { events += "second" } }
+        }
+        assertEquals(listOf("holder in", "holder out", "second"), events)
     }
 }

@@ -7,6 +7,7 @@ import app.cairn.android.KeySlot
 import app.cairn.android.WrappedKey
 import app.cairn.android.WrappedKeyStore
 import app.cairn.android.WrappingKey
+import kotlinx.coroutines.runBlocking
 import java.io.File
 import java.nio.file.Files
 import java.nio.file.StandardCopyOption
@@ -76,7 +77,7 @@ fun raceForKey(dir: File, threads: Int, startAtMs: Long? = null, created: Atomic
                     val wait = startAtMs - System.currentTimeMillis()
                     if (wait > 0) Thread.sleep(wait)
                 }
-                keys[t] = vault.dataKey(journalExists = journalFile(dir).exists()).hex()
+                keys[t] = runBlocking { vault.dataKey(journalExists = journalFile(dir).exists()).hex() }
             } catch (e: Throwable) {
                 errors[t] = e
             }
@@ -163,9 +164,11 @@ fun main(args: Array<String>) {
         "rekey" -> {
             val dir = File(args[1])
             val vault = vaultIn(dir, store = KillingStore(keyStore(dir), KillPoint.valueOf(args[2])))
-            vault.open(journalFile(dir)).use { journal ->
-                vault.rekey(journal, journalFile(dir))
-                journal.closeJournal()
+            runBlocking {
+                vault.open(journalFile(dir)).use { journal ->
+                    vault.rekey(journal, journalFile(dir))
+                    journal.closeJournal()
+                }
             }
             exitProcess(0)
         }

@@ -9,6 +9,8 @@ import java.time.Instant
 import java.time.ZoneId
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
+import kotlin.test.assertFalse
+import kotlin.test.assertTrue
 
 /** ZoneDatabase's four sources, checked against java.time on the host's zoneinfo. */
 class ZoneDatabaseTest {
@@ -17,56 +19,64 @@ class ZoneDatabaseTest {
     @After
     fun tearDown() = tmp.delete()
 
-    private val winter = Instant.parse("2026-01-15T12:00:00Z").toEpochMilli()
-    private val summer = Instant.parse("2026-07-15T12:00:00Z").toEpochMilli()
+    private val winter = Instant.parse("2026-01-15T12:00:00Z")
+    private val summer = Instant.parse("2026-07-15T12:00:00Z")
+    private val tokyo = ZoneId.of("Asia/Tokyo")
 
-    private fun javaOffset(zone: String, atMs: Long) =
-        ZoneId.of(zone).rules.getOffset(Instant.ofEpochMilli(atMs)).totalSeconds
+    private fun javaOffset(zone: ZoneId, at: Instant) = zone.rules.getOffset(at).totalSeconds
 
     @Test
     fun systemDatabaseFollowsDaylightSaving() {
         val db = ZoneDatabase.system()
-        assertEquals(3600, db.utcOffsetSeconds("Europe/Paris", winter))
-        assertEquals(7200, db.utcOffsetSeconds("Europe/Paris", summer))
-        assertEquals(9 * 3600, db.utcOffsetSeconds("Asia/Tokyo", summer))
-        assertEquals(0, db.utcOffsetSeconds("UTC", summer))
+        assertEquals(3600, db.utcOffsetSeconds(PARIS, winter))
+        assertEquals(7200, db.utcOffsetSeconds(PARIS, summer))
+        assertEquals(9 * 3600, db.utcOffsetSeconds(tokyo, summer))
+        assertEquals(0, db.utcOffsetSeconds(UTC, summer))
         // Agrees with java.time around the clock change and far ahead.
         val paris = listOf("2026-03-29T00:59:59Z", "2026-03-29T01:00:00Z", "2026-10-25T00:59:59Z", "2026-10-25T01:00:00Z", "2090-07-01T00:00:00Z")
-        for (t in paris.map { Instant.parse(it).toEpochMilli() }) {
-            assertEquals(javaOffset("Europe/Paris", t), db.utcOffsetSeconds("Europe/Paris", t), Instant.ofEpochMilli(t).toString())
+        for (t in paris.map(Instant::parse)) {
+            assertEquals(javaOffset(PARIS, t), db.utcOffsetSeconds(PARIS, t), t.toString())
         }
     }
 
     @Test
     fun directoryReadsATzifTree() {
         val db = ZoneDatabase.directory("/usr/share/zoneinfo")
-        assertEquals(javaOffset("Asia/Tokyo", 0), db.utcOffsetSeconds("Asia/Tokyo", 0))
-        assertEquals(javaOffset("America/New_York", summer), db.utcOffsetSeconds("America/New_York", summer))
-        assertFailsWith<CairnException.InvalidInput> { db.utcOffsetSeconds("Europe", summer) }
+        assertEquals(javaOffset(tokyo, Instant.EPOCH), db.utcOffsetSeconds(tokyo, Instant.EPOCH))
+        val newYork = ZoneId.of("America/New_York")
+        assertEquals(javaOffset(newYork, summer), db.utcOffsetSeconds(newYork, summer))
+        assertTrue(db.contains(newYork))
+        // A folder of the tree is not a zone.
+        val folder = FakeZones.of(FakeZones.FOLDER)
+        assertFalse(db.contains(folder))
+        assertFailsWith<CairnException.UnknownZone> { db.utcOffsetSeconds(folder, summer) }
     }
 
     @Test
     fun directoryWithoutTheZoneKnowsOnlyUtc() {
         val db = ZoneDatabase.directory(tmp.dir.toString())
-        assertEquals(0, db.utcOffsetSeconds("UTC", summer))
-        assertFailsWith<CairnException.InvalidInput> { db.utcOffsetSeconds("Asia/Tokyo", summer) }
+        assertEquals(0, db.utcOffsetSeconds(UTC, summer))
+        assertFailsWith<CairnException.UnknownZone> { db.utcOffsetSeconds(tokyo, summer) }
     }
 
     @Test
     fun inMemoryDatabaseLearnsZonesFromTzifBytes() {
         val db = ZoneDatabase.inMemory()
-        assertEquals(0, db.utcOffsetSeconds("UTC", summer))
-        assertFailsWith<CairnException.InvalidInput> { db.utcOffsetSeconds("Asia/Tokyo", summer) }
+        assertEquals(0, db.utcOffsetSeconds(UTC, summer))
+        assertFalse(db.contains(tokyo))
+        assertFailsWith<CairnException.UnknownZone> { db.utcOffsetSeconds(tokyo, summer) }
         db.addTzif("Asia/Tokyo", File("/usr/share/zoneinfo/Asia/Tokyo").readBytes())
-        assertEquals(9 * 3600, db.utcOffsetSeconds("Asia/Tokyo", summer))
+        assertTrue(db.contains(tokyo))
+        assertEquals(9 * 3600, db.utcOffsetSeconds(tokyo, summer))
         db.addTzif("Europe/Paris", File("/usr/share/zoneinfo/Europe/Paris").readBytes())
-        assertEquals(7200, db.utcOffsetSeconds("Europe/Paris", summer))
+        assertEquals(7200, db.utcOffsetSeconds(PARIS, summer))
 
         // Bytes that are not TZif and names that are not IANA names are refused.
         assertFailsWith<CairnException> { db.addTzif("Mars/Base", "not tzif".toByteArray()) }
         assertFailsWith<CairnException> { db.addTzif("Mars/Base", ByteArray(0)) }
-        assertFailsWith<CairnException.InvalidInput> { db.addTzif("../etc/passwd", File("/usr/share/zoneinfo/UTC").readBytes()) }
-        assertFailsWith<CairnException.InvalidInput> { db.utcOffsetSeconds("Mars/Base", summer) }
+        assertFailsWith<CairnException.UnknownZone> { db.addTzif("../etc/passwd", File("/usr/share/zoneinfo/UTC").readBytes()) }
+        assertFalse(db.contains(FakeZones.of(FakeZones.TRAVERSAL)))
+        assertFailsWith<CairnException.UnknownZone> { db.utcOffsetSeconds(MARS, summer) }
     }
 
     @Test
@@ -74,22 +84,23 @@ class ZoneDatabaseTest {
         val path = tmp.path("tzdata")
         File(path).writeBytes(androidTzdata(listOf("Asia/Kolkata", "Europe/Paris", "America/Sao_Paulo")))
         val db = ZoneDatabase.androidTzdata(path)
-        assertEquals(19_800, db.utcOffsetSeconds("Asia/Kolkata", summer))
-        assertEquals(3600, db.utcOffsetSeconds("Europe/Paris", winter))
-        assertEquals(javaOffset("America/Sao_Paulo", summer), db.utcOffsetSeconds("America/Sao_Paulo", summer))
-        assertFailsWith<CairnException.InvalidInput> { db.utcOffsetSeconds("Asia/Tokyo", summer) }
+        assertEquals(19_800, db.utcOffsetSeconds(ZoneId.of("Asia/Kolkata"), summer))
+        assertEquals(3600, db.utcOffsetSeconds(PARIS, winter))
+        val saoPaulo = ZoneId.of("America/Sao_Paulo")
+        assertEquals(javaOffset(saoPaulo, summer), db.utcOffsetSeconds(saoPaulo, summer))
+        assertFailsWith<CairnException.UnknownZone> { db.utcOffsetSeconds(tokyo, summer) }
     }
 
     @Test
     fun unreadableAndroidTzdataIsRefusedUpFront() {
-        assertFailsWith<CairnException.Storage> { ZoneDatabase.androidTzdata(tmp.path("no-such-tzdata")) }
+        assertFailsWith<CairnException.Io> { ZoneDatabase.androidTzdata(tmp.path("no-such-tzdata")) }
         val junk = tmp.path("junk")
         File(junk).writeText("not a tzdata file at all, not even close")
-        assertFailsWith<CairnException.Storage> { ZoneDatabase.androidTzdata(junk) }
+        assertFailsWith<CairnException.Io> { ZoneDatabase.androidTzdata(junk) }
         // A valid file without UTC in it still knows UTC.
         val path = tmp.path("tzdata")
         File(path).writeBytes(androidTzdata(listOf("Asia/Tokyo")))
-        assertEquals(0, ZoneDatabase.androidTzdata(path).utcOffsetSeconds("UTC", summer))
+        assertEquals(0, ZoneDatabase.androidTzdata(path).utcOffsetSeconds(UTC, summer))
     }
 
     @Test
@@ -101,11 +112,18 @@ class ZoneDatabaseTest {
     }
 
     @Test
-    fun badZoneNamesAreInvalidInput() {
+    fun zonesTheDatabaseLacksAreRefused() {
+        // java.time refuses most bad names before Cairn sees them (an empty
+        // one, "/etc/passwd", a NUL); these it accepts (FakeZones) and Cairn
+        // must refuse, never reading a file outside its zoneinfo tree.
         val db = ZoneDatabase.system()
-        for (name in listOf("Mars/Base", "", "../../etc/passwd", "/etc/passwd", "Europe//Paris", "Europe/Paris\u0000", "x".repeat(10_000))) {
-            assertFailsWith<CairnException.InvalidInput>(name.take(40)) { db.utcOffsetSeconds(name, summer) }
-        }
+        assertFailsWith<CairnException.UnknownZone> { db.utcOffsetSeconds(MARS, summer) }
+        assertFailsWith<CairnException.UnknownZone> { db.utcOffsetSeconds(FakeZones.of(FakeZones.TRAVERSAL), summer) }
+        assertFailsWith<CairnException.UnknownZone> { db.utcOffsetSeconds(FakeZones.of(FakeZones.HUGE), summer) }
+        assertFalse(db.contains(FakeZones.of(FakeZones.TRAVERSAL)))
+        // An offset is not a zone of the database either.
+        assertFailsWith<CairnException.UnknownZone> { db.utcOffsetSeconds(ZoneId.of("+02:00"), summer) }
+        assertFailsWith<CairnException.UnknownZone> { db.utcOffsetSeconds(ZoneId.of("GMT+02:00"), summer) }
     }
 
     /** Android's concatenated file: header, 52-byte index entries, then the TZif data. */

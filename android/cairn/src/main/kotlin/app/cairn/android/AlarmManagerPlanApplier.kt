@@ -21,9 +21,16 @@ import app.cairn.CairnException
 import app.cairn.PlannedNotification
 import app.cairn.ReminderReport
 import app.cairn.Reminders
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.CoroutineName
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.withContext
 import java.io.IOException
+import java.time.Instant
 import java.time.ZoneId
-import java.util.concurrent.Executors
 
 /**
  * What the reminder receivers need from the app. Implement it on the
@@ -33,12 +40,12 @@ import java.util.concurrent.Executors
 interface ReminderHost {
     /**
      * The reminders of the app's open journal (opening it if needed, with
-     * `KeystoreKeyProvider`), or null when it cannot be opened now (no
-     * journal yet, signed out). Called off the main thread; the host keeps
-     * ownership: the receivers never close it.
+     * `Journal.openOrCreate(file, KeystoreKeyProvider(this))`), or null when
+     * it cannot be opened now (no journal yet, signed out). Called from a
+     * coroutine on `Dispatchers.IO`; the host keeps ownership: the receivers
+     * never close it.
      */
-    @WorkerThread
-    fun cairnReminders(): Reminders?
+    suspend fun cairnReminders(): Reminders?
 
     /** The notifications' small icon: a monochrome drawable. Defaults to the app's icon. */
     fun reminderSmallIcon(): Int = 0
@@ -61,15 +68,16 @@ interface ReminderHost {
  * (`app.cairn.reminders`). Each alarm, when it fires, reaches
  * [ReminderAlarmReceiver], which posts the notification.
  *
- * Call [apply] at app start (with `resync = true`), after every change to the
- * rules or the quiet hours, and after each report; the receivers call it
+ * Call [applyPlan] at app start (with `resync = true`), after every change to
+ * the rules or the quiet hours, and after each report; the receivers call it
  * after a notification was shown, at boot, and on time-zone and clock
- * changes. Blocking: call from `Dispatchers.IO`.
+ * changes. It suspends, and moves to `Dispatchers.IO` for AlarmManager and
+ * SharedPreferences: call it from any coroutine.
  */
 class AlarmManagerPlanApplier(
     context: Context,
     reminders: Reminders,
-    horizonDays: UInt = ReminderPlanApplier.DEFAULT_HORIZON_DAYS,
+    horizonDays: Int = ReminderPlanApplier.DEFAULT_HORIZON_DAYS,
 ) {
     private val context = context.applicationContext
     private val applier = ReminderPlanApplier(
@@ -80,32 +88,47 @@ class AlarmManagerPlanApplier(
     )
 
     /**
-     * Applies the plan for the device's current zone.
+     * Applies the plan for the device's current zone
+     * (`ZoneId.systemDefault()`).
      *
-     * @param resync set every alarm again (see [ReminderPlanApplier.apply]).
-     * @throws CairnException from the journal; `InvalidInput` if the device's
-     *   zone is not an IANA name Cairn knows.
+     * @param resync set every alarm again (see [ReminderPlanApplier.applyPlan]).
+     * @throws CairnException from the journal: `Closed`, or `UnknownZone` if
+     *   the device's zone is not an IANA zone Cairn knows (a custom
+     *   `GMT+02:00`); nothing changes then.
+     */
+    suspend fun applyPlan(resync: Boolean = false): AppliedPlan = withContext(Dispatchers.IO) {
+        applier.applyPlan(ZoneId.systemDefault(), Instant.now(), resync).also(::logDamage)
+    }
+
+    /**
+     * [applyPlan] for a platform callback that must finish before it returns
+     * (a `BroadcastReceiver` of the app's own without `goAsync()`): blocks
+     * the calling thread. Never from a coroutine: use [applyPlan] there.
      */
     @WorkerThread
-    fun apply(resync: Boolean = false): AppliedPlan =
-        applier.apply(ZoneId.systemDefault().id, System.currentTimeMillis(), resync).also { applied ->
-            // Damaged records were skipped and every good rule scheduled;
-            // say which (table and random id only, never content).
-            if (applied.corrupted.isNotEmpty()) {
-                Log.w(
-                    "CairnReminders",
-                    "plan skipped ${applied.corrupted.size} damaged record(s): " +
-                        applied.corrupted.joinToString { "${it.table}/${it.id}" },
-                )
-            }
-        }
+    fun applyPlanBlocking(resync: Boolean = false): AppliedPlan =
+        applier.applyPlanBlocking(ZoneId.systemDefault(), Instant.now(), resync).also(::logDamage)
 
     /** Cancels every reminder alarm (sign-out, a deleted journal). */
-    @WorkerThread
-    fun clear(): List<String> = applier.clear()
+    suspend fun clear(): List<String> = withContext(Dispatchers.IO) { applier.clear() }
+
+    /**
+     * Damaged records were skipped and every good rule scheduled; says which
+     * (table and random id only, never content).
+     */
+    private fun logDamage(applied: AppliedPlan) {
+        if (applied.corrupted.isNotEmpty()) {
+            Log.w(
+                TAG,
+                "plan skipped ${applied.corrupted.size} damaged record(s): " +
+                    applied.corrupted.joinToString { "${it.table}/${it.id}" },
+            )
+        }
+    }
 
     companion object {
         internal const val PREFERENCES = "app.cairn.reminders"
+        private const val TAG = "CairnReminders"
 
         internal fun prefs(context: Context): SharedPreferences =
             context.getSharedPreferences(PREFERENCES, Context.MODE_PRIVATE)
@@ -134,7 +157,7 @@ internal class AlarmManagerBackend(private val context: Context) : AlarmBackend 
         ) ?: return
         if (alarm.exact) {
             try {
-                alarmManager.setExactAndAllowWhileIdle(AlarmManager.RTC_WAKEUP, alarm.triggerAtMs, pending)
+                alarmManager.setExactAndAllowWhileIdle(AlarmManager.RTC_WAKEUP, alarm.triggerAt.toEpochMilli(), pending)
                 return
             } catch (e: SecurityException) {
                 // The permission was revoked since the plan: a window instead;
@@ -142,8 +165,8 @@ internal class AlarmManagerBackend(private val context: Context) : AlarmBackend 
                 Log.w(TAG, "exact alarm refused, setting a window")
             }
         }
-        val window = if (alarm.exact) ReminderPlanApplier.MIN_WINDOW_MS else alarm.windowMs
-        alarmManager.setWindow(AlarmManager.RTC_WAKEUP, alarm.triggerAtMs, window, pending)
+        val window = if (alarm.exact) ReminderPlanApplier.MIN_WINDOW else alarm.window
+        alarmManager.setWindow(AlarmManager.RTC_WAKEUP, alarm.triggerAt.toEpochMilli(), window.toMillis(), pending)
     }
 
     override fun cancel(id: String) {
@@ -162,8 +185,8 @@ internal class AlarmManagerBackend(private val context: Context) : AlarmBackend 
         // sits in the system's alarm list.
         intent.putExtra(ReminderAlarmReceiver.EXTRA_ID, n.id)
             .putExtra(ReminderAlarmReceiver.EXTRA_OCCURRENCE, n.occurrence)
-            .putExtra(ReminderAlarmReceiver.EXTRA_DUE_MS, n.dueMs)
-            .putExtra(ReminderAlarmReceiver.EXTRA_FIRE_AT_MS, n.fireAtMs)
+            .putExtra(ReminderAlarmReceiver.EXTRA_DUE_MS, n.due.toEpochMilli())
+            .putExtra(ReminderAlarmReceiver.EXTRA_FIRE_AT_MS, n.fireAt.toEpochMilli())
             .putExtra(ReminderAlarmReceiver.EXTRA_TITLE, n.title)
             .putExtra(ReminderAlarmReceiver.EXTRA_BODY, n.body)
             .putExtra(ReminderAlarmReceiver.EXTRA_SHOWS_TITLE, showsTitle)
@@ -211,7 +234,8 @@ internal class SharedPreferencesHeldAlarms(private val prefs: SharedPreferences)
  * Receives a reminder alarm: posts its notification (the plan's generic text,
  * or the title the patient chose to show), reports it `Shown`, and applies the
  * plan again so that the horizon keeps moving even if the app is not opened.
- * Not exported: only its own PendingIntents reach it.
+ * The journal work runs in a coroutine within the receiver's time
+ * (`goAsync()`). Not exported: only its own PendingIntents reach it.
  */
 class ReminderAlarmReceiver : BroadcastReceiver() {
     override fun onReceive(context: Context, intent: Intent) {
@@ -227,19 +251,19 @@ class ReminderAlarmReceiver : BroadcastReceiver() {
         val app = context.applicationContext
         val host = app as? ReminderHost
         val shown = post(app, host, id, occurrence, dueMs, fireAtMs, title, body, showsTitle)
-        val shownAt = System.currentTimeMillis()
-        runAsync(this) {
+        val shownAt = Instant.now()
+        runAsync {
             val reminders = host?.cairnReminders() ?: return@runAsync
             // Not shown (notifications off): adherence counts it "not shown",
             // a delivery problem rather than the patient's.
             if (shown) {
                 try {
-                    reminders.report(occurrence, dueMs, ReminderReport.Shown(shownAt))
+                    reminders.report(occurrence, Instant.ofEpochMilli(dueMs), ReminderReport.Shown(shownAt))
                 } catch (e: CairnException.NotFound) {
                     // The rule was deleted while its alarm was on its way.
                 }
             }
-            AlarmManagerPlanApplier(app, reminders).apply()
+            AlarmManagerPlanApplier(app, reminders).applyPlan()
         }
     }
 
@@ -324,7 +348,11 @@ class ReminderAlarmReceiver : BroadcastReceiver() {
 
         const val ACTION_FIRE = "app.cairn.action.REMINDER"
 
-        /** Extras of the alarm and of the launch intent (occurrence and due time, for `report`). */
+        /**
+         * Extras of the alarm and of the launch intent: the occurrence and
+         * its due time in milliseconds since 1970, for
+         * `reminders.report(occurrence, Instant.ofEpochMilli(dueMs), ...)`.
+         */
         const val EXTRA_ID = "app.cairn.extra.ID"
         const val EXTRA_OCCURRENCE = "app.cairn.extra.OCCURRENCE"
         const val EXTRA_DUE_MS = "app.cairn.extra.DUE_MS"
@@ -370,11 +398,11 @@ class ReminderRescheduleReceiver : BroadcastReceiver() {
             Log.w(TAG, "the Application does not implement ReminderHost; reminders not rescheduled")
             return
         }
-        runAsync(this) {
+        runAsync {
             val reminders = host.cairnReminders() ?: return@runAsync
             // A zone change only moves follow-device reminders: the diff is
             // enough. Everything else may have lost alarms: set all again.
-            AlarmManagerPlanApplier(app, reminders).apply(resync = action != Intent.ACTION_TIMEZONE_CHANGED)
+            AlarmManagerPlanApplier(app, reminders).applyPlan(resync = action != Intent.ACTION_TIMEZONE_CHANGED)
         }
     }
 
@@ -390,14 +418,25 @@ class ReminderRescheduleReceiver : BroadcastReceiver() {
     }
 }
 
-private val worker = Executors.newSingleThreadExecutor { r -> Thread(r, "cairn-reminders").apply { isDaemon = true } }
+/**
+ * The receivers' work: off the main thread, on one thread at a time,
+ * outliving the receiver object but not the process.
+ */
+private val receiverScope = CoroutineScope(
+    SupervisorJob() + Dispatchers.IO.limitedParallelism(1) + CoroutineName("cairn-reminders"),
+)
 
-/** Runs [work] off the main thread within the receiver's time (`goAsync`); logs failures, never crashes. */
-private fun runAsync(receiver: BroadcastReceiver, work: () -> Unit) {
-    val pending = receiver.goAsync()
-    worker.execute {
+/**
+ * Runs [work] in a coroutine within the receiver's time (`goAsync()`, about
+ * ten seconds); logs failures, never crashes the app.
+ */
+private fun BroadcastReceiver.runAsync(work: suspend () -> Unit) {
+    val pending = goAsync()
+    receiverScope.launch {
         try {
             work()
+        } catch (e: CancellationException) {
+            throw e
         } catch (e: CairnException) {
             // Cairn's messages name fields and ids, never patient text.
             Log.w("CairnReminders", "reminders not applied: ${e::class.simpleName}: ${e.message}")

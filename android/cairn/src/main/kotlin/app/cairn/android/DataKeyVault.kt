@@ -19,11 +19,18 @@ import java.time.ZoneOffset
 import java.time.format.DateTimeFormatter
 import java.util.Base64
 import java.util.concurrent.ConcurrentHashMap
-import java.util.concurrent.locks.ReentrantLock
 import javax.crypto.AEADBadTagException
 import javax.crypto.Cipher
 import javax.crypto.SecretKey
 import javax.crypto.spec.GCMParameterSpec
+import kotlin.coroutines.AbstractCoroutineContextElement
+import kotlin.coroutines.CoroutineContext
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.NonCancellable
+import kotlinx.coroutines.currentCoroutineContext
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
+import kotlinx.coroutines.withContext
 
 // Plain JVM code (no android.* imports), so that tests/kotlin.sh runs its
 // tests on the desktop; KeystoreKeyProvider plugs the Android pieces in.
@@ -132,38 +139,51 @@ sealed class KeyVaultException(message: String, cause: Throwable? = null) : Exce
 }
 
 /**
- * Serialises the key operations on one key store: a lock per [file] shared
- * by every [KeyLock] of this process naming the same file (however many
- * [DataKeyVault]s or providers the app creates), and an exclusive
+ * Serialises the key operations on one key store: a [Mutex] per [file]
+ * shared by every [KeyLock] of this process naming the same file (however
+ * many [DataKeyVault]s or providers the app creates), and an exclusive
  * `FileChannel.lock()` on [file] against other processes of the app.
- * Reentrant on the thread that holds it.
+ * Reentrant within the coroutine that holds it (and the coroutines it
+ * starts inside [withLock]).
  *
  * Both are needed: file locks are held per process (a second lock from the
  * same process throws `OverlappingFileLockException` rather than waiting),
- * and a lock object in memory does not reach another process.
+ * and a lock object in memory does not reach another process. The lock in
+ * memory is a coroutine [Mutex], not a thread's lock: the key operations
+ * suspend while the journal opens, and resume on any thread.
  */
 class KeyLock(file: File) {
     private val file: File = file.absoluteFile
-    private val local: ReentrantLock = LOCKS.computeIfAbsent(canonical(this.file)) { ReentrantLock() }
+    private val path: String = canonical(this.file)
+    private val local: Mutex = LOCKS.computeIfAbsent(path) { Mutex() }
 
-    /** Runs [block] holding both locks; blocks until they are free. */
-    fun <T> withLock(block: () -> T): T {
-        local.lock()
-        try {
-            if (local.holdCount > 1) return block()
-            file.parentFile?.mkdirs()
-            FileChannel.open(file.toPath(), StandardOpenOption.CREATE, StandardOpenOption.WRITE).use { channel ->
-                channel.lock() // released when the channel closes
-                return block()
+    /**
+     * Runs [block] holding both locks, on `Dispatchers.IO` (the file lock
+     * and the key files are disk I/O); suspends until the lock in memory is
+     * free, and blocks an IO thread while another process holds the file.
+     */
+    suspend fun <T> withLock(block: suspend () -> T): T {
+        val held = currentCoroutineContext()[Held]
+        if (held != null && path in held.paths) return block()
+        return local.withLock {
+            withContext(Dispatchers.IO + Held(held?.paths.orEmpty() + path)) {
+                file.parentFile?.mkdirs()
+                FileChannel.open(file.toPath(), StandardOpenOption.CREATE, StandardOpenOption.WRITE).use { channel ->
+                    channel.lock() // released when the channel closes
+                    block()
+                }
             }
-        } finally {
-            local.unlock()
         }
+    }
+
+    /** The lock files the current coroutine holds: what makes [withLock] reentrant. */
+    private class Held(val paths: Set<String>) : AbstractCoroutineContextElement(Held) {
+        companion object Key : CoroutineContext.Key<Held>
     }
 
     private companion object {
         /** One lock per lock file in the process, never removed (a handful of entries at most). */
-        val LOCKS = ConcurrentHashMap<String, ReentrantLock>()
+        val LOCKS = ConcurrentHashMap<String, Mutex>()
 
         fun canonical(file: File): String = try {
             file.canonicalPath
@@ -264,9 +284,9 @@ class FileWrappedKeyStore(private val directory: File, private val name: String)
  * in a [WrappedKeyStore], and hands it over crash-safely when the journal is
  * re-keyed. Every operation holds [lock] (within the process and across
  * processes) and reads the store afresh under it, so two first runs racing
- * get the same key. Blocking (keystore and disk I/O): call off the main
- * thread. A returned key array is the caller's: pass it to `Journal.open` and
- * then `fill(0)` it.
+ * get the same key. Every function suspends and does its keystore and disk
+ * I/O on `Dispatchers.IO`: safe to call from the main thread. A returned key
+ * array is the caller's: pass it to `Journal.open` and then `fill(0)` it.
  */
 class DataKeyVault(
     private val store: WrappedKeyStore,
@@ -281,7 +301,7 @@ class DataKeyVault(
      *
      * @throws KeyVaultException when the key is not available.
      */
-    fun dataKey(journalExists: Boolean): ByteArray = lock.withLock { currentKey(journalExists) }
+    suspend fun dataKey(journalExists: Boolean): ByteArray = lock.withLock { currentKey(journalExists) }
 
     /**
      * Opens the journal at [file], creating it (and its key) when neither
@@ -294,21 +314,22 @@ class DataKeyVault(
      * @throws KeyVaultException when no stored key opens the journal.
      * @throws CairnException from the core for anything else (a damaged file...).
      */
-    fun open(file: File, zones: ZoneDatabase? = null): Journal = lock.withLock { openLocked(file, zones) }
+    suspend fun open(file: File, zones: ZoneDatabase? = null): Journal = lock.withLock { openLocked(file, zones) }
 
     /**
      * Re-keys [journal] (open, at [file]) under a fresh data key, handing the
      * key over so that a kill at any point leaves a journal that [open]
      * opens: (a) the new key is saved wrapped as pending, durably; (b) the
      * core re-keys the journal in one transaction; (c) the pending key is
-     * promoted to current. If (b) fails, the outcome is settled at once by
-     * trying the keys on the file, never by guessing.
+     * promoted to current. If (b) fails, or the caller is cancelled while it
+     * runs (a re-key, once started, runs to its end), the outcome is settled
+     * at once by trying the keys on the file, never by guessing.
      *
      * @throws KeyVaultException when the current key is not available.
      * @throws CairnException from the core's re-key; the stored keys then
      *   match the file again.
      */
-    fun rekey(journal: Journal, file: File): RekeyReport = lock.withLock {
+    suspend fun rekey(journal: Journal, file: File): RekeyReport = lock.withLock {
         // A re-key an earlier process left half-way is settled first: a new
         // pending key must never replace one the file may be sealed with.
         if (store.load(KeySlot.PENDING) != null) settle(file)
@@ -320,9 +341,11 @@ class DataKeyVault(
             val report = try {
                 journal.rekey(newKey)
             } catch (e: Exception) {
-                // Usually rolled back; a failure around the commit may not be.
+                // Usually rolled back; a failure around the commit may not
+                // be, and a cancelled caller does not know: settled either
+                // way, even though the caller is cancelled.
                 try {
-                    settle(file)
+                    withContext(NonCancellable) { settle(file) }
                 } catch (settling: Exception) {
                     e.addSuppressed(settling)
                 }
@@ -348,7 +371,7 @@ class DataKeyVault(
      *
      * @return where the old journal is now, or null if there was none.
      */
-    fun startOver(journal: File): File? = lock.withLock {
+    suspend fun startOver(journal: File): File? = lock.withLock {
         val aside = if (journal.exists()) setAside(journal) else null
         forgetLocked()
         aside
@@ -358,7 +381,7 @@ class DataKeyVault(
      * Forgets the data keys and the wrapping key. Only for when the journal was
      * deleted or moved aside (see [startOver]).
      */
-    fun forget() = lock.withLock { forgetLocked() }
+    suspend fun forget(): Unit = lock.withLock { forgetLocked() }
 
     private fun forgetLocked() {
         store.delete(KeySlot.PENDING)
@@ -391,7 +414,7 @@ class DataKeyVault(
         return unwrap(wrapped)
     }
 
-    private fun openLocked(file: File, zones: ZoneDatabase?): Journal {
+    private suspend fun openLocked(file: File, zones: ZoneDatabase?): Journal {
         if (!file.exists()) {
             val key = currentKey(journalExists = false)
             store.delete(KeySlot.PENDING)
@@ -408,7 +431,7 @@ class DataKeyVault(
                 store.load(KeySlot.PENDING) != null -> store.delete(KeySlot.PENDING)
             }
         } catch (e: Exception) {
-            journal.closeJournal()
+            withContext(NonCancellable) { journal.closeJournal() }
             journal.close()
             throw e
         }
@@ -416,7 +439,7 @@ class DataKeyVault(
     }
 
     /** Settles the stored keys against the file, as [open] does, without keeping it open. */
-    private fun settle(file: File) {
+    private suspend fun settle(file: File) {
         if (!file.exists()) {
             store.delete(KeySlot.PENDING)
             return
@@ -425,7 +448,7 @@ class DataKeyVault(
     }
 
     /** The journal opened with the current key, else with the pending one; and which one. */
-    private fun openWithStoredKeys(file: File, zones: ZoneDatabase?): Pair<Journal, KeySlot> {
+    private suspend fun openWithStoredKeys(file: File, zones: ZoneDatabase?): Pair<Journal, KeySlot> {
         val current = store.load(KeySlot.CURRENT)
         val pending = store.load(KeySlot.PENDING)
         if (current == null && pending == null) throw KeyVaultException.DataKeyMissing()

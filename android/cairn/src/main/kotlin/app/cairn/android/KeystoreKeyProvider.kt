@@ -4,7 +4,6 @@ import android.content.Context
 import android.security.keystore.KeyGenParameterSpec
 import android.security.keystore.KeyPermanentlyInvalidatedException
 import android.security.keystore.KeyProperties
-import androidx.annotation.WorkerThread
 import app.cairn.Journal
 import app.cairn.RekeyReport
 import app.cairn.ZoneDatabase
@@ -24,7 +23,7 @@ import javax.crypto.SecretKey
  *
  * ```
  * val file = File(context.noBackupFilesDir, "journal.cairn")
- * val journal = KeystoreKeyProvider(context).open(file)
+ * val journal = Journal.openOrCreate(file, KeystoreKeyProvider(context))
  * ```
  *
  * Every operation holds a lock shared by all providers of the process for
@@ -36,6 +35,9 @@ import javax.crypto.SecretKey
  * bound to this device and never leaves the keystore. Keep the journal in
  * `noBackupFilesDir` too (see android/README.md): a restored wrapped key
  * cannot be unwrapped on another device.
+ *
+ * Every function suspends and does its keystore and disk I/O on
+ * `Dispatchers.IO`: call it from any coroutine, the main thread's included.
  *
  * @param alias the keystore alias of the wrapping key.
  * @param name the base name of the key files (`<name>.key`, `<name>.pending`, `<name>.lock`).
@@ -55,13 +57,14 @@ class KeystoreKeyProvider(
     /**
      * Opens the journal at [journal], creating it and its key when neither
      * exists, and finishing or undoing a re-key a killed process left
-     * half-way. Blocking: call from `Dispatchers.IO`.
+     * half-way. `Journal.openOrCreate(file, keys)` says the same.
      *
      * @throws KeyVaultException when the journal's key is not available on
      *   this phone; never answered by making a new key while the journal exists.
+     * @throws app.cairn.CairnException from the journal (`NotAStore`,
+     *   `Corrupted`...).
      */
-    @WorkerThread
-    fun open(journal: File, zones: ZoneDatabase? = null): Journal = lock.withLock {
+    suspend fun open(journal: File, zones: ZoneDatabase? = null): Journal = lock.withLock {
         adoptPreferencesKey()
         vault.open(journal, zones)
     }
@@ -73,10 +76,9 @@ class KeystoreKeyProvider(
      * another process gets `WrongKey` and must be opened again.
      *
      * @throws KeyVaultException when the current key is not available.
-     * @throws app.cairn.CairnException from the core's re-key.
+     * @throws app.cairn.CairnException from the journal's re-key.
      */
-    @WorkerThread
-    fun rekey(journal: Journal, file: File): RekeyReport = lock.withLock {
+    suspend fun rekey(journal: Journal, file: File): RekeyReport = lock.withLock {
         adoptPreferencesKey()
         vault.rekey(journal, file)
     }
@@ -89,8 +91,7 @@ class KeystoreKeyProvider(
      *
      * @throws KeyVaultException when the key is not available.
      */
-    @WorkerThread
-    fun dataKey(journal: File): ByteArray = lock.withLock {
+    suspend fun dataKey(journal: File): ByteArray = lock.withLock {
         adoptPreferencesKey()
         vault.dataKey(journalExists = journal.exists())
     }
@@ -103,22 +104,21 @@ class KeystoreKeyProvider(
      *
      * @return where the old journal is now, or null if there was none.
      */
-    @WorkerThread
-    fun startOver(journal: File): File? = lock.withLock {
+    suspend fun startOver(journal: File): File? = lock.withLock {
         adoptPreferencesKey()
         vault.startOver(journal)
     }
 
     /** Forgets the data key and the keystore key: only after deleting or moving aside the journal ([startOver] does both). */
-    @WorkerThread
-    fun forget() = lock.withLock {
+    suspend fun forget(): Unit = lock.withLock {
         adoptPreferencesKey() // so that no copy left in SharedPreferences comes back
         vault.forget()
     }
 
     /**
      * Moves a wrapped key that an earlier build kept in SharedPreferences
-     * (named like the key files) into the key file. Called holding the lock.
+     * (named like the key files) into the key file. Called holding the lock,
+     * on `Dispatchers.IO`.
      */
     private fun adoptPreferencesKey() {
         val prefs = app.getSharedPreferences(name, Context.MODE_PRIVATE)
@@ -143,6 +143,32 @@ class KeystoreKeyProvider(
         private const val LEGACY_CIPHERTEXT = "journal_key_wrapped"
     }
 }
+
+/**
+ * Opens the journal at [file] with the key [keys] keeps, creating both on
+ * first use and settling a re-key a killed process left half-way:
+ *
+ * ```
+ * val journal = Journal.openOrCreate(File(context.noBackupFilesDir, "journal.cairn"), KeystoreKeyProvider(context))
+ * ```
+ *
+ * The same as `keys.open(file, zones)`; see [KeystoreKeyProvider.open].
+ *
+ * @throws KeyVaultException when the journal's key is not available on this
+ *   phone (see android/README.md for what to tell the patient).
+ * @throws app.cairn.CairnException from the journal.
+ */
+suspend fun Journal.Companion.openOrCreate(
+    file: File,
+    keys: KeystoreKeyProvider,
+    zones: ZoneDatabase? = null,
+): Journal = keys.open(file, zones)
+
+/**
+ * Re-keys this open journal, kept at [file], under a new key from [keys], so
+ * that a kill at any step loses no key (see [KeystoreKeyProvider.rekey]).
+ */
+suspend fun Journal.rekey(file: File, keys: KeystoreKeyProvider): RekeyReport = keys.rekey(this, file)
 
 /** An AES-256-GCM key in the AndroidKeyStore, usable only for wrapping on this device. */
 class AndroidKeystoreWrappingKey(private val alias: String) : WrappingKey {

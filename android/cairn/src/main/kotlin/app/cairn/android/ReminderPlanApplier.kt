@@ -3,17 +3,24 @@ package app.cairn.android
 import app.cairn.PlannedNotification
 import app.cairn.PlatformLimits
 import app.cairn.RecordRef
+import app.cairn.Reminder
 import app.cairn.Reminders
 import app.cairn.androidLimits
 import app.cairn.diffPlan
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
+import java.time.Duration
+import java.time.Instant
+import java.time.ZoneId
 
 // Plain JVM code (no android.* imports), so that tests/kotlin.sh runs its
 // tests on the desktop; AlarmManagerPlanApplier plugs AlarmManager and
 // SharedPreferences in.
 
 /**
- * One alarm to set for a planned notification: exactly at [triggerAtMs]
- * (`setExactAndAllowWhileIdle`), or anywhere in the [windowMs] after it
+ * One alarm to set for a planned notification: exactly at [triggerAt]
+ * (`setExactAndAllowWhileIdle`), or anywhere in the [window] after it
  * (`setWindow`). [showsTitle] is true when the notification carries the
  * rule's own title (the patient opted in with `showTitle`) rather than the
  * core's generic text: it is then posted private, with a generic public
@@ -22,12 +29,14 @@ import app.cairn.diffPlan
 data class AlarmRequest(
     val notification: PlannedNotification,
     val exact: Boolean,
-    val windowMs: Long,
+    val window: Duration,
     val showsTitle: Boolean = false,
 ) {
     /** The plan's stable id: the alarm's identity in the OS. */
     val id: String get() = notification.id
-    val triggerAtMs: Long get() = notification.fireAtMs
+
+    /** When the alarm goes off: the notification's `fireAt`. */
+    val triggerAt: Instant get() = notification.fireAt
 }
 
 /**
@@ -87,8 +96,10 @@ data class AlarmChanges(val cancel: List<String>, val schedule: List<AlarmReques
  * otherwise in a delivery window. Re-applying an unchanged plan changes
  * nothing: ids are stable.
  *
- * Blocking (the journal's disk I/O): call off the main thread. Applies are
- * serialised within the process. Does not close [reminders].
+ * Applies (and [clear]) are serialised within the process, suspending
+ * rather than blocking while another runs. The backend and the store are
+ * called on the caller's dispatcher: `AlarmManagerPlanApplier` moves to
+ * `Dispatchers.IO` for them. Does not close [reminders].
  *
  * @param horizonDays how far ahead to plan (1-62).
  * @param maxAlarms at most this many alarms: Android allows an app 500
@@ -98,33 +109,33 @@ class ReminderPlanApplier(
     private val reminders: Reminders,
     private val alarms: AlarmBackend,
     private val store: HeldAlarmStore,
-    private val horizonDays: UInt = DEFAULT_HORIZON_DAYS,
-    private val maxAlarms: UInt = DEFAULT_MAX_ALARMS,
+    private val horizonDays: Int = DEFAULT_HORIZON_DAYS,
+    private val maxAlarms: Int = DEFAULT_MAX_ALARMS,
 ) {
     /**
-     * Brings the OS's alarms in line with the plan at [nowMs] in [deviceZone]
-     * (an IANA name: `ZoneId.systemDefault().id`).
+     * Brings the OS's alarms in line with the plan at [now] in [deviceZone]
+     * (`ZoneId.systemDefault()`).
      *
      * @param resync set every planned alarm again, not only the new ones:
      *   after a reboot, a clock change, an app update or a force stop (all of
      *   which may have dropped alarms without telling the app), and at app
      *   start. Also done on its own when the exact-alarm permission changed
      *   since the last apply, or when the last one was interrupted.
-     * @throws app.cairn.CairnException from the journal (`Closed`, an unknown
-     *   zone as `InvalidInput`...); nothing was changed then.
+     * @throws app.cairn.CairnException from the journal (`Closed`,
+     *   `UnknownZone` for a zone the zone database lacks...); nothing was
+     *   changed then.
      */
-    fun apply(deviceZone: String, nowMs: Long = System.currentTimeMillis(), resync: Boolean = false): AppliedPlan =
-        synchronized(LOCK) {
+    suspend fun applyPlan(deviceZone: ZoneId, now: Instant = Instant.now(), resync: Boolean = false): AppliedPlan =
+        LOCK.withLock {
             val exact = alarms.exactAlarmsAllowed()
-            val limits = limits(exact)
             // Planned from a while back, so that an alarm the OS has not
             // delivered yet (an inexact window, Doze) is not cancelled
             // because its fire time has passed.
-            val planned = reminders.plan(nowMs - LOOKBACK_MS, deviceZone, limits, horizonDays)
-            val plan = planned.notifications
+            val planned = reminders.plan(now - LOOKBACK, deviceZone, limits(exact), horizonDays)
             val held = store.load()
             val full = resync || held.exact != exact
-            val changes = changes(plan, held, exact, nowMs, full).withTitles()
+            var changes = changes(planned.notifications, held, exact, now, full)
+            if (changes.schedule.isNotEmpty()) changes = changes.withTitles(reminders.list().reminders)
             if (changes.cancel.isNotEmpty() || changes.schedule.isNotEmpty() || held != HeldAlarms(changes.held, exact)) {
                 // Written ahead: if the process dies half-way, the ids that
                 // may be set are known and the next apply sets all again.
@@ -133,11 +144,30 @@ class ReminderPlanApplier(
                 for (a in changes.schedule) alarms.schedule(a)
                 store.save(HeldAlarms(changes.held, exact))
             }
-            AppliedPlan(plan.size, changes.schedule.map { it.id }, changes.cancel, exact, full, planned.corrupted)
+            AppliedPlan(
+                planned.notifications.size,
+                changes.schedule.map { it.id },
+                changes.cancel,
+                exact,
+                full,
+                planned.corrupted,
+            )
         }
 
+    /**
+     * [applyPlan] for a platform callback that must finish before it
+     * returns (a `BroadcastReceiver` without `goAsync()`): blocks the calling
+     * thread until the alarms are set. Never call it from the main thread or
+     * from a coroutine (use [applyPlan] there).
+     */
+    fun applyPlanBlocking(deviceZone: ZoneId, now: Instant = Instant.now(), resync: Boolean = false): AppliedPlan =
+        // Not built on planBlocking alone: the apply also reads the rules
+        // (list(), to post titled notifications privately), which has no
+        // blocking twin; one code path keeps the two in step.
+        runBlocking { applyPlan(deviceZone, now, resync) }
+
     /** Cancels every alarm held and forgets them (sign-out, a wiped journal). */
-    fun clear(): List<String> = synchronized(LOCK) {
+    suspend fun clear(): List<String> = LOCK.withLock {
         val held = store.load()
         store.save(HeldAlarms(held.ids, exact = null))
         val ids = held.ids.sorted()
@@ -148,16 +178,15 @@ class ReminderPlanApplier(
 
     /**
      * Marks the alarms whose notification may show its rule's own title (one
-     * look at the rules, only when alarms are set). Read after the plan, so
+     * look at the [rules], only when alarms are set). Read after the plan, so
      * a rule changed in between errs on the private side: one deleted, or
      * whose own title the notification carries, counts as titled.
      */
-    private fun AlarmChanges.withTitles(): AlarmChanges {
-        if (schedule.isEmpty()) return this
-        val rules = reminders.list().reminders.associateBy { it.id }
+    private fun AlarmChanges.withTitles(rules: List<Reminder>): AlarmChanges {
+        val byId = rules.associateBy { it.id }
         return copy(
             schedule = schedule.map { a ->
-                val rule = rules[a.notification.reminderId]
+                val rule = byId[a.notification.reminderId]
                 val titled = rule == null || rule.showTitle || (rule.title != null && rule.title == a.notification.title)
                 if (titled) a.copy(showsTitle = true) else a
             },
@@ -170,29 +199,30 @@ class ReminderPlanApplier(
     }
 
     companion object {
-        const val DEFAULT_HORIZON_DAYS: UInt = 7u
-        const val DEFAULT_MAX_ALARMS: UInt = 400u
+        const val DEFAULT_HORIZON_DAYS: Int = 7
+        const val DEFAULT_MAX_ALARMS: Int = 400
 
         /**
          * How long after its fire time an alarm stays held though no longer
          * planned: Doze and inexact windows may deliver that late. Never
          * longer than a day, so that only the occurrence itself is kept.
          */
-        const val LOOKBACK_MS: Long = 60 * 60_000L
+        val LOOKBACK: Duration = Duration.ofHours(1)
 
         /** Smallest delivery window of an inexact alarm. */
-        const val MIN_WINDOW_MS: Long = 10 * 60_000L
+        val MIN_WINDOW: Duration = Duration.ofMinutes(10)
 
-        private val LOCK = Any()
+        /** One apply at a time in the process, whichever applier and journal handle. */
+        private val LOCK = Mutex()
 
         /**
          * The pure decision: what to cancel and set given [plan] (computed
-         * from [LOOKBACK_MS] before [nowMs]), the ids [held], whether exact
+         * from [LOOKBACK] before [now]), the ids [held], whether exact
          * alarms are allowed, and whether to set everything again ([full]).
          *
          * - cancel: held ids not in the plan (`diffPlan`'s `remove`);
          * - set: planned notifications not held (all of them when [full]),
-         *   only those still ahead of [nowMs]: one already due is left to the
+         *   only those still ahead of [now]: one already due is left to the
          *   alarm that may still deliver it, never set again to show twice;
          * - held afterwards: planned ids that were held or are set now.
          */
@@ -200,24 +230,24 @@ class ReminderPlanApplier(
             plan: List<PlannedNotification>,
             held: HeldAlarms,
             exactAllowed: Boolean,
-            nowMs: Long,
+            now: Instant,
             full: Boolean,
         ): AlarmChanges {
             val heldIds = held.ids.sorted()
             val diff = diffPlan(plan, heldIds)
             val candidates = if (full) plan else diff.add
-            val schedule = candidates.filter { it.fireAtMs >= nowMs }.map { request(it, exactAllowed) }
+            val schedule = candidates.filter { it.fireAt >= now }.map { request(it, exactAllowed) }
             val scheduled = schedule.mapTo(HashSet()) { it.id }
             val kept = plan.mapNotNullTo(HashSet()) { n -> n.id.takeIf { it in held.ids || it in scheduled } }
             return AlarmChanges(diff.remove, schedule, kept)
         }
 
-        /** Exact only when both the plan and the OS allow it; otherwise a window of at least [MIN_WINDOW_MS]. */
+        /** Exact only when both the plan and the OS allow it; otherwise a window of at least [MIN_WINDOW]. */
         fun request(n: PlannedNotification, exactAllowed: Boolean): AlarmRequest =
             if (n.exact && exactAllowed) {
-                AlarmRequest(n, exact = true, windowMs = 0)
+                AlarmRequest(n, exact = true, window = Duration.ZERO)
             } else {
-                AlarmRequest(n, exact = false, windowMs = maxOf(n.windowMinutes.toLong() * 60_000L, MIN_WINDOW_MS))
+                AlarmRequest(n, exact = false, window = maxOf(Duration.ofMinutes(n.windowMinutes.toLong()), MIN_WINDOW))
             }
     }
 }
