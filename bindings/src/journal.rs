@@ -5,13 +5,12 @@
 use crate::error::{CairnError, Result};
 use crate::pool::{Job, OpenSpec, Pool};
 use crate::values::{
-    EntryId, LocalDay, RecordRef, TrackerId, ZoneName, count_in, count_out, day_in, day_out,
-    instant_in, instant_out,
+    EntryId, LocalDay, RecordRef, Timestamp, TrackerId, ZoneName, count_in, count_out, day_in,
+    day_out, instant_in, instant_out,
 };
 use crate::zones::{ZoneDatabase, store_options};
 use cairn_core as core;
 use std::sync::{Arc, Weak};
-use std::time::SystemTime;
 use zeroize::Zeroizing;
 
 // --- records and enums -----------------------------------------------------
@@ -282,7 +281,7 @@ pub struct NewEntry {
     /// The value; must fit the tracker's kind.
     pub value: Value,
     /// When it happened (at most a day ahead of the clock; 1970-2199).
-    pub at: SystemTime,
+    pub at: Timestamp,
     /// The zone the patient was in.
     pub zone: ZoneName,
     /// A note; empty or blank is stored as none.
@@ -320,7 +319,7 @@ pub struct Entry {
     /// Tags.
     pub tags: Vec<Tag>,
     /// When it happened.
-    pub at: SystemTime,
+    pub at: Timestamp,
     /// The zone the patient was in.
     pub zone: ZoneName,
     /// UTC offset in force there and then, in seconds.
@@ -328,9 +327,9 @@ pub struct Entry {
     /// The patient's local day there and then.
     pub local_date: LocalDay,
     /// First saved.
-    pub created_at: SystemTime,
+    pub created_at: Timestamp,
     /// Last changed.
-    pub updated_at: SystemTime,
+    pub updated_at: Timestamp,
     /// 1, plus one per change.
     pub revision: i64,
 }
@@ -359,10 +358,10 @@ impl From<core::Entry> for Entry {
 pub struct EntryQuery {
     /// At or after this instant.
     #[uniffi(default = None)]
-    pub from: Option<SystemTime>,
+    pub from: Option<Timestamp>,
     /// Before this instant.
     #[uniffi(default = None)]
-    pub to: Option<SystemTime>,
+    pub to: Option<Timestamp>,
     /// On or after this local day, in each entry's own zone.
     #[uniffi(default = None)]
     pub from_day: Option<LocalDay>,

@@ -32,7 +32,8 @@ pub use reminders::*;
 #[cfg(feature = "testing")]
 pub use testing::*;
 pub use values::{
-    EntryId, EventId, LocalDay, RecordRef, ReminderId, TrackerId, WallTime, Weekday, ZoneName,
+    EntryId, EventId, LocalDay, RecordRef, ReminderId, Timestamp, TrackerId, WallTime, Weekday,
+    ZoneName,
 };
 pub use zones::ZoneDatabase;
 

@@ -5,14 +5,13 @@ use crate::error::{CairnError, Result};
 use crate::journal::{ChangeTable, Journal, JournalChange};
 use crate::pool::Pool;
 use crate::values::{
-    EventId, LocalDay, RecordRef, ReminderId, WallTime, Weekday, ZoneName, count_in, day_in,
-    day_out, instant_in, instant_out, ms_in, time_in, time_out, times_in, times_out, weekday_in,
-    weekday_out,
+    EventId, LocalDay, RecordRef, ReminderId, Timestamp, WallTime, Weekday, ZoneName, count_in,
+    day_in, day_out, instant_in, instant_out, ms_in, time_in, time_out, times_in, times_out,
+    weekday_in, weekday_out,
 };
 use cairn_core as core;
 use core::reminders as rem;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 /// What a reminder is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -421,9 +420,9 @@ pub struct PlannedNotification {
     /// The occurrence key, for `report`.
     pub occurrence: String,
     /// When it was due (pass to `report`).
-    pub due: SystemTime,
+    pub due: Timestamp,
     /// When to show it.
-    pub fire_at: SystemTime,
+    pub fire_at: Timestamp,
     /// UTC offset in force then, seconds.
     pub utc_offset_seconds: i32,
     /// Category.
@@ -512,22 +511,22 @@ pub enum ReminderReport {
     /// The OS showed it.
     Shown {
         /// When.
-        at: SystemTime,
+        at: Timestamp,
     },
     /// Done.
     Done {
         /// When.
-        at: SystemTime,
+        at: Timestamp,
     },
     /// Skipped on purpose.
     Skipped {
         /// When.
-        at: SystemTime,
+        at: Timestamp,
     },
     /// Snoozed.
     Snoozed {
         /// Show again at.
-        until: SystemTime,
+        until: Timestamp,
     },
 }
 
@@ -634,7 +633,7 @@ pub struct ReminderEvent {
     /// Kind.
     pub kind: String,
     /// When.
-    pub at: SystemTime,
+    pub at: Timestamp,
     /// The zone it happened in.
     pub zone: ZoneName,
 }
@@ -658,7 +657,7 @@ pub struct Occurrence {
     /// Rule.
     pub reminder_id: ReminderId,
     /// When it fires.
-    pub fire_at: SystemTime,
+    pub fire_at: Timestamp,
     /// UTC offset then, seconds.
     pub utc_offset_seconds: i32,
 }
@@ -749,7 +748,7 @@ impl Reminders {
     pub async fn record_event(
         &self,
         kind: String,
-        at: SystemTime,
+        at: Timestamp,
         zone: ZoneName,
     ) -> Result<ReminderEvent> {
         let at = instant_in("at", at)?;
@@ -806,7 +805,7 @@ impl Reminders {
     pub async fn report(
         &self,
         occurrence: String,
-        due: SystemTime,
+        due: Timestamp,
         report: ReminderReport,
     ) -> Result<()> {
         self.report_job(occurrence, due, report)?.await
@@ -818,7 +817,7 @@ impl Reminders {
     pub fn report_blocking(
         &self,
         occurrence: String,
-        due: SystemTime,
+        due: Timestamp,
         report: ReminderReport,
     ) -> Result<()> {
         self.report_job(occurrence, due, report)?.wait()
@@ -831,7 +830,7 @@ impl Reminders {
     /// `corrupted`; every good rule is still planned.
     pub async fn plan(
         &self,
-        now: SystemTime,
+        now: Timestamp,
         device_zone: ZoneName,
         limits: PlatformLimits,
         horizon_days: i32,
@@ -844,7 +843,7 @@ impl Reminders {
     /// Blocks the calling thread: never call it from the main thread.
     pub fn plan_blocking(
         &self,
-        now: SystemTime,
+        now: Timestamp,
         device_zone: ZoneName,
         limits: PlatformLimits,
         horizon_days: i32,
@@ -856,8 +855,8 @@ impl Reminders {
     /// Every occurrence firing in `[from, to)` (at most 400 days).
     pub async fn occurrences(
         &self,
-        from: SystemTime,
-        to: SystemTime,
+        from: Timestamp,
+        to: Timestamp,
         device_zone: ZoneName,
     ) -> Result<Vec<Occurrence>> {
         let (from, to) = (instant_in("from", from)?, instant_in("to", to)?);
@@ -880,9 +879,9 @@ impl Reminders {
     /// Adherence for occurrences due in `[from, min(to, now))`.
     pub async fn adherence(
         &self,
-        from: SystemTime,
-        to: SystemTime,
-        now: SystemTime,
+        from: Timestamp,
+        to: Timestamp,
+        now: Timestamp,
         device_zone: ZoneName,
     ) -> Result<AdherenceReport> {
         let (from, to, now) = (
@@ -909,7 +908,7 @@ impl Reminders {
     fn report_job(
         &self,
         occurrence: String,
-        due: SystemTime,
+        due: Timestamp,
         report: ReminderReport,
     ) -> Result<crate::pool::Job<()>> {
         let due = ms_in("due", due)?;
@@ -923,7 +922,7 @@ impl Reminders {
 
     fn plan_job(
         &self,
-        now: SystemTime,
+        now: Timestamp,
         device_zone: ZoneName,
         limits: PlatformLimits,
         horizon_days: i32,

@@ -2,8 +2,7 @@
 
 use crate::error::{CairnError, Result};
 use crate::journal::Journal;
-use crate::values::{EntryId, LocalDay, WallTime, Weekday, ZoneName};
-use std::time::SystemTime;
+use crate::values::{EntryId, LocalDay, Timestamp, WallTime, Weekday, ZoneName};
 
 #[uniffi::export]
 impl Journal {
@@ -28,7 +27,7 @@ impl Journal {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct TestingValues {
     /// An instant.
-    pub at: SystemTime,
+    pub at: Timestamp,
     /// A local day.
     pub day: LocalDay,
     /// A time of day.

@@ -2,7 +2,7 @@
 //!
 //! | here | Kotlin | Swift |
 //! |---|---|---|
-//! | `SystemTime` | `java.time.Instant` | `Date` |
+//! | [`Timestamp`] (microseconds since the epoch) | `java.time.Instant` | `Date` |
 //! | [`LocalDay`] (days since 1970-01-01) | `java.time.LocalDate` | `DateComponents` (year, month, day) |
 //! | [`WallTime`] (seconds since midnight) | `java.time.LocalTime` | `DateComponents` (hour, minute) |
 //! | [`ZoneName`] (IANA name) | `java.time.ZoneId` | `TimeZone` |
@@ -10,14 +10,15 @@
 //! | [`EntryId`], [`TrackerId`], [`ReminderId`], [`EventId`] | value classes | structs |
 //!
 //! Instants are rounded to whole milliseconds here, in Rust, so that a value
-//! read back and written again never drifts. The mapping to platform types
+//! read back and written again never drifts. They travel as microseconds,
+//! not as uniffi's built-in timestamp: its sign-and-magnitude encoding loses
+//! the sign of any instant in the last second before 1970 (seconds = -0). The mapping to platform types
 //! is in `bindings/uniffi.toml`; the platform halves of the id types and the
 //! `DateComponents` helpers are in `android/.../CairnValues.kt` and
 //! `ios/Sources/Cairn/CairnValues.swift`.
 
 use crate::error::{CairnError, Result};
 use cairn_core as core;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A record that could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, uniffi::Record)]
@@ -36,6 +37,15 @@ impl From<core::RecordRef> for RecordRef {
         }
     }
 }
+
+/// An instant: Kotlin `Instant`, Swift `Date`. Microseconds since the
+/// epoch on the wire; every call rounds it to whole milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Timestamp(pub i64);
+uniffi::custom_type!(Timestamp, i64, {
+    lower: |t| t.0,
+    try_lift: |v| Ok(Timestamp(v)),
+});
 
 /// A local calendar day: Kotlin `LocalDate`, Swift `DateComponents`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,22 +127,21 @@ pub(crate) fn camel(field: &str) -> String {
     out
 }
 
-fn round_ms(d: Duration) -> u128 {
-    (d.as_nanos() + 500_000) / 1_000_000
-}
-
 /// An instant as whole milliseconds since the epoch (half a millisecond
-/// rounds away from the epoch).
-pub(crate) fn ms_in(field: &str, t: SystemTime) -> Result<i64> {
-    let ms: i128 = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => round_ms(d) as i128,
-        Err(e) => -(round_ms(e.duration()) as i128),
+/// rounds away from the epoch). Always in range; `field` is for the callers
+/// that check further.
+pub(crate) fn ms_in(_field: &str, t: Timestamp) -> Result<i64> {
+    let us = i128::from(t.0);
+    let ms = if us >= 0 {
+        (us + 500) / 1000
+    } else {
+        -((-us + 500) / 1000)
     };
-    i64::try_from(ms).map_err(|_| CairnError::invalid(field, "out of range"))
+    Ok(ms as i64)
 }
 
 /// The same, as a chrono instant.
-pub(crate) fn instant_in(field: &str, t: SystemTime) -> Result<chrono::DateTime<chrono::Utc>> {
+pub(crate) fn instant_in(field: &str, t: Timestamp) -> Result<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::from_timestamp_millis(ms_in(field, t)?)
         .ok_or_else(|| CairnError::invalid(field, "out of range"))
 }
@@ -176,14 +185,8 @@ pub(crate) fn count_in<T: TryFrom<i64>>(field: &str, n: i64) -> Result<T> {
 
 // --- out -----------------------------------------------------------------
 
-pub(crate) fn instant_out(ms: i64) -> SystemTime {
-    let d = Duration::from_millis(ms.unsigned_abs());
-    let t = if ms >= 0 {
-        UNIX_EPOCH.checked_add(d)
-    } else {
-        UNIX_EPOCH.checked_sub(d)
-    };
-    t.unwrap_or(UNIX_EPOCH)
+pub(crate) fn instant_out(ms: i64) -> Timestamp {
+    Timestamp(ms.saturating_mul(1000))
 }
 
 pub(crate) fn day_out(d: chrono::NaiveDate) -> LocalDay {
@@ -216,20 +219,19 @@ mod tests {
 
     #[test]
     fn instants_round_to_the_nearest_millisecond_both_sides_of_1970() {
-        let t = |secs: i64, nanos: u32| {
-            if secs >= 0 {
-                UNIX_EPOCH + Duration::new(secs as u64, nanos)
-            } else {
-                UNIX_EPOCH - Duration::new(secs.unsigned_abs(), nanos)
-            }
-        };
-        assert_eq!(ms_in("at", t(1, 499_999)).unwrap(), 1_000);
-        assert_eq!(ms_in("at", t(1, 500_000)).unwrap(), 1_001);
-        assert_eq!(ms_in("at", t(-1, 499_999)).unwrap(), -1_000);
-        assert_eq!(ms_in("at", t(-1, 500_000)).unwrap(), -1_001);
+        let ms = |us: i64| ms_in("at", Timestamp(us)).unwrap();
+        assert_eq!(ms(1_000_499), 1_000);
+        assert_eq!(ms(1_000_500), 1_001);
+        assert_eq!(ms(-1_000_499), -1_000);
+        assert_eq!(ms(-1_000_500), -1_001);
+        // The last second before 1970 keeps its sign.
+        assert_eq!(ms(-500_000), -500);
+        assert_eq!(ms(-499), 0);
+        assert_eq!(ms(i64::MIN), i64::MIN / 1000 - 1);
         for ms in [-86_400_000_i64, -1, 0, 1, 7_258_118_399_999] {
             assert_eq!(ms_in("at", instant_out(ms)).unwrap(), ms);
         }
+        assert!(instant_in("at", Timestamp(i64::MAX)).is_err());
     }
 
     #[test]

@@ -1,10 +1,9 @@
 //! The time zone database: [`ZoneDatabase`].
 
 use crate::error::{CairnError, Result};
-use crate::values::{ZoneName, ms_in};
+use crate::values::{Timestamp, ZoneName, ms_in};
 use cairn_core as core;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 /// The IANA time zone database Cairn reads: the platform's own, so the
 /// library stays small and agrees with the phone's clock.
@@ -69,7 +68,7 @@ impl ZoneDatabase {
     /// The UTC offset, in seconds, in force in `zone` at `at` (any instant
     /// the platform can hold; before the zone's first rule, its first
     /// offset).
-    pub fn utc_offset_seconds(&self, zone: ZoneName, at: SystemTime) -> Result<i32> {
+    pub fn utc_offset_seconds(&self, zone: ZoneName, at: Timestamp) -> Result<i32> {
         let ms = ms_in("at", at)?;
         crate::guard(|| {
             Ok(self

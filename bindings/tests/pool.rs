@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 struct Unpark(Thread);
 impl Wake for Unpark {
@@ -44,6 +44,11 @@ fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static)
         .unwrap_or_else(|_| panic!("{what} did not finish"))
 }
 
+fn now_minus(secs: u64) -> Timestamp {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() - Duration::from_secs(secs);
+    Timestamp(since.as_micros() as i64)
+}
+
 fn key() -> Vec<u8> {
     vec![7u8; 32]
 }
@@ -59,7 +64,7 @@ fn entry(n: i32) -> NewEntry {
         value: Value::Scale {
             value: f64::from(n % 11),
         },
-        at: SystemTime::now() - Duration::from_secs(60),
+        at: now_minus(60),
         zone: ZoneName("UTC".into()),
         note: None,
         tags: vec![],
@@ -308,13 +313,13 @@ fn typed_values_are_checked_with_the_field_named() {
         })
     );
     let mut e = entry(1);
-    e.at = SystemTime::UNIX_EPOCH - Duration::from_millis(1);
+    e.at = Timestamp(-1_000);
     assert!(matches!(
         block_on(j.log(e)),
         Err(CairnError::InvalidInput { field, .. }) if field == "at"
     ));
     let r = j.reminders().unwrap();
-    let plan = block_on(r.plan(SystemTime::now(), ZoneName("UTC".into()), ios_limits(), -1));
+    let plan = block_on(r.plan(now_minus(0), ZoneName("UTC".into()), ios_limits(), -1));
     assert!(matches!(plan, Err(CairnError::InvalidInput { field, .. }) if field == "horizonDays"));
     assert_eq!(
         block_on(Journal::open("x".into(), vec![0; 31], None)).err(),

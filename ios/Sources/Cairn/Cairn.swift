@@ -605,49 +605,6 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
     }
 }
 
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
-    typealias SwiftType = Date
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Date {
-        let seconds: Int64 = try readInt(&buf)
-        let nanoseconds: UInt32 = try readInt(&buf)
-        // Build the Date from whole seconds first, then add the nanoseconds as a
-        // separate TimeInterval.  Date stores CFAbsoluteTime (seconds since 2001),
-        // so adding a small fraction to the ~7.8e8 base is twice as precise as
-        // adding it to the ~1.76e9 Unix-epoch value, because the smaller magnitude
-        // leaves more mantissa bits for the sub-second part.
-        if seconds >= 0 {
-            return Date(timeIntervalSince1970: Double(seconds))
-                .addingTimeInterval(Double(nanoseconds) / 1.0e9)
-        } else {
-            return Date(timeIntervalSince1970: Double(seconds))
-                .addingTimeInterval(-Double(nanoseconds) / 1.0e9)
-        }
-    }
-
-    public static func write(_ value: Date, into buf: inout [UInt8]) {
-        var delta = value.timeIntervalSince1970
-        var sign: Int64 = 1
-        if delta < 0 {
-            // The nanoseconds portion of the epoch offset must always be
-            // positive, to simplify the calculation we will use the absolute
-            // value of the offset.
-            sign = -1
-            delta = -delta
-        }
-        if delta.rounded(.down) > Double(Int64.max) {
-            fatalError("Timestamp overflow, exceeds max bounds supported by Uniffi")
-        }
-        let seconds = Int64(delta)
-        let nanoseconds = UInt32((delta - Double(seconds)) * 1.0e9)
-        writeInt(&buf, sign * seconds)
-        writeInt(&buf, nanoseconds)
-    }
-}
-
 
 
 
@@ -1279,7 +1236,7 @@ public protocol RemindersProtocol: AnyObject, Sendable {
     /**
      * Adherence for occurrences due in `[from, min(to, now))`.
      */
-    func adherence(from: Date, to: Date, now: Date, deviceZone: ZoneName) async throws  -> AdherenceReport
+    func adherence(from: Timestamp, to: Timestamp, now: Timestamp, deviceZone: ZoneName) async throws  -> AdherenceReport
     
     /**
      * Deletes a rule.
@@ -1304,7 +1261,7 @@ public protocol RemindersProtocol: AnyObject, Sendable {
     /**
      * Every occurrence firing in `[from, to)` (at most 400 days).
      */
-    func occurrences(from: Date, to: Date, deviceZone: ZoneName) async throws  -> [Occurrence]
+    func occurrences(from: Timestamp, to: Timestamp, deviceZone: ZoneName) async throws  -> [Occurrence]
     
     /**
      * The notifications the OS should hold from `now` for `horizonDays`
@@ -1313,14 +1270,14 @@ public protocol RemindersProtocol: AnyObject, Sendable {
      * after each report. A damaged record is skipped and listed in
      * `corrupted`; every good rule is still planned.
      */
-    func plan(now: Date, deviceZone: ZoneName, limits: PlatformLimits, horizonDays: Int32) async throws  -> ReminderPlan
+    func plan(now: Timestamp, deviceZone: ZoneName, limits: PlatformLimits, horizonDays: Int32) async throws  -> ReminderPlan
     
     /**
      * `plan` for a platform callback that must finish before it returns
      * (Android's `BOOT_COMPLETED` receiver, an iOS `BGTask` handler).
      * Blocks the calling thread: never call it from the main thread.
      */
-    func planBlocking(now: Date, deviceZone: ZoneName, limits: PlatformLimits, horizonDays: Int32) throws  -> ReminderPlan
+    func planBlocking(now: Timestamp, deviceZone: ZoneName, limits: PlatformLimits, horizonDays: Int32) throws  -> ReminderPlan
     
     /**
      * The quiet hours, if set.
@@ -1330,20 +1287,20 @@ public protocol RemindersProtocol: AnyObject, Sendable {
     /**
      * Records an event (a treatment session) that post-session rules follow.
      */
-    func recordEvent(kind: String, at: Date, zone: ZoneName) async throws  -> ReminderEvent
+    func recordEvent(kind: String, at: Timestamp, zone: ZoneName) async throws  -> ReminderEvent
     
     /**
      * Reports what happened to a planned occurrence (`occurrence` and
      * `due` as in the plan).
      */
-    func report(occurrence: String, due: Date, report: ReminderReport) async throws 
+    func report(occurrence: String, due: Timestamp, report: ReminderReport) async throws 
     
     /**
      * `report` for a platform callback that must finish before it returns
      * (an Android `BroadcastReceiver` for a notification action). Blocks
      * the calling thread: never call it from the main thread.
      */
-    func reportBlocking(occurrence: String, due: Date, report: ReminderReport) throws 
+    func reportBlocking(occurrence: String, due: Timestamp, report: ReminderReport) throws 
     
     /**
      * Sets, or clears with none, the quiet hours.
@@ -1437,12 +1394,12 @@ open func add(reminder: NewReminder)async throws  -> Reminder  {
     /**
      * Adherence for occurrences due in `[from, min(to, now))`.
      */
-open func adherence(from: Date, to: Date, now: Date, deviceZone: ZoneName)async throws  -> AdherenceReport  {
+open func adherence(from: Timestamp, to: Timestamp, now: Timestamp, deviceZone: ZoneName)async throws  -> AdherenceReport  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_cairn_ffi_fn_method_reminders_adherence(
-                        self.uniffiCloneHandle(),FfiConverterTimestamp.lower(from),FfiConverterTimestamp.lower(to),FfiConverterTimestamp.lower(now),FfiConverterTypeZoneName_lower(deviceZone)
+                        self.uniffiCloneHandle(),FfiConverterTypeTimestamp_lower(from),FfiConverterTypeTimestamp_lower(to),FfiConverterTypeTimestamp_lower(now),FfiConverterTypeZoneName_lower(deviceZone)
                 )
             },
             pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
@@ -1537,12 +1494,12 @@ open func list()async throws  -> ReminderList  {
     /**
      * Every occurrence firing in `[from, to)` (at most 400 days).
      */
-open func occurrences(from: Date, to: Date, deviceZone: ZoneName)async throws  -> [Occurrence]  {
+open func occurrences(from: Timestamp, to: Timestamp, deviceZone: ZoneName)async throws  -> [Occurrence]  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_cairn_ffi_fn_method_reminders_occurrences(
-                        self.uniffiCloneHandle(),FfiConverterTimestamp.lower(from),FfiConverterTimestamp.lower(to),FfiConverterTypeZoneName_lower(deviceZone)
+                        self.uniffiCloneHandle(),FfiConverterTypeTimestamp_lower(from),FfiConverterTypeTimestamp_lower(to),FfiConverterTypeZoneName_lower(deviceZone)
                 )
             },
             pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
@@ -1561,12 +1518,12 @@ open func occurrences(from: Date, to: Date, deviceZone: ZoneName)async throws  -
      * after each report. A damaged record is skipped and listed in
      * `corrupted`; every good rule is still planned.
      */
-open func plan(now: Date, deviceZone: ZoneName, limits: PlatformLimits, horizonDays: Int32)async throws  -> ReminderPlan  {
+open func plan(now: Timestamp, deviceZone: ZoneName, limits: PlatformLimits, horizonDays: Int32)async throws  -> ReminderPlan  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_cairn_ffi_fn_method_reminders_plan(
-                        self.uniffiCloneHandle(),FfiConverterTimestamp.lower(now),FfiConverterTypeZoneName_lower(deviceZone),FfiConverterTypePlatformLimits_lower(limits),FfiConverterInt32.lower(horizonDays)
+                        self.uniffiCloneHandle(),FfiConverterTypeTimestamp_lower(now),FfiConverterTypeZoneName_lower(deviceZone),FfiConverterTypePlatformLimits_lower(limits),FfiConverterInt32.lower(horizonDays)
                 )
             },
             pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
@@ -1583,12 +1540,12 @@ open func plan(now: Date, deviceZone: ZoneName, limits: PlatformLimits, horizonD
      * (Android's `BOOT_COMPLETED` receiver, an iOS `BGTask` handler).
      * Blocks the calling thread: never call it from the main thread.
      */
-open func planBlocking(now: Date, deviceZone: ZoneName, limits: PlatformLimits, horizonDays: Int32)throws  -> ReminderPlan  {
+open func planBlocking(now: Timestamp, deviceZone: ZoneName, limits: PlatformLimits, horizonDays: Int32)throws  -> ReminderPlan  {
     return try  FfiConverterTypeReminderPlan_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_method_reminders_plan_blocking(
             self.uniffiCloneHandle(),
-        FfiConverterTimestamp.lower(now),
+        FfiConverterTypeTimestamp_lower(now),
         FfiConverterTypeZoneName_lower(deviceZone),
         FfiConverterTypePlatformLimits_lower(limits),
         FfiConverterInt32.lower(horizonDays),uniffiCallStatus
@@ -1619,12 +1576,12 @@ open func quietHours()async throws  -> QuietHours?  {
     /**
      * Records an event (a treatment session) that post-session rules follow.
      */
-open func recordEvent(kind: String, at: Date, zone: ZoneName)async throws  -> ReminderEvent  {
+open func recordEvent(kind: String, at: Timestamp, zone: ZoneName)async throws  -> ReminderEvent  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_cairn_ffi_fn_method_reminders_record_event(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(kind),FfiConverterTimestamp.lower(at),FfiConverterTypeZoneName_lower(zone)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(kind),FfiConverterTypeTimestamp_lower(at),FfiConverterTypeZoneName_lower(zone)
                 )
             },
             pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
@@ -1640,12 +1597,12 @@ open func recordEvent(kind: String, at: Date, zone: ZoneName)async throws  -> Re
      * Reports what happened to a planned occurrence (`occurrence` and
      * `due` as in the plan).
      */
-open func report(occurrence: String, due: Date, report: ReminderReport)async throws   {
+open func report(occurrence: String, due: Timestamp, report: ReminderReport)async throws   {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_cairn_ffi_fn_method_reminders_report(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(occurrence),FfiConverterTimestamp.lower(due),FfiConverterTypeReminderReport_lower(report)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(occurrence),FfiConverterTypeTimestamp_lower(due),FfiConverterTypeReminderReport_lower(report)
                 )
             },
             pollFunc: ffi_cairn_ffi_rust_future_poll_void,
@@ -1662,12 +1619,12 @@ open func report(occurrence: String, due: Date, report: ReminderReport)async thr
      * (an Android `BroadcastReceiver` for a notification action). Blocks
      * the calling thread: never call it from the main thread.
      */
-open func reportBlocking(occurrence: String, due: Date, report: ReminderReport)throws   {try rustCallWithError(FfiConverterTypeCairnError_lift) {
+open func reportBlocking(occurrence: String, due: Timestamp, report: ReminderReport)throws   {try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_method_reminders_report_blocking(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(occurrence),
-        FfiConverterTimestamp.lower(due),
+        FfiConverterTypeTimestamp_lower(due),
         FfiConverterTypeReminderReport_lower(report),uniffiCallStatus
     )
 }
@@ -1917,7 +1874,7 @@ public protocol ZoneDatabaseProtocol: AnyObject, Sendable {
      * the platform can hold; before the zone's first rule, its first
      * offset).
      */
-    func utcOffsetSeconds(zone: ZoneName, at: Date) throws  -> Int32
+    func utcOffsetSeconds(zone: ZoneName, at: Timestamp) throws  -> Int32
     
 }
 /**
@@ -2058,13 +2015,13 @@ open func contains(zone: ZoneName) -> Bool  {
      * the platform can hold; before the zone's first rule, its first
      * offset).
      */
-open func utcOffsetSeconds(zone: ZoneName, at: Date)throws  -> Int32  {
+open func utcOffsetSeconds(zone: ZoneName, at: Timestamp)throws  -> Int32  {
     return try  FfiConverterInt32.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_method_zonedatabase_utc_offset_seconds(
             self.uniffiCloneHandle(),
         FfiConverterTypeZoneName_lower(zone),
-        FfiConverterTimestamp.lower(at),uniffiCallStatus
+        FfiConverterTypeTimestamp_lower(at),uniffiCallStatus
     )
 })
 }
@@ -2352,7 +2309,7 @@ public struct Entry: Equatable, Hashable {
     /**
      * When it happened.
      */
-    public let at: Date
+    public let at: Timestamp
     /**
      * The zone the patient was in.
      */
@@ -2368,11 +2325,11 @@ public struct Entry: Equatable, Hashable {
     /**
      * First saved.
      */
-    public let createdAt: Date
+    public let createdAt: Timestamp
     /**
      * Last changed.
      */
-    public let updatedAt: Date
+    public let updatedAt: Timestamp
     /**
      * 1, plus one per change.
      */
@@ -2398,7 +2355,7 @@ public struct Entry: Equatable, Hashable {
          */tags: [Tag], 
         /**
          * When it happened.
-         */at: Date, 
+         */at: Timestamp, 
         /**
          * The zone the patient was in.
          */zone: ZoneName, 
@@ -2410,10 +2367,10 @@ public struct Entry: Equatable, Hashable {
          */localDate: LocalDay, 
         /**
          * First saved.
-         */createdAt: Date, 
+         */createdAt: Timestamp, 
         /**
          * Last changed.
-         */updatedAt: Date, 
+         */updatedAt: Timestamp, 
         /**
          * 1, plus one per change.
          */revision: Int64) {
@@ -2452,12 +2409,12 @@ public struct FfiConverterTypeEntry: FfiConverterRustBuffer {
                 value: FfiConverterTypeValue.read(from: &buf), 
                 note: FfiConverterOptionString.read(from: &buf), 
                 tags: FfiConverterSequenceTypeTag.read(from: &buf), 
-                at: FfiConverterTimestamp.read(from: &buf), 
+                at: FfiConverterTypeTimestamp.read(from: &buf), 
                 zone: FfiConverterTypeZoneName.read(from: &buf), 
                 utcOffsetSeconds: FfiConverterInt32.read(from: &buf), 
                 localDate: FfiConverterTypeLocalDay.read(from: &buf), 
-                createdAt: FfiConverterTimestamp.read(from: &buf), 
-                updatedAt: FfiConverterTimestamp.read(from: &buf), 
+                createdAt: FfiConverterTypeTimestamp.read(from: &buf), 
+                updatedAt: FfiConverterTypeTimestamp.read(from: &buf), 
                 revision: FfiConverterInt64.read(from: &buf)
         )
     }
@@ -2468,12 +2425,12 @@ public struct FfiConverterTypeEntry: FfiConverterRustBuffer {
         FfiConverterTypeValue.write(value.value, into: &buf)
         FfiConverterOptionString.write(value.note, into: &buf)
         FfiConverterSequenceTypeTag.write(value.tags, into: &buf)
-        FfiConverterTimestamp.write(value.at, into: &buf)
+        FfiConverterTypeTimestamp.write(value.at, into: &buf)
         FfiConverterTypeZoneName.write(value.zone, into: &buf)
         FfiConverterInt32.write(value.utcOffsetSeconds, into: &buf)
         FfiConverterTypeLocalDay.write(value.localDate, into: &buf)
-        FfiConverterTimestamp.write(value.createdAt, into: &buf)
-        FfiConverterTimestamp.write(value.updatedAt, into: &buf)
+        FfiConverterTypeTimestamp.write(value.createdAt, into: &buf)
+        FfiConverterTypeTimestamp.write(value.updatedAt, into: &buf)
         FfiConverterInt64.write(value.revision, into: &buf)
     }
 }
@@ -2580,11 +2537,11 @@ public struct EntryQuery: Equatable, Hashable {
     /**
      * At or after this instant.
      */
-    public let from: Date?
+    public let from: Timestamp?
     /**
      * Before this instant.
      */
-    public let to: Date?
+    public let to: Timestamp?
     /**
      * On or after this local day, in each entry's own zone.
      */
@@ -2615,10 +2572,10 @@ public struct EntryQuery: Equatable, Hashable {
     public init(
         /**
          * At or after this instant.
-         */from: Date? = nil, 
+         */from: Timestamp? = nil, 
         /**
          * Before this instant.
-         */to: Date? = nil, 
+         */to: Timestamp? = nil, 
         /**
          * On or after this local day, in each entry's own zone.
          */fromDay: LocalDay? = nil, 
@@ -2663,8 +2620,8 @@ public struct FfiConverterTypeEntryQuery: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EntryQuery {
         return
             try EntryQuery(
-                from: FfiConverterOptionTimestamp.read(from: &buf), 
-                to: FfiConverterOptionTimestamp.read(from: &buf), 
+                from: FfiConverterOptionTypeTimestamp.read(from: &buf), 
+                to: FfiConverterOptionTypeTimestamp.read(from: &buf), 
                 fromDay: FfiConverterOptionTypeLocalDay.read(from: &buf), 
                 toDay: FfiConverterOptionTypeLocalDay.read(from: &buf), 
                 tracker: FfiConverterOptionString.read(from: &buf), 
@@ -2675,8 +2632,8 @@ public struct FfiConverterTypeEntryQuery: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: EntryQuery, into buf: inout [UInt8]) {
-        FfiConverterOptionTimestamp.write(value.from, into: &buf)
-        FfiConverterOptionTimestamp.write(value.to, into: &buf)
+        FfiConverterOptionTypeTimestamp.write(value.from, into: &buf)
+        FfiConverterOptionTypeTimestamp.write(value.to, into: &buf)
         FfiConverterOptionTypeLocalDay.write(value.fromDay, into: &buf)
         FfiConverterOptionTypeLocalDay.write(value.toDay, into: &buf)
         FfiConverterOptionString.write(value.tracker, into: &buf)
@@ -2796,7 +2753,7 @@ public struct NewEntry: Equatable, Hashable {
     /**
      * When it happened (at most a day ahead of the clock; 1970-2199).
      */
-    public let at: Date
+    public let at: Timestamp
     /**
      * The zone the patient was in.
      */
@@ -2821,7 +2778,7 @@ public struct NewEntry: Equatable, Hashable {
          */value: Value, 
         /**
          * When it happened (at most a day ahead of the clock; 1970-2199).
-         */at: Date, 
+         */at: Timestamp, 
         /**
          * The zone the patient was in.
          */zone: ZoneName, 
@@ -2857,7 +2814,7 @@ public struct FfiConverterTypeNewEntry: FfiConverterRustBuffer {
             try NewEntry(
                 tracker: FfiConverterString.read(from: &buf), 
                 value: FfiConverterTypeValue.read(from: &buf), 
-                at: FfiConverterTimestamp.read(from: &buf), 
+                at: FfiConverterTypeTimestamp.read(from: &buf), 
                 zone: FfiConverterTypeZoneName.read(from: &buf), 
                 note: FfiConverterOptionString.read(from: &buf), 
                 tags: FfiConverterSequenceTypeTag.read(from: &buf)
@@ -2867,7 +2824,7 @@ public struct FfiConverterTypeNewEntry: FfiConverterRustBuffer {
     public static func write(_ value: NewEntry, into buf: inout [UInt8]) {
         FfiConverterString.write(value.tracker, into: &buf)
         FfiConverterTypeValue.write(value.value, into: &buf)
-        FfiConverterTimestamp.write(value.at, into: &buf)
+        FfiConverterTypeTimestamp.write(value.at, into: &buf)
         FfiConverterTypeZoneName.write(value.zone, into: &buf)
         FfiConverterOptionString.write(value.note, into: &buf)
         FfiConverterSequenceTypeTag.write(value.tags, into: &buf)
@@ -3133,7 +3090,7 @@ public struct Occurrence: Equatable, Hashable {
     /**
      * When it fires.
      */
-    public let fireAt: Date
+    public let fireAt: Timestamp
     /**
      * UTC offset then, seconds.
      */
@@ -3150,7 +3107,7 @@ public struct Occurrence: Equatable, Hashable {
          */reminderId: ReminderId, 
         /**
          * When it fires.
-         */fireAt: Date, 
+         */fireAt: Timestamp, 
         /**
          * UTC offset then, seconds.
          */utcOffsetSeconds: Int32) {
@@ -3178,7 +3135,7 @@ public struct FfiConverterTypeOccurrence: FfiConverterRustBuffer {
             try Occurrence(
                 key: FfiConverterString.read(from: &buf), 
                 reminderId: FfiConverterTypeReminderId.read(from: &buf), 
-                fireAt: FfiConverterTimestamp.read(from: &buf), 
+                fireAt: FfiConverterTypeTimestamp.read(from: &buf), 
                 utcOffsetSeconds: FfiConverterInt32.read(from: &buf)
         )
     }
@@ -3186,7 +3143,7 @@ public struct FfiConverterTypeOccurrence: FfiConverterRustBuffer {
     public static func write(_ value: Occurrence, into buf: inout [UInt8]) {
         FfiConverterString.write(value.key, into: &buf)
         FfiConverterTypeReminderId.write(value.reminderId, into: &buf)
-        FfiConverterTimestamp.write(value.fireAt, into: &buf)
+        FfiConverterTypeTimestamp.write(value.fireAt, into: &buf)
         FfiConverterInt32.write(value.utcOffsetSeconds, into: &buf)
     }
 }
@@ -3296,11 +3253,11 @@ public struct PlannedNotification: Equatable, Hashable {
     /**
      * When it was due (pass to `report`).
      */
-    public let due: Date
+    public let due: Timestamp
     /**
      * When to show it.
      */
-    public let fireAt: Date
+    public let fireAt: Timestamp
     /**
      * UTC offset in force then, seconds.
      */
@@ -3340,10 +3297,10 @@ public struct PlannedNotification: Equatable, Hashable {
          */occurrence: String, 
         /**
          * When it was due (pass to `report`).
-         */due: Date, 
+         */due: Timestamp, 
         /**
          * When to show it.
-         */fireAt: Date, 
+         */fireAt: Timestamp, 
         /**
          * UTC offset in force then, seconds.
          */utcOffsetSeconds: Int32, 
@@ -3394,8 +3351,8 @@ public struct FfiConverterTypePlannedNotification: FfiConverterRustBuffer {
                 id: FfiConverterString.read(from: &buf), 
                 reminderId: FfiConverterTypeReminderId.read(from: &buf), 
                 occurrence: FfiConverterString.read(from: &buf), 
-                due: FfiConverterTimestamp.read(from: &buf), 
-                fireAt: FfiConverterTimestamp.read(from: &buf), 
+                due: FfiConverterTypeTimestamp.read(from: &buf), 
+                fireAt: FfiConverterTypeTimestamp.read(from: &buf), 
                 utcOffsetSeconds: FfiConverterInt32.read(from: &buf), 
                 category: FfiConverterTypeReminderCategory.read(from: &buf), 
                 title: FfiConverterString.read(from: &buf), 
@@ -3409,8 +3366,8 @@ public struct FfiConverterTypePlannedNotification: FfiConverterRustBuffer {
         FfiConverterString.write(value.id, into: &buf)
         FfiConverterTypeReminderId.write(value.reminderId, into: &buf)
         FfiConverterString.write(value.occurrence, into: &buf)
-        FfiConverterTimestamp.write(value.due, into: &buf)
-        FfiConverterTimestamp.write(value.fireAt, into: &buf)
+        FfiConverterTypeTimestamp.write(value.due, into: &buf)
+        FfiConverterTypeTimestamp.write(value.fireAt, into: &buf)
         FfiConverterInt32.write(value.utcOffsetSeconds, into: &buf)
         FfiConverterTypeReminderCategory.write(value.category, into: &buf)
         FfiConverterString.write(value.title, into: &buf)
@@ -3916,7 +3873,7 @@ public struct ReminderEvent: Equatable, Hashable {
     /**
      * When.
      */
-    public let at: Date
+    public let at: Timestamp
     /**
      * The zone it happened in.
      */
@@ -3933,7 +3890,7 @@ public struct ReminderEvent: Equatable, Hashable {
          */kind: String, 
         /**
          * When.
-         */at: Date, 
+         */at: Timestamp, 
         /**
          * The zone it happened in.
          */zone: ZoneName) {
@@ -3961,7 +3918,7 @@ public struct FfiConverterTypeReminderEvent: FfiConverterRustBuffer {
             try ReminderEvent(
                 id: FfiConverterTypeEventId.read(from: &buf), 
                 kind: FfiConverterString.read(from: &buf), 
-                at: FfiConverterTimestamp.read(from: &buf), 
+                at: FfiConverterTypeTimestamp.read(from: &buf), 
                 zone: FfiConverterTypeZoneName.read(from: &buf)
         )
     }
@@ -3969,7 +3926,7 @@ public struct FfiConverterTypeReminderEvent: FfiConverterRustBuffer {
     public static func write(_ value: ReminderEvent, into buf: inout [UInt8]) {
         FfiConverterTypeEventId.write(value.id, into: &buf)
         FfiConverterString.write(value.kind, into: &buf)
-        FfiConverterTimestamp.write(value.at, into: &buf)
+        FfiConverterTypeTimestamp.write(value.at, into: &buf)
         FfiConverterTypeZoneName.write(value.zone, into: &buf)
     }
 }
@@ -5097,7 +5054,7 @@ public enum ReminderReport: Equatable, Hashable {
     case shown(
         /**
          * When.
-         */at: Date
+         */at: Timestamp
     )
     /**
      * Done.
@@ -5105,7 +5062,7 @@ public enum ReminderReport: Equatable, Hashable {
     case done(
         /**
          * When.
-         */at: Date
+         */at: Timestamp
     )
     /**
      * Skipped on purpose.
@@ -5113,7 +5070,7 @@ public enum ReminderReport: Equatable, Hashable {
     case skipped(
         /**
          * When.
-         */at: Date
+         */at: Timestamp
     )
     /**
      * Snoozed.
@@ -5121,7 +5078,7 @@ public enum ReminderReport: Equatable, Hashable {
     case snoozed(
         /**
          * Show again at.
-         */until: Date
+         */until: Timestamp
     )
 
 
@@ -5144,16 +5101,16 @@ public struct FfiConverterTypeReminderReport: FfiConverterRustBuffer {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
-        case 1: return .shown(at: try FfiConverterTimestamp.read(from: &buf)
+        case 1: return .shown(at: try FfiConverterTypeTimestamp.read(from: &buf)
         )
         
-        case 2: return .done(at: try FfiConverterTimestamp.read(from: &buf)
+        case 2: return .done(at: try FfiConverterTypeTimestamp.read(from: &buf)
         )
         
-        case 3: return .skipped(at: try FfiConverterTimestamp.read(from: &buf)
+        case 3: return .skipped(at: try FfiConverterTypeTimestamp.read(from: &buf)
         )
         
-        case 4: return .snoozed(until: try FfiConverterTimestamp.read(from: &buf)
+        case 4: return .snoozed(until: try FfiConverterTypeTimestamp.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -5166,22 +5123,22 @@ public struct FfiConverterTypeReminderReport: FfiConverterRustBuffer {
         
         case let .shown(at):
             writeInt(&buf, Int32(1))
-            FfiConverterTimestamp.write(at, into: &buf)
+            FfiConverterTypeTimestamp.write(at, into: &buf)
             
         
         case let .done(at):
             writeInt(&buf, Int32(2))
-            FfiConverterTimestamp.write(at, into: &buf)
+            FfiConverterTypeTimestamp.write(at, into: &buf)
             
         
         case let .skipped(at):
             writeInt(&buf, Int32(3))
-            FfiConverterTimestamp.write(at, into: &buf)
+            FfiConverterTypeTimestamp.write(at, into: &buf)
             
         
         case let .snoozed(until):
             writeInt(&buf, Int32(4))
-            FfiConverterTimestamp.write(until, into: &buf)
+            FfiConverterTypeTimestamp.write(until, into: &buf)
             
         }
     }
@@ -6120,30 +6077,6 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterOptionTimestamp: FfiConverterRustBuffer {
-    typealias SwiftType = Date?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterTimestamp.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterTimestamp.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
 fileprivate struct FfiConverterOptionTypeZoneDatabase: FfiConverterRustBuffer {
     typealias SwiftType = ZoneDatabase?
 
@@ -6232,6 +6165,30 @@ fileprivate struct FfiConverterOptionTypeLocalDay: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeLocalDay.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeTimestamp: FfiConverterRustBuffer {
+    typealias SwiftType = Timestamp?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeTimestamp.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeTimestamp.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -6825,6 +6782,54 @@ public func FfiConverterTypeReminderId_lower(_ value: ReminderId) -> RustBuffer 
 
 
 
+public typealias Timestamp = Date
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTimestamp: FfiConverter {
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Timestamp {
+        let builtinValue = try FfiConverterInt64.read(from: &buf)
+        return Date(timeIntervalSince1970: Double(builtinValue) / 1_000_000)
+    }
+
+    public static func write(_ value: Timestamp, into buf: inout [UInt8]) {
+        let builtinValue = value.cairnMicroseconds
+        return FfiConverterInt64.write(builtinValue, into: &buf)
+    }
+
+    public static func lift(_ value: Int64) throws -> Timestamp {
+        let builtinValue = try FfiConverterInt64.lift(value)
+        return Date(timeIntervalSince1970: Double(builtinValue) / 1_000_000)
+    }
+
+    public static func lower(_ value: Timestamp) -> Int64 {
+        let builtinValue = value.cairnMicroseconds
+        return FfiConverterInt64.lower(builtinValue)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTimestamp_lift(_ value: Int64) throws -> Timestamp {
+    return try FfiConverterTypeTimestamp.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTimestamp_lower(_ value: Timestamp) -> Int64 {
+    return FfiConverterTypeTimestamp.lower(value)
+}
+
+
+
+
+
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
@@ -7265,7 +7270,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_cairn_ffi_checksum_method_reminders_add() != 59871) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_adherence() != 50299) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_adherence() != 59597) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_reminders_delete() != 11988) {
@@ -7280,25 +7285,25 @@ private let initializationResult: InitializationResult = {
     if (uniffi_cairn_ffi_checksum_method_reminders_list() != 58198) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_occurrences() != 23358) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_occurrences() != 52738) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_plan() != 63571) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_plan() != 18829) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_plan_blocking() != 29605) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_plan_blocking() != 32395) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_reminders_quiet_hours() != 40754) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_record_event() != 62410) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_record_event() != 7876) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_report() != 29752) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_report() != 27624) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_reminders_report_blocking() != 23009) {
+    if (uniffi_cairn_ffi_checksum_method_reminders_report_blocking() != 51664) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours() != 34660) {
@@ -7313,7 +7318,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_cairn_ffi_checksum_method_zonedatabase_contains() != 62783) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_cairn_ffi_checksum_method_zonedatabase_utc_offset_seconds() != 41617) {
+    if (uniffi_cairn_ffi_checksum_method_zonedatabase_utc_offset_seconds() != 716) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_constructor_journal_create() != 55602) {

@@ -59,6 +59,19 @@ public enum Weekday: Int32, Hashable, Sendable, CaseIterable, Codable {
     }
 }
 
+extension Date {
+    /// Microseconds since 1970, as the core receives instants (it rounds
+    /// them to whole milliseconds); a Date beyond ±292,000 years is clamped
+    /// and the core refuses it with `CairnError.invalidInput`.
+    var cairnMicroseconds: Int64 {
+        let us = (timeIntervalSince1970 * 1_000_000).rounded()
+        guard us.isFinite else { return Int64.min }
+        if us >= 9.2e18 { return Int64.max }
+        if us <= -9.2e18 { return Int64.min }
+        return Int64(us)
+    }
+}
+
 extension DateComponents {
     /// A local day (year, month, day) from days since 1970-01-01.
     init(cairnEpochDay days: Int64) {

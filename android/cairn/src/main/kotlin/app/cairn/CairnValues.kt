@@ -26,3 +26,15 @@ data class ReminderId(val value: String) {
 data class EventId(val value: String) {
     override fun toString(): String = value
 }
+
+/**
+ * Microseconds since 1970, as the core receives instants (it rounds them to
+ * whole milliseconds). An instant beyond ±292,000 years is clamped, and the
+ * core refuses it with [CairnException.InvalidInput].
+ */
+internal fun cairnMicroseconds(instant: java.time.Instant): Long =
+    try {
+        java.time.temporal.ChronoUnit.MICROS.between(java.time.Instant.EPOCH, instant)
+    } catch (e: ArithmeticException) {
+        if (instant.isBefore(java.time.Instant.EPOCH)) Long.MIN_VALUE else Long.MAX_VALUE
+    }

@@ -889,7 +889,7 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_cairn_ffi_fn_method_reminders_add(`ptr`: Long,`reminder`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_cairn_ffi_fn_method_reminders_adherence(`ptr`: Long,`from`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,`now`: RustBuffer.ByValue,`deviceZone`: RustBuffer.ByValue,
+    external fun uniffi_cairn_ffi_fn_method_reminders_adherence(`ptr`: Long,`from`: Long,`to`: Long,`now`: Long,`deviceZone`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_cairn_ffi_fn_method_reminders_delete(`ptr`: Long,`id`: RustBuffer.ByValue,
     ): Long
@@ -899,19 +899,19 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_cairn_ffi_fn_method_reminders_list(`ptr`: Long,
     ): Long
-    external fun uniffi_cairn_ffi_fn_method_reminders_occurrences(`ptr`: Long,`from`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,`deviceZone`: RustBuffer.ByValue,
+    external fun uniffi_cairn_ffi_fn_method_reminders_occurrences(`ptr`: Long,`from`: Long,`to`: Long,`deviceZone`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_cairn_ffi_fn_method_reminders_plan(`ptr`: Long,`now`: RustBuffer.ByValue,`deviceZone`: RustBuffer.ByValue,`limits`: RustBuffer.ByValue,`horizonDays`: Int,
+    external fun uniffi_cairn_ffi_fn_method_reminders_plan(`ptr`: Long,`now`: Long,`deviceZone`: RustBuffer.ByValue,`limits`: RustBuffer.ByValue,`horizonDays`: Int,
     ): Long
-    external fun uniffi_cairn_ffi_fn_method_reminders_plan_blocking(`ptr`: Long,`now`: RustBuffer.ByValue,`deviceZone`: RustBuffer.ByValue,`limits`: RustBuffer.ByValue,`horizonDays`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_cairn_ffi_fn_method_reminders_plan_blocking(`ptr`: Long,`now`: Long,`deviceZone`: RustBuffer.ByValue,`limits`: RustBuffer.ByValue,`horizonDays`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_method_reminders_quiet_hours(`ptr`: Long,
     ): Long
-    external fun uniffi_cairn_ffi_fn_method_reminders_record_event(`ptr`: Long,`kind`: RustBuffer.ByValue,`at`: RustBuffer.ByValue,`zone`: RustBuffer.ByValue,
+    external fun uniffi_cairn_ffi_fn_method_reminders_record_event(`ptr`: Long,`kind`: RustBuffer.ByValue,`at`: Long,`zone`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_cairn_ffi_fn_method_reminders_report(`ptr`: Long,`occurrence`: RustBuffer.ByValue,`due`: RustBuffer.ByValue,`report`: RustBuffer.ByValue,
+    external fun uniffi_cairn_ffi_fn_method_reminders_report(`ptr`: Long,`occurrence`: RustBuffer.ByValue,`due`: Long,`report`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_cairn_ffi_fn_method_reminders_report_blocking(`ptr`: Long,`occurrence`: RustBuffer.ByValue,`due`: RustBuffer.ByValue,`report`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_cairn_ffi_fn_method_reminders_report_blocking(`ptr`: Long,`occurrence`: RustBuffer.ByValue,`due`: Long,`report`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_cairn_ffi_fn_method_reminders_set_quiet_hours(`ptr`: Long,`quiet`: RustBuffer.ByValue,
     ): Long
@@ -933,7 +933,7 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_cairn_ffi_fn_method_zonedatabase_contains(`ptr`: Long,`zone`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
-    external fun uniffi_cairn_ffi_fn_method_zonedatabase_utc_offset_seconds(`ptr`: Long,`zone`: RustBuffer.ByValue,`at`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_cairn_ffi_fn_method_zonedatabase_utc_offset_seconds(`ptr`: Long,`zone`: RustBuffer.ByValue,`at`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
     external fun uniffi_cairn_ffi_fn_init_callback_vtable_journallistener(`vtable`: UniffiVTableCallbackInterfaceJournalListener,
     ): Unit
@@ -1160,7 +1160,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_cairn_ffi_checksum_method_reminders_add() and 0xFFFF) != 59871) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_adherence() and 0xFFFF) != 50299) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_adherence() and 0xFFFF) != 59597) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_reminders_delete() and 0xFFFF) != 11988) {
@@ -1175,25 +1175,25 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_cairn_ffi_checksum_method_reminders_list() and 0xFFFF) != 58198) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_occurrences() and 0xFFFF) != 23358) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_occurrences() and 0xFFFF) != 52738) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_plan() and 0xFFFF) != 63571) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_plan() and 0xFFFF) != 18829) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_plan_blocking() and 0xFFFF) != 29605) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_plan_blocking() and 0xFFFF) != 32395) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_reminders_quiet_hours() and 0xFFFF) != 40754) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_record_event() and 0xFFFF) != 62410) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_record_event() and 0xFFFF) != 7876) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_report() and 0xFFFF) != 29752) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_report() and 0xFFFF) != 27624) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_report_blocking() and 0xFFFF) != 23009) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_reminders_report_blocking() and 0xFFFF) != 51664) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours() and 0xFFFF) != 34660) {
@@ -1208,7 +1208,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_cairn_ffi_checksum_method_zonedatabase_contains() and 0xFFFF) != 62783) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_cairn_ffi_checksum_method_zonedatabase_utc_offset_seconds() and 0xFFFF) != 41617) {
+    if ((lib.uniffi_cairn_ffi_checksum_method_zonedatabase_utc_offset_seconds() and 0xFFFF) != 716) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_constructor_journal_create() and 0xFFFF) != 55602) {
@@ -1628,49 +1628,6 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
-    }
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTimestamp: FfiConverterRustBuffer<java.time.Instant> {
-    override fun read(buf: ByteBuffer): java.time.Instant {
-        val seconds = buf.getLong()
-        // Type mismatch (should be u32) but we check for overflow/underflow below
-        val nanoseconds = buf.getInt().toLong()
-        if (nanoseconds < 0) {
-            throw java.time.DateTimeException("Instant nanoseconds exceed minimum or maximum supported by uniffi")
-        }
-        if (seconds >= 0) {
-            return java.time.Instant.EPOCH.plus(java.time.Duration.ofSeconds(seconds, nanoseconds))
-        } else {
-            return java.time.Instant.EPOCH.minus(java.time.Duration.ofSeconds(-seconds, nanoseconds))
-        }
-    }
-
-    // 8 bytes for seconds, 4 bytes for nanoseconds
-    override fun allocationSize(value: java.time.Instant) = 12UL
-
-    override fun write(value: java.time.Instant, buf: ByteBuffer) {
-        var epochOffset = java.time.Duration.between(java.time.Instant.EPOCH, value)
-
-        var sign = 1
-        if (epochOffset.isNegative()) {
-            sign = -1
-            epochOffset = epochOffset.negated()
-        }
-
-        if (epochOffset.nano < 0) {
-            // Java docs provide guarantee that nano will always be positive, so this should be impossible
-            // See: https://docs.oracle.com/javase/8/docs/api/java/time/Instant.html
-            throw IllegalArgumentException("Invalid timestamp, nano value must be non-negative")
-        }
-
-        buf.putLong(sign * epochOffset.seconds)
-        // Type mismatch (should be u32) but since values will always be between 0 and 999,999,999 it should be OK
-        buf.putInt(epochOffset.nano)
     }
 }
 
@@ -2626,7 +2583,7 @@ public interface RemindersInterface {
     /**
      * Adherence for occurrences due in `[from, min(to, now))`.
      */
-    suspend fun `adherence`(`from`: java.time.Instant, `to`: java.time.Instant, `now`: java.time.Instant, `deviceZone`: ZoneName): AdherenceReport
+    suspend fun `adherence`(`from`: Timestamp, `to`: Timestamp, `now`: Timestamp, `deviceZone`: ZoneName): AdherenceReport
     
     /**
      * Deletes a rule.
@@ -2651,7 +2608,7 @@ public interface RemindersInterface {
     /**
      * Every occurrence firing in `[from, to)` (at most 400 days).
      */
-    suspend fun `occurrences`(`from`: java.time.Instant, `to`: java.time.Instant, `deviceZone`: ZoneName): List<Occurrence>
+    suspend fun `occurrences`(`from`: Timestamp, `to`: Timestamp, `deviceZone`: ZoneName): List<Occurrence>
     
     /**
      * The notifications the OS should hold from `now` for `horizonDays`
@@ -2660,14 +2617,14 @@ public interface RemindersInterface {
      * after each report. A damaged record is skipped and listed in
      * `corrupted`; every good rule is still planned.
      */
-    suspend fun `plan`(`now`: java.time.Instant, `deviceZone`: ZoneName, `limits`: PlatformLimits, `horizonDays`: kotlin.Int): ReminderPlan
+    suspend fun `plan`(`now`: Timestamp, `deviceZone`: ZoneName, `limits`: PlatformLimits, `horizonDays`: kotlin.Int): ReminderPlan
     
     /**
      * `plan` for a platform callback that must finish before it returns
      * (Android's `BOOT_COMPLETED` receiver, an iOS `BGTask` handler).
      * Blocks the calling thread: never call it from the main thread.
      */
-    fun `planBlocking`(`now`: java.time.Instant, `deviceZone`: ZoneName, `limits`: PlatformLimits, `horizonDays`: kotlin.Int): ReminderPlan
+    fun `planBlocking`(`now`: Timestamp, `deviceZone`: ZoneName, `limits`: PlatformLimits, `horizonDays`: kotlin.Int): ReminderPlan
     
     /**
      * The quiet hours, if set.
@@ -2677,20 +2634,20 @@ public interface RemindersInterface {
     /**
      * Records an event (a treatment session) that post-session rules follow.
      */
-    suspend fun `recordEvent`(`kind`: kotlin.String, `at`: java.time.Instant, `zone`: ZoneName): ReminderEvent
+    suspend fun `recordEvent`(`kind`: kotlin.String, `at`: Timestamp, `zone`: ZoneName): ReminderEvent
     
     /**
      * Reports what happened to a planned occurrence (`occurrence` and
      * `due` as in the plan).
      */
-    suspend fun `report`(`occurrence`: kotlin.String, `due`: java.time.Instant, `report`: ReminderReport)
+    suspend fun `report`(`occurrence`: kotlin.String, `due`: Timestamp, `report`: ReminderReport)
     
     /**
      * `report` for a platform callback that must finish before it returns
      * (an Android `BroadcastReceiver` for a notification action). Blocks
      * the calling thread: never call it from the main thread.
      */
-    fun `reportBlocking`(`occurrence`: kotlin.String, `due`: java.time.Instant, `report`: ReminderReport)
+    fun `reportBlocking`(`occurrence`: kotlin.String, `due`: Timestamp, `report`: ReminderReport)
     
     /**
      * Sets, or clears with none, the quiet hours.
@@ -2842,15 +2799,15 @@ open class Reminders: Disposable, AutoCloseable, RemindersInterface
      */
     @Throws(CairnException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `adherence`(`from`: java.time.Instant, `to`: java.time.Instant, `now`: java.time.Instant, `deviceZone`: ZoneName) : AdherenceReport {
+    override suspend fun `adherence`(`from`: Timestamp, `to`: Timestamp, `now`: Timestamp, `deviceZone`: ZoneName) : AdherenceReport {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_cairn_ffi_fn_method_reminders_adherence(
                 uniffiHandle,
                 
-        FfiConverterTimestamp.lower(`from`),
-        FfiConverterTimestamp.lower(`to`),
-        FfiConverterTimestamp.lower(`now`),
+        FfiConverterTypeTimestamp.lower(`from`),
+        FfiConverterTypeTimestamp.lower(`to`),
+        FfiConverterTypeTimestamp.lower(`now`),
         FfiConverterTypeZoneName.lower(`deviceZone`),
             )
         },
@@ -2969,14 +2926,14 @@ open class Reminders: Disposable, AutoCloseable, RemindersInterface
      */
     @Throws(CairnException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `occurrences`(`from`: java.time.Instant, `to`: java.time.Instant, `deviceZone`: ZoneName) : List<Occurrence> {
+    override suspend fun `occurrences`(`from`: Timestamp, `to`: Timestamp, `deviceZone`: ZoneName) : List<Occurrence> {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_cairn_ffi_fn_method_reminders_occurrences(
                 uniffiHandle,
                 
-        FfiConverterTimestamp.lower(`from`),
-        FfiConverterTimestamp.lower(`to`),
+        FfiConverterTypeTimestamp.lower(`from`),
+        FfiConverterTypeTimestamp.lower(`to`),
         FfiConverterTypeZoneName.lower(`deviceZone`),
             )
         },
@@ -3000,13 +2957,13 @@ open class Reminders: Disposable, AutoCloseable, RemindersInterface
      */
     @Throws(CairnException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `plan`(`now`: java.time.Instant, `deviceZone`: ZoneName, `limits`: PlatformLimits, `horizonDays`: kotlin.Int) : ReminderPlan {
+    override suspend fun `plan`(`now`: Timestamp, `deviceZone`: ZoneName, `limits`: PlatformLimits, `horizonDays`: kotlin.Int) : ReminderPlan {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_cairn_ffi_fn_method_reminders_plan(
                 uniffiHandle,
                 
-        FfiConverterTimestamp.lower(`now`),
+        FfiConverterTypeTimestamp.lower(`now`),
         FfiConverterTypeZoneName.lower(`deviceZone`),
         FfiConverterTypePlatformLimits.lower(`limits`),
         FfiConverterInt.lower(`horizonDays`),
@@ -3028,14 +2985,14 @@ open class Reminders: Disposable, AutoCloseable, RemindersInterface
      * (Android's `BOOT_COMPLETED` receiver, an iOS `BGTask` handler).
      * Blocks the calling thread: never call it from the main thread.
      */
-    @Throws(CairnException::class)override fun `planBlocking`(`now`: java.time.Instant, `deviceZone`: ZoneName, `limits`: PlatformLimits, `horizonDays`: kotlin.Int): ReminderPlan {
+    @Throws(CairnException::class)override fun `planBlocking`(`now`: Timestamp, `deviceZone`: ZoneName, `limits`: PlatformLimits, `horizonDays`: kotlin.Int): ReminderPlan {
             return FfiConverterTypeReminderPlan.lift(
     callWithHandle {
     uniffiRustCallWithError(CairnException) { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_method_reminders_plan_blocking(
         it,
         
-        FfiConverterTimestamp.lower(`now`),
+        FfiConverterTypeTimestamp.lower(`now`),
         FfiConverterTypeZoneName.lower(`deviceZone`),
         FfiConverterTypePlatformLimits.lower(`limits`),
         FfiConverterInt.lower(`horizonDays`),_status)
@@ -3075,14 +3032,14 @@ open class Reminders: Disposable, AutoCloseable, RemindersInterface
      */
     @Throws(CairnException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `recordEvent`(`kind`: kotlin.String, `at`: java.time.Instant, `zone`: ZoneName) : ReminderEvent {
+    override suspend fun `recordEvent`(`kind`: kotlin.String, `at`: Timestamp, `zone`: ZoneName) : ReminderEvent {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_cairn_ffi_fn_method_reminders_record_event(
                 uniffiHandle,
                 
         FfiConverterString.lower(`kind`),
-        FfiConverterTimestamp.lower(`at`),
+        FfiConverterTypeTimestamp.lower(`at`),
         FfiConverterTypeZoneName.lower(`zone`),
             )
         },
@@ -3103,14 +3060,14 @@ open class Reminders: Disposable, AutoCloseable, RemindersInterface
      */
     @Throws(CairnException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `report`(`occurrence`: kotlin.String, `due`: java.time.Instant, `report`: ReminderReport) {
+    override suspend fun `report`(`occurrence`: kotlin.String, `due`: Timestamp, `report`: ReminderReport) {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_cairn_ffi_fn_method_reminders_report(
                 uniffiHandle,
                 
         FfiConverterString.lower(`occurrence`),
-        FfiConverterTimestamp.lower(`due`),
+        FfiConverterTypeTimestamp.lower(`due`),
         FfiConverterTypeReminderReport.lower(`report`),
             )
         },
@@ -3131,7 +3088,7 @@ open class Reminders: Disposable, AutoCloseable, RemindersInterface
      * (an Android `BroadcastReceiver` for a notification action). Blocks
      * the calling thread: never call it from the main thread.
      */
-    @Throws(CairnException::class)override fun `reportBlocking`(`occurrence`: kotlin.String, `due`: java.time.Instant, `report`: ReminderReport)
+    @Throws(CairnException::class)override fun `reportBlocking`(`occurrence`: kotlin.String, `due`: Timestamp, `report`: ReminderReport)
         = 
     callWithHandle {
     uniffiRustCallWithError(CairnException) { _status ->
@@ -3139,7 +3096,7 @@ open class Reminders: Disposable, AutoCloseable, RemindersInterface
         it,
         
         FfiConverterString.lower(`occurrence`),
-        FfiConverterTimestamp.lower(`due`),
+        FfiConverterTypeTimestamp.lower(`due`),
         FfiConverterTypeReminderReport.lower(`report`),_status)
 }
     }
@@ -3624,7 +3581,7 @@ public interface ZoneDatabaseInterface {
      * the platform can hold; before the zone's first rule, its first
      * offset).
      */
-    fun `utcOffsetSeconds`(`zone`: ZoneName, `at`: java.time.Instant): kotlin.Int
+    fun `utcOffsetSeconds`(`zone`: ZoneName, `at`: Timestamp): kotlin.Int
     
     companion object
 }
@@ -3776,7 +3733,7 @@ open class ZoneDatabase: Disposable, AutoCloseable, ZoneDatabaseInterface
      * the platform can hold; before the zone's first rule, its first
      * offset).
      */
-    @Throws(CairnException::class)override fun `utcOffsetSeconds`(`zone`: ZoneName, `at`: java.time.Instant): kotlin.Int {
+    @Throws(CairnException::class)override fun `utcOffsetSeconds`(`zone`: ZoneName, `at`: Timestamp): kotlin.Int {
             return FfiConverterInt.lift(
     callWithHandle {
     uniffiRustCallWithError(CairnException) { _status ->
@@ -3784,7 +3741,7 @@ open class ZoneDatabase: Disposable, AutoCloseable, ZoneDatabaseInterface
         it,
         
         FfiConverterTypeZoneName.lower(`zone`),
-        FfiConverterTimestamp.lower(`at`),_status)
+        FfiConverterTypeTimestamp.lower(`at`),_status)
 }
     }
     )
@@ -4076,7 +4033,7 @@ data class Entry (
     /**
      * When it happened.
      */
-    val `at`: java.time.Instant
+    val `at`: Timestamp
     , 
     /**
      * The zone the patient was in.
@@ -4096,12 +4053,12 @@ data class Entry (
     /**
      * First saved.
      */
-    val `createdAt`: java.time.Instant
+    val `createdAt`: Timestamp
     , 
     /**
      * Last changed.
      */
-    val `updatedAt`: java.time.Instant
+    val `updatedAt`: Timestamp
     , 
     /**
      * 1, plus one per change.
@@ -4128,12 +4085,12 @@ public object FfiConverterTypeEntry: FfiConverterRustBuffer<Entry> {
             FfiConverterTypeValue.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterSequenceTypeTag.read(buf),
-            FfiConverterTimestamp.read(buf),
+            FfiConverterTypeTimestamp.read(buf),
             FfiConverterTypeZoneName.read(buf),
             FfiConverterInt.read(buf),
             FfiConverterTypeLocalDay.read(buf),
-            FfiConverterTimestamp.read(buf),
-            FfiConverterTimestamp.read(buf),
+            FfiConverterTypeTimestamp.read(buf),
+            FfiConverterTypeTimestamp.read(buf),
             FfiConverterLong.read(buf),
         )
     }
@@ -4144,12 +4101,12 @@ public object FfiConverterTypeEntry: FfiConverterRustBuffer<Entry> {
             FfiConverterTypeValue.allocationSize(value.`value`) +
             FfiConverterOptionalString.allocationSize(value.`note`) +
             FfiConverterSequenceTypeTag.allocationSize(value.`tags`) +
-            FfiConverterTimestamp.allocationSize(value.`at`) +
+            FfiConverterTypeTimestamp.allocationSize(value.`at`) +
             FfiConverterTypeZoneName.allocationSize(value.`zone`) +
             FfiConverterInt.allocationSize(value.`utcOffsetSeconds`) +
             FfiConverterTypeLocalDay.allocationSize(value.`localDate`) +
-            FfiConverterTimestamp.allocationSize(value.`createdAt`) +
-            FfiConverterTimestamp.allocationSize(value.`updatedAt`) +
+            FfiConverterTypeTimestamp.allocationSize(value.`createdAt`) +
+            FfiConverterTypeTimestamp.allocationSize(value.`updatedAt`) +
             FfiConverterLong.allocationSize(value.`revision`)
     )
 
@@ -4159,12 +4116,12 @@ public object FfiConverterTypeEntry: FfiConverterRustBuffer<Entry> {
             FfiConverterTypeValue.write(value.`value`, buf)
             FfiConverterOptionalString.write(value.`note`, buf)
             FfiConverterSequenceTypeTag.write(value.`tags`, buf)
-            FfiConverterTimestamp.write(value.`at`, buf)
+            FfiConverterTypeTimestamp.write(value.`at`, buf)
             FfiConverterTypeZoneName.write(value.`zone`, buf)
             FfiConverterInt.write(value.`utcOffsetSeconds`, buf)
             FfiConverterTypeLocalDay.write(value.`localDate`, buf)
-            FfiConverterTimestamp.write(value.`createdAt`, buf)
-            FfiConverterTimestamp.write(value.`updatedAt`, buf)
+            FfiConverterTypeTimestamp.write(value.`createdAt`, buf)
+            FfiConverterTypeTimestamp.write(value.`updatedAt`, buf)
             FfiConverterLong.write(value.`revision`, buf)
     }
 }
@@ -4233,12 +4190,12 @@ data class EntryQuery (
     /**
      * At or after this instant.
      */
-    val `from`: java.time.Instant? = null 
+    val `from`: Timestamp? = null 
     , 
     /**
      * Before this instant.
      */
-    val `to`: java.time.Instant? = null 
+    val `to`: Timestamp? = null 
     , 
     /**
      * On or after this local day, in each entry's own zone.
@@ -4285,8 +4242,8 @@ data class EntryQuery (
 public object FfiConverterTypeEntryQuery: FfiConverterRustBuffer<EntryQuery> {
     override fun read(buf: ByteBuffer): EntryQuery {
         return EntryQuery(
-            FfiConverterOptionalTimestamp.read(buf),
-            FfiConverterOptionalTimestamp.read(buf),
+            FfiConverterOptionalTypeTimestamp.read(buf),
+            FfiConverterOptionalTypeTimestamp.read(buf),
             FfiConverterOptionalTypeLocalDay.read(buf),
             FfiConverterOptionalTypeLocalDay.read(buf),
             FfiConverterOptionalString.read(buf),
@@ -4297,8 +4254,8 @@ public object FfiConverterTypeEntryQuery: FfiConverterRustBuffer<EntryQuery> {
     }
 
     override fun allocationSize(value: EntryQuery) = (
-            FfiConverterOptionalTimestamp.allocationSize(value.`from`) +
-            FfiConverterOptionalTimestamp.allocationSize(value.`to`) +
+            FfiConverterOptionalTypeTimestamp.allocationSize(value.`from`) +
+            FfiConverterOptionalTypeTimestamp.allocationSize(value.`to`) +
             FfiConverterOptionalTypeLocalDay.allocationSize(value.`fromDay`) +
             FfiConverterOptionalTypeLocalDay.allocationSize(value.`toDay`) +
             FfiConverterOptionalString.allocationSize(value.`tracker`) +
@@ -4308,8 +4265,8 @@ public object FfiConverterTypeEntryQuery: FfiConverterRustBuffer<EntryQuery> {
     )
 
     override fun write(value: EntryQuery, buf: ByteBuffer) {
-            FfiConverterOptionalTimestamp.write(value.`from`, buf)
-            FfiConverterOptionalTimestamp.write(value.`to`, buf)
+            FfiConverterOptionalTypeTimestamp.write(value.`from`, buf)
+            FfiConverterOptionalTypeTimestamp.write(value.`to`, buf)
             FfiConverterOptionalTypeLocalDay.write(value.`fromDay`, buf)
             FfiConverterOptionalTypeLocalDay.write(value.`toDay`, buf)
             FfiConverterOptionalString.write(value.`tracker`, buf)
@@ -4393,7 +4350,7 @@ data class NewEntry (
     /**
      * When it happened (at most a day ahead of the clock; 1970-2199).
      */
-    val `at`: java.time.Instant
+    val `at`: Timestamp
     , 
     /**
      * The zone the patient was in.
@@ -4427,7 +4384,7 @@ public object FfiConverterTypeNewEntry: FfiConverterRustBuffer<NewEntry> {
         return NewEntry(
             FfiConverterString.read(buf),
             FfiConverterTypeValue.read(buf),
-            FfiConverterTimestamp.read(buf),
+            FfiConverterTypeTimestamp.read(buf),
             FfiConverterTypeZoneName.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterSequenceTypeTag.read(buf),
@@ -4437,7 +4394,7 @@ public object FfiConverterTypeNewEntry: FfiConverterRustBuffer<NewEntry> {
     override fun allocationSize(value: NewEntry) = (
             FfiConverterString.allocationSize(value.`tracker`) +
             FfiConverterTypeValue.allocationSize(value.`value`) +
-            FfiConverterTimestamp.allocationSize(value.`at`) +
+            FfiConverterTypeTimestamp.allocationSize(value.`at`) +
             FfiConverterTypeZoneName.allocationSize(value.`zone`) +
             FfiConverterOptionalString.allocationSize(value.`note`) +
             FfiConverterSequenceTypeTag.allocationSize(value.`tags`)
@@ -4446,7 +4403,7 @@ public object FfiConverterTypeNewEntry: FfiConverterRustBuffer<NewEntry> {
     override fun write(value: NewEntry, buf: ByteBuffer) {
             FfiConverterString.write(value.`tracker`, buf)
             FfiConverterTypeValue.write(value.`value`, buf)
-            FfiConverterTimestamp.write(value.`at`, buf)
+            FfiConverterTypeTimestamp.write(value.`at`, buf)
             FfiConverterTypeZoneName.write(value.`zone`, buf)
             FfiConverterOptionalString.write(value.`note`, buf)
             FfiConverterSequenceTypeTag.write(value.`tags`, buf)
@@ -4638,7 +4595,7 @@ data class Occurrence (
     /**
      * When it fires.
      */
-    val `fireAt`: java.time.Instant
+    val `fireAt`: Timestamp
     , 
     /**
      * UTC offset then, seconds.
@@ -4662,7 +4619,7 @@ public object FfiConverterTypeOccurrence: FfiConverterRustBuffer<Occurrence> {
         return Occurrence(
             FfiConverterString.read(buf),
             FfiConverterTypeReminderId.read(buf),
-            FfiConverterTimestamp.read(buf),
+            FfiConverterTypeTimestamp.read(buf),
             FfiConverterInt.read(buf),
         )
     }
@@ -4670,14 +4627,14 @@ public object FfiConverterTypeOccurrence: FfiConverterRustBuffer<Occurrence> {
     override fun allocationSize(value: Occurrence) = (
             FfiConverterString.allocationSize(value.`key`) +
             FfiConverterTypeReminderId.allocationSize(value.`reminderId`) +
-            FfiConverterTimestamp.allocationSize(value.`fireAt`) +
+            FfiConverterTypeTimestamp.allocationSize(value.`fireAt`) +
             FfiConverterInt.allocationSize(value.`utcOffsetSeconds`)
     )
 
     override fun write(value: Occurrence, buf: ByteBuffer) {
             FfiConverterString.write(value.`key`, buf)
             FfiConverterTypeReminderId.write(value.`reminderId`, buf)
-            FfiConverterTimestamp.write(value.`fireAt`, buf)
+            FfiConverterTypeTimestamp.write(value.`fireAt`, buf)
             FfiConverterInt.write(value.`utcOffsetSeconds`, buf)
     }
 }
@@ -4754,12 +4711,12 @@ data class PlannedNotification (
     /**
      * When it was due (pass to `report`).
      */
-    val `due`: java.time.Instant
+    val `due`: Timestamp
     , 
     /**
      * When to show it.
      */
-    val `fireAt`: java.time.Instant
+    val `fireAt`: Timestamp
     , 
     /**
      * UTC offset in force then, seconds.
@@ -4809,8 +4766,8 @@ public object FfiConverterTypePlannedNotification: FfiConverterRustBuffer<Planne
             FfiConverterString.read(buf),
             FfiConverterTypeReminderId.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterTimestamp.read(buf),
-            FfiConverterTimestamp.read(buf),
+            FfiConverterTypeTimestamp.read(buf),
+            FfiConverterTypeTimestamp.read(buf),
             FfiConverterInt.read(buf),
             FfiConverterTypeReminderCategory.read(buf),
             FfiConverterString.read(buf),
@@ -4824,8 +4781,8 @@ public object FfiConverterTypePlannedNotification: FfiConverterRustBuffer<Planne
             FfiConverterString.allocationSize(value.`id`) +
             FfiConverterTypeReminderId.allocationSize(value.`reminderId`) +
             FfiConverterString.allocationSize(value.`occurrence`) +
-            FfiConverterTimestamp.allocationSize(value.`due`) +
-            FfiConverterTimestamp.allocationSize(value.`fireAt`) +
+            FfiConverterTypeTimestamp.allocationSize(value.`due`) +
+            FfiConverterTypeTimestamp.allocationSize(value.`fireAt`) +
             FfiConverterInt.allocationSize(value.`utcOffsetSeconds`) +
             FfiConverterTypeReminderCategory.allocationSize(value.`category`) +
             FfiConverterString.allocationSize(value.`title`) +
@@ -4838,8 +4795,8 @@ public object FfiConverterTypePlannedNotification: FfiConverterRustBuffer<Planne
             FfiConverterString.write(value.`id`, buf)
             FfiConverterTypeReminderId.write(value.`reminderId`, buf)
             FfiConverterString.write(value.`occurrence`, buf)
-            FfiConverterTimestamp.write(value.`due`, buf)
-            FfiConverterTimestamp.write(value.`fireAt`, buf)
+            FfiConverterTypeTimestamp.write(value.`due`, buf)
+            FfiConverterTypeTimestamp.write(value.`fireAt`, buf)
             FfiConverterInt.write(value.`utcOffsetSeconds`, buf)
             FfiConverterTypeReminderCategory.write(value.`category`, buf)
             FfiConverterString.write(value.`title`, buf)
@@ -5199,7 +5156,7 @@ data class ReminderEvent (
     /**
      * When.
      */
-    val `at`: java.time.Instant
+    val `at`: Timestamp
     , 
     /**
      * The zone it happened in.
@@ -5223,7 +5180,7 @@ public object FfiConverterTypeReminderEvent: FfiConverterRustBuffer<ReminderEven
         return ReminderEvent(
             FfiConverterTypeEventId.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterTimestamp.read(buf),
+            FfiConverterTypeTimestamp.read(buf),
             FfiConverterTypeZoneName.read(buf),
         )
     }
@@ -5231,14 +5188,14 @@ public object FfiConverterTypeReminderEvent: FfiConverterRustBuffer<ReminderEven
     override fun allocationSize(value: ReminderEvent) = (
             FfiConverterTypeEventId.allocationSize(value.`id`) +
             FfiConverterString.allocationSize(value.`kind`) +
-            FfiConverterTimestamp.allocationSize(value.`at`) +
+            FfiConverterTypeTimestamp.allocationSize(value.`at`) +
             FfiConverterTypeZoneName.allocationSize(value.`zone`)
     )
 
     override fun write(value: ReminderEvent, buf: ByteBuffer) {
             FfiConverterTypeEventId.write(value.`id`, buf)
             FfiConverterString.write(value.`kind`, buf)
-            FfiConverterTimestamp.write(value.`at`, buf)
+            FfiConverterTypeTimestamp.write(value.`at`, buf)
             FfiConverterTypeZoneName.write(value.`zone`, buf)
     }
 }
@@ -6202,7 +6159,7 @@ sealed class ReminderReport {
         /**
          * When.
          */
-        val `at`: java.time.Instant) : ReminderReport()
+        val `at`: app.cairn.Timestamp) : ReminderReport()
         
     {
         
@@ -6217,7 +6174,7 @@ sealed class ReminderReport {
         /**
          * When.
          */
-        val `at`: java.time.Instant) : ReminderReport()
+        val `at`: app.cairn.Timestamp) : ReminderReport()
         
     {
         
@@ -6232,7 +6189,7 @@ sealed class ReminderReport {
         /**
          * When.
          */
-        val `at`: java.time.Instant) : ReminderReport()
+        val `at`: app.cairn.Timestamp) : ReminderReport()
         
     {
         
@@ -6247,7 +6204,7 @@ sealed class ReminderReport {
         /**
          * Show again at.
          */
-        val `until`: java.time.Instant) : ReminderReport()
+        val `until`: app.cairn.Timestamp) : ReminderReport()
         
     {
         
@@ -6272,16 +6229,16 @@ public object FfiConverterTypeReminderReport : FfiConverterRustBuffer<ReminderRe
     override fun read(buf: ByteBuffer): ReminderReport {
         return when(buf.getInt()) {
             1 -> ReminderReport.Shown(
-                FfiConverterTimestamp.read(buf),
+                FfiConverterTypeTimestamp.read(buf),
                 )
             2 -> ReminderReport.Done(
-                FfiConverterTimestamp.read(buf),
+                FfiConverterTypeTimestamp.read(buf),
                 )
             3 -> ReminderReport.Skipped(
-                FfiConverterTimestamp.read(buf),
+                FfiConverterTypeTimestamp.read(buf),
                 )
             4 -> ReminderReport.Snoozed(
-                FfiConverterTimestamp.read(buf),
+                FfiConverterTypeTimestamp.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
@@ -6292,28 +6249,28 @@ public object FfiConverterTypeReminderReport : FfiConverterRustBuffer<ReminderRe
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterTimestamp.allocationSize(value.`at`)
+                + FfiConverterTypeTimestamp.allocationSize(value.`at`)
             )
         }
         is ReminderReport.Done -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterTimestamp.allocationSize(value.`at`)
+                + FfiConverterTypeTimestamp.allocationSize(value.`at`)
             )
         }
         is ReminderReport.Skipped -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterTimestamp.allocationSize(value.`at`)
+                + FfiConverterTypeTimestamp.allocationSize(value.`at`)
             )
         }
         is ReminderReport.Snoozed -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterTimestamp.allocationSize(value.`until`)
+                + FfiConverterTypeTimestamp.allocationSize(value.`until`)
             )
         }
     }
@@ -6322,22 +6279,22 @@ public object FfiConverterTypeReminderReport : FfiConverterRustBuffer<ReminderRe
         when(value) {
             is ReminderReport.Shown -> {
                 buf.putInt(1)
-                FfiConverterTimestamp.write(value.`at`, buf)
+                FfiConverterTypeTimestamp.write(value.`at`, buf)
                 Unit
             }
             is ReminderReport.Done -> {
                 buf.putInt(2)
-                FfiConverterTimestamp.write(value.`at`, buf)
+                FfiConverterTypeTimestamp.write(value.`at`, buf)
                 Unit
             }
             is ReminderReport.Skipped -> {
                 buf.putInt(3)
-                FfiConverterTimestamp.write(value.`at`, buf)
+                FfiConverterTypeTimestamp.write(value.`at`, buf)
                 Unit
             }
             is ReminderReport.Snoozed -> {
                 buf.putInt(4)
-                FfiConverterTimestamp.write(value.`until`, buf)
+                FfiConverterTypeTimestamp.write(value.`until`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -7438,38 +7395,6 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
 /**
  * @suppress
  */
-public object FfiConverterOptionalTimestamp: FfiConverterRustBuffer<java.time.Instant?> {
-    override fun read(buf: ByteBuffer): java.time.Instant? {
-        if (buf.get().toInt() == 0) {
-            return null
-        }
-        return FfiConverterTimestamp.read(buf)
-    }
-
-    override fun allocationSize(value: java.time.Instant?): ULong {
-        if (value == null) {
-            return 1UL
-        } else {
-            return 1UL + FfiConverterTimestamp.allocationSize(value)
-        }
-    }
-
-    override fun write(value: java.time.Instant?, buf: ByteBuffer) {
-        if (value == null) {
-            buf.put(0)
-        } else {
-            buf.put(1)
-            FfiConverterTimestamp.write(value, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
 public object FfiConverterOptionalTypeZoneDatabase: FfiConverterRustBuffer<ZoneDatabase?> {
     override fun read(buf: ByteBuffer): ZoneDatabase? {
         if (buf.get().toInt() == 0) {
@@ -7588,6 +7513,38 @@ public object FfiConverterOptionalTypeLocalDay: FfiConverterRustBuffer<LocalDay?
         } else {
             buf.put(1)
             FfiConverterTypeLocalDay.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeTimestamp: FfiConverterRustBuffer<Timestamp?> {
+    override fun read(buf: ByteBuffer): Timestamp? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeTimestamp.read(buf)
+    }
+
+    override fun allocationSize(value: Timestamp?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeTimestamp.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Timestamp?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeTimestamp.write(value, buf)
         }
     }
 }
@@ -8182,6 +8139,42 @@ public object FfiConverterTypeReminderId: FfiConverter<ReminderId, RustBuffer.By
     override fun write(value: ReminderId, buf: ByteBuffer) {
         val builtinValue = value.value
         FfiConverterString.write(builtinValue, buf)
+    }
+}
+
+
+
+
+
+public typealias Timestamp = java.time.Instant
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTimestamp: FfiConverter<Timestamp, Long> {
+    override fun lift(value: Long): Timestamp {
+        val builtinValue = FfiConverterLong.lift(value)
+        return java.time.Instant.EPOCH.plus(builtinValue, java.time.temporal.ChronoUnit.MICROS)
+    }
+
+    override fun lower(value: Timestamp): Long {
+        val builtinValue = cairnMicroseconds(value)
+        return FfiConverterLong.lower(builtinValue)
+    }
+
+    override fun read(buf: ByteBuffer): Timestamp {
+        val builtinValue = FfiConverterLong.read(buf)
+        return java.time.Instant.EPOCH.plus(builtinValue, java.time.temporal.ChronoUnit.MICROS)
+    }
+
+    override fun allocationSize(value: Timestamp): ULong {
+        val builtinValue = cairnMicroseconds(value)
+        return FfiConverterLong.allocationSize(builtinValue)
+    }
+
+    override fun write(value: Timestamp, buf: ByteBuffer) {
+        val builtinValue = cairnMicroseconds(value)
+        FfiConverterLong.write(builtinValue, buf)
     }
 }
 
