@@ -30,11 +30,13 @@ data class EventId(val value: String) {
 /**
  * Microseconds since 1970, as the core receives instants (it rounds them to
  * whole milliseconds). An instant beyond ±292,000 years is clamped, and the
- * core refuses it with [CairnException.InvalidInput].
+ * core refuses it with [CairnException.InvalidInput]. (Not
+ * `ChronoUnit.MICROS.between`: it counts in nanoseconds first, which
+ * overflow beyond ±292 years, from 2262 and before 1678.)
  */
 internal fun cairnMicroseconds(instant: java.time.Instant): Long =
     try {
-        java.time.temporal.ChronoUnit.MICROS.between(java.time.Instant.EPOCH, instant)
+        Math.addExact(Math.multiplyExact(instant.epochSecond, 1_000_000L), instant.nano / 1_000L)
     } catch (e: ArithmeticException) {
         if (instant.isBefore(java.time.Instant.EPOCH)) Long.MIN_VALUE else Long.MAX_VALUE
     }
