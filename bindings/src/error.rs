@@ -126,7 +126,7 @@ impl From<core::Error> for CairnError {
                 got: i64::try_from(len).unwrap_or(i64::MAX),
             },
             E::InvalidInput { field, reason } => CairnError::InvalidInput {
-                field: crate::values::camel(field),
+                field: api_field(field),
                 reason,
             },
             E::NotPassphraseProtected => {
@@ -163,6 +163,17 @@ impl From<core::Error> for CairnError {
             },
             _ => CairnError::Internal,
         }
+    }
+}
+
+/// The core's name for a field, as the Kotlin and Swift parameter is named
+/// (the core's names serve the CLI too).
+fn api_field(core: &str) -> String {
+    match core {
+        "horizon" => "horizonDays".into(),
+        "snooze" => "until".into(),
+        "tracker name" => "name".into(),
+        other => crate::values::camel(other),
     }
 }
 
