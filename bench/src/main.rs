@@ -327,12 +327,7 @@ fn ffi_day_page_vs_core(opts: &Opts, dir: &Workdir) {
     note(&format!(
         "{NAME}: {rounds} rounds of {per_round} pages a side, interleaved"
     ));
-    let (ours, base) = alternate(
-        rounds,
-        per_round,
-        || time(ours_one),
-        || time(base_one),
-    );
+    let (ours, base) = alternate(rounds, per_round, || time(ours_one), || time(base_one));
     let (ours, base) = (scaled(&ours, 1e6), scaled(&base, 1e6));
     Report::from_rounds(NAME, "us", &ours, &base, None)
         .with("n", n)

@@ -127,7 +127,10 @@ extension DateComponents {
         guard let hour = self.hour, (0..<24).contains(hour),
               (0..<60).contains(minute), (0..<60).contains(second)
         else { return -1 }
-        let seconds: Int = hour * 3600 + minute * 60 + second
+        // A fraction of a second is sent as not whole minutes (refused),
+        // never silently dropped.
+        let fraction: Int = second == 0 && (self.nanosecond ?? 0) != 0 ? 1 : 0
+        let seconds: Int = hour * 3600 + minute * 60 + second + fraction
         return Int32(seconds)
     }
 }

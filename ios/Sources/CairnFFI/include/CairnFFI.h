@@ -401,7 +401,7 @@ uint64_t uniffi_cairn_ffi_fn_method_reminders_add(uint64_t ptr, RustBuffer remin
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_ADHERENCE
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_ADHERENCE
-uint64_t uniffi_cairn_ffi_fn_method_reminders_adherence(uint64_t ptr, RustBuffer from, RustBuffer to, RustBuffer now, RustBuffer device_zone
+uint64_t uniffi_cairn_ffi_fn_method_reminders_adherence(uint64_t ptr, int64_t from, int64_t to, int64_t now, RustBuffer device_zone
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_DELETE
@@ -426,17 +426,17 @@ uint64_t uniffi_cairn_ffi_fn_method_reminders_list(uint64_t ptr
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_OCCURRENCES
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_OCCURRENCES
-uint64_t uniffi_cairn_ffi_fn_method_reminders_occurrences(uint64_t ptr, RustBuffer from, RustBuffer to, RustBuffer device_zone
+uint64_t uniffi_cairn_ffi_fn_method_reminders_occurrences(uint64_t ptr, int64_t from, int64_t to, RustBuffer device_zone
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_PLAN
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_PLAN
-uint64_t uniffi_cairn_ffi_fn_method_reminders_plan(uint64_t ptr, RustBuffer now, RustBuffer device_zone, RustBuffer limits, int32_t horizon_days
+uint64_t uniffi_cairn_ffi_fn_method_reminders_plan(uint64_t ptr, int64_t now, RustBuffer device_zone, RustBuffer limits, int32_t horizon_days
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_PLAN_BLOCKING
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_PLAN_BLOCKING
-RustBuffer uniffi_cairn_ffi_fn_method_reminders_plan_blocking(uint64_t ptr, RustBuffer now, RustBuffer device_zone, RustBuffer limits, int32_t horizon_days, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_cairn_ffi_fn_method_reminders_plan_blocking(uint64_t ptr, int64_t now, RustBuffer device_zone, RustBuffer limits, int32_t horizon_days, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_QUIET_HOURS
@@ -446,17 +446,17 @@ uint64_t uniffi_cairn_ffi_fn_method_reminders_quiet_hours(uint64_t ptr
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_RECORD_EVENT
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_RECORD_EVENT
-uint64_t uniffi_cairn_ffi_fn_method_reminders_record_event(uint64_t ptr, RustBuffer kind, RustBuffer at, RustBuffer zone
+uint64_t uniffi_cairn_ffi_fn_method_reminders_record_event(uint64_t ptr, RustBuffer kind, int64_t at, RustBuffer zone
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_REPORT
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_REPORT
-uint64_t uniffi_cairn_ffi_fn_method_reminders_report(uint64_t ptr, RustBuffer occurrence, RustBuffer due, RustBuffer report
+uint64_t uniffi_cairn_ffi_fn_method_reminders_report(uint64_t ptr, RustBuffer occurrence, int64_t due, RustBuffer report
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_REPORT_BLOCKING
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_REPORT_BLOCKING
-void uniffi_cairn_ffi_fn_method_reminders_report_blocking(uint64_t ptr, RustBuffer occurrence, RustBuffer due, RustBuffer report, RustCallStatus *_Nonnull out_status
+void uniffi_cairn_ffi_fn_method_reminders_report_blocking(uint64_t ptr, RustBuffer occurrence, int64_t due, RustBuffer report, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_SET_QUIET_HOURS
@@ -513,7 +513,7 @@ int8_t uniffi_cairn_ffi_fn_method_zonedatabase_contains(uint64_t ptr, RustBuffer
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_ZONEDATABASE_UTC_OFFSET_SECONDS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_ZONEDATABASE_UTC_OFFSET_SECONDS
-int32_t uniffi_cairn_ffi_fn_method_zonedatabase_utc_offset_seconds(uint64_t ptr, RustBuffer zone, RustBuffer at, RustCallStatus *_Nonnull out_status
+int32_t uniffi_cairn_ffi_fn_method_zonedatabase_utc_offset_seconds(uint64_t ptr, RustBuffer zone, int64_t at, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_INIT_CALLBACK_VTABLE_JOURNALLISTENER

@@ -40,3 +40,11 @@ internal fun cairnMicroseconds(instant: java.time.Instant): Long =
     } catch (e: ArithmeticException) {
         if (instant.isBefore(java.time.Instant.EPOCH)) Long.MIN_VALUE else Long.MAX_VALUE
     }
+
+/**
+ * Seconds since midnight, as the core receives wall-clock times. A time with
+ * a fraction of a second is sent as not whole minutes, so the core refuses it
+ * ([CairnException.InvalidInput]) instead of dropping the fraction.
+ */
+internal fun cairnSecondOfDay(time: java.time.LocalTime): Int =
+    time.toSecondOfDay() + if (time.second == 0 && time.nano != 0) 1 else 0

@@ -8229,7 +8229,7 @@ public object FfiConverterTypeWallTime: FfiConverter<WallTime, Int> {
     }
 
     override fun lower(value: WallTime): Int {
-        val builtinValue = value.toSecondOfDay()
+        val builtinValue = cairnSecondOfDay(value)
         return FfiConverterInt.lower(builtinValue)
     }
 
@@ -8239,12 +8239,12 @@ public object FfiConverterTypeWallTime: FfiConverter<WallTime, Int> {
     }
 
     override fun allocationSize(value: WallTime): ULong {
-        val builtinValue = value.toSecondOfDay()
+        val builtinValue = cairnSecondOfDay(value)
         return FfiConverterInt.allocationSize(builtinValue)
     }
 
     override fun write(value: WallTime, buf: ByteBuffer) {
-        val builtinValue = value.toSecondOfDay()
+        val builtinValue = cairnSecondOfDay(value)
         FfiConverterInt.write(builtinValue, buf)
     }
 }
