@@ -209,6 +209,8 @@ class TypedValuesTest {
         assertEquals(LocalTime.MIDNIGHT, echo(time = LocalTime.MIDNIGHT).time)
         assertEquals(LocalTime.of(23, 59), echo(time = LocalTime.of(23, 59)).time)
         assertEquals("time", assertFailsWith<CairnException.InvalidInput> { echo(time = LocalTime.of(23, 59, 59)) }.field)
+        // A fraction of a second is refused too, never silently cut.
+        assertEquals("time", assertFailsWith<CairnException.InvalidInput> { echo(time = LocalTime.of(9, 0, 0, 1)) }.field)
         journal.reminders().use { r ->
             val rule = r.add(daily("23:59", "00:00", start = "2026-05-01", end = "2026-05-01", zone = UTC))
             assertEquals(ReminderSchedule.Daily(listOf(LocalTime.MIDNIGHT, LocalTime.of(23, 59))), rule.schedule)
