@@ -275,16 +275,10 @@ func ms(_ date: Date) -> Int64 {
     Int64((date.timeIntervalSince1970 * 1000).rounded())
 }
 
-/// The `Date` of whole milliseconds since 1970, built as the bindings build
-/// the dates they return (whole seconds, then the fraction), so that the
-/// two compare equal.
+/// The `Date` of whole milliseconds since 1970, as the bindings return it
+/// (the same `Double`, so that the two compare equal).
 func date(ms: Int64) -> Date {
-    let magnitude = ms.magnitude
-    let seconds = Double(magnitude / 1000)
-    let fraction = Double(magnitude % 1000 * 1_000_000) / 1e9
-    return ms >= 0
-        ? Date(timeIntervalSince1970: seconds).addingTimeInterval(fraction)
-        : Date(timeIntervalSince1970: -seconds).addingTimeInterval(-fraction)
+    Date(timeIntervalSince1970: Double(ms) / 1000)
 }
 
 /// Where pending notifications live: `UNUserNotificationCenter` on Apple

@@ -47,7 +47,7 @@ final class BoundaryTests: JournalTestCase {
         let journal = try await makeJournal()
         _ = try await journal.log(entry: moodEntry(5, at: rightNow().shifted(day - minute)))
         await assertInvalid("at") { try await journal.log(entry: moodEntry(5, at: rightNow().shifted(2 * day))) }
-        await assertInvalid("at") { try await journal.log(entry: moodEntry(5, at: instant(ms: -1000))) }
+        await assertInvalid("at") { try await journal.log(entry: moodEntry(5, at: instant(ms: -1))) }
         await assertInvalid("at") { try await journal.log(entry: moodEntry(5, at: .distantPast)) }
         await assertInvalid("at") { try await journal.log(entry: moodEntry(5, at: .distantFuture)) }
         // Beyond any calendar the core knows (year 318857): refused, not a crash.

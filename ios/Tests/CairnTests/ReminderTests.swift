@@ -630,7 +630,7 @@ final class ReminderTests: JournalTestCase {
             }
         }
         for horizon: Int32 in [0, 63, .max, -1] {
-            await assertThrows(.invalidInput, "horizon \(horizon)") {
+            await assertInvalid("horizonDays", "horizon \(horizon)") {
                 try await r.plan(now: now, deviceZone: utcZone, limits: ios, horizonDays: horizon)
             }
         }

@@ -113,15 +113,10 @@ let minute: TimeInterval = 60
 let hour: TimeInterval = 3600
 let day: TimeInterval = 86_400
 
-/// The `Date` of whole milliseconds since 1970, built as Cairn's bindings
-/// build the dates they return, so that the two compare equal.
+/// The `Date` of whole milliseconds since 1970, as Cairn returns it (the
+/// same `Double`, so that the two compare equal).
 func instant(ms: Int64) -> Date {
-    let magnitude = ms.magnitude
-    let seconds = Double(magnitude / 1000)
-    let fraction = Double(magnitude % 1000 * 1_000_000) / 1e9
-    return ms >= 0
-        ? Date(timeIntervalSince1970: seconds).addingTimeInterval(fraction)
-        : Date(timeIntervalSince1970: -seconds).addingTimeInterval(-fraction)
+    Date(timeIntervalSince1970: Double(ms) / 1000)
 }
 
 /// Milliseconds since 1970 of `date`, to the nearest.
