@@ -14,9 +14,10 @@ Kotlin:
 Swift:
   * CairnError's cases are lowerCamelCase (`.invalidInput(field:reason:)`),
     as Swift's API guidelines and every Apple error enum have them.
-  * Cancelling the Task that awaits a call cancels the Rust future (uniffi's
-    Swift template ignores Task cancellation): the call's read is
-    interrupted and the await throws CancellationError.
+  * Cancelling the Task that awaits a read cancels the Rust future (uniffi's
+    Swift template ignores Task cancellation): the read is interrupted and
+    the await throws CancellationError. Writes are not cancelled: they
+    complete and return their result.
 """
 import re
 import sys
@@ -26,6 +27,17 @@ ERROR_CASES = [
     "WrongKey", "Corrupted", "StoreExists", "StoreNotFound", "NotAStore", "Incompatible",
     "NotFound", "Closed", "Storage", "Io", "Internal",
 ]
+
+
+# The reads a cancelled Task interrupts (object_method, as uniffi names
+# their scaffolding); every other async call is a write or an open.
+CANCELLABLE = {
+    "journal_entry", "journal_entries", "journal_summary", "journal_tags_on_low_days",
+    "journal_trackers", "journal_tracker", "journal_pending_changes",
+    "journal_integrity_check", "journal_testing_endless_read",
+    "reminders_get", "reminders_list", "reminders_events", "reminders_quiet_hours",
+    "reminders_plan", "reminders_occurrences", "reminders_adherence",
+}
 
 
 def fail(msg):
@@ -66,7 +78,7 @@ def swift(text):
     # Task cancellation reaches the Rust future.
     text = sub(
         r"    freeFunc: \(UInt64\) -> \(\),\n",
-        "    freeFunc: (UInt64) -> (),\n    cancelFunc: @escaping @Sendable (UInt64) -> (),\n",
+        "    freeFunc: (UInt64) -> (),\n    cancelFunc: (@Sendable (UInt64) -> ())? = nil,\n",
         text, expect=1)
     text = sub(
         r"        pollResult = await withUnsafeContinuation \{\n"
@@ -91,16 +103,30 @@ def swift(text):
         "            }\n"
         "        } onCancel: {\n"
         "            // Wakes the await above and drops the Rust future's work:\n"
-        "            // a running read is interrupted.\n"
-        "            cancelFunc(rustFuture)\n"
+        "            // a running read is interrupted. Writes pass no cancelFunc:\n"
+        "            // they complete and return their result.\n"
+        "            cancelFunc?(rustFuture)\n"
         "        }\n"
         "    } while pollResult != UNIFFI_RUST_FUTURE_POLL_READY\n"
-        "    try Task.checkCancellation()\n",
+        "    if cancelFunc != nil { try Task.checkCancellation() }\n",
         text, expect=1)
-    text = sub(
+    # Only reads are cancellable: a write, once called, completes and its
+    # caller gets its result even if its Task was cancelled meanwhile.
+    def site(m):
+        if m.group(2) not in CANCELLABLE:
+            return m.group(0)
+        return (m.group(0) + m.group(3) + "cancelFunc: ffi_cairn_ffi_rust_future_cancel_"
+                + m.group(4) + ",")
+    text, n = re.subn(
+        r"rustFutureFunc: \{\s*uniffi_cairn_ffi_fn_(method|constructor)_(\w+)\("
+        r"(?:(?!rustFutureFunc).)*?"
         r"(\n\s*)freeFunc: ffi_cairn_ffi_rust_future_free_(\w+),",
-        r"\1freeFunc: ffi_cairn_ffi_rust_future_free_\2,\1cancelFunc: ffi_cairn_ffi_rust_future_cancel_\2,",
-        text)
+        site, text, flags=re.S)
+    found = set(re.findall(r"uniffi_cairn_ffi_fn_method_(\w+)\(", text))
+    # The test-only exports exist in the testing build only.
+    missing = {m for m in CANCELLABLE - found if "_testing_" not in m}
+    if n == 0 or missing:
+        fail(f"async call sites: {n}; cancellable reads not found: {sorted(missing)}")
     text = sub(r'fatalError\("Cancellation not supported yet"\)',
                "throw CancellationError()", text, expect=1)
     return text

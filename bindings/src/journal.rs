@@ -523,6 +523,9 @@ impl JournalChange {
 pub trait JournalListener: Send + Sync {
     /// One committed change.
     fn on_change(&self, change: JournalChange);
+    /// The journal closed: every change committed before was delivered,
+    /// and none will follow. Called once; the listener is then released.
+    fn on_closed(&self);
 }
 
 /// A registered listener; `cancel()` stops it. Closing the journal stops
@@ -801,13 +804,7 @@ impl Journal {
     /// Kotlin: `changes()` gives a `Flow`; Swift: `changes()` an
     /// `AsyncStream`.
     pub fn observe(&self, listener: Box<dyn JournalListener>) -> Result<Arc<Subscription>> {
-        if self.pool.is_closed() {
-            return Err(CairnError::Closed);
-        }
-        let listener: Arc<dyn JournalListener> = Arc::from(listener);
-        let id = self.pool.listen(Arc::new(move |c: &JournalChange| {
-            listener.on_change(c.clone())
-        }));
+        let id = self.pool.listen(Arc::from(listener))?;
         Ok(Arc::new(Subscription {
             pool: Arc::downgrade(&self.pool),
             id,

@@ -56,7 +56,17 @@ pub(crate) struct Worker {
 }
 
 /// A change listener, as registered.
-pub(crate) type Listener = Arc<dyn Fn(&crate::JournalChange) + Send + Sync>;
+pub(crate) type Listener = Arc<dyn crate::JournalListener>;
+
+/// The registered listeners, shared by the pool and its notifier thread
+/// (which outlives the pool's last call, to tell them the journal closed).
+/// `closed` is set under the same lock, so no listener registers after the
+/// notifier has said its last word.
+#[derive(Default)]
+struct Listeners {
+    list: Vec<(u64, Listener)>,
+    closed: bool,
+}
 
 pub(crate) struct Pool {
     spec: OpenSpec,
@@ -67,7 +77,7 @@ pub(crate) struct Pool {
     notifier: Mutex<Option<Sender<crate::JournalChange>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     closed: AtomicBool,
-    listeners: Mutex<Vec<(u64, Listener)>>,
+    listeners: Arc<Mutex<Listeners>>,
     next_listener: AtomicU64,
 }
 
@@ -93,7 +103,7 @@ impl Pool {
             notifier: Mutex::new(Some(ntx)),
             threads: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
-            listeners: Mutex::new(Vec::new()),
+            listeners: Arc::new(Mutex::new(Listeners::default())),
             next_listener: AtomicU64::new(1),
         });
         let writer_pool = pool.clone();
@@ -154,22 +164,34 @@ impl Pool {
                 pool.threads().push(h);
             }
         }
-        let notify_pool = Arc::downgrade(&pool);
+        let listeners = pool.listeners.clone();
         if let Ok(h) = std::thread::Builder::new()
             .name("cairn-notifier".into())
             .spawn(move || {
+                let current = || -> Vec<Listener> {
+                    let l = listeners.lock().unwrap_or_else(|p| p.into_inner());
+                    l.list.iter().map(|(_, l)| l.clone()).collect()
+                };
+                // Ends once every sender is gone: the pool's (closing) and
+                // the clones held by writes still queued, so every change
+                // committed before the close is delivered first.
                 while let Ok(change) = nrx.recv() {
-                    let Some(pool) = notify_pool.upgrade() else {
-                        return;
-                    };
-                    let listeners: Vec<Listener> =
-                        pool.listeners().iter().map(|(_, l)| l.clone()).collect();
-                    drop(pool);
-                    for l in listeners {
+                    for l in current() {
                         // A listener that throws must not stop the others.
-                        let _ = catch_unwind(AssertUnwindSafe(|| l(&change)));
+                        let _ = catch_unwind(AssertUnwindSafe(|| l.on_change(change.clone())));
                     }
                 }
+                let last: Vec<(u64, Listener)> = {
+                    let mut l = listeners.lock().unwrap_or_else(|p| p.into_inner());
+                    l.closed = true;
+                    std::mem::take(&mut l.list)
+                };
+                // Outside the lock: a listener released here may cancel its
+                // own subscription.
+                for (_, l) in &last {
+                    let _ = catch_unwind(AssertUnwindSafe(|| l.on_closed()));
+                }
+                drop(last);
             })
         {
             pool.threads().push(h);
@@ -182,7 +204,7 @@ impl Pool {
         self.threads.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn listeners(&self) -> std::sync::MutexGuard<'_, Vec<(u64, Listener)>> {
+    fn listeners(&self) -> std::sync::MutexGuard<'_, Listeners> {
         self.listeners.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -273,15 +295,29 @@ impl Pool {
         job
     }
 
-    /// Registers a listener; returns its id for [`Pool::unlisten`].
-    pub(crate) fn listen(&self, l: Listener) -> u64 {
+    /// Registers a listener; returns its id for [`Pool::unlisten`], or
+    /// `Closed` once the journal is closing.
+    pub(crate) fn listen(&self, l: Listener) -> Result<u64> {
         let id = self.next_listener.fetch_add(1, Ordering::Relaxed);
-        self.listeners().push((id, l));
-        id
+        let mut listeners = self.listeners();
+        if listeners.closed || self.is_closed() {
+            return Err(CairnError::Closed);
+        }
+        listeners.list.push((id, l));
+        Ok(id)
     }
 
     pub(crate) fn unlisten(&self, id: u64) {
-        self.listeners().retain(|(i, _)| *i != id);
+        let removed: Vec<(u64, Listener)> = {
+            let mut l = self.listeners();
+            let (gone, kept) = std::mem::take(&mut l.list)
+                .into_iter()
+                .partition(|(i, _)| *i == id);
+            l.list = kept;
+            gone
+        };
+        // Released outside the lock: a listener's release may call back.
+        drop(removed);
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -289,9 +325,14 @@ impl Pool {
     }
 
     /// Stops new calls; threads finish what is queued, close their
-    /// connections and exit. Does not wait.
+    /// connections and exit; the notifier delivers the changes of the
+    /// writes still queued, then tells each listener the journal closed and
+    /// lets it go. Does not wait.
     pub(crate) fn shut(&self) {
-        self.closed.store(true, Ordering::Release);
+        {
+            let _listeners = self.listeners();
+            self.closed.store(true, Ordering::Release);
+        }
         self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.readers
             .lock()
@@ -301,7 +342,6 @@ impl Pool {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        self.listeners().clear();
     }
 
     /// [`Pool::shut`], then resolves once every thread has exited and every

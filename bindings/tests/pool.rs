@@ -169,6 +169,74 @@ impl JournalListener for Collect {
         self.0.lock().unwrap().push(change);
         self.1.fetch_add(1, Ordering::SeqCst);
     }
+    fn on_closed(&self) {}
+}
+
+/// Counts changes and closes; when released, cancels its own subscription
+/// (as a Swift stream's listener does when its stream ends).
+struct SelfCancelling {
+    changes: Arc<AtomicUsize>,
+    closed: Arc<AtomicUsize>,
+    subscription: Arc<Mutex<Option<Arc<Subscription>>>>,
+}
+impl JournalListener for SelfCancelling {
+    fn on_change(&self, _: JournalChange) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
+    }
+    fn on_closed(&self) {
+        self.closed.fetch_add(1, Ordering::SeqCst);
+    }
+}
+impl Drop for SelfCancelling {
+    fn drop(&mut self) {
+        if let Some(s) = self.subscription.lock().unwrap().take() {
+            s.cancel();
+        }
+    }
+}
+
+#[test]
+fn closing_delivers_every_committed_change_then_tells_listeners_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = open(&dir);
+    let changes = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(AtomicUsize::new(0));
+    let slot = Arc::new(Mutex::new(None));
+    let sub = j
+        .observe(Box::new(SelfCancelling {
+            changes: changes.clone(),
+            closed: closed.clone(),
+            subscription: slot.clone(),
+        }))
+        .unwrap();
+    *slot.lock().unwrap() = Some(sub);
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let queued: Vec<_> = (0..10)
+        .map(|n| {
+            let mut f = Box::pin(j.log(entry(n)));
+            let _ = f.as_mut().poll(&mut Context::from_waker(&waker));
+            f
+        })
+        .collect();
+    // Would hang if the listener were released under the listeners' lock.
+    let j2 = j.clone();
+    within("close", move || block_on(j2.close())).unwrap();
+    for f in queued {
+        block_on(f).unwrap();
+    }
+    assert_eq!(
+        changes.load(Ordering::SeqCst),
+        10,
+        "a committed change was not delivered"
+    );
+    assert_eq!(closed.load(Ordering::SeqCst), 1);
+    assert!(
+        slot.lock().unwrap().is_none(),
+        "the listener was not released"
+    );
+    // Observing a closed journal is refused.
+    let late = j.observe(Box::new(Collect(Default::default(), Default::default())));
+    assert!(matches!(late, Err(CairnError::Closed)));
 }
 
 #[test]

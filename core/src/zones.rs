@@ -122,14 +122,21 @@ impl ZoneDb {
             source,
             cache: Mutex::new(HashMap::new()),
         };
-        // UTC is always known, whatever the platform ships.
-        db.cache.lock().expect("fresh mutex").insert(
-            "UTC".into(),
-            Arc::new(Zone {
-                name: "UTC".into(),
-                tz: tz::TimeZone::utc(),
-            }),
-        );
+        // UTC is always known, whatever the platform ships, under each of
+        // the names the IANA database links to it: Foundation calls it
+        // "GMT", java.time "UTC" or "Z" (not a zone), Linux "Etc/UTC".
+        {
+            let mut cache = db.cache.lock().expect("fresh mutex");
+            for name in UTC_NAMES {
+                cache.insert(
+                    (*name).into(),
+                    Arc::new(Zone {
+                        name: (*name).into(),
+                        tz: tz::TimeZone::utc(),
+                    }),
+                );
+            }
+        }
         db
     }
 
@@ -182,6 +189,29 @@ impl ZoneDb {
         Ok(zone)
     }
 }
+
+/// The IANA names of UTC (the zone and its links in the `etcetera` and
+/// `backward` files), known to every database.
+const UTC_NAMES: &[&str] = &[
+    "UTC",
+    "Etc/UTC",
+    "Etc/UCT",
+    "UCT",
+    "Etc/Universal",
+    "Universal",
+    "Etc/Zulu",
+    "Zulu",
+    "GMT",
+    "Etc/GMT",
+    "Etc/GMT0",
+    "Etc/GMT+0",
+    "Etc/GMT-0",
+    "GMT0",
+    "GMT+0",
+    "GMT-0",
+    "Etc/Greenwich",
+    "Greenwich",
+];
 
 /// IANA names are ASCII letters, digits and `/_-+`, with no empty, `.` or
 /// `..` component. Anything else is refused before touching the file system.
@@ -377,5 +407,10 @@ mod tests {
         assert_eq!(db.zone("Asia/Tokyo").unwrap().offset_at(0), 9 * 3600);
         assert!(db.add_tzif("Asia/Tokyo", b"garbage").is_err());
         assert_eq!(db.zone("UTC").unwrap().offset_at(0), 0);
+        // Every name of UTC, whatever the platform calls it, and under that name.
+        for name in ["GMT", "Etc/UTC", "Zulu", "Etc/GMT-0", "Greenwich"] {
+            let z = db.zone(name).unwrap();
+            assert_eq!((z.name(), z.offset_at(1_700_000_000_000)), (name, 0));
+        }
     }
 }

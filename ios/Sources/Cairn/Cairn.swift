@@ -790,7 +790,6 @@ public static func create(path: String, key: Data, zones: ZoneDatabase? = nil)as
             pollFunc: ffi_cairn_ffi_rust_future_poll_u64,
             completeFunc: ffi_cairn_ffi_rust_future_complete_u64,
             freeFunc: ffi_cairn_ffi_rust_future_free_u64,
-            cancelFunc: ffi_cairn_ffi_rust_future_cancel_u64,
             liftFunc: FfiConverterTypeJournal_lift,
             errorHandler: FfiConverterTypeCairnError_lift
         )
@@ -810,7 +809,6 @@ public static func `open`(path: String, key: Data, zones: ZoneDatabase? = nil)as
             pollFunc: ffi_cairn_ffi_rust_future_poll_u64,
             completeFunc: ffi_cairn_ffi_rust_future_complete_u64,
             freeFunc: ffi_cairn_ffi_rust_future_free_u64,
-            cancelFunc: ffi_cairn_ffi_rust_future_cancel_u64,
             liftFunc: FfiConverterTypeJournal_lift,
             errorHandler: FfiConverterTypeCairnError_lift
         )
@@ -829,7 +827,6 @@ public static func openOrCreate(path: String, key: Data, zones: ZoneDatabase? = 
             pollFunc: ffi_cairn_ffi_rust_future_poll_u64,
             completeFunc: ffi_cairn_ffi_rust_future_complete_u64,
             freeFunc: ffi_cairn_ffi_rust_future_free_u64,
-            cancelFunc: ffi_cairn_ffi_rust_future_cancel_u64,
             liftFunc: FfiConverterTypeJournal_lift,
             errorHandler: FfiConverterTypeCairnError_lift
         )
@@ -851,7 +848,6 @@ open func addTracker(tracker: NewTracker)async throws  -> Tracker  {
             pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
             completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
-            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
             liftFunc: FfiConverterTypeTracker_lift,
             errorHandler: FfiConverterTypeCairnError_lift
         )
@@ -873,7 +869,6 @@ open func close()async throws   {
             pollFunc: ffi_cairn_ffi_rust_future_poll_void,
             completeFunc: ffi_cairn_ffi_rust_future_complete_void,
             freeFunc: ffi_cairn_ffi_rust_future_free_void,
-            cancelFunc: ffi_cairn_ffi_rust_future_cancel_void,
             liftFunc: { $0 },
             errorHandler: FfiConverterTypeCairnError_lift
         )
@@ -893,7 +888,6 @@ open func deleteEntry(id: EntryId)async throws   {
             pollFunc: ffi_cairn_ffi_rust_future_poll_void,
             completeFunc: ffi_cairn_ffi_rust_future_complete_void,
             freeFunc: ffi_cairn_ffi_rust_future_free_void,
-            cancelFunc: ffi_cairn_ffi_rust_future_cancel_void,
             liftFunc: { $0 },
             errorHandler: FfiConverterTypeCairnError_lift
         )
@@ -913,7 +907,6 @@ open func deleteTracker(id: TrackerId)async throws   {
             pollFunc: ffi_cairn_ffi_rust_future_poll_void,
             completeFunc: ffi_cairn_ffi_rust_future_complete_void,
             freeFunc: ffi_cairn_ffi_rust_future_free_void,
-            cancelFunc: ffi_cairn_ffi_rust_future_cancel_void,
             liftFunc: { $0 },
             errorHandler: FfiConverterTypeCairnError_lift
         )
@@ -994,7 +987,6 @@ open func log(entry: NewEntry)async throws  -> Entry  {
             pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
             completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
-            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
             liftFunc: FfiConverterTypeEntry_lift,
             errorHandler: FfiConverterTypeCairnError_lift
         )
@@ -1051,7 +1043,6 @@ open func rekey(newKey: Data)async throws  -> RekeyReport  {
             pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
             completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
-            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
             liftFunc: FfiConverterTypeRekeyReport_lift,
             errorHandler: FfiConverterTypeCairnError_lift
         )
@@ -1153,7 +1144,6 @@ open func updateEntry(id: EntryId, entry: NewEntry)async throws  -> Entry  {
             pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
             completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
-            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
             liftFunc: FfiConverterTypeEntry_lift,
             errorHandler: FfiConverterTypeCairnError_lift
         )
@@ -1385,7 +1375,6 @@ open func add(reminder: NewReminder)async throws  -> Reminder  {
             pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
             completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
-            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
             liftFunc: FfiConverterTypeReminder_lift,
             errorHandler: FfiConverterTypeCairnError_lift
         )
@@ -1425,7 +1414,6 @@ open func delete(id: ReminderId)async throws   {
             pollFunc: ffi_cairn_ffi_rust_future_poll_void,
             completeFunc: ffi_cairn_ffi_rust_future_complete_void,
             freeFunc: ffi_cairn_ffi_rust_future_free_void,
-            cancelFunc: ffi_cairn_ffi_rust_future_cancel_void,
             liftFunc: { $0 },
             errorHandler: FfiConverterTypeCairnError_lift
         )
@@ -1587,7 +1575,6 @@ open func recordEvent(kind: String, at: Timestamp, zone: ZoneName)async throws  
             pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
             completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
-            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
             liftFunc: FfiConverterTypeReminderEvent_lift,
             errorHandler: FfiConverterTypeCairnError_lift
         )
@@ -1608,7 +1595,6 @@ open func report(occurrence: String, due: Timestamp, report: ReminderReport)asyn
             pollFunc: ffi_cairn_ffi_rust_future_poll_void,
             completeFunc: ffi_cairn_ffi_rust_future_complete_void,
             freeFunc: ffi_cairn_ffi_rust_future_free_void,
-            cancelFunc: ffi_cairn_ffi_rust_future_cancel_void,
             liftFunc: { $0 },
             errorHandler: FfiConverterTypeCairnError_lift
         )
@@ -1644,7 +1630,6 @@ open func setQuietHours(quiet: QuietHours?)async throws   {
             pollFunc: ffi_cairn_ffi_rust_future_poll_void,
             completeFunc: ffi_cairn_ffi_rust_future_complete_void,
             freeFunc: ffi_cairn_ffi_rust_future_free_void,
-            cancelFunc: ffi_cairn_ffi_rust_future_cancel_void,
             liftFunc: { $0 },
             errorHandler: FfiConverterTypeCairnError_lift
         )
@@ -1664,7 +1649,6 @@ open func update(id: ReminderId, reminder: NewReminder)async throws  -> Reminder
             pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
             completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
-            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
             liftFunc: FfiConverterTypeReminder_lift,
             errorHandler: FfiConverterTypeCairnError_lift
         )
@@ -5874,6 +5858,12 @@ public protocol JournalListener: AnyObject, Sendable {
      */
     func onChange(change: JournalChange) 
     
+    /**
+     * The journal closed: every change committed before was delivered,
+     * and none will follow. Called once; the listener is then released.
+     */
+    func onClosed() 
+    
 }
 
 
@@ -5912,6 +5902,28 @@ fileprivate struct UniffiCallbackInterfaceJournalListener {
                 }
                 return uniffiObj.onChange(
                      change: try FfiConverterTypeJournalChange_lift(change)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onClosed: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterCallbackInterfaceJournalListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onClosed(
                 )
             }
 
@@ -7024,7 +7036,7 @@ fileprivate func uniffiRustCallAsync<F, T>(
     pollFunc: (UInt64, @escaping UniffiRustFutureContinuationCallback, UInt64) -> (),
     completeFunc: (UInt64, UnsafeMutablePointer<RustCallStatus>) -> F,
     freeFunc: (UInt64) -> (),
-    cancelFunc: @escaping @Sendable (UInt64) -> (),
+    cancelFunc: (@Sendable (UInt64) -> ())? = nil,
     liftFunc: (F) throws -> T,
     errorHandler: ((RustBuffer) throws -> Swift.Error)?
 ) async throws -> T {
@@ -7049,11 +7061,12 @@ fileprivate func uniffiRustCallAsync<F, T>(
             }
         } onCancel: {
             // Wakes the await above and drops the Rust future's work:
-            // a running read is interrupted.
-            cancelFunc(rustFuture)
+            // a running read is interrupted. Writes pass no cancelFunc:
+            // they complete and return their result.
+            cancelFunc?(rustFuture)
         }
     } while pollResult != UNIFFI_RUST_FUTURE_POLL_READY
-    try Task.checkCancellation()
+    if cancelFunc != nil { try Task.checkCancellation() }
 
     return try liftFunc(makeRustCall(
         { completeFunc(rustFuture, $0) },
@@ -7343,6 +7356,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_journallistener_on_change() != 55375) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journallistener_on_closed() != 46744) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -156,3 +156,7 @@ extension Tracker: Identifiable {}
 extension Reminder: Identifiable {}
 extension ReminderEvent: Identifiable {}
 extension PlannedNotification: Identifiable {}
+
+// `print(error)` and string interpolation show the plain sentence too (the
+// generated enum has `description` without declaring the conformance).
+extension CairnError: CustomStringConvertible {}

@@ -114,6 +114,11 @@ private final class ChangeForwarder: JournalListener {
         }
     }
 
+    func onClosed() {
+        // Every change committed before the close was delivered.
+        continuation.finish()
+    }
+
     deinit {
         continuation.finish()
     }

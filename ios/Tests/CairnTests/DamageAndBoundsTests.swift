@@ -299,16 +299,13 @@ final class DamageTests: JournalTestCase {
 
     /// After the quiet hours' tombstone flag is set without the key,
     /// `setQuietHours` must repair them (the core once left the flag set,
-    /// so the new value never read back). Skipped while the core does
-    /// that; runs, and must pass, once it is fixed.
+    /// so the new value never read back).
     func testQuietHoursSetAgainAfterAForgedTombstoneReadBack() async throws {
         let f = try await fixture("forged-quiet")
         try tamper(f.path, "settings", "quiet_hours", "set_deleted")
         let quiet = QuietHours(start: wallTime("23:00"), end: wallTime("06:00"))
         try await f.reminders.setQuietHours(quiet: quiet)
-        guard let read = try? await f.reminders.quietHours() else {
-            throw XCTSkip("core bug: quiet hours set again after a forged tombstone still read as corrupted")
-        }
+        let read = try await f.reminders.quietHours()
         XCTAssertEqual(read, quiet)
         let plan = try await plan(f)
         XCTAssertEqual(plan.corrupted, [])
@@ -500,8 +497,7 @@ final class BoundsTests: JournalTestCase {
 
     /// `adherence` once clamped `to` to `now` before it checked the
     /// calendar, so an end in 1969 or 2200-01-01 returned a report instead
-    /// of `invalidInput`. Skipped while the core accepts them; runs, and
-    /// must pass, once the core refuses them.
+    /// of `invalidInput`.
     func testAdherenceRefusesAnEndJustOutsideTheCalendar() async throws {
         let s = try await setup()
         let from = now.shifted(-7 * day)
@@ -509,13 +505,6 @@ final class BoundsTests: JournalTestCase {
         let now = now
         @Sendable func adherence(_ to: Date) async throws -> AdherenceReport {
             try await reminders.adherence(from: from, to: to, now: now, deviceZone: utcZone)
-        }
-        var accepted: [Date] = []
-        for to in [instant(ms: -1), Self.year2200] where (try? await adherence(to)) != nil {
-            accepted.append(to)
-        }
-        if !accepted.isEmpty {
-            throw XCTSkip("core bug: adherence(to:) \(accepted) outside 1970..2199 is accepted, not invalidInput")
         }
         for to in [instant(ms: -1), Self.year2200] {
             await assertInvalid("to", "to \(to)") { try await adherence(to) }

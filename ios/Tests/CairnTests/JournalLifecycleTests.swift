@@ -195,4 +195,5 @@ final class JournalLifecycleTests: JournalTestCase {
 /// A listener that does nothing.
 final class IgnoringListener: JournalListener {
     func onChange(change: JournalChange) {}
+    func onClosed() {}
 }

@@ -250,12 +250,20 @@ typedef void (*UniffiCallbackInterfaceJournalListenerMethod0)(uint64_t, RustBuff
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_JOURNAL_LISTENER_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_JOURNAL_LISTENER_METHOD1
+typedef void (*UniffiCallbackInterfaceJournalListenerMethod1)(uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_JOURNAL_LISTENER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_JOURNAL_LISTENER
 typedef struct UniffiVTableCallbackInterfaceJournalListener {
     UniffiCallbackInterfaceFree _Nonnull uniffiFree;
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceJournalListenerMethod0 _Nonnull onChange;
+    UniffiCallbackInterfaceJournalListenerMethod1 _Nonnull onClosed;
 } UniffiVTableCallbackInterfaceJournalListener;
 
 #endif
@@ -1151,6 +1159,12 @@ uint16_t uniffi_cairn_ffi_checksum_constructor_zonedatabase_system(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNALLISTENER_ON_CHANGE
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNALLISTENER_ON_CHANGE
 uint16_t uniffi_cairn_ffi_checksum_method_journallistener_on_change(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNALLISTENER_ON_CLOSED
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNALLISTENER_ON_CLOSED
+uint16_t uniffi_cairn_ffi_checksum_method_journallistener_on_closed(void
     
 );
 #endif

@@ -8,13 +8,13 @@ import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.buffer
 import kotlinx.coroutines.flow.callbackFlow
 import kotlinx.coroutines.flow.conflate
-import kotlinx.coroutines.flow.map
+import kotlinx.coroutines.flow.transformWhile
 
 /**
  * Every change committed through this journal, in commit order, from the
  * moment the flow is collected until its collector is cancelled. Ids only,
- * never content. Closing the journal ends the changes but not the flow:
- * cancel the collector (its scope) when the journal closes.
+ * never content. When the journal closes, the flow delivers every change
+ * committed before the close, then completes.
  *
  * @throws CairnException.Closed on collection if the journal is closed.
  */
@@ -23,6 +23,10 @@ fun Journal.changes(): Flow<JournalChange> = callbackFlow {
         object : JournalListener {
             override fun onChange(change: JournalChange) {
                 trySend(change)
+            }
+
+            override fun onClosed() {
+                channel.close()
             }
         },
     )
@@ -34,9 +38,9 @@ fun Journal.changes(): Flow<JournalChange> = callbackFlow {
  * entries or trackers: the flow for a screen that lists entries. Slow
  * collectors see the latest page, not every one in between. The first page
  * is read once the journal already reports changes to this flow, so no
- * commit can fall between the two unseen.
+ * commit can fall between the two unseen. Completes when the journal closes.
  *
- * @throws CairnException from `entries` (`Closed`...), ending the flow.
+ * @throws CairnException from `entries` (an invalid query...), ending the flow.
  */
 fun Journal.entriesFlow(query: EntryQuery = EntryQuery()): Flow<EntryPage> =
     callbackFlow {
@@ -45,13 +49,27 @@ fun Journal.entriesFlow(query: EntryQuery = EntryQuery()): Flow<EntryPage> =
                 override fun onChange(change: JournalChange) {
                     if (change.table in ENTRY_TABLES) trySend(Unit)
                 }
+
+                override fun onClosed() {
+                    channel.close()
+                }
             },
         )
         send(Unit) // the first page
         awaitClose { subscription.stop() }
     }
         .conflate()
-        .map { entries(query) }
+        .transformWhile {
+            // A change that raced the close finds the journal closed: the
+            // flow completes, as it does on the close itself.
+            val page = try {
+                entries(query)
+            } catch (e: CairnException.Closed) {
+                null
+            }
+            if (page != null) emit(page)
+            page != null
+        }
 
 private val ENTRY_TABLES = setOf(ChangeTable.ENTRIES, ChangeTable.TRACKERS, ChangeTable.ALL)
 

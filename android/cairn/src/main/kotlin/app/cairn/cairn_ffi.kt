@@ -662,22 +662,28 @@ internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
 internal interface UniffiCallbackInterfaceJournalListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`change`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onChange")
+internal interface UniffiCallbackInterfaceJournalListenerMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onChange", "onClosed")
 internal open class UniffiVTableCallbackInterfaceJournalListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
     @JvmField internal var `onChange`: UniffiCallbackInterfaceJournalListenerMethod0? = null,
+    @JvmField internal var `onClosed`: UniffiCallbackInterfaceJournalListenerMethod1? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
         `uniffiClone`: UniffiCallbackInterfaceClone? = null,
         `onChange`: UniffiCallbackInterfaceJournalListenerMethod0? = null,
-    ): UniffiVTableCallbackInterfaceJournalListener(`uniffiFree`,`uniffiClone`,`onChange`,), Structure.ByValue
+        `onClosed`: UniffiCallbackInterfaceJournalListenerMethod1? = null,
+    ): UniffiVTableCallbackInterfaceJournalListener(`uniffiFree`,`uniffiClone`,`onChange`,`onClosed`,), Structure.ByValue
 
    internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceJournalListener) {
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `onChange` = other.`onChange`
+        `onClosed` = other.`onClosed`
     }
 
 }
@@ -811,6 +817,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_cairn_ffi_checksum_constructor_zonedatabase_system(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journallistener_on_change(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journallistener_on_closed(
     ): Int
     external fun ffi_cairn_ffi_uniffi_contract_version(
     ): Int
@@ -1233,6 +1241,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_journallistener_on_change() and 0xFFFF) != 55375) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journallistener_on_closed() and 0xFFFF) != 46744) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -7241,6 +7252,12 @@ public interface JournalListener {
      */
     fun `onChange`(`change`: JournalChange)
     
+    /**
+     * The journal closed: every change committed before was delivered,
+     * and none will follow. Called once; the listener is then released.
+     */
+    fun `onClosed`()
+    
     companion object
 }
 
@@ -7254,6 +7271,17 @@ internal object uniffiCallbackInterfaceJournalListener {
             val makeCall = { ->
                 uniffiObj.`onChange`(
                     FfiConverterTypeJournalChange.lift(`change`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onClosed`: UniffiCallbackInterfaceJournalListenerMethod1 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeJournalListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onClosed`(
                 )
             }
             val writeReturn = { _: Unit -> Unit }
@@ -7277,6 +7305,7 @@ internal object uniffiCallbackInterfaceJournalListener {
         uniffiFree,
         uniffiClone,
         `onChange`,
+        `onClosed`,
     )
 
     // Registers the foreign callback with the Rust side.

@@ -12,6 +12,7 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeout
+import kotlinx.coroutines.withTimeoutOrNull
 import kotlinx.coroutines.yield
 import org.junit.After
 import org.junit.Before
@@ -70,6 +71,10 @@ class CoroutinesTest {
                     object : JournalListener {
                         override fun onChange(change: JournalChange) {
                             changes.trySend(change)
+                        }
+
+                        override fun onClosed() {
+                            changes.close()
                         }
                     },
                 )
@@ -207,6 +212,36 @@ class CoroutinesTest {
         assertEquals(1, change.ids.size)
         assertTrue(change.ids.single() in logged, "the change names an entry the other thread logged")
         assertFalse(change.toString().contains("another thread"), "changes carry ids, never content")
+    }
+
+    @Test
+    fun flowsDeliverEveryCommitBeforeACloseThenComplete() = runBlocking<Unit> {
+        val seen = Channel<JournalChange>(Channel.UNLIMITED)
+        val started = Channel<Unit>(1)
+        val collector = launch(Dispatchers.Default) {
+            journal.changes().collect { seen.send(it) }
+            seen.close() // reached only if the flow completes
+        }
+        val pages = launch(Dispatchers.Default) {
+            journal.entriesFlow().collect { started.trySend(Unit) }
+        }
+        withTimeout(HANG) { started.receive() } // entriesFlow listens
+        // changes() listens once it has seen a commit.
+        withTimeout(HANG) {
+            while (true) {
+                journal.log(mood(1.0))
+                if (withTimeoutOrNull(200) { seen.receive() } != null) break
+            }
+        }
+        val ids = (1..10).map { journal.log(mood(it.toDouble() % 11)).id.value }
+        journal.closeJournal()
+        val delivered = withTimeout(HANG) {
+            val got = mutableListOf<String>()
+            for (c in seen) got += c.ids
+            got
+        }
+        assertEquals(ids, delivered.takeLast(10), "every commit before the close, in order")
+        withTimeout(HANG) { collector.join(); pages.join() } // both flows completed on their own
     }
 
     @Test
