@@ -78,7 +78,7 @@ def swift(text):
     # Task cancellation reaches the Rust future.
     text = sub(
         r"    freeFunc: \(UInt64\) -> \(\),\n",
-        "    freeFunc: (UInt64) -> (),\n    cancelFunc: (@Sendable (UInt64) -> ())? = nil,\n",
+        "    freeFunc: (UInt64) -> (),\n    cancelFunc: ((UInt64) -> ())? = nil,\n",
         text, expect=1)
     text = sub(
         r"        pollResult = await withUnsafeContinuation \{\n"
