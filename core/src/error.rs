@@ -147,14 +147,54 @@ impl From<rusqlite::Error> for Error {
                 Error::Interrupted
             }
             // Messages from SQLite name tables and columns, never values:
-            // every statement binds parameters.
+            // every statement binds parameters. rusqlite appends the file's
+            // path to a failed open's message; the path can hold the user's
+            // name (a macOS home folder), so it is cut.
+            rusqlite::Error::SqliteFailure(f, Some(msg)) => Error::Storage(without_path(msg, f)),
             _ => Error::Storage(e.to_string()),
         }
+    }
+}
+
+/// SQLite's message without a file path: cut at `": /"` (a path appended),
+/// or the error code's description when the message is only a path.
+fn without_path(msg: &str, code: &rusqlite::ffi::Error) -> String {
+    if msg.starts_with('/') {
+        return code.to_string();
+    }
+    match msg.find(": /") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
     }
 }
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Io(e.kind().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_open_does_not_repeat_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let inside = dir.path().join("no-such-folder").join("journal.cairn");
+        let e = rusqlite::Connection::open_with_flags(
+            &inside,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE,
+        )
+        .map(drop)
+        .map_err(Error::from)
+        .unwrap_err();
+        let text = e.to_string();
+        assert!(!text.contains("no-such-folder"), "{text}");
+        assert!(text.starts_with("storage error: "), "{text}");
+        let code = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN);
+        assert_eq!(without_path("x: y", &code), "x: y");
+        assert_eq!(without_path("x: /home/alice/j", &code), "x");
+        assert!(!without_path("/home/alice/j", &code).contains("alice"));
     }
 }
