@@ -461,8 +461,8 @@ impl PlannedNotification {
             id: self.id,
             reminder_id: self.reminder_id.0,
             occurrence: self.occurrence,
-            due_ms: ms_in("due", self.due)?,
-            fire_at_ms: ms_in("fireAt", self.fire_at)?,
+            due_ms: ms_in(self.due),
+            fire_at_ms: ms_in(self.fire_at),
             utc_offset_seconds: self.utc_offset_seconds,
             category: self.category.into(),
             title: self.title,
@@ -533,17 +533,11 @@ pub enum ReminderReport {
 impl ReminderReport {
     fn into_core(self) -> Result<rem::ReminderReport> {
         Ok(match self {
-            ReminderReport::Shown { at } => rem::ReminderReport::Shown {
-                at_ms: ms_in("at", at)?,
-            },
-            ReminderReport::Done { at } => rem::ReminderReport::Done {
-                at_ms: ms_in("at", at)?,
-            },
-            ReminderReport::Skipped { at } => rem::ReminderReport::Skipped {
-                at_ms: ms_in("at", at)?,
-            },
+            ReminderReport::Shown { at } => rem::ReminderReport::Shown { at_ms: ms_in(at) },
+            ReminderReport::Done { at } => rem::ReminderReport::Done { at_ms: ms_in(at) },
+            ReminderReport::Skipped { at } => rem::ReminderReport::Skipped { at_ms: ms_in(at) },
             ReminderReport::Snoozed { until } => rem::ReminderReport::Snoozed {
-                until_ms: ms_in("until", until)?,
+                until_ms: ms_in(until),
             },
         })
     }
@@ -911,7 +905,7 @@ impl Reminders {
         due: Timestamp,
         report: ReminderReport,
     ) -> Result<crate::pool::Job<()>> {
-        let due = ms_in("due", due)?;
+        let due = ms_in(due);
         let r = report.into_core()?;
         let changed = occurrence.clone();
         Ok(self.pool.write(

@@ -69,7 +69,7 @@ impl ZoneDatabase {
     /// the platform can hold; before the zone's first rule, its first
     /// offset).
     pub fn utc_offset_seconds(&self, zone: ZoneName, at: Timestamp) -> Result<i32> {
-        let ms = ms_in("at", at)?;
+        let ms = ms_in(at);
         crate::guard(|| {
             Ok(self
                 .db
