@@ -213,10 +213,10 @@ fn reminder_calls_refuse_instants_ranges_and_counts_out_of_bounds() {
     for date in [NaiveDate::MIN, NaiveDate::MAX] {
         let mut bad = rule_with(Schedule::Daily { times: nine() });
         bad.start = date;
-        invalid(s.add_reminder(bad), "date");
+        invalid(s.add_reminder(bad), "start");
         let mut bad = rule_with(Schedule::Daily { times: nine() });
         bad.end = Some(date);
-        invalid(s.add_reminder(bad), "date");
+        invalid(s.add_reminder(bad), "end");
     }
     // The store still plans the good rule.
     let plan = s.plan_reminders(now, "UTC", &Limits::IOS, 2).unwrap();

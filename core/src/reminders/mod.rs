@@ -486,12 +486,17 @@ impl NewReminder {
             NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date"),
             NaiveDate::from_ymd_opt(2199, 12, 31).expect("valid date"),
         );
-        if [Some(self.start), self.end]
-            .into_iter()
-            .flatten()
-            .any(|d| d < first || d > last)
-        {
-            return Err(Error::invalid("date", "between 1970 and 2199"));
+        let outside = |d: NaiveDate| d < first || d > last;
+        if outside(self.start) {
+            // A one-off's start is its date.
+            let field = match self.schedule {
+                Schedule::Once { .. } => "date",
+                _ => "start",
+            };
+            return Err(Error::invalid(field, "between 1970 and 2199"));
+        }
+        if self.end.is_some_and(outside) {
+            return Err(Error::invalid("end", "between 1970 and 2199"));
         }
         if self.end.is_some_and(|e| e < self.start) {
             return Err(Error::invalid("end", "must not be before the start"));

@@ -275,7 +275,8 @@ class TypedValuesTest {
             assertEquals(listOf(Instant.parse("2025-02-28T09:00:00Z")), feb2025.map { it.fireAt })
             // A rule's days must lie in 1970-2199.
             for (d in listOf(LocalDate.of(1969, 12, 31), LocalDate.of(2200, 1, 1), LocalDate.MAX)) {
-                assertFailsWith<CairnException.InvalidInput>(d.toString()) { r.add(daily("09:00").copy(start = d)) }
+                assertEquals("start", assertFailsWith<CairnException.InvalidInput>(d.toString()) { r.add(daily("09:00").copy(start = d)) }.field)
+                assertEquals("end", assertFailsWith<CairnException.InvalidInput>(d.toString()) { r.add(daily("09:00").copy(end = d)) }.field)
             }
         }
     }
