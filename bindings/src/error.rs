@@ -96,10 +96,6 @@ pub enum CairnError {
 }
 
 impl CairnError {
-    pub(crate) fn internal() -> Self {
-        CairnError::Internal
-    }
-
     pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> Self {
         CairnError::InvalidInput {
             field: field.to_owned(),

@@ -125,7 +125,7 @@ impl Pool {
                     Err(_) => {
                         writer_pool.shut();
                         drop(writer_pool);
-                        state.complete(Err(CairnError::internal()));
+                        state.complete(Err(CairnError::Internal));
                         return;
                     }
                 };
@@ -424,7 +424,7 @@ fn reader_loop(pool: std::sync::Weak<Pool>, rx: Arc<Mutex<Receiver<Work>>>) {
 fn run<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
-        Err(_) => Err(CairnError::internal()),
+        Err(_) => Err(CairnError::Internal),
     }
 }
 

@@ -34,6 +34,23 @@ fn block_on<F: Future>(f: F) -> F::Output {
     }
 }
 
+/// `f` polled once, as uniffi polls a call when Kotlin or Swift makes it:
+/// its job is submitted, whatever happens to the future next.
+fn submitted<F: Future>(f: F) -> std::pin::Pin<Box<F>> {
+    let mut f = Box::pin(f);
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let _ = f.as_mut().poll(&mut Context::from_waker(&waker));
+    f
+}
+
+/// How many entries the journal lists.
+fn listed(j: &Journal) -> usize {
+    block_on(j.entries(EntryQuery::default()))
+        .unwrap()
+        .entries
+        .len()
+}
+
 /// Fails the test instead of hanging it (a deadline for hangs, not a timing).
 fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
     let (tx, rx) = mpsc::channel();
@@ -111,13 +128,7 @@ fn a_dropped_read_is_interrupted_and_frees_its_reader() {
     let j2 = j.clone();
     within("the cancelled reads", move || {
         for _ in 0..2 {
-            let mut f = Box::pin(j2.testing_endless_read());
-            let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-            assert!(
-                f.as_mut()
-                    .poll(&mut Context::from_waker(&waker))
-                    .is_pending()
-            );
+            let f = submitted(j2.testing_endless_read());
             // Let it start on its reader before cancelling it.
             std::thread::sleep(Duration::from_millis(100));
             drop(f);
@@ -137,28 +148,22 @@ fn a_dropped_write_still_completes() {
     let dir = tempfile::tempdir().unwrap();
     let j = open(&dir);
     for n in 0..20 {
-        let mut f = Box::pin(j.log(entry(n)));
-        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-        let _ = f.as_mut().poll(&mut Context::from_waker(&waker));
-        drop(f);
+        drop(submitted(j.log(entry(n))));
     }
-    // The writer runs jobs in order: a read submitted after them, through
-    // the writer's queue, sees all of them.
-    let pending = block_on(j.pending_changes()).unwrap();
+    // Reads run on other threads than the writer: wait (up to a deadline
+    // for a hang) until the writer has worked through its queue.
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut listed = 0;
+    let mut count = 0;
     while Instant::now() < deadline {
-        listed = block_on(j.entries(EntryQuery::default()))
-            .unwrap()
-            .entries
-            .len();
-        if listed == 20 {
+        count = listed(&j);
+        if count == 20 {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let pending = block_on(j.pending_changes()).unwrap();
     assert_eq!(
-        listed, 20,
+        count, 20,
         "a submitted write was lost (outbox said {pending})"
     );
 }
@@ -210,14 +215,7 @@ fn closing_delivers_every_committed_change_then_tells_listeners_once() {
         }))
         .unwrap();
     *slot.lock().unwrap() = Some(sub);
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let queued: Vec<_> = (0..10)
-        .map(|n| {
-            let mut f = Box::pin(j.log(entry(n)));
-            let _ = f.as_mut().poll(&mut Context::from_waker(&waker));
-            f
-        })
-        .collect();
+    let queued: Vec<_> = (0..10).map(|n| submitted(j.log(entry(n)))).collect();
     // Would hang if the listener were released under the listeners' lock.
     let j2 = j.clone();
     within("close", move || block_on(j2.close())).unwrap();
@@ -295,13 +293,7 @@ fn a_panic_in_a_job_is_internal_and_the_journal_keeps_working() {
     std::panic::set_hook(prev);
     assert_eq!(r, Err(CairnError::Internal));
     block_on(j.log(entry(1))).unwrap();
-    assert_eq!(
-        block_on(j.entries(EntryQuery::default()))
-            .unwrap()
-            .entries
-            .len(),
-        1
-    );
+    assert_eq!(listed(&j), 1);
 }
 
 #[test]
@@ -309,15 +301,7 @@ fn close_finishes_queued_writes_then_refuses_calls_and_reminders_with_it() {
     let dir = tempfile::tempdir().unwrap();
     let j = open(&dir);
     let reminders = j.reminders().unwrap();
-    // Polled once, as uniffi does when Kotlin or Swift calls: submitted.
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let queued: Vec<_> = (0..10)
-        .map(|n| {
-            let mut f = Box::pin(j.log(entry(n)));
-            let _ = f.as_mut().poll(&mut Context::from_waker(&waker));
-            f
-        })
-        .collect();
+    let queued: Vec<_> = (0..10).map(|n| submitted(j.log(entry(n)))).collect();
     block_on(j.close()).unwrap();
     for f in queued {
         assert!(
@@ -334,13 +318,7 @@ fn close_finishes_queued_writes_then_refuses_calls_and_reminders_with_it() {
     block_on(j.close()).unwrap();
     // Every connection is closed: the file opens again with all ten.
     let again = open(&dir);
-    assert_eq!(
-        block_on(again.entries(EntryQuery::default()))
-            .unwrap()
-            .entries
-            .len(),
-        10
-    );
+    assert_eq!(listed(&again), 10);
 }
 
 #[test]
