@@ -1,8 +1,6 @@
 package app.cairn
 
 import kotlinx.coroutines.runBlocking
-import org.junit.After
-import org.junit.Before
 import org.junit.Test
 import java.io.File
 import java.time.Instant
@@ -13,27 +11,7 @@ import kotlin.test.assertFalse
 import kotlin.test.assertTrue
 
 /** What crosses the FFI boundary badly: wrong keys, bad strings, huge input, closed objects. */
-class BoundaryTest {
-    private lateinit var tmp: TempFolder
-    private lateinit var key: ByteArray
-    private lateinit var path: String
-    private lateinit var journal: Journal
-
-    @Before
-    fun setUp() = runBlocking<Unit> {
-        tmp = TempFolder()
-        key = generateKey()
-        path = tmp.path()
-        journal = Journal.create(path, key)
-    }
-
-    @After
-    fun tearDown() = runBlocking<Unit> {
-        journal.closeJournal()
-        journal.close()
-        tmp.delete()
-    }
-
+class BoundaryTest : JournalFixture() {
     @Test
     fun keysOfTheWrongSizeAreKeyLength() = runBlocking<Unit> {
         for (size in listOf(0, 1, 16, 31, 33, 64)) {

@@ -1,8 +1,6 @@
 package app.cairn
 
 import kotlinx.coroutines.runBlocking
-import org.junit.After
-import org.junit.Before
 import org.junit.Test
 import java.util.Collections
 import java.util.concurrent.ConcurrentLinkedQueue
@@ -18,27 +16,7 @@ import kotlin.test.assertTrue
  * (runBlocking): what an app with its own executors does. CoroutinesTest
  * does the same from coroutines.
  */
-class ConcurrencyTest {
-    private lateinit var tmp: TempFolder
-    private lateinit var key: ByteArray
-    private lateinit var path: String
-    private lateinit var journal: Journal
-
-    @Before
-    fun setUp() = runBlocking<Unit> {
-        tmp = TempFolder()
-        key = generateKey()
-        path = tmp.path()
-        journal = Journal.create(path, key)
-    }
-
-    @After
-    fun tearDown() = runBlocking<Unit> {
-        journal.closeJournal()
-        journal.close()
-        tmp.delete()
-    }
-
+class ConcurrencyTest : JournalFixture() {
     @Test
     fun eightThreadsWritingAndReadingLoseNoWrite() = runBlocking<Unit> {
         val threads = 8

@@ -14,8 +14,6 @@ import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeout
 import kotlinx.coroutines.withTimeoutOrNull
 import kotlinx.coroutines.yield
-import org.junit.After
-import org.junit.Before
 import org.junit.Test
 import java.time.DayOfWeek
 import java.time.Instant
@@ -33,27 +31,7 @@ import kotlin.test.assertTrue
  * coroutines share one journal, and closing ends every later call.
  * Deadlines here only catch a hang; nothing asserts how fast anything is.
  */
-class CoroutinesTest {
-    private lateinit var tmp: TempFolder
-    private lateinit var key: ByteArray
-    private lateinit var path: String
-    private lateinit var journal: Journal
-
-    @Before
-    fun setUp() = runBlocking<Unit> {
-        tmp = TempFolder()
-        key = generateKey()
-        path = tmp.path()
-        journal = Journal.create(path, key)
-    }
-
-    @After
-    fun tearDown() = runBlocking<Unit> {
-        journal.closeJournal()
-        journal.close()
-        tmp.delete()
-    }
-
+class CoroutinesTest : JournalFixture() {
     @Test
     fun everyJournalAndRemindersCallWorksFromACoroutine() = runBlocking<Unit> {
         withContext(Dispatchers.Default) {

@@ -1,7 +1,6 @@
 package app.cairn
 
 import kotlinx.coroutines.runBlocking
-import org.junit.After
 import org.junit.Before
 import org.junit.Test
 import java.io.File
@@ -17,28 +16,13 @@ import kotlin.test.assertTrue
  * fields it carries. Its `message` is a plain sentence (no `field=...`
  * dump, no class name) and never holds what the patient wrote.
  */
-class ErrorKindsTest {
-    private lateinit var tmp: TempFolder
-    private lateinit var key: ByteArray
-    private lateinit var path: String
-    private lateinit var journal: Journal
+class ErrorKindsTest : JournalFixture() {
     private val seen = mutableSetOf<String>()
 
     @Before
-    fun setUp() = runBlocking<Unit> {
-        tmp = TempFolder()
-        key = generateKey()
-        path = tmp.path()
-        journal = Journal.create(path, key)
+    fun logWhatNoErrorMayRepeat() = runBlocking<Unit> {
         // What the patient wrote, which no error may repeat.
         journal.log(mood(2.0, note = SECRET, tags = listOf(trigger(SECRET_TAG))))
-    }
-
-    @After
-    fun tearDown() = runBlocking<Unit> {
-        journal.closeJournal()
-        journal.close()
-        tmp.delete()
     }
 
     /** The kind's name; exhaustive, so a new kind fails to compile here until it is tested. */

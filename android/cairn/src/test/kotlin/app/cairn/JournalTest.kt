@@ -1,8 +1,6 @@
 package app.cairn
 
 import kotlinx.coroutines.runBlocking
-import org.junit.After
-import org.junit.Before
 import org.junit.Test
 import java.io.File
 import java.time.ZoneId
@@ -14,27 +12,7 @@ import kotlin.test.assertNull
 import kotlin.test.assertTrue
 
 /** The Journal object, method by method, on real SQLite files. */
-class JournalTest {
-    private lateinit var tmp: TempFolder
-    private lateinit var key: ByteArray
-    private lateinit var path: String
-    private lateinit var journal: Journal
-
-    @Before
-    fun setUp() = runBlocking<Unit> {
-        tmp = TempFolder()
-        key = generateKey()
-        path = tmp.path()
-        journal = Journal.create(path, key)
-    }
-
-    @After
-    fun tearDown() = runBlocking<Unit> {
-        journal.closeJournal()
-        journal.close()
-        tmp.delete()
-    }
-
+class JournalTest : JournalFixture() {
     @Test
     fun createdStoreReopensWithTheSameKey() = runBlocking<Unit> {
         val logged = journal.log(mood(6.0, note = "slept badly"))

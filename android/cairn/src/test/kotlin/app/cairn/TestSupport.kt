@@ -1,5 +1,8 @@
 package app.cairn
 
+import kotlinx.coroutines.runBlocking
+import org.junit.After
+import org.junit.Before
 import java.nio.file.Files
 import java.nio.file.Path
 import java.time.Duration
@@ -55,6 +58,32 @@ class TempFolder {
 
     fun delete() {
         dir.toFile().deleteRecursively()
+    }
+}
+
+/**
+ * A fresh journal in a temporary folder for each test, closed and deleted
+ * after it. Tests may re-open `journal` at `path` with `key`.
+ */
+abstract class JournalFixture {
+    protected lateinit var tmp: TempFolder
+    protected lateinit var key: ByteArray
+    protected lateinit var path: String
+    protected lateinit var journal: Journal
+
+    @Before
+    fun createJournal() = runBlocking<Unit> {
+        tmp = TempFolder()
+        key = generateKey()
+        path = tmp.path()
+        journal = Journal.create(path, key)
+    }
+
+    @After
+    fun closeAndDeleteJournal() = runBlocking<Unit> {
+        journal.closeJournal()
+        journal.close()
+        tmp.delete()
     }
 }
 
