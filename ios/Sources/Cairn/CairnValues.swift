@@ -5,38 +5,30 @@
 // the conversions.
 import Foundation
 
-/// An entry's id.
-public struct EntryId: Hashable, Sendable, Codable, CustomStringConvertible {
-    /// The id's text (32 hex characters).
+/// A record's id: its text, typed by the kind of record (`Kind`) so that an
+/// entry's id cannot be passed where a reminder's is expected.
+public struct CairnId<Kind>: Hashable, Sendable, Codable, CustomStringConvertible {
+    /// The id's text.
     public let value: String
     public init(_ value: String) { self.value = value }
     public var description: String { value }
 }
 
+/// The kinds of `CairnId`.
+public enum EntryIdTag {}
+public enum TrackerIdTag {}
+public enum ReminderIdTag {}
+public enum EventIdTag {}
+
+/// An entry's id (32 hex characters).
+public typealias EntryId = CairnId<EntryIdTag>
 /// A tracker's id: a word for built-ins (`mood`), 32 hex characters for
 /// custom trackers.
-public struct TrackerId: Hashable, Sendable, Codable, CustomStringConvertible {
-    /// The id's text.
-    public let value: String
-    public init(_ value: String) { self.value = value }
-    public var description: String { value }
-}
-
+public typealias TrackerId = CairnId<TrackerIdTag>
 /// A reminder rule's id.
-public struct ReminderId: Hashable, Sendable, Codable, CustomStringConvertible {
-    /// The id's text.
-    public let value: String
-    public init(_ value: String) { self.value = value }
-    public var description: String { value }
-}
-
+public typealias ReminderId = CairnId<ReminderIdTag>
 /// A recorded event's id (a treatment session).
-public struct EventId: Hashable, Sendable, Codable, CustomStringConvertible {
-    /// The id's text.
-    public let value: String
-    public init(_ value: String) { self.value = value }
-    public var description: String { value }
-}
+public typealias EventId = CairnId<EventIdTag>
 
 /// A day of the week, numbered as ISO 8601 does (Monday is 1). Convert
 /// from `Calendar.component(.weekday, from:)` (Sunday is 1 there) with

@@ -60,6 +60,23 @@ func assertThrows<T>(
     return nil
 }
 
+/// Asserts that `body` throws a `CairnError` of `kind` naming `field`.
+@discardableResult
+func assertThrows<T>(
+    _ kind: ErrorKind,
+    naming field: String,
+    _ message: @autoclosure () -> String = "",
+    file: StaticString = #filePath,
+    line: UInt = #line,
+    _ body: () async throws -> T
+) async -> CairnError? {
+    let error = await assertThrows(kind, message(), file: file, line: line, body)
+    if let error {
+        XCTAssertEqual(error.field, field, "\(error) \(message())", file: file, line: line)
+    }
+    return error
+}
+
 /// Asserts that `body` throws `CairnError.invalidInput` naming `field`.
 @discardableResult
 func assertInvalid<T>(
@@ -69,11 +86,7 @@ func assertInvalid<T>(
     line: UInt = #line,
     _ body: () async throws -> T
 ) async -> CairnError? {
-    let error = await assertThrows(.invalidInput, message(), file: file, line: line, body)
-    if let error {
-        XCTAssertEqual(error.field, field, "\(error) \(message())", file: file, line: line)
-    }
-    return error
+    await assertThrows(.invalidInput, naming: field, message(), file: file, line: line, body)
 }
 
 /// Asserts that `body` throws `CairnError.unknownZone` naming `field`.
@@ -85,11 +98,7 @@ func assertUnknownZone<T>(
     line: UInt = #line,
     _ body: () async throws -> T
 ) async -> CairnError? {
-    let error = await assertThrows(.unknownZone, message(), file: file, line: line, body)
-    if let error {
-        XCTAssertEqual(error.field, field, "\(error) \(message())", file: file, line: line)
-    }
-    return error
+    await assertThrows(.unknownZone, naming: field, message(), file: file, line: line, body)
 }
 
 /// Asserts that `body` throws `CancellationError`.
