@@ -24,6 +24,7 @@ mod redact;
 pub mod reminders;
 mod schema;
 mod store;
+pub mod sync;
 mod trackers;
 pub mod zones;
 
