@@ -9,6 +9,7 @@ pub mod code;
 pub mod frame;
 pub mod hlc;
 pub mod hpke;
+pub mod merge;
 pub mod messages;
 pub mod wire;
 
