@@ -8,6 +8,7 @@ mod demo;
 mod keys;
 mod output;
 mod reminders;
+mod sync;
 
 use cairn_core::{
     EntryQuery, Error, NewEntry, NewTracker, Store, StoreOptions, Tag, TrackerKind, Value,
@@ -97,6 +98,46 @@ enum Command {
     Reminders {
         #[command(subcommand)]
         command: reminders::RemindersCommand,
+    },
+    /// Enroll with a clinic: read the code the clinic gave you, then sync
+    #[command(
+        after_help = "SHARING:\n  --share takes categories, comma-separated or repeated: ratings, notes,\n  journal, medication, questionnaires, flags, reminders. Without it: ratings,\n  medication, questionnaires, flags and reminders; notes and journal text stay\n  on this device until you turn them on (cairn sharing set notes on)."
+    )]
+    Enroll {
+        /// The enrollment code (CAIRN1...)
+        code: String,
+        /// Categories to share (see SHARING)
+        #[arg(long = "share", value_name = "CATEGORIES")]
+        share: Vec<String>,
+        /// Send to this server instead of the code's address
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+    },
+    /// Send what is new to the clinic and receive what it has for you
+    Sync {
+        /// Send to this server instead of the enrolled address
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+    },
+    /// Show what is shared with the clinic, or change it
+    Sharing {
+        #[command(subcommand)]
+        command: Option<sync::SharingCommand>,
+    },
+    /// The log of syncs with the clinic (counts and receipts, no content)
+    SyncLog {
+        /// At most this many lines, newest first
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Versions of entries written elsewhere at the same time as yours
+    Conflicts {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Simulate a patient's days in a fresh store and summarise them
     Demo {
@@ -255,6 +296,7 @@ impl From<Error> for Failure {
             Error::WrongKey => 3,
             Error::Corrupted { .. } | Error::NotAStore => 4,
             Error::NotFound { .. } | Error::StoreNotFound => 5,
+            Error::NotEnrolled | Error::AlreadyEnrolled => 2,
             _ => 1,
         };
         let hint = match &e {
@@ -262,6 +304,11 @@ impl From<Error> for Failure {
             Error::WrongKey => " (check --key-file, CAIRN_KEY or the passphrase)",
             Error::NotPassphraseProtected => " (open it with --key-file or CAIRN_KEY)",
             Error::UnknownTracker => " (see `cairn trackers`)",
+            Error::NotEnrolled => " (run `cairn enroll CODE` with the code from your clinic)",
+            Error::AlreadyEnrolled => " (see `cairn sharing`)",
+            Error::EnrollmentUsed | Error::EnrollmentExpired | Error::EnrollmentRevoked => {
+                " (ask your clinic for a new code)"
+            }
             _ => "",
         };
         Failure {
@@ -332,6 +379,85 @@ fn open(cli: &Cli) -> Result<Store, Failure> {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
+        Command::Enroll {
+            code,
+            share,
+            server,
+        } => {
+            let store = open(&cli)?;
+            let cats = if share.is_empty() {
+                sync::DEFAULT_SHARING.to_vec()
+            } else {
+                sync::parse_categories(share)?
+            };
+            let req = store.sync_enroll(code, &cats)?;
+            let outcome = sync::run_sync(&store, Some(req), server.as_deref())?;
+            let st = store.sync_status()?;
+            println!("enrolled with {} as device {}", st.server_url, st.device_id);
+            println!("{}", sync::summary(&outcome));
+            print!("\n{}", sync::manifest(&st));
+            Ok(())
+        }
+        Command::Sync { server } => {
+            let store = open(&cli)?;
+            let outcome = sync::run_sync(&store, None, server.as_deref())?;
+            println!("{}", sync::summary(&outcome));
+            Ok(())
+        }
+        Command::Sharing { command } => {
+            let store = open(&cli)?;
+            if let Some(sync::SharingCommand::Set { category, state }) = command {
+                let c = cairn_core::sync::device::Category::parse(category)?;
+                store.sync_set_sharing(c, state == "on")?;
+            }
+            print!("{}", sync::manifest(&store.sync_status()?));
+            Ok(())
+        }
+        Command::SyncLog { limit, json } => {
+            let store = open(&cli)?;
+            if *json {
+                println!("{}", sync::log_json(&store, *limit)?);
+            } else {
+                print!("{}", sync::log_text(&store, *limit)?);
+                println!("{}", sync::status_line(&store.sync_status()?));
+            }
+            Ok(())
+        }
+        Command::Conflicts { json } => {
+            let store = open(&cli)?;
+            let trackers = store.trackers()?;
+            let conflicts = store.sync_conflicts()?;
+            if *json {
+                let arr: Vec<_> = conflicts
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "entry_id": c.entry_id,
+                            "author": c.author,
+                            "deleted": c.entry.is_none(),
+                            "version": c.entry.as_ref().map(|e| output::entry_value(e, &trackers)),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&arr).expect("json"));
+            } else if conflicts.is_empty() {
+                println!("no conflicting versions");
+            } else {
+                for c in &conflicts {
+                    match &c.entry {
+                        Some(e) => {
+                            print!("{} (from device {}): ", c.entry_id, c.author);
+                            output::entries_text(std::slice::from_ref(e), &trackers);
+                        }
+                        None => {
+                            println!("{} (from device {}): deleted there", c.entry_id, c.author)
+                        }
+                    }
+                }
+                println!("editing or deleting an entry resolves its conflicts");
+            }
+            Ok(())
+        }
         Command::Init => {
             let dir = data_dir(&cli)?;
             let path = dir.join(STORE_FILE);

@@ -50,6 +50,11 @@ pub fn value_text(v: &Value) -> String {
     }
 }
 
+/// One entry as JSON (as `cairn entries --json` prints it).
+pub fn entry_value(e: &Entry, trackers: &[Tracker]) -> Json {
+    entry_json(e, trackers)
+}
+
 fn entry_json(e: &Entry, trackers: &[Tracker]) -> Json {
     json!({
         "id": e.id,

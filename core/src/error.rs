@@ -116,6 +116,73 @@ pub enum Error {
     /// The system random source failed.
     #[error("the system random source failed")]
     Random,
+    /// Sync was asked of a journal that is not enrolled with a clinic (or
+    /// that withdrew).
+    #[error("this journal is not enrolled with a clinic")]
+    NotEnrolled,
+    /// Enrollment was asked of a journal already enrolled with a clinic.
+    #[error("this journal is already enrolled with a clinic")]
+    AlreadyEnrolled,
+    /// The enrollment code was used by another device.
+    #[error("the enrollment code was already used by another device")]
+    EnrollmentUsed,
+    /// The enrollment code is past its expiry.
+    #[error("the enrollment code has expired")]
+    EnrollmentExpired,
+    /// The clinic cancelled the enrollment code (or the secret was wrong).
+    #[error("the clinic cancelled this enrollment code")]
+    EnrollmentRevoked,
+    /// The clinic revoked this device: it no longer syncs.
+    #[error("the clinic revoked this device")]
+    DeviceRevoked,
+    /// The clinic refused the request; nothing was applied on either side.
+    #[error("the clinic refused the request: {reason}")]
+    SyncRefused {
+        /// The clinic's error code (docs/sync-protocol.md §7).
+        reason: &'static str,
+    },
+    /// The clinic's reply failed a check (signature, seal, format, or it
+    /// answers another request); nothing was applied.
+    #[error("the clinic's reply was refused: {reason}")]
+    BadReply {
+        /// What failed.
+        reason: String,
+    },
+    /// A reply to a request this journal is no longer waiting for (the app
+    /// was restarted in between, or it was answered already). Nothing is
+    /// lost: the next sync sends again what was not acknowledged.
+    #[error("the reply answers no request this journal is waiting for")]
+    StaleReply,
+    /// The clinic asks to try later.
+    #[error("the clinic is busy; try again in {retry_after_seconds} s")]
+    ServerBusy {
+        /// Seconds to wait.
+        retry_after_seconds: u64,
+    },
+    /// The clinic speaks another major version of the sync protocol.
+    #[error("the clinic speaks sync protocol version {found}; this build speaks {supported}")]
+    IncompatibleProtocol {
+        /// The clinic's major version.
+        found: u8,
+        /// This build's.
+        supported: u8,
+    },
+}
+
+impl From<crate::sync::WireError> for Error {
+    fn from(e: crate::sync::WireError) -> Self {
+        use crate::sync::WireError as W;
+        match e {
+            W::BadCode(reason) => Error::invalid("code", reason),
+            W::Incompatible { found, supported } => {
+                Error::IncompatibleProtocol { found, supported }
+            }
+            W::Random => Error::Random,
+            other => Error::BadReply {
+                reason: other.to_string(),
+            },
+        }
+    }
 }
 
 /// Shorthand for results in the core.

@@ -14,7 +14,7 @@ use crate::error::{Error, RecordRef, Result};
 use crate::store::{Store, WriteCtx, load_row, outbox, tombstone};
 use crate::trackers::{MAX_LABEL_CHARS, Tracker, Value, check_label, check_text};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -503,7 +503,7 @@ impl Store {
                 "INSERT INTO entries(id, day, revision, deleted, body) VALUES (?1, ?2, 1, 0, ?3)",
             )?
             .execute(params![id, day, body])?;
-            outbox(tx, "entries", &id, 1, false)?;
+            outbox(tx, sealer, now, "entries", &id, 1, false)?;
             Ok(entry)
         })
     }
@@ -542,7 +542,15 @@ impl Store {
                 "UPDATE entries SET day = ?2, revision = ?3, body = ?4 WHERE id = ?1",
                 params![id, day, entry.revision, body],
             )?;
-            outbox(tx, "entries", id, entry.revision, false)?;
+            outbox(
+                tx,
+                sealer,
+                entry.updated_at_ms,
+                "entries",
+                id,
+                entry.revision,
+                false,
+            )?;
             Ok(entry)
         })
     }
@@ -551,7 +559,7 @@ impl Store {
     /// tombstone (id, revision) stays for sync.
     pub fn delete_entry(&self, id: &str) -> Result<()> {
         crate::crypto::check_id(id)?;
-        self.write(|tx, sealer, _| tombstone(tx, sealer, "entries", id))
+        self.write(|tx, sealer, ctx| tombstone(tx, sealer, ctx.clock.now_ms(), "entries", id))
     }
 
     /// One entry by id. `NotFound` if absent or deleted, `Corrupted` if its
@@ -688,7 +696,7 @@ impl Store {
     }
 }
 
-fn read_entry(conn: &Connection, sealer: &Sealer, id: &str) -> Result<Entry> {
+pub(crate) fn read_entry(conn: &Connection, sealer: &Sealer, id: &str) -> Result<Entry> {
     let row = load_row(conn, sealer, "entries", id)?;
     decode_opened(
         id,
@@ -698,6 +706,66 @@ fn read_entry(conn: &Connection, sealer: &Sealer, id: &str) -> Result<Entry> {
         &row.plain,
         &mut Interner::default(),
     )
+}
+
+/// Writes an entry that arrived through sync (no outbox row: it is not a
+/// local change): inserted, or replacing the row under the next revision
+/// (a tombstone comes alive again). Returns the revision written.
+pub(crate) fn put_synced_entry(tx: &Transaction<'_>, sealer: &Sealer, e: &Entry) -> Result<i64> {
+    let rev: i64 = tx
+        .query_row("SELECT revision FROM entries WHERE id = ?1", [&e.id], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .map_or(1, |r: i64| r + 1);
+    let day = day_of(e.at_ms);
+    let entry = Entry {
+        revision: rev,
+        ..e.clone()
+    };
+    let body = sealer.seal(
+        Binding {
+            column: day,
+            ..Binding::live("entries", &e.id, rev)
+        },
+        ENTRY_SCHEMA,
+        &encode_entry(&entry),
+    )?;
+    tx.execute(
+        "INSERT INTO entries(id, day, revision, deleted, body) VALUES (?1, ?2, ?3, 0, ?4)
+         ON CONFLICT(id) DO UPDATE SET day = excluded.day, revision = excluded.revision,
+                                       deleted = 0, body = excluded.body",
+        params![e.id, day, rev, body],
+    )?;
+    Ok(rev)
+}
+
+/// Deletes an entry because of a tombstone that arrived through sync (no
+/// outbox row); a record never seen is stored as a tombstone.
+pub(crate) fn tombstone_synced_entry(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    id: &str,
+) -> Result<()> {
+    let rev: Option<(i64, bool)> = tx
+        .query_row(
+            "SELECT revision, deleted FROM entries WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((_, true)) = rev {
+        return Ok(());
+    }
+    let rev = rev.map_or(1, |(r, _)| r + 1);
+    let body = sealer.seal_tombstone("entries", id, rev)?;
+    tx.execute(
+        "INSERT INTO entries(id, day, revision, deleted, body) VALUES (?1, NULL, ?2, 1, ?3)
+         ON CONFLICT(id) DO UPDATE SET day = NULL, revision = excluded.revision, deleted = 1,
+                                       body = excluded.body",
+        params![id, rev, body],
+    )?;
+    Ok(())
 }
 
 pub(crate) fn parse_cursor(s: &str) -> Result<(i64, String)> {

@@ -9,7 +9,7 @@
 //! rated is in `body`.
 
 /// The schema version this build writes.
-pub const LATEST: i64 = MIGRATIONS.len() as i64 + 1;
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
 /// The first version whose bodies are envelope 2 (and tombstones sealed).
 pub const ENVELOPE_V2_SINCE: i64 = 3;
 
@@ -83,8 +83,65 @@ CREATE TABLE settings (
 );
 ";
 
-/// Every SQL migration, oldest first (version 3 is the re-seal).
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+/// Version 3 is the re-seal, done in Rust (`store::migrate`): no SQL.
+const V3: &str = "";
+
+/// Version 4: sync with the clinic (docs/sync-design.md §8). The outbox
+/// gains the change id the server de-duplicates by; the sealed tables hold
+/// the enrollment and device key (`sync_state`), each synced record's
+/// version metadata (`sync_meta`), the outgoing changes of an enrolled store
+/// (`sync_outbox`, keyed by change id), conflict versions (`conflicts`),
+/// the audit log (`sync_log`, bound to its day) and changes this version
+/// cannot read yet (`sync_pending`). Their shapes are in [`SEALED_TABLES`];
+/// they are created here so that the version-3 re-seal of an older store
+/// finds them (empty).
+const V4: &str = "
+ALTER TABLE outbox ADD COLUMN change_id TEXT;
+UPDATE outbox SET change_id = lower(hex(randomblob(16)));
+CREATE TABLE sync_state (
+    id       TEXT NOT NULL UNIQUE,
+    revision INTEGER NOT NULL CHECK (revision >= 1),
+    deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+    body     BLOB NOT NULL
+);
+CREATE TABLE sync_meta (
+    id       TEXT NOT NULL UNIQUE,
+    revision INTEGER NOT NULL CHECK (revision >= 1),
+    deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+    body     BLOB NOT NULL
+);
+CREATE TABLE sync_outbox (
+    id       TEXT NOT NULL UNIQUE,
+    revision INTEGER NOT NULL CHECK (revision >= 1),
+    deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+    body     BLOB NOT NULL
+);
+CREATE TABLE conflicts (
+    id       TEXT NOT NULL UNIQUE,
+    revision INTEGER NOT NULL CHECK (revision >= 1),
+    deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+    body     BLOB NOT NULL
+);
+CREATE TABLE sync_log (
+    id       TEXT NOT NULL UNIQUE,
+    day      INTEGER,
+    revision INTEGER NOT NULL CHECK (revision >= 1),
+    deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+    body     BLOB NOT NULL,
+    CHECK ((deleted = 0) = (day IS NOT NULL))
+);
+CREATE INDEX sync_log_by_day ON sync_log(day) WHERE deleted = 0;
+CREATE TABLE sync_pending (
+    id       TEXT NOT NULL UNIQUE,
+    revision INTEGER NOT NULL CHECK (revision >= 1),
+    deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+    body     BLOB NOT NULL
+);
+";
+
+/// Every SQL migration, oldest first: `MIGRATIONS[i]` takes a store from
+/// version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// A table holding sealed bodies, the plaintext column (if any) bound into
 /// each body's associated data, and its shape since version 3. Re-keying,
@@ -180,6 +237,83 @@ pub(crate) const SEALED_TABLES: &[SealedTable] = &[
         bound_column: None,
         had_deleted: false,
         create: "CREATE TABLE settings (
+            id       TEXT NOT NULL UNIQUE,
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+            body     BLOB NOT NULL
+        )",
+        index: None,
+    },
+    SealedTable {
+        table: "sync_state",
+        bound_column: None,
+        had_deleted: true,
+        create: "CREATE TABLE sync_state (
+            id       TEXT NOT NULL UNIQUE,
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+            body     BLOB NOT NULL
+        )",
+        index: None,
+    },
+    SealedTable {
+        table: "sync_meta",
+        bound_column: None,
+        had_deleted: true,
+        create: "CREATE TABLE sync_meta (
+            id       TEXT NOT NULL UNIQUE,
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+            body     BLOB NOT NULL
+        )",
+        index: None,
+    },
+    SealedTable {
+        table: "sync_outbox",
+        bound_column: None,
+        had_deleted: true,
+        create: "CREATE TABLE sync_outbox (
+            id       TEXT NOT NULL UNIQUE,
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+            body     BLOB NOT NULL
+        )",
+        index: None,
+    },
+    SealedTable {
+        table: "conflicts",
+        bound_column: None,
+        had_deleted: true,
+        create: "CREATE TABLE conflicts (
+            id       TEXT NOT NULL UNIQUE,
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+            body     BLOB NOT NULL
+        )",
+        index: None,
+    },
+    SealedTable {
+        table: "sync_log",
+        bound_column: Some("day"),
+        had_deleted: true,
+        create: "CREATE TABLE sync_log (
+            id       TEXT NOT NULL UNIQUE,
+            day      INTEGER,
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+            body     BLOB NOT NULL,
+            CHECK ((deleted = 0) = (day IS NOT NULL))
+        )",
+        index: Some((
+            "sync_log_by_day",
+            "CREATE INDEX sync_log_by_day ON sync_log(day) WHERE deleted = 0",
+        )),
+    },
+    SealedTable {
+        table: "sync_pending",
+        bound_column: None,
+        had_deleted: true,
+        create: "CREATE TABLE sync_pending (
             id       TEXT NOT NULL UNIQUE,
             revision INTEGER NOT NULL CHECK (revision >= 1),
             deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),

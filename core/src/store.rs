@@ -104,6 +104,8 @@ pub(crate) struct Inner {
 pub struct Store {
     inner: Mutex<Inner>,
     path: PathBuf,
+    /// Sync requests waiting for their replies (in memory only).
+    pub(crate) sync_pending: Mutex<Vec<crate::sync::device::Pending>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -497,6 +499,7 @@ impl Store {
                 data_version,
             }),
             path: path.to_owned(),
+            sync_pending: Mutex::new(Vec::new()),
         })
     }
 
@@ -772,6 +775,7 @@ impl WriteCtx<'_> {
 pub(crate) fn tombstone(
     tx: &Transaction<'_>,
     sealer: &Sealer,
+    now_ms: i64,
     table: &'static str,
     id: &str,
 ) -> Result<()> {
@@ -803,27 +807,36 @@ pub(crate) fn tombstone(
         ),
         params![id, rev + 1, body],
     )?;
-    outbox(tx, table, id, rev + 1, true)
+    outbox(tx, sealer, now_ms, table, id, rev + 1, true)
 }
 
-/// Records one change in the outbox, in the caller's transaction.
+/// Records one change in the outbox, in the caller's transaction, under a
+/// fresh change id; an enrolled store also keeps the change as it will be
+/// sent (`sync::device::local_write`), stamped at `now_ms`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn outbox(
     tx: &Transaction<'_>,
+    sealer: &Sealer,
+    now_ms: i64,
     table: &str,
     id: &str,
     revision: i64,
     deleted: bool,
 ) -> Result<()> {
+    let change_id = crate::crypto::random_id()?;
     tx.prepare_cached(
-        "INSERT INTO outbox(record_table, record_id, revision, op) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO outbox(record_table, record_id, revision, op, change_id)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![
         table,
         id,
         revision,
-        if deleted { "delete" } else { "put" }
+        if deleted { "delete" } else { "put" },
+        change_id
     ])?;
-    Ok(())
+    let seq = tx.last_insert_rowid();
+    crate::sync::device::local_write(tx, sealer, now_ms, seq, &change_id, table, id, deleted)
 }
 
 /// A sealed row whose body opened: what the loaders decode.

@@ -574,6 +574,7 @@ impl Store {
             builtin: false,
         };
         self.write(|tx, sealer, ctx| {
+            let now = ctx.clock.now_ms();
             let custom = ctx.custom_trackers(tx, sealer)?;
             if find(custom, &tracker.name).is_some() {
                 return Err(Error::DuplicateTracker);
@@ -584,7 +585,7 @@ impl Store {
                 "INSERT INTO trackers(id, revision, deleted, body) VALUES (?1, 1, 0, ?2)",
             )?
             .execute(params![id, body])?;
-            outbox(tx, "trackers", &id, 1, false)?;
+            outbox(tx, sealer, now, "trackers", &id, 1, false)?;
             custom.push(tracker.clone());
             Ok(())
         })?;
@@ -602,7 +603,7 @@ impl Store {
         }
         crate::crypto::check_id(id)?;
         self.write(|tx, sealer, ctx| {
-            tombstone(tx, sealer, "trackers", id)?;
+            tombstone(tx, sealer, ctx.clock.now_ms(), "trackers", id)?;
             *ctx.trackers = None;
             Ok(())
         })

@@ -187,6 +187,7 @@ pub(crate) fn decode_event(id: &str, b: &[u8]) -> Option<ReminderEvent> {
 fn put_sealed(
     tx: &rusqlite::Transaction<'_>,
     sealer: &Sealer,
+    now_ms: i64,
     table: &'static str,
     id: &str,
     day: Option<i64>,
@@ -225,7 +226,7 @@ fn put_sealed(
             .chain(day.map(Into::into)),
         ),
     )?;
-    outbox(tx, table, id, rev, false)?;
+    outbox(tx, sealer, now_ms, table, id, rev, false)?;
     Ok(rev)
 }
 
@@ -385,7 +386,15 @@ impl Store {
                 enabled: new.enabled,
                 seed,
             };
-            let rev = put_sealed(tx, sealer, "reminders", &id, None, &encode_reminder(&rule))?;
+            let rev = put_sealed(
+                tx,
+                sealer,
+                ctx.clock.now_ms(),
+                "reminders",
+                &id,
+                None,
+                &encode_reminder(&rule),
+            )?;
             rule.revision = rev;
             Ok(rule)
         })
@@ -419,7 +428,7 @@ impl Store {
     /// Deletes a rule (a tombstone stays for sync).
     pub fn delete_reminder(&self, id: &str) -> Result<()> {
         crate::crypto::check_id(id)?;
-        self.write(|tx, sealer, _| tombstone(tx, sealer, "reminders", id))
+        self.write(|tx, sealer, ctx| tombstone(tx, sealer, ctx.clock.now_ms(), "reminders", id))
     }
 
     /// Records an event that `AfterEvent` rules follow (a treatment session).
@@ -435,7 +444,15 @@ impl Store {
                 at_ms,
                 zone,
             };
-            put_sealed(tx, sealer, "reminder_events", &id, None, &encode_event(&e))?;
+            put_sealed(
+                tx,
+                sealer,
+                ctx.clock.now_ms(),
+                "reminder_events",
+                &id,
+                None,
+                &encode_event(&e),
+            )?;
             Ok(e)
         })
     }
@@ -453,7 +470,7 @@ impl Store {
     /// Sets (or clears, with `None`) the patient's quiet hours.
     pub fn set_quiet_hours(&self, quiet: Option<QuietHours>) -> Result<()> {
         use chrono::Timelike;
-        self.write(|tx, sealer, _| {
+        self.write(|tx, sealer, ctx| {
             let mut w = Writer::default();
             match quiet {
                 Some(q) => {
@@ -463,7 +480,15 @@ impl Store {
                 }
                 None => w.u8(0),
             }
-            put_sealed(tx, sealer, "settings", "quiet_hours", None, &w.finish())?;
+            put_sealed(
+                tx,
+                sealer,
+                ctx.clock.now_ms(),
+                "settings",
+                "quiet_hours",
+                None,
+                &w.finish(),
+            )?;
             Ok(())
         })
     }
@@ -496,7 +521,7 @@ impl Store {
             | ReminderReport::Skipped { at_ms } => crate::bounds::ms("at", at_ms)?,
             ReminderReport::Snoozed { until_ms } => crate::bounds::ms("snooze", until_ms)?,
         };
-        self.write(|tx, sealer, _| {
+        self.write(|tx, sealer, ctx| {
             let known: bool = tx
                 .query_row(
                     "SELECT count(*) FROM reminders WHERE id = ?1 AND deleted = 0",
@@ -553,6 +578,7 @@ impl Store {
             put_sealed(
                 tx,
                 sealer,
+                ctx.clock.now_ms(),
                 "reminder_log",
                 &id,
                 Some(day),

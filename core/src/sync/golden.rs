@@ -40,6 +40,7 @@ fn entry_change(seq: u64, device: Id16) -> Change {
         ),
         category: 1,
         author: device,
+        incarnation: 0,
     }
 }
 

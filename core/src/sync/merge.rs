@@ -34,13 +34,13 @@ pub fn vv_join(a: &[(Id16, u64)], b: &[(Id16, u64)]) -> Vv {
             None => out.push((*d, *n)),
         }
     }
-    out.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+    out.sort_unstable_by_key(|x| x.0);
     out
 }
 
 /// Sorts a vector by author and checks it has no author twice.
 pub fn vv_normalize(mut vv: Vv) -> Option<Vv> {
-    vv.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+    vv.sort_unstable_by_key(|x| x.0);
     vv.windows(2).all(|w| w[0].0 != w[1].0).then_some(vv)
 }
 
@@ -98,7 +98,7 @@ pub fn apply<T>(tips: &mut Vec<Version<T>>, mut v: Version<T>, lww: bool) -> App
         return Applied::Added { superseded };
     }
     tips.push(v);
-    tips.sort_by(|a, b| b.rank().cmp(&a.rank()));
+    tips.sort_by_key(|t| std::cmp::Reverse(t.rank()));
     Applied::Added { superseded }
 }
 

@@ -98,8 +98,12 @@ pub struct Change {
     pub body: Option<Vec<u8>>,
     /// Sharing category.
     pub category: u64,
-    /// The device (or clinic) that wrote this version.
+    /// The device (or clinic) that wrote this version: the device id, or
+    /// after a restore from an older copy, its replica id for `incarnation`.
     pub author: Id16,
+    /// How many times the author's store was found restored from an older
+    /// copy (0 almost always).
+    pub incarnation: u32,
 }
 
 impl Change {
@@ -125,6 +129,7 @@ impl Change {
         }
         w.uint(10, self.category);
         w.bytes(11, &self.author);
+        w.uint(12, u64::from(self.incarnation));
     }
 
     /// Reads a change.
@@ -133,6 +138,7 @@ impl Change {
         let (mut change_id, mut seq, mut hlc, mut kind) = (None, 0, 0, 0);
         let (mut record_id, mut op, mut vv, mut body, mut category, mut author) =
             (None, None, Vec::new(), None, 0, None);
+        let mut incarnation = 0;
         for f in Fields::new(buf) {
             let (key, v) = f?;
             if key != 8 {
@@ -180,6 +186,7 @@ impl Change {
                 9 => body = Some(v.to_vec()),
                 10 => category = body::uint(v)?,
                 11 => author = Some(id16(v)?),
+                12 => incarnation = u32_of(v)?,
                 _ => {}
             }
         }
@@ -201,6 +208,7 @@ impl Change {
             body,
             category,
             author: author.ok_or(WireError::Malformed("change without an author"))?,
+            incarnation,
         })
     }
 }
@@ -791,6 +799,9 @@ pub struct ErrorBody {
     pub retry_after: u64,
     /// Current HPKE key certificates (unknown key).
     pub certificates: Vec<Certificate>,
+    /// The changes the server holds from this device at the sequence
+    /// numbers the request reused: `(seq, change id)` (sequence reused).
+    pub held: Vec<(u64, Id16)>,
 }
 
 impl ErrorBody {
@@ -803,6 +814,12 @@ impl ErrorBody {
         for c in &self.certificates {
             w.message(4, |m| c.encode(m));
         }
+        for (seq, id) in &self.held {
+            w.message(5, |m| {
+                m.uint(1, *seq);
+                m.bytes(2, id);
+            });
+        }
         w.finish()
     }
 
@@ -811,7 +828,7 @@ impl ErrorBody {
         let (mut seen, mut out) = (Seen::default(), ErrorBody::default());
         for f in Fields::new(buf) {
             let (k, v) = f?;
-            if k != 4 {
+            if k != 4 && k != 5 {
                 seen.once(k)?;
             }
             match k {
@@ -819,6 +836,22 @@ impl ErrorBody {
                 2 => out.last_applied = body::uint(v)?,
                 3 => out.retry_after = body::uint(v)?,
                 4 => out.certificates.push(Certificate::decode(v)?),
+                5 => {
+                    let (mut s, mut seq, mut id) = (Seen::default(), 0, None);
+                    for f in Fields::new(v) {
+                        let (k, v) = f?;
+                        s.once(k)?;
+                        match k {
+                            1 => seq = body::uint(v)?,
+                            2 => id = Some(id16(v)?),
+                            _ => {}
+                        }
+                    }
+                    out.held.push((
+                        seq,
+                        id.ok_or(WireError::Malformed("held change without an id"))?,
+                    ));
+                }
                 _ => {}
             }
         }

@@ -6,6 +6,7 @@
 
 pub mod body;
 pub mod code;
+pub mod device;
 pub mod frame;
 pub mod hlc;
 pub mod hpke;

@@ -1,0 +1,1663 @@
+//! The device's side of sync (docs/sync-protocol.md §9): enrollment, the
+//! outgoing queue, and applying the clinic's replies, each in one store
+//! transaction.
+//!
+//! An enrolled store keeps, for every local write, the change as it will be
+//! sent (`sync_outbox`, sealed, keyed by change id), stamped with the hybrid
+//! logical clock at the time of the write, and each synced record's tips
+//! (`sync_meta`). Conflict versions live in `conflicts`. Nothing here ever
+//! deletes a record because of a reply: a reply can only add versions, trim
+//! what the clinic has signed for, or make the device send again.
+
+use ring::rand::SystemRandom;
+use ring::signature::{Ed25519KeyPair, KeyPair as _};
+use rusqlite::{OptionalExtension, Transaction, params};
+use zeroize::Zeroizing;
+
+use super::body::{self, FieldWriter, Fields};
+use super::code::EnrollmentCode;
+use super::hlc::Hlc;
+use super::merge::{self, Applied, Version, Vv, vv_join, vv_normalize};
+use super::messages::*;
+use super::wire::{self, ReplyKind, RequestHeader, RequestKind};
+use crate::crypto::{Binding, Sealer, from_hex, to_hex};
+use crate::error::{Error, Result};
+use crate::journal::{Entry, put_synced_entry, read_entry, tombstone_synced_entry};
+use crate::store::{Store, load_row, load_rows};
+use crate::trackers::Value;
+
+/// The HTTP content type of requests and replies.
+pub const CONTENT_TYPE: &str = "application/cairn-sync";
+const STATE_ID: &str = "clinic";
+const SCHEMA: u8 = 1;
+/// The most encoded change bytes in one request.
+pub const MAX_BATCH_BYTES: usize = 256 * 1024;
+/// The most changes in one request.
+pub const MAX_BATCH_CHANGES: usize = 2000;
+const MAX_PENDING: usize = 4;
+const PENDING_TTL_MS: i64 = 15 * 60 * 1000;
+
+/// What a patient shares with the clinic, by kind of content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Category {
+    /// Ratings and measurements: mood, anxiety, sleep, custom trackers.
+    Ratings = 1,
+    /// The notes written on entries.
+    Notes = 2,
+    /// Journal text.
+    Journal = 3,
+    /// Medication taken or skipped.
+    Medication = 4,
+    /// Questionnaire answers.
+    Questionnaires = 5,
+    /// Risk flags for review.
+    Flags = 6,
+    /// Reminders and what happened to them.
+    Reminders = 7,
+}
+
+impl Category {
+    /// Every category.
+    pub const ALL: [Category; 7] = [
+        Category::Ratings,
+        Category::Notes,
+        Category::Journal,
+        Category::Medication,
+        Category::Questionnaires,
+        Category::Flags,
+        Category::Reminders,
+    ];
+
+    /// The category of a wire code.
+    pub fn from_code(n: u64) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| *c as u64 == n)
+    }
+
+    /// The category's word (`ratings`, `notes`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Ratings => "ratings",
+            Category::Notes => "notes",
+            Category::Journal => "journal",
+            Category::Medication => "medication",
+            Category::Questionnaires => "questionnaires",
+            Category::Flags => "flags",
+            Category::Reminders => "reminders",
+        }
+    }
+
+    /// The category named `word`.
+    pub fn parse(word: &str) -> Result<Category> {
+        Category::ALL
+            .into_iter()
+            .find(|c| c.name() == word.trim().to_ascii_lowercase())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "category",
+                    "expected ratings, notes, journal, medication, questionnaires, flags or reminders",
+                )
+            })
+    }
+
+    /// What the category covers, for the sharing manifest.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Category::Ratings => {
+                "your ratings and measurements (mood, anxiety, sleep, energy, your own trackers)"
+            }
+            Category::Notes => "the notes you write on entries",
+            Category::Journal => "your journal text",
+            Category::Medication => "the medication you log as taken or skipped",
+            Category::Questionnaires => "your questionnaire answers and scores",
+            Category::Flags => "risk flags raised for the care team's review",
+            Category::Reminders => "your reminders and whether you did them",
+        }
+    }
+}
+
+/// Where a journal stands with its clinic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enrollment {
+    /// The code was read; the clinic has not confirmed yet.
+    Pending = 1,
+    /// Enrolled: syncing.
+    Active = 2,
+    /// The clinic revoked this device.
+    Revoked = 3,
+    /// The patient withdrew.
+    Withdrawn = 4,
+}
+
+/// The sealed enrollment state (one row, `sync_state.clinic`).
+struct State {
+    clinic_id: Id16,
+    url: String,
+    root_key: [u8; 32],
+    hpke_key_id: u32,
+    hpke_key: [u8; 32],
+    device_pkcs8: Zeroizing<Vec<u8>>,
+    device_id: Id16,
+    incarnation: u32,
+    status: Enrollment,
+    patient_id: Id16,
+    epoch: Id16,
+    last_applied: u64,
+    cursor: Vec<u8>,
+    hlc: u64,
+    clock_offset_ms: i64,
+    categories: Vec<u64>,
+    enrollment_id: Id16,
+    secret: Zeroizing<[u8; 16]>,
+    enrolled_at_ms: i64,
+    last_sync_ms: i64,
+    last_error: String,
+}
+
+impl State {
+    fn encode(&self) -> Vec<u8> {
+        let mut w = FieldWriter::with_capacity(512);
+        w.bytes(1, &self.clinic_id);
+        w.str(2, &self.url);
+        w.bytes(3, &self.root_key);
+        w.uint(4, u64::from(self.hpke_key_id));
+        w.bytes(5, &self.hpke_key);
+        w.bytes(6, &self.device_pkcs8);
+        w.bytes(7, &self.device_id);
+        w.uint(8, u64::from(self.incarnation));
+        w.uint(9, self.status as u64);
+        w.bytes(10, &self.patient_id);
+        w.bytes(11, &self.epoch);
+        w.uint(12, self.last_applied);
+        w.bytes(13, &self.cursor);
+        w.uint(14, self.hlc);
+        w.sint(15, self.clock_offset_ms);
+        for c in &self.categories {
+            w.uint_always(16, *c);
+        }
+        w.bytes(17, &self.enrollment_id);
+        w.bytes(18, &*self.secret);
+        w.sint(19, self.enrolled_at_ms);
+        w.sint(20, self.last_sync_ms);
+        w.str(21, &self.last_error);
+        w.finish()
+    }
+
+    fn decode(buf: &[u8]) -> Option<State> {
+        let mut s = State {
+            clinic_id: [0; 16],
+            url: String::new(),
+            root_key: [0; 32],
+            hpke_key_id: 0,
+            hpke_key: [0; 32],
+            device_pkcs8: Zeroizing::new(Vec::new()),
+            device_id: [0; 16],
+            incarnation: 0,
+            status: Enrollment::Pending,
+            patient_id: [0; 16],
+            epoch: [0; 16],
+            last_applied: 0,
+            cursor: Vec::new(),
+            hlc: 0,
+            clock_offset_ms: 0,
+            categories: Vec::new(),
+            enrollment_id: [0; 16],
+            secret: Zeroizing::new([0; 16]),
+            enrolled_at_ms: 0,
+            last_sync_ms: 0,
+            last_error: String::new(),
+        };
+        for f in Fields::new(buf) {
+            let (k, v) = f.ok()?;
+            match k {
+                1 => s.clinic_id = v.try_into().ok()?,
+                2 => s.url = body::string(v).ok()?,
+                3 => s.root_key = v.try_into().ok()?,
+                4 => s.hpke_key_id = u32::try_from(body::uint(v).ok()?).ok()?,
+                5 => s.hpke_key = v.try_into().ok()?,
+                6 => s.device_pkcs8 = Zeroizing::new(v.to_vec()),
+                7 => s.device_id = v.try_into().ok()?,
+                8 => s.incarnation = u32::try_from(body::uint(v).ok()?).ok()?,
+                9 => {
+                    s.status = match body::uint(v).ok()? {
+                        1 => Enrollment::Pending,
+                        2 => Enrollment::Active,
+                        3 => Enrollment::Revoked,
+                        4 => Enrollment::Withdrawn,
+                        _ => return None,
+                    }
+                }
+                10 => s.patient_id = v.try_into().ok()?,
+                11 => s.epoch = v.try_into().ok()?,
+                12 => s.last_applied = body::uint(v).ok()?,
+                13 => s.cursor = v.to_vec(),
+                14 => s.hlc = body::uint(v).ok()?,
+                15 => s.clock_offset_ms = body::sint(v).ok()?,
+                16 => s.categories.push(body::uint(v).ok()?),
+                17 => s.enrollment_id = v.try_into().ok()?,
+                18 => s.secret = Zeroizing::new(v.try_into().ok()?),
+                19 => s.enrolled_at_ms = body::sint(v).ok()?,
+                20 => s.last_sync_ms = body::sint(v).ok()?,
+                21 => s.last_error = body::string(v).ok()?,
+                _ => {}
+            }
+        }
+        Some(s)
+    }
+
+    fn key_pair(&self) -> Result<Ed25519KeyPair> {
+        Ed25519KeyPair::from_pkcs8(&self.device_pkcs8)
+            .map_err(|_| Error::corrupted("sync_state", STATE_ID))
+    }
+
+    /// The author id of this device's versions: the device id, or after a
+    /// restore from an older copy, a replica id derived from it.
+    fn author(&self) -> Id16 {
+        replica_id(&self.device_id, self.incarnation)
+    }
+
+    fn shares(&self, c: Category) -> bool {
+        self.categories.contains(&(c as u64))
+    }
+
+    fn now(&self, local_ms: i64) -> u64 {
+        local_ms.saturating_add(self.clock_offset_ms).max(0) as u64
+    }
+}
+
+/// The author id of a device's versions after `incarnation` restores
+/// (docs/sync-protocol.md §8, field 12): the device id itself at 0.
+pub fn replica_id(device_id: &Id16, incarnation: u32) -> Id16 {
+    if incarnation == 0 {
+        return *device_id;
+    }
+    let msg = [
+        &b"cairn replica v1"[..],
+        device_id,
+        &incarnation.to_be_bytes(),
+    ]
+    .concat();
+    wire::sha256(&msg)[..16].try_into().expect("16 bytes")
+}
+
+fn load_state(conn: &rusqlite::Connection, sealer: &Sealer) -> Result<Option<State>> {
+    match load_row(conn, sealer, "sync_state", STATE_ID) {
+        Ok(row) => State::decode(&row.plain)
+            .map(Some)
+            .ok_or_else(|| Error::corrupted("sync_state", STATE_ID)),
+        Err(Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Upserts a sealed row of one of sync's own tables (no outbox row).
+fn put_row(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    table: &'static str,
+    id: &str,
+    day: Option<i64>,
+    plain: &[u8],
+) -> Result<()> {
+    let rev: i64 = tx
+        .query_row(
+            &format!("SELECT revision FROM {table} WHERE id = ?1"),
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .map_or(1, |r: i64| r + 1);
+    let sealed = sealer.seal(
+        Binding {
+            column: day.unwrap_or(0),
+            ..Binding::live(table, id, rev)
+        },
+        SCHEMA,
+        plain,
+    )?;
+    match day {
+        Some(day) => tx.execute(
+            &format!(
+                "INSERT INTO {table}(id, day, revision, deleted, body) VALUES (?1, ?2, ?3, 0, ?4)
+                 ON CONFLICT(id) DO UPDATE SET day = excluded.day, revision = excluded.revision,
+                                               deleted = 0, body = excluded.body"
+            ),
+            params![id, day, rev, sealed],
+        )?,
+        None => tx.execute(
+            &format!(
+                "INSERT INTO {table}(id, revision, deleted, body) VALUES (?1, ?2, 0, ?3)
+                 ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, deleted = 0,
+                                               body = excluded.body"
+            ),
+            params![id, rev, sealed],
+        )?,
+    };
+    Ok(())
+}
+
+fn save_state(tx: &Transaction<'_>, sealer: &Sealer, st: &State) -> Result<()> {
+    put_row(tx, sealer, "sync_state", STATE_ID, None, &st.encode())
+}
+
+// --- record tips -------------------------------------------------------------
+
+/// What a device keeps of one tip of a record.
+#[derive(Debug, Clone, PartialEq)]
+struct TipData {
+    change_id: Id16,
+    op: Op,
+    /// The `conflicts` row holding this version, or `None`: the live row.
+    conflict: Option<String>,
+}
+
+type Tips = Vec<Version<TipData>>;
+
+fn meta_id(table: &str, id: &str) -> String {
+    format!("{table}/{id}")
+}
+
+fn encode_tips(tips: &Tips) -> Vec<u8> {
+    let mut w = FieldWriter::with_capacity(64 * tips.len());
+    for t in tips {
+        w.message(1, |m| {
+            m.uint(1, t.hlc);
+            m.bytes_always(2, &t.author);
+            for (d, n) in &t.vv {
+                m.message(3, |e| {
+                    e.bytes_always(1, d);
+                    e.uint(2, *n);
+                });
+            }
+            m.bytes_always(4, &t.data.change_id);
+            m.uint(5, t.data.op as u64);
+            if let Some(c) = &t.data.conflict {
+                m.str(6, c);
+            }
+        });
+    }
+    w.finish()
+}
+
+fn decode_tips(buf: &[u8]) -> Option<Tips> {
+    let mut tips = Vec::new();
+    for f in Fields::new(buf) {
+        let (_, v) = f.ok()?;
+        let mut t = Version {
+            hlc: 0,
+            author: [0; 16],
+            vv: Vec::new(),
+            data: TipData {
+                change_id: [0; 16],
+                op: Op::Put,
+                conflict: None,
+            },
+        };
+        for f in Fields::new(v) {
+            let (k, v) = f.ok()?;
+            match k {
+                1 => t.hlc = body::uint(v).ok()?,
+                2 => t.author = v.try_into().ok()?,
+                3 => {
+                    let (mut d, mut n) = ([0u8; 16], 0);
+                    for f in Fields::new(v) {
+                        let (k, v) = f.ok()?;
+                        match k {
+                            1 => d = v.try_into().ok()?,
+                            2 => n = body::uint(v).ok()?,
+                            _ => {}
+                        }
+                    }
+                    t.vv.push((d, n));
+                }
+                4 => t.data.change_id = v.try_into().ok()?,
+                5 => {
+                    t.data.op = if body::uint(v).ok()? == 2 {
+                        Op::Delete
+                    } else {
+                        Op::Put
+                    }
+                }
+                6 => t.data.conflict = Some(body::string(v).ok()?),
+                _ => {}
+            }
+        }
+        tips.push(t);
+    }
+    Some(tips)
+}
+
+fn load_tips(conn: &rusqlite::Connection, sealer: &Sealer, table: &str, id: &str) -> Result<Tips> {
+    let mid = meta_id(table, id);
+    match load_row(conn, sealer, "sync_meta", &mid) {
+        Ok(row) => decode_tips(&row.plain).ok_or_else(|| Error::corrupted("sync_meta", &mid)),
+        Err(Error::NotFound { .. }) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+fn save_tips(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    table: &str,
+    id: &str,
+    tips: &Tips,
+) -> Result<()> {
+    put_row(
+        tx,
+        sealer,
+        "sync_meta",
+        &meta_id(table, id),
+        None,
+        &encode_tips(tips),
+    )
+}
+
+// --- entries as changes --------------------------------------------------------
+
+fn category_of(e: &Entry) -> Category {
+    match (&*e.tracker, &e.value) {
+        ("journal", _) | (_, Value::Text(_)) => Category::Journal,
+        (_, Value::Medication { .. }) => Category::Medication,
+        _ => Category::Ratings,
+    }
+}
+
+fn entry_body(e: &Entry) -> EntryBody {
+    EntryBody {
+        tracker: e.tracker.to_string(),
+        value: e.value.clone(),
+        note: e.note.clone(),
+        tags: e.tags.clone(),
+        at_ms: e.at_ms,
+        zone: e.zone.to_string(),
+        utc_offset_seconds: e.utc_offset_seconds,
+        created_ms: e.created_at_ms,
+        updated_ms: e.updated_at_ms,
+        withheld: Vec::new(),
+    }
+}
+
+fn entry_from_body(id: &str, b: &EntryBody) -> Entry {
+    Entry {
+        id: id.to_owned(),
+        tracker: b.tracker.as_str().into(),
+        value: b.value.clone(),
+        note: b.note.clone(),
+        tags: b.tags.clone(),
+        at_ms: b.at_ms,
+        zone: b.zone.as_str().into(),
+        utc_offset_seconds: b.utc_offset_seconds,
+        created_at_ms: b.created_ms,
+        updated_at_ms: b.updated_ms,
+        revision: 0,
+    }
+}
+
+fn encode_change(c: &Change) -> Vec<u8> {
+    let mut w = FieldWriter::with_capacity(160);
+    c.encode(&mut w);
+    w.finish()
+}
+
+fn hex16(s: &str) -> Result<Id16> {
+    from_hex(s)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| Error::invalid("id", "expected 32 hex characters"))
+}
+
+/// Called by every local write, in its transaction, after its outbox row:
+/// an enrolled store keeps the change as it will be sent, and the record's
+/// new tip. Only entries sync in this version; other tables keep their
+/// outbox rows, as before.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn local_write(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    now_ms: i64,
+    seq: i64,
+    change_id: &str,
+    table: &str,
+    id: &str,
+    deleted: bool,
+) -> Result<()> {
+    if table != "entries" {
+        return Ok(());
+    }
+    let Some(mut st) = load_state(tx, sealer)? else {
+        return Ok(());
+    };
+    if !matches!(st.status, Enrollment::Pending | Enrollment::Active) {
+        return Ok(());
+    }
+    let author = st.author();
+    let mut tips = load_tips(tx, sealer, table, id)?;
+    // The edit includes every tip the patient could see: editing a record
+    // with conflict versions resolves them.
+    let mut vv: Vv = Vec::new();
+    for t in &tips {
+        vv = vv_join(&vv, &t.vv);
+    }
+    vv = vv_join(&vv, &[(author, seq as u64)]);
+    st.hlc = Hlc(st.hlc).tick(st.now(now_ms)).0;
+    let (op, body, category) = if deleted {
+        // Deletes carry no content and always go, so that what was shared
+        // once is deleted at the clinic too.
+        (Op::Delete, None, 0)
+    } else {
+        let e = read_entry(tx, sealer, id)?;
+        (
+            Op::Put,
+            Some(entry_body(&e).encode()),
+            category_of(&e) as u64,
+        )
+    };
+    let change = Change {
+        change_id: hex16(change_id)?,
+        seq: seq as u64,
+        hlc: st.hlc,
+        kind: kind::ENTRY,
+        record_id: RecordId::from_store(id),
+        op,
+        vv: vv.clone(),
+        body,
+        category,
+        author,
+        incarnation: st.incarnation,
+    };
+    put_row(
+        tx,
+        sealer,
+        "sync_outbox",
+        change_id,
+        None,
+        &encode_change(&change),
+    )?;
+    for t in &tips {
+        if let Some(c) = &t.data.conflict {
+            tx.execute("DELETE FROM conflicts WHERE id = ?1", [c])?;
+        }
+    }
+    tips.clear();
+    tips.push(Version {
+        hlc: st.hlc,
+        author,
+        vv,
+        data: TipData {
+            change_id: change.change_id,
+            op,
+            conflict: None,
+        },
+    });
+    save_tips(tx, sealer, table, id, &tips)?;
+    save_state(tx, sealer, &st)
+}
+
+/// Queues every entry again (live and deleted) as new local versions: at
+/// enrollment, so that the clinic receives what was logged before.
+fn queue_all_entries(tx: &Transaction<'_>, sealer: &Sealer, now_ms: i64) -> Result<()> {
+    let rows: Vec<(String, i64, bool)> = tx
+        .prepare("SELECT id, revision, deleted FROM entries ORDER BY rowid")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, rev, deleted) in rows {
+        crate::store::outbox(tx, sealer, now_ms, "entries", &id, rev, deleted)?;
+    }
+    Ok(())
+}
+
+// --- the public API ------------------------------------------------------------
+
+/// A request for the shell to send: `POST url` with `body`, then hand the
+/// reply's bytes to [`Store::sync_receive`] with `request_id`.
+#[derive(Debug, Clone)]
+pub struct SyncRequest {
+    /// 32 hex characters.
+    pub request_id: String,
+    /// Where to send it.
+    pub url: String,
+    /// The bytes to send.
+    pub body: Vec<u8>,
+    /// The HTTP content type.
+    pub content_type: &'static str,
+}
+
+/// What a sync exchange did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncOutcome {
+    /// Changes sent in the request.
+    pub sent: u32,
+    /// The last sequence number the clinic has applied from this device.
+    pub acknowledged: u64,
+    /// Changes received and applied (or kept as conflicts).
+    pub pulled: u32,
+    /// Changes the clinic refused (listed in the sync log).
+    pub rejected: u32,
+    /// Conflict versions created by this exchange.
+    pub conflicts: u32,
+    /// Sync again at once: more is waiting on either side.
+    pub more: bool,
+}
+
+/// Where sync stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// Enrollment state.
+    pub enrollment: Enrollment,
+    /// The clinic's server.
+    pub server_url: String,
+    /// The clinic's id (hex).
+    pub clinic_id: String,
+    /// This device's id (hex).
+    pub device_id: String,
+    /// The patient's id at the clinic (hex; empty until confirmed).
+    pub patient_id: String,
+    /// Local changes not yet acknowledged.
+    pub pending: u64,
+    /// Conflict versions waiting for the patient.
+    pub conflicts: u64,
+    /// When the last exchange completed, ms (0: never).
+    pub last_sync_ms: i64,
+    /// The last exchange's error, if it failed (no content).
+    pub last_error: String,
+    /// Categories shared.
+    pub sharing: Vec<Category>,
+    /// When the journal was enrolled, ms.
+    pub enrolled_at_ms: i64,
+}
+
+/// One line of the sync audit log. Holds counts, codes and ids only.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SyncLogEntry {
+    /// When, ms.
+    pub at_ms: i64,
+    /// `enroll`, `push`, `error`, `restore`, `sharing`, `withdraw`.
+    pub event: String,
+    /// Changes sent.
+    pub sent: u32,
+    /// The last sequence number acknowledged.
+    pub acknowledged: u64,
+    /// Changes received.
+    pub pulled: u32,
+    /// Changes refused, as `seq:reason code`.
+    pub rejected: Vec<String>,
+    /// An error code or detail, without content.
+    pub detail: String,
+    /// The clinic's signed receipt (hex), when there is one.
+    pub receipt: String,
+}
+
+/// A version of an entry kept because it conflicts with the one shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConflictVersion {
+    /// The entry's id.
+    pub entry_id: String,
+    /// The version's content; `None` when the version is a delete.
+    pub entry: Option<Entry>,
+    /// Who wrote it (device id, hex).
+    pub author: String,
+}
+
+/// A request waiting for its reply (in memory only: a reply after a restart
+/// is stale, and the next sync sends again).
+pub(crate) struct Pending {
+    request_id: Id16,
+    key: wire::ReplyKey,
+    kind: RequestKind,
+    first: u64,
+    last: u64,
+    sent: Vec<(Id16, String)>,
+    made_ms: i64,
+}
+
+fn random16() -> Result<Id16> {
+    let mut b = [0u8; 16];
+    crate::crypto::fill_random(&mut b)?;
+    Ok(b)
+}
+
+fn log(tx: &Transaction<'_>, sealer: &Sealer, e: &SyncLogEntry) -> Result<()> {
+    let mut w = FieldWriter::with_capacity(128);
+    w.sint(1, e.at_ms);
+    w.str(2, &e.event);
+    w.uint(3, u64::from(e.sent));
+    w.uint(4, e.acknowledged);
+    w.uint(5, u64::from(e.pulled));
+    for r in &e.rejected {
+        w.bytes_always(6, r.as_bytes());
+    }
+    w.str(7, &e.detail);
+    w.str(8, &e.receipt);
+    let id = crate::crypto::random_id()?;
+    put_row(
+        tx,
+        sealer,
+        "sync_log",
+        &id,
+        Some(e.at_ms.div_euclid(86_400_000)),
+        &w.finish(),
+    )
+}
+
+fn decode_log(buf: &[u8]) -> Option<SyncLogEntry> {
+    let mut e = SyncLogEntry {
+        at_ms: 0,
+        event: String::new(),
+        sent: 0,
+        acknowledged: 0,
+        pulled: 0,
+        rejected: Vec::new(),
+        detail: String::new(),
+        receipt: String::new(),
+    };
+    for f in Fields::new(buf) {
+        let (k, v) = f.ok()?;
+        match k {
+            1 => e.at_ms = body::sint(v).ok()?,
+            2 => e.event = body::string(v).ok()?,
+            3 => e.sent = u32::try_from(body::uint(v).ok()?).ok()?,
+            4 => e.acknowledged = body::uint(v).ok()?,
+            5 => e.pulled = u32::try_from(body::uint(v).ok()?).ok()?,
+            6 => e.rejected.push(body::string(v).ok()?),
+            7 => e.detail = body::string(v).ok()?,
+            8 => e.receipt = body::string(v).ok()?,
+            _ => {}
+        }
+    }
+    Some(e)
+}
+
+impl Store {
+    /// Reads an enrollment code, creates this device's signing key, queues
+    /// everything already logged, and returns the first request. Sharing
+    /// starts with `categories` on and everything else off.
+    pub fn sync_enroll(&self, code: &str, categories: &[Category]) -> Result<SyncRequest> {
+        let code = EnrollmentCode::parse(code)?;
+        let pkcs8 = Zeroizing::new(
+            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+                .map_err(|_| Error::Random)?
+                .as_ref()
+                .to_vec(),
+        );
+        let pair = Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| Error::Random)?;
+        let device_id = wire::device_id(pair.public_key().as_ref());
+        self.write(|tx, sealer, ctx| {
+            let now = ctx.clock.now_ms();
+            if let Some(st) = load_state(tx, sealer)?
+                && st.status == Enrollment::Active
+            {
+                return Err(Error::AlreadyEnrolled);
+            }
+            let mut cats: Vec<u64> = categories.iter().map(|c| *c as u64).collect();
+            cats.sort_unstable();
+            cats.dedup();
+            let st = State {
+                clinic_id: code.clinic_id,
+                url: code.url.clone(),
+                root_key: code.root_key,
+                hpke_key_id: code.hpke_key_id,
+                hpke_key: code.hpke_key,
+                device_pkcs8: pkcs8.clone(),
+                device_id,
+                incarnation: 0,
+                status: Enrollment::Pending,
+                patient_id: [0; 16],
+                epoch: [0; 16],
+                last_applied: 0,
+                cursor: Vec::new(),
+                hlc: 0,
+                clock_offset_ms: 0,
+                categories: cats,
+                enrollment_id: code.enrollment_id,
+                secret: Zeroizing::new(code.secret),
+                enrolled_at_ms: now,
+                last_sync_ms: 0,
+                last_error: String::new(),
+            };
+            // A fresh start: what an earlier enrollment queued is replaced
+            // by the current version of every record, numbered from 1.
+            tx.execute_batch(
+                "DELETE FROM sync_outbox; DELETE FROM outbox;
+                 DELETE FROM sqlite_sequence WHERE name = 'outbox';",
+            )?;
+            save_state(tx, sealer, &st)?;
+            queue_all_entries(tx, sealer, now)?;
+            log(
+                tx,
+                sealer,
+                &SyncLogEntry {
+                    at_ms: now,
+                    event: "enroll".into(),
+                    sent: 0,
+                    acknowledged: 0,
+                    pulled: 0,
+                    rejected: Vec::new(),
+                    detail: "code read; waiting for the clinic".into(),
+                    receipt: String::new(),
+                },
+            )
+        })?;
+        self.sync_prepare()?.ok_or(Error::NotEnrolled)
+    }
+
+    /// The next request to send, or `None` when this journal is not syncing
+    /// (revoked or withdrawn). While enrollment is pending it is the enroll
+    /// request again (a lost reply never wedges enrollment); afterwards a
+    /// push of the next batch, which also pulls.
+    pub fn sync_prepare(&self) -> Result<Option<SyncRequest>> {
+        let (st, now) = self.read(|inner| {
+            let st = load_state(&inner.conn, &inner.sealer)?.ok_or(Error::NotEnrolled)?;
+            Ok((st, inner.clock.now_ms()))
+        })?;
+        match st.status {
+            Enrollment::Revoked => return Err(Error::DeviceRevoked),
+            Enrollment::Withdrawn => return Err(Error::NotEnrolled),
+            Enrollment::Pending | Enrollment::Active => {}
+        }
+        let pair = st.key_pair()?;
+        let request_id = random16()?;
+        let mut header = RequestHeader {
+            kind: RequestKind::Push,
+            minor: wire::MINOR,
+            clinic_id: st.clinic_id,
+            device_id: st.device_id,
+            key_id: st.hpke_key_id,
+            request_id,
+            epoch: st.epoch,
+            first: st.last_applied + 1,
+            last: st.last_applied,
+            clock_ms: st.now(now),
+            extensions: Vec::new(),
+        };
+        let mut sent = Vec::new();
+        let body = if st.status == Enrollment::Pending {
+            header.kind = RequestKind::Enroll;
+            header.first = 1;
+            header.last = 0;
+            let device_key: [u8; 32] = pair.public_key().as_ref().try_into().expect("32 bytes");
+            EnrollBody {
+                device_key,
+                enrollment_id: st.enrollment_id,
+                proof: EnrollBody::proof_for(&st.secret, &st.enrollment_id, &device_key),
+                categories: st.categories.clone(),
+            }
+            .encode()
+        } else {
+            let (changes, last) = self.batch(&st)?;
+            header.last = last;
+            sent = changes
+                .iter()
+                .map(|c| (c.change_id, c.record_id.to_store()))
+                .collect();
+            PushBody {
+                changes,
+                cursor: st.cursor.clone(),
+            }
+            .encode()
+        };
+        let (bytes, key) = wire::seal_request(&header, &body, &st.hpke_key, &pair, false)?;
+        let mut pending = self.sync_pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.retain(|p| now - p.made_ms < PENDING_TTL_MS);
+        if pending.len() >= MAX_PENDING {
+            pending.remove(0);
+        }
+        pending.push(Pending {
+            request_id,
+            key,
+            kind: header.kind,
+            first: header.first,
+            last: header.last,
+            sent,
+            made_ms: now,
+        });
+        Ok(Some(SyncRequest {
+            request_id: to_hex(&request_id),
+            url: format!("{}/v1/sync", st.url.trim_end_matches('/')),
+            body: bytes,
+            content_type: CONTENT_TYPE,
+        }))
+    }
+
+    /// The changes of the next batch (coalesced: a record's latest version
+    /// only; categories not shared left out, the note withheld when notes
+    /// are not shared), and the last sequence number the batch covers.
+    fn batch(&self, st: &State) -> Result<(Vec<Change>, u64)> {
+        self.read(|inner| {
+            let rows: Vec<(i64, Option<String>)> = inner
+                .conn
+                .prepare_cached(
+                    "SELECT seq, change_id FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )?
+                .query_map(
+                    params![st.last_applied as i64, MAX_BATCH_CHANGES as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut last = st.last_applied;
+            let mut out: Vec<Change> = Vec::new();
+            let mut bytes = 0;
+            for (seq, change_id) in rows {
+                let change = match &change_id {
+                    Some(cid) => match load_row(&inner.conn, &inner.sealer, "sync_outbox", cid) {
+                        Ok(row) => Some(
+                            Change::decode(&row.plain)
+                                .map_err(|_| Error::corrupted("sync_outbox", cid))?,
+                        ),
+                        // A row written before enrollment, or of a table
+                        // that does not sync: nothing to send.
+                        Err(Error::NotFound { .. }) => None,
+                        Err(e) => return Err(e),
+                    },
+                    None => None,
+                };
+                if let Some(mut c) = change {
+                    let category = Category::from_code(c.category);
+                    if category.is_some_and(|cat| !st.shares(cat)) {
+                        last = seq as u64;
+                        continue;
+                    }
+                    if !st.shares(Category::Notes)
+                        && let Some(b) = &c.body
+                        && let Ok(mut e) = EntryBody::decode(b)
+                        && e.note.is_some()
+                    {
+                        e.note = None;
+                        e.withheld.push(ENTRY_NOTE);
+                        c.body = Some(e.encode());
+                    }
+                    let size = encode_change(&c).len();
+                    if !out.is_empty() && bytes + size > MAX_BATCH_BYTES {
+                        break;
+                    }
+                    bytes += size;
+                    out.retain(|o| o.record_id != c.record_id || o.kind != c.kind);
+                    out.push(c);
+                }
+                last = seq as u64;
+            }
+            Ok((out, last))
+        })
+    }
+
+    /// Applies the reply to the request `request_id`, in one transaction:
+    /// verified, acknowledged changes trimmed, pulled changes merged, cursor
+    /// advanced. A reply that fails a check changes nothing.
+    pub fn sync_receive(&self, request_id: &str, reply: &[u8]) -> Result<SyncOutcome> {
+        let rid = hex16(request_id).map_err(|_| Error::StaleReply)?;
+        let pending = {
+            let mut p = self.sync_pending.lock().unwrap_or_else(|e| e.into_inner());
+            let i = p
+                .iter()
+                .position(|x| x.request_id == rid)
+                .ok_or(Error::StaleReply)?;
+            p.remove(i)
+        };
+        let (root, clinic, device) = self.read(|inner| {
+            let st = load_state(&inner.conn, &inner.sealer)?.ok_or(Error::NotEnrolled)?;
+            Ok((st.root_key, st.clinic_id, st.device_id))
+        })?;
+        let parsed = wire::Reply::parse(reply)?;
+        let body = parsed.open(&root, &clinic, &device, &pending.key)?;
+        let header = parsed.header;
+        self.write(|tx, sealer, ctx| {
+            let now = ctx.clock.now_ms();
+            let mut st = load_state(tx, sealer)?.ok_or(Error::NotEnrolled)?;
+            let outcome = match header.kind {
+                ReplyKind::Ok => {
+                    let ok = OkBody::decode(&body)?;
+                    apply_ok(tx, sealer, &mut st, &pending, &header, &ok, now)?
+                }
+                ReplyKind::Error | ReplyKind::UnsealedError => {
+                    let err = ErrorBody::decode(&body)?;
+                    let e = apply_error(tx, sealer, &mut st, &pending, &header, &err, now)?;
+                    st.last_error = e.to_string();
+                    save_state(tx, sealer, &st)?;
+                    return Ok(Err(e));
+                }
+            };
+            st.last_sync_ms = now;
+            st.last_error.clear();
+            save_state(tx, sealer, &st)?;
+            Ok(Ok(outcome))
+        })?
+    }
+
+    /// Where sync stands; `NotEnrolled` if it never started.
+    pub fn sync_status(&self) -> Result<SyncStatus> {
+        self.read(|inner| {
+            let st = load_state(&inner.conn, &inner.sealer)?.ok_or(Error::NotEnrolled)?;
+            let pending: i64 = inner.conn.query_row(
+                "SELECT count(*) FROM outbox WHERE seq > ?1 AND change_id IN (SELECT id FROM sync_outbox)",
+                [st.last_applied as i64],
+                |r| r.get(0),
+            )?;
+            let conflicts: i64 =
+                inner
+                    .conn
+                    .query_row("SELECT count(*) FROM conflicts", [], |r| r.get(0))?;
+            Ok(SyncStatus {
+                enrollment: st.status,
+                server_url: st.url.clone(),
+                clinic_id: to_hex(&st.clinic_id),
+                device_id: to_hex(&st.device_id),
+                patient_id: if st.patient_id == [0; 16] {
+                    String::new()
+                } else {
+                    to_hex(&st.patient_id)
+                },
+                pending: pending as u64,
+                conflicts: conflicts as u64,
+                last_sync_ms: st.last_sync_ms,
+                last_error: st.last_error.clone(),
+                sharing: st
+                    .categories
+                    .iter()
+                    .filter_map(|c| Category::from_code(*c))
+                    .collect(),
+                enrolled_at_ms: st.enrolled_at_ms,
+            })
+        })
+    }
+
+    /// Turns sharing of a category on or off. Turning it on queues what was
+    /// logged in it before (the clinic receives the backlog); turning it off
+    /// stops sending it (what the clinic already holds stays there).
+    pub fn sync_set_sharing(&self, category: Category, on: bool) -> Result<()> {
+        self.write(|tx, sealer, ctx| {
+            let now = ctx.clock.now_ms();
+            let mut st = load_state(tx, sealer)?.ok_or(Error::NotEnrolled)?;
+            let was = st.shares(category);
+            st.categories.retain(|c| *c != category as u64);
+            if on {
+                st.categories.push(category as u64);
+                st.categories.sort_unstable();
+            }
+            save_state(tx, sealer, &st)?;
+            if on && !was {
+                // Everything of the category (and, for notes, every entry)
+                // is sent again as it is now.
+                let (rows, _) = load_rows(tx, sealer, "entries", "deleted = 0", [])?;
+                for row in rows {
+                    let e = read_entry(tx, sealer, &row.id)?;
+                    if category == Category::Notes && e.note.is_some()
+                        || category_of(&e) == category
+                    {
+                        crate::store::outbox(tx, sealer, now, "entries", &e.id, e.revision, false)?;
+                    }
+                }
+            }
+            log(
+                tx,
+                sealer,
+                &SyncLogEntry {
+                    at_ms: now,
+                    event: "sharing".into(),
+                    sent: 0,
+                    acknowledged: st.last_applied,
+                    pulled: 0,
+                    rejected: Vec::new(),
+                    detail: format!("{} {}", category.name(), if on { "on" } else { "off" }),
+                    receipt: String::new(),
+                },
+            )
+        })
+    }
+
+    /// The sync audit log, newest first, at most `limit` lines.
+    pub fn sync_log(&self, limit: usize) -> Result<Vec<SyncLogEntry>> {
+        self.read(|inner| {
+            let (rows, _) = load_rows(&inner.conn, &inner.sealer, "sync_log", "deleted = 0", [])?;
+            let mut out: Vec<SyncLogEntry> =
+                rows.iter().filter_map(|r| decode_log(&r.plain)).collect();
+            out.sort_by_key(|e| std::cmp::Reverse(e.at_ms));
+            out.truncate(limit);
+            Ok(out)
+        })
+    }
+
+    /// Conflict versions waiting for the patient: each is a version of an
+    /// entry written elsewhere at the same time as the one shown. Editing or
+    /// deleting the entry resolves them.
+    pub fn sync_conflicts(&self) -> Result<Vec<ConflictVersion>> {
+        self.read(|inner| {
+            let (rows, _) = load_rows(&inner.conn, &inner.sealer, "conflicts", "deleted = 0", [])?;
+            let mut out = Vec::new();
+            for row in rows {
+                let c = Change::decode(&row.plain)
+                    .map_err(|_| Error::corrupted("conflicts", &row.id))?;
+                let entry_id = c.record_id.to_store();
+                let entry = match &c.body {
+                    Some(b) => Some(entry_from_body(
+                        &entry_id,
+                        &EntryBody::decode(b)
+                            .map_err(|_| Error::corrupted("conflicts", &row.id))?,
+                    )),
+                    None => None,
+                };
+                out.push(ConflictVersion {
+                    entry_id,
+                    entry,
+                    author: to_hex(&c.author),
+                });
+            }
+            Ok(out)
+        })
+    }
+}
+
+fn apply_ok(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    st: &mut State,
+    pending: &Pending,
+    header: &wire::ReplyHeader,
+    ok: &OkBody,
+    now: i64,
+) -> Result<SyncOutcome> {
+    let bad = |reason: &str| Error::BadReply {
+        reason: reason.to_owned(),
+    };
+    let receipt = ok.receipt.ok_or_else(|| bad("no receipt"))?;
+    wire::verify_receipt(&st.root_key, header, ok.last_applied, &receipt)
+        .map_err(|_| bad("the receipt's signature does not verify"))?;
+    if pending.kind == RequestKind::Enroll {
+        st.status = Enrollment::Active;
+        st.patient_id = ok.patient_id.ok_or_else(|| bad("no patient id"))?;
+        *st.secret = [0; 16];
+    }
+    take_certificates(st, &ok.certificates, header.server_clock_ms);
+    let mut detail = String::new();
+    // The clinic went back in time: a new epoch, or fewer changes applied
+    // than it acknowledged before. Send again what it lacks.
+    let new_epoch = st.epoch != [0; 16] && st.epoch != header.epoch;
+    if new_epoch || ok.last_applied < st.last_applied {
+        let requeued = requeue_own(
+            tx,
+            sealer,
+            st,
+            if new_epoch { 0 } else { ok.last_applied },
+            now,
+        )?;
+        st.cursor.clear();
+        detail = format!("the clinic went back in time; {requeued} versions queued again");
+        log(
+            tx,
+            sealer,
+            &SyncLogEntry {
+                at_ms: now,
+                event: "restore".into(),
+                sent: 0,
+                acknowledged: ok.last_applied,
+                pulled: 0,
+                rejected: Vec::new(),
+                detail: detail.clone(),
+                receipt: String::new(),
+            },
+        )?;
+    }
+    st.epoch = header.epoch;
+    trim(tx, ok.last_applied.min(pending.last.max(ok.last_applied)))?;
+    st.last_applied = ok.last_applied;
+
+    // Restamped changes: the clinic replaced a stamp too far ahead.
+    for (cid, hlc) in &ok.restamped {
+        if let Some((_, rid)) = pending.sent.iter().find(|(c, _)| c == cid) {
+            let mut tips = load_tips(tx, sealer, "entries", rid)?;
+            for t in tips.iter_mut().filter(|t| t.data.change_id == *cid) {
+                t.hlc = *hlc;
+            }
+            tips.sort_by_key(|t| std::cmp::Reverse((t.hlc, t.author)));
+            save_tips(tx, sealer, "entries", rid, &tips)?;
+        }
+    }
+
+    let mut outcome = SyncOutcome {
+        sent: pending.sent.len() as u32,
+        acknowledged: ok.last_applied,
+        rejected: ok.rejected.len() as u32,
+        more: ok.more,
+        ..SyncOutcome::default()
+    };
+    let mut clock = Hlc(st.hlc);
+    for c in &ok.changes {
+        clock = clock.receive(Hlc(c.hlc), st.now(now));
+        match apply_remote(tx, sealer, c)? {
+            Remote::Seen => {}
+            Remote::Applied => outcome.pulled += 1,
+            Remote::Conflict => {
+                outcome.pulled += 1;
+                outcome.conflicts += 1;
+            }
+        }
+    }
+    st.hlc = clock.0;
+    st.cursor = ok.cursor.clone();
+    st.clock_offset_ms = header.server_clock_ms as i64 - now;
+    // More to send: the batch stopped short of the queue's end.
+    let queued_after: i64 = tx.query_row(
+        "SELECT count(*) FROM outbox WHERE seq > ?1",
+        [st.last_applied as i64],
+        |r| r.get(0),
+    )?;
+    outcome.more |= queued_after > 0 && pending.last > pending.first.saturating_sub(1);
+    log(
+        tx,
+        sealer,
+        &SyncLogEntry {
+            at_ms: now,
+            event: if pending.kind == RequestKind::Enroll {
+                "enroll".into()
+            } else {
+                "push".into()
+            },
+            sent: outcome.sent,
+            acknowledged: ok.last_applied,
+            pulled: outcome.pulled,
+            rejected: ok
+                .rejected
+                .iter()
+                .map(|r| format!("{}:{}", r.seq, r.code))
+                .collect(),
+            detail,
+            receipt: to_hex(&receipt),
+        },
+    )?;
+    Ok(outcome)
+}
+
+/// Deletes the queued changes the clinic has signed for.
+fn trim(tx: &Transaction<'_>, through: u64) -> Result<()> {
+    tx.execute(
+        "DELETE FROM sync_outbox WHERE id IN (SELECT change_id FROM outbox WHERE seq <= ?1)",
+        [through as i64],
+    )?;
+    tx.execute("DELETE FROM outbox WHERE seq <= ?1", [through as i64])?;
+    Ok(())
+}
+
+/// Takes the newest HPKE key certificate that the root key signed and that
+/// is valid by the clinic's clock.
+fn take_certificates(st: &mut State, certs: &[Certificate], server_ms: u64) {
+    let best = certs
+        .iter()
+        .filter(|c| c.not_before_ms <= server_ms && server_ms <= c.not_after_ms)
+        .filter(|c| {
+            wire::verify_certificate(&st.root_key, &c.signed_bytes(&st.clinic_id), &c.signature)
+                .is_ok()
+        })
+        .max_by_key(|c| c.not_before_ms);
+    if let Some(c) = best {
+        st.hpke_key_id = c.key_id;
+        st.hpke_key = c.public;
+    }
+}
+
+/// Queues again this device's own versions above `above` (the clinic lost
+/// them): the same versions (change id, stamp, vector), under new sequence
+/// numbers. Returns how many.
+fn requeue_own(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    st: &State,
+    above: u64,
+    now: i64,
+) -> Result<u32> {
+    let _ = now;
+    let (rows, _) = load_rows(tx, sealer, "sync_meta", "deleted = 0", [])?;
+    let mut n = 0;
+    for row in rows {
+        let Some((table, id)) = row.id.split_once('/') else {
+            continue;
+        };
+        if table != "entries" {
+            continue;
+        }
+        let tips = decode_tips(&row.plain).ok_or_else(|| Error::corrupted("sync_meta", &row.id))?;
+        for t in tips {
+            let own =
+                t.vv.iter()
+                    .find(|(d, _)| *d == t.author)
+                    .map_or(0, |(_, s)| *s);
+            let mine = (0..=st.incarnation).any(|i| replica_id(&st.device_id, i) == t.author);
+            if !mine || own <= above {
+                continue;
+            }
+            let (body, category) = match (&t.data.conflict, t.data.op) {
+                (_, Op::Delete) => (None, 0),
+                (None, Op::Put) => {
+                    let e = read_entry(tx, sealer, id)?;
+                    (Some(entry_body(&e).encode()), category_of(&e) as u64)
+                }
+                (Some(cid), Op::Put) => {
+                    let row = load_row(tx, sealer, "conflicts", cid)?;
+                    let c = Change::decode(&row.plain)
+                        .map_err(|_| Error::corrupted("conflicts", cid))?;
+                    (c.body, c.category)
+                }
+            };
+            let change_id = to_hex(&t.data.change_id);
+            tx.execute(
+                "INSERT INTO outbox(record_table, record_id, revision, op, change_id)
+                 VALUES ('entries', ?1, 0, ?2, ?3)",
+                params![
+                    id,
+                    if t.data.op == Op::Delete {
+                        "delete"
+                    } else {
+                        "put"
+                    },
+                    change_id
+                ],
+            )?;
+            let seq = tx.last_insert_rowid() as u64;
+            let change = Change {
+                change_id: t.data.change_id,
+                seq,
+                hlc: t.hlc,
+                kind: kind::ENTRY,
+                record_id: RecordId::from_store(id),
+                op: t.data.op,
+                vv: t.vv.clone(),
+                body,
+                category,
+                author: t.author,
+                incarnation: (0..=st.incarnation)
+                    .find(|i| replica_id(&st.device_id, *i) == t.author)
+                    .unwrap_or(0),
+            };
+            put_row(
+                tx,
+                sealer,
+                "sync_outbox",
+                &change_id,
+                None,
+                &encode_change(&change),
+            )?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+enum Remote {
+    Seen,
+    Applied,
+    Conflict,
+}
+
+/// Merges one pulled change into the record's tips and the live row.
+fn apply_remote(tx: &Transaction<'_>, sealer: &Sealer, c: &Change) -> Result<Remote> {
+    let kept_for_later = || -> Result<Remote> {
+        put_row(
+            tx,
+            sealer,
+            "sync_pending",
+            &to_hex(&c.change_id),
+            None,
+            &encode_change(c),
+        )?;
+        Ok(Remote::Applied)
+    };
+    if c.kind != kind::ENTRY {
+        return kept_for_later();
+    }
+    let RecordId::Bytes(rid) = &c.record_id else {
+        return kept_for_later();
+    };
+    let id = to_hex(rid);
+    let Some(vv) = vv_normalize(c.vv.clone()) else {
+        return kept_for_later();
+    };
+    let incoming_body = match (&c.body, c.op) {
+        (Some(b), Op::Put) => match EntryBody::decode(b) {
+            Ok(e) => Some(e),
+            Err(_) => return kept_for_later(),
+        },
+        _ => None,
+    };
+    let mut tips = load_tips(tx, sealer, "entries", &id)?;
+    // The same change, whatever vector it came back with, is one version.
+    if tips.iter().any(|t| t.data.change_id == c.change_id) {
+        return Ok(Remote::Seen);
+    }
+    let before: Vec<TipData> = tips.iter().map(|t| t.data.clone()).collect();
+    let incoming = Version {
+        hlc: c.hlc,
+        author: c.author,
+        vv,
+        data: TipData {
+            change_id: c.change_id,
+            op: c.op,
+            conflict: None,
+        },
+    };
+    if merge::apply(&mut tips, incoming, false) == Applied::Seen {
+        return Ok(Remote::Seen);
+    }
+    // Conflict rows of tips the new version replaced are gone for good.
+    for old in &before {
+        if !tips.iter().any(|t| t.data.change_id == old.change_id)
+            && let Some(cid) = &old.conflict
+        {
+            tx.execute("DELETE FROM conflicts WHERE id = ?1", [cid])?;
+        }
+    }
+    let winner_is_incoming = tips[0].data.change_id == c.change_id;
+    let mut created_conflict = false;
+    if winner_is_incoming {
+        // The version shown until now, if still a tip, becomes a conflict
+        // version before the live row is replaced.
+        if let Some(t) = tips
+            .iter_mut()
+            .find(|t| t.data.conflict.is_none() && t.data.change_id != c.change_id)
+        {
+            let body = match t.data.op {
+                Op::Put => match read_entry(tx, sealer, &id) {
+                    Ok(e) => Some(entry_body(&e).encode()),
+                    Err(Error::Corrupted { .. }) => None,
+                    Err(e) => return Err(e),
+                },
+                Op::Delete => None,
+            };
+            let kept = Change {
+                change_id: t.data.change_id,
+                seq: t
+                    .vv
+                    .iter()
+                    .find(|(d, _)| *d == t.author)
+                    .map_or(1, |(_, s)| (*s).max(1)),
+                hlc: t.hlc,
+                kind: kind::ENTRY,
+                record_id: c.record_id.clone(),
+                op: if body.is_some() { Op::Put } else { Op::Delete },
+                vv: t.vv.clone(),
+                body,
+                category: c.category,
+                author: t.author,
+                incarnation: 0,
+            };
+            let cid = crate::crypto::random_id()?;
+            put_row(tx, sealer, "conflicts", &cid, None, &encode_change(&kept))?;
+            t.data.conflict = Some(cid);
+            created_conflict = true;
+        }
+        match incoming_body {
+            Some(mut b) => {
+                if b.withheld.contains(&ENTRY_NOTE)
+                    && let Ok(local) = read_entry(tx, sealer, &id)
+                {
+                    // The copy that came back lacks the note the patient
+                    // did not share: keep the note here.
+                    b.note = local.note;
+                }
+                put_synced_entry(tx, sealer, &entry_from_body(&id, &b))?;
+            }
+            None => tombstone_synced_entry(tx, sealer, &id)?,
+        }
+    } else {
+        let cid = crate::crypto::random_id()?;
+        put_row(tx, sealer, "conflicts", &cid, None, &encode_change(c))?;
+        if let Some(t) = tips.iter_mut().find(|t| t.data.change_id == c.change_id) {
+            t.data.conflict = Some(cid);
+        }
+        created_conflict = true;
+    }
+    save_tips(tx, sealer, "entries", &id, &tips)?;
+    Ok(if created_conflict {
+        Remote::Conflict
+    } else {
+        Remote::Applied
+    })
+}
+
+/// What an error reply means for this device, applied in the same
+/// transaction (nothing local is ever deleted); returns the typed error.
+fn apply_error(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    st: &mut State,
+    pending: &Pending,
+    _header: &wire::ReplyHeader,
+    err: &ErrorBody,
+    now: i64,
+) -> Result<Error> {
+    let code = ErrorCode::from_u64(err.code);
+    let e = match code {
+        Some(ErrorCode::EnrollmentUsed) => Error::EnrollmentUsed,
+        Some(ErrorCode::EnrollmentExpired) => Error::EnrollmentExpired,
+        Some(ErrorCode::EnrollmentRevoked) | Some(ErrorCode::BadProof) => Error::EnrollmentRevoked,
+        Some(ErrorCode::DeviceRevoked) => {
+            st.status = Enrollment::Revoked;
+            Error::DeviceRevoked
+        }
+        Some(ErrorCode::Busy) => Error::ServerBusy {
+            retry_after_seconds: err.retry_after,
+        },
+        Some(ErrorCode::Incompatible) => Error::IncompatibleProtocol {
+            found: 0,
+            supported: wire::MAJOR,
+        },
+        Some(ErrorCode::UnknownKey) => {
+            take_certificates(st, &err.certificates, u64::MAX / 2);
+            Error::SyncRefused {
+                reason: "unknown_key",
+            }
+        }
+        Some(ErrorCode::Gap) => {
+            if err.last_applied < st.last_applied {
+                requeue_own(tx, sealer, st, err.last_applied, now)?;
+            }
+            st.last_applied = err.last_applied;
+            Error::SyncRefused { reason: "gap" }
+        }
+        Some(ErrorCode::SequenceReused) => {
+            renumber(tx, sealer, st, err.last_applied, &err.held)?;
+            Error::SyncRefused {
+                reason: "sequence_reused",
+            }
+        }
+        Some(c) => Error::SyncRefused { reason: c.name() },
+        None => Error::SyncRefused { reason: "unknown" },
+    };
+    log(
+        tx,
+        sealer,
+        &SyncLogEntry {
+            at_ms: now,
+            event: "error".into(),
+            sent: pending.sent.len() as u32,
+            acknowledged: st.last_applied,
+            pulled: 0,
+            rejected: Vec::new(),
+            detail: code.map_or("unknown", |c| c.name()).into(),
+            receipt: String::new(),
+        },
+    )?;
+    Ok(e)
+}
+
+/// This store was restored from an older copy: the clinic has applied
+/// sequence numbers it is about to reuse. Queued changes the clinic already
+/// holds (`held`) are acknowledged; the others were made on this copy and
+/// move to a new incarnation, so that they never claim to include versions
+/// this copy never saw, and are numbered above what the clinic applied.
+fn renumber(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    st: &mut State,
+    server_last: u64,
+    held: &[(u64, Id16)],
+) -> Result<()> {
+    let old_author = st.author();
+    let rows: Vec<(i64, Option<String>)> = tx
+        .prepare("SELECT seq, change_id FROM outbox WHERE seq > ?1 ORDER BY seq")?
+        .query_map([st.last_applied as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let is_held = |cid: &Option<String>| {
+        cid.as_deref()
+            .and_then(|c| hex16(c).ok())
+            .is_some_and(|c| held.iter().any(|(_, h)| *h == c))
+    };
+    // What this copy really knows of its own versions: what was
+    // acknowledged, and the queued changes the clinic turns out to hold.
+    let known = rows
+        .iter()
+        .filter(|(_, cid)| is_held(cid))
+        .map(|(seq, _)| *seq as u64)
+        .chain([st.last_applied])
+        .max()
+        .unwrap_or(0);
+    st.incarnation += 1;
+    let new_author = st.author();
+    let max_seq: i64 =
+        tx.query_row("SELECT coalesce(max(seq), 0) FROM outbox", [], |r| r.get(0))?;
+    let mut next = (max_seq as u64).max(server_last);
+    for (seq, cid) in rows {
+        if is_held(&cid) {
+            if let Some(c) = &cid {
+                tx.execute("DELETE FROM sync_outbox WHERE id = ?1", [c])?;
+            }
+            tx.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
+            continue;
+        }
+        next += 1;
+        tx.execute(
+            "UPDATE outbox SET seq = ?2 WHERE seq = ?1",
+            params![seq, next as i64],
+        )?;
+        let Some(cid) = cid else { continue };
+        let row = match load_row(tx, sealer, "sync_outbox", &cid) {
+            Ok(r) => r,
+            Err(Error::NotFound { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        let mut c =
+            Change::decode(&row.plain).map_err(|_| Error::corrupted("sync_outbox", &cid))?;
+        c.seq = next;
+        if c.author == old_author {
+            for (d, n) in c.vv.iter_mut() {
+                if *d == old_author {
+                    *n = (*n).min(known);
+                }
+            }
+            c.vv.retain(|(_, n)| *n > 0);
+            c.vv = vv_join(&c.vv, &[(new_author, next)]);
+            c.author = new_author;
+            c.incarnation = st.incarnation;
+        }
+        put_row(tx, sealer, "sync_outbox", &cid, None, &encode_change(&c))?;
+        let id = c.record_id.to_store();
+        let mut tips = load_tips(tx, sealer, "entries", &id)?;
+        for t in tips.iter_mut().filter(|t| t.data.change_id == c.change_id) {
+            t.author = c.author;
+            t.vv = c.vv.clone();
+        }
+        save_tips(tx, sealer, "entries", &id, &tips)?;
+    }
+    tx.execute(
+        "UPDATE sqlite_sequence SET seq = max(seq, ?1) WHERE name = 'outbox'",
+        [next as i64],
+    )?;
+    st.last_applied = server_last;
+    st.cursor.clear();
+    Ok(())
+}
