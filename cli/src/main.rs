@@ -5,6 +5,7 @@
 //! panic or backtrace, never the patient's text.
 
 mod demo;
+mod export;
 mod keys;
 mod output;
 mod reminders;
@@ -138,6 +139,33 @@ enum Command {
         /// Print JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Leave the clinic: it revokes this device and receives nothing more
+    Withdraw {
+        /// The clinic cannot be reached: stop syncing on this device only
+        #[arg(long)]
+        offline: bool,
+        /// Send to this server instead of the enrolled address
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+    },
+    /// Write everything on this device to a file (JSON: everything; CSV: entries)
+    Export {
+        /// json or csv
+        #[arg(value_parser = ["json", "csv"])]
+        format: String,
+        /// The file to write (created with owner-only permissions)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Delete everything on this device: withdraws from the clinic first
+    Wipe {
+        /// Do it (there is no undo)
+        #[arg(long)]
+        yes: bool,
+        /// Do not try to tell the clinic (it cannot be reached)
+        #[arg(long)]
+        offline: bool,
     },
     /// Simulate a patient's days in a fresh store and summarise them
     Demo {
@@ -458,6 +486,82 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Withdraw { offline, server } => {
+            let store = open(&cli)?;
+            withdraw(&store, *offline, server.as_deref())?;
+            println!(
+                "withdrawn: this device sends nothing more to the clinic; your entries stay here"
+            );
+            Ok(())
+        }
+        Command::Export { format, out } => {
+            let store = open(&cli)?;
+            let skipped = match format.as_str() {
+                "json" => export::json(&store, out)?,
+                _ => export::csv(&store, out)?,
+            };
+            println!("{}", out.display());
+            if skipped > 0 {
+                return Err(Failure {
+                    message: format!(
+                        "{skipped} record(s) could not be opened and are not in the export"
+                    ),
+                    code: 4,
+                });
+            }
+            Ok(())
+        }
+        Command::Wipe { yes, offline } => {
+            if !yes {
+                return Err(Failure::usage(
+                    "wipe deletes every entry on this device and cannot be undone; run it again with --yes",
+                ));
+            }
+            let dir = data_dir(&cli)?;
+            let path = dir.join(STORE_FILE);
+            if !path.exists() {
+                return Err(Error::StoreNotFound.into());
+            }
+            {
+                let store = open(&cli)?;
+                match store.sync_status() {
+                    Ok(st) if st.enrollment == cairn_core::sync::device::Enrollment::Active => {
+                        withdraw(&store, *offline, None).map_err(|f| Failure {
+                            message: format!(
+                                "{} (nothing was deleted; use --offline to wipe without telling the clinic)",
+                                f.message
+                            ),
+                            code: f.code,
+                        })?;
+                    }
+                    Ok(_) | Err(Error::NotEnrolled) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                store.close()?;
+            }
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut p = path.clone().into_os_string();
+                p.push(suffix);
+                match std::fs::remove_file(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(Failure::other(format!(
+                            "cannot delete the store: {}",
+                            e.kind()
+                        )));
+                    }
+                }
+            }
+            println!("deleted {}", path.display());
+            if let Some(k) = &cli.key_file {
+                println!(
+                    "the key file {} is no longer needed; delete it too",
+                    k.display()
+                );
+            }
+            Ok(())
+        }
         Command::Init => {
             let dir = data_dir(&cli)?;
             let path = dir.join(STORE_FILE);
@@ -682,6 +786,15 @@ fn parse_date(s: Option<&str>, flag: &str) -> Result<Option<DateArg>, Failure> {
             "{flag} takes a day (2026-11-27) or an RFC 3339 time"
         ))),
     }
+}
+
+/// Tells the clinic this patient withdraws (or, offline, stops locally).
+fn withdraw(store: &Store, offline: bool, server: Option<&str>) -> Result<(), Failure> {
+    if offline {
+        return Ok(store.sync_forget()?);
+    }
+    let req = store.sync_withdraw()?;
+    sync::send_once(store, req, server)
 }
 
 /// TZ if it names a zone, else the system's zone, else UTC.

@@ -119,6 +119,13 @@ pub fn run_sync(
     )))
 }
 
+/// Sends one request and applies its reply.
+pub fn send_once(store: &Store, req: SyncRequest, server: Option<&str>) -> Result<(), Failure> {
+    let reply = post(&url_for(&req, server), &req)?;
+    store.sync_receive(&req.request_id, &reply)?;
+    Ok(())
+}
+
 pub fn summary(o: &SyncOutcome) -> String {
     let mut s = format!(
         "sent {} change(s), received {}; the clinic has everything up to #{}",

@@ -895,12 +895,7 @@ impl Store {
             .encode()
         };
         let (bytes, key) = wire::seal_request(&header, &body, &st.hpke_key, &pair, false)?;
-        let mut pending = self.sync_pending.lock().unwrap_or_else(|e| e.into_inner());
-        pending.retain(|p| now - p.made_ms < PENDING_TTL_MS);
-        if pending.len() >= MAX_PENDING {
-            pending.remove(0);
-        }
-        pending.push(Pending {
+        self.remember(Pending {
             request_id,
             key,
             kind: header.kind,
@@ -1019,6 +1014,85 @@ impl Store {
             save_state(tx, sealer, &st)?;
             Ok(Ok(outcome))
         })?
+    }
+
+    /// The request that tells the clinic this patient withdraws: the clinic
+    /// revokes this device and stops receiving. When its reply is applied
+    /// the journal stops syncing and forgets its device key; everything
+    /// logged stays on the device.
+    pub fn sync_withdraw(&self) -> Result<SyncRequest> {
+        let (st, now) = self.read(|inner| {
+            let st = load_state(&inner.conn, &inner.sealer)?.ok_or(Error::NotEnrolled)?;
+            Ok((st, inner.clock.now_ms()))
+        })?;
+        if st.status != Enrollment::Active {
+            return Err(Error::NotEnrolled);
+        }
+        let pair = st.key_pair()?;
+        let request_id = random16()?;
+        let header = RequestHeader {
+            kind: RequestKind::Withdraw,
+            minor: wire::MINOR,
+            clinic_id: st.clinic_id,
+            device_id: st.device_id,
+            key_id: st.hpke_key_id,
+            request_id,
+            epoch: st.epoch,
+            first: st.last_applied + 1,
+            last: st.last_applied,
+            clock_ms: st.now(now),
+            extensions: Vec::new(),
+        };
+        let (bytes, key) = wire::seal_request(&header, &[], &st.hpke_key, &pair, false)?;
+        self.remember(Pending {
+            request_id,
+            key,
+            kind: RequestKind::Withdraw,
+            first: header.first,
+            last: header.last,
+            sent: Vec::new(),
+            made_ms: now,
+        });
+        Ok(SyncRequest {
+            request_id: to_hex(&request_id),
+            url: format!("{}/v1/sync", st.url.trim_end_matches('/')),
+            body: bytes,
+            content_type: CONTENT_TYPE,
+        })
+    }
+
+    /// Stops syncing without telling the clinic (when it cannot be reached):
+    /// the device key is forgotten and nothing more is sent. The clinic
+    /// should also revoke the device.
+    pub fn sync_forget(&self) -> Result<()> {
+        self.write(|tx, sealer, ctx| {
+            let mut st = load_state(tx, sealer)?.ok_or(Error::NotEnrolled)?;
+            withdrawn(&mut st);
+            save_state(tx, sealer, &st)?;
+            log(
+                tx,
+                sealer,
+                &SyncLogEntry {
+                    at_ms: ctx.clock.now_ms(),
+                    event: "withdraw".into(),
+                    sent: 0,
+                    acknowledged: st.last_applied,
+                    pulled: 0,
+                    rejected: Vec::new(),
+                    detail: "stopped on this device only".into(),
+                    receipt: String::new(),
+                },
+            )
+        })
+    }
+
+    fn remember(&self, p: Pending) {
+        let mut pending = self.sync_pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.retain(|x| p.made_ms - x.made_ms < PENDING_TTL_MS);
+        if pending.len() >= MAX_PENDING {
+            pending.remove(0);
+        }
+        pending.push(p);
     }
 
     /// Where sync stands; `NotEnrolled` if it never started.
@@ -1159,6 +1233,27 @@ fn apply_ok(
     let receipt = ok.receipt.ok_or_else(|| bad("no receipt"))?;
     wire::verify_receipt(&st.root_key, header, ok.last_applied, &receipt)
         .map_err(|_| bad("the receipt's signature does not verify"))?;
+    if pending.kind == RequestKind::Withdraw {
+        withdrawn(st);
+        log(
+            tx,
+            sealer,
+            &SyncLogEntry {
+                at_ms: now,
+                event: "withdraw".into(),
+                sent: 0,
+                acknowledged: ok.last_applied,
+                pulled: 0,
+                rejected: Vec::new(),
+                detail: "the clinic confirmed".into(),
+                receipt: to_hex(&receipt),
+            },
+        )?;
+        return Ok(SyncOutcome {
+            acknowledged: ok.last_applied,
+            ..SyncOutcome::default()
+        });
+    }
     if pending.kind == RequestKind::Enroll {
         st.status = Enrollment::Active;
         st.patient_id = ok.patient_id.ok_or_else(|| bad("no patient id"))?;
@@ -1262,6 +1357,14 @@ fn apply_ok(
         },
     )?;
     Ok(outcome)
+}
+
+/// Stops syncing: no key, nothing shared, nothing queued.
+fn withdrawn(st: &mut State) {
+    st.status = Enrollment::Withdrawn;
+    st.device_pkcs8 = Zeroizing::new(Vec::new());
+    *st.secret = [0; 16];
+    st.categories.clear();
 }
 
 /// Deletes the queued changes the clinic has signed for.
