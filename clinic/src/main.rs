@@ -1,0 +1,292 @@
+//! `cairn-clinic`: the reference clinic server and its operator commands.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use cairn_clinic::storage::RevokeOutcome;
+use cairn_clinic::{Error, Server, admin, now_ms};
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "EXIT CODES:
+  0  success
+  1  error (one line on stderr; never patient content)
+  2  bad usage";
+
+/// The reference clinic server for Cairn sync (docs/sync-protocol.md).
+///
+/// It enrolls patients' devices with one-time codes, takes in their sealed
+/// and signed changes exactly once, merges them, and sends each device what
+/// the patient's other devices wrote. Its state is one SQLite database in
+/// the data directory; patient content in it is sealed with AES-256-GCM
+/// under the storage key. The clinic (its id, root signing key and first
+/// HPKE key) is created the first time a data directory is used.
+#[derive(Parser)]
+#[command(name = "cairn-clinic", version, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct StoreArgs {
+    /// The data directory: the database (clinic.sqlite) and, unless
+    /// --key-file is given, the storage key (storage.key, made on first
+    /// use, mode 0600). Created if missing.
+    #[arg(long, global = true, env = "CAIRN_CLINIC_DATA", value_name = "DIR")]
+    data: Option<PathBuf>,
+
+    /// A PostgreSQL database instead of --data (not available yet).
+    #[arg(long, global = true, value_name = "URL")]
+    database: Option<String>,
+
+    /// The storage key: a file of 32 raw bytes or 64 hex characters. It
+    /// seals patient content and the clinic's private keys at rest; without
+    /// it the database cannot be read. Default: DIR/storage.key.
+    #[arg(
+        long,
+        global = true,
+        env = "CAIRN_CLINIC_KEY_FILE",
+        value_name = "FILE"
+    )]
+    key_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the sync protocol over HTTP: POST /v1/sync, GET /healthz.
+    ///
+    /// Prints `cairn-clinic listening on http://ADDR` once it accepts
+    /// connections, and records the server's base URL for `enroll`. Stops
+    /// on SIGINT or SIGTERM.
+    Serve {
+        /// The address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a
+        /// free port).
+        #[arg(long, value_name = "ADDR")]
+        listen: SocketAddr,
+        /// The base URL devices reach this server at (https://…, typically
+        /// a TLS proxy in front of it). Default: http://ADDR when ADDR is a
+        /// loopback address.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
+    /// Create an enrollment code for a patient and print it.
+    ///
+    /// The patient is created if new. The code (CAIRN1…) holds a one-time
+    /// secret: hand it over in person. One device may enroll with it.
+    Enroll {
+        /// The patient's name (as the clinic knows them; sealed at rest).
+        #[arg(long, value_name = "NAME")]
+        patient: String,
+        /// Days until the code expires.
+        #[arg(long, value_name = "N", default_value_t = 14,
+              value_parser = clap::value_parser!(u32).range(1..=3650))]
+        expires_days: u32,
+        /// The server's base URL for the code. Default: the URL `serve` was
+        /// last started with.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
+    /// List enrolled devices: id, patient, enrolled, last sync, revoked.
+    Devices {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a device: its requests are refused from now on.
+    Revoke {
+        /// The device id, 32 hex characters (see `devices`).
+        #[arg(value_name = "DEVICE_ID")]
+        device_id: String,
+    },
+    /// Print a patient's entries as the clinic holds them.
+    ///
+    /// Each entry once (the winning version of each record), deleted
+    /// entries left out, oldest first.
+    Entries {
+        /// The patient's name.
+        #[arg(long, value_name = "NAME")]
+        patient: String,
+        /// Print a JSON array of {id, tracker, value, note, tags, at}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a new HPKE key for devices to seal to, certified by the root
+    /// key. The previous key keeps opening requests for 30 days.
+    RotateKeys,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = if matches!(cli.command, Command::Serve { .. }) {
+        "info"
+    } else {
+        "warn"
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CAIRN_CLINIC_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cairn-clinic: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    if cli.store.database.is_some() {
+        return Err(Error::Usage(
+            "PostgreSQL support arrives in a later change; use --data DIR".into(),
+        ));
+    }
+    let Some(dir) = cli.store.data else {
+        return Err(Error::Usage(
+            "--data DIR is required (or CAIRN_CLINIC_DATA)".into(),
+        ));
+    };
+    let now = now_ms();
+    let storage = cairn_clinic::open_sqlite(&dir, cli.store.key_file.as_deref(), now)?;
+    let server = Server::new(Box::new(storage));
+    match cli.command {
+        Command::Serve { listen, url } => serve(server, listen, url),
+        Command::Enroll {
+            patient,
+            expires_days,
+            url,
+        } => {
+            let url = match url {
+                Some(u) => u,
+                None => server.storage().server_url()?.ok_or_else(|| {
+                    Error::Usage(
+                        "no server address known: pass --url, or start `serve` once".into(),
+                    )
+                })?,
+            };
+            let code = admin::enrollment_code(&server, &patient, expires_days, &url, now)?;
+            println!("{code}");
+            Ok(())
+        }
+        Command::Devices { json } => {
+            let devices = server.storage().devices()?;
+            if json {
+                let all: Vec<_> = devices.iter().map(admin::device_json).collect();
+                println!("{}", pretty(&all));
+            } else {
+                print!("{}", admin::devices_table(&devices));
+            }
+            Ok(())
+        }
+        Command::Revoke { device_id } => {
+            match admin::revoke(server.storage(), &device_id, now)? {
+                RevokeOutcome::AlreadyRevoked => {
+                    println!("{} was already revoked", device_id.trim())
+                }
+                _ => println!("revoked {}", device_id.trim()),
+            }
+            Ok(())
+        }
+        Command::Entries { patient, json } => {
+            let entries = admin::entries(server.storage(), &patient)?;
+            if json {
+                println!("{}", pretty(&entries));
+            } else {
+                for e in &entries {
+                    println!(
+                        "{}  {}  {}{}",
+                        e["at"].as_str().unwrap_or(""),
+                        e["tracker"].as_str().unwrap_or(""),
+                        e["value"],
+                        e["note"]
+                            .as_str()
+                            .map_or(String::new(), |n| format!("  {}", n.replace('\n', " ")))
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::RotateKeys => {
+            let r = server.storage().rotate_keys(now)?;
+            println!(
+                "new HPKE key {:08x}; the previous key opens requests for 30 more days",
+                r.key_id
+            );
+            if r.purged > 0 {
+                println!(
+                    "{} retired key(s) past their grace period deleted",
+                    r.purged
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn pretty(v: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(v).expect("JSON values serialise")
+}
+
+fn serve(server: Server, listen: SocketAddr, url: Option<String>) -> Result<(), Error> {
+    if let Some(u) = &url {
+        cairn_core::sync::code::check_url(u).map_err(|e| Error::Usage(format!("--url: {e}")))?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Runtime(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| Error::Runtime(format!("cannot listen on {listen}: {}", e.kind())))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::Runtime(format!("cannot read the listening address: {e}")))?;
+        let url = url.or_else(|| addr.ip().is_loopback().then(|| format!("http://{addr}")));
+        match &url {
+            Some(u) => server.storage().set_server_url(Some(u))?,
+            None => tracing::warn!(
+                "not a loopback address and no --url: `enroll` needs --url for its codes"
+            ),
+        }
+        println!("cairn-clinic listening on http://{addr}");
+        let _ = std::io::stdout().flush();
+        cairn_clinic::http::serve(listener, Arc::new(server), shutdown())
+            .await
+            .map_err(|e| Error::Runtime(format!("the server stopped: {e}")))
+    })
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let term = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,1130 @@
+//! The SQLite backend: `DIR/clinic.sqlite`, WAL, `synchronous=FULL`, one
+//! connection (SQLite has one writer; write transactions are `BEGIN
+//! IMMEDIATE`, which is the device- and patient-row lock).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use cairn_core::sync::body::FieldWriter;
+use cairn_core::sync::hlc::Hlc;
+use cairn_core::sync::merge::Applied;
+use cairn_core::sync::messages::{Id16, RecordId, Rejected};
+use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior, params};
+use zeroize::Zeroizing;
+
+use super::{
+    Device, DeviceInfo, EnrollOutcome, EnrollTx, NewEnrollment, PatientRecords, PushOutcome,
+    PushTx, RecordState, RequestRef, RevokeOutcome, Rotated, Storage, WithdrawOutcome,
+};
+use crate::Error;
+use crate::ingest::{self, Candidate, Pull};
+use crate::keys::{self, GRACE_MS, HPKE_VALIDITY_MS, HpkeKey, KeySet};
+use crate::seal::{Place, Sealer, StorageKey};
+
+const SCHEMA: &str = include_str!("schema.sql");
+const SCHEMA_VERSION: i64 = 1;
+/// The database file's name inside the data directory.
+pub const FILE_NAME: &str = "clinic.sqlite";
+const PULL_PAGE: i64 = 256;
+
+/// u64 values (sequence numbers, HLCs, times) are stored as SQLite's
+/// signed 64-bit integers, bit for bit.
+fn i(v: u64) -> i64 {
+    v as i64
+}
+fn u(v: i64) -> u64 {
+    v as u64
+}
+
+fn id16(v: Vec<u8>) -> Result<Id16, Error> {
+    v.try_into()
+        .map_err(|_| Error::Runtime("the database holds an id that is not 16 bytes".into()))
+}
+
+fn arr32(v: &[u8]) -> Result<[u8; 32], Error> {
+    v.try_into()
+        .map_err(|_| Error::Runtime("the database holds a key that is not 32 bytes".into()))
+}
+
+/// The SQLite backend.
+pub struct Sqlite {
+    conn: Mutex<Connection>,
+    sealer: Sealer,
+    clinic_id: Id16,
+    path: PathBuf,
+}
+
+fn key_place<'a>(clinic: &'a Id16, key_id: &'a [u8; 4]) -> Place<'a> {
+    Place {
+        clinic,
+        patient: &[],
+        table: "keys",
+        record: key_id,
+        change: &[],
+    }
+}
+
+fn random_key_id(sealer: &Sealer) -> Result<u32, Error> {
+    loop {
+        let id = u32::from_be_bytes(sealer.random::<4>()?);
+        if id != 0 {
+            return Ok(id);
+        }
+    }
+}
+
+impl Sqlite {
+    /// Opens `DIR/clinic.sqlite`, creating the directory, the schema and
+    /// the clinic (its id, epoch, root key and first HPKE key) on first use.
+    /// Fails if `key` does not open the clinic's keys.
+    pub fn open(dir: &Path, key: &StorageKey, now_ms: u64) -> Result<Sqlite, Error> {
+        create_dir(dir)?;
+        let path = dir.join(FILE_NAME);
+        let conn = Connection::open(&path).map_err(|e| {
+            Error::Runtime(format!(
+                "cannot open the database: {}",
+                e.sqlite_error_code()
+                    .map_or_else(|| "not a database".to_owned(), |c| format!("{c:?}"))
+            ))
+        })?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if mode != "wal" {
+            return Err(Error::Runtime(
+                "the file system does not support WAL".into(),
+            ));
+        }
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;")?;
+        migrate(&conn)?;
+        let sealer = Sealer::new(key);
+        let clinic_id = ensure_clinic(&conn, &sealer, now_ms)?;
+        let db = Sqlite {
+            conn: Mutex::new(conn),
+            sealer,
+            clinic_id,
+            path,
+        };
+        // The storage key must open the clinic's keys.
+        db.load_keys()?;
+        Ok(db)
+    }
+
+    /// The clinic this database serves.
+    pub fn clinic_id(&self) -> Id16 {
+        self.clinic_id
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic mid-transaction rolled it back when the transaction was
+        // dropped; the connection is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` in a write transaction (`BEGIN IMMEDIATE`); commits when it
+    /// returns `(value, true)`, rolls back otherwise.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<(T, bool), Error>,
+    ) -> Result<T, Error> {
+        let mut conn = self.lock();
+        let t = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (value, commit) = f(&t)?;
+        if commit {
+            t.commit()?;
+        } else {
+            t.rollback()?;
+        }
+        Ok(value)
+    }
+
+    /// Runs `f` in a read transaction (one snapshot).
+    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, Error>) -> Result<T, Error> {
+        let mut conn = self.lock();
+        let t = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let value = f(&t)?;
+        t.commit()?;
+        Ok(value)
+    }
+
+    fn patient_place<'a>(
+        &'a self,
+        patient: &'a [u8],
+        table: &'a str,
+        record: &'a [u8],
+    ) -> Place<'a> {
+        Place {
+            clinic: &self.clinic_id,
+            patient,
+            table,
+            record,
+            change: &[],
+        }
+    }
+
+    fn open_tips(
+        &self,
+        patient: &[u8],
+        kind: u64,
+        rkey: &str,
+        sealed: &[u8],
+    ) -> Result<Vec<cairn_core::sync::messages::Change>, Error> {
+        let record = format!("{kind}/{rkey}");
+        let plain = self.sealer.open(
+            self.patient_place(patient, "records", record.as_bytes()),
+            sealed,
+        )?;
+        ingest::decode_tips(&plain)
+            .ok_or_else(|| Error::Runtime("a record's state does not decode".into()))
+    }
+
+    fn seal_tips(
+        &self,
+        patient: &[u8],
+        kind: u64,
+        rkey: &str,
+        tips: &[cairn_core::sync::messages::Change],
+    ) -> Result<Vec<u8>, Error> {
+        let record = format!("{kind}/{rkey}");
+        let plain = Zeroizing::new(ingest::encode_tips(tips));
+        self.sealer.seal(
+            self.patient_place(patient, "records", record.as_bytes()),
+            &plain,
+        )
+    }
+
+    fn insert_request(&self, t: &Transaction<'_>, r: &RequestRef) -> Result<bool, Error> {
+        let n = t.execute(
+            "INSERT INTO requests (clinic_id, device_id, request_id, received_at, request_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (clinic_id, device_id, request_id) DO NOTHING",
+            params![
+                &self.clinic_id[..],
+                &r.device_id[..],
+                &r.request_id[..],
+                i(r.now_ms),
+                &r.request_hash[..]
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn patient_by_name(&self, t: &Transaction<'_>, name: &str) -> Result<Option<Id16>, Error> {
+        let mac = self.sealer.name_mac(&self.clinic_id, name);
+        t.query_row(
+            "SELECT patient_id FROM patients WHERE clinic_id = ?1 AND name_mac = ?2",
+            params![&self.clinic_id[..], &mac[..]],
+            |r| r.get::<_, Vec<u8>>(0),
+        )
+        .optional()?
+        .map(id16)
+        .transpose()
+    }
+}
+
+/// Creates the data directory (mode 0700) if it is missing.
+pub(crate) fn create_dir(dir: &Path) -> Result<(), Error> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        b.mode(0o700);
+    }
+    b.create(dir)
+        .map_err(|e| Error::Runtime(format!("cannot create the data directory: {}", e.kind())))
+}
+
+fn migrate(conn: &Connection) -> Result<(), Error> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    match version {
+        0 => {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE;
+                 {SCHEMA}
+                 PRAGMA user_version = {SCHEMA_VERSION};
+                 COMMIT;"
+            ))
+            .or_else(|e| {
+                // Another process created the schema first.
+                let _ = conn.execute_batch("ROLLBACK");
+                let now: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                if now == SCHEMA_VERSION {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })?;
+            Ok(())
+        }
+        SCHEMA_VERSION => Ok(()),
+        v => Err(Error::Runtime(format!(
+            "the database's schema version {v} is newer than this build's ({SCHEMA_VERSION})"
+        ))),
+    }
+}
+
+/// Creates this data directory's clinic on first use (the `server` row's
+/// primary key makes it once, whoever races).
+fn ensure_clinic(conn: &Connection, sealer: &Sealer, now_ms: u64) -> Result<Id16, Error> {
+    let t = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let clinic_id: Id16 = sealer.random()?;
+    let n = t.execute(
+        "INSERT INTO server (id, clinic_id) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING",
+        params![&clinic_id[..]],
+    )?;
+    if n == 1 {
+        let epoch: Id16 = sealer.random()?;
+        let root_pkcs8 = keys::new_root()?;
+        let root = keys::root_from_pkcs8(&root_pkcs8)?;
+        let root_id = random_key_id(sealer)?;
+        let root_id_b = root_id.to_be_bytes();
+        let sealed_root = sealer.seal(key_place(&clinic_id, &root_id_b), &root_pkcs8)?;
+        t.execute(
+            "INSERT INTO clinics (clinic_id, root_key_id, epoch, keys_version, created_at)
+             VALUES (?1, ?2, ?3, 1, ?4)",
+            params![&clinic_id[..], root_id, &epoch[..], i(now_ms)],
+        )?;
+        t.execute(
+            "INSERT INTO keys (clinic_id, key_id, kind, public, sealed_private, not_before, not_after, state)
+             VALUES (?1, ?2, 'root', ?3, ?4, ?5, ?6, 'current')",
+            params![
+                &clinic_id[..],
+                root_id,
+                &cairn_core::sync::wire::public_key(&root)[..],
+                sealed_root,
+                i(now_ms),
+                i64::MAX
+            ],
+        )?;
+        let mut hpke_id = random_key_id(sealer)?;
+        while hpke_id == root_id {
+            hpke_id = random_key_id(sealer)?;
+        }
+        insert_hpke_key(&t, sealer, &clinic_id, &root, hpke_id, now_ms)?;
+        t.commit()?;
+        return Ok(clinic_id);
+    }
+    let id: Vec<u8> = t.query_row("SELECT clinic_id FROM server WHERE id = 1", [], |r| {
+        r.get(0)
+    })?;
+    t.commit()?;
+    id16(id)
+}
+
+/// Inserts a new current HPKE key; false if its id is taken.
+fn insert_hpke_key(
+    t: &Transaction<'_>,
+    sealer: &Sealer,
+    clinic_id: &Id16,
+    root: &ring::signature::Ed25519KeyPair,
+    key_id: u32,
+    now_ms: u64,
+) -> Result<bool, Error> {
+    let (private, public) = keys::new_hpke(sealer.random()?);
+    let not_after = now_ms + HPKE_VALIDITY_MS;
+    let sig = keys::certify(root, clinic_id, key_id, &public, now_ms, not_after);
+    let kid = key_id.to_be_bytes();
+    let sealed = sealer.seal(key_place(clinic_id, &kid), &*private)?;
+    let n = t.execute(
+        "INSERT INTO keys (clinic_id, key_id, kind, public, sealed_private, not_before, not_after, signature, state)
+         VALUES (?1, ?2, 'hpke', ?3, ?4, ?5, ?6, ?7, 'current')
+         ON CONFLICT (clinic_id, key_id) DO NOTHING",
+        params![
+            &clinic_id[..],
+            key_id,
+            &public[..],
+            sealed,
+            i(now_ms),
+            i(not_after),
+            &sig[..]
+        ],
+    )?;
+    Ok(n == 1)
+}
+
+/// The `(seq, change id)` stored from `device` for seqs in `[first, last]`,
+/// at most [`ingest::MAX_HELD`], for a `sequence_reused` error.
+fn held_changes(
+    t: &Transaction<'_>,
+    clinic: &[u8],
+    device: &[u8],
+    first: u64,
+    last: u64,
+) -> Result<Vec<(u64, Id16)>, Error> {
+    let mut stmt = t.prepare_cached(
+        "SELECT seq, change_id FROM changes
+         WHERE clinic_id = ?1 AND device_id = ?2 AND seq BETWEEN ?3 AND ?4
+         ORDER BY seq LIMIT ?5",
+    )?;
+    let rows = stmt.query_map(
+        params![clinic, device, i(first), i(last), ingest::MAX_HELD as i64],
+        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+    )?;
+    rows.map(|r| {
+        let (seq, id) = r?;
+        Ok((u(seq), id16(id)?))
+    })
+    .collect()
+}
+
+fn encode_categories(categories: &[u64]) -> Vec<u8> {
+    let mut w = FieldWriter::with_capacity(16);
+    for c in categories {
+        w.uint_always(1, *c);
+    }
+    w.finish()
+}
+
+impl Storage for Sqlite {
+    fn keys_version(&self) -> Result<i64, Error> {
+        Ok(self.lock().query_row(
+            "SELECT keys_version FROM clinics WHERE clinic_id = ?1",
+            params![&self.clinic_id[..]],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn load_keys(&self) -> Result<KeySet, Error> {
+        let c = &self.clinic_id;
+        self.read(|t| {
+            let (root_id, epoch, version): (u32, Vec<u8>, i64) = t.query_row(
+                "SELECT root_key_id, epoch, keys_version FROM clinics WHERE clinic_id = ?1",
+                params![&c[..]],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            let sealed_root: Vec<u8> = t.query_row(
+                "SELECT sealed_private FROM keys WHERE clinic_id = ?1 AND key_id = ?2 AND kind = 'root'",
+                params![&c[..], root_id],
+                |r| r.get(0),
+            )?;
+            let pkcs8 = self
+                .sealer
+                .open(key_place(c, &root_id.to_be_bytes()), &sealed_root)?;
+            let root = keys::root_from_pkcs8(&pkcs8)?;
+            let mut stmt = t.prepare(
+                "SELECT key_id, public, sealed_private, not_before, not_after, signature, state
+                 FROM keys WHERE clinic_id = ?1 AND kind = 'hpke'
+                 ORDER BY state = 'current' DESC, not_before DESC",
+            )?;
+            let rows = stmt.query_map(params![&c[..]], |r| {
+                Ok((
+                    r.get::<_, u32>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Vec<u8>>(5)?,
+                    r.get::<_, String>(6)?,
+                ))
+            })?;
+            let mut hpke = Vec::new();
+            for row in rows {
+                let (key_id, public, sealed, nb, na, sig, state) = row?;
+                let private = self
+                    .sealer
+                    .open(key_place(c, &key_id.to_be_bytes()), &sealed)?;
+                hpke.push(HpkeKey {
+                    key_id,
+                    public: arr32(&public)?,
+                    private: Zeroizing::new(arr32(&private)?),
+                    not_before_ms: u(nb),
+                    not_after_ms: u(na),
+                    signature: sig.try_into().map_err(|_| {
+                        Error::Runtime("the database holds a certificate signature that is not 64 bytes".into())
+                    })?,
+                    current: state == "current",
+                });
+            }
+            if hpke.iter().filter(|k| k.current).count() != 1 {
+                return Err(Error::Runtime(
+                    "the clinic must have exactly one current HPKE key".into(),
+                ));
+            }
+            Ok(KeySet {
+                clinic_id: *c,
+                epoch: id16(epoch)?,
+                version,
+                root,
+                hpke,
+            })
+        })
+    }
+
+    fn device(&self, device_id: &Id16) -> Result<Option<Device>, Error> {
+        let row = self
+            .lock()
+            .query_row(
+                "SELECT patient_id, public_key, revoked_at FROM devices
+                 WHERE clinic_id = ?1 AND device_id = ?2",
+                params![&self.clinic_id[..], &device_id[..]],
+                |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        row.map(|(p, k, revoked)| {
+            Ok(Device {
+                patient_id: id16(p)?,
+                public_key: arr32(&k)?,
+                revoked: revoked.is_some(),
+            })
+        })
+        .transpose()
+    }
+
+    fn enroll(&self, tx: &EnrollTx<'_>) -> Result<EnrollOutcome, Error> {
+        let c = &self.clinic_id[..];
+        let r = &tx.request;
+        let body = tx.body;
+        self.write(|t| {
+            if !self.insert_request(t, r)? {
+                return Ok((EnrollOutcome::Replayed, false));
+            }
+            let row: Option<(Vec<u8>, Vec<u8>)> = t
+                .query_row(
+                    "SELECT patient_id, sealed_secret FROM enrollments
+                     WHERE clinic_id = ?1 AND enrollment_id = ?2",
+                    params![c, &body.enrollment_id[..]],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((patient, sealed)) = row else {
+                return Ok((EnrollOutcome::BadProof, false));
+            };
+            let secret = self.sealer.open(
+                self.patient_place(&patient, "enrollments", &body.enrollment_id),
+                &sealed,
+            )?;
+            let secret: Zeroizing<[u8; 16]> = Zeroizing::new(
+                secret[..]
+                    .try_into()
+                    .map_err(|_| Error::Runtime("an enrollment secret is not 16 bytes".into()))?,
+            );
+            if !body.proof_ok(&secret) {
+                return Ok((EnrollOutcome::BadProof, false));
+            }
+            let key = &body.device_key[..];
+            let consumed: Option<Vec<u8>> = t
+                .query_row(
+                    "UPDATE enrollments SET used_by = ?3, used_at = COALESCE(used_at, ?4)
+                     WHERE clinic_id = ?1 AND enrollment_id = ?2 AND revoked = 0
+                       AND expires_at > ?4 AND (used_by IS NULL OR used_by = ?3)
+                     RETURNING patient_id",
+                    params![c, &body.enrollment_id[..], key, i(r.now_ms)],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if consumed.is_none() {
+                let (revoked, used_by): (bool, Option<Vec<u8>>) = t.query_row(
+                    "SELECT revoked, used_by FROM enrollments
+                     WHERE clinic_id = ?1 AND enrollment_id = ?2",
+                    params![c, &body.enrollment_id[..]],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                let why = if revoked {
+                    EnrollOutcome::Revoked
+                } else if used_by.is_some_and(|u| u != key) {
+                    EnrollOutcome::Used
+                } else {
+                    EnrollOutcome::Expired
+                };
+                return Ok((why, false));
+            }
+            let cats = self.sealer.seal(
+                self.patient_place(&patient, "devices", &r.device_id),
+                &encode_categories(&body.categories),
+            )?;
+            t.execute(
+                "INSERT INTO devices (clinic_id, device_id, patient_id, public_key, enrollment_id,
+                                      last_applied_seq, sealed_categories, enrolled_at, last_seen_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7)
+                 ON CONFLICT (clinic_id, device_id) DO NOTHING",
+                params![
+                    c,
+                    &r.device_id[..],
+                    &patient,
+                    key,
+                    &body.enrollment_id[..],
+                    cats,
+                    i(r.now_ms)
+                ],
+            )?;
+            let (dev_patient, last_applied, revoked_at): (Vec<u8>, i64, Option<i64>) = t
+                .query_row(
+                    "SELECT patient_id, last_applied_seq, revoked_at FROM devices
+                     WHERE clinic_id = ?1 AND device_id = ?2",
+                    params![c, &r.device_id[..]],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?;
+            if revoked_at.is_some() {
+                return Ok((EnrollOutcome::DeviceRevoked, false));
+            }
+            if dev_patient != patient {
+                return Ok((EnrollOutcome::OtherPatient, false));
+            }
+            t.execute(
+                "UPDATE devices SET last_seen_at = ?3 WHERE clinic_id = ?1 AND device_id = ?2",
+                params![c, &r.device_id[..], i(r.now_ms)],
+            )?;
+            Ok((
+                EnrollOutcome::Enrolled {
+                    patient_id: id16(patient)?,
+                    last_applied: u(last_applied),
+                },
+                true,
+            ))
+        })
+    }
+
+    fn ingest_batch(&self, tx: PushTx) -> Result<PushOutcome, Error> {
+        let c = &self.clinic_id[..];
+        let r = tx.request;
+        let device = &r.device_id[..];
+        let now = r.now_ms;
+        self.write(|t| {
+            if !self.insert_request(t, &r)? {
+                return Ok((PushOutcome::Replayed, false));
+            }
+            let row: Option<(Vec<u8>, i64, Option<i64>)> = t
+                .query_row(
+                    "SELECT patient_id, last_applied_seq, revoked_at FROM devices
+                     WHERE clinic_id = ?1 AND device_id = ?2",
+                    params![c, device],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((patient, last_applied, None)) = row else {
+                return Ok((PushOutcome::DeviceRevoked, false));
+            };
+            let last_applied = u(last_applied);
+            if tx.first > last_applied.saturating_add(1) {
+                return Ok((PushOutcome::Gap { last_applied }, false));
+            }
+            // The patient's feed row: its counter and clock, and (on
+            // PostgreSQL) the lock that orders this patient's ingests.
+            let (position, hlc): (i64, i64) = t.query_row(
+                "UPDATE feeds SET position = position WHERE clinic_id = ?1 AND patient_id = ?2
+                 RETURNING position, hlc",
+                params![c, &patient],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let (mut position, mut clock) = (u(position), Hlc(u(hlc)));
+            let mut rejected = Vec::new();
+            let mut restamped = Vec::new();
+            let mut stored = 0usize;
+            let mut reject = |seq: u64, change_id: Id16, code: u64, reason: &str| -> Result<(), Error> {
+                t.execute(
+                    "INSERT INTO rejections (clinic_id, device_id, seq, change_id, reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (clinic_id, device_id, seq) DO NOTHING",
+                    params![c, device, i(seq), &change_id[..], i(code)],
+                )?;
+                rejected.push(Rejected {
+                    seq,
+                    change_id,
+                    code,
+                    reason: reason.to_owned(),
+                });
+                Ok(())
+            };
+            for cand in tx.changes {
+                let mut ch = match cand {
+                    Candidate::Rejected {
+                        seq,
+                        change_id,
+                        code,
+                        reason,
+                    } => {
+                        reject(seq, change_id, code, reason)?;
+                        continue;
+                    }
+                    Candidate::Valid(ch) => ch,
+                };
+                let rkey = ingest::record_key(&ch.record_id);
+                if let RecordId::Bytes(_) = ch.record_id {
+                    t.execute(
+                        "INSERT INTO record_owners (clinic_id, record_id, patient_id) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (clinic_id, record_id) DO NOTHING",
+                        params![c, &rkey, &patient],
+                    )?;
+                    let owner: Vec<u8> = t.query_row(
+                        "SELECT patient_id FROM record_owners WHERE clinic_id = ?1 AND record_id = ?2",
+                        params![c, &rkey],
+                        |r| r.get(0),
+                    )?;
+                    if owner != patient {
+                        let code = ingest::REASON_FOREIGN;
+                        reject(ch.seq, ch.change_id, code, ingest::reason_text(code))?;
+                        continue;
+                    }
+                }
+                if ch.seq <= last_applied {
+                    // At or below last applied only a duplicate may come
+                    // (or a change rejected before, which is said again).
+                    let held: Option<i64> = t
+                        .query_row(
+                            "SELECT hlc FROM changes
+                             WHERE clinic_id = ?1 AND change_id = ?2 AND device_id = ?3",
+                            params![c, &ch.change_id[..], device],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    if let Some(hlc) = held {
+                        // Its re-stamp, if it had one, is said again (the
+                        // first reply may have been lost).
+                        if u(hlc) != ch.hlc {
+                            restamped.push((ch.change_id, u(hlc)));
+                        }
+                        continue;
+                    }
+                    let was: Option<i64> = t
+                        .query_row(
+                            "SELECT reason FROM rejections
+                             WHERE clinic_id = ?1 AND device_id = ?2 AND change_id = ?3",
+                            params![c, device, &ch.change_id[..]],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    if let Some(code) = was {
+                        reject(ch.seq, ch.change_id, u(code), ingest::reason_text(u(code)))?;
+                        continue;
+                    }
+                    let held = held_changes(t, c, device, tx.first, last_applied)?;
+                    return Ok((PushOutcome::SequenceReused { last_applied, held }, false));
+                }
+                let sent_hlc = ch.hlc;
+                let restamp = ingest::stamp(&mut clock, &mut ch, now);
+                let encoded = Zeroizing::new(ingest::encode_change(&ch));
+                let sealed = self.sealer.seal(
+                    Place {
+                        clinic: &self.clinic_id,
+                        patient: &patient,
+                        table: "changes",
+                        record: rkey.as_bytes(),
+                        change: &ch.change_id,
+                    },
+                    &encoded,
+                )?;
+                let n = t.execute(
+                    "INSERT INTO changes (clinic_id, patient_id, change_id, device_id, seq, server_seq,
+                                          record_table, record_id, hlc, op, sealed_body, received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                     ON CONFLICT DO NOTHING",
+                    params![
+                        c,
+                        &patient,
+                        &ch.change_id[..],
+                        device,
+                        i(ch.seq),
+                        i(position + 1),
+                        i(ch.kind),
+                        &rkey,
+                        i(ch.hlc),
+                        ch.op as i64,
+                        sealed,
+                        i(now)
+                    ],
+                )?;
+                if n == 0 {
+                    // The change id is stored already: from this device, a
+                    // duplicate whatever its seq.
+                    let holder: Option<(Vec<u8>, i64)> = t
+                        .query_row(
+                            "SELECT device_id, hlc FROM changes WHERE clinic_id = ?1 AND change_id = ?2",
+                            params![c, &ch.change_id[..]],
+                            |r| Ok((r.get(0)?, r.get(1)?)),
+                        )
+                        .optional()?;
+                    match holder {
+                        Some((d, hlc)) if d == device => {
+                            if u(hlc) != sent_hlc {
+                                restamped.push((ch.change_id, u(hlc)));
+                            }
+                        }
+                        Some(_) => reject(
+                            ch.seq,
+                            ch.change_id,
+                            ingest::REASON_MALFORMED,
+                            "the change id belongs to another device",
+                        )?,
+                        None => {
+                            // (device, seq) above last applied is never
+                            // stored: this cannot happen.
+                            let held = held_changes(t, c, device, tx.first, last_applied)?;
+                            return Ok((PushOutcome::SequenceReused { last_applied, held }, false));
+                        }
+                    }
+                    continue;
+                }
+                position += 1;
+                stored += 1;
+                if let Some(h) = restamp {
+                    restamped.push((ch.change_id, h));
+                }
+                let kind = ch.kind;
+                let state: Option<Vec<u8>> = t
+                    .query_row(
+                        "SELECT sealed_state FROM records
+                         WHERE clinic_id = ?1 AND patient_id = ?2 AND record_table = ?3 AND record_id = ?4",
+                        params![c, &patient, i(kind), &rkey],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let tips = match state {
+                    Some(s) => self.open_tips(&patient, kind, &rkey, &s)?,
+                    None => Vec::new(),
+                };
+                let (tips, applied) = ingest::merge_into(tips, ch);
+                if applied == Applied::Seen {
+                    continue;
+                }
+                let sealed = self.seal_tips(&patient, kind, &rkey, &tips)?;
+                t.execute(
+                    "INSERT INTO records (clinic_id, patient_id, record_table, record_id, sealed_state, stamp, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (clinic_id, patient_id, record_table, record_id) DO UPDATE
+                     SET sealed_state = excluded.sealed_state, stamp = excluded.stamp,
+                         updated_at = excluded.updated_at",
+                    params![c, &patient, i(kind), &rkey, sealed, i(tips[0].hlc), i(now)],
+                )?;
+            }
+            let last_applied = last_applied.max(tx.last);
+            t.execute(
+                "UPDATE feeds SET position = ?3, hlc = ?4 WHERE clinic_id = ?1 AND patient_id = ?2",
+                params![c, &patient, i(position), i(clock.0)],
+            )?;
+            t.execute(
+                "UPDATE devices SET last_applied_seq = ?3, last_seen_at = ?4
+                 WHERE clinic_id = ?1 AND device_id = ?2",
+                params![c, device, i(last_applied), i(now)],
+            )?;
+
+            // The pull, in the same snapshot.
+            let mut pull = Pull::new(tx.pull_after.unwrap_or(0), tx.pull_after.is_some());
+            let mut stmt = t.prepare_cached(
+                "SELECT server_seq, device_id, change_id, record_id, sealed_body FROM changes
+                 WHERE clinic_id = ?1 AND patient_id = ?2 AND server_seq > ?3
+                 ORDER BY server_seq LIMIT ?4",
+            )?;
+            'pages: loop {
+                let mut rows = stmt.query(params![c, &patient, i(pull.position), PULL_PAGE])?;
+                let mut n = 0;
+                while let Some(row) = rows.next()? {
+                    n += 1;
+                    let pos = u(row.get(0)?);
+                    let from: Vec<u8> = row.get(1)?;
+                    let own = from == device;
+                    if own && pull.skip_own {
+                        pull.offer(pos, true, &[]);
+                        continue;
+                    }
+                    let change_id: Vec<u8> = row.get(2)?;
+                    let rkey: String = row.get(3)?;
+                    let sealed: Vec<u8> = row.get(4)?;
+                    let body = self.sealer.open(
+                        Place {
+                            clinic: &self.clinic_id,
+                            patient: &patient,
+                            table: "changes",
+                            record: rkey.as_bytes(),
+                            change: &change_id,
+                        },
+                        &sealed,
+                    )?;
+                    if !pull.offer(pos, own, &body) {
+                        break 'pages;
+                    }
+                }
+                if n < PULL_PAGE {
+                    break;
+                }
+            }
+            drop(stmt);
+            Ok((
+                PushOutcome::Applied {
+                    last_applied,
+                    rejected,
+                    restamped,
+                    cursor: pull.cursor(),
+                    more: pull.more,
+                    pulled: pull.changes,
+                    stored,
+                },
+                true,
+            ))
+        })
+    }
+
+    fn withdraw(&self, r: &RequestRef) -> Result<WithdrawOutcome, Error> {
+        let c = &self.clinic_id[..];
+        self.write(|t| {
+            if !self.insert_request(t, r)? {
+                return Ok((WithdrawOutcome::Replayed, false));
+            }
+            let last: Option<i64> = t
+                .query_row(
+                    "UPDATE devices SET revoked_at = ?3, withdrawn = 1, last_seen_at = ?3
+                     WHERE clinic_id = ?1 AND device_id = ?2 AND revoked_at IS NULL
+                     RETURNING last_applied_seq",
+                    params![c, &r.device_id[..], i(r.now_ms)],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(match last {
+                Some(l) => (WithdrawOutcome::Withdrawn { last_applied: u(l) }, true),
+                None => (WithdrawOutcome::DeviceRevoked, false),
+            })
+        })
+    }
+
+    fn create_enrollment(
+        &self,
+        name: &str,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<NewEnrollment, Error> {
+        let c = &self.clinic_id[..];
+        let mac = self.sealer.name_mac(&self.clinic_id, name);
+        let new_patient: Id16 = self.sealer.random()?;
+        let enrollment_id: Id16 = self.sealer.random()?;
+        let secret = Zeroizing::new(self.sealer.random::<16>()?);
+        self.write(|t| {
+            let sealed_name = self.sealer.seal(
+                self.patient_place(&new_patient, "patients", &new_patient),
+                name.trim().as_bytes(),
+            )?;
+            t.execute(
+                "INSERT INTO patients (clinic_id, patient_id, name_mac, sealed_name, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (clinic_id, name_mac) DO NOTHING",
+                params![c, &new_patient[..], &mac[..], sealed_name, i(now_ms)],
+            )?;
+            let patient = self
+                .patient_by_name(t, name)?
+                .ok_or_else(|| Error::Runtime("the patient was not created".into()))?;
+            t.execute(
+                "INSERT INTO feeds (clinic_id, patient_id, position, hlc) VALUES (?1, ?2, 0, 0)
+                 ON CONFLICT (clinic_id, patient_id) DO NOTHING",
+                params![c, &patient[..]],
+            )?;
+            let sealed_secret = self.sealer.seal(
+                self.patient_place(&patient, "enrollments", &enrollment_id),
+                &*secret,
+            )?;
+            t.execute(
+                "INSERT INTO enrollments (clinic_id, enrollment_id, patient_id, sealed_secret,
+                                          expires_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    c,
+                    &enrollment_id[..],
+                    &patient[..],
+                    sealed_secret,
+                    i(expires_at_ms),
+                    i(now_ms)
+                ],
+            )?;
+            Ok((
+                NewEnrollment {
+                    patient_id: patient,
+                    enrollment_id,
+                    secret: secret.clone(),
+                },
+                true,
+            ))
+        })
+    }
+
+    fn devices(&self) -> Result<Vec<DeviceInfo>, Error> {
+        let c = &self.clinic_id[..];
+        self.read(|t| {
+            let mut stmt = t.prepare(
+                "SELECT d.device_id, d.patient_id, p.sealed_name, d.enrolled_at, d.last_seen_at,
+                        d.last_applied_seq, d.revoked_at, d.withdrawn
+                 FROM devices d JOIN patients p
+                   ON p.clinic_id = d.clinic_id AND p.patient_id = d.patient_id
+                 WHERE d.clinic_id = ?1
+                 ORDER BY d.enrolled_at, d.device_id",
+            )?;
+            let rows = stmt.query_map(params![c], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, Option<i64>>(6)?,
+                    r.get::<_, bool>(7)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (device, patient, sealed_name, enrolled, seen, last, revoked, withdrawn) = row?;
+                let name = self.sealer.open(
+                    self.patient_place(&patient, "patients", &patient),
+                    &sealed_name,
+                )?;
+                out.push(DeviceInfo {
+                    device_id: id16(device)?,
+                    patient_id: id16(patient)?,
+                    patient: String::from_utf8_lossy(&name).into_owned(),
+                    enrolled_at_ms: u(enrolled),
+                    last_seen_ms: seen.map(u),
+                    last_applied: u(last),
+                    revoked_at_ms: revoked.map(u),
+                    withdrawn,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn revoke(&self, device_id: &Id16, now_ms: u64) -> Result<RevokeOutcome, Error> {
+        let c = &self.clinic_id[..];
+        self.write(|t| {
+            let n = t.execute(
+                "UPDATE devices SET revoked_at = ?3
+                 WHERE clinic_id = ?1 AND device_id = ?2 AND revoked_at IS NULL",
+                params![c, &device_id[..], i(now_ms)],
+            )?;
+            if n == 1 {
+                return Ok((RevokeOutcome::Revoked, true));
+            }
+            let known = t
+                .query_row(
+                    "SELECT 1 FROM devices WHERE clinic_id = ?1 AND device_id = ?2",
+                    params![c, &device_id[..]],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            Ok((
+                if known {
+                    RevokeOutcome::AlreadyRevoked
+                } else {
+                    RevokeOutcome::Unknown
+                },
+                false,
+            ))
+        })
+    }
+
+    fn records(&self, name: &str, record_kind: u64) -> Result<Option<PatientRecords>, Error> {
+        let c = &self.clinic_id[..];
+        self.read(|t| {
+            let Some(patient) = self.patient_by_name(t, name)? else {
+                return Ok(None);
+            };
+            let mut stmt = t.prepare(
+                "SELECT record_id, sealed_state FROM records
+                 WHERE clinic_id = ?1 AND patient_id = ?2 AND record_table = ?3
+                 ORDER BY record_id",
+            )?;
+            let rows = stmt.query_map(params![c, &patient[..], i(record_kind)], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?;
+            let mut records = Vec::new();
+            for row in rows {
+                let (rkey, sealed) = row?;
+                let tips = self.open_tips(&patient, record_kind, &rkey, &sealed)?;
+                let Some(first) = tips.first() else { continue };
+                records.push(RecordState {
+                    record_id: first.record_id.clone(),
+                    tips,
+                });
+            }
+            let mut stmt = t.prepare(
+                "SELECT device_id FROM devices WHERE clinic_id = ?1 AND patient_id = ?2 AND withdrawn = 1",
+            )?;
+            let withdrawn = stmt
+                .query_map(params![c, &patient[..]], |r| r.get::<_, Vec<u8>>(0))?
+                .map(|r| id16(r?))
+                .collect::<Result<Vec<_>, Error>>()?;
+            Ok(Some(PatientRecords { records, withdrawn }))
+        })
+    }
+
+    fn rotate_keys(&self, now_ms: u64) -> Result<Rotated, Error> {
+        let keyset = self.load_keys()?;
+        let c = &self.clinic_id;
+        self.write(|t| {
+            let mut stmt = t.prepare(
+                "SELECT key_id, public, not_before, not_after FROM keys
+                 WHERE clinic_id = ?1 AND kind = 'hpke' AND state = 'current'",
+            )?;
+            let current = stmt
+                .query_map(params![&c[..]], |r| {
+                    Ok((
+                        r.get::<_, u32>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            drop(stmt);
+            for (key_id, public, nb, na) in current {
+                // Retired now: its certificate ends now, and it opens
+                // requests for the grace period after that.
+                let na = u(na).min(now_ms);
+                let sig = keys::certify(&keyset.root, c, key_id, &arr32(&public)?, u(nb), na);
+                t.execute(
+                    "UPDATE keys SET state = 'retiring', not_after = ?3, signature = ?4
+                     WHERE clinic_id = ?1 AND key_id = ?2",
+                    params![&c[..], key_id, i(na), &sig[..]],
+                )?;
+            }
+            let root_id: u32 = t.query_row(
+                "SELECT root_key_id FROM clinics WHERE clinic_id = ?1",
+                params![&c[..]],
+                |r| r.get(0),
+            )?;
+            let key_id = loop {
+                let id = random_key_id(&self.sealer)?;
+                if id != root_id && insert_hpke_key(t, &self.sealer, c, &keyset.root, id, now_ms)? {
+                    break id;
+                }
+            };
+            let purged = t.execute(
+                "DELETE FROM keys WHERE clinic_id = ?1 AND kind = 'hpke' AND state = 'retiring'
+                   AND not_after < ?2",
+                params![&c[..], i(now_ms.saturating_sub(GRACE_MS))],
+            )?;
+            t.execute(
+                "UPDATE clinics SET keys_version = keys_version + 1 WHERE clinic_id = ?1",
+                params![&c[..]],
+            )?;
+            Ok((Rotated { key_id, purged }, true))
+        })
+    }
+
+    fn server_url(&self) -> Result<Option<String>, Error> {
+        Ok(self
+            .lock()
+            .query_row("SELECT url FROM server WHERE id = 1", [], |r| r.get(0))?)
+    }
+
+    fn set_server_url(&self, url: Option<&str>) -> Result<(), Error> {
+        self.lock()
+            .execute("UPDATE server SET url = ?1 WHERE id = 1", params![url])?;
+        Ok(())
+    }
+
+    fn prune_requests(&self, before_ms: u64) -> Result<usize, Error> {
+        Ok(self.lock().execute(
+            "DELETE FROM requests WHERE clinic_id = ?1 AND received_at < ?2",
+            params![&self.clinic_id[..], i(before_ms)],
+        )?)
+    }
+}
