@@ -756,6 +756,307 @@ fn the_committed_v2_fixture_upgrades_to_envelope_2_and_reads() {
     assert!(s.integrity_check().unwrap());
 }
 
+/// Writes the v3 fixture (schema version 3, envelope 2: journal plus
+/// reminders, before sync). Written by commit 6e6c91b, the last build whose
+/// schema is version 3. Run by hand with
+/// `CAIRN_WRITE_FIXTURE=1 cargo test -p cairn-core --test store make_v3_fixture -- --ignored`,
+/// only when schema version 3's writer is what is checked out.
+#[test]
+#[ignore]
+fn make_v3_fixture() {
+    use cairn_core::reminders::{Category, NewReminder, QuietHours, ReminderReport, Schedule};
+    use chrono::{NaiveDate, NaiveTime};
+    if std::env::var_os("CAIRN_WRITE_FIXTURE").is_none() {
+        return;
+    }
+    assert_eq!(
+        SCHEMA_VERSION, 3,
+        "check out a schema-v3 build to rewrite the v3 fixture"
+    );
+    let p = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/v3.cairn"
+    ));
+    let _ = std::fs::remove_file(p);
+    let s = Store::create(p, Key::Raw(&[0x42; 32]), opts()).unwrap();
+    let custom = s
+        .add_tracker(NewTracker {
+            name: "Fixture trail minutes".into(),
+            kind: TrackerKind::Duration { max_minutes: 600 },
+        })
+        .unwrap();
+    let gone_tracker = s
+        .add_tracker(NewTracker {
+            name: "Fixture gone".into(),
+            kind: TrackerKind::Count,
+        })
+        .unwrap();
+    s.delete_tracker(&gone_tracker.id).unwrap();
+    let mut n = entry("mood", Value::Scale(4.0), at(2026, 3, 8, 7, 30));
+    n.zone = "America/Chicago".into();
+    n.note = Some("fixture note".into());
+    n.tags = vec![Tag::parse("trigger:fixture").unwrap()];
+    let first = s.log(n.clone()).unwrap();
+    n.value = Value::Scale(5.0);
+    s.update_entry(&first.id, n).unwrap();
+    let gone = s
+        .log(entry("energy", Value::Scale(2.0), at(2026, 3, 9, 8, 0)))
+        .unwrap();
+    s.delete_entry(&gone.id).unwrap();
+    s.log(entry(
+        &custom.id,
+        Value::Duration { minutes: 35 },
+        at(2026, 3, 10, 18, 0),
+    ))
+    .unwrap();
+    let mut rule = NewReminder::new(
+        Category::Medication,
+        Schedule::Daily {
+            times: vec![NaiveTime::from_hms_opt(8, 0, 0).unwrap()],
+        },
+        NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+    );
+    rule.title = Some("fixture pill".into());
+    let rule = s.add_reminder(rule).unwrap();
+    let gone_rule = s
+        .add_reminder(NewReminder::new(
+            Category::CheckIn,
+            Schedule::Daily {
+                times: vec![NaiveTime::from_hms_opt(20, 0, 0).unwrap()],
+            },
+            NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        ))
+        .unwrap();
+    s.delete_reminder(&gone_rule.id).unwrap();
+    s.record_event("infusion", at(2026, 3, 9, 15, 0), "America/Chicago")
+        .unwrap();
+    s.set_quiet_hours(Some(QuietHours {
+        start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+        end: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+    }))
+    .unwrap();
+    let occ = s
+        .occurrences(at(2026, 3, 9, 0, 0), at(2026, 3, 10, 0, 0), "Europe/London")
+        .unwrap();
+    let o = occ.iter().find(|o| o.reminder_id == rule.id).unwrap();
+    s.report_reminder(
+        &o.key,
+        o.fire_ms,
+        ReminderReport::Done {
+            at_ms: o.fire_ms + 60_000,
+        },
+    )
+    .unwrap();
+    s.close().unwrap();
+}
+
+#[test]
+fn the_committed_v3_fixture_upgrades_to_v4_and_reads() {
+    use cairn_core::reminders::{Limits, ReminderReport};
+    use cairn_core::sync::code::EnrollmentCode;
+    use cairn_core::sync::device::{Category, Enrollment};
+    // core/tests/fixtures/v3.cairn was written by schema version 3 (envelope
+    // 2, before sync) with the key [0x42; 32]; see make_v3_fixture.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v3.cairn");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v3.cairn"),
+        &p,
+    )
+    .unwrap();
+    let version = |p: &std::path::Path| -> i64 {
+        raw(p)
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    let count = |conn: &rusqlite::Connection, sql: &str| -> i64 {
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    };
+    assert_eq!(version(&p), 3);
+    let before: Vec<(i64, String, String, i64, String)> = raw(&p)
+        .prepare("SELECT seq, record_table, record_id, revision, op FROM outbox ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(before.len(), 14, "every write of the fixture");
+    // A wrong key neither opens nor migrates it.
+    assert!(matches!(
+        Store::open(&p, Key::Raw(&KEY), opts()),
+        Err(Error::WrongKey)
+    ));
+    assert_eq!(version(&p), 3);
+    let s = Store::open(&p, Key::Raw(&[0x42; 32]), opts()).unwrap();
+    assert_eq!(version(&p), SCHEMA_VERSION);
+    let conn = raw(&p);
+    // The sync tables exist and are empty: nothing is enrolled yet.
+    for table in [
+        "sync_state",
+        "sync_meta",
+        "sync_outbox",
+        "conflicts",
+        "sync_log",
+        "sync_pending",
+    ] {
+        assert_eq!(
+            count(&conn, &format!("SELECT count(*) FROM {table}")),
+            0,
+            "{table}"
+        );
+    }
+    // Every outbox row is kept, and each has its own change id.
+    let after: Vec<(i64, String, String, i64, String, String)> = conn
+        .prepare(
+            "SELECT seq, record_table, record_id, revision, op, change_id FROM outbox ORDER BY seq",
+        )
+        .unwrap()
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(
+        after
+            .iter()
+            .map(|(a, b, c, d, e, _)| (*a, b.clone(), c.clone(), *d, e.clone()))
+            .collect::<Vec<_>>(),
+        before
+    );
+    let ids: std::collections::HashSet<&str> = after.iter().map(|row| row.5.as_str()).collect();
+    assert_eq!(ids.len(), after.len(), "change ids are distinct");
+    for id in &ids {
+        assert!(
+            id.len() == 32
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "{id}"
+        );
+    }
+    let tombstones = count(
+        &conn,
+        "SELECT (SELECT count(*) FROM entries WHERE deleted = 1)
+              + (SELECT count(*) FROM trackers WHERE deleted = 1)
+              + (SELECT count(*) FROM reminders WHERE deleted = 1)",
+    );
+    assert_eq!(tombstones, 3, "one deleted entry, tracker and rule");
+    // Everything the fixture wrote reads back.
+    let all = s.entries(&EntryQuery::default()).unwrap();
+    assert!(all.corrupted.is_empty());
+    let custom = s.tracker("Fixture trail minutes").unwrap();
+    let got: Vec<(String, Value, Option<String>, i64)> = all
+        .entries
+        .iter()
+        .map(|e| {
+            (
+                e.tracker.to_string(),
+                e.value.clone(),
+                e.note.clone(),
+                e.revision,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "mood".into(),
+                Value::Scale(5.0),
+                Some("fixture note".into()),
+                2
+            ),
+            (custom.id.clone(), Value::Duration { minutes: 35 }, None, 1),
+        ]
+    );
+    assert_eq!(
+        all.entries[0].tags,
+        vec![Tag::parse("trigger:fixture").unwrap()]
+    );
+    assert_eq!(&*all.entries[0].zone, "America/Chicago");
+    assert!(matches!(
+        s.tracker("Fixture gone"),
+        Err(Error::UnknownTracker)
+    ));
+    let rules = s.reminders().unwrap();
+    assert!(rules.corrupted.is_empty());
+    assert_eq!(rules.reminders.len(), 1);
+    assert_eq!(rules.reminders[0].title.as_deref(), Some("fixture pill"));
+    assert_eq!(s.events().unwrap().len(), 1);
+    assert!(s.quiet_hours().unwrap().is_some());
+    let adherence = s
+        .adherence(
+            at(2026, 3, 9, 0, 0),
+            at(2026, 3, 10, 0, 0),
+            at(2026, 3, 12, 0, 0),
+            "Europe/London",
+        )
+        .unwrap();
+    assert!(adherence.corrupted.is_empty());
+    assert_eq!(adherence.by_rule[0].done, 1, "the report survived");
+    let plan = s
+        .plan_reminders(at(2026, 3, 10, 0, 0), "Europe/London", &Limits::IOS, 2)
+        .unwrap();
+    assert!(plan.corrupted.is_empty());
+    assert_eq!(plan.notifications.len(), 2);
+    assert_eq!(s.pending_changes().unwrap(), before.len() as u64);
+    assert!(matches!(s.sync_status(), Err(Error::NotEnrolled)));
+    // Enrolling with a clinic's code queues every entry, live and deleted.
+    // (The code's keys are arbitrary: sync_enroll only builds the request,
+    // nothing is sent.)
+    let code = EnrollmentCode {
+        clinic_id: [1; 16],
+        enrollment_id: [2; 16],
+        secret: [3; 16],
+        expires_minutes: u32::MAX,
+        root_key: [4; 32],
+        hpke_key_id: 1,
+        hpke_key: [5; 32],
+        url: "https://clinic.example".into(),
+    };
+    let request = s
+        .sync_enroll(&code.to_text().unwrap(), &[Category::Ratings])
+        .unwrap();
+    assert!(request.url.starts_with("https://clinic.example/"));
+    let entries = count(&conn, "SELECT count(*) FROM entries");
+    assert_eq!(entries, 3, "two live entries and one tombstone");
+    let status = s.sync_status().unwrap();
+    assert_eq!(status.enrollment, Enrollment::Pending);
+    assert_eq!(status.server_url, "https://clinic.example");
+    assert_eq!(status.pending, entries as u64);
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM outbox WHERE record_table = 'entries'
+               AND change_id IN (SELECT id FROM sync_outbox)"
+        ),
+        entries
+    );
+    // Writes after the upgrade still work, and a new entry is queued too.
+    let first = all.entries[0].id.clone();
+    s.delete_entry(&first).unwrap();
+    assert!(matches!(s.entry(&first), Err(Error::NotFound { .. })));
+    assert_eq!(s.sync_status().unwrap().pending, entries as u64 + 1);
+    let o = &plan.notifications[0];
+    s.report_reminder(
+        &o.occurrence,
+        o.due_ms,
+        ReminderReport::Done { at_ms: o.due_ms },
+    )
+    .unwrap();
+    assert!(s.integrity_check().unwrap());
+}
+
 #[test]
 fn a_rekey_handed_over_through_a_pending_key_survives_a_stop_at_every_step() {
     let (t, s) = new_store();
