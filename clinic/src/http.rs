@@ -93,6 +93,7 @@ pub async fn serve(
                 match tokio::task::spawn_blocking(move || server.storage().prune_requests(before))
                     .await
                 {
+                    Ok(Ok(0)) => {}
                     Ok(Ok(n)) => tracing::info!(pruned = n, "old request ids forgotten"),
                     Ok(Err(e)) => tracing::warn!(error = %e, "pruning request ids failed"),
                     Err(_) => tracing::warn!("pruning request ids panicked"),

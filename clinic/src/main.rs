@@ -133,6 +133,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -257,6 +258,7 @@ fn serve(server: Server, listen: SocketAddr, url: Option<String>) -> Result<(), 
                 "not a loopback address and no --url: `enroll` needs --url for its codes"
             ),
         }
+        tracing::info!(%addr, "listening");
         println!("cairn-clinic listening on http://{addr}");
         let _ = std::io::stdout().flush();
         cairn_clinic::http::serve(listener, Arc::new(server), shutdown())

@@ -114,7 +114,7 @@ fn enroll_then_push_then_a_second_device_pulls_exactly_once() {
     };
     b.exchange(
         &clinic,
-        b.push_request(1, 1, &[edit.clone()], T0 + 7 * MINUTE),
+        b.push_request(1, 1, std::slice::from_ref(&edit), T0 + 7 * MINUTE),
         T0 + 7 * MINUTE,
     )
     .ok();
@@ -163,8 +163,12 @@ fn a_gap_and_a_reused_sequence_apply_nothing() {
     let clinic = Clinic::new();
     let mut a = enrolled(&clinic, "Ann", T0);
     let first = a.entry(random(), "mood", mood(4.0), None);
-    a.exchange(&clinic, a.push_request(1, 1, &[first.clone()], T0), T0)
-        .ok();
+    a.exchange(
+        &clinic,
+        a.push_request(1, 1, std::slice::from_ref(&first), T0),
+        T0,
+    )
+    .ok();
 
     // A batch starting after last_applied + 1.
     a.next_seq = 3;

@@ -81,6 +81,7 @@ impl Sqlite {
     pub fn open(dir: &Path, key: &StorageKey, now_ms: u64) -> Result<Sqlite, Error> {
         create_dir(dir)?;
         let path = dir.join(FILE_NAME);
+        create_private_file(&path)?;
         let conn = Connection::open(&path).map_err(|e| {
             Error::Runtime(format!(
                 "cannot open the database: {}",
@@ -238,6 +239,26 @@ pub(crate) fn create_dir(dir: &Path) -> Result<(), Error> {
     }
     b.create(dir)
         .map_err(|e| Error::Runtime(format!("cannot create the data directory: {}", e.kind())))
+}
+
+/// Creates the database file readable by its owner only (SQLite gives its
+/// WAL and shared-memory files the same mode), if it is missing.
+fn create_private_file(path: &Path) -> Result<(), Error> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::Runtime(format!(
+            "cannot create the database file: {}",
+            e.kind()
+        ))),
+    }
 }
 
 fn migrate(conn: &Connection) -> Result<(), Error> {

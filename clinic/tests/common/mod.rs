@@ -63,7 +63,7 @@ impl Clinic {
 /// What a reply said, after checking its signature, ids and receipt.
 #[derive(Debug)]
 pub enum Answer {
-    Ok(OkBody, ReplyHeader),
+    Ok(Box<OkBody>, Box<ReplyHeader>),
     Error {
         code: Option<ErrorCode>,
         body: ErrorBody,
@@ -74,7 +74,7 @@ pub enum Answer {
 impl Answer {
     pub fn ok(self) -> OkBody {
         match self {
-            Answer::Ok(b, _) => b,
+            Answer::Ok(b, _) => *b,
             other => panic!("expected ok, got {other:?}"),
         }
     }
@@ -204,7 +204,7 @@ impl TestDevice {
                 self.epoch = parsed.header.epoch;
                 self.cursor = ok.cursor.clone();
                 self.take_certificates(&ok.certificates);
-                Answer::Ok(ok, parsed.header)
+                Answer::Ok(Box::new(ok), Box::new(parsed.header))
             }
             kind => {
                 let err = ErrorBody::decode(&body).unwrap();

@@ -1,0 +1,305 @@
+//! The real binary: `serve` on a free loopback port, requests over plain
+//! HTTP (a raw TCP client), and the operator commands run beside it on the
+//! same data directory.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use cairn_core::sync::messages::ErrorCode;
+use common::*;
+
+const NOTE: &str = "NOTE-MARKER-binary-42";
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cairn-clinic"));
+    c.env_remove("CAIRN_CLINIC_DATA")
+        .env_remove("CAIRN_CLINIC_KEY_FILE")
+        .env_remove("CAIRN_CLINIC_LOG");
+    c
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    bin().arg("--data").arg(dir).args(args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+/// The server process, killed when dropped.
+struct Serving {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path, log: &Path) -> Serving {
+    let mut child = bin()
+        .arg("--data")
+        .arg(dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(out).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("serve says where it listens");
+    let addr = line
+        .trim()
+        .strip_prefix("cairn-clinic listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+    Serving { child, addr }
+}
+
+/// One HTTP/1.1 exchange; returns the status and the body.
+fn http(addr: &str, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let req = format!("{head}Host: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    // The server may answer (413) before taking the whole body.
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().unwrap())
+        })
+        .unwrap_or(raw.len() - split - 4);
+    (status, raw[split + 4..split + 4 + len].to_vec())
+}
+
+fn post(addr: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    http(
+        addr,
+        &format!(
+            "POST /v1/sync HTTP/1.1\r\nContent-Type: application/cairn-sync\r\nContent-Length: {}\r\n",
+            body.len()
+        ),
+        body,
+    )
+}
+
+#[test]
+fn serve_and_the_commands_over_one_data_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("clinic");
+    let log = tmp.path().join("serve.log");
+    let server = serve(&dir, &log);
+    let base = format!("http://{}", server.addr);
+
+    // The code carries the URL `serve` runs at.
+    let out = run(&dir, &["enroll", "--patient", "Ann Example"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let code = stdout(&out).trim().to_owned();
+    assert!(code.starts_with("CAIRN1"));
+    let mut device = TestDevice::new(&code);
+    assert_eq!(device.code.url, base);
+
+    let now = cairn_clinic::now_ms();
+    let (bytes, key) = device.enroll_request(now);
+    let (status, reply) = post(&server.addr, &bytes);
+    assert_eq!(status, 200);
+    let ok = device.read(&reply, &key).ok();
+    assert!(ok.patient_id.is_some());
+
+    let change = {
+        let mut c = device.entry(random(), "mood", mood(7.0), Some(NOTE));
+        c.hlc = now << 16;
+        c
+    };
+    let (bytes, key) = device.push_request(1, 1, &[change], now);
+    let (status, reply) = post(&server.addr, &bytes);
+    assert_eq!(status, 200);
+    assert_eq!(device.read(&reply, &key).ok().last_applied, 1);
+
+    // Every protocol outcome is a 200 with a signed reply, errors too.
+    let (status, reply) = post(&server.addr, &bytes);
+    assert_eq!(status, 200);
+    assert_eq!(
+        device.read(&reply, &key).error(),
+        (ErrorCode::Replayed, true)
+    );
+
+    // The operator's view, from another process while serving.
+    let out = run(&dir, &["entries", "--patient", "Ann Example", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let entries: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entries = entries.as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["note"], NOTE);
+    assert_eq!(entries[0]["value"], 7.0);
+    assert_eq!(entries[0]["tracker"], "mood");
+    assert_eq!(entries[0]["id"].as_str().unwrap().len(), 32);
+    assert!(entries[0]["at"].as_str().unwrap().ends_with('Z'));
+
+    let out = run(&dir, &["devices", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let devices: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        devices[0]["device_id"],
+        cairn_clinic::ingest::hex(&device.id)
+    );
+    assert_eq!(devices[0]["patient"], "Ann Example");
+    assert_eq!(devices[0]["last_applied"], 1);
+    let out = run(&dir, &["devices"]);
+    assert!(stdout(&out).contains(&cairn_clinic::ingest::hex(&device.id)));
+
+    // Rotation while serving: the old key still opens, the reply carries
+    // the new certificate.
+    let out = run(&dir, &["rotate-keys"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let old_key = device.hpke_key_id;
+    let (bytes, key) = device.push_request(2, 1, &[], now);
+    let (status, reply) = post(&server.addr, &bytes);
+    assert_eq!(status, 200);
+    let ok = device.read(&reply, &key).ok();
+    assert_eq!(ok.certificates.len(), 1);
+    assert_ne!(device.hpke_key_id, old_key);
+
+    // Revoked: refused from the next request on.
+    let id = cairn_clinic::ingest::hex(&device.id);
+    let out = run(&dir, &["revoke", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), format!("revoked {id}"));
+    let (bytes, key) = device.push_request(2, 1, &[], now);
+    let (_, reply) = post(&server.addr, &bytes);
+    assert_eq!(
+        device.read(&reply, &key).error(),
+        (ErrorCode::DeviceRevoked, false)
+    );
+
+    // HTTP around the protocol.
+    let (status, body) = http(&server.addr, "GET /healthz HTTP/1.1\r\n", b"");
+    assert_eq!((status, body.as_slice()), (200, &b"ok\n"[..]));
+    let big = vec![0u8; 2 * 1024 * 1024];
+    assert_eq!(post(&server.addr, &big).0, 413);
+    let (status, _) = http(
+        &server.addr,
+        "POST /v1/sync HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n",
+        b"abc",
+    );
+    assert_eq!(status, 415);
+    let (status, reply) = post(&server.addr, b"not a request");
+    assert_eq!(status, 200, "an unsealed malformed error, signed");
+    assert_eq!(&reply[..4], b"CSR\x83");
+
+    drop(server);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("listening") || log.contains("ok"), "{log}");
+    assert!(!log.contains(NOTE) && !log.contains("Ann Example"), "{log}");
+}
+
+#[test]
+fn errors_are_one_line_with_exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("clinic");
+
+    let out = bin()
+        .args(["--database", "postgres://localhost/clinic", "devices"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim(),
+        "cairn-clinic: PostgreSQL support arrives in a later change; use --data DIR"
+    );
+    let out = bin().arg("devices").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = bin().arg("frobnicate").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    // `enroll` before any `serve` needs --url; a non-TLS remote URL is bad usage.
+    let out = run(&dir, &["enroll", "--patient", "Ann"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1);
+    let out = run(
+        &dir,
+        &[
+            "enroll",
+            "--patient",
+            "Ann",
+            "--url",
+            "http://clinic.example",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = run(
+        &dir,
+        &[
+            "enroll",
+            "--patient",
+            "Ann",
+            "--url",
+            "https://clinic.example",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let code = cairn_core::sync::code::EnrollmentCode::parse(stdout(&out).trim()).unwrap();
+    let days = (u64::from(code.expires_minutes) * 60_000).saturating_sub(cairn_clinic::now_ms())
+        / 86_400_000;
+    assert_eq!(days, 13, "14 days by default, to the minute");
+
+    let out = run(&dir, &["revoke", &"00".repeat(16)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out).trim(), "cairn-clinic: no such device");
+    let out = run(&dir, &["revoke", "xyz"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&dir, &["entries", "--patient", "Nobody", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stderr(&out).contains("Nobody"));
+    let out = run(&dir, &["entries", "--patient", "Ann", "--json"]);
+    assert!(out.status.success());
+    assert_eq!(stdout(&out).trim(), "[]");
+
+    // A wrong storage key is a runtime error, and says so without a path.
+    let wrong = tmp.path().join("wrong.key");
+    std::fs::write(&wrong, "ab".repeat(32)).unwrap();
+    let out = bin()
+        .arg("--data")
+        .arg(&dir)
+        .arg("--key-file")
+        .arg(&wrong)
+        .arg("devices")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+
+    let out = bin().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("EXIT CODES"));
+}
