@@ -1,7 +1,8 @@
 //! HTTP: `POST /v1/sync` (`Content-Type: application/cairn-sync`) answers
 //! every protocol outcome with status 200 and the signed reply;
 //! `GET /healthz` says the process is up. Bodies over 1 MiB get 413, a
-//! request taking over 30 s gets 408.
+//! request taking over 30 s gets 408, a server error 500 (503 when the
+//! database stayed locked and no reply could be signed).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -64,6 +65,15 @@ async fn sync(State(server): State<Arc<Server>>, headers: HeaderMap, body: Bytes
             reply,
         )
             .into_response(),
+        Ok(Err(busy @ crate::Error::Busy)) => {
+            tracing::warn!(error = %busy, "the database is busy");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, handler::BUSY_RETRY_SECONDS.to_string())],
+                "busy\n",
+            )
+                .into_response()
+        }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "the request failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()

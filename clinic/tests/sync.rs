@@ -656,3 +656,37 @@ fn text_record_ids_are_per_patient() {
         );
     }
 }
+
+#[test]
+fn two_servers_on_one_database_apply_each_change_once() {
+    let clinic = Clinic::new();
+    let second = cairn_clinic::Server::new(Box::new(
+        cairn_clinic::open_sqlite(clinic.dir.path(), None, T0).unwrap(),
+    ));
+    let mut a = enrolled(&clinic, "Ann", T0);
+    let changes: Vec<_> = (0..20)
+        .map(|i| a.entry(random(), "mood", mood(f64::from(i % 10)), None))
+        .collect();
+    // The same batch, under different request ids, at both servers at once.
+    let requests: Vec<_> = (0..8)
+        .map(|_| a.push_request(1, 20, &changes, T0).0)
+        .collect();
+    std::thread::scope(|s| {
+        for (i, r) in requests.iter().enumerate() {
+            let server = if i % 2 == 0 { &clinic.server } else { &second };
+            s.spawn(move || cairn_clinic::handle(server, r, T0).unwrap());
+        }
+    });
+    assert_eq!(clinic.entries("Ann").len(), 20);
+    let mut b = enrolled(&clinic, "Ann", T0);
+    let ok = b.exchange(&clinic, b.push_request(1, 0, &[], T0), T0).ok();
+    assert_eq!(
+        ok.changes, changes,
+        "each change once in the feed, in order"
+    );
+    assert_eq!(
+        ok.cursor,
+        20u64.to_be_bytes(),
+        "feed positions 1 to 20, no gaps"
+    );
+}
