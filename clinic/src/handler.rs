@@ -306,7 +306,7 @@ fn answer(
                 };
                 sealed_steps(opened, now_ms, |o, r| push_tx(server, keys, o, r, push))
             } else {
-                sealed_steps(opened, now_ms, |o, r| withdraw_tx(server, o, r))
+                sealed_steps(opened, now_ms, |_, r| withdraw_tx(server, r))
             }
         }
         RequestKind::Enroll => {
@@ -324,7 +324,7 @@ fn answer(
             {
                 return Ok(Answer::Unsealed(error(ErrorCode::BadSignature)));
             }
-            sealed_steps(opened, now_ms, |o, r| enroll_tx(server, keys, o, r, &body))
+            sealed_steps(opened, now_ms, |_, r| enroll_tx(server, keys, r, &body))
         }
     }
 }
@@ -359,7 +359,6 @@ fn sealed_steps(
 fn enroll_tx(
     server: &Server,
     keys: &KeySet,
-    _opened: &Opened<'_>,
     request: RequestRef,
     body: &EnrollBody,
 ) -> Result<Result<OkBody, ErrorBody>, Error> {
@@ -445,11 +444,7 @@ fn push_tx(
     })
 }
 
-fn withdraw_tx(
-    server: &Server,
-    _opened: &Opened<'_>,
-    request: RequestRef,
-) -> Result<Result<OkBody, ErrorBody>, Error> {
+fn withdraw_tx(server: &Server, request: RequestRef) -> Result<Result<OkBody, ErrorBody>, Error> {
     Ok(match server.storage().withdraw(&request)? {
         WithdrawOutcome::Withdrawn { last_applied } => Ok(OkBody {
             last_applied,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use cairn_core::sync::body::FieldWriter;
 use cairn_core::sync::hlc::Hlc;
 use cairn_core::sync::merge::Applied;
-use cairn_core::sync::messages::{Id16, RecordId, Rejected};
+use cairn_core::sync::messages::{Change, Id16, RecordId, Rejected};
 use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior, params};
 use zeroize::Zeroizing;
 
@@ -174,7 +174,7 @@ impl Sqlite {
         kind: u64,
         rkey: &str,
         sealed: &[u8],
-    ) -> Result<Vec<cairn_core::sync::messages::Change>, Error> {
+    ) -> Result<Vec<Change>, Error> {
         let record = format!("{kind}/{rkey}");
         let plain = self.sealer.open(
             self.patient_place(patient, "records", record.as_bytes()),
@@ -189,7 +189,7 @@ impl Sqlite {
         patient: &[u8],
         kind: u64,
         rkey: &str,
-        tips: &[cairn_core::sync::messages::Change],
+        tips: &[Change],
     ) -> Result<Vec<u8>, Error> {
         let record = format!("{kind}/{rkey}");
         let plain = Zeroizing::new(ingest::encode_tips(tips));
