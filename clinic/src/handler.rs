@@ -371,6 +371,9 @@ fn enroll_tx(
             last_applied,
             certificates: keys.certificates(),
             patient_id: Some(patient_id),
+            // The feed from its beginning: a new device has no changes of
+            // its own to be sent back.
+            cursor: 0u64.to_be_bytes().to_vec(),
             ..OkBody::default()
         }),
         EnrollOutcome::Replayed => Err(error(ErrorCode::Replayed)),

@@ -539,7 +539,7 @@ impl Storage for Sqlite {
                 .query_row(
                     "UPDATE enrollments SET used_by = ?3, used_at = COALESCE(used_at, ?4)
                      WHERE clinic_id = ?1 AND enrollment_id = ?2 AND revoked = 0
-                       AND expires_at > ?4 AND (used_by IS NULL OR used_by = ?3)
+                       AND ((used_by IS NULL AND expires_at > ?4) OR used_by = ?3)
                      RETURNING patient_id",
                     params![c, &body.enrollment_id[..], key, i(r.now_ms)],
                     |r| r.get(0),

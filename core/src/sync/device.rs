@@ -1333,7 +1333,7 @@ fn apply_ok(
         [st.last_applied as i64],
         |r| r.get(0),
     )?;
-    outcome.more |= queued_after > 0 && pending.last > pending.first.saturating_sub(1);
+    outcome.more |= queued_after > 0;
     log(
         tx,
         sealer,
