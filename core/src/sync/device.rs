@@ -703,7 +703,6 @@ pub(crate) struct Pending {
     request_id: Id16,
     key: wire::ReplyKey,
     kind: RequestKind,
-    last: u64,
     sent: Vec<(Id16, String)>,
     made_ms: i64,
 }
@@ -898,7 +897,6 @@ impl Store {
             request_id,
             key,
             kind: header.kind,
-            last: header.last,
             sent,
             made_ms: now,
         });
@@ -1046,7 +1044,6 @@ impl Store {
             request_id,
             key,
             kind: RequestKind::Withdraw,
-            last: header.last,
             sent: Vec::new(),
             made_ms: now,
         });
@@ -1287,7 +1284,33 @@ fn apply_ok(
         )?;
     }
     st.epoch = header.epoch;
-    trim(tx, ok.last_applied.min(pending.last.max(ok.last_applied)))?;
+    // The clinic has applied sequence numbers this store never issued: it is
+    // an older copy of itself. New versions go under a new incarnation (they
+    // must not claim the lost future's), numbering continues above the
+    // clinic's, and the feed is read again from the start so that the lost
+    // future comes back.
+    let mut restart_feed = false;
+    if pending.kind == RequestKind::Push && ok.last_applied > issued_seq(tx)? {
+        st.incarnation += 1;
+        raise_seq(tx, ok.last_applied)?;
+        restart_feed = true;
+        detail = "this store is an older copy of itself; reading the clinic's feed again".into();
+        log(
+            tx,
+            sealer,
+            &SyncLogEntry {
+                at_ms: now,
+                event: "restore".into(),
+                sent: 0,
+                acknowledged: ok.last_applied,
+                pulled: 0,
+                rejected: Vec::new(),
+                detail: detail.clone(),
+                receipt: String::new(),
+            },
+        )?;
+    }
+    trim(tx, ok.last_applied)?;
     st.last_applied = ok.last_applied;
 
     // Restamped changes: the clinic replaced a stamp too far ahead.
@@ -1322,7 +1345,11 @@ fn apply_ok(
         }
     }
     st.hlc = clock.0;
-    st.cursor = ok.cursor.clone();
+    st.cursor = if restart_feed {
+        Vec::new()
+    } else {
+        ok.cursor.clone()
+    };
     st.clock_offset_ms = header.server_clock_ms as i64 - now;
     // More to send: the batch stopped short of the queue's end.
     let queued_after: i64 = tx.query_row(
@@ -1362,6 +1389,36 @@ fn withdrawn(st: &mut State) {
     st.device_pkcs8 = Zeroizing::new(Vec::new());
     *st.secret = [0; 16];
     st.categories.clear();
+}
+
+/// The highest sequence number this store has issued.
+fn issued_seq(tx: &Transaction<'_>) -> Result<u64> {
+    let n: Option<i64> = tx
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(n.unwrap_or(0).max(0) as u64)
+}
+
+/// Makes the next sequence number larger than `at_least`.
+fn raise_seq(tx: &Transaction<'_>, at_least: u64) -> Result<()> {
+    if issued_seq(tx)? >= at_least {
+        return Ok(());
+    }
+    let n = tx.execute(
+        "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'outbox'",
+        [at_least as i64],
+    )?;
+    if n == 0 {
+        tx.execute(
+            "INSERT INTO sqlite_sequence(name, seq) VALUES ('outbox', ?1)",
+            [at_least as i64],
+        )?;
+    }
+    Ok(())
 }
 
 /// Deletes the queued changes the clinic has signed for.
@@ -1753,10 +1810,7 @@ fn renumber(
         }
         save_tips(tx, sealer, "entries", &id, &tips)?;
     }
-    tx.execute(
-        "UPDATE sqlite_sequence SET seq = max(seq, ?1) WHERE name = 'outbox'",
-        [next as i64],
-    )?;
+    raise_seq(tx, next)?;
     st.last_applied = server_last;
     st.cursor.clear();
     Ok(())

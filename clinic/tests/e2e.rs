@@ -1,0 +1,253 @@
+//! End to end over HTTP on loopback: the real `cairn-clinic serve` and two
+//! real `cairn` CLI devices of one patient. Entries logged offline on both
+//! reach the clinic exactly once; the server killed with SIGKILL in the
+//! middle of syncs and restarted loses nothing.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// The `cairn` CLI binary, built beside this package's binary (cargo test
+/// --workspace builds it; built here if this package is tested alone).
+fn cairn_bin() -> PathBuf {
+    let clinic = PathBuf::from(env!("CARGO_BIN_EXE_cairn-clinic"));
+    let cairn = clinic.with_file_name(format!("cairn{}", std::env::consts::EXE_SUFFIX));
+    if !cairn.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "-p", "cairn-cli", "--bin", "cairn"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "building the cairn CLI");
+    }
+    cairn
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(data: &Path, log: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cairn-clinic"))
+            .arg("--data")
+            .arg(data)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("CAIRN_CLINIC_DATA")
+            .env_remove("CAIRN_CLINIC_KEY_FILE")
+            .stdout(Stdio::piped())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(log)
+                    .unwrap(),
+            )
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(out).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("serve says where it listens");
+        let addr = line
+            .trim()
+            .strip_prefix("cairn-clinic listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_owned();
+        Server { child, addr }
+    }
+
+    /// SIGKILL: no shutdown, no flush beyond what was committed.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn clinic(data: &Path, args: &[&str]) -> Output {
+    let o = Command::new(env!("CARGO_BIN_EXE_cairn-clinic"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("CAIRN_CLINIC_DATA")
+        .env_remove("CAIRN_CLINIC_KEY_FILE")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "cairn-clinic {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+struct Phone {
+    data: PathBuf,
+}
+
+impl Phone {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(cairn_bin());
+        c.arg("--data")
+            .arg(&self.data)
+            .args(args)
+            .env("CAIRN_KEY", "5a".repeat(32))
+            .env("TZ", "Europe/Paris")
+            .env_remove("CAIRN_DATA");
+        c
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "cairn {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+    fn notes(&self) -> Vec<String> {
+        let out = self.ok(&["entries", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let mut notes: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["note"].as_str().map(str::to_owned))
+            .collect();
+        notes.sort();
+        notes
+    }
+}
+
+fn clinic_notes(data: &Path) -> Vec<String> {
+    let out = clinic(data, &["entries", "--patient", "E2E patient", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut notes: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            for field in ["id", "tracker", "value", "note", "tags", "at"] {
+                assert!(e.get(field).is_some(), "entries --json has {field}");
+            }
+            e["note"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    notes.sort();
+    notes
+}
+
+#[test]
+fn offline_logs_from_two_phones_arrive_once_through_server_kills() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("clinic");
+    let log = tmp.path().join("server.log");
+    let server = Server::start(&data, &log);
+    let url = format!("http://{}", server.addr);
+
+    let phones: Vec<Phone> = ["a", "b"]
+        .iter()
+        .map(|n| Phone {
+            data: tmp.path().join(n),
+        })
+        .collect();
+    for p in &phones {
+        p.ok(&["init"]);
+        let code = clinic(
+            &data,
+            &["enroll", "--patient", "E2E patient", "--url", &url],
+        );
+        let code = String::from_utf8(code.stdout).unwrap();
+        let out = p.ok(&["enroll", code.trim(), "--share", "ratings,notes"]);
+        assert!(out.contains("enrolled with"), "{out}");
+    }
+
+    // Offline: the server is down; both phones log, and a sync fails
+    // without losing anything.
+    server.kill();
+    let mut expected = Vec::new();
+    for (i, p) in phones.iter().enumerate() {
+        for k in 0..40 {
+            let note = format!("E2E-{i}-{k:02}");
+            p.ok(&["log", "mood", &format!("{}", k % 11), "--note", &note]);
+            expected.push(note);
+        }
+        let o = p.run(&["sync"]);
+        assert_eq!(o.status.code(), Some(1), "no server: an error");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("could not reach"));
+    }
+    expected.sort();
+
+    // Back online, with the server killed (SIGKILL) at varying moments of
+    // syncs in flight, and restarted on a new port each time.
+    let mut interrupted = 0;
+    for round in 0..12u64 {
+        let server = Server::start(&data, &log);
+        let url = format!("http://{}", server.addr);
+        let children: Vec<Child> = phones
+            .iter()
+            .map(|p| {
+                p.cmd(&["sync", "--server", &url])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(5 + (round * 7) % 40));
+        server.kill();
+        for mut c in children {
+            if !c.wait().unwrap().success() {
+                interrupted += 1;
+            }
+        }
+        // A few more entries between kills.
+        let p = &phones[(round % 2) as usize];
+        let note = format!("E2E-late-{round:02}");
+        p.ok(&["log", "anxiety", "3", "--note", &note]);
+        expected.push(note);
+    }
+    expected.sort();
+    assert!(interrupted > 0, "some syncs were cut by the kill");
+
+    // Quiet: both phones sync to the end.
+    let server = Server::start(&data, &log);
+    let url = format!("http://{}", server.addr);
+    for _ in 0..2 {
+        for p in &phones {
+            let out = p.ok(&["sync", "--server", &url]);
+            assert!(out.contains("the clinic has everything up to"), "{out}");
+        }
+    }
+    assert_eq!(clinic_notes(&data), expected, "each entry exactly once");
+    for p in &phones {
+        assert_eq!(p.notes(), expected, "each phone has both phones' entries");
+        let status = p.ok(&["sync-log"]);
+        assert!(status.contains("0 pending"), "{status}");
+    }
+    drop(server);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !log.contains("E2E-"),
+        "no patient content in the server's log"
+    );
+}
