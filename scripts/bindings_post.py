@@ -25,7 +25,9 @@ import sys
 ERROR_CASES = [
     "InvalidInput", "KeyLength", "UnknownZone", "UnknownTracker", "DuplicateTracker",
     "WrongKey", "Corrupted", "StoreExists", "StoreNotFound", "NotAStore", "Incompatible",
-    "NotFound", "Closed", "Storage", "Io", "Internal",
+    "NotFound", "Closed", "Storage", "Io", "Internal", "NotEnrolled", "AlreadyEnrolled",
+    "EnrollmentUsed", "EnrollmentExpired", "EnrollmentRevoked", "DeviceRevoked",
+    "SyncRefused", "BadReply", "StaleReply", "ServerBusy", "ProtocolIncompatible",
 ]
 
 
@@ -37,6 +39,7 @@ CANCELLABLE = {
     "journal_integrity_check", "journal_testing_endless_read",
     "reminders_get", "reminders_list", "reminders_events", "reminders_quiet_hours",
     "reminders_plan", "reminders_occurrences", "reminders_adherence",
+    "clinicsync_status", "clinicsync_manifest", "clinicsync_log", "clinicsync_conflicts",
 }
 
 

@@ -93,6 +93,59 @@ pub enum CairnError {
     /// report it.
     #[error("internal error in Cairn")]
     Internal,
+    /// Sync was asked of a journal not enrolled with a clinic (or that
+    /// withdrew).
+    #[error("this journal is not enrolled with a clinic")]
+    NotEnrolled,
+    /// Enrollment was asked of a journal already enrolled.
+    #[error("this journal is already enrolled with a clinic")]
+    AlreadyEnrolled,
+    /// The enrollment code was used by another device: ask for a new one.
+    #[error("the enrollment code was already used by another device")]
+    EnrollmentUsed,
+    /// The enrollment code expired: ask for a new one.
+    #[error("the enrollment code has expired")]
+    EnrollmentExpired,
+    /// The clinic cancelled the code (or its secret was wrong).
+    #[error("the clinic cancelled this enrollment code")]
+    EnrollmentRevoked,
+    /// The clinic revoked this device; it no longer syncs.
+    #[error("the clinic revoked this device")]
+    DeviceRevoked,
+    /// The clinic refused the request (its code, no content); nothing was
+    /// applied on either side. Call `prepare()` again: the core has
+    /// adjusted what it sends (`gap`, `sequence_reused`, `unknown_key`,
+    /// `replayed`, `stale` go away by themselves).
+    #[error("the clinic refused the request: {reason}")]
+    SyncRefused {
+        /// The clinic's error code (docs/sync-protocol.md §7).
+        reason: String,
+    },
+    /// The reply failed a check (signature, seal, format, or it answers
+    /// another request); nothing was applied.
+    #[error("the clinic's reply was refused: {reason}")]
+    BadReply {
+        /// What failed.
+        reason: String,
+    },
+    /// A reply to a request this journal is no longer waiting for (the app
+    /// restarted meanwhile). Nothing is lost: sync again.
+    #[error("the reply answers no request this journal is waiting for")]
+    StaleReply,
+    /// The clinic asks to try later.
+    #[error("the clinic is busy; try again in {retry_after_seconds} s")]
+    ServerBusy {
+        /// Seconds to wait.
+        retry_after_seconds: i64,
+    },
+    /// The clinic speaks another major version of the sync protocol.
+    #[error("the clinic speaks sync protocol version {found}; this version speaks {supported}")]
+    ProtocolIncompatible {
+        /// The clinic's major version.
+        found: i32,
+        /// This library's.
+        supported: i32,
+    },
 }
 
 impl CairnError {
@@ -157,9 +210,33 @@ impl From<core::Error> for CairnError {
             E::Random => CairnError::Io {
                 message: "the system random source failed".into(),
             },
+            E::NotEnrolled => CairnError::NotEnrolled,
+            E::AlreadyEnrolled => CairnError::AlreadyEnrolled,
+            E::EnrollmentUsed => CairnError::EnrollmentUsed,
+            E::EnrollmentExpired => CairnError::EnrollmentExpired,
+            E::EnrollmentRevoked => CairnError::EnrollmentRevoked,
+            E::DeviceRevoked => CairnError::DeviceRevoked,
+            E::SyncRefused { reason } => CairnError::SyncRefused {
+                reason: reason.to_owned(),
+            },
+            E::BadReply { reason } => CairnError::BadReply { reason },
+            E::StaleReply => CairnError::StaleReply,
+            E::ServerBusy {
+                retry_after_seconds,
+            } => CairnError::ServerBusy {
+                retry_after_seconds: big(retry_after_seconds),
+            },
+            E::IncompatibleProtocol { found, supported } => CairnError::ProtocolIncompatible {
+                found: i32::from(found),
+                supported: i32::from(supported),
+            },
             _ => CairnError::Internal,
         }
     }
+}
+
+fn big(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// The core's name for a field, as the Kotlin and Swift parameter is named

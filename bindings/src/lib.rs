@@ -21,6 +21,7 @@ mod error;
 mod journal;
 mod pool;
 mod reminders;
+mod sync;
 #[cfg(feature = "testing")]
 mod testing;
 mod values;
@@ -29,6 +30,7 @@ mod zones;
 pub use error::CairnError;
 pub use journal::*;
 pub use reminders::*;
+pub use sync::*;
 #[cfg(feature = "testing")]
 pub use testing::*;
 pub use values::{

@@ -187,12 +187,11 @@ pub fn manifest(st: &SyncStatus) -> String {
             c.describe()
         ));
     }
-    s.push_str(
-        "\nTurning a category on sends what you logged in it before, too. Turning it off\n\
-         stops sending it; what the clinic already received stays in your clinic record.\n\
-         Deletions are always sent, so that something you delete is deleted at the clinic.\n\
-         Your other devices receive only what you share with the clinic.\n",
-    );
+    s.push('\n');
+    for note in cairn_core::sync::device::SHARING_NOTES {
+        s.push_str(note);
+        s.push('\n');
+    }
     s
 }
 

@@ -115,6 +115,15 @@ impl Category {
     }
 }
 
+/// What turning sharing on and off does, in words for the patient (the
+/// CLI's `cairn sharing` and the apps' sharing screens show them as they are).
+pub const SHARING_NOTES: &[&str] = &[
+    "Turning a category on sends what you logged in it before, too.",
+    "Turning it off stops sending it; what the clinic already received stays in your clinic record.",
+    "Deletions are always sent, so that something you delete is deleted at the clinic.",
+    "Your other devices receive only what you share with the clinic.",
+];
+
 /// Where a journal stands with its clinic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enrollment {

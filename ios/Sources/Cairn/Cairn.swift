@@ -609,6 +609,416 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * Sync with the clinic for one journal; stops with it (`Closed`).
+ */
+public protocol ClinicSyncProtocol: AnyObject, Sendable {
+    
+    /**
+     * Conflict versions waiting for the patient.
+     */
+    func conflicts() async throws  -> [ConflictVersion]
+    
+    /**
+     * Reads an enrollment code (`CAIRN1…`), creates this device's signing
+     * key, queues what was logged before, and returns the first request.
+     * `sharing` is what the patient chose to share.
+     */
+    func enroll(code: String, sharing: [SharingCategory]) async throws  -> SyncRequest
+    
+    /**
+     * Stops syncing on this device only, when the clinic cannot be
+     * reached (the clinic should revoke the device too).
+     */
+    func forget() async throws 
+    
+    /**
+     * The audit log, newest first, at most `limit` lines.
+     */
+    func log(limit: Int32) async throws  -> [SyncLogEntry]
+    
+    /**
+     * What is shared with the clinic, as the patient should see it.
+     */
+    func manifest() async throws  -> SharingManifest
+    
+    /**
+     * The next request to send, or `null`/`nil` when this journal no
+     * longer syncs. Raises `NotEnrolled` before enrollment.
+     */
+    func prepare() async throws  -> SyncRequest?
+    
+    /**
+     * [`ClinicSync::prepare`] for a background task's handler that must
+     * finish synchronously (iOS `BGTask`): blocks the calling thread.
+     */
+    func prepareBlocking() throws  -> SyncRequest?
+    
+    /**
+     * Applies the reply to `requestId` in one transaction. A reply that
+     * fails a check (signature, seal, format) is `BadReply` and changes
+     * nothing; the next `prepare()` sends again what was not acknowledged.
+     */
+    func receive(requestId: String, reply: Data) async throws  -> SyncOutcome
+    
+    /**
+     * [`ClinicSync::receive`], blocking the calling thread.
+     */
+    func receiveBlocking(requestId: String, reply: Data) throws  -> SyncOutcome
+    
+    /**
+     * Turns sharing of a category on (its backlog is sent too) or off
+     * (nothing more is sent; what the clinic has stays there).
+     */
+    func setSharing(category: SharingCategory, on: Bool) async throws 
+    
+    /**
+     * Where sync stands. `NotEnrolled` before enrollment.
+     */
+    func status() async throws  -> SyncStatus
+    
+    /**
+     * The request that tells the clinic the patient withdraws. Once its
+     * reply is applied, this journal stops syncing; entries stay.
+     */
+    func withdraw() async throws  -> SyncRequest
+    
+}
+/**
+ * Sync with the clinic for one journal; stops with it (`Closed`).
+ */
+open class ClinicSync: ClinicSyncProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_cairn_ffi_fn_clone_clinicsync(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_cairn_ffi_fn_free_clinicsync(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Conflict versions waiting for the patient.
+     */
+open func conflicts()async throws  -> [ConflictVersion]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_clinicsync_conflicts(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeConflictVersion.lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * Reads an enrollment code (`CAIRN1…`), creates this device's signing
+     * key, queues what was logged before, and returns the first request.
+     * `sharing` is what the patient chose to share.
+     */
+open func enroll(code: String, sharing: [SharingCategory])async throws  -> SyncRequest  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_clinicsync_enroll(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(code),FfiConverterSequenceTypeSharingCategory.lower(sharing)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSyncRequest_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * Stops syncing on this device only, when the clinic cannot be
+     * reached (the clinic should revoke the device too).
+     */
+open func forget()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_clinicsync_forget(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_void,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_void,
+            freeFunc: ffi_cairn_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * The audit log, newest first, at most `limit` lines.
+     */
+open func log(limit: Int32)async throws  -> [SyncLogEntry]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_clinicsync_log(
+                        self.uniffiCloneHandle(),FfiConverterInt32.lower(limit)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeSyncLogEntry.lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * What is shared with the clinic, as the patient should see it.
+     */
+open func manifest()async throws  -> SharingManifest  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_clinicsync_manifest(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeSharingManifest_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * The next request to send, or `null`/`nil` when this journal no
+     * longer syncs. Raises `NotEnrolled` before enrollment.
+     */
+open func prepare()async throws  -> SyncRequest?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_clinicsync_prepare(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeSyncRequest.lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * [`ClinicSync::prepare`] for a background task's handler that must
+     * finish synchronously (iOS `BGTask`): blocks the calling thread.
+     */
+open func prepareBlocking()throws  -> SyncRequest?  {
+    return try  FfiConverterOptionTypeSyncRequest.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_clinicsync_prepare_blocking(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Applies the reply to `requestId` in one transaction. A reply that
+     * fails a check (signature, seal, format) is `BadReply` and changes
+     * nothing; the next `prepare()` sends again what was not acknowledged.
+     */
+open func receive(requestId: String, reply: Data)async throws  -> SyncOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_clinicsync_receive(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(requestId),FfiConverterData.lower(reply)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSyncOutcome_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * [`ClinicSync::receive`], blocking the calling thread.
+     */
+open func receiveBlocking(requestId: String, reply: Data)throws  -> SyncOutcome  {
+    return try  FfiConverterTypeSyncOutcome_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_clinicsync_receive_blocking(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(requestId),
+        FfiConverterData.lower(reply),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Turns sharing of a category on (its backlog is sent too) or off
+     * (nothing more is sent; what the clinic has stays there).
+     */
+open func setSharing(category: SharingCategory, on: Bool)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_clinicsync_set_sharing(
+                        self.uniffiCloneHandle(),FfiConverterTypeSharingCategory_lower(category),FfiConverterBool.lower(on)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_void,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_void,
+            freeFunc: ffi_cairn_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * Where sync stands. `NotEnrolled` before enrollment.
+     */
+open func status()async throws  -> SyncStatus  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_clinicsync_status(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeSyncStatus_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * The request that tells the clinic the patient withdraws. Once its
+     * reply is applied, this journal stops syncing; entries stay.
+     */
+open func withdraw()async throws  -> SyncRequest  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_clinicsync_withdraw(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSyncRequest_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeClinicSync: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ClinicSync
+
+    public static func lift(_ handle: UInt64) throws -> ClinicSync {
+        return ClinicSync(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ClinicSync) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ClinicSync {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ClinicSync, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClinicSync_lift(_ handle: UInt64) throws -> ClinicSync {
+    return try FfiConverterTypeClinicSync.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClinicSync_lower(_ value: ClinicSync) -> UInt64 {
+    return FfiConverterTypeClinicSync.lower(value)
+}
+
+
+
+
+
+
+/**
  * A patient's encrypted journal: one SQLite file, sealed with a 32-byte
  * key from the platform keystore.
  *
@@ -713,6 +1123,11 @@ public protocol JournalProtocol: AnyObject, Sendable {
      * The reminders kept in this journal's store.
      */
     func reminders() throws  -> Reminders
+    
+    /**
+     * Sync with the clinic for this journal.
+     */
+    func sync() throws  -> ClinicSync
     
 }
 /**
@@ -1156,6 +1571,18 @@ open func reminders()throws  -> Reminders  {
     return try  FfiConverterTypeReminders_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_method_journal_reminders(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Sync with the clinic for this journal.
+     */
+open func sync()throws  -> ClinicSync  {
+    return try  FfiConverterTypeClinicSync_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_method_journal_sync(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -2263,6 +2690,86 @@ public func FfiConverterTypeAdherenceReport_lift(_ buf: RustBuffer) throws -> Ad
 #endif
 public func FfiConverterTypeAdherenceReport_lower(_ value: AdherenceReport) -> RustBuffer {
     return FfiConverterTypeAdherenceReport.lower(value)
+}
+
+
+/**
+ * A version of an entry written elsewhere at the same time as the one
+ * shown. Editing or deleting the entry resolves it.
+ */
+public struct ConflictVersion: Equatable, Hashable {
+    /**
+     * The entry.
+     */
+    public let entryId: EntryId
+    /**
+     * That version's content; `null`/`nil` when it deleted the entry.
+     */
+    public let entry: Entry?
+    /**
+     * The device that wrote it.
+     */
+    public let author: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The entry.
+         */entryId: EntryId, 
+        /**
+         * That version's content; `null`/`nil` when it deleted the entry.
+         */entry: Entry?, 
+        /**
+         * The device that wrote it.
+         */author: String) {
+        self.entryId = entryId
+        self.entry = entry
+        self.author = author
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ConflictVersion: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConflictVersion: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConflictVersion {
+        return
+            try ConflictVersion(
+                entryId: FfiConverterTypeEntryId.read(from: &buf), 
+                entry: FfiConverterOptionTypeEntry.read(from: &buf), 
+                author: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ConflictVersion, into buf: inout [UInt8]) {
+        FfiConverterTypeEntryId.write(value.entryId, into: &buf)
+        FfiConverterOptionTypeEntry.write(value.entry, into: &buf)
+        FfiConverterString.write(value.author, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictVersion_lift(_ buf: RustBuffer) throws -> ConflictVersion {
+    return try FfiConverterTypeConflictVersion.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictVersion_lower(_ value: ConflictVersion) -> RustBuffer {
+    return FfiConverterTypeConflictVersion.lower(value)
 }
 
 
@@ -4073,6 +4580,653 @@ public func FfiConverterTypeReminderPlan_lower(_ value: ReminderPlan) -> RustBuf
 
 
 /**
+ * One category in the sharing manifest.
+ */
+public struct SharingItem: Equatable, Hashable {
+    /**
+     * The category.
+     */
+    public let category: SharingCategory
+    /**
+     * Whether it is shared.
+     */
+    public let shared: Bool
+    /**
+     * What it covers, in words for the patient.
+     */
+    public let description: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The category.
+         */category: SharingCategory, 
+        /**
+         * Whether it is shared.
+         */shared: Bool, 
+        /**
+         * What it covers, in words for the patient.
+         */description: String) {
+        self.category = category
+        self.shared = shared
+        self.description = description
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SharingItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSharingItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SharingItem {
+        return
+            try SharingItem(
+                category: FfiConverterTypeSharingCategory.read(from: &buf), 
+                shared: FfiConverterBool.read(from: &buf), 
+                description: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SharingItem, into buf: inout [UInt8]) {
+        FfiConverterTypeSharingCategory.write(value.category, into: &buf)
+        FfiConverterBool.write(value.shared, into: &buf)
+        FfiConverterString.write(value.description, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSharingItem_lift(_ buf: RustBuffer) throws -> SharingItem {
+    return try FfiConverterTypeSharingItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSharingItem_lower(_ value: SharingItem) -> RustBuffer {
+    return FfiConverterTypeSharingItem.lower(value)
+}
+
+
+/**
+ * What is shared with whom, in words the app can show as they are.
+ */
+public struct SharingManifest: Equatable, Hashable {
+    /**
+     * Where sync stands.
+     */
+    public let status: SyncStatus
+    /**
+     * Every category, shared or not.
+     */
+    public let items: [SharingItem]
+    /**
+     * What turning a category on or off does, and what reaches the
+     * patient's other devices.
+     */
+    public let notes: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Where sync stands.
+         */status: SyncStatus, 
+        /**
+         * Every category, shared or not.
+         */items: [SharingItem], 
+        /**
+         * What turning a category on or off does, and what reaches the
+         * patient's other devices.
+         */notes: [String]) {
+        self.status = status
+        self.items = items
+        self.notes = notes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SharingManifest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSharingManifest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SharingManifest {
+        return
+            try SharingManifest(
+                status: FfiConverterTypeSyncStatus.read(from: &buf), 
+                items: FfiConverterSequenceTypeSharingItem.read(from: &buf), 
+                notes: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SharingManifest, into buf: inout [UInt8]) {
+        FfiConverterTypeSyncStatus.write(value.status, into: &buf)
+        FfiConverterSequenceTypeSharingItem.write(value.items, into: &buf)
+        FfiConverterSequenceString.write(value.notes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSharingManifest_lift(_ buf: RustBuffer) throws -> SharingManifest {
+    return try FfiConverterTypeSharingManifest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSharingManifest_lower(_ value: SharingManifest) -> RustBuffer {
+    return FfiConverterTypeSharingManifest.lower(value)
+}
+
+
+/**
+ * One line of the audit log: counts, codes and the clinic's receipt.
+ */
+public struct SyncLogEntry: Equatable, Hashable {
+    /**
+     * When.
+     */
+    public let at: Timestamp
+    /**
+     * `enroll`, `push`, `error`, `restore`, `sharing` or `withdraw`.
+     */
+    public let event: String
+    /**
+     * Changes sent.
+     */
+    public let sent: Int32
+    /**
+     * The last sequence number acknowledged.
+     */
+    public let acknowledged: Int64
+    /**
+     * Changes received.
+     */
+    public let pulled: Int32
+    /**
+     * Changes refused, as `seq:reason code`.
+     */
+    public let rejected: [String]
+    /**
+     * An error code or detail, without content.
+     */
+    public let detail: String
+    /**
+     * The clinic's signed receipt (hex), when there is one.
+     */
+    public let receipt: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * When.
+         */at: Timestamp, 
+        /**
+         * `enroll`, `push`, `error`, `restore`, `sharing` or `withdraw`.
+         */event: String, 
+        /**
+         * Changes sent.
+         */sent: Int32, 
+        /**
+         * The last sequence number acknowledged.
+         */acknowledged: Int64, 
+        /**
+         * Changes received.
+         */pulled: Int32, 
+        /**
+         * Changes refused, as `seq:reason code`.
+         */rejected: [String], 
+        /**
+         * An error code or detail, without content.
+         */detail: String, 
+        /**
+         * The clinic's signed receipt (hex), when there is one.
+         */receipt: String) {
+        self.at = at
+        self.event = event
+        self.sent = sent
+        self.acknowledged = acknowledged
+        self.pulled = pulled
+        self.rejected = rejected
+        self.detail = detail
+        self.receipt = receipt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SyncLogEntry: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncLogEntry: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncLogEntry {
+        return
+            try SyncLogEntry(
+                at: FfiConverterTypeTimestamp.read(from: &buf), 
+                event: FfiConverterString.read(from: &buf), 
+                sent: FfiConverterInt32.read(from: &buf), 
+                acknowledged: FfiConverterInt64.read(from: &buf), 
+                pulled: FfiConverterInt32.read(from: &buf), 
+                rejected: FfiConverterSequenceString.read(from: &buf), 
+                detail: FfiConverterString.read(from: &buf), 
+                receipt: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SyncLogEntry, into buf: inout [UInt8]) {
+        FfiConverterTypeTimestamp.write(value.at, into: &buf)
+        FfiConverterString.write(value.event, into: &buf)
+        FfiConverterInt32.write(value.sent, into: &buf)
+        FfiConverterInt64.write(value.acknowledged, into: &buf)
+        FfiConverterInt32.write(value.pulled, into: &buf)
+        FfiConverterSequenceString.write(value.rejected, into: &buf)
+        FfiConverterString.write(value.detail, into: &buf)
+        FfiConverterString.write(value.receipt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncLogEntry_lift(_ buf: RustBuffer) throws -> SyncLogEntry {
+    return try FfiConverterTypeSyncLogEntry.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncLogEntry_lower(_ value: SyncLogEntry) -> RustBuffer {
+    return FfiConverterTypeSyncLogEntry.lower(value)
+}
+
+
+/**
+ * What one exchange did.
+ */
+public struct SyncOutcome: Equatable, Hashable {
+    /**
+     * Changes sent.
+     */
+    public let sent: Int32
+    /**
+     * The last sequence number the clinic has applied from this device.
+     */
+    public let acknowledged: Int64
+    /**
+     * Changes received and applied (or kept as conflict versions).
+     */
+    public let pulled: Int32
+    /**
+     * Changes the clinic refused (see `log`).
+     */
+    public let rejected: Int32
+    /**
+     * Conflict versions created (see `conflicts`).
+     */
+    public let conflicts: Int32
+    /**
+     * Call `prepare()` again at once: more waits on either side.
+     */
+    public let more: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Changes sent.
+         */sent: Int32, 
+        /**
+         * The last sequence number the clinic has applied from this device.
+         */acknowledged: Int64, 
+        /**
+         * Changes received and applied (or kept as conflict versions).
+         */pulled: Int32, 
+        /**
+         * Changes the clinic refused (see `log`).
+         */rejected: Int32, 
+        /**
+         * Conflict versions created (see `conflicts`).
+         */conflicts: Int32, 
+        /**
+         * Call `prepare()` again at once: more waits on either side.
+         */more: Bool) {
+        self.sent = sent
+        self.acknowledged = acknowledged
+        self.pulled = pulled
+        self.rejected = rejected
+        self.conflicts = conflicts
+        self.more = more
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SyncOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncOutcome {
+        return
+            try SyncOutcome(
+                sent: FfiConverterInt32.read(from: &buf), 
+                acknowledged: FfiConverterInt64.read(from: &buf), 
+                pulled: FfiConverterInt32.read(from: &buf), 
+                rejected: FfiConverterInt32.read(from: &buf), 
+                conflicts: FfiConverterInt32.read(from: &buf), 
+                more: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SyncOutcome, into buf: inout [UInt8]) {
+        FfiConverterInt32.write(value.sent, into: &buf)
+        FfiConverterInt64.write(value.acknowledged, into: &buf)
+        FfiConverterInt32.write(value.pulled, into: &buf)
+        FfiConverterInt32.write(value.rejected, into: &buf)
+        FfiConverterInt32.write(value.conflicts, into: &buf)
+        FfiConverterBool.write(value.more, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncOutcome_lift(_ buf: RustBuffer) throws -> SyncOutcome {
+    return try FfiConverterTypeSyncOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncOutcome_lower(_ value: SyncOutcome) -> RustBuffer {
+    return FfiConverterTypeSyncOutcome.lower(value)
+}
+
+
+/**
+ * A request to POST: `body` to `url` with `contentType`; hand the reply's
+ * bytes (HTTP 200) to `receive(requestId, ...)`.
+ */
+public struct SyncRequest: Equatable, Hashable {
+    /**
+     * 32 hex characters; pass it back to `receive`.
+     */
+    public let requestId: String
+    /**
+     * Where to send it.
+     */
+    public let url: String
+    /**
+     * The bytes to send.
+     */
+    public let body: Data
+    /**
+     * The HTTP `Content-Type`.
+     */
+    public let contentType: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * 32 hex characters; pass it back to `receive`.
+         */requestId: String, 
+        /**
+         * Where to send it.
+         */url: String, 
+        /**
+         * The bytes to send.
+         */body: Data, 
+        /**
+         * The HTTP `Content-Type`.
+         */contentType: String) {
+        self.requestId = requestId
+        self.url = url
+        self.body = body
+        self.contentType = contentType
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SyncRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncRequest {
+        return
+            try SyncRequest(
+                requestId: FfiConverterString.read(from: &buf), 
+                url: FfiConverterString.read(from: &buf), 
+                body: FfiConverterData.read(from: &buf), 
+                contentType: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SyncRequest, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.requestId, into: &buf)
+        FfiConverterString.write(value.url, into: &buf)
+        FfiConverterData.write(value.body, into: &buf)
+        FfiConverterString.write(value.contentType, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncRequest_lift(_ buf: RustBuffer) throws -> SyncRequest {
+    return try FfiConverterTypeSyncRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncRequest_lower(_ value: SyncRequest) -> RustBuffer {
+    return FfiConverterTypeSyncRequest.lower(value)
+}
+
+
+/**
+ * Where sync stands.
+ */
+public struct SyncStatus: Equatable, Hashable {
+    /**
+     * Enrollment state.
+     */
+    public let enrollment: EnrollmentState
+    /**
+     * The clinic's server.
+     */
+    public let serverUrl: String
+    /**
+     * The clinic's id.
+     */
+    public let clinicId: String
+    /**
+     * This device's id.
+     */
+    public let deviceId: String
+    /**
+     * The patient's id at the clinic (empty until the clinic confirms).
+     */
+    public let patientId: String
+    /**
+     * Local changes not yet acknowledged.
+     */
+    public let pending: Int64
+    /**
+     * Conflict versions waiting for the patient.
+     */
+    public let conflicts: Int64
+    /**
+     * When the last exchange completed.
+     */
+    public let lastSync: Timestamp?
+    /**
+     * The last exchange's error (no content), if it failed.
+     */
+    public let lastError: String?
+    /**
+     * Categories shared.
+     */
+    public let sharing: [SharingCategory]
+    /**
+     * When the journal was enrolled.
+     */
+    public let enrolledAt: Timestamp
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Enrollment state.
+         */enrollment: EnrollmentState, 
+        /**
+         * The clinic's server.
+         */serverUrl: String, 
+        /**
+         * The clinic's id.
+         */clinicId: String, 
+        /**
+         * This device's id.
+         */deviceId: String, 
+        /**
+         * The patient's id at the clinic (empty until the clinic confirms).
+         */patientId: String, 
+        /**
+         * Local changes not yet acknowledged.
+         */pending: Int64, 
+        /**
+         * Conflict versions waiting for the patient.
+         */conflicts: Int64, 
+        /**
+         * When the last exchange completed.
+         */lastSync: Timestamp?, 
+        /**
+         * The last exchange's error (no content), if it failed.
+         */lastError: String?, 
+        /**
+         * Categories shared.
+         */sharing: [SharingCategory], 
+        /**
+         * When the journal was enrolled.
+         */enrolledAt: Timestamp) {
+        self.enrollment = enrollment
+        self.serverUrl = serverUrl
+        self.clinicId = clinicId
+        self.deviceId = deviceId
+        self.patientId = patientId
+        self.pending = pending
+        self.conflicts = conflicts
+        self.lastSync = lastSync
+        self.lastError = lastError
+        self.sharing = sharing
+        self.enrolledAt = enrolledAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SyncStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncStatus: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncStatus {
+        return
+            try SyncStatus(
+                enrollment: FfiConverterTypeEnrollmentState.read(from: &buf), 
+                serverUrl: FfiConverterString.read(from: &buf), 
+                clinicId: FfiConverterString.read(from: &buf), 
+                deviceId: FfiConverterString.read(from: &buf), 
+                patientId: FfiConverterString.read(from: &buf), 
+                pending: FfiConverterInt64.read(from: &buf), 
+                conflicts: FfiConverterInt64.read(from: &buf), 
+                lastSync: FfiConverterOptionTypeTimestamp.read(from: &buf), 
+                lastError: FfiConverterOptionString.read(from: &buf), 
+                sharing: FfiConverterSequenceTypeSharingCategory.read(from: &buf), 
+                enrolledAt: FfiConverterTypeTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SyncStatus, into buf: inout [UInt8]) {
+        FfiConverterTypeEnrollmentState.write(value.enrollment, into: &buf)
+        FfiConverterString.write(value.serverUrl, into: &buf)
+        FfiConverterString.write(value.clinicId, into: &buf)
+        FfiConverterString.write(value.deviceId, into: &buf)
+        FfiConverterString.write(value.patientId, into: &buf)
+        FfiConverterInt64.write(value.pending, into: &buf)
+        FfiConverterInt64.write(value.conflicts, into: &buf)
+        FfiConverterOptionTypeTimestamp.write(value.lastSync, into: &buf)
+        FfiConverterOptionString.write(value.lastError, into: &buf)
+        FfiConverterSequenceTypeSharingCategory.write(value.sharing, into: &buf)
+        FfiConverterTypeTimestamp.write(value.enrolledAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncStatus_lift(_ buf: RustBuffer) throws -> SyncStatus {
+    return try FfiConverterTypeSyncStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncStatus_lower(_ value: SyncStatus) -> RustBuffer {
+    return FfiConverterTypeSyncStatus.lower(value)
+}
+
+
+/**
  * A tag on an entry.
  */
 public struct Tag: Equatable, Hashable {
@@ -4522,6 +5676,75 @@ enum CairnError: Swift.Error, Equatable, Hashable {
      * report it.
      */
     case `internal`
+    /**
+     * Sync was asked of a journal not enrolled with a clinic (or that
+     * withdrew).
+     */
+    case notEnrolled
+    /**
+     * Enrollment was asked of a journal already enrolled.
+     */
+    case alreadyEnrolled
+    /**
+     * The enrollment code was used by another device: ask for a new one.
+     */
+    case enrollmentUsed
+    /**
+     * The enrollment code expired: ask for a new one.
+     */
+    case enrollmentExpired
+    /**
+     * The clinic cancelled the code (or its secret was wrong).
+     */
+    case enrollmentRevoked
+    /**
+     * The clinic revoked this device; it no longer syncs.
+     */
+    case deviceRevoked
+    /**
+     * The clinic refused the request (its code, no content); nothing was
+     * applied on either side. Call `prepare()` again: the core has
+     * adjusted what it sends (`gap`, `sequence_reused`, `unknown_key`,
+     * `replayed`, `stale` go away by themselves).
+     */
+    case syncRefused(
+        /**
+         * The clinic's error code (docs/sync-protocol.md §7).
+         */reason: String
+    )
+    /**
+     * The reply failed a check (signature, seal, format, or it answers
+     * another request); nothing was applied.
+     */
+    case badReply(
+        /**
+         * What failed.
+         */reason: String
+    )
+    /**
+     * A reply to a request this journal is no longer waiting for (the app
+     * restarted meanwhile). Nothing is lost: sync again.
+     */
+    case staleReply
+    /**
+     * The clinic asks to try later.
+     */
+    case serverBusy(
+        /**
+         * Seconds to wait.
+         */retryAfterSeconds: Int64
+    )
+    /**
+     * The clinic speaks another major version of the sync protocol.
+     */
+    case protocolIncompatible(
+        /**
+         * The clinic's major version.
+         */found: Int32, 
+        /**
+         * This library's.
+         */supported: Int32
+    )
 
     
 
@@ -4594,6 +5817,26 @@ public struct FfiConverterTypeCairnError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
             )
         case 16: return .internal
+        case 17: return .notEnrolled
+        case 18: return .alreadyEnrolled
+        case 19: return .enrollmentUsed
+        case 20: return .enrollmentExpired
+        case 21: return .enrollmentRevoked
+        case 22: return .deviceRevoked
+        case 23: return .syncRefused(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 24: return .badReply(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 25: return .staleReply
+        case 26: return .serverBusy(
+            retryAfterSeconds: try FfiConverterInt64.read(from: &buf)
+            )
+        case 27: return .protocolIncompatible(
+            found: try FfiConverterInt32.read(from: &buf), 
+            supported: try FfiConverterInt32.read(from: &buf)
+            )
 
          default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -4681,6 +5924,55 @@ public struct FfiConverterTypeCairnError: FfiConverterRustBuffer {
         case .internal:
             writeInt(&buf, Int32(16))
         
+        
+        case .notEnrolled:
+            writeInt(&buf, Int32(17))
+        
+        
+        case .alreadyEnrolled:
+            writeInt(&buf, Int32(18))
+        
+        
+        case .enrollmentUsed:
+            writeInt(&buf, Int32(19))
+        
+        
+        case .enrollmentExpired:
+            writeInt(&buf, Int32(20))
+        
+        
+        case .enrollmentRevoked:
+            writeInt(&buf, Int32(21))
+        
+        
+        case .deviceRevoked:
+            writeInt(&buf, Int32(22))
+        
+        
+        case let .syncRefused(reason):
+            writeInt(&buf, Int32(23))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .badReply(reason):
+            writeInt(&buf, Int32(24))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case .staleReply:
+            writeInt(&buf, Int32(25))
+        
+        
+        case let .serverBusy(retryAfterSeconds):
+            writeInt(&buf, Int32(26))
+            FfiConverterInt64.write(retryAfterSeconds, into: &buf)
+            
+        
+        case let .protocolIncompatible(found,supported):
+            writeInt(&buf, Int32(27))
+            FfiConverterInt32.write(found, into: &buf)
+            FfiConverterInt32.write(supported, into: &buf)
+            
         }
     }
 }
@@ -4822,6 +6114,101 @@ public func FfiConverterTypeChangeTable_lift(_ buf: RustBuffer) throws -> Change
 #endif
 public func FfiConverterTypeChangeTable_lower(_ value: ChangeTable) -> RustBuffer {
     return FfiConverterTypeChangeTable.lower(value)
+}
+
+
+
+/**
+ * Where a journal stands with its clinic.
+ */
+
+public enum EnrollmentState: Equatable, Hashable {
+    
+    /**
+     * The code was read; the clinic has not confirmed yet.
+     */
+    case pending
+    /**
+     * Enrolled: syncing.
+     */
+    case active
+    /**
+     * The clinic revoked this device.
+     */
+    case revoked
+    /**
+     * The patient withdrew.
+     */
+    case withdrawn
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension EnrollmentState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEnrollmentState: FfiConverterRustBuffer {
+    typealias SwiftType = EnrollmentState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EnrollmentState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .pending
+        
+        case 2: return .active
+        
+        case 3: return .revoked
+        
+        case 4: return .withdrawn
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: EnrollmentState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .pending:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .active:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .revoked:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .withdrawn:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnrollmentState_lift(_ buf: RustBuffer) throws -> EnrollmentState {
+    return try FfiConverterTypeEnrollmentState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnrollmentState_lower(_ value: EnrollmentState) -> RustBuffer {
+    return FfiConverterTypeEnrollmentState.lower(value)
 }
 
 
@@ -5427,6 +6814,131 @@ public func FfiConverterTypeReminderStep_lift(_ buf: RustBuffer) throws -> Remin
 #endif
 public func FfiConverterTypeReminderStep_lower(_ value: ReminderStep) -> RustBuffer {
     return FfiConverterTypeReminderStep.lower(value)
+}
+
+
+
+/**
+ * What a patient shares with the clinic, by kind of content.
+ */
+
+public enum SharingCategory: Equatable, Hashable {
+    
+    /**
+     * Ratings and measurements: mood, anxiety, sleep, custom trackers.
+     */
+    case ratings
+    /**
+     * The notes written on entries.
+     */
+    case notes
+    /**
+     * Journal text.
+     */
+    case journal
+    /**
+     * Medication taken or skipped.
+     */
+    case medication
+    /**
+     * Questionnaire answers.
+     */
+    case questionnaires
+    /**
+     * Risk flags for review.
+     */
+    case flags
+    /**
+     * Reminders and what happened to them.
+     */
+    case reminders
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SharingCategory: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSharingCategory: FfiConverterRustBuffer {
+    typealias SwiftType = SharingCategory
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SharingCategory {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .ratings
+        
+        case 2: return .notes
+        
+        case 3: return .journal
+        
+        case 4: return .medication
+        
+        case 5: return .questionnaires
+        
+        case 6: return .flags
+        
+        case 7: return .reminders
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SharingCategory, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .ratings:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .notes:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .journal:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .medication:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .questionnaires:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .flags:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .reminders:
+            writeInt(&buf, Int32(7))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSharingCategory_lift(_ buf: RustBuffer) throws -> SharingCategory {
+    return try FfiConverterTypeSharingCategory.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSharingCategory_lower(_ value: SharingCategory) -> RustBuffer {
+    return FfiConverterTypeSharingCategory.lower(value)
 }
 
 
@@ -6113,6 +7625,30 @@ fileprivate struct FfiConverterOptionTypeZoneDatabase: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeEntry: FfiConverterRustBuffer {
+    typealias SwiftType = Entry?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeEntry.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeEntry.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeQuietHours: FfiConverterRustBuffer {
     typealias SwiftType = QuietHours?
 
@@ -6129,6 +7665,30 @@ fileprivate struct FfiConverterOptionTypeQuietHours: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeQuietHours.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSyncRequest: FfiConverterRustBuffer {
+    typealias SwiftType = SyncRequest?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSyncRequest.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSyncRequest.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -6275,6 +7835,31 @@ fileprivate struct FfiConverterSequenceTypeAdherence: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeAdherence.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeConflictVersion: FfiConverterRustBuffer {
+    typealias SwiftType = [ConflictVersion]
+
+    public static func write(_ value: [ConflictVersion], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeConflictVersion.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ConflictVersion] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ConflictVersion]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeConflictVersion.read(from: &buf))
         }
         return seq
     }
@@ -6433,6 +8018,56 @@ fileprivate struct FfiConverterSequenceTypeReminderEvent: FfiConverterRustBuffer
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeSharingItem: FfiConverterRustBuffer {
+    typealias SwiftType = [SharingItem]
+
+    public static func write(_ value: [SharingItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSharingItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SharingItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SharingItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSharingItem.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSyncLogEntry: FfiConverterRustBuffer {
+    typealias SwiftType = [SyncLogEntry]
+
+    public static func write(_ value: [SyncLogEntry], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSyncLogEntry.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SyncLogEntry] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SyncLogEntry]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSyncLogEntry.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeTag: FfiConverterRustBuffer {
     typealias SwiftType = [Tag]
 
@@ -6550,6 +8185,31 @@ fileprivate struct FfiConverterSequenceTypeReminderStep: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeReminderStep.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSharingCategory: FfiConverterRustBuffer {
+    typealias SwiftType = [SharingCategory]
+
+    public static func write(_ value: [SharingCategory], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSharingCategory.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SharingCategory] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SharingCategory]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSharingCategory.read(from: &buf))
         }
         return seq
     }
@@ -7183,6 +8843,18 @@ public func notificationIdPrefix() -> String  {
     )
 })
 }
+/**
+ * A code's checks without enrolling: `InvalidInput(field = "code")` for a
+ * typo (checksum), a wrong prefix or an address without TLS.
+ */
+public func checkEnrollmentCode(code: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_check_enrollment_code(
+        FfiConverterString.lower(code),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -7224,6 +8896,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_func_notification_id_prefix() != 15385) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_func_check_enrollment_code() != 5635) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_journal_add_tracker() != 11732) {
@@ -7277,6 +8952,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_cairn_ffi_checksum_method_journal_reminders() != 16060) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_cairn_ffi_checksum_method_journal_sync() != 60753) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_cairn_ffi_checksum_method_subscription_cancel() != 63088) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7323,6 +9001,42 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_reminders_update() != 55667) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_clinicsync_conflicts() != 15800) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_clinicsync_enroll() != 15245) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_clinicsync_forget() != 23549) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_clinicsync_log() != 26660) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_clinicsync_manifest() != 57650) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_clinicsync_prepare() != 27774) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_clinicsync_prepare_blocking() != 26393) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_clinicsync_receive() != 43099) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_clinicsync_receive_blocking() != 45107) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_clinicsync_set_sharing() != 6069) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_clinicsync_status() != 57516) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_clinicsync_withdraw() != 19773) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif() != 47178) {

@@ -377,6 +377,11 @@ uint64_t uniffi_cairn_ffi_fn_method_journal_update_entry(uint64_t ptr, RustBuffe
 uint64_t uniffi_cairn_ffi_fn_method_journal_reminders(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SYNC
+uint64_t uniffi_cairn_ffi_fn_method_journal_sync(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CLONE_SUBSCRIPTION
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CLONE_SUBSCRIPTION
 uint64_t uniffi_cairn_ffi_fn_clone_subscription(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -475,6 +480,76 @@ uint64_t uniffi_cairn_ffi_fn_method_reminders_set_quiet_hours(uint64_t ptr, Rust
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_UPDATE
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_REMINDERS_UPDATE
 uint64_t uniffi_cairn_ffi_fn_method_reminders_update(uint64_t ptr, RustBuffer id, RustBuffer reminder
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CLONE_CLINICSYNC
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CLONE_CLINICSYNC
+uint64_t uniffi_cairn_ffi_fn_clone_clinicsync(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FREE_CLINICSYNC
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FREE_CLINICSYNC
+void uniffi_cairn_ffi_fn_free_clinicsync(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_CONFLICTS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_CONFLICTS
+uint64_t uniffi_cairn_ffi_fn_method_clinicsync_conflicts(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_ENROLL
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_ENROLL
+uint64_t uniffi_cairn_ffi_fn_method_clinicsync_enroll(uint64_t ptr, RustBuffer code, RustBuffer sharing
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_FORGET
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_FORGET
+uint64_t uniffi_cairn_ffi_fn_method_clinicsync_forget(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_LOG
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_LOG
+uint64_t uniffi_cairn_ffi_fn_method_clinicsync_log(uint64_t ptr, int32_t limit
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_MANIFEST
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_MANIFEST
+uint64_t uniffi_cairn_ffi_fn_method_clinicsync_manifest(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_PREPARE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_PREPARE
+uint64_t uniffi_cairn_ffi_fn_method_clinicsync_prepare(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_PREPARE_BLOCKING
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_PREPARE_BLOCKING
+RustBuffer uniffi_cairn_ffi_fn_method_clinicsync_prepare_blocking(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_RECEIVE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_RECEIVE
+uint64_t uniffi_cairn_ffi_fn_method_clinicsync_receive(uint64_t ptr, RustBuffer request_id, RustBuffer reply
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_RECEIVE_BLOCKING
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_RECEIVE_BLOCKING
+RustBuffer uniffi_cairn_ffi_fn_method_clinicsync_receive_blocking(uint64_t ptr, RustBuffer request_id, RustBuffer reply, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_SET_SHARING
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_SET_SHARING
+uint64_t uniffi_cairn_ffi_fn_method_clinicsync_set_sharing(uint64_t ptr, RustBuffer category, int8_t on
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_STATUS
+uint64_t uniffi_cairn_ffi_fn_method_clinicsync_status(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_WITHDRAW
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_WITHDRAW
+uint64_t uniffi_cairn_ffi_fn_method_clinicsync_withdraw(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CLONE_ZONEDATABASE
@@ -582,6 +657,11 @@ RustBuffer uniffi_cairn_ffi_fn_func_ios_limits(RustCallStatus *_Nonnull out_stat
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_NOTIFICATION_ID_PREFIX
 RustBuffer uniffi_cairn_ffi_fn_func_notification_id_prefix(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_CHECK_ENROLLMENT_CODE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_CHECK_ENROLLMENT_CODE
+RustBuffer uniffi_cairn_ffi_fn_func_check_enrollment_code(RustBuffer code, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_CAIRN_FFI_RUSTBUFFER_ALLOC
@@ -898,6 +978,12 @@ uint16_t uniffi_cairn_ffi_checksum_func_notification_id_prefix(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_CHECK_ENROLLMENT_CODE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_CHECK_ENROLLMENT_CODE
+uint16_t uniffi_cairn_ffi_checksum_func_check_enrollment_code(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_ADD_TRACKER
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_ADD_TRACKER
 uint16_t uniffi_cairn_ffi_checksum_method_journal_add_tracker(void
@@ -1000,6 +1086,12 @@ uint16_t uniffi_cairn_ffi_checksum_method_journal_reminders(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SYNC
+uint16_t uniffi_cairn_ffi_checksum_method_journal_sync(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_SUBSCRIPTION_CANCEL
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_SUBSCRIPTION_CANCEL
 uint16_t uniffi_cairn_ffi_checksum_method_subscription_cancel(void
@@ -1093,6 +1185,78 @@ uint16_t uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_UPDATE
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_REMINDERS_UPDATE
 uint16_t uniffi_cairn_ffi_checksum_method_reminders_update(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_CONFLICTS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_CONFLICTS
+uint16_t uniffi_cairn_ffi_checksum_method_clinicsync_conflicts(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_ENROLL
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_ENROLL
+uint16_t uniffi_cairn_ffi_checksum_method_clinicsync_enroll(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_FORGET
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_FORGET
+uint16_t uniffi_cairn_ffi_checksum_method_clinicsync_forget(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_LOG
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_LOG
+uint16_t uniffi_cairn_ffi_checksum_method_clinicsync_log(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_MANIFEST
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_MANIFEST
+uint16_t uniffi_cairn_ffi_checksum_method_clinicsync_manifest(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_PREPARE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_PREPARE
+uint16_t uniffi_cairn_ffi_checksum_method_clinicsync_prepare(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_PREPARE_BLOCKING
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_PREPARE_BLOCKING
+uint16_t uniffi_cairn_ffi_checksum_method_clinicsync_prepare_blocking(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_RECEIVE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_RECEIVE
+uint16_t uniffi_cairn_ffi_checksum_method_clinicsync_receive(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_RECEIVE_BLOCKING
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_RECEIVE_BLOCKING
+uint16_t uniffi_cairn_ffi_checksum_method_clinicsync_receive_blocking(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_SET_SHARING
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_SET_SHARING
+uint16_t uniffi_cairn_ffi_checksum_method_clinicsync_set_sharing(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_STATUS
+uint16_t uniffi_cairn_ffi_checksum_method_clinicsync_status(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_WITHDRAW
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_WITHDRAW
+uint16_t uniffi_cairn_ffi_checksum_method_clinicsync_withdraw(void
     
 );
 #endif

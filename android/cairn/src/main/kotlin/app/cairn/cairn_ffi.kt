@@ -730,6 +730,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_cairn_ffi_checksum_func_notification_id_prefix(
     ): Int
+    external fun uniffi_cairn_ffi_checksum_func_check_enrollment_code(
+    ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_add_tracker(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_close(
@@ -764,6 +766,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_reminders(
     ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_sync(
+    ): Int
     external fun uniffi_cairn_ffi_checksum_method_subscription_cancel(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_reminders_add(
@@ -795,6 +799,30 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_cairn_ffi_checksum_method_reminders_set_quiet_hours(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_reminders_update(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_clinicsync_conflicts(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_clinicsync_enroll(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_clinicsync_forget(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_clinicsync_log(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_clinicsync_manifest(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_clinicsync_prepare(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_clinicsync_prepare_blocking(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_clinicsync_receive(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_clinicsync_receive_blocking(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_clinicsync_set_sharing(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_clinicsync_status(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_clinicsync_withdraw(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif(
     ): Int
@@ -885,6 +913,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_reminders(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_sync(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_cairn_ffi_fn_clone_subscription(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_cairn_ffi_fn_free_subscription(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -925,6 +955,34 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_cairn_ffi_fn_method_reminders_update(`ptr`: Long,`id`: RustBuffer.ByValue,`reminder`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_cairn_ffi_fn_clone_clinicsync(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_cairn_ffi_fn_free_clinicsync(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_cairn_ffi_fn_method_clinicsync_conflicts(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_clinicsync_enroll(`ptr`: Long,`code`: RustBuffer.ByValue,`sharing`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_clinicsync_forget(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_clinicsync_log(`ptr`: Long,`limit`: Int,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_clinicsync_manifest(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_clinicsync_prepare(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_clinicsync_prepare_blocking(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_method_clinicsync_receive(`ptr`: Long,`requestId`: RustBuffer.ByValue,`reply`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_clinicsync_receive_blocking(`ptr`: Long,`requestId`: RustBuffer.ByValue,`reply`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_method_clinicsync_set_sharing(`ptr`: Long,`category`: RustBuffer.ByValue,`on`: Byte,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_clinicsync_status(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_clinicsync_withdraw(`ptr`: Long,
+    ): Long
     external fun uniffi_cairn_ffi_fn_clone_zonedatabase(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_cairn_ffi_fn_free_zonedatabase(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -964,6 +1022,8 @@ internal object UniffiLib {
     external fun uniffi_cairn_ffi_fn_func_ios_limits(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_notification_id_prefix(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_check_enrollment_code(`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_cairn_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1111,6 +1171,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_cairn_ffi_checksum_func_notification_id_prefix() and 0xFFFF) != 15385) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_cairn_ffi_checksum_func_check_enrollment_code() and 0xFFFF) != 5635) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_add_tracker() and 0xFFFF) != 11732) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1162,6 +1225,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_reminders() and 0xFFFF) != 16060) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_sync() and 0xFFFF) != 60753) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_cairn_ffi_checksum_method_subscription_cancel() and 0xFFFF) != 63088) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1208,6 +1274,42 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_reminders_update() and 0xFFFF) != 55667) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_clinicsync_conflicts() and 0xFFFF) != 15800) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_clinicsync_enroll() and 0xFFFF) != 15245) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_clinicsync_forget() and 0xFFFF) != 23549) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_clinicsync_log() and 0xFFFF) != 26660) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_clinicsync_manifest() and 0xFFFF) != 57650) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_clinicsync_prepare() and 0xFFFF) != 27774) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_clinicsync_prepare_blocking() and 0xFFFF) != 26393) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_clinicsync_receive() and 0xFFFF) != 43099) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_clinicsync_receive_blocking() and 0xFFFF) != 45107) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_clinicsync_set_sharing() and 0xFFFF) != 6069) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_clinicsync_status() and 0xFFFF) != 57516) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_clinicsync_withdraw() and 0xFFFF) != 19773) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_zonedatabase_add_tzif() and 0xFFFF) != 47178) {
@@ -1739,6 +1841,615 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 
 
 /**
+ * Sync with the clinic for one journal; stops with it (`Closed`).
+ */
+public interface ClinicSyncInterface {
+    
+    /**
+     * Conflict versions waiting for the patient.
+     */
+    suspend fun `conflicts`(): List<ConflictVersion>
+    
+    /**
+     * Reads an enrollment code (`CAIRN1…`), creates this device's signing
+     * key, queues what was logged before, and returns the first request.
+     * `sharing` is what the patient chose to share.
+     */
+    suspend fun `enroll`(`code`: kotlin.String, `sharing`: List<SharingCategory>): SyncRequest
+    
+    /**
+     * Stops syncing on this device only, when the clinic cannot be
+     * reached (the clinic should revoke the device too).
+     */
+    suspend fun `forget`()
+    
+    /**
+     * The audit log, newest first, at most `limit` lines.
+     */
+    suspend fun `log`(`limit`: kotlin.Int): List<SyncLogEntry>
+    
+    /**
+     * What is shared with the clinic, as the patient should see it.
+     */
+    suspend fun `manifest`(): SharingManifest
+    
+    /**
+     * The next request to send, or `null`/`nil` when this journal no
+     * longer syncs. Raises `NotEnrolled` before enrollment.
+     */
+    suspend fun `prepare`(): SyncRequest?
+    
+    /**
+     * [`ClinicSync::prepare`] for a background task's handler that must
+     * finish synchronously (iOS `BGTask`): blocks the calling thread.
+     */
+    fun `prepareBlocking`(): SyncRequest?
+    
+    /**
+     * Applies the reply to `requestId` in one transaction. A reply that
+     * fails a check (signature, seal, format) is `BadReply` and changes
+     * nothing; the next `prepare()` sends again what was not acknowledged.
+     */
+    suspend fun `receive`(`requestId`: kotlin.String, `reply`: kotlin.ByteArray): SyncOutcome
+    
+    /**
+     * [`ClinicSync::receive`], blocking the calling thread.
+     */
+    fun `receiveBlocking`(`requestId`: kotlin.String, `reply`: kotlin.ByteArray): SyncOutcome
+    
+    /**
+     * Turns sharing of a category on (its backlog is sent too) or off
+     * (nothing more is sent; what the clinic has stays there).
+     */
+    suspend fun `setSharing`(`category`: SharingCategory, `on`: kotlin.Boolean)
+    
+    /**
+     * Where sync stands. `NotEnrolled` before enrollment.
+     */
+    suspend fun `status`(): SyncStatus
+    
+    /**
+     * The request that tells the clinic the patient withdraws. Once its
+     * reply is applied, this journal stops syncing; entries stay.
+     */
+    suspend fun `withdraw`(): SyncRequest
+    
+    companion object
+}
+
+/**
+ * Sync with the clinic for one journal; stops with it (`Closed`).
+ */
+open class ClinicSync: Disposable, AutoCloseable, ClinicSyncInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_cairn_ffi_fn_free_clinicsync(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_cairn_ffi_fn_clone_clinicsync(handle, status)
+        }
+    }
+
+    
+    /**
+     * Conflict versions waiting for the patient.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `conflicts`() : List<ConflictVersion> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_clinicsync_conflicts(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeConflictVersion.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Reads an enrollment code (`CAIRN1…`), creates this device's signing
+     * key, queues what was logged before, and returns the first request.
+     * `sharing` is what the patient chose to share.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `enroll`(`code`: kotlin.String, `sharing`: List<SharingCategory>) : SyncRequest {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_clinicsync_enroll(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`code`),
+        FfiConverterSequenceTypeSharingCategory.lower(`sharing`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSyncRequest.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Stops syncing on this device only, when the clinic cannot be
+     * reached (the clinic should revoke the device too).
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `forget`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_clinicsync_forget(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The audit log, newest first, at most `limit` lines.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `log`(`limit`: kotlin.Int) : List<SyncLogEntry> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_clinicsync_log(
+                uniffiHandle,
+                
+        FfiConverterInt.lower(`limit`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeSyncLogEntry.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * What is shared with the clinic, as the patient should see it.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `manifest`() : SharingManifest {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_clinicsync_manifest(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSharingManifest.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The next request to send, or `null`/`nil` when this journal no
+     * longer syncs. Raises `NotEnrolled` before enrollment.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `prepare`() : SyncRequest? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_clinicsync_prepare(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeSyncRequest.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * [`ClinicSync::prepare`] for a background task's handler that must
+     * finish synchronously (iOS `BGTask`): blocks the calling thread.
+     */
+    @Throws(CairnException::class)override fun `prepareBlocking`(): SyncRequest? {
+            return FfiConverterOptionalTypeSyncRequest.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_clinicsync_prepare_blocking(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Applies the reply to `requestId` in one transaction. A reply that
+     * fails a check (signature, seal, format) is `BadReply` and changes
+     * nothing; the next `prepare()` sends again what was not acknowledged.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `receive`(`requestId`: kotlin.String, `reply`: kotlin.ByteArray) : SyncOutcome {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_clinicsync_receive(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`requestId`),
+        FfiConverterByteArray.lower(`reply`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSyncOutcome.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * [`ClinicSync::receive`], blocking the calling thread.
+     */
+    @Throws(CairnException::class)override fun `receiveBlocking`(`requestId`: kotlin.String, `reply`: kotlin.ByteArray): SyncOutcome {
+            return FfiConverterTypeSyncOutcome.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_clinicsync_receive_blocking(
+        it,
+        
+        FfiConverterString.lower(`requestId`),
+        FfiConverterByteArray.lower(`reply`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Turns sharing of a category on (its backlog is sent too) or off
+     * (nothing more is sent; what the clinic has stays there).
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setSharing`(`category`: SharingCategory, `on`: kotlin.Boolean) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_clinicsync_set_sharing(
+                uniffiHandle,
+                
+        FfiConverterTypeSharingCategory.lower(`category`),
+        FfiConverterBoolean.lower(`on`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Where sync stands. `NotEnrolled` before enrollment.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `status`() : SyncStatus {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_clinicsync_status(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSyncStatus.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The request that tells the clinic the patient withdraws. Once its
+     * reply is applied, this journal stops syncing; entries stay.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `withdraw`() : SyncRequest {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_clinicsync_withdraw(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSyncRequest.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeClinicSync: FfiConverter<ClinicSync, Long> {
+    override fun lower(value: ClinicSync): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): ClinicSync {
+        return ClinicSync(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): ClinicSync {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ClinicSync) = 8UL
+
+    override fun write(value: ClinicSync, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * A patient's encrypted journal: one SQLite file, sealed with a 32-byte
  * key from the platform keystore.
  *
@@ -1843,6 +2554,11 @@ public interface JournalInterface {
      * The reminders kept in this journal's store.
      */
     fun `reminders`(): Reminders
+    
+    /**
+     * Sync with the clinic for this journal.
+     */
+    fun `sync`(): ClinicSync
     
     companion object
 }
@@ -2371,6 +3087,23 @@ open class Journal: Disposable, AutoCloseable, JournalInterface
     callWithHandle {
     uniffiRustCallWithError(CairnException) { _status ->
     UniffiLib.uniffi_cairn_ffi_fn_method_journal_reminders(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Sync with the clinic for this journal.
+     */
+    @Throws(CairnException::class)override fun `sync`(): ClinicSync {
+            return FfiConverterTypeClinicSync.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_method_journal_sync(
         it,
         _status)
 }
@@ -4013,6 +4746,62 @@ public object FfiConverterTypeAdherenceReport: FfiConverterRustBuffer<AdherenceR
 
 
 /**
+ * A version of an entry written elsewhere at the same time as the one
+ * shown. Editing or deleting the entry resolves it.
+ */
+data class ConflictVersion (
+    /**
+     * The entry.
+     */
+    val `entryId`: EntryId
+    , 
+    /**
+     * That version's content; `null`/`nil` when it deleted the entry.
+     */
+    val `entry`: Entry?
+    , 
+    /**
+     * The device that wrote it.
+     */
+    val `author`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConflictVersion: FfiConverterRustBuffer<ConflictVersion> {
+    override fun read(buf: ByteBuffer): ConflictVersion {
+        return ConflictVersion(
+            FfiConverterTypeEntryId.read(buf),
+            FfiConverterOptionalTypeEntry.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ConflictVersion) = (
+            FfiConverterTypeEntryId.allocationSize(value.`entryId`) +
+            FfiConverterOptionalTypeEntry.allocationSize(value.`entry`) +
+            FfiConverterString.allocationSize(value.`author`)
+    )
+
+    override fun write(value: ConflictVersion, buf: ByteBuffer) {
+            FfiConverterTypeEntryId.write(value.`entryId`, buf)
+            FfiConverterOptionalTypeEntry.write(value.`entry`, buf)
+            FfiConverterString.write(value.`author`, buf)
+    }
+}
+
+
+
+/**
  * A logged entry.
  */
 data class Entry (
@@ -5310,6 +6099,474 @@ public object FfiConverterTypeReminderPlan: FfiConverterRustBuffer<ReminderPlan>
 
 
 /**
+ * One category in the sharing manifest.
+ */
+data class SharingItem (
+    /**
+     * The category.
+     */
+    val `category`: SharingCategory
+    , 
+    /**
+     * Whether it is shared.
+     */
+    val `shared`: kotlin.Boolean
+    , 
+    /**
+     * What it covers, in words for the patient.
+     */
+    val `description`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSharingItem: FfiConverterRustBuffer<SharingItem> {
+    override fun read(buf: ByteBuffer): SharingItem {
+        return SharingItem(
+            FfiConverterTypeSharingCategory.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SharingItem) = (
+            FfiConverterTypeSharingCategory.allocationSize(value.`category`) +
+            FfiConverterBoolean.allocationSize(value.`shared`) +
+            FfiConverterString.allocationSize(value.`description`)
+    )
+
+    override fun write(value: SharingItem, buf: ByteBuffer) {
+            FfiConverterTypeSharingCategory.write(value.`category`, buf)
+            FfiConverterBoolean.write(value.`shared`, buf)
+            FfiConverterString.write(value.`description`, buf)
+    }
+}
+
+
+
+/**
+ * What is shared with whom, in words the app can show as they are.
+ */
+data class SharingManifest (
+    /**
+     * Where sync stands.
+     */
+    val `status`: SyncStatus
+    , 
+    /**
+     * Every category, shared or not.
+     */
+    val `items`: List<SharingItem>
+    , 
+    /**
+     * What turning a category on or off does, and what reaches the
+     * patient's other devices.
+     */
+    val `notes`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSharingManifest: FfiConverterRustBuffer<SharingManifest> {
+    override fun read(buf: ByteBuffer): SharingManifest {
+        return SharingManifest(
+            FfiConverterTypeSyncStatus.read(buf),
+            FfiConverterSequenceTypeSharingItem.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SharingManifest) = (
+            FfiConverterTypeSyncStatus.allocationSize(value.`status`) +
+            FfiConverterSequenceTypeSharingItem.allocationSize(value.`items`) +
+            FfiConverterSequenceString.allocationSize(value.`notes`)
+    )
+
+    override fun write(value: SharingManifest, buf: ByteBuffer) {
+            FfiConverterTypeSyncStatus.write(value.`status`, buf)
+            FfiConverterSequenceTypeSharingItem.write(value.`items`, buf)
+            FfiConverterSequenceString.write(value.`notes`, buf)
+    }
+}
+
+
+
+/**
+ * One line of the audit log: counts, codes and the clinic's receipt.
+ */
+data class SyncLogEntry (
+    /**
+     * When.
+     */
+    val `at`: Timestamp
+    , 
+    /**
+     * `enroll`, `push`, `error`, `restore`, `sharing` or `withdraw`.
+     */
+    val `event`: kotlin.String
+    , 
+    /**
+     * Changes sent.
+     */
+    val `sent`: kotlin.Int
+    , 
+    /**
+     * The last sequence number acknowledged.
+     */
+    val `acknowledged`: kotlin.Long
+    , 
+    /**
+     * Changes received.
+     */
+    val `pulled`: kotlin.Int
+    , 
+    /**
+     * Changes refused, as `seq:reason code`.
+     */
+    val `rejected`: List<kotlin.String>
+    , 
+    /**
+     * An error code or detail, without content.
+     */
+    val `detail`: kotlin.String
+    , 
+    /**
+     * The clinic's signed receipt (hex), when there is one.
+     */
+    val `receipt`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncLogEntry: FfiConverterRustBuffer<SyncLogEntry> {
+    override fun read(buf: ByteBuffer): SyncLogEntry {
+        return SyncLogEntry(
+            FfiConverterTypeTimestamp.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SyncLogEntry) = (
+            FfiConverterTypeTimestamp.allocationSize(value.`at`) +
+            FfiConverterString.allocationSize(value.`event`) +
+            FfiConverterInt.allocationSize(value.`sent`) +
+            FfiConverterLong.allocationSize(value.`acknowledged`) +
+            FfiConverterInt.allocationSize(value.`pulled`) +
+            FfiConverterSequenceString.allocationSize(value.`rejected`) +
+            FfiConverterString.allocationSize(value.`detail`) +
+            FfiConverterString.allocationSize(value.`receipt`)
+    )
+
+    override fun write(value: SyncLogEntry, buf: ByteBuffer) {
+            FfiConverterTypeTimestamp.write(value.`at`, buf)
+            FfiConverterString.write(value.`event`, buf)
+            FfiConverterInt.write(value.`sent`, buf)
+            FfiConverterLong.write(value.`acknowledged`, buf)
+            FfiConverterInt.write(value.`pulled`, buf)
+            FfiConverterSequenceString.write(value.`rejected`, buf)
+            FfiConverterString.write(value.`detail`, buf)
+            FfiConverterString.write(value.`receipt`, buf)
+    }
+}
+
+
+
+/**
+ * What one exchange did.
+ */
+data class SyncOutcome (
+    /**
+     * Changes sent.
+     */
+    val `sent`: kotlin.Int
+    , 
+    /**
+     * The last sequence number the clinic has applied from this device.
+     */
+    val `acknowledged`: kotlin.Long
+    , 
+    /**
+     * Changes received and applied (or kept as conflict versions).
+     */
+    val `pulled`: kotlin.Int
+    , 
+    /**
+     * Changes the clinic refused (see `log`).
+     */
+    val `rejected`: kotlin.Int
+    , 
+    /**
+     * Conflict versions created (see `conflicts`).
+     */
+    val `conflicts`: kotlin.Int
+    , 
+    /**
+     * Call `prepare()` again at once: more waits on either side.
+     */
+    val `more`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncOutcome: FfiConverterRustBuffer<SyncOutcome> {
+    override fun read(buf: ByteBuffer): SyncOutcome {
+        return SyncOutcome(
+            FfiConverterInt.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SyncOutcome) = (
+            FfiConverterInt.allocationSize(value.`sent`) +
+            FfiConverterLong.allocationSize(value.`acknowledged`) +
+            FfiConverterInt.allocationSize(value.`pulled`) +
+            FfiConverterInt.allocationSize(value.`rejected`) +
+            FfiConverterInt.allocationSize(value.`conflicts`) +
+            FfiConverterBoolean.allocationSize(value.`more`)
+    )
+
+    override fun write(value: SyncOutcome, buf: ByteBuffer) {
+            FfiConverterInt.write(value.`sent`, buf)
+            FfiConverterLong.write(value.`acknowledged`, buf)
+            FfiConverterInt.write(value.`pulled`, buf)
+            FfiConverterInt.write(value.`rejected`, buf)
+            FfiConverterInt.write(value.`conflicts`, buf)
+            FfiConverterBoolean.write(value.`more`, buf)
+    }
+}
+
+
+
+/**
+ * A request to POST: `body` to `url` with `contentType`; hand the reply's
+ * bytes (HTTP 200) to `receive(requestId, ...)`.
+ */
+data class SyncRequest (
+    /**
+     * 32 hex characters; pass it back to `receive`.
+     */
+    val `requestId`: kotlin.String
+    , 
+    /**
+     * Where to send it.
+     */
+    val `url`: kotlin.String
+    , 
+    /**
+     * The bytes to send.
+     */
+    val `body`: kotlin.ByteArray
+    , 
+    /**
+     * The HTTP `Content-Type`.
+     */
+    val `contentType`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncRequest: FfiConverterRustBuffer<SyncRequest> {
+    override fun read(buf: ByteBuffer): SyncRequest {
+        return SyncRequest(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterByteArray.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SyncRequest) = (
+            FfiConverterString.allocationSize(value.`requestId`) +
+            FfiConverterString.allocationSize(value.`url`) +
+            FfiConverterByteArray.allocationSize(value.`body`) +
+            FfiConverterString.allocationSize(value.`contentType`)
+    )
+
+    override fun write(value: SyncRequest, buf: ByteBuffer) {
+            FfiConverterString.write(value.`requestId`, buf)
+            FfiConverterString.write(value.`url`, buf)
+            FfiConverterByteArray.write(value.`body`, buf)
+            FfiConverterString.write(value.`contentType`, buf)
+    }
+}
+
+
+
+/**
+ * Where sync stands.
+ */
+data class SyncStatus (
+    /**
+     * Enrollment state.
+     */
+    val `enrollment`: EnrollmentState
+    , 
+    /**
+     * The clinic's server.
+     */
+    val `serverUrl`: kotlin.String
+    , 
+    /**
+     * The clinic's id.
+     */
+    val `clinicId`: kotlin.String
+    , 
+    /**
+     * This device's id.
+     */
+    val `deviceId`: kotlin.String
+    , 
+    /**
+     * The patient's id at the clinic (empty until the clinic confirms).
+     */
+    val `patientId`: kotlin.String
+    , 
+    /**
+     * Local changes not yet acknowledged.
+     */
+    val `pending`: kotlin.Long
+    , 
+    /**
+     * Conflict versions waiting for the patient.
+     */
+    val `conflicts`: kotlin.Long
+    , 
+    /**
+     * When the last exchange completed.
+     */
+    val `lastSync`: Timestamp?
+    , 
+    /**
+     * The last exchange's error (no content), if it failed.
+     */
+    val `lastError`: kotlin.String?
+    , 
+    /**
+     * Categories shared.
+     */
+    val `sharing`: List<SharingCategory>
+    , 
+    /**
+     * When the journal was enrolled.
+     */
+    val `enrolledAt`: Timestamp
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
+    override fun read(buf: ByteBuffer): SyncStatus {
+        return SyncStatus(
+            FfiConverterTypeEnrollmentState.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalTypeTimestamp.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeSharingCategory.read(buf),
+            FfiConverterTypeTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SyncStatus) = (
+            FfiConverterTypeEnrollmentState.allocationSize(value.`enrollment`) +
+            FfiConverterString.allocationSize(value.`serverUrl`) +
+            FfiConverterString.allocationSize(value.`clinicId`) +
+            FfiConverterString.allocationSize(value.`deviceId`) +
+            FfiConverterString.allocationSize(value.`patientId`) +
+            FfiConverterLong.allocationSize(value.`pending`) +
+            FfiConverterLong.allocationSize(value.`conflicts`) +
+            FfiConverterOptionalTypeTimestamp.allocationSize(value.`lastSync`) +
+            FfiConverterOptionalString.allocationSize(value.`lastError`) +
+            FfiConverterSequenceTypeSharingCategory.allocationSize(value.`sharing`) +
+            FfiConverterTypeTimestamp.allocationSize(value.`enrolledAt`)
+    )
+
+    override fun write(value: SyncStatus, buf: ByteBuffer) {
+            FfiConverterTypeEnrollmentState.write(value.`enrollment`, buf)
+            FfiConverterString.write(value.`serverUrl`, buf)
+            FfiConverterString.write(value.`clinicId`, buf)
+            FfiConverterString.write(value.`deviceId`, buf)
+            FfiConverterString.write(value.`patientId`, buf)
+            FfiConverterLong.write(value.`pending`, buf)
+            FfiConverterLong.write(value.`conflicts`, buf)
+            FfiConverterOptionalTypeTimestamp.write(value.`lastSync`, buf)
+            FfiConverterOptionalString.write(value.`lastError`, buf)
+            FfiConverterSequenceTypeSharingCategory.write(value.`sharing`, buf)
+            FfiConverterTypeTimestamp.write(value.`enrolledAt`, buf)
+    }
+}
+
+
+
+/**
  * A tag on an entry.
  */
 data class Tag (
@@ -5755,6 +7012,136 @@ sealed class CairnException: kotlin.Exception() {
             get() = toString()
     }
     
+    /**
+     * Sync was asked of a journal not enrolled with a clinic (or that
+     * withdrew).
+     */
+    class NotEnrolled(
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * Enrollment was asked of a journal already enrolled.
+     */
+    class AlreadyEnrolled(
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * The enrollment code was used by another device: ask for a new one.
+     */
+    class EnrollmentUsed(
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * The enrollment code expired: ask for a new one.
+     */
+    class EnrollmentExpired(
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * The clinic cancelled the code (or its secret was wrong).
+     */
+    class EnrollmentRevoked(
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * The clinic revoked this device; it no longer syncs.
+     */
+    class DeviceRevoked(
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * The clinic refused the request (its code, no content); nothing was
+     * applied on either side. Call `prepare()` again: the core has
+     * adjusted what it sends (`gap`, `sequence_reused`, `unknown_key`,
+     * `replayed`, `stale` go away by themselves).
+     */
+    class SyncRefused(
+        
+        /**
+         * The clinic's error code (docs/sync-protocol.md §7).
+         */
+        val `reason`: kotlin.String
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * The reply failed a check (signature, seal, format, or it answers
+     * another request); nothing was applied.
+     */
+    class BadReply(
+        
+        /**
+         * What failed.
+         */
+        val `reason`: kotlin.String
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * A reply to a request this journal is no longer waiting for (the app
+     * restarted meanwhile). Nothing is lost: sync again.
+     */
+    class StaleReply(
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * The clinic asks to try later.
+     */
+    class ServerBusy(
+        
+        /**
+         * Seconds to wait.
+         */
+        val `retryAfterSeconds`: kotlin.Long
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * The clinic speaks another major version of the sync protocol.
+     */
+    class ProtocolIncompatible(
+        
+        /**
+         * The clinic's major version.
+         */
+        val `found`: kotlin.Int, 
+        
+        /**
+         * This library's.
+         */
+        val `supported`: kotlin.Int
+        ) : CairnException() {
+        override val message
+            get() = toString()
+    }
+    
 
     
 
@@ -5819,6 +7206,26 @@ public object FfiConverterTypeCairnError : FfiConverterRustBuffer<CairnException
                 FfiConverterString.read(buf),
                 )
             16 -> CairnException.Internal()
+            17 -> CairnException.NotEnrolled()
+            18 -> CairnException.AlreadyEnrolled()
+            19 -> CairnException.EnrollmentUsed()
+            20 -> CairnException.EnrollmentExpired()
+            21 -> CairnException.EnrollmentRevoked()
+            22 -> CairnException.DeviceRevoked()
+            23 -> CairnException.SyncRefused(
+                FfiConverterString.read(buf),
+                )
+            24 -> CairnException.BadReply(
+                FfiConverterString.read(buf),
+                )
+            25 -> CairnException.StaleReply()
+            26 -> CairnException.ServerBusy(
+                FfiConverterLong.read(buf),
+                )
+            27 -> CairnException.ProtocolIncompatible(
+                FfiConverterInt.read(buf),
+                FfiConverterInt.read(buf),
+                )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
     }
@@ -5901,6 +7308,55 @@ public object FfiConverterTypeCairnError : FfiConverterRustBuffer<CairnException
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
             )
+            is CairnException.NotEnrolled -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CairnException.AlreadyEnrolled -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CairnException.EnrollmentUsed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CairnException.EnrollmentExpired -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CairnException.EnrollmentRevoked -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CairnException.DeviceRevoked -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CairnException.SyncRefused -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is CairnException.BadReply -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is CairnException.StaleReply -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CairnException.ServerBusy -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterLong.allocationSize(value.`retryAfterSeconds`)
+            )
+            is CairnException.ProtocolIncompatible -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterInt.allocationSize(value.`found`)
+                + FfiConverterInt.allocationSize(value.`supported`)
+            )
         }
     }
 
@@ -5982,6 +7438,55 @@ public object FfiConverterTypeCairnError : FfiConverterRustBuffer<CairnException
                 buf.putInt(16)
                 Unit
             }
+            is CairnException.NotEnrolled -> {
+                buf.putInt(17)
+                Unit
+            }
+            is CairnException.AlreadyEnrolled -> {
+                buf.putInt(18)
+                Unit
+            }
+            is CairnException.EnrollmentUsed -> {
+                buf.putInt(19)
+                Unit
+            }
+            is CairnException.EnrollmentExpired -> {
+                buf.putInt(20)
+                Unit
+            }
+            is CairnException.EnrollmentRevoked -> {
+                buf.putInt(21)
+                Unit
+            }
+            is CairnException.DeviceRevoked -> {
+                buf.putInt(22)
+                Unit
+            }
+            is CairnException.SyncRefused -> {
+                buf.putInt(23)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is CairnException.BadReply -> {
+                buf.putInt(24)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is CairnException.StaleReply -> {
+                buf.putInt(25)
+                Unit
+            }
+            is CairnException.ServerBusy -> {
+                buf.putInt(26)
+                FfiConverterLong.write(value.`retryAfterSeconds`, buf)
+                Unit
+            }
+            is CairnException.ProtocolIncompatible -> {
+                buf.putInt(27)
+                FfiConverterInt.write(value.`found`, buf)
+                FfiConverterInt.write(value.`supported`, buf)
+                Unit
+            }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 
@@ -6044,6 +7549,57 @@ public object FfiConverterTypeChangeTable: FfiConverterRustBuffer<ChangeTable> {
     override fun allocationSize(value: ChangeTable) = 4UL
 
     override fun write(value: ChangeTable, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Where a journal stands with its clinic.
+ */
+
+enum class EnrollmentState {
+    
+    /**
+     * The code was read; the clinic has not confirmed yet.
+     */
+    PENDING,
+    /**
+     * Enrolled: syncing.
+     */
+    ACTIVE,
+    /**
+     * The clinic revoked this device.
+     */
+    REVOKED,
+    /**
+     * The patient withdrew.
+     */
+    WITHDRAWN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEnrollmentState: FfiConverterRustBuffer<EnrollmentState> {
+    override fun read(buf: ByteBuffer) = try {
+        EnrollmentState.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: EnrollmentState) = 4UL
+
+    override fun write(value: EnrollmentState, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -6711,6 +8267,69 @@ public object FfiConverterTypeReminderStep : FfiConverterRustBuffer<ReminderStep
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * What a patient shares with the clinic, by kind of content.
+ */
+
+enum class SharingCategory {
+    
+    /**
+     * Ratings and measurements: mood, anxiety, sleep, custom trackers.
+     */
+    RATINGS,
+    /**
+     * The notes written on entries.
+     */
+    NOTES,
+    /**
+     * Journal text.
+     */
+    JOURNAL,
+    /**
+     * Medication taken or skipped.
+     */
+    MEDICATION,
+    /**
+     * Questionnaire answers.
+     */
+    QUESTIONNAIRES,
+    /**
+     * Risk flags for review.
+     */
+    FLAGS,
+    /**
+     * Reminders and what happened to them.
+     */
+    REMINDERS;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSharingCategory: FfiConverterRustBuffer<SharingCategory> {
+    override fun read(buf: ByteBuffer) = try {
+        SharingCategory.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: SharingCategory) = 4UL
+
+    override fun write(value: SharingCategory, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
     }
 }
 
@@ -7456,6 +9075,38 @@ public object FfiConverterOptionalTypeZoneDatabase: FfiConverterRustBuffer<ZoneD
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeEntry: FfiConverterRustBuffer<Entry?> {
+    override fun read(buf: ByteBuffer): Entry? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeEntry.read(buf)
+    }
+
+    override fun allocationSize(value: Entry?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeEntry.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Entry?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeEntry.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeQuietHours: FfiConverterRustBuffer<QuietHours?> {
     override fun read(buf: ByteBuffer): QuietHours? {
         if (buf.get().toInt() == 0) {
@@ -7478,6 +9129,38 @@ public object FfiConverterOptionalTypeQuietHours: FfiConverterRustBuffer<QuietHo
         } else {
             buf.put(1)
             FfiConverterTypeQuietHours.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeSyncRequest: FfiConverterRustBuffer<SyncRequest?> {
+    override fun read(buf: ByteBuffer): SyncRequest? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSyncRequest.read(buf)
+    }
+
+    override fun allocationSize(value: SyncRequest?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSyncRequest.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SyncRequest?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSyncRequest.write(value, buf)
         }
     }
 }
@@ -7672,6 +9355,34 @@ public object FfiConverterSequenceTypeAdherence: FfiConverterRustBuffer<List<Adh
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeConflictVersion: FfiConverterRustBuffer<List<ConflictVersion>> {
+    override fun read(buf: ByteBuffer): List<ConflictVersion> {
+        val len = buf.getInt()
+        return List<ConflictVersion>(len) {
+            FfiConverterTypeConflictVersion.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ConflictVersion>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeConflictVersion.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ConflictVersion>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeConflictVersion.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeEntry: FfiConverterRustBuffer<List<Entry>> {
     override fun read(buf: ByteBuffer): List<Entry> {
         val len = buf.getInt()
@@ -7840,6 +9551,62 @@ public object FfiConverterSequenceTypeReminderEvent: FfiConverterRustBuffer<List
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeSharingItem: FfiConverterRustBuffer<List<SharingItem>> {
+    override fun read(buf: ByteBuffer): List<SharingItem> {
+        val len = buf.getInt()
+        return List<SharingItem>(len) {
+            FfiConverterTypeSharingItem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SharingItem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSharingItem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SharingItem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSharingItem.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSyncLogEntry: FfiConverterRustBuffer<List<SyncLogEntry>> {
+    override fun read(buf: ByteBuffer): List<SyncLogEntry> {
+        val len = buf.getInt()
+        return List<SyncLogEntry>(len) {
+            FfiConverterTypeSyncLogEntry.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SyncLogEntry>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSyncLogEntry.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SyncLogEntry>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSyncLogEntry.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeTag: FfiConverterRustBuffer<List<Tag>> {
     override fun read(buf: ByteBuffer): List<Tag> {
         val len = buf.getInt()
@@ -7970,6 +9737,34 @@ public object FfiConverterSequenceTypeReminderStep: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeReminderStep.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSharingCategory: FfiConverterRustBuffer<List<SharingCategory>> {
+    override fun read(buf: ByteBuffer): List<SharingCategory> {
+        val len = buf.getInt()
+        return List<SharingCategory>(len) {
+            FfiConverterTypeSharingCategory.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SharingCategory>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSharingCategory.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SharingCategory>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSharingCategory.write(it, buf)
         }
     }
 }
@@ -8483,6 +10278,22 @@ public object FfiConverterTypeZoneName: FfiConverter<ZoneName, RustBuffer.ByValu
     UniffiLib.uniffi_cairn_ffi_fn_func_notification_id_prefix(
     
         _status)
+}
+    )
+    }
+    
+
+        /**
+         * A code's checks without enrolling: `InvalidInput(field = "code")` for a
+         * typo (checksum), a wrong prefix or an address without TLS.
+         */
+    @Throws(CairnException::class) fun `checkEnrollmentCode`(`code`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_check_enrollment_code(
+    
+        
+        FfiConverterString.lower(`code`),_status)
 }
     )
     }
