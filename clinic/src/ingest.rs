@@ -39,6 +39,7 @@ pub fn reason_text(code: u64) -> &'static str {
 }
 
 /// A change of a batch after the checks that need no database.
+#[derive(Debug, Clone)]
 pub enum Candidate {
     /// Refused: listed in the reply, never applied.
     Rejected {

@@ -4,8 +4,8 @@
 //! ([`cairn_core::sync`]): the server opens requests with an HPKE receiver
 //! ([`receiver`]), answers each one with [`handler::handle`] following the
 //! protocol's §9 processing rules, and keeps its state in a storage backend
-//! ([`storage`]; SQLite in this first slice), with patient content sealed at
-//! rest under a storage key ([`seal`]).
+//! ([`storage`]: SQLite on one machine, PostgreSQL for several processes),
+//! with patient content sealed at rest under a storage key ([`seal`]).
 
 #![warn(missing_docs)]
 
@@ -97,6 +97,20 @@ pub fn open_sqlite(
         }
     };
     storage::sqlite::Sqlite::open(dir, &key, now_ms)
+}
+
+/// Opens the PostgreSQL storage at `url` with the storage key from
+/// `key_file` (required: a database server keeps no key file beside the
+/// data), with `pool` connections. Creates the schema and the clinic on
+/// first use of an empty database.
+pub fn open_postgres(
+    url: &str,
+    key_file: &Path,
+    pool: usize,
+    now_ms: u64,
+) -> Result<storage::postgres::Postgres, Error> {
+    let key = seal::StorageKey::read(key_file)?;
+    storage::postgres::Postgres::open(url, &key, pool, now_ms)
 }
 
 /// Milliseconds since 1970 by the system clock.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use cairn_clinic::storage::RevokeOutcome;
+use cairn_clinic::storage::{RevokeOutcome, Storage, postgres};
 use cairn_clinic::{Error, Server, admin, now_ms};
 use clap::{Args, Parser, Subcommand};
 
@@ -20,9 +20,11 @@ const EXIT_CODES: &str = "EXIT CODES:
 /// It enrolls patients' devices with one-time codes, takes in their sealed
 /// and signed changes exactly once, merges them, and sends each device what
 /// the patient's other devices wrote. Its state is one SQLite database in
-/// the data directory; patient content in it is sealed with AES-256-GCM
-/// under the storage key. The clinic (its id, root signing key and first
-/// HPKE key) is created the first time a data directory is used.
+/// the data directory (--data), or a PostgreSQL database that several
+/// `serve` processes share (--database); patient content in it is sealed
+/// with AES-256-GCM under the storage key. The clinic (its id, root signing
+/// key and first HPKE key) is created the first time a data directory or an
+/// empty database is used.
 #[derive(Parser)]
 #[command(name = "cairn-clinic", version, after_help = EXIT_CODES)]
 struct Cli {
@@ -37,16 +39,26 @@ struct StoreArgs {
     /// The data directory: the database (clinic.sqlite) and, unless
     /// --key-file is given, the storage key (storage.key, made on first
     /// use, mode 0600). Created if missing.
-    #[arg(long, global = true, env = "CAIRN_CLINIC_DATA", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "CAIRN_CLINIC_DATA",
+        value_name = "DIR",
+        conflicts_with = "database"
+    )]
     data: Option<PathBuf>,
 
-    /// A PostgreSQL database instead of --data (not available yet).
-    #[arg(long, global = true, value_name = "URL")]
+    /// A PostgreSQL database instead of --data, e.g.
+    /// postgres://cairn@db.internal/clinic (or host=… dbname=… user=…).
+    /// Several `serve` processes may share it. Needs --key-file. The schema
+    /// and the clinic are created on first use of an empty database.
+    #[arg(long, global = true, env = "CAIRN_CLINIC_DATABASE", value_name = "URL")]
     database: Option<String>,
 
     /// The storage key: a file of 32 raw bytes or 64 hex characters. It
     /// seals patient content and the clinic's private keys at rest; without
-    /// it the database cannot be read. Default: DIR/storage.key.
+    /// it the database cannot be read. Default with --data: DIR/storage.key;
+    /// required with --database.
     #[arg(
         long,
         global = true,
@@ -73,6 +85,11 @@ enum Command {
         /// loopback address.
         #[arg(long, value_name = "URL")]
         url: Option<String>,
+        /// With --database: the PostgreSQL connections this process keeps
+        /// (and so the transactions it runs at once). Default: 4.
+        #[arg(long, value_name = "N",
+              value_parser = clap::value_parser!(u16).range(1..=64))]
+        pool: Option<u16>,
     },
     /// Create an enrollment code for a patient and print it.
     ///
@@ -144,22 +161,54 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
-    if cli.store.database.is_some() {
-        return Err(Error::Usage(
-            "PostgreSQL support arrives in a later change; use --data DIR".into(),
-        ));
+/// Opens the storage the options name.
+fn open(store: StoreArgs, pool: Option<u16>, now: u64) -> Result<Box<dyn Storage>, Error> {
+    match (store.data, store.database) {
+        (Some(_), Some(_)) => Err(Error::Usage(
+            "--data and --database cannot be used together".into(),
+        )),
+        (None, Some(url)) => {
+            let Some(key_file) = store.key_file else {
+                return Err(Error::Usage(
+                    "--database needs --key-file FILE (or CAIRN_CLINIC_KEY_FILE): the storage key"
+                        .into(),
+                ));
+            };
+            let pool = pool.map_or(postgres::DEFAULT_POOL, usize::from);
+            Ok(Box::new(cairn_clinic::open_postgres(
+                &url, &key_file, pool, now,
+            )?))
+        }
+        (Some(dir), None) => {
+            if pool.is_some() {
+                return Err(Error::Usage(
+                    "--pool is for --database (SQLite has one connection)".into(),
+                ));
+            }
+            Ok(Box::new(cairn_clinic::open_sqlite(
+                &dir,
+                store.key_file.as_deref(),
+                now,
+            )?))
+        }
+        (None, None) => Err(Error::Usage(
+            "--data DIR or --database URL is required (or CAIRN_CLINIC_DATA, CAIRN_CLINIC_DATABASE)"
+                .into(),
+        )),
     }
-    let Some(dir) = cli.store.data else {
-        return Err(Error::Usage(
-            "--data DIR is required (or CAIRN_CLINIC_DATA)".into(),
-        ));
-    };
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
     let now = now_ms();
-    let storage = cairn_clinic::open_sqlite(&dir, cli.store.key_file.as_deref(), now)?;
-    let server = Server::new(Box::new(storage));
+    let pool = match &cli.command {
+        Command::Serve { pool, .. } => *pool,
+        // A command runs one transaction at a time.
+        _ if cli.store.database.is_some() => Some(1),
+        _ => None,
+    };
+    let server = Server::new(open(cli.store, pool, now)?);
     match cli.command {
-        Command::Serve { listen, url } => serve(server, listen, url),
+        Command::Serve { listen, url, .. } => serve(server, listen, url),
         Command::Enroll {
             patient,
             expires_days,
@@ -244,6 +293,7 @@ fn serve(server: Server, listen: SocketAddr, url: Option<String>) -> Result<(), 
         .enable_all()
         .build()
         .map_err(|e| Error::Runtime(format!("cannot start the runtime: {e}")))?;
+    let server = Arc::new(server);
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -252,8 +302,14 @@ fn serve(server: Server, listen: SocketAddr, url: Option<String>) -> Result<(), 
             .local_addr()
             .map_err(|e| Error::Runtime(format!("cannot read the listening address: {e}")))?;
         let url = url.or_else(|| addr.ip().is_loopback().then(|| format!("http://{addr}")));
-        match &url {
-            Some(u) => server.storage().set_server_url(Some(u))?,
+        match url {
+            // Storage is called from the blocking pool, as for requests.
+            Some(u) => {
+                let s = server.clone();
+                tokio::task::spawn_blocking(move || s.storage().set_server_url(Some(&u)))
+                    .await
+                    .map_err(|_| Error::Runtime("recording the server's URL failed".into()))??
+            }
             None => tracing::warn!(
                 "not a loopback address and no --url: `enroll` needs --url for its codes"
             ),
@@ -261,7 +317,7 @@ fn serve(server: Server, listen: SocketAddr, url: Option<String>) -> Result<(), 
         tracing::info!(%addr, "listening");
         println!("cairn-clinic listening on http://{addr}");
         let _ = std::io::stdout().flush();
-        cairn_clinic::http::serve(listener, Arc::new(server), shutdown())
+        cairn_clinic::http::serve(listener, server, shutdown())
             .await
             .map_err(|e| Error::Runtime(format!("the server stopped: {e}")))
     })

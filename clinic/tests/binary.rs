@@ -18,6 +18,7 @@ const NOTE: &str = "NOTE-MARKER-binary-42";
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cairn-clinic"));
     c.env_remove("CAIRN_CLINIC_DATA")
+        .env_remove("CAIRN_CLINIC_DATABASE")
         .env_remove("CAIRN_CLINIC_KEY_FILE")
         .env_remove("CAIRN_CLINIC_LOG");
     c
@@ -228,6 +229,7 @@ fn errors_are_one_line_with_exit_codes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("clinic");
 
+    // --database needs --key-file, and excludes --data.
     let out = bin()
         .args(["--database", "postgres://localhost/clinic", "devices"])
         .output()
@@ -235,7 +237,36 @@ fn errors_are_one_line_with_exit_codes() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         stderr(&out).trim(),
-        "cairn-clinic: PostgreSQL support arrives in a later change; use --data DIR"
+        "cairn-clinic: --database needs --key-file FILE (or CAIRN_CLINIC_KEY_FILE): the storage key"
+    );
+    let out = bin()
+        .env("CAIRN_CLINIC_DATABASE", "postgres://localhost/clinic")
+        .arg("devices")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    let out = bin()
+        .args(["--database", "postgres://localhost/clinic", "--data"])
+        .arg(&dir)
+        .arg("devices")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot be used with"),
+        "{}",
+        stderr(&out)
+    );
+    let out = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--pool", "2", "--data"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).trim(),
+        "cairn-clinic: --pool is for --database (SQLite has one connection)"
     );
     let out = bin().arg("devices").output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));

@@ -1,5 +1,8 @@
-//! The server's §9 processing rules, end to end through `handle`, against a
-//! real SQLite file, with a device built from `cairn_core::sync` primitives.
+//! The server's §9 processing rules, end to end through `handle`, with a
+//! device built from `cairn_core::sync` primitives, on both backends: each
+//! test runs as `sqlite::NAME` against a real SQLite file and as
+//! `postgres::NAME` against a database of a private PostgreSQL cluster
+//! (tests/common/pg.rs).
 
 mod common;
 
@@ -10,6 +13,47 @@ use cairn_core::sync::messages::{
 };
 use cairn_core::sync::wire::{self, ReplyKind, RequestKind};
 use common::*;
+
+/// Runs each named test (a `fn(Clinic)`) on both backends.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(super::Clinic::new());
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(super::Clinic::postgres());
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    enroll_then_push_then_a_second_device_pulls_exactly_once,
+    an_empty_cursor_returns_the_devices_own_changes_too,
+    a_gap_and_a_reused_sequence_apply_nothing,
+    bad_changes_are_rejected_one_by_one_and_the_batch_goes_on,
+    another_patients_device_cannot_touch_a_record,
+    enrollment_proof_use_and_expiry,
+    refused_before_opening_unsealed,
+    replies_verify_under_the_root_key_only,
+    stale_requests_and_clocks_far_ahead,
+    entries_show_each_record_once_winner_only_without_tombstones,
+    concurrent_edits_keep_both_versions_and_the_winner_shows,
+    a_pull_is_capped_and_says_more,
+    withdraw_revokes_and_hides_the_devices_data,
+    key_rotation_keeps_opening_requests_sealed_to_the_old_key,
+    text_record_ids_are_per_patient,
+    two_servers_on_one_database_apply_each_change_once,
+);
 
 fn device_last_applied(clinic: &Clinic, d: &TestDevice) -> u64 {
     clinic
@@ -23,9 +67,7 @@ fn device_last_applied(clinic: &Clinic, d: &TestDevice) -> u64 {
         .last_applied
 }
 
-#[test]
-fn enroll_then_push_then_a_second_device_pulls_exactly_once() {
-    let clinic = Clinic::new();
+fn enroll_then_push_then_a_second_device_pulls_exactly_once(clinic: Clinic) {
     let mut a = TestDevice::new(&clinic.code("Ann", T0));
     let ok = a.enroll(&clinic, T0);
     assert_eq!(ok.last_applied, 0);
@@ -147,9 +189,7 @@ fn enroll_then_push_then_a_second_device_pulls_exactly_once() {
     assert_eq!(e["note"], "edited");
 }
 
-#[test]
-fn an_empty_cursor_returns_the_devices_own_changes_too() {
-    let clinic = Clinic::new();
+fn an_empty_cursor_returns_the_devices_own_changes_too(clinic: Clinic) {
     let mut a = enrolled(&clinic, "Ann", T0);
     let changes = vec![a.entry(random(), "mood", mood(5.0), None)];
     a.exchange(&clinic, a.push_request(1, 1, &changes, T0), T0)
@@ -165,9 +205,7 @@ fn an_empty_cursor_returns_the_devices_own_changes_too() {
     assert_eq!(ok.changes, changes);
 }
 
-#[test]
-fn a_gap_and_a_reused_sequence_apply_nothing() {
-    let clinic = Clinic::new();
+fn a_gap_and_a_reused_sequence_apply_nothing(clinic: Clinic) {
     let mut a = enrolled(&clinic, "Ann", T0);
     let first = a.entry(random(), "mood", mood(4.0), None);
     a.exchange(
@@ -213,9 +251,7 @@ fn a_gap_and_a_reused_sequence_apply_nothing() {
     assert_eq!(clinic.entries("Ann").len(), 1);
 }
 
-#[test]
-fn bad_changes_are_rejected_one_by_one_and_the_batch_goes_on() {
-    let clinic = Clinic::new();
+fn bad_changes_are_rejected_one_by_one_and_the_batch_goes_on(clinic: Clinic) {
     let mut a = enrolled(&clinic, "Ann", T0);
     let good = a.entry(random(), "mood", mood(3.0), None);
     let out_of_range = a.entry(random(), "mood", mood(42.0), None);
@@ -266,9 +302,7 @@ fn bad_changes_are_rejected_one_by_one_and_the_batch_goes_on() {
     assert_eq!(clinic.entries("Ann").len(), 2);
 }
 
-#[test]
-fn another_patients_device_cannot_touch_a_record() {
-    let clinic = Clinic::new();
+fn another_patients_device_cannot_touch_a_record(clinic: Clinic) {
     let mut ann = enrolled(&clinic, "Ann", T0);
     let record = random();
     let c = ann.entry(record, "mood", mood(5.0), Some("ann's"));
@@ -288,9 +322,7 @@ fn another_patients_device_cannot_touch_a_record() {
     assert!(clinic.entries("Bob").is_empty());
 }
 
-#[test]
-fn enrollment_proof_use_and_expiry() {
-    let clinic = Clinic::new();
+fn enrollment_proof_use_and_expiry(clinic: Clinic) {
     let code = clinic.code("Ann", T0);
 
     // A wrong proof.
@@ -343,9 +375,7 @@ fn altered(key: &wire::ReplyKey, sent: &[u8]) -> wire::ReplyKey {
     wire::ReplyKey::from_secret([0; 16], [0; 32], key.request_id, sent)
 }
 
-#[test]
-fn refused_before_opening_unsealed() {
-    let clinic = Clinic::new();
+fn refused_before_opening_unsealed(clinic: Clinic) {
     let mut a = enrolled(&clinic, "Ann", T0);
 
     // Unknown device.
@@ -418,9 +448,7 @@ fn refused_before_opening_unsealed() {
     );
 }
 
-#[test]
-fn replies_verify_under_the_root_key_only() {
-    let clinic = Clinic::new();
+fn replies_verify_under_the_root_key_only(clinic: Clinic) {
     let mut a = TestDevice::new(&clinic.code("Ann", T0));
     let (bytes, key) = a.enroll_request(T0);
     let reply = clinic.send(&bytes, T0);
@@ -444,9 +472,7 @@ fn replies_verify_under_the_root_key_only() {
     assert_eq!(parsed.header.kind, ReplyKind::UnsealedError);
 }
 
-#[test]
-fn stale_requests_and_clocks_far_ahead() {
-    let clinic = Clinic::new();
+fn stale_requests_and_clocks_far_ahead(clinic: Clinic) {
     let mut a = enrolled(&clinic, "Ann", T0);
     let now = T0 + 10 * DAY;
     let req = a.push_request(1, 0, &[], now - 8 * DAY);
@@ -487,9 +513,7 @@ fn stale_requests_and_clocks_far_ahead() {
     assert_eq!(ok.restamped, [(id, hlc)]);
 }
 
-#[test]
-fn entries_show_each_record_once_winner_only_without_tombstones() {
-    let clinic = Clinic::new();
+fn entries_show_each_record_once_winner_only_without_tombstones(clinic: Clinic) {
     let mut a = enrolled(&clinic, "Ann", T0);
     let (r1, r2) = (random(), random());
     let v1 = a.entry(r1, "mood", mood(3.0), Some("v1"));
@@ -517,9 +541,7 @@ fn entries_show_each_record_once_winner_only_without_tombstones() {
     assert_eq!(e["at"], "2025-12-31T00:02:00.000Z");
 }
 
-#[test]
-fn concurrent_edits_keep_both_versions_and_the_winner_shows() {
-    let clinic = Clinic::new();
+fn concurrent_edits_keep_both_versions_and_the_winner_shows(clinic: Clinic) {
     let mut a = enrolled(&clinic, "Ann", T0);
     let mut b = enrolled(&clinic, "Ann", T0);
     let r = random();
@@ -553,9 +575,7 @@ fn concurrent_edits_keep_both_versions_and_the_winner_shows() {
     assert_eq!(kept.records[0].tips[1].change_id, ea.change_id);
 }
 
-#[test]
-fn a_pull_is_capped_and_says_more() {
-    let clinic = Clinic::new();
+fn a_pull_is_capped_and_says_more(clinic: Clinic) {
     let mut a = enrolled(&clinic, "Ann", T0);
     let note = "x".repeat(8 * 1024);
     let changes: Vec<_> = (0..60)
@@ -587,9 +607,7 @@ fn a_pull_is_capped_and_says_more() {
     assert_eq!(got, changes, "every change once, in feed order");
 }
 
-#[test]
-fn withdraw_revokes_and_hides_the_devices_data() {
-    let clinic = Clinic::new();
+fn withdraw_revokes_and_hides_the_devices_data(clinic: Clinic) {
     let mut a = enrolled(&clinic, "Ann", T0);
     let c = a.entry(random(), "mood", mood(5.0), None);
     a.exchange(&clinic, a.push_request(1, 1, &[c], T0), T0).ok();
@@ -606,9 +624,7 @@ fn withdraw_revokes_and_hides_the_devices_data() {
     assert!(d[0].withdrawn && d[0].revoked_at_ms.is_some());
 }
 
-#[test]
-fn key_rotation_keeps_opening_requests_sealed_to_the_old_key() {
-    let clinic = Clinic::new();
+fn key_rotation_keeps_opening_requests_sealed_to_the_old_key(clinic: Clinic) {
     let mut a = enrolled(&clinic, "Ann", T0);
     let old = a.hpke_key_id;
     let rotated = clinic.server.storage().rotate_keys(T0 + DAY).unwrap();
@@ -646,9 +662,7 @@ fn key_rotation_keeps_opening_requests_sealed_to_the_old_key() {
         .ok();
 }
 
-#[test]
-fn text_record_ids_are_per_patient() {
-    let clinic = Clinic::new();
+fn text_record_ids_are_per_patient(clinic: Clinic) {
     let mut ann = enrolled(&clinic, "Ann", T0);
     let mut bob = enrolled(&clinic, "Bob", T0);
     for d in [&mut ann, &mut bob] {
@@ -664,12 +678,8 @@ fn text_record_ids_are_per_patient() {
     }
 }
 
-#[test]
-fn two_servers_on_one_database_apply_each_change_once() {
-    let clinic = Clinic::new();
-    let second = cairn_clinic::Server::new(Box::new(
-        cairn_clinic::open_sqlite(clinic.dir.path(), None, T0).unwrap(),
-    ));
+fn two_servers_on_one_database_apply_each_change_once(clinic: Clinic) {
+    let second = clinic.another_server();
     let mut a = enrolled(&clinic, "Ann", T0);
     let changes: Vec<_> = (0..20)
         .map(|i| a.entry(random(), "mood", mood(f64::from(i % 10)), None))

@@ -10,16 +10,18 @@
 //! ids, sequence numbers, feed positions, HLCs, times, kinds, ops and revoked
 //! flags are plaintext.
 //!
-//! SQLite (`--data DIR`) is the backend of this first slice
-//! ([`sqlite::Sqlite`]); PostgreSQL (`--database URL`) is to follow with the
-//! same tables and the same rules ([`crate::ingest`] holds the rules both
-//! share).
+//! Two backends: SQLite (`--data DIR`, [`sqlite::Sqlite`]) for one machine,
+//! PostgreSQL (`--database URL`, [`postgres::Postgres`]) for several
+//! stateless `serve` processes on one database. They share the tables, the
+//! rules ([`crate::ingest`]) and the sealing; each writes its SQL for its
+//! engine.
 //!
 //! The methods are synchronous: the HTTP layer calls the handler on tokio's
-//! blocking pool. A backend serializes a patient's ingest itself (SQLite: one
-//! writer; PostgreSQL: the patient's feed row, updated first in the
-//! transaction, is the lock).
+//! blocking pool. A backend serializes a device's batches and a patient's
+//! ingest itself (SQLite: one writer; PostgreSQL: the device's row locked
+//! `FOR UPDATE`, then the patient's feed row, updated in the transaction).
 
+pub mod postgres;
 pub mod sqlite;
 
 use cairn_core::sync::messages::{Change, EnrollBody, Id16, RecordId, Rejected};

@@ -1,7 +1,10 @@
-//! A clinic in a temporary directory (real SQLite file) and a small test
-//! device built only from `cairn_core::sync` primitives.
+//! A clinic in a temporary directory (real SQLite file), or on a database
+//! of a private PostgreSQL cluster ([`pg`]), and a small test device built
+//! only from `cairn_core::sync` primitives.
 
 #![allow(dead_code)]
+
+pub mod pg;
 
 use cairn_clinic::{Server, admin, handle};
 use cairn_core::sync::code::EnrollmentCode;
@@ -27,6 +30,9 @@ pub fn random<const N: usize>() -> [u8; N] {
     b
 }
 
+/// Where a PostgreSQL clinic's directory keeps the database's URL.
+const DATABASE_URL_FILE: &str = "database.url";
+
 pub struct Clinic {
     pub dir: tempfile::TempDir,
     pub server: Server,
@@ -40,6 +46,49 @@ impl Clinic {
             dir,
             server: Server::new(Box::new(storage)),
         }
+    }
+
+    /// A clinic on a new database of the test binary's PostgreSQL cluster;
+    /// its storage key (and the database's URL) in `dir`.
+    pub fn postgres() -> Clinic {
+        Clinic::postgres_at(&pg::cluster().database())
+    }
+
+    /// A clinic on the (empty, or this clinic's) database at `url`.
+    pub fn postgres_at(url: &str) -> Clinic {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join(cairn_clinic::KEY_FILE_NAME);
+        cairn_clinic::seal::StorageKey::generate()
+            .unwrap()
+            .create_file(&key)
+            .unwrap();
+        std::fs::write(dir.path().join(DATABASE_URL_FILE), url).unwrap();
+        let storage = cairn_clinic::open_postgres(url, &key, 4, T0).unwrap();
+        Clinic {
+            dir,
+            server: Server::new(Box::new(storage)),
+        }
+    }
+
+    /// The PostgreSQL database's URL; `None` for SQLite.
+    pub fn database_url(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.path().join(DATABASE_URL_FILE)).ok()
+    }
+
+    /// The storage key file.
+    pub fn key_file(&self) -> std::path::PathBuf {
+        self.dir.path().join(cairn_clinic::KEY_FILE_NAME)
+    }
+
+    /// Another server on the same database: its own connection (SQLite),
+    /// its own pool (PostgreSQL).
+    pub fn another_server(&self) -> Server {
+        Server::new(match self.database_url() {
+            Some(url) => {
+                Box::new(cairn_clinic::open_postgres(&url, &self.key_file(), 4, T0).unwrap())
+            }
+            None => Box::new(cairn_clinic::open_sqlite(self.dir.path(), None, T0).unwrap()),
+        })
     }
 
     /// An enrollment code for `patient`, valid 14 days from `now`.
