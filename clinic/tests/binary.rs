@@ -1,6 +1,7 @@
 //! The real binary: `serve` on a free loopback port, requests over plain
 //! HTTP (a raw TCP client), and the operator commands run beside it on the
-//! same data directory.
+//! same data directory; two `serve` processes on one PostgreSQL database
+//! (tests/common/pg.rs), requests alternating between them.
 
 mod common;
 
@@ -50,10 +51,16 @@ impl Drop for Serving {
 }
 
 fn serve(dir: &Path, log: &Path) -> Serving {
-    let mut child = bin()
-        .arg("--data")
+    let mut cmd = bin();
+    cmd.arg("--data")
         .arg(dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    spawn_serve(cmd, log)
+}
+
+/// Starts `cmd` (a `serve` command) and waits for its address.
+fn spawn_serve(mut cmd: Command, log: &Path) -> Serving {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
@@ -333,4 +340,177 @@ fn errors_are_one_line_with_exit_codes() {
     let out = bin().arg("--help").output().unwrap();
     assert!(out.status.success());
     assert!(stdout(&out).contains("EXIT CODES"));
+}
+
+#[test]
+fn two_serve_processes_on_one_postgres_database() {
+    const BATCHES: u64 = 6;
+    const PER_BATCH: u64 = 3;
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("storage.key");
+    cairn_clinic::seal::StorageKey::generate()
+        .unwrap()
+        .create_file(&key)
+        .unwrap();
+    let url = pg::cluster().database();
+    let on_db = || {
+        let mut c = bin();
+        c.arg("--database").arg(&url).arg("--key-file").arg(&key);
+        c
+    };
+    let command = |args: &[&str]| {
+        let out = on_db().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        out
+    };
+
+    // Both start at once on the empty database: one clinic.
+    let logs = [tmp.path().join("serve1.log"), tmp.path().join("serve2.log")];
+    let servers: Vec<Serving> = std::thread::scope(|s| {
+        let t: Vec<_> = logs
+            .iter()
+            .map(|log| {
+                let mut cmd = on_db();
+                cmd.args(["serve", "--listen", "127.0.0.1:0", "--pool", "2"]);
+                s.spawn(move || spawn_serve(cmd, log))
+            })
+            .collect();
+        t.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let addrs: Vec<&str> = servers.iter().map(|s| s.addr.as_str()).collect();
+
+    // Codes from the command line, with the URL a `serve` recorded.
+    let code = |patient: &str| {
+        stdout(&command(&["enroll", "--patient", patient]))
+            .trim()
+            .to_owned()
+    };
+    let mut devices = [
+        TestDevice::new(&code("Ann Example")),
+        TestDevice::new(&code("Ann Example")),
+    ];
+    assert!(
+        addrs
+            .iter()
+            .any(|a| devices[0].code.url == format!("http://{a}")),
+        "{}",
+        devices[0].code.url
+    );
+    let now = cairn_clinic::now_ms();
+    for (k, d) in devices.iter_mut().enumerate() {
+        let (bytes, key) = d.enroll_request(now);
+        let (status, reply) = post(addrs[k], &bytes);
+        assert_eq!(status, 200);
+        d.read(&reply, &key).ok();
+    }
+
+    // Both devices at once, each batch at one server and again (a lost
+    // reply) at the other.
+    let sent: Vec<Vec<String>> = std::thread::scope(|s| {
+        let t: Vec<_> = devices
+            .iter_mut()
+            .enumerate()
+            .map(|(k, d)| {
+                let addrs = &addrs;
+                s.spawn(move || {
+                    let mut notes = Vec::new();
+                    for b in 0..BATCHES {
+                        let changes: Vec<_> = (0..PER_BATCH)
+                            .map(|n| {
+                                let note = format!("{NOTE}-{k}-{b}-{n}");
+                                let c = d.entry(random(), "mood", mood(5.0), Some(&note));
+                                notes.push(note);
+                                c
+                            })
+                            .collect();
+                        let (first, last) = (changes[0].seq, changes[changes.len() - 1].seq);
+                        for turn in 0..2 {
+                            let at = addrs[(k + b as usize + turn) % 2];
+                            let (bytes, key) = d.push_request(first, last, &changes, now);
+                            let (status, reply) = post(at, &bytes);
+                            assert_eq!(status, 200);
+                            let ok = d.read(&reply, &key).ok();
+                            assert_eq!(ok.last_applied, last);
+                            assert!(ok.rejected.is_empty());
+                        }
+                    }
+                    notes
+                })
+            })
+            .collect();
+        t.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+
+    // Each entry once, as the command line sees it.
+    let out = command(&["entries", "--patient", "Ann Example", "--json"]);
+    let entries: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut notes: Vec<String> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["note"].as_str().unwrap().to_owned())
+        .collect();
+    let mut expected: Vec<String> = sent.concat();
+    notes.sort();
+    expected.sort();
+    assert_eq!(notes, expected);
+    // A third device pulls the feed from the beginning, from both servers
+    // in turn: each change once.
+    let mut third = TestDevice::new(&code("Ann Example"));
+    let (bytes, key) = third.enroll_request(now);
+    third.read(&post(addrs[0], &bytes).1, &key).ok();
+    let mut pulled = Vec::new();
+    for turn in 0.. {
+        let (bytes, key) = third.push_request(1, 0, &[], now);
+        let ok = third.read(&post(addrs[turn % 2], &bytes).1, &key).ok();
+        pulled.extend(ok.changes);
+        if !ok.more {
+            break;
+        }
+    }
+    assert_eq!(pulled.len(), (2 * BATCHES * PER_BATCH) as usize);
+    let mut ids: Vec<_> = pulled.iter().map(|c| c.change_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), pulled.len(), "each change once");
+    let out = command(&["devices", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for d in &devices {
+        let row = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["device_id"] == cairn_clinic::ingest::hex(&d.id))
+            .unwrap();
+        assert_eq!(row["last_applied"], BATCHES * PER_BATCH);
+    }
+
+    // A rotation by the command line reaches both processes.
+    command(&["rotate-keys"]);
+    let [a, _] = &mut devices;
+    let old = a.hpke_key_id;
+    for at in &addrs {
+        let (bytes, key) = a.push_request(BATCHES * PER_BATCH + 1, BATCHES * PER_BATCH, &[], now);
+        let ok = a.read(&post(at, &bytes).1, &key).ok();
+        assert_eq!(ok.certificates.len(), 1, "the new certificate, from {at}");
+        assert_ne!(a.hpke_key_id, old);
+        a.hpke_key_id = old;
+        a.hpke_key = a.code.hpke_key;
+    }
+    // Revoked by the command line: both refuse.
+    command(&["revoke", &cairn_clinic::ingest::hex(&a.id)]);
+    for at in &addrs {
+        let (bytes, key) = a.push_request(1, 0, &[], now);
+        assert_eq!(
+            a.read(&post(at, &bytes).1, &key).error(),
+            (ErrorCode::DeviceRevoked, false)
+        );
+    }
+
+    drop(servers);
+    for log in &logs {
+        let log = std::fs::read_to_string(log).unwrap();
+        assert!(log.contains("listening"), "{log}");
+        assert!(!log.contains(NOTE) && !log.contains("Ann Example"), "{log}");
+    }
 }
