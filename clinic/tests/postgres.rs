@@ -227,6 +227,14 @@ fn a_conflict_is_tried_again_whole_and_a_lasting_one_answers_busy() {
     let answer = a.exchange(&clinic, a.push_request(3, 3, &more, T0), T0);
     assert_eq!(answer.error(), (ErrorCode::Busy, true));
     assert_eq!(clinic.entries("Ann").len(), 2);
+    // A unique violation that does not go away is a server error (500).
+    db.batch_execute("UPDATE inject SET code = '23505'")
+        .unwrap();
+    let (bytes, _) = a.push_request(3, 3, &more, T0);
+    let err = cairn_clinic::handle(&clinic.server, &bytes, T0)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("23505"), "{err}");
     // Once it passes, the device sends again and it applies once.
     db.batch_execute("DELETE FROM inject").unwrap();
     let ok = a

@@ -10,10 +10,12 @@
 //! patient's feed positions are serialized across processes; records are
 //! read-modify-written under the feed row's lock. A transaction that fails
 //! with a serialization failure or a deadlock (SQLSTATE 40001, 40P01), or a
-//! unique violation (23505, which with `ON CONFLICT` only a concurrent
-//! writer's DDL-level race can raise), is run again whole, a few times.
-//! A lock held for more than 10 s (`lock_timeout`), or a database that is
-//! down, answers [`Error::Busy`] (HTTP 503 with `Retry-After`).
+//! unique violation (23505, which with `ON CONFLICT` on every insert that
+//! can meet a concurrent one only a concurrent writer can raise), is run
+//! again whole, up to 8 times. Conflicts that do not end, a lock waited for
+//! more than 10 s (`lock_timeout`), a statement running more than 30 s, or a
+//! database that is down answer [`Error::Busy`] (a signed `busy` reply, or
+//! HTTP 503 with `Retry-After`).
 //!
 //! **Connections.** The `postgres` crate is the blocking wrapper of
 //! `tokio-postgres`: each client owns a small tokio runtime and blocks on
@@ -73,6 +75,9 @@ const ATTEMPTS: u32 = 8;
 /// How long a statement waits for a row lock before the request is
 /// answered busy.
 const LOCK_TIMEOUT: &str = "10s";
+/// How long a statement may run (the HTTP layer gives up on a request
+/// after 30 s).
+const STATEMENT_TIMEOUT: &str = "30s";
 /// How long connecting may take, unless the URL says.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -121,13 +126,18 @@ impl From<Error> for PgError {
 
 type R<T> = Result<T, PgError>;
 
-/// Whether the whole transaction is worth another try.
-fn retryable(e: &postgres::Error) -> bool {
+/// A serialization failure or a deadlock: another transaction won.
+fn conflict(e: &postgres::Error) -> bool {
     e.code().is_some_and(|c| {
-        *c == SqlState::T_R_SERIALIZATION_FAILURE
-            || *c == SqlState::T_R_DEADLOCK_DETECTED
-            || *c == SqlState::UNIQUE_VIOLATION
+        *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
     })
+}
+
+/// Whether the whole transaction is worth another try: a conflict, or a
+/// unique violation (with `ON CONFLICT` on every insert that can meet a
+/// concurrent one, only a concurrent writer can cause one).
+fn retryable(e: &postgres::Error) -> bool {
+    conflict(e) || e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
 
 /// The operator's one line for a database error. The server's own errors
@@ -146,7 +156,7 @@ fn db_error(e: &postgres::Error) -> Error {
                 || *code == SqlState::ADMIN_SHUTDOWN
                 || *code == SqlState::CRASH_SHUTDOWN
                 || *code == SqlState::CANNOT_CONNECT_NOW
-                || retryable(e)
+                || conflict(e)
             {
                 Error::Busy
             } else {
@@ -238,7 +248,8 @@ pub fn parse_url(url: &str) -> Result<Config, Error> {
 fn connect(config: &Config) -> Result<Client, postgres::Error> {
     let mut client = config.connect(NoTls)?;
     client.batch_execute(&format!(
-        "SET lock_timeout = '{LOCK_TIMEOUT}'; SET TIME ZONE 'UTC'"
+        "SET lock_timeout = '{LOCK_TIMEOUT}'; SET statement_timeout = '{STATEMENT_TIMEOUT}';
+         SET TIME ZONE 'UTC'"
     ))?;
     Ok(client)
 }
