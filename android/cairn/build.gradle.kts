@@ -67,7 +67,7 @@ dependencies {
     implementation("androidx.annotation:annotation:1.9.1")
     // Reminders: NotificationCompat and the notification channel.
     implementation("androidx.core:core:1.15.0")
-    // CairnSyncWorker (the background sync extension point).
+    // Background sync: ClinicSyncWorker and ClinicSyncScheduler (WorkManager).
     implementation("androidx.work:work-runtime-ktx:2.10.0")
     // The API is `suspend` and exposes Flow: coroutines are part of it.
     api("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.10.2")

@@ -18,10 +18,11 @@ import java.util.concurrent.TimeUnit
  * through its `Application` implementing [SyncRunnerProvider]) when the
  * network is up, and maps its [SyncOutcome] to WorkManager's results.
  *
- * Skeleton for the sync issue: the scheduling and the mapping are real, the
- * round itself is whatever the app's runner does (nothing, until the FFI
- * exports sync payloads).
+ * Skeleton from before sync existed, kept for apps that implemented
+ * [SyncRunner]: use `app.cairn.ClinicSyncWorker` (its `ClinicSyncScheduler`)
+ * instead, which runs the real sync with the clinic.
  */
+@Deprecated("Sync with the clinic is app.cairn.ClinicSyncWorker, scheduled by app.cairn.ClinicSyncScheduler")
 class CairnSyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(context, params) {
     override suspend fun doWork(): Result {
         val provider = applicationContext as? SyncRunnerProvider
