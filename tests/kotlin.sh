@@ -9,10 +9,12 @@
 # wheel (see install_coroutines). Compiles the generated bindings, the
 # Android layer (android/cairn/src/main/kotlin) and the tests into one jar,
 # cached under build/kotlin-tests by a hash of those inputs, and runs every
-# `*Test` class. The Android-only files are type-checked against hand-written
-# stand-ins for the SDK (android/stand-ins: Java sources that kotlinc reads
-# but does not compile, so no test can run them); files needing a library
-# without stand-ins (WorkManager, AppCompat, Lifecycle) are left out. Ends with
+# `*Test` class (ClinicSyncTest against the real cairn-clinic server, built
+# here and named by CAIRN_CLINIC_BIN). The Android-only files are
+# type-checked against hand-written stand-ins for the SDK (android/stand-ins:
+# Java sources that kotlinc reads but does not compile, so no test can run
+# them); files needing a library without stand-ins (WorkManager, AppCompat,
+# Lifecycle: the sync workers, the sample) are left out. Ends with
 # `N passed, N failed`; exits non-zero on any failure (a compile failure
 # counts as one).
 set -euo pipefail
@@ -158,6 +160,13 @@ RUN_CP="$COMPILE_CP:$KLIB/kotlin-stdlib.jar"
 step "building cairn-ffi (testing) and generating bindings"
 bash scripts/bindings.sh --testing "$BINDINGS"
 [ -f "$BINDINGS/lib/libcairn_ffi.so" ] || { echo "no $BINDINGS/lib/libcairn_ffi.so" >&2; exit 1; }
+
+# The clinic's reference server, which ClinicSyncTest starts (one per test,
+# on 127.0.0.1, killed after it).
+step "building cairn-clinic"
+cargo build -q -p cairn-clinic
+export CAIRN_CLINIC_BIN="$PWD/target/debug/cairn-clinic"
+[ -x "$CAIRN_CLINIC_BIN" ] || { echo "no $CAIRN_CLINIC_BIN" >&2; exit 1; }
 
 # --- sources -----------------------------------------------------------------
 mapfile -t generated < <(find "$BINDINGS/kotlin" -name '*.kt' | sort)

@@ -3,6 +3,8 @@
 # libcairn_ffi.so built with the `testing` feature, inside the Debian trixie
 # root of scripts/swift-root.sh (Debian 12 has no Swift). Needs root (chroot,
 # mount). Run from anywhere; the XCTest summary is the last line on stdout.
+# ClinicSyncTests run the real cairn-clinic server, built here with cargo and
+# copied into the root (CAIRN_CLINIC_BIN names the copy).
 #
 # The package is copied to a fixed folder inside the root, changed files only,
 # so SwiftPM's .build is reused: the first run builds everything (about 20 s
@@ -23,12 +25,18 @@ if ! { [ -d "$ROOT" ] && $SUDO chroot "$ROOT" test -x /usr/bin/swift 2>/dev/null
 fi
 OUT=build/swift-bindings
 bash scripts/bindings.sh --testing "$OUT"
+# The clinic's reference server, which ClinicSyncTests start (one per test,
+# on 127.0.0.1: the root shares the host's network). Built on the host like
+# the library, copied into the root, named by CAIRN_CLINIC_BIN.
+cargo build -q -p cairn-clinic
+export CAIRN_CLINIC_BIN="$PWD/target/debug/cairn-clinic"
+[ -x "$CAIRN_CLINIC_BIN" ] || { echo "no $CAIRN_CLINIC_BIN" >&2; exit 1; }
 
 IN_ROOT=/cairn-swift-tests  # the work folder, as the chroot sees it
 WORK="$ROOT$IN_ROOT"
 $SUDO mkdir -p "$WORK"
 $SUDO chown "$(id -u):$(id -g)" "$WORK"
-mkdir -p "$WORK/pkg" "$WORK/lib" "$WORK/home"
+mkdir -p "$WORK/pkg" "$WORK/lib" "$WORK/bin" "$WORK/home"
 
 # One run at a time per root: each mounts and unmounts its /proc.
 exec 9>"$WORK/.lock"
@@ -77,6 +85,7 @@ cp "$OUT/swift/CairnFFI/include/CairnFFI.h" "$stage/Sources/CairnFFI/include/Cai
 cp "$OUT/swift/CairnFFI/CairnFFI.modulemap" "$stage/Sources/CairnFFI/CairnFFI.modulemap"
 sync_tree "$stage" "$WORK/pkg"
 sync_file "$OUT/lib/libcairn_ffi.so" "$WORK/lib/libcairn_ffi.so"
+sync_file "$CAIRN_CLINIC_BIN" "$WORK/bin/cairn-clinic"
 
 # Runs a command in the package folder inside the root. Temporary files (the
 # tests' and swift's own) go to a folder emptied at each run.
@@ -89,6 +98,7 @@ in_root() {
     TMPDIR="$IN_ROOT/tmp" \
     LANG=C.UTF-8 \
     CAIRN_LIB_DIR="$IN_ROOT/lib" \
+    CAIRN_CLINIC_BIN="$IN_ROOT/bin/cairn-clinic" \
     LD_LIBRARY_PATH="$IN_ROOT/lib" \
     bash -c "cd $IN_ROOT/pkg && $1"
 }

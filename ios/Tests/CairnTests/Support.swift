@@ -6,6 +6,9 @@ import XCTest
 enum ErrorKind: Equatable, CaseIterable {
     case invalidInput, keyLength, unknownZone, unknownTracker, duplicateTracker, wrongKey, corrupted
     case storeExists, storeNotFound, notAStore, incompatible, notFound, closed, storage, io, `internal`
+    // Sync (ClinicSyncTests).
+    case notEnrolled, alreadyEnrolled, enrollmentUsed, enrollmentExpired, enrollmentRevoked, deviceRevoked
+    case syncRefused, badReply, staleReply, serverBusy, protocolIncompatible
 }
 
 extension CairnError {
@@ -27,6 +30,17 @@ extension CairnError {
         case .storage: return .storage
         case .io: return .io
         case .internal: return .internal
+        case .notEnrolled: return .notEnrolled
+        case .alreadyEnrolled: return .alreadyEnrolled
+        case .enrollmentUsed: return .enrollmentUsed
+        case .enrollmentExpired: return .enrollmentExpired
+        case .enrollmentRevoked: return .enrollmentRevoked
+        case .deviceRevoked: return .deviceRevoked
+        case .syncRefused: return .syncRefused
+        case .badReply: return .badReply
+        case .staleReply: return .staleReply
+        case .serverBusy: return .serverBusy
+        case .protocolIncompatible: return .protocolIncompatible
         }
     }
 

@@ -43,6 +43,22 @@ class ErrorKindsTest : JournalFixture() {
         is CairnException.Storage -> "Storage"
         is CairnException.Io -> "Io"
         is CairnException.Internal -> "Internal"
+        // Sync: each produced by a real exchange with cairn-clinic in
+        // ClinicSyncTest (all but ServerBusy, EnrollmentExpired and
+        // ProtocolIncompatible, which that server cannot be made to answer
+        // from a test: a busy database, a code past its expiry by the
+        // server's clock, another major protocol version).
+        is CairnException.NotEnrolled -> "NotEnrolled"
+        is CairnException.AlreadyEnrolled -> "AlreadyEnrolled"
+        is CairnException.EnrollmentUsed -> "EnrollmentUsed"
+        is CairnException.EnrollmentExpired -> "EnrollmentExpired"
+        is CairnException.EnrollmentRevoked -> "EnrollmentRevoked"
+        is CairnException.DeviceRevoked -> "DeviceRevoked"
+        is CairnException.SyncRefused -> "SyncRefused"
+        is CairnException.BadReply -> "BadReply"
+        is CairnException.StaleReply -> "StaleReply"
+        is CairnException.ServerBusy -> "ServerBusy"
+        is CairnException.ProtocolIncompatible -> "ProtocolIncompatible"
     }
 
     /** [e] is a plain sentence without the patient's words; records its kind. */

@@ -1,0 +1,132 @@
+import Foundation
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A real `cairn-clinic serve` on 127.0.0.1 with a fresh data folder, and
+/// its operator commands (`enroll`, `entries --json`, `revoke`). The binary
+/// is `$CAIRN_CLINIC_BIN` (tests/swift.sh builds it, copies it into the
+/// Swift root and sets it); without it the test is skipped. `stop()` kills
+/// the server and deletes the folder.
+final class ClinicServer: @unchecked Sendable {
+    let binary: String
+    let folder: URL
+    /// `http://127.0.0.1:PORT`, as the server printed it.
+    let url: String
+    private let process: Process
+
+    /// Starts a server; `XCTSkip` when `CAIRN_CLINIC_BIN` is not set.
+    init() throws {
+        guard let binary = ProcessInfo.processInfo.environment["CAIRN_CLINIC_BIN"], !binary.isEmpty else {
+            throw XCTSkip("CAIRN_CLINIC_BIN is not set (bash tests/swift.sh sets it)")
+        }
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw ServerError("CAIRN_CLINIC_BIN=\(binary) is not an executable")
+        }
+        self.binary = binary
+        folder = FileManager.default.temporaryDirectory
+            .appendingPathComponent("cairn-clinic-test-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let log = folder.appendingPathComponent("server.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["--data", folder.appendingPathComponent("data").path, "serve", "--listen", "127.0.0.1:0"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+        // The first stdout line says where it listens (the server prints
+        // nothing more there).
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        let first = String(decoding: line, as: UTF8.self)
+        guard let range = first.range(of: "listening on ") else {
+            let logText = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            process.terminate()
+            throw ServerError("cairn-clinic serve printed \(first.debugDescription); log: \(logText.prefix(2000))")
+        }
+        url = String(first[range.upperBound...].prefix { !$0.isWhitespace })
+    }
+
+    /// A new enrollment code for `patient` (created on first use).
+    func enrollmentCode(_ patient: String) throws -> String {
+        try admin(["enroll", "--patient", patient, "--url", url]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The clinic's entries of `patient` (`entries --json`).
+    func entries(_ patient: String) throws -> [[String: Any]] {
+        let json = try entriesJSON(patient)
+        guard let list = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]] else {
+            throw ServerError("entries --json is not an array of objects: \(json.prefix(200))")
+        }
+        return list
+    }
+
+    /// `entries --json` as printed.
+    func entriesJSON(_ patient: String) throws -> String {
+        try admin(["entries", "--patient", patient, "--json"])
+    }
+
+    /// Revokes a device: its requests are refused from now on.
+    func revoke(_ deviceId: String) throws {
+        _ = try admin(["revoke", deviceId])
+    }
+
+    /// Runs an operator command on the same data folder; its stdout.
+    func admin(_ arguments: [String]) throws -> String {
+        try runCommand(binary, ["--data", folder.appendingPathComponent("data").path] + arguments)
+    }
+
+    /// Kills the server (SIGTERM, then SIGKILL after 5 s) and deletes its folder.
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: folder)
+    }
+}
+
+struct ServerError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs `executable` with `arguments` (and `input` on stdin); its stdout.
+/// Fails on a non-zero exit.
+func runCommand(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    let stdin = Pipe()
+    if input != nil { p.standardInput = stdin }
+    try p.run()
+    if let input {
+        stdin.fileHandleForWriting.write(input)
+        try stdin.fileHandleForWriting.close()
+    }
+    let output = out.fileHandleForReading.readDataToEndOfFile()
+    let errors = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else {
+        throw ServerError("\(executable) \(arguments.first ?? "") exited \(p.terminationStatus): "
+            + String(decoding: errors.prefix(2000), as: UTF8.self))
+    }
+    return String(decoding: output, as: UTF8.self)
+}

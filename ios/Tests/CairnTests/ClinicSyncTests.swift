@@ -1,0 +1,422 @@
+import Cairn
+import CairnKit
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import XCTest
+
+/// ClinicSyncRunner against the real `cairn-clinic serve` (one per test, on
+/// 127.0.0.1, killed after it): two phones of one patient, the sharing
+/// manifest, each sync error from a real exchange, conflicts, the audit log.
+final class ClinicSyncTests: JournalTestCase {
+    private var server: ClinicServer!
+    private let sharing: [SharingCategory] = [.ratings, .notes]
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        let server = try ClinicServer()
+        self.server = server
+        addTeardownBlock { server.stop() }
+    }
+
+    /// A new journal (a phone) and its ClinicSync; closed after the test.
+    private func phone(_ name: String) async throws -> (Journal, ClinicSync) {
+        let journal = try await makeJournal("\(name).cairn")
+        return (journal, try journal.sync())
+    }
+
+    private func notes(_ journal: Journal) async throws -> [String] {
+        try await allEntries(journal).compactMap(\.note).sorted()
+    }
+
+    private func allEntries(_ journal: Journal) async throws -> [Entry] {
+        var out: [Entry] = []
+        var after: String? = nil
+        repeat {
+            let page = try await journal.entries(query: EntryQuery(after: after))
+            out += page.entries
+            after = page.next
+        } while after != nil
+        return out
+    }
+
+    func testTwoPhonesOfOnePatientConverge() async throws {
+        let (a, syncA) = try await phone("a")
+        let (b, syncB) = try await phone("b")
+        // Logged before enrolling: sent at enrollment too.
+        _ = try await a.log(entry: moodEntry(4, note: "a before enrolling"))
+        let enrolled = try await ClinicSyncRunner.enroll(syncA, code: try server.enrollmentCode("pat"), sharing: sharing)
+        XCTAssertEqual(enrolled.sent, 1, "\(enrolled)")
+        try await ClinicSyncRunner.enroll(syncB, code: try server.enrollmentCode("pat"), sharing: sharing)
+        let statusA = try await syncA.status()
+        let statusB = try await syncB.status()
+        XCTAssertEqual(statusA.enrollment, .active)
+        XCTAssertEqual(statusB.enrollment, .active)
+        XCTAssertEqual(statusA.patientId, statusB.patientId)
+        XCTAssertFalse(statusA.patientId.isEmpty)
+
+        for i in 1...3 {
+            _ = try await a.log(entry: moodEntry(Double(i), at: rightNow().shifted(-60 * Double(i)), note: "a \(i)"))
+            _ = try await b.log(entry: moodEntry(Double(i + 3), at: rightNow().shifted(-30 * Double(i)), note: "b \(i)"))
+        }
+        for _ in 0..<2 {
+            try await ClinicSyncRunner.syncNow(syncA)
+            try await ClinicSyncRunner.syncNow(syncB)
+        }
+
+        let all = ["a 1", "a 2", "a 3", "a before enrolling", "b 1", "b 2", "b 3"]
+        let notesA = try await notes(a)
+        let notesB = try await notes(b)
+        XCTAssertEqual(notesA, all)
+        XCTAssertEqual(notesB, all)
+        let idsA = Set(try await allEntries(a).map(\.id))
+        let idsB = Set(try await allEntries(b).map(\.id))
+        XCTAssertEqual(idsA, idsB)
+        let pendingA = try await syncA.status().pending
+        let pendingB = try await syncB.status().pending
+        XCTAssertEqual(pendingA, 0)
+        XCTAssertEqual(pendingB, 0)
+        let after = try await syncA.status()
+        XCTAssertNotNil(after.lastSync)
+        XCTAssertNil(after.lastError)
+
+        let clinic = try server.entries("pat")
+        XCTAssertEqual(clinic.compactMap { $0["note"] as? String }.sorted(), all, "each note once at the clinic")
+        XCTAssertEqual(Set(clinic.compactMap { $0["id"] as? String }), Set(idsA.map(\.value)))
+
+        // Nothing new: one round, nothing sent or pulled.
+        let idle = try await ClinicSyncRunner.syncNow(syncA)
+        XCTAssertEqual(idle, SyncSummary(rounds: 1, acknowledged: idle.acknowledged))
+    }
+
+    func testSharingManifestAndNotesTurnedOff() async throws {
+        let (journal, sync) = try await phone("a")
+        try await ClinicSyncRunner.enroll(sync, code: try server.enrollmentCode("pat"), sharing: sharing)
+
+        let manifest = try await sync.manifest()
+        XCTAssertEqual(manifest.items.count, 7)
+        XCTAssertEqual(Set(manifest.items.filter(\.shared).map(\.category)), [.ratings, .notes])
+        XCTAssertTrue(manifest.items.allSatisfy { !$0.description.isEmpty })
+        XCTAssertFalse(manifest.notes.isEmpty)
+        XCTAssertTrue(manifest.notes.allSatisfy { !$0.isEmpty })
+        XCTAssertEqual(manifest.status.enrollment, .active)
+
+        let shared = try await journal.log(entry: moodEntry(6, note: "shared note"))
+        try await ClinicSyncRunner.syncNow(sync)
+        try await sync.setSharing(category: .notes, on: false)
+        let after = try await sync.manifest()
+        XCTAssertEqual(after.items.first { $0.category == .notes }?.shared, false)
+        XCTAssertEqual(after.items.first { $0.category == .ratings }?.shared, true)
+        XCTAssertFalse(after.notes.isEmpty)
+        let sharingNow = try await sync.status().sharing
+        XCTAssertEqual(sharingNow, [.ratings])
+
+        let withheld = try await journal.log(entry: moodEntry(3, note: "not for the clinic"))
+        try await ClinicSyncRunner.syncNow(sync)
+
+        let clinic = Dictionary(uniqueKeysWithValues: try server.entries("pat").map { ($0["id"] as! String, $0) })
+        XCTAssertEqual(clinic[shared.id.value]?["note"] as? String, "shared note", "what the clinic received stays")
+        let entry = try XCTUnwrap(clinic[withheld.id.value], "the entry reaches the clinic")
+        XCTAssertEqual(entry["value"] as? Double, 3)
+        XCTAssertNil(entry["note"] as? String, "its note does not")
+        XCTAssertFalse(try server.entriesJSON("pat").contains("not for the clinic"))
+        let kept = try await journal.entry(id: withheld.id)
+        XCTAssertEqual(kept.note, "not for the clinic", "it stays on the phone")
+        let log = try await sync.log(limit: 10)
+        XCTAssertTrue(log.contains { $0.event == "sharing" && $0.detail == "notes off" }, "\(log)")
+    }
+
+    func testTypedErrorsOneByOne() async throws {
+        let code = try server.enrollmentCode("pat")
+        XCTAssertEqual(try checkEnrollmentCode(code: code), server.url)
+        // A typo: one character of the code changed.
+        var chars = Array(code)
+        let at = chars.count / 2
+        chars[at] = chars[at] == "A" ? "B" : "A"
+        await assertInvalid("code") { try checkEnrollmentCode(code: String(chars)) }
+
+        let (a, syncA) = try await phone("a")
+        await assertSync(.notEnrolled) { try await syncA.status() }
+        await assertSync(.notEnrolled) { try await ClinicSyncRunner.syncNow(syncA) }
+
+        try await ClinicSyncRunner.enroll(syncA, code: code, sharing: sharing)
+        let another = try server.enrollmentCode("pat")
+        await assertSync(.alreadyEnrolled) { try await syncA.enroll(code: another, sharing: self.sharing) }
+
+        // The same code from a second phone.
+        let (_, syncB) = try await phone("b")
+        await assertSync(.enrollmentUsed) { try await ClinicSyncRunner.enroll(syncB, code: code, sharing: self.sharing) }
+        let pendingB = try await syncB.status().enrollment
+        XCTAssertEqual(pendingB, .pending)
+        // A code whose secret is wrong (its checksum made right again).
+        let forged = try forgeSecret(try server.enrollmentCode("pat"))
+        XCTAssertEqual(try checkEnrollmentCode(code: forged), server.url)
+        await assertSync(.enrollmentRevoked) { try await ClinicSyncRunner.enroll(syncB, code: forged, sharing: self.sharing) }
+        // A new code works.
+        try await ClinicSyncRunner.enroll(syncB, code: try server.enrollmentCode("pat"), sharing: sharing)
+        let activeB = try await syncB.status().enrollment
+        XCTAssertEqual(activeB, .active)
+
+        // Garbage for a reply: nothing applied.
+        _ = try await a.log(entry: moodEntry(5, note: "tell nobody"))
+        let pending = try await syncA.status().pending
+        XCTAssertEqual(pending, 1)
+        let request = try await XCTUnwrapAsync(try await syncA.prepare())
+        let bad = await assertSync(.badReply) {
+            try await syncA.receive(requestId: request.requestId, reply: Data("<html>captive portal</html>".utf8))
+        }
+        if case let .badReply(reason)? = bad { XCTAssertFalse(reason.isEmpty) }
+        let stillPending = try await syncA.status().pending
+        XCTAssertEqual(stillPending, pending)
+        XCTAssertEqual(ClinicSyncRunner.failureAction(for: bad!), .retry)
+
+        // A reply to a request the journal is not waiting for.
+        await assertSync(.staleReply) { try await syncA.receive(requestId: String(repeating: "0", count: 32), reply: Data(count: 10)) }
+        await assertSync(.staleReply) { try await syncA.receive(requestId: request.requestId, reply: Data(count: 10)) }
+
+        // The same request sent twice: the second reply is the clinic's `replayed`.
+        let again = try await XCTUnwrapAsync(try await syncA.prepare())
+        _ = try await post(again)
+        let second = try await post(again)
+        let replayed = await assertSync(.syncRefused) { try await syncA.receive(requestId: again.requestId, reply: second) }
+        XCTAssertEqual(replayed, .syncRefused(reason: "replayed"))
+        // The runner sends again by itself; the entry reaches the clinic once.
+        try await ClinicSyncRunner.syncNow(syncA)
+        let none = try await syncA.status().pending
+        XCTAssertEqual(none, 0)
+        XCTAssertEqual(try server.entries("pat").compactMap { $0["note"] as? String }, ["tell nobody"])
+
+        // Revoked by the clinic.
+        try server.revoke(try await syncA.status().deviceId)
+        _ = try await a.log(entry: moodEntry(2))
+        let revoked = await assertSync(.deviceRevoked) { try await ClinicSyncRunner.syncNow(syncA) }
+        let stateA = try await syncA.status().enrollment
+        XCTAssertEqual(stateA, .revoked)
+        XCTAssertEqual(ClinicSyncRunner.failureAction(for: revoked!), .stop)
+        await assertSync(.deviceRevoked) { try await ClinicSyncRunner.syncNow(syncA) }
+
+        // The patient withdraws on the other phone.
+        try await ClinicSyncRunner.withdraw(syncB)
+        let stateB = try await syncB.status().enrollment
+        XCTAssertEqual(stateB, .withdrawn)
+        let notEnrolled = await assertSync(.notEnrolled) { try await ClinicSyncRunner.syncNow(syncB) }
+        XCTAssertEqual(ClinicSyncRunner.failureAction(for: notEnrolled!), .stop)
+    }
+
+    func testTransportFailuresAreRetryable() async throws {
+        let (journal, sync) = try await phone("a")
+        try await ClinicSyncRunner.enroll(sync, code: try server.enrollmentCode("pat"), sharing: sharing)
+        _ = try await journal.log(entry: moodEntry(5, note: "later"))
+
+        // Nothing listens there (port 9, discard, is closed on loopback here).
+        do {
+            try await ClinicSyncRunner.syncNow(sync, serverOverride: URL(string: "http://127.0.0.1:9")!)
+            XCTFail("expected ClinicUnreachable")
+        } catch let error as ClinicUnreachable {
+            XCTAssertNil(error.httpStatus)
+            XCTAssertEqual(ClinicSyncRunner.failureAction(for: error), .retry)
+        }
+
+        // A path the server does not serve: HTTP 404, the body not taken for a reply.
+        do {
+            try await ClinicSyncRunner.syncNow(sync, serverOverride: URL(string: server.url + "/elsewhere/")!)
+            XCTFail("expected ClinicUnreachable")
+        } catch let error as ClinicUnreachable {
+            XCTAssertEqual(error.httpStatus, 404)
+            XCTAssertNil(error.retryAfterSeconds)
+            XCTAssertEqual(ClinicSyncRunner.failureAction(for: error), .retry)
+            XCTAssertEqual(error.localizedDescription, "the clinic's server answered HTTP 404")
+        }
+
+        // A cancelled sync throws CancellationError and loses nothing.
+        let cancelled = Task { try await ClinicSyncRunner.syncNow(sync) }
+        cancelled.cancel()
+        _ = await cancelled.result
+
+        // Nothing was lost: the real server gets it.
+        let pending = try await sync.status().pending
+        XCTAssertEqual(pending, 1)
+        let summary = try await ClinicSyncRunner.syncNow(sync)
+        XCTAssertEqual(summary.sent, 1)
+        XCTAssertEqual(try server.entries("pat").compactMap { $0["note"] as? String }, ["later"])
+        await assertSync(.invalidInput) { try await ClinicSyncRunner.syncNow(sync, maxRounds: 0) }
+    }
+
+    func testAnEntryEditedOnBothPhonesIsOneConflictOnBoth() async throws {
+        let (a, syncA) = try await phone("a")
+        let (b, syncB) = try await phone("b")
+        try await ClinicSyncRunner.enroll(syncA, code: try server.enrollmentCode("pat"), sharing: sharing)
+        try await ClinicSyncRunner.enroll(syncB, code: try server.enrollmentCode("pat"), sharing: sharing)
+        let at = rightNow().shifted(-10 * minute)
+        let entry = try await a.log(entry: moodEntry(5, at: at, note: "first"))
+        try await ClinicSyncRunner.syncNow(syncA)
+        try await ClinicSyncRunner.syncNow(syncB)
+        let onB = try await b.entry(id: entry.id)
+        XCTAssertEqual(onB.note, "first")
+
+        // Edited on both phones between syncs.
+        _ = try await a.updateEntry(id: entry.id, entry: moodEntry(6, at: at, note: "edited on a"))
+        _ = try await b.updateEntry(id: entry.id, entry: moodEntry(2, at: at, note: "edited on b"))
+        let first = try await ClinicSyncRunner.syncNow(syncA)
+        let second = try await ClinicSyncRunner.syncNow(syncB)
+        let third = try await ClinicSyncRunner.syncNow(syncA)
+        // B meets A's edit, then A meets B's: one conflict version on each.
+        XCTAssertEqual([first.conflicts, second.conflicts, third.conflicts], [0, 1, 1])
+
+        let conflictsA = try await syncA.conflicts()
+        let conflictsB = try await syncB.conflicts()
+        XCTAssertEqual(conflictsA.count, 1, "\(conflictsA)")
+        XCTAssertEqual(conflictsA, conflictsB, "the same conflict version on both phones")
+        XCTAssertEqual(conflictsA.first?.entryId, entry.id)
+        let countA = try await syncA.status().conflicts
+        let countB = try await syncB.status().conflicts
+        XCTAssertEqual([countA, countB], [1, 1])
+        // Both show the same version; the conflict holds the other one.
+        let shownA = try await a.entry(id: entry.id)
+        let shownB = try await b.entry(id: entry.id)
+        XCTAssertEqual(shownA.note, shownB.note)
+        XCTAssertEqual(shownA.value, shownB.value)
+        let other = try XCTUnwrap(conflictsA.first?.entry)
+        XCTAssertEqual(Set([shownA.note, other.note]), ["edited on a", "edited on b"])
+
+        // Editing it again resolves the conflict, on both once synced.
+        _ = try await a.updateEntry(id: entry.id, entry: moodEntry(4, at: at, note: "settled"))
+        try await ClinicSyncRunner.syncNow(syncA)
+        try await ClinicSyncRunner.syncNow(syncB)
+        let leftA = try await syncA.conflicts()
+        let leftB = try await syncB.conflicts()
+        XCTAssertEqual(leftA, [])
+        XCTAssertEqual(leftB, [])
+        let settled = try await b.entry(id: entry.id)
+        XCTAssertEqual(settled.note, "settled")
+    }
+
+    func testTheLogKeepsTheClinicsReceipts() async throws {
+        let (journal, sync) = try await phone("a")
+        try await ClinicSyncRunner.enroll(sync, code: try server.enrollmentCode("pat"), sharing: sharing)
+        _ = try await journal.log(entry: moodEntry(5))
+        _ = try await journal.log(entry: moodEntry(6))
+        try await ClinicSyncRunner.syncNow(sync)
+
+        let log = try await sync.log(limit: 50)
+        XCTAssertFalse(log.isEmpty)
+        XCTAssertEqual(log.map(\.at), log.map(\.at).sorted(by: >), "newest first")
+        XCTAssertTrue(log.contains { $0.event == "enroll" }, "\(log)")
+        let pushes = log.filter { $0.event == "push" }
+        XCTAssertFalse(pushes.isEmpty, "\(log)")
+        for push in pushes {
+            XCTAssertEqual(push.receipt.count, 128, "a signed receipt (64 bytes, hex): \(push.receipt)")
+            XCTAssertTrue(push.receipt.allSatisfy { $0.isHexDigit && !$0.isUppercase })
+        }
+        XCTAssertEqual(pushes.map(\.acknowledged).max(), 2, "both entries acknowledged")
+        XCTAssertGreaterThanOrEqual(pushes.map { Int($0.sent) }.reduce(0, +), 2)
+        let one = try await sync.log(limit: 1)
+        XCTAssertEqual(one.count, 1)
+        await assertInvalid("limit") { try await sync.log(limit: -1) }
+    }
+
+    // MARK: - helpers
+
+    /// Asserts that `body` throws a `CairnError` of `kind` whose sentence is
+    /// plain and holds none of the patient's words.
+    @discardableResult
+    private func assertSync<T>(
+        _ kind: ErrorKind, file: StaticString = #filePath, line: UInt = #line, _ body: () async throws -> T
+    ) async -> CairnError? {
+        let error = await assertThrows(kind, file: file, line: line, body)
+        if let error {
+            let text = error.localizedDescription
+            XCTAssertFalse(text.isEmpty, file: file, line: line)
+            for dump in ["(reason:", "CairnError", "(retryAfterSeconds:"] {
+                XCTAssertFalse(text.contains(dump), "a debug dump: \(text)", file: file, line: line)
+            }
+            for words in ["tell nobody", "captive portal"] {
+                XCTAssertFalse(text.contains(words), "patient text in \(text)", file: file, line: line)
+            }
+        }
+        return error
+    }
+
+    /// POSTs a request's bytes as they are; the reply's bytes (HTTP 200).
+    private func post(_ request: SyncRequest) async throws -> Data {
+        var http = URLRequest(url: URL(string: request.url)!)
+        http.httpMethod = "POST"
+        http.setValue(request.contentType, forHTTPHeaderField: "Content-Type")
+        http.httpBody = request.body
+        let result: Result<(Data, URLResponse), any Error> = await withCheckedContinuation { continuation in
+            URLSession.shared.dataTask(with: http) { data, response, error in
+                if let error {
+                    continuation.resume(returning: .failure(error))
+                } else {
+                    continuation.resume(returning: .success((data ?? Data(), response!)))
+                }
+            }.resume()
+        }
+        let (data, response) = try result.get()
+        XCTAssertEqual((response as? HTTPURLResponse)?.statusCode, 200)
+        return data
+    }
+
+    /// `code` with one byte of its one-time secret changed and its checksum
+    /// (the first 4 bytes of SHA-256 of the rest) made right again: a code
+    /// that reads well and whose proof the clinic refuses.
+    private func forgeSecret(_ code: String) throws -> String {
+        let prefix = "CAIRN1"
+        var bytes = try base32Decode(String(code.dropFirst(prefix.count)))
+        bytes.removeLast(4)
+        bytes[33] ^= 0x01  // version (1) || clinic id (16) || enrollment id (16) || secret (16) ...
+        let hex = try runCommand("/usr/bin/sha256sum", ["-b", "-"], input: Data(bytes))
+        var sum: [UInt8] = []
+        var digits = Substring(hex)
+        for _ in 0..<4 {
+            sum.append(UInt8(digits.prefix(2), radix: 16)!)
+            digits = digits.dropFirst(2)
+        }
+        return prefix + base32Encode(bytes + sum)
+    }
+
+    private let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+    private func base32Decode(_ text: String) throws -> [UInt8] {
+        var out: [UInt8] = []
+        var acc: UInt32 = 0
+        var bits = 0
+        for c in text {
+            guard let v = alphabet.firstIndex(of: c) else { throw ServerError("not base32: \(c)") }
+            acc = (acc << 5) | UInt32(v)
+            bits += 5
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8((acc >> UInt32(bits)) & 0xff))
+            }
+            acc &= (1 << UInt32(bits)) - 1
+        }
+        return out
+    }
+
+    private func base32Encode(_ bytes: [UInt8]) -> String {
+        var out = ""
+        var acc: UInt32 = 0
+        var bits = 0
+        for b in bytes {
+            acc = (acc << 8) | UInt32(b)
+            bits += 8
+            while bits >= 5 {
+                bits -= 5
+                out.append(alphabet[Int((acc >> UInt32(bits)) & 31)])
+            }
+            acc &= (1 << UInt32(bits)) - 1
+        }
+        if bits > 0 { out.append(alphabet[Int((acc << UInt32(5 - bits)) & 31)]) }
+        return out
+    }
+}
+
+/// `XCTUnwrap` for an async expression.
+func XCTUnwrapAsync<T>(
+    _ expression: @autoclosure () async throws -> T?, file: StaticString = #filePath, line: UInt = #line
+) async throws -> T {
+    let value = try await expression()
+    return try XCTUnwrap(value, file: file, line: line)
+}
