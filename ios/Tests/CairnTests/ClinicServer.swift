@@ -1,3 +1,5 @@
+// Needs Foundation.Process: Linux and macOS only (not the iOS simulator).
+#if os(Linux) || os(macOS)
 import Foundation
 import XCTest
 
@@ -130,3 +132,4 @@ func runCommand(_ executable: String, _ arguments: [String], input: Data? = nil)
     }
     return String(decoding: output, as: UTF8.self)
 }
+#endif
