@@ -101,6 +101,45 @@ final class ClinicServer: @unchecked Sendable {
     }
 }
 
+/// A TCP port on 127.0.0.1 that takes connections (the kernel's backlog)
+/// and never answers: a request to it waits until cancelled or timed out.
+final class SilentListener: @unchecked Sendable {
+    let port: UInt16
+    private let fd: Int32
+
+    init() throws {
+        #if os(Linux)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { throw ServerError("socket() failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) }
+        }
+        guard bound == 0, listen(fd, 8) == 0 else {
+            close(fd)
+            throw ServerError("bind() or listen() failed")
+        }
+        var actual = sockaddr_in()
+        var length = size
+        _ = withUnsafeMutablePointer(to: &actual) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        self.fd = fd
+        port = UInt16(bigEndian: actual.sin_port)
+    }
+
+    func stop() {
+        close(fd)
+    }
+}
+
 struct ServerError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

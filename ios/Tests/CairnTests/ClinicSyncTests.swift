@@ -245,6 +245,33 @@ final class ClinicSyncTests: JournalTestCase {
         await assertSync(.invalidInput) { try await ClinicSyncRunner.syncNow(sync, maxRounds: 0) }
     }
 
+    func testACancelledSyncStopsWaitingAndLosesNothing() async throws {
+        let (journal, sync) = try await phone("a")
+        try await ClinicSyncRunner.enroll(sync, code: try server.enrollmentCode("pat"), sharing: sharing)
+        _ = try await journal.log(entry: moodEntry(5, note: "after the hang"))
+        // A server that takes the request and never answers.
+        let silent = try SilentListener()
+        defer { silent.stop() }
+        let started = Date()
+        let work = Task { try await ClinicSyncRunner.syncNow(sync, serverOverride: URL(string: "http://127.0.0.1:\(silent.port)")!) }
+        try await Task.sleep(nanoseconds: 300_000_000)
+        work.cancel()
+        do {
+            _ = try await work.value
+            XCTFail("expected CancellationError")
+        } catch is CancellationError {
+        } catch {
+            XCTFail("expected CancellationError, got \(error)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10, "abandoned at once, not after the timeout")
+
+        let pending = try await sync.status().pending
+        XCTAssertEqual(pending, 1)
+        let summary = try await ClinicSyncRunner.syncNow(sync)
+        XCTAssertEqual(summary.sent, 1)
+        XCTAssertEqual(try server.entries("pat").compactMap { $0["note"] as? String }, ["after the hang"])
+    }
+
     func testAnEntryEditedOnBothPhonesIsOneConflictOnBoth() async throws {
         let (a, syncA) = try await phone("a")
         let (b, syncB) = try await phone("b")

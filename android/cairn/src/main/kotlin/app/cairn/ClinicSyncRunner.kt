@@ -8,6 +8,7 @@ import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.awaitCancellation
 import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.ensureActive
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runInterruptible
 import java.io.ByteArrayOutputStream
@@ -265,6 +266,11 @@ object ClinicSyncRunner {
             }
             try {
                 runInterruptible(Dispatchers.IO) { exchange(connection, request) }
+            } catch (e: ClinicUnreachableException) {
+                // The connection closed because the caller was cancelled:
+                // that is a cancellation, not an unreachable clinic.
+                ensureActive()
+                throw e
             } finally {
                 watcher.cancel()
             }

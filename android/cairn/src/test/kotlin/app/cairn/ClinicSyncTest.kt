@@ -251,6 +251,40 @@ class ClinicSyncTest {
     }
 
     @Test
+    fun aCancelledSyncStopsWaitingAndLosesNothing() = runBlocking<Unit> {
+        val (journal, sync) = phone("a")
+        ClinicSyncRunner.enroll(sync, server.enrollmentCode("pat"), SHARING)
+        journal.log(mood(5.0, note = "after the hang"))
+        // A server that takes the request and never answers.
+        val release = java.util.concurrent.CountDownLatch(1)
+        val stub = HttpServer.create(InetSocketAddress("127.0.0.1", 0), 0)
+        stub.executor = java.util.concurrent.Executors.newCachedThreadPool()
+        stub.createContext("/") { exchange ->
+            exchange.requestBody.readBytes()
+            release.await(30, java.util.concurrent.TimeUnit.SECONDS)
+            exchange.close()
+        }
+        stub.start()
+        try {
+            val started = System.nanoTime()
+            assertFailsWith<kotlinx.coroutines.TimeoutCancellationException> {
+                kotlinx.coroutines.withTimeout(500) {
+                    ClinicSyncRunner.syncNow(sync, serverOverride = "http://127.0.0.1:${stub.address.port}")
+                }
+            }
+            val ms = (System.nanoTime() - started) / 1_000_000
+            assertTrue(ms < 10_000, "the cancelled request was abandoned at once, not after the read timeout ($ms ms)")
+        } finally {
+            release.countDown()
+            stub.stop(0)
+            (stub.executor as java.util.concurrent.ExecutorService).shutdownNow()
+        }
+        assertEquals(1L, sync.status().pending)
+        assertEquals(1, ClinicSyncRunner.syncNow(sync).sent)
+        assertEquals(listOf("after the hang"), server.entries("pat").mapNotNull { it["note"] })
+    }
+
+    @Test
     fun anEntryEditedOnBothPhonesIsOneConflictOnBoth() = runBlocking<Unit> {
         val (a, syncA) = phone("a")
         val (b, syncB) = phone("b")
