@@ -6,6 +6,9 @@
 //! `bench/sqlcipher` (the SQLCipher baseline, built in a workspace of its
 //! own). See bench/README.md.
 
+#[cfg(feature = "sync")]
+pub mod sync;
+
 use cairn_core::{
     Entry, EntryQuery, FixedClock, Key, NewEntry, Store, StoreOptions, Tag, TagGroup, Value, ZoneDb,
 };

@@ -54,6 +54,25 @@ fn main() {
     if opts.wants("ffi_day_page_vs_core") {
         ffi_day_page_vs_core(&opts, &dir);
     }
+    #[cfg(feature = "sync")]
+    {
+        use cairn_bench::sync::cases;
+        if opts.wants("push_payload_bytes_vs_json") {
+            cases::push_payload_bytes_vs_json(&opts, &dir);
+        }
+        if opts.wants("encode_10k_changes_vs_json") {
+            cases::encode_10k_changes_vs_json(&opts, &dir);
+        }
+        if opts.wants("server_ingest_vs_raw_insert_sqlite") {
+            cases::server_ingest_vs_raw_insert_sqlite(&opts, &dir);
+        }
+        if opts.wants("server_ingest_vs_raw_insert_postgres") {
+            cases::server_ingest_vs_raw_insert_postgres(&opts, &dir);
+        }
+        if opts.wants("load_1000_devices") {
+            cases::load_1000_devices(&opts, &dir);
+        }
+    }
     note(&format!("done in {:.1} s", started.elapsed().as_secs_f64()));
 }
 

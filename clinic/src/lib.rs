@@ -17,6 +17,8 @@ pub mod keys;
 pub mod receiver;
 pub mod seal;
 pub mod storage;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::path::Path;
 
