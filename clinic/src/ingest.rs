@@ -263,10 +263,46 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// The pull cursor: the last feed position sent, 8 bytes big-endian.
-/// `None` ("from the beginning") for an empty or unreadable cursor.
-pub fn read_cursor(cursor: &[u8]) -> Option<u64> {
-    <[u8; 8]>::try_from(cursor).ok().map(u64::from_be_bytes)
+/// The feed's running hash after `change_id`: the first 16 bytes of
+/// SHA-256(`previous` || change id), `previous` empty before the first.
+/// A cursor carries the hash at its position, so a feed whose earlier
+/// positions changed (a server restored from an older backup, then given
+/// new changes) is told apart from the one the device read.
+pub fn feed_hash(previous: &[u8], change_id: &Id16) -> [u8; 16] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(previous);
+    ctx.update(change_id);
+    ctx.finish().as_ref()[..16].try_into().expect("16 bytes")
+}
+
+/// Where a pull starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PullFrom {
+    /// After this feed position (0: from the first).
+    pub after: u64,
+    /// The feed's hash the device saw at that position ([`feed_hash`]): a
+    /// server restored from an older backup may have given this or an
+    /// earlier position to another change since, and the device then reads
+    /// the feed again from the beginning.
+    pub check: Option<Id16>,
+}
+
+/// The pull cursor: the last feed position passed, 8 bytes big-endian, and
+/// (after the first) the feed's hash there, 16 bytes. `None` ("from
+/// the beginning, the device's own changes included") for an empty or
+/// unreadable cursor.
+pub fn read_cursor(cursor: &[u8]) -> Option<PullFrom> {
+    match cursor.len() {
+        8 if cursor == [0; 8] => Some(PullFrom {
+            after: 0,
+            check: None,
+        }),
+        24 => Some(PullFrom {
+            after: u64::from_be_bytes(cursor[..8].try_into().expect("8 bytes")),
+            check: Some(cursor[8..].try_into().expect("16 bytes")),
+        }),
+        _ => None,
+    }
 }
 
 /// Chooses what a pull sends, change by change in feed order.
@@ -275,6 +311,8 @@ pub struct Pull {
     pub skip_own: bool,
     /// The last feed position sent or passed over.
     pub position: u64,
+    /// The feed's hash at `position`.
+    pub position_id: Option<Id16>,
     /// The changes to send.
     pub changes: Vec<Change>,
     /// Whether more remain.
@@ -283,23 +321,25 @@ pub struct Pull {
 }
 
 impl Pull {
-    /// A pull after feed position `after` (0: from the beginning).
-    pub fn new(after: u64, skip_own: bool) -> Pull {
+    /// A pull from `from` (`None`: from the beginning, own changes included).
+    pub fn new(from: Option<PullFrom>) -> Pull {
         Pull {
-            skip_own,
-            position: after,
+            skip_own: from.is_some(),
+            position: from.map_or(0, |f| f.after),
+            position_id: from.and_then(|f| f.check),
             changes: Vec::new(),
             more: false,
             bytes: 0,
         }
     }
 
-    /// Offers the change at `position`, `own` when the requesting device
+    /// Offers the change at `position`, `hash` the feed's hash there, `own` when the requesting device
     /// wrote it, `encoded` its bytes. Returns false when the reply is full
     /// (`more` is then set and the change is not taken).
-    pub fn offer(&mut self, position: u64, own: bool, encoded: &[u8]) -> bool {
+    pub fn offer(&mut self, position: u64, hash: &[u8], own: bool, encoded: &[u8]) -> bool {
         if own && self.skip_own {
             self.position = position;
+            self.position_id = hash.try_into().ok();
             return true;
         }
         if !self.changes.is_empty() && self.bytes + encoded.len() > PULL_BUDGET {
@@ -316,16 +356,19 @@ impl Pull {
             Err(_) => tracing::warn!(position, "a stored change does not decode; skipped"),
         }
         self.position = position;
+        self.position_id = hash.try_into().ok();
         true
     }
 
-    /// The cursor to send back: empty while nothing was passed.
+    /// The cursor to send back (see [`read_cursor`]).
     pub fn cursor(&self) -> Vec<u8> {
-        if self.position == 0 {
-            Vec::new()
-        } else {
-            self.position.to_be_bytes().to_vec()
+        let mut c = self.position.to_be_bytes().to_vec();
+        if self.position > 0
+            && let Some(id) = self.position_id
+        {
+            c.extend_from_slice(&id);
         }
+        c
     }
 }
 

@@ -635,7 +635,12 @@ fn sync_seeds(target: &str) -> Vec<Vec<u8>> {
                 ErrorBody {
                     code: 13,
                     last_applied: 7,
-                    held: vec![(5, [6; 16])],
+                    held: vec![Held {
+                        seq: 5,
+                        change_id: [6; 16],
+                        author: Some([7; 16]),
+                        vv: vec![([7; 16], 5)],
+                    }],
                     ..ErrorBody::default()
                 }
                 .encode(),

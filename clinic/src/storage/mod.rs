@@ -99,8 +99,9 @@ pub struct PushTx {
     /// The batch, after [`crate::ingest::check_batch`].
     pub changes: Vec<Candidate>,
     /// Where the pull starts: `None` from the beginning (the device's own
-    /// changes included), else after this feed position.
-    pub pull_after: Option<u64>,
+    /// changes included), else after a feed position, if the change there
+    /// is still the one the device saw.
+    pub pull_after: Option<crate::ingest::PullFrom>,
 }
 
 /// What a push transaction did.
@@ -136,7 +137,7 @@ pub enum PushOutcome {
         last_applied: u64,
         /// The `(seq, change id)` held from this device for seqs from the
         /// batch's first to `last_applied` (at most [`crate::ingest::MAX_HELD`]).
-        held: Vec<(u64, Id16)>,
+        held: Vec<cairn_core::sync::messages::Held>,
     },
     /// The device was revoked meanwhile.
     DeviceRevoked,

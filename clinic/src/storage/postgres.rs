@@ -46,7 +46,7 @@ use std::time::Duration;
 use cairn_core::sync::body::FieldWriter;
 use cairn_core::sync::hlc::Hlc;
 use cairn_core::sync::merge::Applied;
-use cairn_core::sync::messages::{Change, Id16, RecordId, Rejected};
+use cairn_core::sync::messages::{Change, Held, Id16, RecordId, Rejected};
 use postgres::error::SqlState;
 use postgres::{Client, Config, IsolationLevel, NoTls, Transaction};
 use zeroize::Zeroizing;
@@ -541,17 +541,22 @@ fn insert_hpke_key(
     Ok(n == 1)
 }
 
-/// The `(seq, change id)` stored from `device` for seqs in `[first, last]`,
-/// at most [`ingest::MAX_HELD`], for a `sequence_reused` error.
+/// Opens a stored change's sealed body: (record key, change id, sealed).
+type Opener<'a> = dyn Fn(&str, &[u8], &[u8]) -> R<Vec<u8>> + 'a;
+
+/// The changes stored from `device` for seqs in `[first, last]` (seq, id,
+/// and the author and version vector they were stored with), at most
+/// [`ingest::MAX_HELD`], for a `sequence_reused` error.
 fn held_changes(
     t: &mut Transaction<'_>,
+    opener: &Opener<'_>,
     clinic: &[u8],
     device: &[u8],
     first: u64,
     last: u64,
-) -> R<Vec<(u64, Id16)>> {
+) -> R<Vec<Held>> {
     let rows = t.query(
-        "SELECT seq, change_id FROM changes
+        "SELECT seq, change_id, record_id, sealed_body FROM changes
          WHERE clinic_id = $1 AND device_id = $2 AND seq BETWEEN $3 AND $4
          ORDER BY seq LIMIT $5",
         &[
@@ -563,7 +568,19 @@ fn held_changes(
         ],
     )?;
     rows.into_iter()
-        .map(|r| Ok((u(r.get(0)), id16(r.get(1))?)))
+        .map(|r| {
+            let id: Vec<u8> = r.get(1);
+            let rkey: String = r.get(2);
+            let sealed: Vec<u8> = r.get(3);
+            let body = opener(&rkey, &id, &sealed)?;
+            let stored = Change::decode(&body).ok();
+            Ok(Held {
+                seq: u(r.get(0)),
+                change_id: id16(id)?,
+                author: stored.as_ref().map(|c| c.author),
+                vv: stored.map(|c| c.vv).unwrap_or_default(),
+            })
+        })
         .collect()
 }
 
@@ -881,10 +898,11 @@ impl Db {
             // across processes.
             let row = t.query_one(
                 "UPDATE feeds SET position = position WHERE clinic_id = $1 AND patient_id = $2
-                 RETURNING position, hlc",
+                 RETURNING position, hlc, hash",
                 &[&c, &patient],
             )?;
             let (mut position, mut clock) = (u(row.get(0)), Hlc(u(row.get(1))));
+            let mut hash: Vec<u8> = row.get(2);
             let mut rejected = Vec::new();
             let mut restamped = Vec::new();
             let mut stored = 0usize;
@@ -964,7 +982,22 @@ impl Db {
                         )?;
                         continue;
                     }
-                    let held = held_changes(t, c, device, tx.first, last_applied)?;
+                    let opener = |rkey: &str, id: &[u8], sealed: &[u8]| -> R<Vec<u8>> {
+                        Ok(self
+                            .sealer
+                            .open(
+                                Place {
+                                    clinic: &self.clinic_id,
+                                    patient: &patient,
+                                    table: "changes",
+                                    record: rkey.as_bytes(),
+                                    change: id,
+                                },
+                                sealed,
+                            )?
+                            .to_vec())
+                    };
+                    let held = held_changes(t, &opener, c, device, tx.first, last_applied)?;
                     return Ok((PushOutcome::SequenceReused { last_applied, held }, false));
                 }
                 let sent_hlc = ch.hlc;
@@ -980,10 +1013,12 @@ impl Db {
                     },
                     &encoded,
                 )?;
+                let next_hash = ingest::feed_hash(&hash, &ch.change_id);
                 let n = t.execute(
                     "INSERT INTO changes (clinic_id, patient_id, change_id, device_id, seq, server_seq,
-                                          record_table, record_id, hlc, op, sealed_body, received_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                          feed_hash, record_table, record_id, hlc, op, sealed_body,
+                                          received_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $13, $7, $8, $9, $10, $11, $12)
                      ON CONFLICT DO NOTHING",
                     &[
                         &c,
@@ -998,6 +1033,7 @@ impl Db {
                         &(ch.op as i64),
                         &sealed,
                         &i(now),
+                        &&next_hash[..],
                     ],
                 )?;
                 if n == 0 {
@@ -1027,13 +1063,29 @@ impl Db {
                             // stored while the device's row is locked, and
                             // the feed position is the locked counter's:
                             // this cannot happen.
-                            let held = held_changes(t, c, device, tx.first, last_applied)?;
+                            let opener = |rkey: &str, id: &[u8], sealed: &[u8]| -> R<Vec<u8>> {
+                                Ok(self
+                                    .sealer
+                                    .open(
+                                        Place {
+                                            clinic: &self.clinic_id,
+                                            patient: &patient,
+                                            table: "changes",
+                                            record: rkey.as_bytes(),
+                                            change: id,
+                                        },
+                                        sealed,
+                                    )?
+                                    .to_vec())
+                            };
+                            let held = held_changes(t, &opener, c, device, tx.first, last_applied)?;
                             return Ok((PushOutcome::SequenceReused { last_applied, held }, false));
                         }
                     }
                     continue;
                 }
                 position += 1;
+                hash = next_hash.to_vec();
                 stored += 1;
                 if let Some(h) = restamp {
                     restamped.push((ch.change_id, h));
@@ -1064,8 +1116,9 @@ impl Db {
             }
             let last_applied = last_applied.max(tx.last);
             t.execute(
-                "UPDATE feeds SET position = $3, hlc = $4 WHERE clinic_id = $1 AND patient_id = $2",
-                &[&c, &patient, &i(position), &i(clock.0)],
+                "UPDATE feeds SET position = $3, hlc = $4, hash = $5
+                 WHERE clinic_id = $1 AND patient_id = $2",
+                &[&c, &patient, &i(position), &i(clock.0), &hash],
             )?;
             t.execute(
                 "UPDATE devices SET last_applied_seq = $3, last_seen_at = $4
@@ -1075,10 +1128,26 @@ impl Db {
 
             // The pull, under the feed row's lock: every feed position
             // below the counter is committed, none is in flight.
-            let mut pull = Pull::new(tx.pull_after.unwrap_or(0), tx.pull_after.is_some());
+            // A cursor whose position now holds another change (a server
+            // restored from an older backup) reads the feed again.
+            let mut from = tx.pull_after;
+            if let Some(f) = from
+                && let Some(id) = f.check
+            {
+                let there = t.query_opt(
+                    "SELECT feed_hash FROM changes
+                     WHERE clinic_id = $1 AND patient_id = $2 AND server_seq = $3",
+                    &[&c, &patient, &i(f.after)],
+                )?;
+                let there: Option<Vec<u8>> = there.map(|r| r.get(0));
+                if there.as_deref() != Some(&id[..]) {
+                    from = None;
+                }
+            }
+            let mut pull = Pull::new(from);
             'pages: loop {
                 let rows = t.query(
-                    "SELECT server_seq, device_id, change_id, record_id, sealed_body FROM changes
+                    "SELECT server_seq, device_id, change_id, record_id, sealed_body, feed_hash FROM changes
                      WHERE clinic_id = $1 AND patient_id = $2 AND server_seq > $3
                      ORDER BY server_seq LIMIT $4",
                     &[&c, &patient, &i(pull.position), &PULL_PAGE],
@@ -1088,11 +1157,12 @@ impl Db {
                     let pos = u(row.get(0));
                     let from: Vec<u8> = row.get(1);
                     let own = from == device;
+                    let change_id: Vec<u8> = row.get(2);
+                    let at: Vec<u8> = row.get(5);
                     if own && pull.skip_own {
-                        pull.offer(pos, true, &[]);
+                        pull.offer(pos, &at, true, &[]);
                         continue;
                     }
-                    let change_id: Vec<u8> = row.get(2);
                     let rkey: String = row.get(3);
                     let sealed: Vec<u8> = row.get(4);
                     let body = self.sealer.open(
@@ -1105,7 +1175,7 @@ impl Db {
                         },
                         &sealed,
                     )?;
-                    if !pull.offer(pos, own, &body) {
+                    if !pull.offer(pos, &at, own, &body) {
                         break 'pages;
                     }
                 }

@@ -46,12 +46,14 @@ CREATE TABLE patients (
     UNIQUE (clinic_id, name_mac)
 );
 
--- The per-patient feed counter (the last feed position given) and the
--- patient's server clock (HLC) for re-stamping.
+-- The per-patient feed counter (the last feed position given), the feed's
+-- running hash at that position, and the patient's server clock (HLC) for
+-- re-stamping.
 CREATE TABLE feeds (
     clinic_id BLOB NOT NULL,
     patient_id BLOB NOT NULL,
     position INTEGER NOT NULL,
+    hash BLOB NOT NULL DEFAULT x'',
     hlc INTEGER NOT NULL,
     PRIMARY KEY (clinic_id, patient_id)
 );
@@ -96,6 +98,7 @@ CREATE TABLE changes (
     device_id BLOB NOT NULL,
     seq INTEGER NOT NULL,
     server_seq INTEGER NOT NULL,
+    feed_hash BLOB NOT NULL,
     record_table INTEGER NOT NULL,
     record_id TEXT NOT NULL,
     hlc INTEGER NOT NULL,

@@ -66,6 +66,7 @@ CREATE TABLE feeds (
     clinic_id BYTEA NOT NULL,
     patient_id BYTEA NOT NULL,
     position BIGINT NOT NULL,
+    hash BYTEA NOT NULL DEFAULT '\x',
     hlc BIGINT NOT NULL,
     PRIMARY KEY (clinic_id, patient_id)
 );
@@ -110,6 +111,7 @@ CREATE TABLE changes (
     device_id BYTEA NOT NULL,
     seq BIGINT NOT NULL,
     server_seq BIGINT NOT NULL,
+    feed_hash BYTEA NOT NULL,
     record_table BIGINT NOT NULL,
     record_id TEXT NOT NULL,
     hlc BIGINT NOT NULL,

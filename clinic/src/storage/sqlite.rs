@@ -9,7 +9,7 @@ use std::time::Duration;
 use cairn_core::sync::body::FieldWriter;
 use cairn_core::sync::hlc::Hlc;
 use cairn_core::sync::merge::Applied;
-use cairn_core::sync::messages::{Change, Id16, RecordId, Rejected};
+use cairn_core::sync::messages::{Change, Held, Id16, RecordId, Rejected};
 use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior, params};
 use zeroize::Zeroizing;
 
@@ -369,27 +369,46 @@ fn insert_hpke_key(
     Ok(n == 1)
 }
 
-/// The `(seq, change id)` stored from `device` for seqs in `[first, last]`,
-/// at most [`ingest::MAX_HELD`], for a `sequence_reused` error.
+/// Opens a stored change's sealed body: (record key, change id, sealed).
+type Opener<'a> = dyn Fn(&str, &[u8], &[u8]) -> Result<Vec<u8>, Error> + 'a;
+
+/// The changes stored from `device` for seqs in `[first, last]` (seq, id,
+/// and the author and version vector they were stored with), at most
+/// [`ingest::MAX_HELD`], for a `sequence_reused` error.
 fn held_changes(
     t: &Transaction<'_>,
+    opener: &Opener<'_>,
     clinic: &[u8],
     device: &[u8],
     first: u64,
     last: u64,
-) -> Result<Vec<(u64, Id16)>, Error> {
+) -> Result<Vec<Held>, Error> {
     let mut stmt = t.prepare_cached(
-        "SELECT seq, change_id FROM changes
+        "SELECT seq, change_id, record_id, sealed_body FROM changes
          WHERE clinic_id = ?1 AND device_id = ?2 AND seq BETWEEN ?3 AND ?4
          ORDER BY seq LIMIT ?5",
     )?;
     let rows = stmt.query_map(
         params![clinic, device, i(first), i(last), ingest::MAX_HELD as i64],
-        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
+        },
     )?;
     rows.map(|r| {
-        let (seq, id) = r?;
-        Ok((u(seq), id16(id)?))
+        let (seq, id, rkey, sealed) = r?;
+        let body = opener(&rkey, &id, &sealed)?;
+        let stored = Change::decode(&body).ok();
+        Ok(Held {
+            seq: u(seq),
+            change_id: id16(id)?,
+            author: stored.as_ref().map(|c| c.author),
+            vv: stored.map(|c| c.vv).unwrap_or_default(),
+        })
     })
     .collect()
 }
@@ -633,13 +652,14 @@ impl Storage for Sqlite {
             }
             // The patient's feed row: its counter and clock, and (on
             // PostgreSQL) the lock that orders this patient's ingests.
-            let (position, hlc): (i64, i64) = t.query_row(
+            let (position, hlc, hash): (i64, i64, Vec<u8>) = t.query_row(
                 "UPDATE feeds SET position = position WHERE clinic_id = ?1 AND patient_id = ?2
-                 RETURNING position, hlc",
+                 RETURNING position, hlc, hash",
                 params![c, &patient],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
             let (mut position, mut clock) = (u(position), Hlc(u(hlc)));
+            let mut hash = hash;
             let mut rejected = Vec::new();
             let mut restamped = Vec::new();
             let mut stored = 0usize;
@@ -720,7 +740,22 @@ impl Storage for Sqlite {
                         reject(ch.seq, ch.change_id, u(code), ingest::reason_text(u(code)))?;
                         continue;
                     }
-                    let held = held_changes(t, c, device, tx.first, last_applied)?;
+                    let opener = |rkey: &str, id: &[u8], sealed: &[u8]| -> Result<Vec<u8>, Error> {
+                        Ok(self
+                            .sealer
+                            .open(
+                                Place {
+                                    clinic: &self.clinic_id,
+                                    patient: &patient,
+                                    table: "changes",
+                                    record: rkey.as_bytes(),
+                                    change: id,
+                                },
+                                sealed,
+                            )?
+                            .to_vec())
+                    };
+                    let held = held_changes(t, &opener, c, device, tx.first, last_applied)?;
                     return Ok((PushOutcome::SequenceReused { last_applied, held }, false));
                 }
                 let sent_hlc = ch.hlc;
@@ -736,10 +771,12 @@ impl Storage for Sqlite {
                     },
                     &encoded,
                 )?;
+                let next_hash = ingest::feed_hash(&hash, &ch.change_id);
                 let n = t.execute(
                     "INSERT INTO changes (clinic_id, patient_id, change_id, device_id, seq, server_seq,
-                                          record_table, record_id, hlc, op, sealed_body, received_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                                          feed_hash, record_table, record_id, hlc, op, sealed_body,
+                                          received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?13, ?7, ?8, ?9, ?10, ?11, ?12)
                      ON CONFLICT DO NOTHING",
                     params![
                         c,
@@ -753,7 +790,8 @@ impl Storage for Sqlite {
                         i(ch.hlc),
                         ch.op as i64,
                         sealed,
-                        i(now)
+                        i(now),
+                        &next_hash[..]
                     ],
                 )?;
                 if n == 0 {
@@ -781,13 +819,29 @@ impl Storage for Sqlite {
                         None => {
                             // (device, seq) above last applied is never
                             // stored: this cannot happen.
-                            let held = held_changes(t, c, device, tx.first, last_applied)?;
+                            let opener = |rkey: &str, id: &[u8], sealed: &[u8]| -> Result<Vec<u8>, Error> {
+                        Ok(self
+                            .sealer
+                            .open(
+                                Place {
+                                    clinic: &self.clinic_id,
+                                    patient: &patient,
+                                    table: "changes",
+                                    record: rkey.as_bytes(),
+                                    change: id,
+                                },
+                                sealed,
+                            )?
+                            .to_vec())
+                    };
+                    let held = held_changes(t, &opener, c, device, tx.first, last_applied)?;
                             return Ok((PushOutcome::SequenceReused { last_applied, held }, false));
                         }
                     }
                     continue;
                 }
                 position += 1;
+                hash = next_hash.to_vec();
                 stored += 1;
                 if let Some(h) = restamp {
                     restamped.push((ch.change_id, h));
@@ -821,8 +875,9 @@ impl Storage for Sqlite {
             }
             let last_applied = last_applied.max(tx.last);
             t.execute(
-                "UPDATE feeds SET position = ?3, hlc = ?4 WHERE clinic_id = ?1 AND patient_id = ?2",
-                params![c, &patient, i(position), i(clock.0)],
+                "UPDATE feeds SET position = ?3, hlc = ?4, hash = ?5
+                 WHERE clinic_id = ?1 AND patient_id = ?2",
+                params![c, &patient, i(position), i(clock.0), &hash],
             )?;
             t.execute(
                 "UPDATE devices SET last_applied_seq = ?3, last_seen_at = ?4
@@ -831,9 +886,27 @@ impl Storage for Sqlite {
             )?;
 
             // The pull, in the same snapshot.
-            let mut pull = Pull::new(tx.pull_after.unwrap_or(0), tx.pull_after.is_some());
+            // A cursor whose position now holds another change (a server
+            // restored from an older backup) reads the feed again.
+            let mut from = tx.pull_after;
+            if let Some(f) = from
+                && let Some(id) = f.check
+            {
+                let there: Option<Vec<u8>> = t
+                    .query_row(
+                        "SELECT feed_hash FROM changes
+                         WHERE clinic_id = ?1 AND patient_id = ?2 AND server_seq = ?3",
+                        params![c, &patient, i(f.after)],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if there.as_deref() != Some(&id[..]) {
+                    from = None;
+                }
+            }
+            let mut pull = Pull::new(from);
             let mut stmt = t.prepare_cached(
-                "SELECT server_seq, device_id, change_id, record_id, sealed_body FROM changes
+                "SELECT server_seq, device_id, change_id, record_id, sealed_body, feed_hash FROM changes
                  WHERE clinic_id = ?1 AND patient_id = ?2 AND server_seq > ?3
                  ORDER BY server_seq LIMIT ?4",
             )?;
@@ -845,11 +918,12 @@ impl Storage for Sqlite {
                     let pos = u(row.get(0)?);
                     let from: Vec<u8> = row.get(1)?;
                     let own = from == device;
+                    let change_id: Vec<u8> = row.get(2)?;
+                    let at: Vec<u8> = row.get(5)?;
                     if own && pull.skip_own {
-                        pull.offer(pos, true, &[]);
+                        pull.offer(pos, &at, true, &[]);
                         continue;
                     }
-                    let change_id: Vec<u8> = row.get(2)?;
                     let rkey: String = row.get(3)?;
                     let sealed: Vec<u8> = row.get(4)?;
                     let body = self.sealer.open(
@@ -862,7 +936,7 @@ impl Storage for Sqlite {
                         },
                         &sealed,
                     )?;
-                    if !pull.offer(pos, own, &body) {
+                    if !pull.offer(pos, &at, own, &body) {
                         break 'pages;
                     }
                 }

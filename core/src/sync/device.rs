@@ -712,6 +712,8 @@ pub(crate) struct Pending {
     request_id: Id16,
     key: wire::ReplyKey,
     kind: RequestKind,
+    /// The last sequence number the request covered.
+    last: u64,
     sent: Vec<(Id16, String)>,
     made_ms: i64,
 }
@@ -906,6 +908,7 @@ impl Store {
             request_id,
             key,
             kind: header.kind,
+            last: header.last,
             sent,
             made_ms: now,
         });
@@ -917,9 +920,14 @@ impl Store {
         }))
     }
 
-    /// The changes of the next batch (coalesced: a record's latest version
-    /// only; categories not shared left out, the note withheld when notes
-    /// are not shared), and the last sequence number the batch covers.
+    /// The changes of the next batch (categories not shared left out, the
+    /// note withheld when notes are not shared), and the last sequence
+    /// number the batch covers. Every queued change is sent, even one a
+    /// later edit of the same record supersedes: the clinic then sees each
+    /// sequence number with its change id, which is how a store restored
+    /// from an older copy is caught reusing numbers before any of its new
+    /// versions could pass for newer than the lost ones (the versions are
+    /// small; edits of one record between two syncs are rare).
     fn batch(&self, st: &State) -> Result<(Vec<Change>, u64)> {
         self.read(|inner| {
             let rows: Vec<(i64, Option<String>)> = inner
@@ -949,7 +957,10 @@ impl Store {
                     },
                     None => None,
                 };
-                if let Some(mut c) = change {
+                if let Some(mut c) = change
+                    && !out.iter().any(|o| o.change_id == c.change_id)
+                {
+                    c.seq = seq as u64;
                     let category = Category::from_code(c.category);
                     if category.is_some_and(|cat| !st.shares(cat)) {
                         last = seq as u64;
@@ -969,7 +980,6 @@ impl Store {
                         break;
                     }
                     bytes += size;
-                    out.retain(|o| o.record_id != c.record_id || o.kind != c.kind);
                     out.push(c);
                 }
                 last = seq as u64;
@@ -1053,6 +1063,7 @@ impl Store {
             request_id,
             key,
             kind: RequestKind::Withdraw,
+            last: header.last,
             sent: Vec::new(),
             made_ms: now,
         });
@@ -1319,8 +1330,15 @@ fn apply_ok(
             },
         )?;
     }
-    trim(tx, ok.last_applied)?;
-    st.last_applied = ok.last_applied;
+    // Only what this request covered is known to be the clinic's copy of
+    // this store's changes: a higher `last_applied` comes from an earlier
+    // request whose reply was lost (the same changes) or from the lost
+    // future of a restored copy (other changes under the same numbers).
+    // The next batch sends the rest again, and the clinic tells the two
+    // apart by change id (duplicates, or `sequence_reused`).
+    let acknowledged = ok.last_applied.min(pending.last.max(st.last_applied));
+    trim(tx, acknowledged)?;
+    st.last_applied = acknowledged;
 
     // Restamped changes: the clinic replaced a stamp too far ahead.
     for (cid, hlc) in &ok.restamped {
@@ -1487,6 +1505,15 @@ fn requeue_own(
             if !mine || own <= above {
                 continue;
             }
+            // Still queued: it goes with the next batch as it is.
+            let queued: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE change_id = ?1)",
+                [to_hex(&t.data.change_id)],
+                |r| r.get(0),
+            )?;
+            if queued {
+                continue;
+            }
             let (body, category) = match (&t.data.conflict, t.data.op) {
                 (_, Op::Delete) => (None, 0),
                 (None, Op::Put) => {
@@ -1596,7 +1623,8 @@ fn apply_remote(tx: &Transaction<'_>, sealer: &Sealer, c: &Change) -> Result<Rem
             conflict: None,
         },
     };
-    if merge::apply(&mut tips, incoming, false) == Applied::Seen {
+    let applied = merge::apply(&mut tips, incoming, false);
+    if applied == Applied::Seen {
         return Ok(Remote::Seen);
     }
     // Conflict rows of tips the new version replaced are gone for good.
@@ -1751,7 +1779,7 @@ fn renumber(
     sealer: &Sealer,
     st: &mut State,
     server_last: u64,
-    held: &[(u64, Id16)],
+    held: &[Held],
 ) -> Result<()> {
     let old_author = st.author();
     let rows: Vec<(i64, Option<String>)> = tx
@@ -1761,17 +1789,35 @@ fn renumber(
     let is_held = |cid: &Option<String>| {
         cid.as_deref()
             .and_then(|c| hex16(c).ok())
-            .is_some_and(|c| held.iter().any(|(_, h)| *h == c))
+            .is_some_and(|c| held.iter().any(|h| h.change_id == c))
     };
-    // What this copy really knows of its own versions: what was
-    // acknowledged, and the queued changes the clinic turns out to hold.
-    let known = rows
-        .iter()
-        .filter(|(_, cid)| is_held(cid))
-        .map(|(seq, _)| *seq as u64)
-        .chain([st.last_applied])
-        .max()
-        .unwrap_or(0);
+    // The clinic's copy of a held change is the one every replica has: a
+    // copy of this store older than a relabelling takes it over, so that
+    // its tips compare as everyone else's do.
+    for h in held {
+        let (Some(author), Some(vv)) = (h.author, vv_normalize(h.vv.clone())) else {
+            continue;
+        };
+        let row: Option<String> = tx
+            .query_row(
+                "SELECT record_id FROM outbox WHERE change_id = ?1",
+                [to_hex(&h.change_id)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(id) = row {
+            let mut tips = load_tips(tx, sealer, "entries", &id)?;
+            let mut changed = false;
+            for t in tips.iter_mut().filter(|t| t.data.change_id == h.change_id) {
+                changed |= t.author != author || t.vv != vv;
+                t.author = author;
+                t.vv = vv.clone();
+            }
+            if changed {
+                save_tips(tx, sealer, "entries", &id, &tips)?;
+            }
+        }
+    }
     st.incarnation += 1;
     let new_author = st.author();
     let max_seq: i64 =
@@ -1800,13 +1846,18 @@ fn renumber(
             Change::decode(&row.plain).map_err(|_| Error::corrupted("sync_outbox", &cid))?;
         c.seq = next;
         if c.author == old_author {
-            for (d, n) in c.vv.iter_mut() {
-                if *d == old_author {
-                    *n = (*n).min(known);
-                }
-            }
-            c.vv.retain(|(_, n)| *n > 0);
-            c.vv = vv_join(&c.vv, &[(new_author, next)]);
+            // The version moves to the new author with the same counter,
+            // and no longer claims any of the old author's versions: it
+            // may have been made without some of them (the copy's lost
+            // future), so it is kept beside them, never over them. The
+            // same change relabelled twice (a copy of a copy) comes out
+            // the same.
+            let own =
+                c.vv.iter()
+                    .find(|(d, _)| *d == old_author)
+                    .map_or(1, |(_, n)| *n);
+            c.vv.retain(|(d, _)| *d != old_author);
+            c.vv = vv_join(&c.vv, &[(new_author, own)]);
             c.author = new_author;
             c.incarnation = st.incarnation;
         }

@@ -800,8 +800,23 @@ pub struct ErrorBody {
     /// Current HPKE key certificates (unknown key).
     pub certificates: Vec<Certificate>,
     /// The changes the server holds from this device at the sequence
-    /// numbers the request reused: `(seq, change id)` (sequence reused).
-    pub held: Vec<(u64, Id16)>,
+    /// numbers the request reused (sequence reused).
+    pub held: Vec<Held>,
+}
+
+/// A change the server holds, as a `sequence_reused` error lists it: where,
+/// and with which author and version vector it was stored (a device
+/// restored from an older copy takes them over for its copy of the change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its id.
+    pub change_id: Id16,
+    /// Its author, as stored.
+    pub author: Option<Id16>,
+    /// Its version vector, as stored.
+    pub vv: Vec<(Id16, u64)>,
 }
 
 impl ErrorBody {
@@ -814,10 +829,19 @@ impl ErrorBody {
         for c in &self.certificates {
             w.message(4, |m| c.encode(m));
         }
-        for (seq, id) in &self.held {
+        for h in &self.held {
             w.message(5, |m| {
-                m.uint(1, *seq);
-                m.bytes(2, id);
+                m.uint(1, h.seq);
+                m.bytes(2, &h.change_id);
+                if let Some(a) = &h.author {
+                    m.bytes(3, a);
+                }
+                for (d, n) in &h.vv {
+                    m.message(4, |e| {
+                        e.bytes_always(1, d);
+                        e.uint(2, *n);
+                    });
+                }
             });
         }
         w.finish()
@@ -837,20 +861,44 @@ impl ErrorBody {
                 3 => out.retry_after = body::uint(v)?,
                 4 => out.certificates.push(Certificate::decode(v)?),
                 5 => {
-                    let (mut s, mut seq, mut id) = (Seen::default(), 0, None);
+                    let (mut s, mut seq, mut id, mut author) = (Seen::default(), 0, None, None);
+                    let mut vv = Vec::new();
                     for f in Fields::new(v) {
                         let (k, v) = f?;
-                        s.once(k)?;
+                        if k != 4 {
+                            s.once(k)?;
+                        }
                         match k {
                             1 => seq = body::uint(v)?,
                             2 => id = Some(id16(v)?),
+                            3 => author = Some(id16(v)?),
+                            4 => {
+                                let (mut d, mut n, mut s2) = (None, 0, Seen::default());
+                                for f in Fields::new(v) {
+                                    let (k, v) = f?;
+                                    s2.once(k)?;
+                                    match k {
+                                        1 => d = Some(id16(v)?),
+                                        2 => n = body::uint(v)?,
+                                        _ => {}
+                                    }
+                                }
+                                vv.push((
+                                    d.ok_or(WireError::Malformed(
+                                        "version vector entry without a device",
+                                    ))?,
+                                    n,
+                                ));
+                            }
                             _ => {}
                         }
                     }
-                    out.held.push((
+                    out.held.push(Held {
                         seq,
-                        id.ok_or(WireError::Malformed("held change without an id"))?,
-                    ));
+                        change_id: id.ok_or(WireError::Malformed("held change without an id"))?,
+                        author,
+                        vv,
+                    });
                 }
                 _ => {}
             }
