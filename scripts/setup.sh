@@ -11,6 +11,8 @@ apt_pkgs=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross   # 64-bit ARM cross build
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross # 32-bit ARM cross build
   qemu-user                                # run the ARM test binaries here
+  postgresql-15                            # the clinic server's PostgreSQL tests: initdb,
+                                           # pg_ctl, pg_dump (a private cluster per test run)
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do
