@@ -200,31 +200,31 @@ impl Sqlite {
     }
 
     fn insert_request(&self, t: &Transaction<'_>, r: &RequestRef) -> Result<bool, Error> {
-        let n = t.execute(
-            "INSERT INTO requests (clinic_id, device_id, request_id, received_at, request_hash)
+        let n = t
+            .prepare_cached(
+                "INSERT INTO requests (clinic_id, device_id, request_id, received_at, request_hash)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (clinic_id, device_id, request_id) DO NOTHING",
-            params![
+            )?
+            .execute(params![
                 &self.clinic_id[..],
                 &r.device_id[..],
                 &r.request_id[..],
                 i(r.now_ms),
                 &r.request_hash[..]
-            ],
-        )?;
+            ])?;
         Ok(n == 1)
     }
 
     fn patient_by_name(&self, t: &Transaction<'_>, name: &str) -> Result<Option<Id16>, Error> {
         let mac = self.sealer.name_mac(&self.clinic_id, name);
-        t.query_row(
-            "SELECT patient_id FROM patients WHERE clinic_id = ?1 AND name_mac = ?2",
-            params![&self.clinic_id[..], &mac[..]],
-            |r| r.get::<_, Vec<u8>>(0),
-        )
-        .optional()?
-        .map(id16)
-        .transpose()
+        t.prepare_cached("SELECT patient_id FROM patients WHERE clinic_id = ?1 AND name_mac = ?2")?
+            .query_row(params![&self.clinic_id[..], &mac[..]], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })
+            .optional()?
+            .map(id16)
+            .transpose()
     }
 }
 
@@ -295,10 +295,11 @@ fn migrate(conn: &Connection) -> Result<(), Error> {
 fn ensure_clinic(conn: &Connection, sealer: &Sealer, now_ms: u64) -> Result<Id16, Error> {
     let t = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     let clinic_id: Id16 = sealer.random()?;
-    let n = t.execute(
-        "INSERT INTO server (id, clinic_id) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING",
-        params![&clinic_id[..]],
-    )?;
+    let n = t
+        .prepare_cached(
+            "INSERT INTO server (id, clinic_id) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![&clinic_id[..]])?;
     if n == 1 {
         let epoch: Id16 = sealer.random()?;
         let root_pkcs8 = keys::new_root()?;
@@ -306,14 +307,13 @@ fn ensure_clinic(conn: &Connection, sealer: &Sealer, now_ms: u64) -> Result<Id16
         let root_id = random_key_id(sealer)?;
         let root_id_b = root_id.to_be_bytes();
         let sealed_root = sealer.seal(key_place(&clinic_id, &root_id_b), &root_pkcs8)?;
-        t.execute(
+        t.prepare_cached(
             "INSERT INTO clinics (clinic_id, root_key_id, epoch, keys_version, created_at)
              VALUES (?1, ?2, ?3, 1, ?4)",
-            params![&clinic_id[..], root_id, &epoch[..], i(now_ms)],
-        )?;
-        t.execute(
-            "INSERT INTO keys (clinic_id, key_id, kind, public, sealed_private, not_before, not_after, state)
-             VALUES (?1, ?2, 'root', ?3, ?4, ?5, ?6, 'current')",
+        )?
+        .execute(params![&clinic_id[..], root_id, &epoch[..], i(now_ms)])?;
+        t.prepare_cached("INSERT INTO keys (clinic_id, key_id, kind, public, sealed_private, not_before, not_after, state)
+             VALUES (?1, ?2, 'root', ?3, ?4, ?5, ?6, 'current')")?.execute(
             params![
                 &clinic_id[..],
                 root_id,
@@ -331,9 +331,9 @@ fn ensure_clinic(conn: &Connection, sealer: &Sealer, now_ms: u64) -> Result<Id16
         t.commit()?;
         return Ok(clinic_id);
     }
-    let id: Vec<u8> = t.query_row("SELECT clinic_id FROM server WHERE id = 1", [], |r| {
-        r.get(0)
-    })?;
+    let id: Vec<u8> = t
+        .prepare_cached("SELECT clinic_id FROM server WHERE id = 1")?
+        .query_row([], |r| r.get(0))?;
     t.commit()?;
     id16(id)
 }
@@ -352,10 +352,9 @@ fn insert_hpke_key(
     let sig = keys::certify(root, clinic_id, key_id, &public, now_ms, not_after);
     let kid = key_id.to_be_bytes();
     let sealed = sealer.seal(key_place(clinic_id, &kid), &*private)?;
-    let n = t.execute(
-        "INSERT INTO keys (clinic_id, key_id, kind, public, sealed_private, not_before, not_after, signature, state)
+    let n = t.prepare_cached("INSERT INTO keys (clinic_id, key_id, kind, public, sealed_private, not_before, not_after, signature, state)
          VALUES (?1, ?2, 'hpke', ?3, ?4, ?5, ?6, ?7, 'current')
-         ON CONFLICT (clinic_id, key_id) DO NOTHING",
+         ON CONFLICT (clinic_id, key_id) DO NOTHING")?.execute(
         params![
             &clinic_id[..],
             key_id,
@@ -433,13 +432,11 @@ impl Storage for Sqlite {
     fn load_keys(&self) -> Result<KeySet, Error> {
         let c = &self.clinic_id;
         self.read(|t| {
-            let (root_id, epoch, version): (u32, Vec<u8>, i64) = t.query_row(
-                "SELECT root_key_id, epoch, keys_version FROM clinics WHERE clinic_id = ?1",
+            let (root_id, epoch, version): (u32, Vec<u8>, i64) = t.prepare_cached("SELECT root_key_id, epoch, keys_version FROM clinics WHERE clinic_id = ?1")?.query_row(
                 params![&c[..]],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
-            let sealed_root: Vec<u8> = t.query_row(
-                "SELECT sealed_private FROM keys WHERE clinic_id = ?1 AND key_id = ?2 AND kind = 'root'",
+            let sealed_root: Vec<u8> = t.prepare_cached("SELECT sealed_private FROM keys WHERE clinic_id = ?1 AND key_id = ?2 AND kind = 'root'")?.query_row(
                 params![&c[..], root_id],
                 |r| r.get(0),
             )?;
@@ -530,10 +527,8 @@ impl Storage for Sqlite {
             if !self.insert_request(t, r)? {
                 return Ok((EnrollOutcome::Replayed, false));
             }
-            let row: Option<(Vec<u8>, Vec<u8>)> = t
-                .query_row(
-                    "SELECT patient_id, sealed_secret FROM enrollments
-                     WHERE clinic_id = ?1 AND enrollment_id = ?2",
+            let row: Option<(Vec<u8>, Vec<u8>)> = t.prepare_cached("SELECT patient_id, sealed_secret FROM enrollments
+                     WHERE clinic_id = ?1 AND enrollment_id = ?2")?.query_row(
                     params![c, &body.enrollment_id[..]],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
@@ -554,20 +549,17 @@ impl Storage for Sqlite {
                 return Ok((EnrollOutcome::BadProof, false));
             }
             let key = &body.device_key[..];
-            let consumed: Option<Vec<u8>> = t
-                .query_row(
-                    "UPDATE enrollments SET used_by = ?3, used_at = COALESCE(used_at, ?4)
+            let consumed: Option<Vec<u8>> = t.prepare_cached("UPDATE enrollments SET used_by = ?3, used_at = COALESCE(used_at, ?4)
                      WHERE clinic_id = ?1 AND enrollment_id = ?2 AND revoked = 0
                        AND ((used_by IS NULL AND expires_at > ?4) OR used_by = ?3)
-                     RETURNING patient_id",
+                     RETURNING patient_id")?.query_row(
                     params![c, &body.enrollment_id[..], key, i(r.now_ms)],
                     |r| r.get(0),
                 )
                 .optional()?;
             if consumed.is_none() {
-                let (revoked, used_by): (bool, Option<Vec<u8>>) = t.query_row(
-                    "SELECT revoked, used_by FROM enrollments
-                     WHERE clinic_id = ?1 AND enrollment_id = ?2",
+                let (revoked, used_by): (bool, Option<Vec<u8>>) = t.prepare_cached("SELECT revoked, used_by FROM enrollments
+                     WHERE clinic_id = ?1 AND enrollment_id = ?2")?.query_row(
                     params![c, &body.enrollment_id[..]],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )?;
@@ -584,11 +576,10 @@ impl Storage for Sqlite {
                 self.patient_place(&patient, "devices", &r.device_id),
                 &encode_categories(&body.categories),
             )?;
-            t.execute(
-                "INSERT INTO devices (clinic_id, device_id, patient_id, public_key, enrollment_id,
+            t.prepare_cached("INSERT INTO devices (clinic_id, device_id, patient_id, public_key, enrollment_id,
                                       last_applied_seq, sealed_categories, enrolled_at, last_seen_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7)
-                 ON CONFLICT (clinic_id, device_id) DO NOTHING",
+                 ON CONFLICT (clinic_id, device_id) DO NOTHING")?.execute(
                 params![
                     c,
                     &r.device_id[..],
@@ -599,10 +590,8 @@ impl Storage for Sqlite {
                     i(r.now_ms)
                 ],
             )?;
-            let (dev_patient, last_applied, revoked_at): (Vec<u8>, i64, Option<i64>) = t
-                .query_row(
-                    "SELECT patient_id, last_applied_seq, revoked_at FROM devices
-                     WHERE clinic_id = ?1 AND device_id = ?2",
+            let (dev_patient, last_applied, revoked_at): (Vec<u8>, i64, Option<i64>) = t.prepare_cached("SELECT patient_id, last_applied_seq, revoked_at FROM devices
+                     WHERE clinic_id = ?1 AND device_id = ?2")?.query_row(
                     params![c, &r.device_id[..]],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )?;
@@ -612,8 +601,7 @@ impl Storage for Sqlite {
             if dev_patient != patient {
                 return Ok((EnrollOutcome::OtherPatient, false));
             }
-            t.execute(
-                "UPDATE devices SET last_seen_at = ?3 WHERE clinic_id = ?1 AND device_id = ?2",
+            t.prepare_cached("UPDATE devices SET last_seen_at = ?3 WHERE clinic_id = ?1 AND device_id = ?2")?.execute(
                 params![c, &r.device_id[..], i(r.now_ms)],
             )?;
             Ok((
@@ -635,10 +623,8 @@ impl Storage for Sqlite {
             if !self.insert_request(t, &r)? {
                 return Ok((PushOutcome::Replayed, false));
             }
-            let row: Option<(Vec<u8>, i64, Option<i64>)> = t
-                .query_row(
-                    "SELECT patient_id, last_applied_seq, revoked_at FROM devices
-                     WHERE clinic_id = ?1 AND device_id = ?2",
+            let row: Option<(Vec<u8>, i64, Option<i64>)> = t.prepare_cached("SELECT patient_id, last_applied_seq, revoked_at FROM devices
+                     WHERE clinic_id = ?1 AND device_id = ?2")?.query_row(
                     params![c, device],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
@@ -652,9 +638,8 @@ impl Storage for Sqlite {
             }
             // The patient's feed row: its counter and clock, and (on
             // PostgreSQL) the lock that orders this patient's ingests.
-            let (position, hlc, hash): (i64, i64, Vec<u8>) = t.query_row(
-                "UPDATE feeds SET position = position WHERE clinic_id = ?1 AND patient_id = ?2
-                 RETURNING position, hlc, hash",
+            let (position, hlc, hash): (i64, i64, Vec<u8>) = t.prepare_cached("UPDATE feeds SET position = position WHERE clinic_id = ?1 AND patient_id = ?2
+                 RETURNING position, hlc, hash")?.query_row(
                 params![c, &patient],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
@@ -664,10 +649,9 @@ impl Storage for Sqlite {
             let mut restamped = Vec::new();
             let mut stored = 0usize;
             let mut reject = |seq: u64, change_id: Id16, code: u64, reason: &str| -> Result<(), Error> {
-                t.execute(
-                    "INSERT INTO rejections (clinic_id, device_id, seq, change_id, reason)
+                t.prepare_cached("INSERT INTO rejections (clinic_id, device_id, seq, change_id, reason)
                      VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (clinic_id, device_id, seq) DO NOTHING",
+                     ON CONFLICT (clinic_id, device_id, seq) DO NOTHING")?.execute(
                     params![c, device, i(seq), &change_id[..], i(code)],
                 )?;
                 rejected.push(Rejected {
@@ -693,13 +677,11 @@ impl Storage for Sqlite {
                 };
                 let rkey = ingest::record_key(&ch.record_id);
                 if let RecordId::Bytes(_) = ch.record_id {
-                    t.execute(
-                        "INSERT INTO record_owners (clinic_id, record_id, patient_id) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (clinic_id, record_id) DO NOTHING",
+                    t.prepare_cached("INSERT INTO record_owners (clinic_id, record_id, patient_id) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (clinic_id, record_id) DO NOTHING")?.execute(
                         params![c, &rkey, &patient],
                     )?;
-                    let owner: Vec<u8> = t.query_row(
-                        "SELECT patient_id FROM record_owners WHERE clinic_id = ?1 AND record_id = ?2",
+                    let owner: Vec<u8> = t.prepare_cached("SELECT patient_id FROM record_owners WHERE clinic_id = ?1 AND record_id = ?2")?.query_row(
                         params![c, &rkey],
                         |r| r.get(0),
                     )?;
@@ -712,10 +694,8 @@ impl Storage for Sqlite {
                 if ch.seq <= last_applied {
                     // At or below last applied only a duplicate may come
                     // (or a change rejected before, which is said again).
-                    let held: Option<i64> = t
-                        .query_row(
-                            "SELECT hlc FROM changes
-                             WHERE clinic_id = ?1 AND change_id = ?2 AND device_id = ?3",
+                    let held: Option<i64> = t.prepare_cached("SELECT hlc FROM changes
+                             WHERE clinic_id = ?1 AND change_id = ?2 AND device_id = ?3")?.query_row(
                             params![c, &ch.change_id[..], device],
                             |r| r.get(0),
                         )
@@ -728,10 +708,8 @@ impl Storage for Sqlite {
                         }
                         continue;
                     }
-                    let was: Option<i64> = t
-                        .query_row(
-                            "SELECT reason FROM rejections
-                             WHERE clinic_id = ?1 AND device_id = ?2 AND change_id = ?3",
+                    let was: Option<i64> = t.prepare_cached("SELECT reason FROM rejections
+                             WHERE clinic_id = ?1 AND device_id = ?2 AND change_id = ?3")?.query_row(
                             params![c, device, &ch.change_id[..]],
                             |r| r.get(0),
                         )
@@ -772,12 +750,11 @@ impl Storage for Sqlite {
                     &encoded,
                 )?;
                 let next_hash = ingest::feed_hash(&hash, &ch.change_id);
-                let n = t.execute(
-                    "INSERT INTO changes (clinic_id, patient_id, change_id, device_id, seq, server_seq,
+                let n = t.prepare_cached("INSERT INTO changes (clinic_id, patient_id, change_id, device_id, seq, server_seq,
                                           feed_hash, record_table, record_id, hlc, op, sealed_body,
                                           received_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?13, ?7, ?8, ?9, ?10, ?11, ?12)
-                     ON CONFLICT DO NOTHING",
+                     ON CONFLICT DO NOTHING")?.execute(
                     params![
                         c,
                         &patient,
@@ -797,9 +774,7 @@ impl Storage for Sqlite {
                 if n == 0 {
                     // The change id is stored already: from this device, a
                     // duplicate whatever its seq.
-                    let holder: Option<(Vec<u8>, i64)> = t
-                        .query_row(
-                            "SELECT device_id, hlc FROM changes WHERE clinic_id = ?1 AND change_id = ?2",
+                    let holder: Option<(Vec<u8>, i64)> = t.prepare_cached("SELECT device_id, hlc FROM changes WHERE clinic_id = ?1 AND change_id = ?2")?.query_row(
                             params![c, &ch.change_id[..]],
                             |r| Ok((r.get(0)?, r.get(1)?)),
                         )
@@ -847,10 +822,8 @@ impl Storage for Sqlite {
                     restamped.push((ch.change_id, h));
                 }
                 let kind = ch.kind;
-                let state: Option<Vec<u8>> = t
-                    .query_row(
-                        "SELECT sealed_state FROM records
-                         WHERE clinic_id = ?1 AND patient_id = ?2 AND record_table = ?3 AND record_id = ?4",
+                let state: Option<Vec<u8>> = t.prepare_cached("SELECT sealed_state FROM records
+                         WHERE clinic_id = ?1 AND patient_id = ?2 AND record_table = ?3 AND record_id = ?4")?.query_row(
                         params![c, &patient, i(kind), &rkey],
                         |r| r.get(0),
                     )
@@ -864,24 +837,21 @@ impl Storage for Sqlite {
                     continue;
                 }
                 let sealed = self.seal_tips(&patient, kind, &rkey, &tips)?;
-                t.execute(
-                    "INSERT INTO records (clinic_id, patient_id, record_table, record_id, sealed_state, stamp, updated_at)
+                t.prepare_cached("INSERT INTO records (clinic_id, patient_id, record_table, record_id, sealed_state, stamp, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT (clinic_id, patient_id, record_table, record_id) DO UPDATE
                      SET sealed_state = excluded.sealed_state, stamp = excluded.stamp,
-                         updated_at = excluded.updated_at",
+                         updated_at = excluded.updated_at")?.execute(
                     params![c, &patient, i(kind), &rkey, sealed, i(tips[0].hlc), i(now)],
                 )?;
             }
             let last_applied = last_applied.max(tx.last);
-            t.execute(
-                "UPDATE feeds SET position = ?3, hlc = ?4, hash = ?5
-                 WHERE clinic_id = ?1 AND patient_id = ?2",
+            t.prepare_cached("UPDATE feeds SET position = ?3, hlc = ?4, hash = ?5
+                 WHERE clinic_id = ?1 AND patient_id = ?2")?.execute(
                 params![c, &patient, i(position), i(clock.0), &hash],
             )?;
-            t.execute(
-                "UPDATE devices SET last_applied_seq = ?3, last_seen_at = ?4
-                 WHERE clinic_id = ?1 AND device_id = ?2",
+            t.prepare_cached("UPDATE devices SET last_applied_seq = ?3, last_seen_at = ?4
+                 WHERE clinic_id = ?1 AND device_id = ?2")?.execute(
                 params![c, device, i(last_applied), i(now)],
             )?;
 
@@ -892,10 +862,8 @@ impl Storage for Sqlite {
             if let Some(f) = from
                 && let Some(id) = f.check
             {
-                let there: Option<Vec<u8>> = t
-                    .query_row(
-                        "SELECT feed_hash FROM changes
-                         WHERE clinic_id = ?1 AND patient_id = ?2 AND server_seq = ?3",
+                let there: Option<Vec<u8>> = t.prepare_cached("SELECT feed_hash FROM changes
+                         WHERE clinic_id = ?1 AND patient_id = ?2 AND server_seq = ?3")?.query_row(
                         params![c, &patient, i(f.after)],
                         |r| r.get(0),
                     )
@@ -967,13 +935,12 @@ impl Storage for Sqlite {
                 return Ok((WithdrawOutcome::Replayed, false));
             }
             let last: Option<i64> = t
-                .query_row(
+                .prepare_cached(
                     "UPDATE devices SET revoked_at = ?3, withdrawn = 1, last_seen_at = ?3
                      WHERE clinic_id = ?1 AND device_id = ?2 AND revoked_at IS NULL
                      RETURNING last_applied_seq",
-                    params![c, &r.device_id[..], i(r.now_ms)],
-                    |r| r.get(0),
-                )
+                )?
+                .query_row(params![c, &r.device_id[..], i(r.now_ms)], |r| r.get(0))
                 .optional()?;
             Ok(match last {
                 Some(l) => (WithdrawOutcome::Withdrawn { last_applied: u(l) }, true),
@@ -998,37 +965,43 @@ impl Storage for Sqlite {
                 self.patient_place(&new_patient, "patients", &new_patient),
                 name.trim().as_bytes(),
             )?;
-            t.execute(
+            t.prepare_cached(
                 "INSERT INTO patients (clinic_id, patient_id, name_mac, sealed_name, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (clinic_id, name_mac) DO NOTHING",
-                params![c, &new_patient[..], &mac[..], sealed_name, i(now_ms)],
-            )?;
+            )?
+            .execute(params![
+                c,
+                &new_patient[..],
+                &mac[..],
+                sealed_name,
+                i(now_ms)
+            ])?;
             let patient = self
                 .patient_by_name(t, name)?
                 .ok_or_else(|| Error::Runtime("the patient was not created".into()))?;
-            t.execute(
+            t.prepare_cached(
                 "INSERT INTO feeds (clinic_id, patient_id, position, hlc) VALUES (?1, ?2, 0, 0)
                  ON CONFLICT (clinic_id, patient_id) DO NOTHING",
-                params![c, &patient[..]],
-            )?;
+            )?
+            .execute(params![c, &patient[..]])?;
             let sealed_secret = self.sealer.seal(
                 self.patient_place(&patient, "enrollments", &enrollment_id),
                 &*secret,
             )?;
-            t.execute(
+            t.prepare_cached(
                 "INSERT INTO enrollments (clinic_id, enrollment_id, patient_id, sealed_secret,
                                           expires_at, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    c,
-                    &enrollment_id[..],
-                    &patient[..],
-                    sealed_secret,
-                    i(expires_at_ms),
-                    i(now_ms)
-                ],
-            )?;
+            )?
+            .execute(params![
+                c,
+                &enrollment_id[..],
+                &patient[..],
+                sealed_secret,
+                i(expires_at_ms),
+                i(now_ms)
+            ])?;
             Ok((
                 NewEnrollment {
                     patient_id: patient,
@@ -1088,20 +1061,18 @@ impl Storage for Sqlite {
     fn revoke(&self, device_id: &Id16, now_ms: u64) -> Result<RevokeOutcome, Error> {
         let c = &self.clinic_id[..];
         self.write(|t| {
-            let n = t.execute(
-                "UPDATE devices SET revoked_at = ?3
+            let n = t
+                .prepare_cached(
+                    "UPDATE devices SET revoked_at = ?3
                  WHERE clinic_id = ?1 AND device_id = ?2 AND revoked_at IS NULL",
-                params![c, &device_id[..], i(now_ms)],
-            )?;
+                )?
+                .execute(params![c, &device_id[..], i(now_ms)])?;
             if n == 1 {
                 return Ok((RevokeOutcome::Revoked, true));
             }
             let known = t
-                .query_row(
-                    "SELECT 1 FROM devices WHERE clinic_id = ?1 AND device_id = ?2",
-                    params![c, &device_id[..]],
-                    |_| Ok(()),
-                )
+                .prepare_cached("SELECT 1 FROM devices WHERE clinic_id = ?1 AND device_id = ?2")?
+                .query_row(params![c, &device_id[..]], |_| Ok(()))
                 .optional()?
                 .is_some();
             Ok((
@@ -1174,32 +1145,31 @@ impl Storage for Sqlite {
                 // requests for the grace period after that.
                 let na = u(na).min(now_ms);
                 let sig = keys::certify(&keyset.root, c, key_id, &arr32(&public)?, u(nb), na);
-                t.execute(
+                t.prepare_cached(
                     "UPDATE keys SET state = 'retiring', not_after = ?3, signature = ?4
                      WHERE clinic_id = ?1 AND key_id = ?2",
-                    params![&c[..], key_id, i(na), &sig[..]],
-                )?;
+                )?
+                .execute(params![&c[..], key_id, i(na), &sig[..]])?;
             }
-            let root_id: u32 = t.query_row(
-                "SELECT root_key_id FROM clinics WHERE clinic_id = ?1",
-                params![&c[..]],
-                |r| r.get(0),
-            )?;
+            let root_id: u32 = t
+                .prepare_cached("SELECT root_key_id FROM clinics WHERE clinic_id = ?1")?
+                .query_row(params![&c[..]], |r| r.get(0))?;
             let key_id = loop {
                 let id = random_key_id(&self.sealer)?;
                 if id != root_id && insert_hpke_key(t, &self.sealer, c, &keyset.root, id, now_ms)? {
                     break id;
                 }
             };
-            let purged = t.execute(
-                "DELETE FROM keys WHERE clinic_id = ?1 AND kind = 'hpke' AND state = 'retiring'
+            let purged = t
+                .prepare_cached(
+                    "DELETE FROM keys WHERE clinic_id = ?1 AND kind = 'hpke' AND state = 'retiring'
                    AND not_after < ?2",
-                params![&c[..], i(now_ms.saturating_sub(GRACE_MS))],
-            )?;
-            t.execute(
+                )?
+                .execute(params![&c[..], i(now_ms.saturating_sub(GRACE_MS))])?;
+            t.prepare_cached(
                 "UPDATE clinics SET keys_version = keys_version + 1 WHERE clinic_id = ?1",
-                params![&c[..]],
-            )?;
+            )?
+            .execute(params![&c[..]])?;
             Ok((Rotated { key_id, purged }, true))
         })
     }
