@@ -1,7 +1,9 @@
 //! End to end over HTTP on loopback: the real `cairn-clinic serve` and two
-//! real `cairn` CLI devices of one patient. Entries logged offline on both
-//! reach the clinic exactly once; the server killed with SIGKILL in the
-//! middle of syncs and restarted loses nothing.
+//! real `cairn` CLI devices of one patient, once on SQLite and once on
+//! PostgreSQL (a private cluster the test starts). Entries logged offline on
+//! both reach the clinic exactly once; the server killed with SIGKILL in the
+//! middle of syncs and restarted loses nothing; on PostgreSQL two server
+//! processes share the database and the phones alternate between them.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -25,16 +27,37 @@ fn cairn_bin() -> PathBuf {
     cairn
 }
 
+/// Where the clinic keeps its state: a data folder (SQLite) or a
+/// PostgreSQL database and a storage key file.
+#[derive(Clone)]
+enum Backend {
+    Sqlite(PathBuf),
+    Postgres { url: String, key_file: PathBuf },
+}
+
+impl Backend {
+    fn args(&self) -> Vec<std::ffi::OsString> {
+        match self {
+            Backend::Sqlite(dir) => vec!["--data".into(), dir.clone().into()],
+            Backend::Postgres { url, key_file } => vec![
+                "--database".into(),
+                url.into(),
+                "--key-file".into(),
+                key_file.clone().into(),
+            ],
+        }
+    }
+}
+
 struct Server {
     child: Child,
     addr: String,
 }
 
 impl Server {
-    fn start(data: &Path, log: &Path) -> Server {
+    fn start(backend: &Backend, log: &Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cairn-clinic"))
-            .arg("--data")
-            .arg(data)
+            .args(backend.args())
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env_remove("CAIRN_CLINIC_DATA")
             .env_remove("CAIRN_CLINIC_KEY_FILE")
@@ -80,10 +103,9 @@ impl Drop for Server {
     }
 }
 
-fn clinic(data: &Path, args: &[&str]) -> Output {
+fn clinic(backend: &Backend, args: &[&str]) -> Output {
     let o = Command::new(env!("CARGO_BIN_EXE_cairn-clinic"))
-        .arg("--data")
-        .arg(data)
+        .args(backend.args())
         .args(args)
         .env_remove("CAIRN_CLINIC_DATA")
         .env_remove("CAIRN_CLINIC_KEY_FILE")
@@ -138,8 +160,8 @@ impl Phone {
     }
 }
 
-fn clinic_notes(data: &Path) -> Vec<String> {
-    let out = clinic(data, &["entries", "--patient", "E2E patient", "--json"]);
+fn clinic_notes(backend: &Backend) -> Vec<String> {
+    let out = clinic(backend, &["entries", "--patient", "E2E patient", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut notes: Vec<String> = v
         .as_array()
@@ -157,25 +179,39 @@ fn clinic_notes(data: &Path) -> Vec<String> {
 }
 
 #[test]
-fn offline_logs_from_two_phones_arrive_once_through_server_kills() {
+fn offline_logs_from_two_phones_arrive_once_through_server_kills_on_sqlite() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("clinic");
-    let log = tmp.path().join("server.log");
-    let server = Server::start(&data, &log);
+    let backend = Backend::Sqlite(tmp.path().join("clinic"));
+    offline_logs_arrive_once(tmp.path(), &backend, 1);
+}
+
+#[test]
+fn two_servers_on_one_postgres_database_with_phones_alternating() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = cairn_clinic::testing::cluster().database();
+    let key_file = tmp.path().join("storage.key");
+    std::fs::write(&key_file, "6b".repeat(32)).unwrap();
+    let backend = Backend::Postgres { url, key_file };
+    offline_logs_arrive_once(tmp.path(), &backend, 2);
+}
+
+/// Two phones enroll, log offline, then sync through `servers` server
+/// processes on one backend (alternating) that are SIGKILLed at varying
+/// moments and restarted; in the end the clinic holds every entry once and
+/// both phones hold both phones' entries.
+fn offline_logs_arrive_once(tmp: &Path, backend: &Backend, servers: usize) {
+    let data = backend;
+    let log = tmp.join("server.log");
+    let server = Server::start(data, &log);
     let url = format!("http://{}", server.addr);
 
     let phones: Vec<Phone> = ["a", "b"]
         .iter()
-        .map(|n| Phone {
-            data: tmp.path().join(n),
-        })
+        .map(|n| Phone { data: tmp.join(n) })
         .collect();
     for p in &phones {
         p.ok(&["init"]);
-        let code = clinic(
-            &data,
-            &["enroll", "--patient", "E2E patient", "--url", &url],
-        );
+        let code = clinic(data, &["enroll", "--patient", "E2E patient", "--url", &url]);
         let code = String::from_utf8(code.stdout).unwrap();
         let out = p.ok(&["enroll", code.trim(), "--share", "ratings,notes"]);
         assert!(out.contains("enrolled with"), "{out}");
@@ -201,12 +237,13 @@ fn offline_logs_from_two_phones_arrive_once_through_server_kills() {
     // syncs in flight, and restarted on a new port each time.
     let mut interrupted = 0;
     for round in 0..12u64 {
-        let server = Server::start(&data, &log);
-        let url = format!("http://{}", server.addr);
+        let running: Vec<Server> = (0..servers).map(|_| Server::start(data, &log)).collect();
         let children: Vec<Child> = phones
             .iter()
-            .map(|p| {
-                p.cmd(&["sync", "--server", &url])
+            .enumerate()
+            .map(|(i, p)| {
+                let at = &running[(i + round as usize) % servers].addr;
+                p.cmd(&["sync", "--server", &format!("http://{at}")])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .spawn()
@@ -214,7 +251,9 @@ fn offline_logs_from_two_phones_arrive_once_through_server_kills() {
             })
             .collect();
         std::thread::sleep(Duration::from_millis(5 + (round * 7) % 40));
-        server.kill();
+        for s in running {
+            s.kill();
+        }
         for mut c in children {
             if !c.wait().unwrap().success() {
                 interrupted += 1;
@@ -229,22 +268,22 @@ fn offline_logs_from_two_phones_arrive_once_through_server_kills() {
     expected.sort();
     assert!(interrupted > 0, "some syncs were cut by the kill");
 
-    // Quiet: both phones sync to the end.
-    let server = Server::start(&data, &log);
-    let url = format!("http://{}", server.addr);
-    for _ in 0..2 {
-        for p in &phones {
-            let out = p.ok(&["sync", "--server", &url]);
+    // Quiet: both phones sync to the end, alternating between the servers.
+    let running: Vec<Server> = (0..servers).map(|_| Server::start(data, &log)).collect();
+    for round in 0..2 {
+        for (i, p) in phones.iter().enumerate() {
+            let at = &running[(i + round) % servers].addr;
+            let out = p.ok(&["sync", "--server", &format!("http://{at}")]);
             assert!(out.contains("the clinic has everything up to"), "{out}");
         }
     }
-    assert_eq!(clinic_notes(&data), expected, "each entry exactly once");
+    assert_eq!(clinic_notes(data), expected, "each entry exactly once");
     for p in &phones {
         assert_eq!(p.notes(), expected, "each phone has both phones' entries");
         let status = p.ok(&["sync-log"]);
         assert!(status.contains("0 pending"), "{status}");
     }
-    drop(server);
+    drop(running);
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(
         !log.contains("E2E-"),
