@@ -886,6 +886,18 @@ mod tests {
     /// a start in year 0) made expansion subtract with overflow. Rules the
     /// writer refuses are refused by the decoder too.
     #[test]
+    fn an_event_out_of_range_is_refused_not_expanded() {
+        // Found by scripts/fuzz.sh: an event whose instant is near i64::MAX
+        // ms overflowed the expansion's seconds-to-ms arithmetic.
+        let crash: &[u8] = &[
+            0x08, 0x69, 0x6e, 0x66, 0x75, 0x73, 0x69, 0x6f, 0x6e, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff, 0x01, 0x0c, 0x41, 0x73, 0x00, 0x69, 0x6e, 0x66, 0x75, 0x73,
+            0x69, 0x6f, 0x6e, 0x04,
+        ];
+        assert!(!reminder_event(crash));
+    }
+
+    #[test]
     fn rules_expansion_cannot_handle_are_refused() {
         let crash: &[u8] = &[1, 0, 6, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
         assert!(!reminder(crash));

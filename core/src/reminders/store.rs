@@ -173,7 +173,9 @@ pub(crate) fn decode_event(id: &str, b: &[u8]) -> Option<ReminderEvent> {
     let e = ReminderEvent {
         id: id.to_owned(),
         kind: r.str().ok()?,
-        at_ms: r.ivar().ok()?,
+        // The writer keeps instants in 1970-2199; others would overflow the
+        // expansion's arithmetic (as for entries).
+        at_ms: crate::bounds::ms("at", r.ivar().ok()?).ok()?,
         zone: r.str().ok()?,
     };
     r.end().ok()?;
