@@ -48,13 +48,21 @@ pub fn parse_categories(words: &[String]) -> Result<Vec<Category>, Failure> {
 /// The most round trips one `cairn sync` makes before it stops and says so.
 const MAX_ROUNDS: usize = 200;
 
+/// One HTTP agent for the process: its TLS setup is made once, and the
+/// connection to the clinic is kept alive between a sync's round trips.
+fn agent() -> &'static ureq::Agent {
+    static AGENT: std::sync::OnceLock<ureq::Agent> = std::sync::OnceLock::new();
+    AGENT.get_or_init(|| {
+        ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(60)))
+            .http_status_as_error(false)
+            .build()
+            .into()
+    })
+}
+
 fn post(url: &str, req: &SyncRequest) -> Result<Vec<u8>, Failure> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(60)))
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let resp = agent
+    let resp = agent()
         .post(url)
         .header("content-type", req.content_type)
         .send(&req.body[..])

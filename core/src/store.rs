@@ -810,6 +810,54 @@ pub(crate) fn tombstone(
     outbox(tx, sealer, now_ms, table, id, rev + 1, true)
 }
 
+/// Writes a live row of a sealed table in the caller's transaction: its next
+/// revision (1 for a new row), sealed with `schema` (and `day` as the bound
+/// column where the table has one). A row flagged deleted, even by a flag
+/// forged without the key, is live again. No outbox row: callers that record
+/// a local change add one. Returns the revision.
+pub(crate) fn upsert_sealed(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    table: &'static str,
+    id: &str,
+    day: Option<i64>,
+    schema: u8,
+    body: &[u8],
+) -> Result<i64> {
+    let rev: Option<i64> = tx
+        .query_row(
+            &format!("SELECT revision FROM {table} WHERE id = ?1"),
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let rev = rev.map_or(1, |r| r + 1);
+    let at = Binding {
+        column: day.unwrap_or(0),
+        ..Binding::live(table, id, rev)
+    };
+    let sealed = sealer.seal(at, schema, body)?;
+    match day {
+        Some(day) => tx.execute(
+            &format!(
+                "INSERT INTO {table}(id, day, revision, deleted, body) VALUES (?1, ?2, ?3, 0, ?4)
+                 ON CONFLICT(id) DO UPDATE SET day = excluded.day, revision = excluded.revision,
+                                               deleted = 0, body = excluded.body"
+            ),
+            params![id, day, rev, sealed],
+        )?,
+        None => tx.execute(
+            &format!(
+                "INSERT INTO {table}(id, revision, deleted, body) VALUES (?1, ?2, 0, ?3)
+                 ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, deleted = 0,
+                                               body = excluded.body"
+            ),
+            params![id, rev, sealed],
+        )?,
+    };
+    Ok(rev)
+}
+
 /// Records one change in the outbox, in the caller's transaction, under a
 /// fresh change id; an enrolled store also keeps the change as it will be
 /// sent (`sync::device::local_write`), stamped at `now_ms`.

@@ -542,7 +542,7 @@ fn insert_hpke_key(
 }
 
 /// Opens a stored change's sealed body: (record key, change id, sealed).
-type Opener<'a> = dyn Fn(&str, &[u8], &[u8]) -> R<Vec<u8>> + 'a;
+type Opener<'a> = dyn Fn(&str, &[u8], &[u8]) -> R<Zeroizing<Vec<u8>>> + 'a;
 
 /// The changes stored from `device` for seqs in `[first, last]` (seq, id,
 /// and the author and version vector they were stored with), at most
@@ -982,20 +982,17 @@ impl Db {
                         )?;
                         continue;
                     }
-                    let opener = |rkey: &str, id: &[u8], sealed: &[u8]| -> R<Vec<u8>> {
-                        Ok(self
-                            .sealer
-                            .open(
-                                Place {
-                                    clinic: &self.clinic_id,
-                                    patient: &patient,
-                                    table: "changes",
-                                    record: rkey.as_bytes(),
-                                    change: id,
-                                },
-                                sealed,
-                            )?
-                            .to_vec())
+                    let opener = |rkey: &str, id: &[u8], sealed: &[u8]| -> R<Zeroizing<Vec<u8>>> {
+                        Ok(self.sealer.open(
+                            Place {
+                                clinic: &self.clinic_id,
+                                patient: &patient,
+                                table: "changes",
+                                record: rkey.as_bytes(),
+                                change: id,
+                            },
+                            sealed,
+                        )?)
                     };
                     let held = held_changes(t, &opener, c, device, tx.first, last_applied)?;
                     return Ok((PushOutcome::SequenceReused { last_applied, held }, false));
@@ -1063,10 +1060,9 @@ impl Db {
                             // stored while the device's row is locked, and
                             // the feed position is the locked counter's:
                             // this cannot happen.
-                            let opener = |rkey: &str, id: &[u8], sealed: &[u8]| -> R<Vec<u8>> {
-                                Ok(self
-                                    .sealer
-                                    .open(
+                            let opener =
+                                |rkey: &str, id: &[u8], sealed: &[u8]| -> R<Zeroizing<Vec<u8>>> {
+                                    Ok(self.sealer.open(
                                         Place {
                                             clinic: &self.clinic_id,
                                             patient: &patient,
@@ -1075,9 +1071,8 @@ impl Db {
                                             change: id,
                                         },
                                         sealed,
-                                    )?
-                                    .to_vec())
-                            };
+                                    )?)
+                                };
                             let held = held_changes(t, &opener, c, device, tx.first, last_applied)?;
                             return Ok((PushOutcome::SequenceReused { last_applied, held }, false));
                         }

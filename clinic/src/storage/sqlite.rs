@@ -369,7 +369,7 @@ fn insert_hpke_key(
 }
 
 /// Opens a stored change's sealed body: (record key, change id, sealed).
-type Opener<'a> = dyn Fn(&str, &[u8], &[u8]) -> Result<Vec<u8>, Error> + 'a;
+type Opener<'a> = dyn Fn(&str, &[u8], &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> + 'a;
 
 /// The changes stored from `device` for seqs in `[first, last]` (seq, id,
 /// and the author and version vector they were stored with), at most
@@ -636,8 +636,7 @@ impl Storage for Sqlite {
             if tx.first > last_applied.saturating_add(1) {
                 return Ok((PushOutcome::Gap { last_applied }, false));
             }
-            // The patient's feed row: its counter and clock, and (on
-            // PostgreSQL) the lock that orders this patient's ingests.
+            // The patient's feed row: its counter and clock.
             let (position, hlc, hash): (i64, i64, Vec<u8>) = t.prepare_cached("UPDATE feeds SET position = position WHERE clinic_id = ?1 AND patient_id = ?2
                  RETURNING position, hlc, hash")?.query_row(
                 params![c, &patient],
@@ -718,8 +717,8 @@ impl Storage for Sqlite {
                         reject(ch.seq, ch.change_id, u(code), ingest::reason_text(u(code)))?;
                         continue;
                     }
-                    let opener = |rkey: &str, id: &[u8], sealed: &[u8]| -> Result<Vec<u8>, Error> {
-                        Ok(self
+                    let opener = |rkey: &str, id: &[u8], sealed: &[u8]| -> Result<Zeroizing<Vec<u8>>, Error> {
+                        self
                             .sealer
                             .open(
                                 Place {
@@ -730,8 +729,7 @@ impl Storage for Sqlite {
                                     change: id,
                                 },
                                 sealed,
-                            )?
-                            .to_vec())
+                            )
                     };
                     let held = held_changes(t, &opener, c, device, tx.first, last_applied)?;
                     return Ok((PushOutcome::SequenceReused { last_applied, held }, false));
@@ -794,8 +792,8 @@ impl Storage for Sqlite {
                         None => {
                             // (device, seq) above last applied is never
                             // stored: this cannot happen.
-                            let opener = |rkey: &str, id: &[u8], sealed: &[u8]| -> Result<Vec<u8>, Error> {
-                        Ok(self
+                            let opener = |rkey: &str, id: &[u8], sealed: &[u8]| -> Result<Zeroizing<Vec<u8>>, Error> {
+                        self
                             .sealer
                             .open(
                                 Place {
@@ -806,8 +804,7 @@ impl Storage for Sqlite {
                                     change: id,
                                 },
                                 sealed,
-                            )?
-                            .to_vec())
+                            )
                     };
                     let held = held_changes(t, &opener, c, device, tx.first, last_applied)?;
                             return Ok((PushOutcome::SequenceReused { last_applied, held }, false));

@@ -7,12 +7,12 @@ use super::{
     decode_reminder, encode_reminder, expand::expand,
 };
 use crate::codec::{Reader, Writer};
-use crate::crypto::{Binding, Sealer};
+use crate::crypto::Sealer;
 use crate::error::{Error, RecordRef, Result};
-use crate::store::{Store, load_row, load_rows, outbox, tombstone};
+use crate::store::{Store, load_row, load_rows, outbox, tombstone, upsert_sealed};
 use crate::zones::{Zone, ZoneDb};
 use chrono::{DateTime, NaiveTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -195,39 +195,7 @@ fn put_sealed(
     day: Option<i64>,
     body: &[u8],
 ) -> Result<i64> {
-    let rev: Option<i64> = tx
-        .query_row(
-            &format!("SELECT revision FROM {table} WHERE id = ?1"),
-            [id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let rev = rev.map_or(1, |r| r + 1);
-    let at = Binding {
-        column: day.unwrap_or(0),
-        ..Binding::live(table, id, rev)
-    };
-    let sealed = sealer.seal(at, SCHEMA, body)?;
-    let (col, arg, set) = match day {
-        Some(_) => (", day", ", ?4", ", day = excluded.day"),
-        None => ("", "", ""),
-    };
-    tx.execute(
-        &format!(
-            "INSERT INTO {table}(id, revision, body{col}) VALUES (?1, ?2, ?3{arg})
-             ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, body = excluded.body,
-                                           deleted = 0{set}"
-        ),
-        rusqlite::params_from_iter(
-            [
-                rusqlite::types::Value::from(id.to_owned()),
-                rev.into(),
-                sealed.into(),
-            ]
-            .into_iter()
-            .chain(day.map(Into::into)),
-        ),
-    )?;
+    let rev = upsert_sealed(tx, sealer, table, id, day, SCHEMA, body)?;
     outbox(tx, sealer, now_ms, table, id, rev, false)?;
     Ok(rev)
 }

@@ -20,10 +20,10 @@ use super::hlc::Hlc;
 use super::merge::{self, Applied, Version, Vv, vv_join, vv_normalize};
 use super::messages::*;
 use super::wire::{self, ReplyKind, RequestHeader, RequestKind};
-use crate::crypto::{Binding, Sealer, from_hex, to_hex};
+use crate::crypto::{Sealer, from_hex, to_hex};
 use crate::error::{Error, Result};
 use crate::journal::{Entry, put_synced_entry, read_entry, tombstone_synced_entry};
-use crate::store::{Store, load_row, load_rows};
+use crate::store::{Store, load_row, load_rows, upsert_sealed};
 use crate::trackers::Value;
 
 /// The HTTP content type of requests and replies.
@@ -307,41 +307,7 @@ fn put_row(
     day: Option<i64>,
     plain: &[u8],
 ) -> Result<()> {
-    let rev: i64 = tx
-        .query_row(
-            &format!("SELECT revision FROM {table} WHERE id = ?1"),
-            [id],
-            |r| r.get(0),
-        )
-        .optional()?
-        .map_or(1, |r: i64| r + 1);
-    let sealed = sealer.seal(
-        Binding {
-            column: day.unwrap_or(0),
-            ..Binding::live(table, id, rev)
-        },
-        SCHEMA,
-        plain,
-    )?;
-    match day {
-        Some(day) => tx.execute(
-            &format!(
-                "INSERT INTO {table}(id, day, revision, deleted, body) VALUES (?1, ?2, ?3, 0, ?4)
-                 ON CONFLICT(id) DO UPDATE SET day = excluded.day, revision = excluded.revision,
-                                               deleted = 0, body = excluded.body"
-            ),
-            params![id, day, rev, sealed],
-        )?,
-        None => tx.execute(
-            &format!(
-                "INSERT INTO {table}(id, revision, deleted, body) VALUES (?1, ?2, 0, ?3)
-                 ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, deleted = 0,
-                                               body = excluded.body"
-            ),
-            params![id, rev, sealed],
-        )?,
-    };
-    Ok(())
+    upsert_sealed(tx, sealer, table, id, day, SCHEMA, plain).map(drop)
 }
 
 fn save_state(tx: &Transaction<'_>, sealer: &Sealer, st: &State) -> Result<()> {
@@ -675,7 +641,7 @@ pub struct SyncStatus {
 }
 
 /// One line of the sync audit log. Holds counts, codes and ids only.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SyncLogEntry {
     /// When, ms.
     pub at_ms: i64,
@@ -748,16 +714,7 @@ fn log(tx: &Transaction<'_>, sealer: &Sealer, e: &SyncLogEntry) -> Result<()> {
 }
 
 fn decode_log(buf: &[u8]) -> Option<SyncLogEntry> {
-    let mut e = SyncLogEntry {
-        at_ms: 0,
-        event: String::new(),
-        sent: 0,
-        acknowledged: 0,
-        pulled: 0,
-        rejected: Vec::new(),
-        detail: String::new(),
-        receipt: String::new(),
-    };
+    let mut e = SyncLogEntry::default();
     for f in Fields::new(buf) {
         let (k, v) = f.ok()?;
         match k {
@@ -836,12 +793,8 @@ impl Store {
                 &SyncLogEntry {
                     at_ms: now,
                     event: "enroll".into(),
-                    sent: 0,
-                    acknowledged: 0,
-                    pulled: 0,
-                    rejected: Vec::new(),
                     detail: "code read; waiting for the clinic".into(),
-                    receipt: String::new(),
+                    ..SyncLogEntry::default()
                 },
             )
         })?;
@@ -863,61 +816,90 @@ impl Store {
             Enrollment::Pending | Enrollment::Active => {}
         }
         let pair = st.key_pair()?;
+        if st.status == Enrollment::Pending {
+            let device_key: [u8; 32] = pair.public_key().as_ref().try_into().expect("32 bytes");
+            let body = EnrollBody {
+                device_key,
+                enrollment_id: st.enrollment_id,
+                proof: EnrollBody::proof_for(&st.secret, &st.enrollment_id, &device_key),
+                categories: st.categories.clone(),
+            };
+            return self
+                .send(
+                    &st,
+                    &pair,
+                    now,
+                    RequestKind::Enroll,
+                    (1, 0),
+                    &body.encode(),
+                    Vec::new(),
+                )
+                .map(Some);
+        }
+        let (changes, last) = self.batch(&st)?;
+        let sent = changes
+            .iter()
+            .map(|c| (c.change_id, c.record_id.to_store()))
+            .collect();
+        let body = PushBody {
+            changes,
+            cursor: st.cursor.clone(),
+        };
+        let range = (st.last_applied + 1, last);
+        self.send(
+            &st,
+            &pair,
+            now,
+            RequestKind::Push,
+            range,
+            &body.encode(),
+            sent,
+        )
+        .map(Some)
+    }
+
+    /// Seals, signs and remembers a request of `kind` covering the sequence
+    /// numbers `first..=last` (none when `last < first`).
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &self,
+        st: &State,
+        pair: &Ed25519KeyPair,
+        now: i64,
+        kind: RequestKind,
+        (first, last): (u64, u64),
+        body: &[u8],
+        sent: Vec<(Id16, String)>,
+    ) -> Result<SyncRequest> {
         let request_id = random16()?;
-        let mut header = RequestHeader {
-            kind: RequestKind::Push,
+        let header = RequestHeader {
+            kind,
             minor: wire::MINOR,
             clinic_id: st.clinic_id,
             device_id: st.device_id,
             key_id: st.hpke_key_id,
             request_id,
             epoch: st.epoch,
-            first: st.last_applied + 1,
-            last: st.last_applied,
+            first,
+            last,
             clock_ms: st.now(now),
             extensions: Vec::new(),
         };
-        let mut sent = Vec::new();
-        let body = if st.status == Enrollment::Pending {
-            header.kind = RequestKind::Enroll;
-            header.first = 1;
-            header.last = 0;
-            let device_key: [u8; 32] = pair.public_key().as_ref().try_into().expect("32 bytes");
-            EnrollBody {
-                device_key,
-                enrollment_id: st.enrollment_id,
-                proof: EnrollBody::proof_for(&st.secret, &st.enrollment_id, &device_key),
-                categories: st.categories.clone(),
-            }
-            .encode()
-        } else {
-            let (changes, last) = self.batch(&st)?;
-            header.last = last;
-            sent = changes
-                .iter()
-                .map(|c| (c.change_id, c.record_id.to_store()))
-                .collect();
-            PushBody {
-                changes,
-                cursor: st.cursor.clone(),
-            }
-            .encode()
-        };
-        let (bytes, key) = wire::seal_request(&header, &body, &st.hpke_key, &pair, false)?;
+        let (bytes, key) = wire::seal_request(&header, body, &st.hpke_key, pair, false)?;
         self.remember(Pending {
             request_id,
             key,
-            kind: header.kind,
-            last: header.last,
+            kind,
+            last,
             sent,
             made_ms: now,
         });
-        Ok(Some(SyncRequest {
+        Ok(SyncRequest {
             request_id: to_hex(&request_id),
             url: format!("{}/v1/sync", st.url.trim_end_matches('/')),
             body: bytes,
             content_type: CONTENT_TYPE,
-        }))
+        })
     }
 
     /// The changes of the next batch (categories not shared left out, the
@@ -1043,36 +1025,16 @@ impl Store {
         if st.status != Enrollment::Active {
             return Err(Error::NotEnrolled);
         }
-        let pair = st.key_pair()?;
-        let request_id = random16()?;
-        let header = RequestHeader {
-            kind: RequestKind::Withdraw,
-            minor: wire::MINOR,
-            clinic_id: st.clinic_id,
-            device_id: st.device_id,
-            key_id: st.hpke_key_id,
-            request_id,
-            epoch: st.epoch,
-            first: st.last_applied + 1,
-            last: st.last_applied,
-            clock_ms: st.now(now),
-            extensions: Vec::new(),
-        };
-        let (bytes, key) = wire::seal_request(&header, &[], &st.hpke_key, &pair, false)?;
-        self.remember(Pending {
-            request_id,
-            key,
-            kind: RequestKind::Withdraw,
-            last: header.last,
-            sent: Vec::new(),
-            made_ms: now,
-        });
-        Ok(SyncRequest {
-            request_id: to_hex(&request_id),
-            url: format!("{}/v1/sync", st.url.trim_end_matches('/')),
-            body: bytes,
-            content_type: CONTENT_TYPE,
-        })
+        let range = (st.last_applied + 1, st.last_applied);
+        self.send(
+            &st,
+            &st.key_pair()?,
+            now,
+            RequestKind::Withdraw,
+            range,
+            &[],
+            Vec::new(),
+        )
     }
 
     /// Stops syncing without telling the clinic (when it cannot be reached):
@@ -1089,12 +1051,9 @@ impl Store {
                 &SyncLogEntry {
                     at_ms: ctx.clock.now_ms(),
                     event: "withdraw".into(),
-                    sent: 0,
                     acknowledged: st.last_applied,
-                    pulled: 0,
-                    rejected: Vec::new(),
                     detail: "stopped on this device only".into(),
-                    receipt: String::new(),
+                    ..SyncLogEntry::default()
                 },
             )
         })
@@ -1179,12 +1138,9 @@ impl Store {
                 &SyncLogEntry {
                     at_ms: now,
                     event: "sharing".into(),
-                    sent: 0,
                     acknowledged: st.last_applied,
-                    pulled: 0,
-                    rejected: Vec::new(),
                     detail: format!("{} {}", category.name(), if on { "on" } else { "off" }),
-                    receipt: String::new(),
+                    ..SyncLogEntry::default()
                 },
             )
         })
@@ -1255,12 +1211,10 @@ fn apply_ok(
             &SyncLogEntry {
                 at_ms: now,
                 event: "withdraw".into(),
-                sent: 0,
                 acknowledged: ok.last_applied,
-                pulled: 0,
-                rejected: Vec::new(),
                 detail: "the clinic confirmed".into(),
                 receipt: to_hex(&receipt),
+                ..SyncLogEntry::default()
             },
         )?;
         return Ok(SyncOutcome {
@@ -1279,13 +1233,7 @@ fn apply_ok(
     // than it acknowledged before. Send again what it lacks.
     let new_epoch = st.epoch != [0; 16] && st.epoch != header.epoch;
     if new_epoch || ok.last_applied < st.last_applied {
-        let requeued = requeue_own(
-            tx,
-            sealer,
-            st,
-            if new_epoch { 0 } else { ok.last_applied },
-            now,
-        )?;
+        let requeued = requeue_own(tx, sealer, st, if new_epoch { 0 } else { ok.last_applied })?;
         st.cursor.clear();
         detail = format!("the clinic went back in time; {requeued} versions queued again");
         log(
@@ -1294,12 +1242,9 @@ fn apply_ok(
             &SyncLogEntry {
                 at_ms: now,
                 event: "restore".into(),
-                sent: 0,
                 acknowledged: ok.last_applied,
-                pulled: 0,
-                rejected: Vec::new(),
                 detail: detail.clone(),
-                receipt: String::new(),
+                ..SyncLogEntry::default()
             },
         )?;
     }
@@ -1321,12 +1266,9 @@ fn apply_ok(
             &SyncLogEntry {
                 at_ms: now,
                 event: "restore".into(),
-                sent: 0,
                 acknowledged: ok.last_applied,
-                pulled: 0,
-                rejected: Vec::new(),
                 detail: detail.clone(),
-                receipt: String::new(),
+                ..SyncLogEntry::default()
             },
         )?;
     }
@@ -1478,14 +1420,7 @@ fn take_certificates(st: &mut State, certs: &[Certificate], server_ms: u64) {
 /// Queues again this device's own versions above `above` (the clinic lost
 /// them): the same versions (change id, stamp, vector), under new sequence
 /// numbers. Returns how many.
-fn requeue_own(
-    tx: &Transaction<'_>,
-    sealer: &Sealer,
-    st: &State,
-    above: u64,
-    now: i64,
-) -> Result<u32> {
-    let _ = now;
+fn requeue_own(tx: &Transaction<'_>, sealer: &Sealer, st: &State, above: u64) -> Result<u32> {
     let (rows, _) = load_rows(tx, sealer, "sync_meta", "deleted = 0", [])?;
     let mut n = 0;
     for row in rows {
@@ -1738,7 +1673,7 @@ fn apply_error(
         }
         Some(ErrorCode::Gap) => {
             if err.last_applied < st.last_applied {
-                requeue_own(tx, sealer, st, err.last_applied, now)?;
+                requeue_own(tx, sealer, st, err.last_applied)?;
             }
             st.last_applied = err.last_applied;
             Error::SyncRefused { reason: "gap" }
@@ -1760,10 +1695,8 @@ fn apply_error(
             event: "error".into(),
             sent: pending.sent.len() as u32,
             acknowledged: st.last_applied,
-            pulled: 0,
-            rejected: Vec::new(),
             detail: code.map_or("unknown", |c| c.name()).into(),
-            receipt: String::new(),
+            ..SyncLogEntry::default()
         },
     )?;
     Ok(e)

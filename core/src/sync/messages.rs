@@ -152,8 +152,10 @@ impl Change {
                 5 | 6 if record_id.is_some() => return malformed("two record ids"),
                 5 => record_id = Some(RecordId::Bytes(id16(v)?)),
                 6 => {
-                    if v.is_empty() || v.len() > 64 {
-                        return malformed("text record id is empty or longer than 64 bytes");
+                    if v.is_empty() || v.len() > 64 || v.iter().any(u8::is_ascii_control) {
+                        return malformed(
+                            "text record id is empty, longer than 64 bytes or holds control characters",
+                        );
                     }
                     record_id = Some(RecordId::Text(body::string(v)?));
                 }

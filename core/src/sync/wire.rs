@@ -127,6 +127,34 @@ fn check_extensions(mut ext: &[u8]) -> Result<(), WireError> {
     Ok(())
 }
 
+/// The first eight bytes every envelope shares (magic, kind, major, minor,
+/// header length) and its extensions: the kind (by `kind`), the header
+/// length `h` (at least `fixed`) and the extension bytes, all checked.
+fn envelope<K>(
+    b: &[u8],
+    magic: &[u8; 3],
+    fixed: usize,
+    kind: impl Fn(u8) -> Option<K>,
+) -> Result<(K, usize, Vec<u8>), WireError> {
+    if b.len() < 8 || &b[..3] != magic {
+        return malformed("not a sync message of this kind");
+    }
+    if b[4] != MAJOR {
+        return Err(WireError::Incompatible {
+            found: b[4],
+            supported: MAJOR,
+        });
+    }
+    let kind = kind(b[3]).ok_or(WireError::Malformed("unknown message kind"))?;
+    let h = be16(&b[6..]) as usize;
+    if !(fixed..=MAX_HEADER).contains(&h) || b.len() < h {
+        return malformed("header length out of range");
+    }
+    let extensions = b[fixed..h].to_vec();
+    check_extensions(&extensions)?;
+    Ok((kind, h, extensions))
+}
+
 /// The HPKE `info` for a device's requests.
 pub fn hpke_info(clinic_id: &[u8; 16], device_id: &[u8; 16]) -> Vec<u8> {
     [INFO_LABEL, clinic_id, device_id].concat()
@@ -181,27 +209,12 @@ impl RequestHeader {
     }
 
     fn decode(b: &[u8]) -> Result<(RequestHeader, usize), WireError> {
-        if b.len() < 8 || &b[..3] != b"CSY" {
-            return malformed("not a sync request");
-        }
-        if b[4] != MAJOR {
-            return Err(WireError::Incompatible {
-                found: b[4],
-                supported: MAJOR,
-            });
-        }
-        let kind = match b[3] {
-            1 => RequestKind::Enroll,
-            2 => RequestKind::Push,
-            3 => RequestKind::Withdraw,
-            _ => return malformed("unknown request kind"),
-        };
-        let h = be16(&b[6..]) as usize;
-        if !(REQUEST_HEADER..=MAX_HEADER).contains(&h) || b.len() < h {
-            return malformed("request header length out of range");
-        }
-        let extensions = b[REQUEST_HEADER..h].to_vec();
-        check_extensions(&extensions)?;
+        let (kind, h, extensions) = envelope(b, b"CSY", REQUEST_HEADER, |k| match k {
+            1 => Some(RequestKind::Enroll),
+            2 => Some(RequestKind::Push),
+            3 => Some(RequestKind::Withdraw),
+            _ => None,
+        })?;
         let header = RequestHeader {
             kind,
             minor: b[5],
@@ -399,27 +412,12 @@ impl ReplyHeader {
     }
 
     fn decode(b: &[u8]) -> Result<(ReplyHeader, usize), WireError> {
-        if b.len() < 8 || &b[..3] != b"CSR" {
-            return malformed("not a sync reply");
-        }
-        if b[4] != MAJOR {
-            return Err(WireError::Incompatible {
-                found: b[4],
-                supported: MAJOR,
-            });
-        }
-        let kind = match b[3] {
-            0x81 => ReplyKind::Ok,
-            0x82 => ReplyKind::Error,
-            0x83 => ReplyKind::UnsealedError,
-            _ => return malformed("unknown reply kind"),
-        };
-        let h = be16(&b[6..]) as usize;
-        if !(REPLY_HEADER..=MAX_HEADER).contains(&h) || b.len() < h {
-            return malformed("reply header length out of range");
-        }
-        let extensions = b[REPLY_HEADER..h].to_vec();
-        check_extensions(&extensions)?;
+        let (kind, h, extensions) = envelope(b, b"CSR", REPLY_HEADER, |k| match k {
+            0x81 => Some(ReplyKind::Ok),
+            0x82 => Some(ReplyKind::Error),
+            0x83 => Some(ReplyKind::UnsealedError),
+            _ => None,
+        })?;
         Ok((
             ReplyHeader {
                 kind,
