@@ -28,6 +28,10 @@ pub enum SharingCategory {
     Flags,
     /// Reminders and what happened to them.
     Reminders,
+    /// Treatment sessions (infusions, therapy sessions).
+    Treatment,
+    /// The safety plan.
+    SafetyPlan,
 }
 
 impl From<SharingCategory> for dev::Category {
@@ -40,6 +44,8 @@ impl From<SharingCategory> for dev::Category {
             SharingCategory::Questionnaires => Self::Questionnaires,
             SharingCategory::Flags => Self::Flags,
             SharingCategory::Reminders => Self::Reminders,
+            SharingCategory::Treatment => Self::Treatment,
+            SharingCategory::SafetyPlan => Self::SafetyPlan,
         }
     }
 }
@@ -54,6 +60,8 @@ impl From<dev::Category> for SharingCategory {
             dev::Category::Questionnaires => Self::Questionnaires,
             dev::Category::Flags => Self::Flags,
             dev::Category::Reminders => Self::Reminders,
+            dev::Category::Treatment => Self::Treatment,
+            dev::Category::SafetyPlan => Self::SafetyPlan,
         }
     }
 }

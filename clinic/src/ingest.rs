@@ -7,6 +7,7 @@
 use cairn_core::sync::body::{FieldWriter, Fields};
 use cairn_core::sync::device::replica_id;
 use cairn_core::sync::hlc::Hlc;
+use cairn_core::sync::lww::{self, Cells};
 use cairn_core::sync::merge::{self, Version};
 use cairn_core::sync::messages::{Change, EntryBody, Id16, Op, RecordId, kind};
 use cairn_core::{
@@ -95,6 +96,11 @@ pub fn check_batch(first: u64, last: u64, device: &Id16, changes: Vec<Change>) -
                     REASON_MALFORMED,
                     "the version vector does not hold its author at or below the change's sequence number",
                 );
+            }
+            if lww::table_of(c.kind).is_some()
+                && let Err(reason) = lww::check(&c)
+            {
+                return reject(REASON_INVALID, reason);
             }
             if c.kind == kind::ENTRY
                 && let Some(body) = &c.body
@@ -188,8 +194,39 @@ pub fn keeps_conflicts(record_kind: u64) -> bool {
 }
 
 /// Merges `change` into a record's tips (winner first afterwards); the
-/// tips are changes whose version vector is the tip's.
+/// tips are changes whose version vector is the tip's. A record merged by
+/// field (trackers, reminders, sessions, the safety plan) has one tip: the
+/// latest change, as a put whose body is the merged cells
+/// ([`Cells::encode`], cell 0 saying whether the record exists) rather
+/// than a change body.
 pub fn merge_into(tips: Vec<Change>, change: Change) -> (Vec<Change>, merge::Applied) {
+    if lww::table_of(change.kind).is_some() {
+        let Ok(incoming) = Cells::of_change(&change) else {
+            return (tips, merge::Applied::Seen);
+        };
+        let mut cells = tips
+            .first()
+            .and_then(|t| t.body.as_deref())
+            .and_then(|b| Cells::decode(b).ok())
+            .unwrap_or_default();
+        if !cells.merge(&incoming) {
+            return (tips, merge::Applied::Seen);
+        }
+        let hlc = cells.hlc();
+        // The state is stored as a put whatever the record's existence
+        // (cell 0 says it), so that it decodes as a change with a body.
+        let state = Change {
+            hlc,
+            op: Op::Put,
+            body: Some(cells.encode()),
+            vv: tips
+                .first()
+                .map_or_else(|| change.vv.clone(), |t| merge::vv_join(&t.vv, &change.vv)),
+            ..change
+        };
+        let superseded = tips.len();
+        return (vec![state], merge::Applied::Added { superseded });
+    }
     let lww = !keeps_conflicts(change.kind);
     let mut versions: Vec<Version<Change>> = tips
         .into_iter()
@@ -250,6 +287,18 @@ pub fn record_key(id: &RecordId) -> String {
         RecordId::Bytes(b) => hex(b),
         RecordId::Text(t) => format!("t:{t}"),
     }
+}
+
+/// The author id of changes the clinic writes for a patient (trackers,
+/// reminder plans, sessions, safety-plan edits): the first 16 bytes of
+/// SHA-256(`"cairn clinic author v1"` || clinic id || patient id). It is a
+/// device of the patient to the protocol, whose key is the clinic's root.
+pub fn clinic_author_id(clinic: &Id16, patient: &Id16) -> Id16 {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(b"cairn clinic author v1");
+    ctx.update(clinic);
+    ctx.update(patient);
+    ctx.finish().as_ref()[..16].try_into().expect("16 bytes")
 }
 
 /// Lowercase hex.

@@ -15,6 +15,7 @@ pub mod http;
 pub mod ingest;
 pub mod keys;
 pub mod receiver;
+pub mod records;
 pub mod seal;
 pub mod storage;
 #[cfg(feature = "testing")]

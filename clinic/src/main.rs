@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use cairn_clinic::storage::{RevokeOutcome, Storage, postgres};
-use cairn_clinic::{Error, Server, admin, now_ms};
+use cairn_clinic::{Error, Server, admin, now_ms, records};
+
+mod clinic_records;
 use clap::{Args, Parser, Subcommand};
 
 const EXIT_CODES: &str = "EXIT CODES:
@@ -135,6 +137,201 @@ enum Command {
     /// Make a new HPKE key for devices to seal to, certified by the root
     /// key. The previous key keeps opening requests for 30 days.
     RotateKeys,
+    /// Define or delete a custom tracker for a patient; it reaches their
+    /// devices at their next sync.
+    #[command(subcommand)]
+    Tracker(TrackerCommand),
+    /// Add, change or delete a reminder plan for a patient (check-ins,
+    /// medication, post-session routines); it reaches their devices at
+    /// their next sync.
+    #[command(subcommand)]
+    Reminder(ReminderCommand),
+    /// Record or delete a treatment session (an infusion, a therapy
+    /// session) for a patient; reminders that follow sessions plan from it.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Show or edit a patient's safety plan (Stanley-Brown: six parts, and
+    /// reasons for living). Each part merges on its own with the patient's
+    /// edits.
+    #[command(subcommand)]
+    SafetyPlan(SafetyPlanCommand),
+    /// Print a patient's trackers, reminder plans, sessions and safety plan
+    /// as the clinic holds them (the clinic's and the patient's edits
+    /// merged).
+    Records {
+        /// The patient's name.
+        #[arg(long, value_name = "NAME")]
+        patient: String,
+        /// Print JSON: {"trackers", "reminders", "sessions", "safety_plan"}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TrackerCommand {
+    /// Define a custom tracker; prints its id.
+    Add {
+        /// The patient's name.
+        #[arg(long, value_name = "NAME")]
+        patient: String,
+        /// The name the patient sees.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// scale, yes-no, count, duration or text.
+        #[arg(long, value_name = "KIND")]
+        kind: String,
+        /// Scale: lowest value.
+        #[arg(long, default_value_t = 0.0)]
+        min: f64,
+        /// Scale: highest value.
+        #[arg(long, default_value_t = 10.0)]
+        max: f64,
+        /// Scale: step.
+        #[arg(long, default_value_t = 1.0)]
+        step: f64,
+        /// Scale: what the lowest value means.
+        #[arg(long, default_value = "")]
+        min_label: String,
+        /// Scale: what the highest value means.
+        #[arg(long, default_value = "")]
+        max_label: String,
+        /// Duration: the longest, in minutes.
+        #[arg(long, default_value_t = 24 * 60)]
+        max_minutes: u32,
+    },
+    /// Delete a custom tracker (entries made on it are kept).
+    Delete {
+        /// The patient's name.
+        #[arg(long, value_name = "NAME")]
+        patient: String,
+        /// The tracker's id (32 hex characters).
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReminderCommand {
+    /// Add a reminder plan; prints its id.
+    Add {
+        /// The patient's name.
+        #[arg(long, value_name = "NAME")]
+        patient: String,
+        #[command(flatten)]
+        plan: PlanArgs,
+    },
+    /// Change some fields of a reminder plan; the others keep their
+    /// values (and the patient's edits of them).
+    Set {
+        /// The patient's name.
+        #[arg(long, value_name = "NAME")]
+        patient: String,
+        /// The plan's id (32 hex characters).
+        id: String,
+        /// Pause (false) or resume (true) it.
+        #[arg(long, value_name = "BOOL")]
+        enabled: Option<bool>,
+        /// A new title (empty: none).
+        #[arg(long, value_name = "TEXT")]
+        title: Option<String>,
+        /// New times of day, HH:MM[,HH:MM...] (daily and weekly plans).
+        #[arg(long, value_name = "TIMES")]
+        times: Option<String>,
+    },
+    /// Delete a reminder plan.
+    Delete {
+        /// The patient's name.
+        #[arg(long, value_name = "NAME")]
+        patient: String,
+        /// The plan's id (32 hex characters).
+        id: String,
+    },
+}
+
+#[derive(Args)]
+struct PlanArgs {
+    /// check-in, medication, journaling, coping-step, post-session or
+    /// appointment.
+    #[arg(long, value_name = "CATEGORY")]
+    category: String,
+    /// A title (shown on the lock screen only if the patient allows it).
+    #[arg(long, value_name = "TEXT")]
+    title: Option<String>,
+    /// Times of day, HH:MM[,HH:MM...]: every day, or on --days.
+    #[arg(long, value_name = "TIMES", conflicts_with = "after_event")]
+    times: Option<String>,
+    /// Weekdays for --times, e.g. mon,wed,fri.
+    #[arg(long, value_name = "DAYS", requires = "times")]
+    days: Option<String>,
+    /// Follow each session of this kind (e.g. infusion) with --steps.
+    #[arg(long, value_name = "KIND", requires = "steps")]
+    after_event: Option<String>,
+    /// Steps after each session: 30m, 2h, or 1d@09:00 (the day after, at
+    /// 09:00), comma-separated.
+    #[arg(long, value_name = "STEPS")]
+    steps: Option<String>,
+    /// First date, YYYY-MM-DD. Default: today (UTC).
+    #[arg(long, value_name = "DATE")]
+    start: Option<String>,
+    /// Last date, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    end: Option<String>,
+    /// A fixed zone for the times (IANA, e.g. Europe/London). Default: the
+    /// phone's zone, wherever the patient is.
+    #[arg(long, value_name = "ZONE")]
+    zone: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum SessionCommand {
+    /// Record a session; prints its id.
+    Add {
+        /// The patient's name.
+        #[arg(long, value_name = "NAME")]
+        patient: String,
+        /// The session's kind: infusion, therapy, ... (letters, digits, - and _).
+        #[arg(long, value_name = "KIND")]
+        kind: String,
+        /// When, RFC 3339 (2026-12-01T10:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        at: String,
+        /// The patient's zone at the session (IANA).
+        #[arg(long, value_name = "ZONE")]
+        zone: String,
+    },
+    /// Delete a session.
+    Delete {
+        /// The patient's name.
+        #[arg(long, value_name = "NAME")]
+        patient: String,
+        /// The session's id (32 hex characters).
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SafetyPlanCommand {
+    /// Print the safety plan as the clinic holds it.
+    Show {
+        /// The patient's name.
+        #[arg(long, value_name = "NAME")]
+        patient: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace one part of the safety plan with ITEMS (none: clear it).
+    Set {
+        /// The patient's name.
+        #[arg(long, value_name = "NAME")]
+        patient: String,
+        /// warning-signs, coping, distractions, people, professionals,
+        /// environment or reasons.
+        #[arg(long, value_name = "PART")]
+        part: String,
+        /// The part's items, in order.
+        items: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -227,7 +424,13 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Devices { json } => {
-            let devices = server.storage().devices()?;
+            // The clinic's own author of each patient's records is a device
+            // to the protocol, not one to list.
+            let clinic = server.keys()?.clinic_id;
+            let mut devices = server.storage().devices()?;
+            devices.retain(|d| {
+                cairn_clinic::ingest::clinic_author_id(&clinic, &d.patient_id) != d.device_id
+            });
             if json {
                 let all: Vec<_> = devices.iter().map(admin::device_json).collect();
                 println!("{}", pretty(&all));
@@ -261,6 +464,19 @@ fn run(cli: Cli) -> Result<(), Error> {
                             .map_or(String::new(), |n| format!("  {}", n.replace('\n', " ")))
                     );
                 }
+            }
+            Ok(())
+        }
+        Command::Tracker(c) => clinic_records::tracker(&server, c, now),
+        Command::Reminder(c) => clinic_records::reminder(&server, c, now),
+        Command::Session(c) => clinic_records::session(&server, c, now),
+        Command::SafetyPlan(c) => clinic_records::safety_plan(&server, c, now),
+        Command::Records { patient, json } => {
+            let all = records::records_json(server.storage(), &patient)?;
+            if json {
+                println!("{}", pretty(&all));
+            } else {
+                print!("{}", clinic_records::text(&all));
             }
             Ok(())
         }

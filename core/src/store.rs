@@ -810,6 +810,38 @@ pub(crate) fn tombstone(
     outbox(tx, sealer, now_ms, table, id, rev + 1, true)
 }
 
+/// Deletes a record of a table without a bound column because a delete
+/// arrived through sync (no outbox row: it is not a local change). A
+/// record never seen is stored as a tombstone; a tombstone stays one.
+pub(crate) fn tombstone_synced(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    table: &'static str,
+    id: &str,
+) -> Result<()> {
+    let row: Option<(i64, bool)> = tx
+        .query_row(
+            &format!("SELECT revision, deleted FROM {table} WHERE id = ?1"),
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((_, true)) = row {
+        return Ok(());
+    }
+    let rev = row.map_or(1, |(r, _)| r + 1);
+    let body = sealer.seal_tombstone(table, id, rev)?;
+    tx.execute(
+        &format!(
+            "INSERT INTO {table}(id, revision, deleted, body) VALUES (?1, ?2, 1, ?3)
+             ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, deleted = 1,
+                                           body = excluded.body"
+        ),
+        params![id, rev, body],
+    )?;
+    Ok(())
+}
+
 /// Writes a live row of a sealed table in the caller's transaction: its next
 /// revision (1 for a new row), sealed with `schema` (and `day` as the bound
 /// column where the table has one). A row flagged deleted, even by a flag

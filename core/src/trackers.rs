@@ -335,7 +335,7 @@ impl TrackerKind {
         self.check(v)
     }
 
-    fn check_definition(self) -> Result<Self> {
+    pub(crate) fn check_definition(self) -> Result<Self> {
         match self {
             TrackerKind::Scale {
                 min,

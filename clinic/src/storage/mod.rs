@@ -217,6 +217,17 @@ pub enum RevokeOutcome {
     Unknown,
 }
 
+/// The clinic's author of a patient's records.
+#[derive(Debug, Clone, Copy)]
+pub struct ClinicAuthor {
+    /// The patient.
+    pub patient_id: Id16,
+    /// The author (device) id.
+    pub author: Id16,
+    /// Its last applied sequence number.
+    pub last_applied: u64,
+}
+
 /// The current HPKE key after a rotation.
 #[derive(Debug, Clone, Copy)]
 pub struct Rotated {
@@ -266,4 +277,15 @@ pub trait Storage: Send + Sync {
     /// Forgets request ids older than `before_ms` (replays that old are
     /// refused as stale anyway).
     fn prune_requests(&self, before_ms: u64) -> Result<usize, Error>;
+    /// The clinic's author for the patient named `name` (`None`: no such
+    /// patient): made on first use, a device row of the patient whose id is
+    /// [`crate::ingest::clinic_author_id`] and whose key is the clinic's
+    /// root `root_public`, so that clinic-written changes go through the
+    /// same push transaction as a device's.
+    fn clinic_author(
+        &self,
+        name: &str,
+        root_public: &[u8; 32],
+        now_ms: u64,
+    ) -> Result<Option<ClinicAuthor>, Error>;
 }

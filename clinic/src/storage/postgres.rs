@@ -52,8 +52,8 @@ use postgres::{Client, Config, IsolationLevel, NoTls, Transaction};
 use zeroize::Zeroizing;
 
 use super::{
-    Device, DeviceInfo, EnrollOutcome, EnrollTx, NewEnrollment, PatientRecords, PushOutcome,
-    PushTx, RecordState, RequestRef, RevokeOutcome, Rotated, Storage, WithdrawOutcome,
+    ClinicAuthor, Device, DeviceInfo, EnrollOutcome, EnrollTx, NewEnrollment, PatientRecords,
+    PushOutcome, PushTx, RecordState, RequestRef, RevokeOutcome, Rotated, Storage, WithdrawOutcome,
 };
 use crate::Error;
 use crate::ingest::{self, Candidate, Pull};
@@ -1554,6 +1554,49 @@ impl Storage for Postgres {
                 )
                 .map_err(|e| db_error(&e))?;
             Ok(n as usize)
+        })
+    }
+
+    fn clinic_author(
+        &self,
+        name: &str,
+        root_public: &[u8; 32],
+        now_ms: u64,
+    ) -> Result<Option<ClinicAuthor>, Error> {
+        let name = Zeroizing::new(name.to_owned());
+        let root = *root_public;
+        self.run(move |db, client| {
+            let c = db.c();
+            write(client, |t| {
+                let Some(patient) = db.patient_by_name(t, &name)? else {
+                    return Ok((None, false));
+                };
+                let author = ingest::clinic_author_id(&db.clinic_id, &patient);
+                let cats = db.sealer.seal(
+                    db.patient_place(&patient, "devices", &author),
+                    &encode_categories(&[]),
+                )?;
+                t.execute(
+                    "INSERT INTO devices (clinic_id, device_id, patient_id, public_key, enrollment_id,
+                                          last_applied_seq, sealed_categories, enrolled_at)
+                     VALUES ($1, $2, $3, $4, $5, 0, $6, $7)
+                     ON CONFLICT (clinic_id, device_id) DO NOTHING",
+                    &[&c, &&author[..], &&patient[..], &&root[..], &&[0u8; 16][..], &cats, &i(now_ms)],
+                )?;
+                let row = t.query_one(
+                    "SELECT last_applied_seq FROM devices WHERE clinic_id = $1 AND device_id = $2",
+                    &[&c, &&author[..]],
+                )?;
+                let last: i64 = row.get(0);
+                Ok((
+                    Some(ClinicAuthor {
+                        patient_id: patient,
+                        author,
+                        last_applied: u(last),
+                    }),
+                    true,
+                ))
+            })
         })
     }
 }

@@ -14,8 +14,8 @@ use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehav
 use zeroize::Zeroizing;
 
 use super::{
-    Device, DeviceInfo, EnrollOutcome, EnrollTx, NewEnrollment, PatientRecords, PushOutcome,
-    PushTx, RecordState, RequestRef, RevokeOutcome, Rotated, Storage, WithdrawOutcome,
+    ClinicAuthor, Device, DeviceInfo, EnrollOutcome, EnrollTx, NewEnrollment, PatientRecords,
+    PushOutcome, PushTx, RecordState, RequestRef, RevokeOutcome, Rotated, Storage, WithdrawOutcome,
 };
 use crate::Error;
 use crate::ingest::{self, Candidate, Pull};
@@ -1188,5 +1188,52 @@ impl Storage for Sqlite {
             "DELETE FROM requests WHERE clinic_id = ?1 AND received_at < ?2",
             params![&self.clinic_id[..], i(before_ms)],
         )?)
+    }
+
+    fn clinic_author(
+        &self,
+        name: &str,
+        root_public: &[u8; 32],
+        now_ms: u64,
+    ) -> Result<Option<ClinicAuthor>, Error> {
+        let c = &self.clinic_id[..];
+        self.write(|t| {
+            let Some(patient) = self.patient_by_name(t, name)? else {
+                return Ok((None, false));
+            };
+            let author = ingest::clinic_author_id(&self.clinic_id, &patient);
+            let cats = self.sealer.seal(
+                self.patient_place(&patient, "devices", &author),
+                &encode_categories(&[]),
+            )?;
+            t.prepare_cached(
+                "INSERT INTO devices (clinic_id, device_id, patient_id, public_key, enrollment_id,
+                                      last_applied_seq, sealed_categories, enrolled_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7)
+                 ON CONFLICT (clinic_id, device_id) DO NOTHING",
+            )?
+            .execute(params![
+                c,
+                &author[..],
+                &patient[..],
+                &root_public[..],
+                &[0u8; 16][..],
+                cats,
+                i(now_ms)
+            ])?;
+            let last: i64 = t
+                .prepare_cached(
+                    "SELECT last_applied_seq FROM devices WHERE clinic_id = ?1 AND device_id = ?2",
+                )?
+                .query_row(params![c, &author[..]], |r| r.get(0))?;
+            Ok((
+                Some(ClinicAuthor {
+                    patient_id: patient,
+                    author,
+                    last_applied: u(last),
+                }),
+                true,
+            ))
+        })
     }
 }

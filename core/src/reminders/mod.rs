@@ -391,7 +391,7 @@ pub fn parse_weekday(s: &str) -> Result<Weekday> {
         .map_err(|_| Error::invalid("weekday", "expected mon, tue, wed, thu, fri, sat or sun"))
 }
 
-fn check_event_kind(kind: &str) -> Result<String> {
+pub(crate) fn check_event_kind(kind: &str) -> Result<String> {
     let k = kind.trim().to_ascii_lowercase();
     if k.is_empty()
         || k.len() > 32

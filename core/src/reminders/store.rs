@@ -182,6 +182,40 @@ pub(crate) fn decode_event(id: &str, b: &[u8]) -> Option<ReminderEvent> {
     Some(e)
 }
 
+/// Writes a reminder rule that arrived through sync (no outbox row).
+pub(crate) fn put_synced_reminder(
+    tx: &rusqlite::Transaction<'_>,
+    sealer: &Sealer,
+    r: &Reminder,
+) -> Result<i64> {
+    upsert_sealed(
+        tx,
+        sealer,
+        "reminders",
+        &r.id,
+        None,
+        SCHEMA,
+        &super::encode_reminder(r),
+    )
+}
+
+/// Writes a treatment session that arrived through sync (no outbox row).
+pub(crate) fn put_synced_event(
+    tx: &rusqlite::Transaction<'_>,
+    sealer: &Sealer,
+    e: &ReminderEvent,
+) -> Result<i64> {
+    upsert_sealed(
+        tx,
+        sealer,
+        "reminder_events",
+        &e.id,
+        None,
+        SCHEMA,
+        &encode_event(e),
+    )
+}
+
 /// Writes a live record in the caller's transaction: its next revision,
 /// sealed (with `day` as the bound column where the table has one), and its
 /// outbox row. A row flagged deleted, even by a flag forged without the key,

@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 use super::body::{self, FieldWriter, Fields};
 use super::code::EnrollmentCode;
 use super::hlc::Hlc;
+use super::lww::{self, Cells, LwwBody};
 use super::merge::{self, Applied, Version, Vv, vv_join, vv_normalize};
 use super::messages::*;
 use super::wire::{self, ReplyKind, RequestHeader, RequestKind};
@@ -54,11 +55,15 @@ pub enum Category {
     Flags = 6,
     /// Reminders and what happened to them.
     Reminders = 7,
+    /// Treatment sessions (infusions, therapy sessions).
+    Treatment = 8,
+    /// The safety plan.
+    SafetyPlan = 9,
 }
 
 impl Category {
     /// Every category.
-    pub const ALL: [Category; 7] = [
+    pub const ALL: [Category; 9] = [
         Category::Ratings,
         Category::Notes,
         Category::Journal,
@@ -66,6 +71,8 @@ impl Category {
         Category::Questionnaires,
         Category::Flags,
         Category::Reminders,
+        Category::Treatment,
+        Category::SafetyPlan,
     ];
 
     /// The category of a wire code.
@@ -83,6 +90,8 @@ impl Category {
             Category::Questionnaires => "questionnaires",
             Category::Flags => "flags",
             Category::Reminders => "reminders",
+            Category::Treatment => "treatment",
+            Category::SafetyPlan => "safety_plan",
         }
     }
 
@@ -90,11 +99,11 @@ impl Category {
     pub fn parse(word: &str) -> Result<Category> {
         Category::ALL
             .into_iter()
-            .find(|c| c.name() == word.trim().to_ascii_lowercase())
+            .find(|c| c.name() == word.trim().to_ascii_lowercase().replace('-', "_"))
             .ok_or_else(|| {
                 Error::invalid(
                     "category",
-                    "expected ratings, notes, journal, medication, questionnaires, flags or reminders",
+                    "expected ratings, notes, journal, medication, questionnaires, flags, reminders, treatment or safety_plan",
                 )
             })
     }
@@ -111,6 +120,8 @@ impl Category {
             Category::Questionnaires => "your questionnaire answers and scores",
             Category::Flags => "risk flags raised for the care team's review",
             Category::Reminders => "your reminders and whether you did them",
+            Category::Treatment => "your treatment sessions",
+            Category::SafetyPlan => "your safety plan",
         }
     }
 }
@@ -495,7 +506,8 @@ pub(crate) fn local_write(
     id: &str,
     deleted: bool,
 ) -> Result<()> {
-    if table != "entries" {
+    let lww_kind = lww::kind_of(table, id);
+    if table != "entries" && lww_kind.is_none() {
         return Ok(());
     }
     let Some(mut st) = load_state(tx, sealer)? else {
@@ -503,6 +515,9 @@ pub(crate) fn local_write(
     };
     if !matches!(st.status, Enrollment::Pending | Enrollment::Active) {
         return Ok(());
+    }
+    if let Some(k) = lww_kind {
+        return local_write_lww(tx, sealer, &mut st, now_ms, seq, change_id, table, id, k);
     }
     let author = st.author();
     let mut tips = load_tips(tx, sealer, table, id)?;
@@ -578,6 +593,344 @@ fn queue_all_entries(tx: &Transaction<'_>, sealer: &Sealer, now_ms: i64) -> Resu
         crate::store::outbox(tx, sealer, now_ms, "entries", &id, rev, deleted)?;
     }
     Ok(())
+}
+
+// --- records merged field by field ------------------------------------------
+
+/// The sharing category of a last-writer-wins record.
+fn lww_category(record_kind: u64) -> Category {
+    Category::from_code(lww::category(record_kind)).unwrap_or(Category::Reminders)
+}
+
+/// The record body of a live row of a last-writer-wins table (`None`:
+/// deleted or never written).
+fn live_body(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    table: &str,
+    id: &str,
+) -> Result<Option<Vec<u8>>> {
+    let table = match table {
+        "trackers" => "trackers",
+        "reminders" => "reminders",
+        "reminder_events" => "reminder_events",
+        _ => "settings",
+    };
+    let row = match load_row(tx, sealer, table, id) {
+        Ok(r) => r,
+        Err(Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let bad = || Error::corrupted(table, id);
+    Ok(Some(match table {
+        "trackers" => {
+            lww::tracker_body(&crate::trackers::decode_tracker(id, &row.plain).map_err(|_| bad())?)
+        }
+        "reminders" => lww::reminder_body(
+            &crate::reminders::decode_reminder(id, row.revision, &row.plain).map_err(|_| bad())?,
+        ),
+        "reminder_events" => lww::session_body(
+            &crate::reminders::store::decode_event(id, &row.plain).ok_or_else(bad)?,
+        ),
+        _ => row.plain,
+    }))
+}
+
+fn load_cells(
+    conn: &rusqlite::Connection,
+    sealer: &Sealer,
+    table: &str,
+    id: &str,
+) -> Result<Cells> {
+    let mid = meta_id(table, id);
+    match load_row(conn, sealer, "sync_meta", &mid) {
+        Ok(row) => Cells::decode(&row.plain).map_err(|_| Error::corrupted("sync_meta", &mid)),
+        Err(Error::NotFound { .. }) => Ok(Cells::default()),
+        Err(e) => Err(e),
+    }
+}
+
+fn save_cells(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    table: &str,
+    id: &str,
+    cells: &Cells,
+) -> Result<()> {
+    put_row(
+        tx,
+        sealer,
+        "sync_meta",
+        &meta_id(table, id),
+        None,
+        &cells.encode(),
+    )
+}
+
+/// A local write of a last-writer-wins record on an enrolled store: the
+/// fields it changed become cells stamped by this change, which is queued
+/// with the record as it now is. Nothing is queued when nothing changed.
+#[allow(clippy::too_many_arguments)]
+fn local_write_lww(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    st: &mut State,
+    now_ms: i64,
+    seq: i64,
+    change_id: &str,
+    table: &str,
+    id: &str,
+    record_kind: u64,
+) -> Result<()> {
+    let mut cells = load_cells(tx, sealer, table, id)?;
+    let record = live_body(tx, sealer, table, id)?;
+    let Some((op, body)) = cells
+        .diff(record.as_deref())
+        .map_err(|_| Error::corrupted(table, id))?
+    else {
+        return Ok(());
+    };
+    let author = st.author();
+    // Ahead of every stamp the record holds, so that this edit wins.
+    st.hlc = Hlc(st.hlc).tick(st.now(now_ms)).0.max(cells.hlc() + 1);
+    let change = Change {
+        change_id: hex16(change_id)?,
+        seq: seq as u64,
+        hlc: st.hlc,
+        kind: record_kind,
+        record_id: RecordId::from_store(id),
+        op,
+        vv: vec![(author, seq as u64)],
+        body: (op == Op::Put).then(|| body.encode()),
+        category: lww_category(record_kind) as u64,
+        author,
+        incarnation: st.incarnation,
+    };
+    cells.merge(&Cells::of_change(&change).map_err(|_| Error::corrupted(table, id))?);
+    save_cells(tx, sealer, table, id, &cells)?;
+    put_row(
+        tx,
+        sealer,
+        "sync_outbox",
+        change_id,
+        None,
+        &encode_change(&change),
+    )?;
+    save_state(tx, sealer, st)
+}
+
+/// Queues every last-writer-wins record (live ones) at enrollment, so that
+/// the clinic receives the trackers, reminders, sessions and safety plan
+/// made before.
+fn queue_all_lww(tx: &Transaction<'_>, sealer: &Sealer, now_ms: i64) -> Result<()> {
+    // Field stamps of an earlier enrollment do not hold for this one.
+    tx.execute("DELETE FROM sync_meta WHERE id NOT LIKE 'entries/%'", [])?;
+    for table in ["trackers", "reminders", "reminder_events", "settings"] {
+        let rows: Vec<(String, i64)> = tx
+            .prepare(&format!(
+                "SELECT id, revision FROM {table} WHERE deleted = 0 ORDER BY rowid"
+            ))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, rev) in rows {
+            if lww::kind_of(table, &id).is_some() {
+                crate::store::outbox(tx, sealer, now_ms, table, &id, rev, false)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Merges a pulled change of a last-writer-wins kind into the record's
+/// cells and writes the live row the cells now hold. A record this version
+/// cannot use (an unknown zone, a value out of its range) keeps its cells,
+/// so later changes still merge, and its live row as it was.
+fn apply_remote_lww(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    zones: &crate::zones::ZoneDb,
+    c: &Change,
+    table: &'static str,
+) -> Result<Remote> {
+    let id = c.record_id.to_store();
+    let incoming = match Cells::of_change(c) {
+        Ok(cells) if lww::id_fits(c.kind, &c.record_id) => cells,
+        _ => {
+            put_row(
+                tx,
+                sealer,
+                "sync_pending",
+                &to_hex(&c.change_id),
+                None,
+                &encode_change(c),
+            )?;
+            return Ok(Remote::Applied);
+        }
+    };
+    let mut cells = load_cells(tx, sealer, table, &id)?;
+    if !cells.merge(&incoming) {
+        return Ok(Remote::Seen);
+    }
+    save_cells(tx, sealer, table, &id, &cells)?;
+    if cells.removed() {
+        crate::store::tombstone_synced(tx, sealer, table, &id)?;
+        return Ok(Remote::Applied);
+    }
+    let body = cells.record_body();
+    let zone_ok = |z: &str| zones.zone(z).is_ok();
+    let written = match c.kind {
+        kind::TRACKER => lww::tracker_from(&id, &body).and_then(|t| {
+            upsert_sealed(
+                tx,
+                sealer,
+                "trackers",
+                &id,
+                None,
+                crate::trackers::TRACKER_SCHEMA,
+                &crate::trackers::encode_tracker(&t),
+            )
+        }),
+        kind::REMINDER => lww::reminder_from(&id, 1, &body).and_then(|r| {
+            if let crate::reminders::ZonePolicy::Pinned(z) = &r.zone
+                && !zone_ok(z)
+            {
+                return Err(Error::invalid("zone", "unknown"));
+            }
+            crate::reminders::store::put_synced_reminder(tx, sealer, &r)
+        }),
+        kind::TREATMENT_SESSION => lww::session_from(&id, &body).and_then(|e| {
+            if !zone_ok(&e.zone) {
+                return Err(Error::invalid("zone", "unknown"));
+            }
+            crate::reminders::store::put_synced_event(tx, sealer, &e)
+        }),
+        _ => lww::safety_plan_from(&body).and_then(|p| crate::safety::put_synced(tx, sealer, &p)),
+    };
+    match written {
+        Ok(_) => Ok(Remote::Applied),
+        Err(Error::InvalidInput { .. }) => Ok(Remote::Applied),
+        Err(e) => Err(e),
+    }
+}
+
+/// The server's copy of change `change_id` of record `id` has another
+/// stamp (re-stamped: `hlc`) or author (relabelled after a restore:
+/// `author`): the cells it set take them, as every other replica has them.
+fn relabel_lww(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    change_id: &Id16,
+    id: &str,
+    hlc: Option<u64>,
+    author: Option<Id16>,
+) -> Result<()> {
+    for table in ["trackers", "reminders", "reminder_events", "settings"] {
+        if lww::kind_of(table, id).is_none() {
+            continue;
+        }
+        let mut cells = load_cells(tx, sealer, table, id)?;
+        if cells.relabel(change_id, hlc, author) {
+            save_cells(tx, sealer, table, id, &cells)?;
+        }
+    }
+    Ok(())
+}
+
+/// Sends again this device's own field versions (the clinic lost them, or
+/// their category was turned on; `only`: of that category): every change
+/// whose cells this device still holds as their latest is queued again,
+/// under its id and stamp, with the record as it is now.
+fn requeue_own_lww(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    st: &State,
+    only: Option<Category>,
+) -> Result<u32> {
+    let (rows, _) = load_rows(tx, sealer, "sync_meta", "deleted = 0", [])?;
+    let mut n = 0;
+    for row in rows {
+        let Some((table, id)) = row.id.split_once('/') else {
+            continue;
+        };
+        let Some(record_kind) = lww::kind_of(table, id) else {
+            continue;
+        };
+        if only.is_some_and(|c| c != lww_category(record_kind)) {
+            continue;
+        }
+        let cells =
+            Cells::decode(&row.plain).map_err(|_| Error::corrupted("sync_meta", &row.id))?;
+        let record = live_body(tx, sealer, table, id)?;
+        let mut groups: Vec<(Id16, u64, Id16, Vec<u32>)> = Vec::new();
+        for c in &cells.0 {
+            if !(0..=st.incarnation).any(|i| replica_id(&st.device_id, i) == c.author) {
+                continue;
+            }
+            match groups.iter_mut().find(|g| g.0 == c.change_id) {
+                Some(g) => g.3.push(c.key),
+                None => groups.push((c.change_id, c.hlc, c.author, vec![c.key])),
+            }
+        }
+        for (change_id, hlc, author, keys) in groups {
+            let cid = to_hex(&change_id);
+            let queued: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE change_id = ?1)",
+                [&cid],
+                |r| r.get(0),
+            )?;
+            if queued {
+                continue;
+            }
+            // A delete sets only cell 0; anything else was a put.
+            let removed_only = keys == [lww::REMOVED];
+            let op = if removed_only && cells.removed() {
+                Op::Delete
+            } else {
+                Op::Put
+            };
+            let body = LwwBody {
+                record: (op == Op::Put)
+                    .then(|| record.clone().unwrap_or_else(|| cells.record_body())),
+                changed: keys.into_iter().filter(|k| *k != lww::REMOVED).collect(),
+            };
+            tx.execute(
+                "INSERT INTO outbox(record_table, record_id, revision, op, change_id)
+                 VALUES (?1, ?2, 0, ?3, ?4)",
+                params![
+                    table,
+                    id,
+                    if op == Op::Delete { "delete" } else { "put" },
+                    cid
+                ],
+            )?;
+            let seq = tx.last_insert_rowid() as u64;
+            let change = Change {
+                change_id,
+                seq,
+                hlc,
+                kind: record_kind,
+                record_id: RecordId::from_store(id),
+                op,
+                vv: vec![(author, seq)],
+                body: (op == Op::Put).then(|| body.encode()),
+                category: lww_category(record_kind) as u64,
+                author,
+                incarnation: (0..=st.incarnation)
+                    .find(|i| replica_id(&st.device_id, *i) == author)
+                    .unwrap_or(0),
+            };
+            put_row(
+                tx,
+                sealer,
+                "sync_outbox",
+                &cid,
+                None,
+                &encode_change(&change),
+            )?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 // --- the public API ------------------------------------------------------------
@@ -787,6 +1140,7 @@ impl Store {
             )?;
             save_state(tx, sealer, &st)?;
             queue_all_entries(tx, sealer, now)?;
+            queue_all_lww(tx, sealer, now)?;
             log(
                 tx,
                 sealer,
@@ -949,6 +1303,7 @@ impl Store {
                         continue;
                     }
                     if !st.shares(Category::Notes)
+                        && c.kind == kind::ENTRY
                         && let Some(b) = &c.body
                         && let Ok(mut e) = EntryBody::decode(b)
                         && e.note.is_some()
@@ -996,7 +1351,12 @@ impl Store {
             let outcome = match header.kind {
                 ReplyKind::Ok => {
                     let ok = OkBody::decode(&body)?;
-                    apply_ok(tx, sealer, &mut st, &pending, &header, &ok, now)?
+                    let zones = ctx.zones;
+                    let outcome =
+                        apply_ok(tx, sealer, zones, &mut st, &pending, &header, &ok, now)?;
+                    // Pulled trackers may have changed the definitions.
+                    *ctx.trackers = None;
+                    outcome
                 }
                 ReplyKind::Error | ReplyKind::UnsealedError => {
                     let err = ErrorBody::decode(&body)?;
@@ -1131,6 +1491,7 @@ impl Store {
                         crate::store::outbox(tx, sealer, now, "entries", &e.id, e.revision, false)?;
                     }
                 }
+                requeue_own_lww(tx, sealer, &st, Some(category))?;
             }
             log(
                 tx,
@@ -1188,9 +1549,11 @@ impl Store {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn apply_ok(
     tx: &Transaction<'_>,
     sealer: &Sealer,
+    zones: &crate::zones::ZoneDb,
     st: &mut State,
     pending: &Pending,
     header: &wire::ReplyHeader,
@@ -1233,7 +1596,8 @@ fn apply_ok(
     // than it acknowledged before. Send again what it lacks.
     let new_epoch = st.epoch != [0; 16] && st.epoch != header.epoch;
     if new_epoch || ok.last_applied < st.last_applied {
-        let requeued = requeue_own(tx, sealer, st, if new_epoch { 0 } else { ok.last_applied })?;
+        let requeued = requeue_own(tx, sealer, st, if new_epoch { 0 } else { ok.last_applied })?
+            + requeue_own_lww(tx, sealer, st, None)?;
         st.cursor.clear();
         detail = format!("the clinic went back in time; {requeued} versions queued again");
         log(
@@ -1285,6 +1649,7 @@ fn apply_ok(
     // Restamped changes: the clinic replaced a stamp too far ahead.
     for (cid, hlc) in &ok.restamped {
         if let Some((_, rid)) = pending.sent.iter().find(|(c, _)| c == cid) {
+            relabel_lww(tx, sealer, cid, rid, Some(*hlc), None)?;
             let mut tips = load_tips(tx, sealer, "entries", rid)?;
             for t in tips.iter_mut().filter(|t| t.data.change_id == *cid) {
                 t.hlc = *hlc;
@@ -1304,7 +1669,7 @@ fn apply_ok(
     let mut clock = Hlc(st.hlc);
     for c in &ok.changes {
         clock = clock.receive(Hlc(c.hlc), st.now(now));
-        match apply_remote(tx, sealer, c)? {
+        match apply_remote(tx, sealer, zones, c)? {
             Remote::Seen => {}
             Remote::Applied => outcome.pulled += 1,
             Remote::Conflict => {
@@ -1513,7 +1878,15 @@ enum Remote {
 }
 
 /// Merges one pulled change into the record's tips and the live row.
-fn apply_remote(tx: &Transaction<'_>, sealer: &Sealer, c: &Change) -> Result<Remote> {
+fn apply_remote(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    zones: &crate::zones::ZoneDb,
+    c: &Change,
+) -> Result<Remote> {
+    if let Some(table) = lww::table_of(c.kind) {
+        return apply_remote_lww(tx, sealer, zones, c, table);
+    }
     let kept_for_later = || -> Result<Remote> {
         put_row(
             tx,
@@ -1739,6 +2112,7 @@ fn renumber(
             )
             .optional()?;
         if let Some(id) = row {
+            relabel_lww(tx, sealer, &h.change_id, &id, None, Some(author))?;
             let mut tips = load_tips(tx, sealer, "entries", &id)?;
             let mut changed = false;
             for t in tips.iter_mut().filter(|t| t.data.change_id == h.change_id) {
@@ -1796,6 +2170,10 @@ fn renumber(
         }
         put_row(tx, sealer, "sync_outbox", &cid, None, &encode_change(&c))?;
         let id = c.record_id.to_store();
+        if lww::table_of(c.kind).is_some() {
+            relabel_lww(tx, sealer, &c.change_id, &id, None, Some(c.author))?;
+            continue;
+        }
         let mut tips = load_tips(tx, sealer, "entries", &id)?;
         for t in tips.iter_mut().filter(|t| t.data.change_id == c.change_id) {
             t.author = c.author;

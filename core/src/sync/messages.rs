@@ -75,6 +75,8 @@ pub mod kind {
     pub const REMINDER_REPORT: u64 = 5;
     /// A setting.
     pub const SETTING: u64 = 6;
+    /// The safety plan (text id `safety_plan`).
+    pub const SAFETY_PLAN: u64 = 7;
 }
 
 /// One version of one record.

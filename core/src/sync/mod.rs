@@ -10,6 +10,7 @@ pub mod device;
 pub mod frame;
 pub mod hlc;
 pub mod hpke;
+pub mod lww;
 pub mod merge;
 pub mod messages;
 pub mod wire;

@@ -1,0 +1,241 @@
+//! Records the clinic sets for a patient (custom trackers, reminder plans,
+//! treatment sessions, the safety plan), and the clinic's view of them.
+//!
+//! A clinic edit is a change like a device's, authored by the clinic's
+//! author for the patient ([`crate::ingest::clinic_author_id`]) and taken in
+//! by the same push transaction ([`Storage::ingest_batch`]): numbered,
+//! idempotent, fed to every device of the patient, merged field by field
+//! (docs/sync-protocol.md §8). Only the fields the edit changes are stamped,
+//! so a field the patient changed meanwhile keeps the patient's version.
+
+use cairn_core::sync::hlc::Hlc;
+use cairn_core::sync::lww::{self, Cells};
+use cairn_core::sync::messages::{Change, Id16, Op, RecordId, kind};
+use serde_json::{Value as Json, json};
+
+use crate::storage::{PushOutcome, PushTx, RequestRef, Storage};
+use crate::{Error, Server, ingest};
+
+/// The record kinds the clinic sets, with their names in the commands.
+pub const KINDS: [(u64, &str); 4] = [
+    (kind::TRACKER, "trackers"),
+    (kind::REMINDER, "reminders"),
+    (kind::TREATMENT_SESSION, "sessions"),
+    (kind::SAFETY_PLAN, "safety_plan"),
+];
+
+/// A record as the clinic holds it: its merged cells.
+pub struct Held {
+    /// The record.
+    pub id: RecordId,
+    /// Its cells, merged from every change.
+    pub cells: Cells,
+}
+
+impl Held {
+    /// The record's body, or `None` when it is removed.
+    pub fn body(&self) -> Option<Vec<u8>> {
+        (!self.cells.removed()).then(|| self.cells.record_body())
+    }
+}
+
+/// Every record of `record_kind` of the patient named `name`.
+pub fn held(storage: &dyn Storage, name: &str, record_kind: u64) -> Result<Vec<Held>, Error> {
+    let Some(records) = storage.records(name, record_kind)? else {
+        return Err(Error::Runtime("no patient by that name".into()));
+    };
+    Ok(records
+        .records
+        .into_iter()
+        .filter_map(|r| {
+            let cells = r.tips.first()?.body.as_deref().map(Cells::decode)?.ok()?;
+            Some(Held {
+                id: r.record_id,
+                cells,
+            })
+        })
+        .collect())
+}
+
+/// One record of the patient, if the clinic holds it.
+pub fn find(
+    storage: &dyn Storage,
+    name: &str,
+    record_kind: u64,
+    id: &RecordId,
+) -> Result<Option<Held>, Error> {
+    Ok(held(storage, name, record_kind)?
+        .into_iter()
+        .find(|h| h.id == *id))
+}
+
+/// Writes a record for the patient named `name`: `record` is its whole body
+/// after the edit (`None`: delete). Fields equal to what the clinic holds
+/// are not stamped. Returns false when nothing changed.
+pub fn write(
+    server: &Server,
+    name: &str,
+    record_kind: u64,
+    id: &RecordId,
+    record: Option<Vec<u8>>,
+    now_ms: u64,
+) -> Result<bool, Error> {
+    let storage = server.storage();
+    let root = server.keys()?.root_public();
+    // A concurrent edit may take the author's next number first: read again.
+    for _ in 0..8 {
+        let Some(author) = storage.clinic_author(name, &root, now_ms)? else {
+            return Err(Error::Runtime("no patient by that name".into()));
+        };
+        let cells = find(storage, name, record_kind, id)?.map_or_else(Cells::default, |h| h.cells);
+        let Some((op, body)) = cells
+            .diff(record.as_deref())
+            .map_err(|_| Error::Usage("the record does not encode".into()))?
+        else {
+            return Ok(false);
+        };
+        let seq = author.last_applied + 1;
+        let change = Change {
+            change_id: random16()?,
+            seq,
+            // Ahead of every stamp the record holds: the clinic's edit is
+            // the latest of the fields it changes.
+            hlc: Hlc(cells.hlc()).tick(now_ms).0,
+            kind: record_kind,
+            record_id: id.clone(),
+            op,
+            vv: vec![(author.author, seq)],
+            body: (op == Op::Put).then(|| body.encode()),
+            category: lww::category(record_kind),
+            author: author.author,
+            incarnation: 0,
+        };
+        let changes = ingest::check_batch(seq, seq, &author.author, vec![change.clone()]);
+        if let Some(ingest::Candidate::Rejected { reason, .. }) = changes.first() {
+            return Err(Error::Usage(format!("the record is not valid: {reason}")));
+        }
+        let encoded = ingest::encode_change(&change);
+        let outcome = storage.ingest_batch(PushTx {
+            request: RequestRef {
+                device_id: author.author,
+                request_id: random16()?,
+                request_hash: cairn_core::sync::wire::sha256(&encoded),
+                now_ms,
+            },
+            first: seq,
+            last: seq,
+            changes,
+            // Nothing to pull.
+            pull_after: Some(ingest::PullFrom {
+                after: i64::MAX as u64,
+                check: None,
+            }),
+        })?;
+        match outcome {
+            PushOutcome::Applied { rejected, .. } => {
+                if let Some(r) = rejected.first() {
+                    return Err(Error::Usage(format!(
+                        "the record is not valid: {}",
+                        r.reason
+                    )));
+                }
+                return Ok(true);
+            }
+            PushOutcome::Gap { .. }
+            | PushOutcome::SequenceReused { .. }
+            | PushOutcome::Replayed => {
+                continue;
+            }
+            PushOutcome::DeviceRevoked => {
+                return Err(Error::Runtime(
+                    "the clinic's author for this patient is revoked".into(),
+                ));
+            }
+        }
+    }
+    Err(Error::Busy)
+}
+
+/// A new random record id.
+pub fn new_id() -> Result<RecordId, Error> {
+    Ok(RecordId::Bytes(random16()?))
+}
+
+fn random16() -> Result<Id16, Error> {
+    let mut b = [0u8; 16];
+    cairn_core::crypto::fill_random(&mut b)
+        .map_err(|_| Error::Runtime("the system random source failed".into()))?;
+    Ok(b)
+}
+
+/// A record id given on the command line (32 hex characters).
+pub fn parse_id(s: &str) -> Result<RecordId, Error> {
+    cairn_core::crypto::from_hex(s.trim())
+        .and_then(|b| b.try_into().ok())
+        .map(RecordId::Bytes)
+        .ok_or_else(|| Error::Usage("ID must be 32 hex characters".into()))
+}
+
+/// The patient's trackers, reminder plans, sessions and safety plan as the
+/// clinic holds them (removed records left out), as JSON: `{"trackers":
+/// [...], "reminders": [...], "sessions": [...], "safety_plan": {...}}`,
+/// each record with its `id`.
+pub fn records_json(storage: &dyn Storage, name: &str) -> Result<Json, Error> {
+    let mut out = serde_json::Map::new();
+    for (k, label) in KINDS {
+        let mut list = Vec::new();
+        for h in held(storage, name, k)? {
+            let Some(body) = h.body() else { continue };
+            let rid = h.id.to_store();
+            let value = match k {
+                kind::TRACKER => lww::tracker_from(&rid, &body).map(|t| json!(t)),
+                kind::REMINDER => lww::reminder_from(&rid, 1, &body).map(|r| {
+                    let mut v = json!(r);
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("revision");
+                        o.remove("seed");
+                    }
+                    v
+                }),
+                kind::TREATMENT_SESSION => lww::session_from(&rid, &body).map(|e| {
+                    json!({"id": e.id, "kind": e.kind, "at": crate::admin::rfc3339(e.at_ms), "zone": e.zone})
+                }),
+                _ => lww::safety_plan_from(&body).map(|p| json!(p)),
+            };
+            let Ok(mut v) = value else {
+                tracing::warn!(record = %rid, "a held record does not decode; left out");
+                continue;
+            };
+            if let Some(o) = v.as_object_mut() {
+                o.insert("id".into(), json!(rid));
+            }
+            list.push(v);
+        }
+        if k == kind::SAFETY_PLAN {
+            out.insert(label.into(), list.pop().unwrap_or(Json::Null));
+        } else {
+            out.insert(label.into(), Json::Array(list));
+        }
+    }
+    Ok(Json::Object(out))
+}
+
+/// The body of an edit that sets the given fields of a held record.
+pub fn with_fields(current: &[u8], set: &[(u32, Option<Vec<u8>>)]) -> Vec<u8> {
+    let mut fields: Vec<(u32, Vec<u8>)> = cairn_core::sync::body::Fields::new(current)
+        .filter_map(|f| f.ok())
+        .map(|(k, v)| (k, v.to_vec()))
+        .collect();
+    for (k, v) in set {
+        fields.retain(|(x, _)| x != k);
+        if let Some(v) = v {
+            fields.push((*k, v.clone()));
+        }
+    }
+    fields.sort_by_key(|(k, _)| *k);
+    let mut w = cairn_core::sync::body::FieldWriter::with_capacity(256);
+    for (k, v) in fields {
+        w.bytes_always(k, &v);
+    }
+    w.finish()
+}

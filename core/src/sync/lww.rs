@@ -1,0 +1,878 @@
+//! Records merged field by field, last writer wins (docs/sync-protocol.md
+//! §8, "Last-writer-wins records"): custom trackers, reminder plans,
+//! treatment sessions and the safety plan, which the clinic and the patient
+//! may both edit.
+//!
+//! A change of such a record carries the record's body as its author had
+//! it after the edit, and the keys of the fields the edit **changed**. Each
+//! replica keeps, per field, a **cell**: the value and the stamp
+//! `(hlc, author)` of the change that last set it; merging keeps, key by
+//! key, the cell with the larger stamp. That is commutative, associative and
+//! idempotent, so every replica (the devices and the server) reaches the same
+//! record whatever order the changes arrive in, and an edit of one field
+//! never undoes a concurrent edit of another. Cell 0 is the record's
+//! existence: a put sets it live, a delete sets it removed.
+//!
+//! The record bodies are tagged fields ([`super::body`]), one layout per
+//! kind, converted here to and from the store's types. This module is pure:
+//! the device (`device.rs`) and the reference server use it alike.
+
+use chrono::{Datelike, NaiveDate, NaiveTime, Timelike, Weekday};
+
+use super::WireError;
+use super::body::{self, FieldWriter, Fields, Seen};
+use super::messages::{Change, Id16, Op, RecordId, kind};
+use crate::reminders::{
+    Category as ReminderCategory, NewReminder, QuietPolicy, Reminder, ReminderEvent, Schedule,
+    Step, ZonePolicy,
+};
+use crate::safety::{SAFETY_PLAN_ID, SafetyPlan};
+use crate::trackers::{Tracker, TrackerKind};
+
+type R<T> = Result<T, WireError>;
+
+fn malformed<T>(what: &'static str) -> R<T> {
+    Err(WireError::Malformed(what))
+}
+
+/// Cell key 0: the record is removed (value `1`) or live (empty).
+pub const REMOVED: u32 = 0;
+
+/// Record field keys are 1 to 63.
+const MAX_KEY: u32 = 63;
+
+/// A change body of a last-writer-wins kind (field 9 of a change).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LwwBody {
+    /// Field 1: the record's body after the edit, every field (absent for
+    /// a delete).
+    pub record: Option<Vec<u8>>,
+    /// Field 2, repeated: the keys of the fields the edit set (a key absent
+    /// from `record` was set to its default).
+    pub changed: Vec<u32>,
+}
+
+impl LwwBody {
+    /// The body's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let r = self.record.as_deref().unwrap_or_default();
+        let mut w = FieldWriter::with_capacity(r.len() + 8 + self.changed.len() * 2);
+        if let Some(r) = &self.record {
+            w.bytes_always(1, r);
+        }
+        for k in &self.changed {
+            w.uint_always(2, u64::from(*k));
+        }
+        w.finish()
+    }
+
+    /// Reads a body: changed keys ascending, unique, 1 to 63, and each
+    /// field of the record at most once.
+    pub fn decode(buf: &[u8]) -> R<LwwBody> {
+        let mut out = LwwBody::default();
+        let mut seen = Seen::default();
+        for f in Fields::new(buf) {
+            let (k, v) = f?;
+            match k {
+                1 => {
+                    seen.once(1)?;
+                    let mut keys = Seen::default();
+                    for f in Fields::new(v) {
+                        let (k, _) = f?;
+                        if k > MAX_KEY {
+                            return malformed("record field key out of range");
+                        }
+                        keys.once(k)?;
+                    }
+                    out.record = Some(v.to_vec());
+                }
+                2 => {
+                    let k =
+                        body::uint_max(v, u64::from(MAX_KEY), "changed key out of range")? as u32;
+                    if k == REMOVED || out.changed.last().is_some_and(|l| *l >= k) {
+                        return malformed("changed keys out of order, repeated or zero");
+                    }
+                    out.changed.push(k);
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// The value of field `key` in the record (empty: the default).
+    fn value(&self, key: u32) -> Vec<u8> {
+        let Some(r) = &self.record else {
+            return Vec::new();
+        };
+        Fields::new(r)
+            .filter_map(|f| f.ok())
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_vec())
+            .unwrap_or_default()
+    }
+}
+
+/// One field of a record with the stamp of the change that last set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    /// The field's key in the record body (0: removed).
+    pub key: u32,
+    /// The setting change's HLC.
+    pub hlc: u64,
+    /// The setting change's author (device, replica or clinic author id).
+    pub author: Id16,
+    /// The setting change's id (so a re-stamp reaches its cells).
+    pub change_id: Id16,
+    /// The field's value bytes as in the record body; empty: the default.
+    pub value: Vec<u8>,
+}
+
+impl Cell {
+    fn beats(&self, other: &Cell) -> bool {
+        (self.hlc, self.author, &self.value) > (other.hlc, other.author, &other.value)
+    }
+}
+
+/// A record's merged state: at most one cell per key, ascending.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Cells(pub Vec<Cell>);
+
+impl Cells {
+    /// The cells a change sets: cell 0 by its op, and its changed fields.
+    pub fn of_change(c: &Change) -> R<Cells> {
+        let b = match &c.body {
+            Some(b) => LwwBody::decode(b)?,
+            None => LwwBody::default(),
+        };
+        let cell = |key, value| Cell {
+            key,
+            hlc: c.hlc,
+            author: c.author,
+            change_id: c.change_id,
+            value,
+        };
+        let mut cells = vec![cell(
+            REMOVED,
+            if c.op == Op::Delete {
+                vec![1]
+            } else {
+                Vec::new()
+            },
+        )];
+        if c.op == Op::Put {
+            if b.record.is_none() {
+                return malformed("a put without its record");
+            }
+            for k in &b.changed {
+                cells.push(cell(*k, b.value(*k)));
+            }
+        }
+        Ok(Cells(cells))
+    }
+
+    /// The cells as bytes (sealed at rest): field 1, repeated.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = FieldWriter::with_capacity(64 + self.0.len() * 48);
+        for c in &self.0 {
+            w.message(1, |m| {
+                m.uint_always(1, u64::from(c.key));
+                m.uint(2, c.hlc);
+                m.bytes_always(3, &c.author);
+                m.bytes_always(4, &c.change_id);
+                m.bytes(5, &c.value);
+            });
+        }
+        w.finish()
+    }
+
+    /// Reads [`Cells::encode`]'s bytes.
+    pub fn decode(buf: &[u8]) -> R<Cells> {
+        let mut cells: Vec<Cell> = Vec::new();
+        for f in Fields::new(buf) {
+            let (k, v) = f?;
+            if k != 1 {
+                continue;
+            }
+            let mut c = Cell {
+                key: u32::MAX,
+                hlc: 0,
+                author: [0; 16],
+                change_id: [0; 16],
+                value: Vec::new(),
+            };
+            for f in Fields::new(v) {
+                let (k, v) = f?;
+                match k {
+                    1 => c.key = body::uint_max(v, u64::from(MAX_KEY), "cell key")? as u32,
+                    2 => c.hlc = body::uint(v)?,
+                    3 => c.author = body::fixed(v, "cell author")?,
+                    4 => c.change_id = body::fixed(v, "cell change id")?,
+                    5 => c.value = v.to_vec(),
+                    _ => {}
+                }
+            }
+            if c.key == u32::MAX || cells.last().is_some_and(|l| l.key >= c.key) {
+                return malformed("cells out of order or without a key");
+            }
+            cells.push(c);
+        }
+        Ok(Cells(cells))
+    }
+
+    /// Merges `other` in, key by key; returns whether anything changed.
+    pub fn merge(&mut self, other: &Cells) -> bool {
+        let mut changed = false;
+        for c in &other.0 {
+            match self.0.binary_search_by_key(&c.key, |x| x.key) {
+                Ok(i) => {
+                    if c.beats(&self.0[i]) {
+                        self.0[i] = c.clone();
+                        changed = true;
+                    }
+                }
+                Err(i) => {
+                    self.0.insert(i, c.clone());
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
+    /// Whether the record is removed (or was never put).
+    pub fn removed(&self) -> bool {
+        self.0
+            .iter()
+            .find(|c| c.key == REMOVED)
+            .is_none_or(|c| c.value.as_slice() == [1])
+    }
+
+    /// The largest stamp's HLC (0 for no cells).
+    pub fn hlc(&self) -> u64 {
+        self.0.iter().map(|c| c.hlc).max().unwrap_or(0)
+    }
+
+    /// The record body the cells hold (fields with a value, ascending).
+    pub fn record_body(&self) -> Vec<u8> {
+        let mut w = FieldWriter::with_capacity(256);
+        for c in &self.0 {
+            if c.key != REMOVED && !c.value.is_empty() {
+                w.bytes_always(c.key, &c.value);
+            }
+        }
+        w.finish()
+    }
+
+    /// What a local version changes: `record` is the record's body after
+    /// the edit (`None`: deleted). Returns the op and the change body, or
+    /// `None` when nothing changed.
+    pub fn diff(&self, record: Option<&[u8]>) -> R<Option<(Op, LwwBody)>> {
+        let Some(r) = record else {
+            return Ok((!self.removed()).then(|| (Op::Delete, LwwBody::default())));
+        };
+        let mut fields: Vec<(u32, &[u8])> = Vec::new();
+        for f in Fields::new(r) {
+            let (k, v) = f?;
+            if k > MAX_KEY || fields.iter().any(|(x, _)| *x == k) {
+                return malformed("record field key out of range or repeated");
+            }
+            fields.push((k, v));
+        }
+        let now = |k: u32| {
+            fields
+                .iter()
+                .find(|(x, _)| *x == k)
+                .map_or(&[][..], |f| f.1)
+        };
+        let had = |k: u32| {
+            self.0
+                .iter()
+                .find(|c| c.key == k)
+                .map_or(&[][..], |c| &c.value[..])
+        };
+        let mut changed: Vec<u32> = fields
+            .iter()
+            .map(|(k, _)| *k)
+            .chain(self.0.iter().map(|c| c.key))
+            .filter(|k| *k != REMOVED && now(*k) != had(*k))
+            .collect();
+        changed.sort_unstable();
+        changed.dedup();
+        if changed.is_empty() && !self.removed() {
+            return Ok(None);
+        }
+        Ok(Some((
+            Op::Put,
+            LwwBody {
+                record: Some(r.to_vec()),
+                changed,
+            },
+        )))
+    }
+
+    /// Gives the cells set by change `change_id` a new stamp `hlc` (the
+    /// server re-stamped that change) or a new `author` (relabelled after a
+    /// restore); returns whether any cell changed.
+    pub fn relabel(&mut self, change_id: &Id16, hlc: Option<u64>, author: Option<Id16>) -> bool {
+        let mut any = false;
+        for c in self.0.iter_mut().filter(|c| c.change_id == *change_id) {
+            let before = (c.hlc, c.author);
+            c.hlc = hlc.unwrap_or(c.hlc);
+            c.author = author.unwrap_or(c.author);
+            any |= before != (c.hlc, c.author);
+        }
+        any
+    }
+}
+
+// --- which records --------------------------------------------------------
+
+/// The device table of a last-writer-wins kind, and whether its record ids
+/// are random (16 bytes) rather than the fixed text id.
+pub fn table_of(record_kind: u64) -> Option<&'static str> {
+    match record_kind {
+        kind::TRACKER => Some("trackers"),
+        kind::REMINDER => Some("reminders"),
+        kind::TREATMENT_SESSION => Some("reminder_events"),
+        kind::SAFETY_PLAN => Some("settings"),
+        _ => None,
+    }
+}
+
+/// The sharing category code of a last-writer-wins kind (docs/sync-protocol.md
+/// §8): trackers go with ratings, reminder plans with reminders.
+pub fn category(record_kind: u64) -> u64 {
+    match record_kind {
+        kind::TRACKER => 1,
+        kind::TREATMENT_SESSION => 8,
+        kind::SAFETY_PLAN => 9,
+        _ => 7,
+    }
+}
+
+/// The kind of a device table's record, for the tables that merge by field.
+pub fn kind_of(table: &str, id: &str) -> Option<u64> {
+    match (table, id) {
+        ("trackers", _) => Some(kind::TRACKER),
+        ("reminders", _) => Some(kind::REMINDER),
+        ("reminder_events", _) => Some(kind::TREATMENT_SESSION),
+        ("settings", SAFETY_PLAN_ID) => Some(kind::SAFETY_PLAN),
+        _ => None,
+    }
+}
+
+/// Whether `id` is a valid record id for `record_kind`.
+pub fn id_fits(record_kind: u64, id: &RecordId) -> bool {
+    match (record_kind, id) {
+        (kind::SAFETY_PLAN, RecordId::Text(t)) => t == SAFETY_PLAN_ID,
+        (kind::SAFETY_PLAN, _) | (_, RecordId::Text(_)) => false,
+        (_, RecordId::Bytes(_)) => true,
+    }
+}
+
+/// Checks a change of a last-writer-wins kind as a server does: the record
+/// id fits the kind, the body decodes, and a put's record (as its author had
+/// it, every field) is valid for its kind. The reason names no content.
+pub fn check(c: &Change) -> Result<(), &'static str> {
+    if !id_fits(c.kind, &c.record_id) {
+        return Err("the record id does not fit the record kind");
+    }
+    let body = match &c.body {
+        Some(b) => LwwBody::decode(b).map_err(|_| "the change body does not decode")?,
+        None => LwwBody::default(),
+    };
+    let Some(record) = body.record.filter(|_| c.op == Op::Put) else {
+        return if c.op == Op::Put {
+            Err("a put without its record")
+        } else {
+            Ok(())
+        };
+    };
+    let rid = c.record_id.to_store();
+    let ok = match c.kind {
+        kind::TRACKER => tracker_from(&rid, &record).is_ok(),
+        kind::REMINDER => reminder_from(&rid, 1, &record).is_ok(),
+        kind::TREATMENT_SESSION => session_from(&rid, &record).is_ok(),
+        kind::SAFETY_PLAN => safety_plan_from(&record).is_ok(),
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err("the record is not valid for its kind")
+    }
+}
+
+// --- custom trackers (kind 2) ----------------------------------------------
+
+/// A custom tracker's record body: 1 name, 2 kind.
+pub fn tracker_body(t: &Tracker) -> Vec<u8> {
+    let mut w = FieldWriter::with_capacity(64);
+    w.str(1, &t.name);
+    w.message(2, |m| match &t.kind {
+        TrackerKind::Scale {
+            min,
+            max,
+            step,
+            min_label,
+            max_label,
+        } => m.message(1, |s| {
+            s.f64(1, *min);
+            s.f64(2, *max);
+            s.f64(3, *step);
+            s.str(4, min_label);
+            s.str(5, max_label);
+        }),
+        TrackerKind::YesNo => m.uint_always(2, 1),
+        TrackerKind::Duration { max_minutes } => {
+            m.message(3, |d| d.uint_always(1, u64::from(*max_minutes)))
+        }
+        TrackerKind::Count => m.uint_always(4, 1),
+        TrackerKind::Text => m.uint_always(5, 1),
+        // Built-in only; never a custom tracker's kind.
+        TrackerKind::Sleep => m.uint_always(6, 1),
+        TrackerKind::Medication => m.uint_always(7, 1),
+    });
+    w.finish()
+}
+
+/// Reads a custom tracker's record body and checks it as
+/// [`crate::Store::add_tracker`] would.
+pub fn tracker_from(id: &str, b: &[u8]) -> crate::Result<Tracker> {
+    let bad = |_| crate::Error::invalid("tracker", "the record does not decode");
+    let mut seen = Seen::default();
+    let (mut name, mut k) = (String::new(), None);
+    for f in Fields::new(b) {
+        let (key, v) = f.map_err(bad)?;
+        seen.once(key).map_err(bad)?;
+        match key {
+            1 => name = body::string(v).map_err(bad)?,
+            2 => k = Some(tracker_kind(v).map_err(bad)?),
+            _ => {}
+        }
+    }
+    let kind = k.ok_or_else(|| crate::Error::invalid("tracker", "without a kind"))?;
+    Ok(Tracker {
+        id: id.to_owned(),
+        name: crate::trackers::check_label("tracker name", &name)?,
+        kind: kind.check_definition()?,
+        builtin: false,
+    })
+}
+
+fn tracker_kind(v: &[u8]) -> R<TrackerKind> {
+    let mut out = None;
+    for f in Fields::new(v) {
+        let (k, v) = f?;
+        let got = match k {
+            1 => {
+                let (mut min, mut max, mut step) = (0.0, 0.0, 0.0);
+                let (mut min_label, mut max_label) = (String::new(), String::new());
+                let mut seen = Seen::default();
+                for f in Fields::new(v) {
+                    let (k, v) = f?;
+                    seen.once(k)?;
+                    match k {
+                        1 => min = body::f64(v)?,
+                        2 => max = body::f64(v)?,
+                        3 => step = body::f64(v)?,
+                        4 => min_label = body::string(v)?,
+                        5 => max_label = body::string(v)?,
+                        _ => {}
+                    }
+                }
+                TrackerKind::Scale {
+                    min,
+                    max,
+                    step,
+                    min_label,
+                    max_label,
+                }
+            }
+            2 => TrackerKind::YesNo,
+            3 => {
+                let mut max_minutes = 0;
+                for f in Fields::new(v) {
+                    let (k, v) = f?;
+                    if k == 1 {
+                        max_minutes = u32::try_from(body::uint(v)?)
+                            .map_err(|_| WireError::Malformed("duration out of range"))?;
+                    }
+                }
+                TrackerKind::Duration { max_minutes }
+            }
+            4 => TrackerKind::Count,
+            5 => TrackerKind::Text,
+            6 | 7 => return malformed("a custom tracker cannot be of a built-in-only kind"),
+            _ => continue,
+        };
+        if out.replace(got).is_some() {
+            return malformed("a tracker with two kinds");
+        }
+    }
+    out.ok_or(WireError::Malformed(
+        "a tracker kind this version does not know",
+    ))
+}
+
+// --- reminder plans (kind 3) -----------------------------------------------
+
+fn date_num(d: NaiveDate) -> u64 {
+    (d.year().max(0) as u64) * 10_000 + u64::from(d.month()) * 100 + u64::from(d.day())
+}
+
+fn date_of(v: &[u8]) -> R<NaiveDate> {
+    let n = body::uint(v)?;
+    i32::try_from(n / 10_000)
+        .ok()
+        .and_then(|y| NaiveDate::from_ymd_opt(y, (n / 100 % 100) as u32, (n % 100) as u32))
+        .ok_or(WireError::Malformed("not a date"))
+}
+
+fn minutes(t: NaiveTime) -> u64 {
+    u64::from(t.hour() * 60 + t.minute())
+}
+
+fn time_of(v: &[u8]) -> R<NaiveTime> {
+    let m = body::uint_max(v, 24 * 60 - 1, "time of day out of range")? as u32;
+    Ok(NaiveTime::from_hms_opt(m / 60, m % 60, 0).expect("in range"))
+}
+
+fn weekday_of(v: &[u8]) -> R<Weekday> {
+    let n = body::uint(v)?;
+    if !(1..=7).contains(&n) {
+        return malformed("weekday out of range");
+    }
+    Ok(Weekday::try_from((n - 1) as u8).expect("in range"))
+}
+
+fn put_times(w: &mut FieldWriter, key: u32, times: &[NaiveTime]) {
+    for t in times {
+        w.uint_always(key, minutes(*t));
+    }
+}
+
+fn put_days(w: &mut FieldWriter, key: u32, days: &[Weekday]) {
+    for d in days {
+        w.uint_always(key, u64::from(d.number_from_monday()));
+    }
+}
+
+/// A reminder plan's record body (docs/sync-protocol.md §8).
+pub fn reminder_body(r: &Reminder) -> Vec<u8> {
+    let mut w = FieldWriter::with_capacity(96);
+    let cat = ReminderCategory::ALL
+        .iter()
+        .position(|c| *c == r.category)
+        .map_or(0, |i| i as u64 + 1);
+    w.uint(1, cat);
+    if let Some(t) = &r.title {
+        w.str(2, t);
+    }
+    w.message(3, |s| match &r.schedule {
+        Schedule::Daily { times } => s.message(1, |m| put_times(m, 1, times)),
+        Schedule::Weekly { days, times } => s.message(2, |m| {
+            put_days(m, 1, days);
+            put_times(m, 2, times);
+        }),
+        Schedule::EveryNDays { n, times } => s.message(3, |m| {
+            m.uint(1, u64::from(*n));
+            put_times(m, 2, times);
+        }),
+        Schedule::MonthDay { day, times } => s.message(4, |m| {
+            m.uint(1, u64::from(*day));
+            put_times(m, 2, times);
+        }),
+        Schedule::Once { date, time } => s.message(5, |m| {
+            m.uint(1, date_num(*date));
+            m.uint_always(2, minutes(*time));
+        }),
+        Schedule::Window { from, to, days } => s.message(6, |m| {
+            m.uint_always(1, minutes(*from));
+            m.uint_always(2, minutes(*to));
+            put_days(m, 3, days);
+        }),
+        Schedule::AfterEvent { event, steps } => s.message(7, |m| {
+            m.str(1, event);
+            for st in steps {
+                m.message(2, |x| match st {
+                    Step::After { minutes } => x.uint_always(1, u64::from(*minutes)),
+                    Step::DayAt { day, time } => {
+                        x.uint_always(2, u64::from(*day));
+                        x.uint_always(3, minutes(*time));
+                    }
+                });
+            }
+        }),
+    });
+    if let ZonePolicy::Pinned(z) = &r.zone {
+        w.str(4, z);
+    }
+    w.uint(5, date_num(r.start));
+    if let Some(e) = r.end {
+        w.uint(6, date_num(e));
+    }
+    if let Some(c) = r.count {
+        w.uint_always(7, u64::from(c));
+    }
+    w.uint(
+        8,
+        match r.quiet {
+            QuietPolicy::Defer => 0,
+            QuietPolicy::Skip => 2,
+            QuietPolicy::Ignore => 3,
+        },
+    );
+    w.uint(9, u64::from(r.grace_minutes));
+    w.bool(10, r.show_title);
+    w.bool(11, !r.enabled);
+    w.uint(12, r.seed);
+    w.finish()
+}
+
+fn schedule_of(v: &[u8]) -> R<Schedule> {
+    let mut out = None;
+    for f in Fields::new(v) {
+        let (k, v) = f?;
+        let (mut times, mut days, mut n, mut date, mut t1, mut t2) =
+            (Vec::new(), Vec::new(), 0u64, None, None, None);
+        let (mut event, mut steps) = (String::new(), Vec::new());
+        for f in Fields::new(v) {
+            let (kk, vv) = f?;
+            match (k, kk) {
+                (1, 1) | (2..=4, 2) => times.push(time_of(vv)?),
+                (2, 1) | (6, 3) => days.push(weekday_of(vv)?),
+                (3 | 4, 1) => n = body::uint(vv)?,
+                (5, 1) => date = Some(date_of(vv)?),
+                (5 | 6, 2) => t2 = Some(time_of(vv)?),
+                (6, 1) => t1 = Some(time_of(vv)?),
+                (7, 1) => event = body::string(vv)?,
+                (7, 2) => {
+                    let (mut after, mut day, mut time) = (None, None, None);
+                    for f in Fields::new(vv) {
+                        let (sk, sv) = f?;
+                        match sk {
+                            1 => after = Some(body::uint_max(sv, u64::from(u32::MAX), "step")?),
+                            2 => day = Some(body::uint_max(sv, u64::from(u16::MAX), "step")?),
+                            3 => time = Some(time_of(sv)?),
+                            _ => {}
+                        }
+                    }
+                    steps.push(match (after, day, time) {
+                        (Some(m), None, None) => Step::After { minutes: m as u32 },
+                        (None, Some(d), Some(t)) => Step::DayAt {
+                            day: d as u16,
+                            time: t,
+                        },
+                        _ => return malformed("a step is neither after nor day-at"),
+                    });
+                }
+                _ => {}
+            }
+        }
+        let small = |n: u64, max: u64| -> R<u64> {
+            if n > max {
+                malformed("schedule number out of range")
+            } else {
+                Ok(n)
+            }
+        };
+        let got = match k {
+            1 => Schedule::Daily { times },
+            2 => Schedule::Weekly { days, times },
+            3 => Schedule::EveryNDays {
+                n: small(n, 365)? as u16,
+                times,
+            },
+            4 => Schedule::MonthDay {
+                day: small(n, 31)? as u8,
+                times,
+            },
+            5 => Schedule::Once {
+                date: date.ok_or(WireError::Malformed("a one-off without a date"))?,
+                time: t2.unwrap_or(NaiveTime::MIN),
+            },
+            6 => Schedule::Window {
+                from: t1.unwrap_or(NaiveTime::MIN),
+                to: t2.unwrap_or(NaiveTime::MIN),
+                days,
+            },
+            7 => Schedule::AfterEvent { event, steps },
+            _ => continue,
+        };
+        if out.replace(got).is_some() {
+            return malformed("two schedules");
+        }
+    }
+    out.ok_or(WireError::Malformed(
+        "a schedule this version does not know",
+    ))
+}
+
+/// Reads a reminder plan's record body and checks it as
+/// [`crate::Store::add_reminder`] would (except the pinned zone, which the
+/// device checks against its zone database).
+pub fn reminder_from(id: &str, revision: i64, b: &[u8]) -> crate::Result<Reminder> {
+    let bad = |_| crate::Error::invalid("reminder", "the record does not decode");
+    let mut seen = Seen::default();
+    let mut cat = 0u64;
+    let mut title = None;
+    let mut schedule = None;
+    let mut zone = ZonePolicy::FollowDevice;
+    let (mut start, mut end, mut count) = (None, None, None);
+    let (mut quiet, mut grace, mut show_title, mut paused, mut seed) =
+        (QuietPolicy::Defer, 0u32, false, false, 0u64);
+    for f in Fields::new(b) {
+        let (key, v) = f.map_err(bad)?;
+        seen.once(key).map_err(bad)?;
+        match key {
+            1 => cat = body::uint(v).map_err(bad)?,
+            2 => title = Some(body::string(v).map_err(bad)?),
+            3 => schedule = Some(schedule_of(v).map_err(bad)?),
+            4 => zone = ZonePolicy::Pinned(body::string(v).map_err(bad)?),
+            5 => start = Some(date_of(v).map_err(bad)?),
+            6 => end = Some(date_of(v).map_err(bad)?),
+            7 => {
+                count = Some(
+                    u32::try_from(body::uint(v).map_err(bad)?)
+                        .map_err(|_| crate::Error::invalid("count", "out of range"))?,
+                )
+            }
+            8 => {
+                quiet = match body::uint(v).map_err(bad)? {
+                    2 => QuietPolicy::Skip,
+                    3 => QuietPolicy::Ignore,
+                    _ => QuietPolicy::Defer,
+                }
+            }
+            9 => {
+                grace = u32::try_from(body::uint(v).map_err(bad)?)
+                    .map_err(|_| crate::Error::invalid("grace", "out of range"))?
+            }
+            10 => show_title = body::bool(v).map_err(bad)?,
+            11 => paused = body::bool(v).map_err(bad)?,
+            12 => seed = body::uint(v).map_err(bad)?,
+            _ => {}
+        }
+    }
+    let category = usize::try_from(cat)
+        .ok()
+        .and_then(|c| c.checked_sub(1))
+        .and_then(|c| ReminderCategory::ALL.get(c).copied())
+        .ok_or_else(|| crate::Error::invalid("reminder", "unknown category"))?;
+    let schedule = schedule.ok_or_else(|| crate::Error::invalid("reminder", "no schedule"))?;
+    let start = match (&schedule, start) {
+        (_, Some(s)) => s,
+        (Schedule::Once { date, .. }, None) => *date,
+        _ => return Err(crate::Error::invalid("reminder", "no start date")),
+    };
+    let new = NewReminder {
+        category,
+        title,
+        schedule,
+        zone,
+        start,
+        end,
+        count,
+        quiet,
+        grace_minutes: grace,
+        show_title,
+        enabled: !paused,
+    }
+    .checked()?;
+    Ok(Reminder {
+        id: id.to_owned(),
+        revision,
+        category: new.category,
+        title: new.title,
+        schedule: new.schedule,
+        zone: new.zone,
+        start: new.start,
+        end: new.end,
+        count: new.count,
+        quiet: new.quiet,
+        grace_minutes: new.grace_minutes,
+        show_title: new.show_title,
+        enabled: new.enabled,
+        seed,
+    })
+}
+
+// --- treatment sessions (kind 4) -------------------------------------------
+
+/// A treatment session's record body: 1 event kind, 2 when (ms), 3 zone.
+pub fn session_body(e: &ReminderEvent) -> Vec<u8> {
+    let mut w = FieldWriter::with_capacity(48);
+    w.str(1, &e.kind);
+    w.sint(2, e.at_ms);
+    w.str(3, &e.zone);
+    w.finish()
+}
+
+/// Reads a treatment session's record body (the zone is checked by the
+/// device against its zone database).
+pub fn session_from(id: &str, b: &[u8]) -> crate::Result<ReminderEvent> {
+    let bad = |_| crate::Error::invalid("session", "the record does not decode");
+    let mut seen = Seen::default();
+    let (mut k, mut at, mut zone) = (String::new(), 0i64, String::new());
+    for f in Fields::new(b) {
+        let (key, v) = f.map_err(bad)?;
+        seen.once(key).map_err(bad)?;
+        match key {
+            1 => k = body::string(v).map_err(bad)?,
+            2 => at = body::sint(v).map_err(bad)?,
+            3 => zone = body::string(v).map_err(bad)?,
+            _ => {}
+        }
+    }
+    if zone.is_empty() || zone.len() > 64 {
+        return Err(crate::Error::invalid("session", "without a zone"));
+    }
+    Ok(ReminderEvent {
+        id: id.to_owned(),
+        kind: crate::reminders::check_event_kind(&k)?,
+        at_ms: crate::bounds::ms("at", at)?,
+        zone,
+    })
+}
+
+// --- the safety plan (kind 7) ----------------------------------------------
+
+/// The safety plan's record body: one field per part (1-7), each a message
+/// of repeated items (field 1, strings).
+pub fn safety_plan_body(p: &SafetyPlan) -> Vec<u8> {
+    let mut w = FieldWriter::with_capacity(256);
+    for (i, part) in p.parts().iter().enumerate() {
+        if !part.is_empty() {
+            w.message(i as u32 + 1, |m| {
+                for item in *part {
+                    m.bytes_always(1, item.as_bytes());
+                }
+            });
+        }
+    }
+    w.finish()
+}
+
+/// Reads the safety plan's record body and checks it as
+/// [`crate::Store::set_safety_plan`] would.
+pub fn safety_plan_from(b: &[u8]) -> crate::Result<SafetyPlan> {
+    let bad = |_| crate::Error::invalid("safety plan", "the record does not decode");
+    let mut seen = Seen::default();
+    let mut parts: [Vec<String>; 7] = Default::default();
+    for f in Fields::new(b) {
+        let (key, v) = f.map_err(bad)?;
+        seen.once(key).map_err(bad)?;
+        let Some(part) = (key as usize).checked_sub(1).and_then(|i| parts.get_mut(i)) else {
+            continue;
+        };
+        for f in Fields::new(v) {
+            let (k, v) = f.map_err(bad)?;
+            if k == 1 {
+                part.push(body::string(v).map_err(bad)?);
+            }
+        }
+    }
+    SafetyPlan::from_parts(parts).checked()
+}
