@@ -481,7 +481,7 @@ pub enum ChangeTable {
     Events,
     /// What happened to reminder occurrences.
     ReminderReports,
-    /// Settings (quiet hours).
+    /// Settings (quiet hours, the safety plan).
     Settings,
     /// Every record (a re-key re-sealed them all).
     All,

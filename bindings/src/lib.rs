@@ -17,6 +17,7 @@ use cairn_core as core;
 
 uniffi::setup_scaffolding!();
 
+mod clinical;
 mod error;
 mod journal;
 mod pool;

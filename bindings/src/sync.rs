@@ -273,10 +273,12 @@ impl Journal {
     }
 }
 
-/// Pulled changes touch entries: listeners hear of it (ids unknown here).
+/// Pulled changes may touch entries, trackers, reminder plans, sessions and
+/// the safety plan: listeners hear `All` (ids unknown here), so that an app
+/// reloads what it shows and plans its reminders again.
 fn pulled(o: &SyncOutcome) -> Option<JournalChange> {
     (o.pulled > 0).then(|| JournalChange {
-        table: ChangeTable::Entries,
+        table: ChangeTable::All,
         ids: Vec::new(),
         deleted: false,
     })

@@ -1031,6 +1031,21 @@ public func FfiConverterTypeClinicSync_lower(_ value: ClinicSync) -> UInt64 {
 public protocol JournalProtocol: AnyObject, Sendable {
     
     /**
+     * The safety plan (empty if none was written here or received from
+     * the clinic).
+     */
+    func safetyPlan() async throws  -> SafetyPlan
+    
+    /**
+     * Replaces the safety plan: items are trimmed and empty ones dropped.
+     * Raises `InvalidInput` for an item over 500 characters (or holding a
+     * control character) or a part over 20 items. Through sync, a part the
+     * clinic changed meanwhile keeps the clinic's version unless this call
+     * changed that part too.
+     */
+    func setSafetyPlan(plan: SafetyPlan) async throws  -> SafetyPlan
+    
+    /**
      * Defines a custom tracker.
      */
     func addTracker(tracker: NewTracker) async throws  -> Tracker
@@ -1248,6 +1263,49 @@ public static func openOrCreate(path: String, key: Data, zones: ZoneDatabase? = 
 }
     
 
+    
+    /**
+     * The safety plan (empty if none was written here or received from
+     * the clinic).
+     */
+open func safetyPlan()async throws  -> SafetyPlan  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_safety_plan(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSafetyPlan_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * Replaces the safety plan: items are trimmed and empty ones dropped.
+     * Raises `InvalidInput` for an item over 500 characters (or holding a
+     * control character) or a part over 20 items. Through sync, a part the
+     * clinic changed meanwhile keeps the clinic's version unless this call
+     * changed that part too.
+     */
+open func setSafetyPlan(plan: SafetyPlan)async throws  -> SafetyPlan  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_set_safety_plan(
+                        self.uniffiCloneHandle(),FfiConverterTypeSafetyPlan_lower(plan)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSafetyPlan_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
     
     /**
      * Defines a custom tracker.
@@ -4580,6 +4638,127 @@ public func FfiConverterTypeReminderPlan_lower(_ value: ReminderPlan) -> RustBuf
 
 
 /**
+ * A safety plan. Each part is a list of short items in the patient's
+ * order (at most 20 items of 500 characters a part); an empty plan has
+ * nothing in any part.
+ */
+public struct SafetyPlan: Equatable, Hashable {
+    /**
+     * 1. Warning signs that a crisis may be developing.
+     */
+    public let warningSigns: [String]
+    /**
+     * 2. Internal coping strategies: things to do alone.
+     */
+    public let copingStrategies: [String]
+    /**
+     * 3. People and social settings that provide distraction.
+     */
+    public let distractions: [String]
+    /**
+     * 4. People to ask for help.
+     */
+    public let peopleToAsk: [String]
+    /**
+     * 5. Professionals and agencies to contact in a crisis.
+     */
+    public let professionals: [String]
+    /**
+     * 6. Making the environment safe.
+     */
+    public let safeEnvironment: [String]
+    /**
+     * Reasons for living.
+     */
+    public let reasonsForLiving: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * 1. Warning signs that a crisis may be developing.
+         */warningSigns: [String], 
+        /**
+         * 2. Internal coping strategies: things to do alone.
+         */copingStrategies: [String], 
+        /**
+         * 3. People and social settings that provide distraction.
+         */distractions: [String], 
+        /**
+         * 4. People to ask for help.
+         */peopleToAsk: [String], 
+        /**
+         * 5. Professionals and agencies to contact in a crisis.
+         */professionals: [String], 
+        /**
+         * 6. Making the environment safe.
+         */safeEnvironment: [String], 
+        /**
+         * Reasons for living.
+         */reasonsForLiving: [String]) {
+        self.warningSigns = warningSigns
+        self.copingStrategies = copingStrategies
+        self.distractions = distractions
+        self.peopleToAsk = peopleToAsk
+        self.professionals = professionals
+        self.safeEnvironment = safeEnvironment
+        self.reasonsForLiving = reasonsForLiving
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SafetyPlan: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSafetyPlan: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SafetyPlan {
+        return
+            try SafetyPlan(
+                warningSigns: FfiConverterSequenceString.read(from: &buf), 
+                copingStrategies: FfiConverterSequenceString.read(from: &buf), 
+                distractions: FfiConverterSequenceString.read(from: &buf), 
+                peopleToAsk: FfiConverterSequenceString.read(from: &buf), 
+                professionals: FfiConverterSequenceString.read(from: &buf), 
+                safeEnvironment: FfiConverterSequenceString.read(from: &buf), 
+                reasonsForLiving: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SafetyPlan, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.warningSigns, into: &buf)
+        FfiConverterSequenceString.write(value.copingStrategies, into: &buf)
+        FfiConverterSequenceString.write(value.distractions, into: &buf)
+        FfiConverterSequenceString.write(value.peopleToAsk, into: &buf)
+        FfiConverterSequenceString.write(value.professionals, into: &buf)
+        FfiConverterSequenceString.write(value.safeEnvironment, into: &buf)
+        FfiConverterSequenceString.write(value.reasonsForLiving, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSafetyPlan_lift(_ buf: RustBuffer) throws -> SafetyPlan {
+    return try FfiConverterTypeSafetyPlan.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSafetyPlan_lower(_ value: SafetyPlan) -> RustBuffer {
+    return FfiConverterTypeSafetyPlan.lower(value)
+}
+
+
+/**
  * One category in the sharing manifest.
  */
 public struct SharingItem: Equatable, Hashable {
@@ -6020,7 +6199,7 @@ public enum ChangeTable: Equatable, Hashable {
      */
     case reminderReports
     /**
-     * Settings (quiet hours).
+     * Settings (quiet hours, the safety plan).
      */
     case settings
     /**
@@ -6852,6 +7031,14 @@ public enum SharingCategory: Equatable, Hashable {
      * Reminders and what happened to them.
      */
     case reminders
+    /**
+     * Treatment sessions (infusions, therapy sessions).
+     */
+    case treatment
+    /**
+     * The safety plan.
+     */
+    case safetyPlan
 
 
 
@@ -6887,6 +7074,10 @@ public struct FfiConverterTypeSharingCategory: FfiConverterRustBuffer {
         
         case 7: return .reminders
         
+        case 8: return .treatment
+        
+        case 9: return .safetyPlan
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -6921,6 +7112,14 @@ public struct FfiConverterTypeSharingCategory: FfiConverterRustBuffer {
         
         case .reminders:
             writeInt(&buf, Int32(7))
+        
+        
+        case .treatment:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .safetyPlan:
+            writeInt(&buf, Int32(9))
         
         }
     }
@@ -8899,6 +9098,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_func_check_enrollment_code() != 5635) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_safety_plan() != 63296) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_set_safety_plan() != 28443) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_journal_add_tracker() != 11732) {

@@ -292,6 +292,16 @@ uint64_t uniffi_cairn_ffi_fn_constructor_journal_open(RustBuffer path, RustBuffe
 uint64_t uniffi_cairn_ffi_fn_constructor_journal_open_or_create(RustBuffer path, RustBuffer key, RustBuffer zones
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SAFETY_PLAN
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SAFETY_PLAN
+uint64_t uniffi_cairn_ffi_fn_method_journal_safety_plan(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SET_SAFETY_PLAN
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SET_SAFETY_PLAN
+uint64_t uniffi_cairn_ffi_fn_method_journal_set_safety_plan(uint64_t ptr, RustBuffer plan
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_ADD_TRACKER
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_ADD_TRACKER
 uint64_t uniffi_cairn_ffi_fn_method_journal_add_tracker(uint64_t ptr, RustBuffer tracker
@@ -981,6 +991,18 @@ uint16_t uniffi_cairn_ffi_checksum_func_notification_id_prefix(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_CHECK_ENROLLMENT_CODE
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_CHECK_ENROLLMENT_CODE
 uint16_t uniffi_cairn_ffi_checksum_func_check_enrollment_code(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SAFETY_PLAN
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SAFETY_PLAN
+uint16_t uniffi_cairn_ffi_checksum_method_journal_safety_plan(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SET_SAFETY_PLAN
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SET_SAFETY_PLAN
+uint16_t uniffi_cairn_ffi_checksum_method_journal_set_safety_plan(void
     
 );
 #endif

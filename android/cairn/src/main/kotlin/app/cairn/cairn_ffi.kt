@@ -732,6 +732,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_cairn_ffi_checksum_func_check_enrollment_code(
     ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_safety_plan(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_set_safety_plan(
+    ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_add_tracker(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_close(
@@ -878,6 +882,10 @@ internal object UniffiLib {
     external fun uniffi_cairn_ffi_fn_constructor_journal_open(`path`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`zones`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_cairn_ffi_fn_constructor_journal_open_or_create(`path`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`zones`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_safety_plan(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_set_safety_plan(`ptr`: Long,`plan`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_add_tracker(`ptr`: Long,`tracker`: RustBuffer.ByValue,
     ): Long
@@ -1172,6 +1180,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_func_check_enrollment_code() and 0xFFFF) != 5635) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_safety_plan() and 0xFFFF) != 63296) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_set_safety_plan() and 0xFFFF) != 28443) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_add_tracker() and 0xFFFF) != 11732) {
@@ -2462,6 +2476,21 @@ public object FfiConverterTypeClinicSync: FfiConverter<ClinicSync, Long> {
 public interface JournalInterface {
     
     /**
+     * The safety plan (empty if none was written here or received from
+     * the clinic).
+     */
+    suspend fun `safetyPlan`(): SafetyPlan
+    
+    /**
+     * Replaces the safety plan: items are trimmed and empty ones dropped.
+     * Raises `InvalidInput` for an item over 500 characters (or holding a
+     * control character) or a part over 20 items. Through sync, a part the
+     * clinic changed meanwhile keeps the clinic's version unless this call
+     * changed that part too.
+     */
+    suspend fun `setSafetyPlan`(`plan`: SafetyPlan): SafetyPlan
+    
+    /**
      * Defines a custom tracker.
      */
     suspend fun `addTracker`(`tracker`: NewTracker): Tracker
@@ -2672,6 +2701,60 @@ open class Journal: Disposable, AutoCloseable, JournalInterface
         return uniffiRustCall() { status ->
             UniffiLib.uniffi_cairn_ffi_fn_clone_journal(handle, status)
         }
+    }
+
+    
+    /**
+     * The safety plan (empty if none was written here or received from
+     * the clinic).
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `safetyPlan`() : SafetyPlan {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_safety_plan(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSafetyPlan.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Replaces the safety plan: items are trimmed and empty ones dropped.
+     * Raises `InvalidInput` for an item over 500 characters (or holding a
+     * control character) or a part over 20 items. Through sync, a part the
+     * clinic changed meanwhile keeps the clinic's version unless this call
+     * changed that part too.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setSafetyPlan`(`plan`: SafetyPlan) : SafetyPlan {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_set_safety_plan(
+                uniffiHandle,
+                
+        FfiConverterTypeSafetyPlan.lower(`plan`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSafetyPlan.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
     }
 
     
@@ -6099,6 +6182,95 @@ public object FfiConverterTypeReminderPlan: FfiConverterRustBuffer<ReminderPlan>
 
 
 /**
+ * A safety plan. Each part is a list of short items in the patient's
+ * order (at most 20 items of 500 characters a part); an empty plan has
+ * nothing in any part.
+ */
+data class SafetyPlan (
+    /**
+     * 1. Warning signs that a crisis may be developing.
+     */
+    val `warningSigns`: List<kotlin.String>
+    , 
+    /**
+     * 2. Internal coping strategies: things to do alone.
+     */
+    val `copingStrategies`: List<kotlin.String>
+    , 
+    /**
+     * 3. People and social settings that provide distraction.
+     */
+    val `distractions`: List<kotlin.String>
+    , 
+    /**
+     * 4. People to ask for help.
+     */
+    val `peopleToAsk`: List<kotlin.String>
+    , 
+    /**
+     * 5. Professionals and agencies to contact in a crisis.
+     */
+    val `professionals`: List<kotlin.String>
+    , 
+    /**
+     * 6. Making the environment safe.
+     */
+    val `safeEnvironment`: List<kotlin.String>
+    , 
+    /**
+     * Reasons for living.
+     */
+    val `reasonsForLiving`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSafetyPlan: FfiConverterRustBuffer<SafetyPlan> {
+    override fun read(buf: ByteBuffer): SafetyPlan {
+        return SafetyPlan(
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SafetyPlan) = (
+            FfiConverterSequenceString.allocationSize(value.`warningSigns`) +
+            FfiConverterSequenceString.allocationSize(value.`copingStrategies`) +
+            FfiConverterSequenceString.allocationSize(value.`distractions`) +
+            FfiConverterSequenceString.allocationSize(value.`peopleToAsk`) +
+            FfiConverterSequenceString.allocationSize(value.`professionals`) +
+            FfiConverterSequenceString.allocationSize(value.`safeEnvironment`) +
+            FfiConverterSequenceString.allocationSize(value.`reasonsForLiving`)
+    )
+
+    override fun write(value: SafetyPlan, buf: ByteBuffer) {
+            FfiConverterSequenceString.write(value.`warningSigns`, buf)
+            FfiConverterSequenceString.write(value.`copingStrategies`, buf)
+            FfiConverterSequenceString.write(value.`distractions`, buf)
+            FfiConverterSequenceString.write(value.`peopleToAsk`, buf)
+            FfiConverterSequenceString.write(value.`professionals`, buf)
+            FfiConverterSequenceString.write(value.`safeEnvironment`, buf)
+            FfiConverterSequenceString.write(value.`reasonsForLiving`, buf)
+    }
+}
+
+
+
+/**
  * One category in the sharing manifest.
  */
 data class SharingItem (
@@ -7521,7 +7693,7 @@ enum class ChangeTable {
      */
     REMINDER_REPORTS,
     /**
-     * Settings (quiet hours).
+     * Settings (quiet hours, the safety plan).
      */
     SETTINGS,
     /**
@@ -8307,7 +8479,15 @@ enum class SharingCategory {
     /**
      * Reminders and what happened to them.
      */
-    REMINDERS;
+    REMINDERS,
+    /**
+     * Treatment sessions (infusions, therapy sessions).
+     */
+    TREATMENT,
+    /**
+     * The safety plan.
+     */
+    SAFETY_PLAN;
 
     
 
