@@ -507,6 +507,7 @@ pub fn sync_frame(data: &[u8]) -> bool {
 /// each value accepted encodes stably.
 pub fn sync_body(data: &[u8]) -> bool {
     use crate::sync::body::FieldWriter;
+    use crate::sync::lww;
     use crate::sync::messages::*;
     let change = |d: &[u8]| Change::decode(d).ok();
     let enc_change = |c: &Change| {
@@ -531,6 +532,30 @@ pub fn sync_body(data: &[u8]) -> bool {
         stable(EntryBody::decode(data).ok(), EntryBody::encode, |d| {
             EntryBody::decode(d).ok()
         }),
+        // Records merged by field: the change body, the cells kept at rest,
+        // and each kind's record body.
+        stable(lww::LwwBody::decode(data).ok(), lww::LwwBody::encode, |d| {
+            lww::LwwBody::decode(d).ok()
+        }),
+        stable(lww::Cells::decode(data).ok(), lww::Cells::encode, |d| {
+            lww::Cells::decode(d).ok()
+        }),
+        stable(lww::tracker_from(ID, data).ok(), lww::tracker_body, |d| {
+            lww::tracker_from(ID, d).ok()
+        }),
+        stable(
+            lww::reminder_from(ID, 1, data).ok(),
+            lww::reminder_body,
+            |d| lww::reminder_from(ID, 1, d).ok(),
+        ),
+        stable(lww::session_from(ID, data).ok(), lww::session_body, |d| {
+            lww::session_from(ID, d).ok()
+        }),
+        stable(
+            lww::safety_plan_from(data).ok(),
+            lww::safety_plan_body,
+            |d| lww::safety_plan_from(d).ok(),
+        ),
     ];
     results.iter().any(|r| *r)
 }

@@ -1033,7 +1033,19 @@ fn the_committed_v3_fixture_upgrades_to_v4_and_reads() {
     let status = s.sync_status().unwrap();
     assert_eq!(status.enrollment, Enrollment::Pending);
     assert_eq!(status.server_url, "https://clinic.example");
-    assert_eq!(status.pending, entries as u64);
+    // Every entry, and every live custom tracker, reminder plan and
+    // session (merged by field at the clinic).
+    let records = count(
+        &conn,
+        "SELECT (SELECT count(*) FROM trackers WHERE deleted = 0)
+              + (SELECT count(*) FROM reminders WHERE deleted = 0)
+              + (SELECT count(*) FROM reminder_events WHERE deleted = 0)",
+    );
+    assert!(
+        records > 0,
+        "the fixture has a tracker, a reminder and a session"
+    );
+    assert_eq!(status.pending, (entries + records) as u64);
     assert_eq!(
         count(
             &conn,
@@ -1046,7 +1058,10 @@ fn the_committed_v3_fixture_upgrades_to_v4_and_reads() {
     let first = all.entries[0].id.clone();
     s.delete_entry(&first).unwrap();
     assert!(matches!(s.entry(&first), Err(Error::NotFound { .. })));
-    assert_eq!(s.sync_status().unwrap().pending, entries as u64 + 1);
+    assert_eq!(
+        s.sync_status().unwrap().pending,
+        (entries + records) as u64 + 1
+    );
     let o = &plan.notifications[0];
     s.report_reminder(
         &o.occurrence,

@@ -620,8 +620,8 @@ pub fn reminder_body(r: &Reminder) -> Vec<u8> {
         8,
         match r.quiet {
             QuietPolicy::Defer => 0,
-            QuietPolicy::Skip => 2,
-            QuietPolicy::Ignore => 3,
+            QuietPolicy::Skip => 1,
+            QuietPolicy::Ignore => 2,
         },
     );
     w.uint(9, u64::from(r.grace_minutes));
@@ -741,8 +741,8 @@ pub fn reminder_from(id: &str, revision: i64, b: &[u8]) -> crate::Result<Reminde
             }
             8 => {
                 quiet = match body::uint(v).map_err(bad)? {
-                    2 => QuietPolicy::Skip,
-                    3 => QuietPolicy::Ignore,
+                    1 => QuietPolicy::Skip,
+                    2 => QuietPolicy::Ignore,
                     _ => QuietPolicy::Defer,
                 }
             }
@@ -875,4 +875,281 @@ pub fn safety_plan_from(b: &[u8]) -> crate::Result<SafetyPlan> {
         }
     }
     SafetyPlan::from_parts(parts).checked()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reminders::Category as C;
+
+    fn t(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    fn rule(schedule: Schedule) -> Reminder {
+        Reminder {
+            id: "ab".repeat(16),
+            revision: 1,
+            category: C::PostSession,
+            title: Some("Water".into()),
+            schedule,
+            zone: ZonePolicy::Pinned("Europe/Paris".into()),
+            start: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+            end: Some(NaiveDate::from_ymd_opt(2027, 1, 31).unwrap()),
+            count: Some(9),
+            quiet: QuietPolicy::Ignore,
+            grace_minutes: 0,
+            show_title: true,
+            enabled: false,
+            seed: 42,
+        }
+    }
+
+    #[test]
+    fn every_record_body_reads_back_as_written() {
+        let id = "ab".repeat(16);
+        for schedule in [
+            Schedule::Daily {
+                times: vec![t(0, 0), t(21, 30)],
+            },
+            Schedule::Weekly {
+                days: vec![Weekday::Mon, Weekday::Sun],
+                times: vec![t(8, 0)],
+            },
+            Schedule::EveryNDays {
+                n: 3,
+                times: vec![t(9, 15)],
+            },
+            Schedule::MonthDay {
+                day: 31,
+                times: vec![t(12, 0)],
+            },
+            Schedule::Window {
+                from: t(0, 0),
+                to: t(23, 59),
+                days: vec![],
+            },
+            Schedule::AfterEvent {
+                event: "infusion".into(),
+                steps: vec![
+                    Step::After { minutes: 0 },
+                    Step::DayAt {
+                        day: 0,
+                        time: t(0, 0),
+                    },
+                ],
+            },
+        ] {
+            let r = rule(schedule);
+            assert_eq!(reminder_from(&id, 1, &reminder_body(&r)).unwrap(), r);
+        }
+        let once = Reminder {
+            start: NaiveDate::from_ymd_opt(2027, 3, 4).unwrap(),
+            end: None,
+            count: None,
+            quiet: QuietPolicy::Defer,
+            grace_minutes: 60,
+            enabled: true,
+            ..rule(Schedule::Once {
+                date: NaiveDate::from_ymd_opt(2027, 3, 4).unwrap(),
+                time: t(0, 0),
+            })
+        };
+        assert_eq!(reminder_from(&id, 1, &reminder_body(&once)).unwrap(), once);
+
+        for kind in [
+            TrackerKind::Scale {
+                min: -5.0,
+                max: 5.0,
+                step: 0.5,
+                min_label: "low".into(),
+                max_label: String::new(),
+            },
+            TrackerKind::YesNo,
+            TrackerKind::Duration { max_minutes: 90 },
+            TrackerKind::Count,
+            TrackerKind::Text,
+        ] {
+            let tr = Tracker {
+                id: id.clone(),
+                name: "Focus".into(),
+                kind,
+                builtin: false,
+            };
+            assert_eq!(tracker_from(&id, &tracker_body(&tr)).unwrap(), tr);
+        }
+        let e = ReminderEvent {
+            id: id.clone(),
+            kind: "infusion".into(),
+            at_ms: 1_764_000_000_000,
+            zone: "America/New_York".into(),
+        };
+        assert_eq!(session_from(&id, &session_body(&e)).unwrap(), e);
+        let p = SafetyPlan {
+            warning_signs: vec!["a".into(), "b".into()],
+            reasons_for_living: vec!["c".into()],
+            ..SafetyPlan::default()
+        };
+        assert_eq!(safety_plan_from(&safety_plan_body(&p)).unwrap(), p);
+    }
+
+    #[test]
+    fn out_of_range_records_are_refused() {
+        let id = "ab".repeat(16);
+        let mut bad = rule(Schedule::Daily { times: vec![] });
+        assert!(reminder_from(&id, 1, &reminder_body(&bad)).is_err());
+        bad.schedule = Schedule::Daily {
+            times: vec![t(8, 0)],
+        };
+        bad.end = Some(NaiveDate::from_ymd_opt(2020, 1, 1).unwrap());
+        assert!(reminder_from(&id, 1, &reminder_body(&bad)).is_err());
+        let tr = Tracker {
+            id: id.clone(),
+            name: " ".into(),
+            kind: TrackerKind::Count,
+            builtin: false,
+        };
+        assert!(tracker_from(&id, &tracker_body(&tr)).is_err());
+        let sleep = Tracker {
+            name: "Sleep 2".into(),
+            kind: TrackerKind::Sleep,
+            ..tr
+        };
+        assert!(tracker_from(&id, &tracker_body(&sleep)).is_err());
+        let long = SafetyPlan {
+            people_to_ask: vec!["x".repeat(501)],
+            ..SafetyPlan::default()
+        };
+        assert!(safety_plan_from(&safety_plan_body(&long)).is_err());
+    }
+
+    fn change(author: u8, hlc: u64, record: Option<&SafetyPlan>, base: &Cells) -> Change {
+        let (op, body) = base
+            .diff(record.map(safety_plan_body).as_deref())
+            .unwrap()
+            .expect("a change");
+        Change {
+            change_id: [author ^ hlc as u8; 16],
+            seq: hlc,
+            hlc,
+            kind: kind::SAFETY_PLAN,
+            record_id: RecordId::Text(SAFETY_PLAN_ID.into()),
+            op,
+            vv: vec![([author; 16], hlc)],
+            body: (op == Op::Put).then(|| body.encode()),
+            category: category(kind::SAFETY_PLAN),
+            author: [author; 16],
+            incarnation: 0,
+        }
+    }
+
+    fn apply(cells: &mut Cells, c: &Change) {
+        cells.merge(&Cells::of_change(c).unwrap());
+    }
+
+    #[test]
+    fn concurrent_edits_of_different_fields_both_hold_in_any_order() {
+        let base = SafetyPlan {
+            warning_signs: vec!["w".into()],
+            coping_strategies: vec!["c".into()],
+            ..SafetyPlan::default()
+        };
+        let c0 = change(1, 10, Some(&base), &Cells::default());
+        let mut start = Cells::default();
+        apply(&mut start, &c0);
+        let mut a = base.clone();
+        a.warning_signs.push("w2".into());
+        let mut b = base.clone();
+        b.coping_strategies.clear();
+        b.people_to_ask = vec!["p".into()];
+        let ca = change(2, 20, Some(&a), &start);
+        let cb = change(3, 15, Some(&b), &start);
+        assert_eq!(
+            LwwBody::decode(ca.body.as_ref().unwrap()).unwrap().changed,
+            [1]
+        );
+        assert_eq!(
+            LwwBody::decode(cb.body.as_ref().unwrap()).unwrap().changed,
+            [2, 4]
+        );
+        let delete = change(4, 12, None, &start);
+        let orders = [
+            [&c0, &ca, &cb, &delete],
+            [&cb, &delete, &ca, &c0],
+            [&delete, &ca, &c0, &cb],
+            [&ca, &cb, &ca, &c0],
+        ];
+        let mut results = Vec::new();
+        for order in orders {
+            let mut cells = Cells::default();
+            for c in order {
+                apply(&mut cells, c);
+            }
+            apply(&mut cells, &delete);
+            results.push(cells);
+        }
+        for r in &results {
+            assert_eq!(r, &results[0]);
+        }
+        // The edits after the delete (by HLC) keep the record.
+        assert!(!results[0].removed());
+        let merged = safety_plan_from(&results[0].record_body()).unwrap();
+        assert_eq!(merged.warning_signs, ["w", "w2"]);
+        assert!(merged.coping_strategies.is_empty());
+        assert_eq!(merged.people_to_ask, ["p"]);
+        // A delete later than every edit removes it.
+        let mut cells = results[0].clone();
+        let late = change(4, 30, None, &cells);
+        apply(&mut cells, &late);
+        assert!(cells.removed());
+        assert!(
+            cells.diff(None).unwrap().is_none(),
+            "deleting twice changes nothing"
+        );
+        // Nothing changed: no change to send.
+        assert!(
+            results[0]
+                .diff(Some(&results[0].record_body()))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_restamp_reaches_the_cells_of_its_change() {
+        let p = SafetyPlan {
+            warning_signs: vec!["w".into()],
+            ..SafetyPlan::default()
+        };
+        let c = change(1, 1 << 40, Some(&p), &Cells::default());
+        let mut cells = Cells::default();
+        apply(&mut cells, &c);
+        assert!(cells.relabel(&c.change_id, Some(5), None));
+        assert!(cells.0.iter().all(|x| x.hlc == 5));
+        assert!(!cells.relabel(&[9; 16], Some(6), None));
+    }
+
+    #[test]
+    fn malformed_change_bodies_are_refused() {
+        // Changed keys out of order, zero, or over 63.
+        for changed in [vec![2, 1], vec![0], vec![64]] {
+            let mut w = FieldWriter::default();
+            w.bytes_always(1, &[]);
+            for k in changed {
+                w.uint_always(2, k);
+            }
+            assert!(LwwBody::decode(&w.finish()).is_err());
+        }
+        // A record field twice.
+        let mut w = FieldWriter::default();
+        w.bytes_always(1, &[8, 0, 8, 0]);
+        assert!(LwwBody::decode(&w.finish()).is_err());
+        // The safety plan's id only with its kind, and random ids elsewhere.
+        assert!(!id_fits(
+            kind::TRACKER,
+            &RecordId::Text(SAFETY_PLAN_ID.into())
+        ));
+        assert!(!id_fits(kind::SAFETY_PLAN, &RecordId::Bytes([1; 16])));
+        assert!(!id_fits(kind::SAFETY_PLAN, &RecordId::Text("other".into())));
+    }
 }
