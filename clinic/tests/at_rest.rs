@@ -165,10 +165,11 @@ fn a_sealed_value_moved_to_another_row_does_not_open() {
     let conn = rusqlite::Connection::open(clinic.dir.path().join("clinic.sqlite")).unwrap();
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .unwrap();
-    // Swap the two records' states.
+    // Swap the two records' states (each a reference to its one change).
     conn.execute_batch(
-        "UPDATE records SET sealed_state = (SELECT sealed_state FROM records r2
-                                              WHERE r2.record_id <> records.record_id)",
+        "UPDATE records SET (sealed_state, tip_position) =
+             (SELECT sealed_state, tip_position FROM records r2
+              WHERE r2.record_id <> records.record_id)",
     )
     .unwrap();
     let err = cairn_clinic::admin::entries(clinic.server.storage(), "Ann")

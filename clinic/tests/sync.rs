@@ -53,6 +53,7 @@ on_both_backends!(
     key_rotation_keeps_opening_requests_sealed_to_the_old_key,
     text_record_ids_are_per_patient,
     two_servers_on_one_database_apply_each_change_once,
+    change_ids_held_before_leave_no_gap_in_the_feed,
 );
 
 fn device_last_applied(clinic: &Clinic, d: &TestDevice) -> u64 {
@@ -723,4 +724,73 @@ fn two_servers_on_one_database_apply_each_change_once(clinic: Clinic) {
         20u64.to_be_bytes(),
         "feed positions 1 to 20, no gaps"
     );
+}
+
+fn change_ids_held_before_leave_no_gap_in_the_feed(clinic: Clinic) {
+    let mut a = enrolled(&clinic, "Ann", T0);
+    let first = a.entry(random(), "mood", mood(4.0), None);
+    a.exchange(
+        &clinic,
+        a.push_request(1, 1, std::slice::from_ref(&first), T0),
+        T0,
+    )
+    .ok();
+    let mut bob = enrolled(&clinic, "Bob", T0);
+    let bobs = bob.entry(random(), "mood", mood(4.0), None);
+    bob.exchange(
+        &clinic,
+        bob.push_request(1, 1, std::slice::from_ref(&bobs), T0),
+        T0,
+    )
+    .ok();
+    // New changes around ones whose ids are held: the first change under
+    // a new seq (a duplicate), Bob's change id (another device's), and a
+    // change sent twice in the batch.
+    let n1 = a.entry(random(), "mood", mood(1.0), None);
+    let mut moved = first.clone();
+    moved.seq = a.next_seq;
+    a.next_seq += 1;
+    let mut stolen = a.entry(random(), "mood", mood(2.0), None);
+    stolen.change_id = bobs.change_id;
+    let n2 = a.entry(random(), "mood", mood(3.0), None);
+    let mut twice = n2.clone();
+    twice.seq = a.next_seq;
+    a.next_seq += 1;
+    let n3 = a.entry(random(), "anxiety", mood(2.0), None);
+    let batch = [
+        n1.clone(),
+        moved,
+        stolen.clone(),
+        n2.clone(),
+        twice,
+        n3.clone(),
+    ];
+    let ok = a
+        .exchange(&clinic, a.push_request(2, 7, &batch, T0), T0)
+        .ok();
+    assert_eq!(ok.last_applied, 7);
+    let got: Vec<(u64, u64)> = ok.rejected.iter().map(|r| (r.seq, r.code)).collect();
+    assert_eq!(got, [(stolen.seq, REASON_MALFORMED)]);
+    assert!(ok.restamped.is_empty());
+    assert_eq!(clinic.entries("Ann").len(), 4);
+    assert_eq!(clinic.entries("Bob").len(), 1);
+    // A second device reads the feed from the first position: each stored
+    // change once, at consecutive positions, the running hash unbroken.
+    let mut c = enrolled(&clinic, "Ann", T0);
+    let ok = c.exchange(&clinic, c.push_request(1, 0, &[], T0), T0).ok();
+    let ids: Vec<_> = ok.changes.iter().map(|c| c.change_id).collect();
+    let want = [first.change_id, n1.change_id, n2.change_id, n3.change_id];
+    assert_eq!(ids, want);
+    let mut hash = Vec::new();
+    for id in &want {
+        hash = cairn_clinic::ingest::feed_hash(&hash, id).to_vec();
+    }
+    assert_eq!(ok.cursor[..8], 4u64.to_be_bytes());
+    assert_eq!(ok.cursor[8..], hash[..]);
+    // The whole batch again (a lost reply): nothing new, the same rejection.
+    let ok = a
+        .exchange(&clinic, a.push_request(2, 7, &batch, T0), T0)
+        .ok();
+    assert_eq!(ok.rejected.len(), 1);
+    assert_eq!(clinic.entries("Ann").len(), 4);
 }

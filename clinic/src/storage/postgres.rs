@@ -43,10 +43,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
 
-use cairn_core::sync::body::FieldWriter;
 use cairn_core::sync::hlc::Hlc;
-use cairn_core::sync::merge::Applied;
-use cairn_core::sync::messages::{Change, Held, Id16, RecordId, Rejected};
+use cairn_core::sync::messages::{Change, Held, Id16};
 use postgres::error::SqlState;
 use postgres::{Client, Config, IsolationLevel, NoTls, Transaction};
 use zeroize::Zeroizing;
@@ -55,8 +53,13 @@ use super::{
     ClinicAuthor, Device, DeviceInfo, EnrollOutcome, EnrollTx, NewEnrollment, PatientRecords,
     PushOutcome, PushTx, RecordState, RequestRef, RevokeOutcome, Rotated, Storage, WithdrawOutcome,
 };
+use super::{
+    Feed, Known, TipsRow, arr32, encode_categories, i, id16, key_place, merge_batch, open_change,
+    owned_keys, plan_batch, random_key_id, read_tips, seal_change, sent_again, tips_row, touched,
+    u,
+};
 use crate::Error;
-use crate::ingest::{self, Candidate, Pull};
+use crate::ingest::{self, Pull};
 use crate::keys::{self, GRACE_MS, HPKE_VALIDITY_MS, HpkeKey, KeySet};
 use crate::seal::{Place, Sealer, StorageKey};
 
@@ -80,25 +83,6 @@ const LOCK_TIMEOUT: &str = "10s";
 const STATEMENT_TIMEOUT: &str = "30s";
 /// How long connecting may take, unless the URL says.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// u64 values (sequence numbers, HLCs, times) are stored as BIGINT, bit
-/// for bit.
-fn i(v: u64) -> i64 {
-    v as i64
-}
-fn u(v: i64) -> u64 {
-    v as u64
-}
-
-fn id16(v: Vec<u8>) -> Result<Id16, Error> {
-    v.try_into()
-        .map_err(|_| Error::Runtime("the database holds an id that is not 16 bytes".into()))
-}
-
-fn arr32(v: &[u8]) -> Result<[u8; 32], Error> {
-    v.try_into()
-        .map_err(|_| Error::Runtime("the database holds a key that is not 32 bytes".into()))
-}
 
 fn key_id(v: i64) -> Result<u32, Error> {
     u32::try_from(v)
@@ -125,6 +109,92 @@ impl From<Error> for PgError {
 }
 
 type R<T> = Result<T, PgError>;
+
+// The push's statements, prepared once per connection ([`prepared`]).
+const REQUEST_INSERT: &str =
+    "INSERT INTO requests (clinic_id, device_id, request_id, received_at, request_hash)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (clinic_id, device_id, request_id) DO NOTHING";
+const DEVICE_SELECT: &str = "SELECT patient_id, public_key, revoked_at FROM devices
+     WHERE clinic_id = $1 AND device_id = $2";
+const KEYS_VERSION: &str = "SELECT keys_version FROM clinics WHERE clinic_id = $1";
+const DEVICE_LOCK: &str = "SELECT patient_id, last_applied_seq, revoked_at FROM devices
+     WHERE clinic_id = $1 AND device_id = $2 FOR UPDATE";
+const FEED_LOCK: &str =
+    "UPDATE feeds SET position = position WHERE clinic_id = $1 AND patient_id = $2
+     RETURNING position, hlc, hash";
+const OWNERS_INSERT: &str = "INSERT INTO record_owners (clinic_id, record_id, patient_id)
+     SELECT $1, k, $3 FROM unnest($2::text[]) AS k
+     ON CONFLICT (clinic_id, record_id) DO NOTHING
+     RETURNING record_id";
+const OWNERS_SELECT: &str = "SELECT record_id, patient_id FROM record_owners
+     WHERE clinic_id = $1 AND record_id = ANY($2::text[])";
+const HELD_SELECT: &str = "SELECT change_id, hlc FROM changes
+     WHERE clinic_id = $1 AND change_id = ANY($3::bytea[]) AND device_id = $2";
+const REJECTED_SELECT: &str = "SELECT DISTINCT ON (change_id) change_id, reason FROM rejections
+     WHERE clinic_id = $1 AND device_id = $2 AND change_id = ANY($3::bytea[])
+     ORDER BY change_id, seq";
+const CHANGES_INSERT: &str = "INSERT INTO changes (clinic_id, patient_id, device_id, received_at,
+                                   change_id, seq, server_seq, feed_hash, record_table, record_id,
+                                   hlc, op, sealed_body)
+     SELECT $1, $2, $3, $4, u.* FROM unnest($5::bytea[], $6::int8[], $7::int8[], $8::bytea[],
+                                           $9::int8[], $10::text[], $11::int8[], $12::int8[],
+                                           $13::bytea[]) AS u
+     ON CONFLICT DO NOTHING
+     RETURNING change_id";
+const HOLDERS_SELECT: &str = "SELECT change_id, device_id, hlc FROM changes
+     WHERE clinic_id = $1 AND change_id = ANY($2::bytea[])";
+const REJECTIONS_INSERT: &str =
+    "INSERT INTO rejections (clinic_id, device_id, seq, change_id, reason)
+     SELECT $1, $2, u.* FROM unnest($3::int8[], $4::bytea[], $5::int8[]) AS u
+     ON CONFLICT (clinic_id, device_id, seq) DO NOTHING";
+const RECORDS_SELECT: &str = "SELECT r.record_table, r.record_id, r.sealed_state, c.change_id,
+            c.sealed_body
+     FROM unnest($3::int8[], $4::text[]) AS k(record_table, record_id)
+     JOIN records r ON r.clinic_id = $1 AND r.patient_id = $2
+                   AND r.record_table = k.record_table AND r.record_id = k.record_id
+     LEFT JOIN changes c ON c.clinic_id = r.clinic_id AND c.patient_id = r.patient_id
+                        AND c.server_seq = r.tip_position";
+const RECORDS_UPSERT: &str = "INSERT INTO records (clinic_id, patient_id, updated_at, record_table,
+                                   record_id, sealed_state, tip_position, stamp)
+     SELECT $1, $2, $3, u.* FROM unnest($4::int8[], $5::text[], $6::bytea[], $7::int8[],
+                                       $8::int8[]) AS u
+     ON CONFLICT (clinic_id, patient_id, record_table, record_id) DO UPDATE
+     SET sealed_state = excluded.sealed_state, tip_position = excluded.tip_position,
+         stamp = excluded.stamp, updated_at = excluded.updated_at";
+const FEED_UPDATE: &str = "UPDATE feeds SET position = $3, hlc = $4, hash = $5
+     WHERE clinic_id = $1 AND patient_id = $2";
+const DEVICE_UPDATE: &str = "UPDATE devices SET last_applied_seq = $3, last_seen_at = $4
+     WHERE clinic_id = $1 AND device_id = $2";
+const FEED_HASH_AT: &str = "SELECT feed_hash FROM changes
+     WHERE clinic_id = $1 AND patient_id = $2 AND server_seq = $3";
+const PULL_PAGE_SELECT: &str = "SELECT server_seq, device_id, change_id, record_id,
+            CASE WHEN device_id = $5 THEN NULL ELSE sealed_body END, feed_hash
+     FROM changes
+     WHERE clinic_id = $1 AND patient_id = $2 AND server_seq > $3
+     ORDER BY server_seq LIMIT $4";
+
+thread_local! {
+    /// This pool thread's prepared statements, for its one connection:
+    /// emptied whenever the thread connects anew.
+    static PREPARED: std::cell::RefCell<std::collections::HashMap<&'static str, postgres::Statement>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// `sql` prepared on this connection, once (the `postgres` crate's
+/// `execute(&str, …)` prepares an unnamed statement every time: two round
+/// trips a statement).
+fn prepared(
+    client: &mut impl postgres::GenericClient,
+    sql: &'static str,
+) -> Result<postgres::Statement, postgres::Error> {
+    if let Some(s) = PREPARED.with(|p| p.borrow().get(sql).cloned()) {
+        return Ok(s);
+    }
+    let s = client.prepare(sql)?;
+    PREPARED.with(|p| p.borrow_mut().insert(sql, s.clone()));
+    Ok(s)
+}
 
 /// A serialization failure or a deadlock: another transaction won.
 fn conflict(e: &postgres::Error) -> bool {
@@ -274,6 +344,8 @@ impl Worker {
     fn run<T>(&mut self, f: impl FnOnce(&Db, &mut Client) -> Result<T, Error>) -> Result<T, Error> {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.client = None;
+            // Statements prepared on the old connection are gone with it.
+            PREPARED.with(|p| p.borrow_mut().clear());
             match connect(&self.config) {
                 Ok(c) => self.client = Some(c),
                 Err(e) => {
@@ -330,25 +402,6 @@ impl Drop for Postgres {
         self.jobs = None;
         for t in self.threads.drain(..) {
             let _ = t.join();
-        }
-    }
-}
-
-fn key_place<'a>(clinic: &'a Id16, key_id: &'a [u8; 4]) -> Place<'a> {
-    Place {
-        clinic,
-        patient: &[],
-        table: "keys",
-        record: key_id,
-        change: &[],
-    }
-}
-
-fn random_key_id(sealer: &Sealer) -> Result<u32, Error> {
-    loop {
-        let id = u32::from_be_bytes(sealer.random::<4>()?);
-        if id != 0 {
-            return Ok(id);
         }
     }
 }
@@ -584,39 +637,6 @@ fn held_changes(
         .collect()
 }
 
-fn encode_categories(categories: &[u64]) -> Vec<u8> {
-    let mut w = FieldWriter::with_capacity(16);
-    for c in categories {
-        w.uint_always(1, *c);
-    }
-    w.finish()
-}
-
-/// Records a rejected change (once per device and seq) and lists it.
-fn reject(
-    t: &mut Transaction<'_>,
-    rejected: &mut Vec<Rejected>,
-    (clinic, device): (&[u8], &[u8]),
-    seq: u64,
-    change_id: Id16,
-    code: u64,
-    reason: &str,
-) -> R<()> {
-    t.execute(
-        "INSERT INTO rejections (clinic_id, device_id, seq, change_id, reason)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (clinic_id, device_id, seq) DO NOTHING",
-        &[&clinic, &device, &i(seq), &&change_id[..], &i(code)],
-    )?;
-    rejected.push(Rejected {
-        seq,
-        change_id,
-        code,
-        reason: reason.to_owned(),
-    });
-    Ok(())
-}
-
 impl Db {
     fn c(&self) -> &[u8] {
         &self.clinic_id[..]
@@ -637,42 +657,10 @@ impl Db {
         }
     }
 
-    fn open_tips(
-        &self,
-        patient: &[u8],
-        kind: u64,
-        rkey: &str,
-        sealed: &[u8],
-    ) -> Result<Vec<Change>, Error> {
-        let record = format!("{kind}/{rkey}");
-        let plain = self.sealer.open(
-            self.patient_place(patient, "records", record.as_bytes()),
-            sealed,
-        )?;
-        ingest::decode_tips(&plain)
-            .ok_or_else(|| Error::Runtime("a record's state does not decode".into()))
-    }
-
-    fn seal_tips(
-        &self,
-        patient: &[u8],
-        kind: u64,
-        rkey: &str,
-        tips: &[Change],
-    ) -> Result<Vec<u8>, Error> {
-        let record = format!("{kind}/{rkey}");
-        let plain = Zeroizing::new(ingest::encode_tips(tips));
-        self.sealer.seal(
-            self.patient_place(patient, "records", record.as_bytes()),
-            &plain,
-        )
-    }
-
     fn insert_request(&self, t: &mut Transaction<'_>, r: &RequestRef) -> R<bool> {
+        let st = prepared(t, REQUEST_INSERT)?;
         let n = t.execute(
-            "INSERT INTO requests (clinic_id, device_id, request_id, received_at, request_hash)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (clinic_id, device_id, request_id) DO NOTHING",
+            &st,
             &[
                 &self.c(),
                 &&r.device_id[..],
@@ -876,11 +864,8 @@ impl Db {
             }
             // The device's row, locked until commit: its batches apply one
             // at a time, whichever process took them.
-            let row = t.query_opt(
-                "SELECT patient_id, last_applied_seq, revoked_at FROM devices
-                 WHERE clinic_id = $1 AND device_id = $2 FOR UPDATE",
-                &[&c, &device],
-            )?;
+            let st = prepared(t, DEVICE_LOCK)?;
+            let row = t.query_opt(&st, &[&c, &device])?;
             let Some(row) = row else {
                 return Ok((PushOutcome::DeviceRevoked, false));
             };
@@ -896,230 +881,231 @@ impl Db {
             // The patient's feed row, locked until commit: its counter and
             // clock, and the order of this patient's ingests (and pulls)
             // across processes.
-            let row = t.query_one(
-                "UPDATE feeds SET position = position WHERE clinic_id = $1 AND patient_id = $2
-                 RETURNING position, hlc, hash",
-                &[&c, &patient],
-            )?;
-            let (mut position, mut clock) = (u(row.get(0)), Hlc(u(row.get(1))));
-            let mut hash: Vec<u8> = row.get(2);
-            let mut rejected = Vec::new();
-            let mut restamped = Vec::new();
-            let mut stored = 0usize;
-            let who = (c, device);
-            for cand in &tx.changes {
-                let mut ch = match cand {
-                    Candidate::Rejected {
-                        seq,
-                        change_id,
-                        code,
-                        reason,
-                    } => {
-                        reject(t, &mut rejected, who, *seq, *change_id, *code, reason)?;
-                        continue;
-                    }
-                    Candidate::Valid(ch) => ch.clone(),
-                };
-                let rkey = ingest::record_key(&ch.record_id);
-                if let RecordId::Bytes(_) = ch.record_id {
-                    t.execute(
-                        "INSERT INTO record_owners (clinic_id, record_id, patient_id) VALUES ($1, $2, $3)
-                         ON CONFLICT (clinic_id, record_id) DO NOTHING",
-                        &[&c, &rkey, &patient],
-                    )?;
-                    let owner: Vec<u8> = t
-                        .query_one(
-                            "SELECT patient_id FROM record_owners WHERE clinic_id = $1 AND record_id = $2",
-                            &[&c, &rkey],
-                        )?
-                        .get(0);
-                    if owner != patient {
-                        let code = ingest::REASON_FOREIGN;
-                        reject(
-                            t,
-                            &mut rejected,
-                            who,
-                            ch.seq,
-                            ch.change_id,
-                            code,
-                            ingest::reason_text(code),
-                        )?;
-                        continue;
+            let st = prepared(t, FEED_LOCK)?;
+            let row = t.query_one(&st, &[&c, &patient])?;
+            let feed = Feed {
+                position: u(row.get(0)),
+                clock: Hlc(u(row.get(1))),
+                hash: row.get(2),
+            };
+            let mut known = Known::default();
+            let mut new_records = std::collections::HashSet::new();
+            // The owners of the batch's random record ids, in one insert
+            // (a new owner row is a new record) and one read of the rest.
+            let keys = owned_keys(&tx.changes);
+            if !keys.is_empty() {
+                let st = prepared(t, OWNERS_INSERT)?;
+                for row in t.query(&st, &[&c, &keys, &patient])? {
+                    let rkey: String = row.get(0);
+                    known.owners.insert(rkey.clone(), patient.clone());
+                    new_records.insert(rkey);
+                }
+                let rest: Vec<&String> =
+                    keys.iter().filter(|k| !new_records.contains(*k)).collect();
+                if !rest.is_empty() {
+                    let st = prepared(t, OWNERS_SELECT)?;
+                    for row in t.query(&st, &[&c, &rest])? {
+                        known.owners.insert(row.get(0), row.get(1));
                     }
                 }
-                if ch.seq <= last_applied {
-                    // At or below last applied only a duplicate may come
-                    // (or a change rejected before, which is said again).
-                    let held = t.query_opt(
-                        "SELECT hlc FROM changes
-                         WHERE clinic_id = $1 AND change_id = $2 AND device_id = $3",
-                        &[&c, &&ch.change_id[..], &device],
-                    )?;
-                    if let Some(row) = held {
-                        // Its re-stamp, if it had one, is said again (the
-                        // first reply may have been lost).
-                        let hlc = u(row.get(0));
-                        if hlc != ch.hlc {
-                            restamped.push((ch.change_id, hlc));
-                        }
-                        continue;
-                    }
-                    let was = t.query_opt(
-                        "SELECT reason FROM rejections
-                         WHERE clinic_id = $1 AND device_id = $2 AND change_id = $3",
-                        &[&c, &device, &&ch.change_id[..]],
-                    )?;
-                    if let Some(row) = was {
-                        let code = u(row.get(0));
-                        reject(
-                            t,
-                            &mut rejected,
-                            who,
-                            ch.seq,
-                            ch.change_id,
-                            code,
-                            ingest::reason_text(code),
-                        )?;
-                        continue;
-                    }
+            }
+            // What became of changes sent again.
+            let again = sent_again(&tx.changes, last_applied);
+            let again: Vec<&[u8]> = again.iter().map(|id| &id[..]).collect();
+            if !again.is_empty() {
+                let st = prepared(t, HELD_SELECT)?;
+                for row in t.query(&st, &[&c, &device, &again])? {
+                    known.held.insert(id16(row.get(0))?, u(row.get(1)));
+                }
+                let st = prepared(t, REJECTED_SELECT)?;
+                for row in t.query(&st, &[&c, &device, &again])? {
+                    known
+                        .rejected_before
+                        .insert(id16(row.get(0))?, u(row.get(1)));
+                }
+            }
+            // Place the batch and insert its changes in one statement; a
+            // change id found taken undoes the insert and the batch is
+            // placed again knowing it.
+            let mut plan = loop {
+                let Some(plan) = plan_batch(
+                    &tx.changes,
+                    &patient,
+                    device,
+                    last_applied,
+                    &feed,
+                    &known,
+                    now,
+                ) else {
                     let opener = |rkey: &str, id: &[u8], sealed: &[u8]| -> R<Zeroizing<Vec<u8>>> {
-                        Ok(self.sealer.open(
-                            Place {
-                                clinic: &self.clinic_id,
-                                patient: &patient,
-                                table: "changes",
-                                record: rkey.as_bytes(),
-                                change: id,
-                            },
+                        Ok(open_change(
+                            &self.sealer,
+                            &self.clinic_id,
+                            &patient,
+                            rkey,
+                            id,
                             sealed,
                         )?)
                     };
                     let held = held_changes(t, &opener, c, device, tx.first, last_applied)?;
                     return Ok((PushOutcome::SequenceReused { last_applied, held }, false));
+                };
+                if plan.store.is_empty() {
+                    break plan;
                 }
-                let sent_hlc = ch.hlc;
-                let restamp = ingest::stamp(&mut clock, &mut ch, now);
-                let encoded = Zeroizing::new(ingest::encode_change(&ch));
-                let sealed = self.sealer.seal(
-                    Place {
-                        clinic: &self.clinic_id,
-                        patient: &patient,
-                        table: "changes",
-                        record: rkey.as_bytes(),
-                        change: &ch.change_id,
-                    },
-                    &encoded,
-                )?;
-                let next_hash = ingest::feed_hash(&hash, &ch.change_id);
-                let n = t.execute(
-                    "INSERT INTO changes (clinic_id, patient_id, change_id, device_id, seq, server_seq,
-                                          feed_hash, record_table, record_id, hlc, op, sealed_body,
-                                          received_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $13, $7, $8, $9, $10, $11, $12)
-                     ON CONFLICT DO NOTHING",
+                let n = plan.store.len();
+                let mut ids = Vec::with_capacity(n);
+                let mut seqs = Vec::with_capacity(n);
+                let mut positions = Vec::with_capacity(n);
+                let mut hashes = Vec::with_capacity(n);
+                let mut kinds = Vec::with_capacity(n);
+                let mut rkeys = Vec::with_capacity(n);
+                let mut hlcs = Vec::with_capacity(n);
+                let mut ops = Vec::with_capacity(n);
+                let mut bodies = Vec::with_capacity(n);
+                for s in &plan.store {
+                    let ch = &s.change;
+                    ids.push(&ch.change_id[..]);
+                    seqs.push(i(ch.seq));
+                    positions.push(i(s.position));
+                    hashes.push(&s.hash[..]);
+                    kinds.push(i(ch.kind));
+                    rkeys.push(s.rkey.as_str());
+                    hlcs.push(i(ch.hlc));
+                    ops.push(ch.op as i64);
+                    bodies.push(seal_change(
+                        &self.sealer,
+                        &self.clinic_id,
+                        &patient,
+                        &s.rkey,
+                        ch,
+                    )?);
+                }
+                t.batch_execute("SAVEPOINT batch")?;
+                let st = prepared(t, CHANGES_INSERT)?;
+                let added = t.query(
+                    &st,
                     &[
                         &c,
                         &patient,
-                        &&ch.change_id[..],
                         &device,
-                        &i(ch.seq),
-                        &i(position + 1),
-                        &i(ch.kind),
-                        &rkey,
-                        &i(ch.hlc),
-                        &(ch.op as i64),
-                        &sealed,
                         &i(now),
-                        &&next_hash[..],
+                        &ids,
+                        &seqs,
+                        &positions,
+                        &hashes,
+                        &kinds,
+                        &rkeys,
+                        &hlcs,
+                        &ops,
+                        &bodies,
                     ],
                 )?;
-                if n == 0 {
-                    // The change id is stored already: from this device, a
-                    // duplicate whatever its seq.
-                    let holder = t.query_opt(
-                        "SELECT device_id, hlc FROM changes WHERE clinic_id = $1 AND change_id = $2",
-                        &[&c, &&ch.change_id[..]],
+                if added.len() == n {
+                    break plan;
+                }
+                let added: std::collections::HashSet<Vec<u8>> =
+                    added.iter().map(|r| r.get(0)).collect();
+                let refused: Vec<&[u8]> =
+                    ids.into_iter().filter(|id| !added.contains(*id)).collect();
+                t.batch_execute("ROLLBACK TO SAVEPOINT batch")?;
+                for id in &refused {
+                    known.taken.insert(id16(id.to_vec())?, None);
+                }
+                let st = prepared(t, HOLDERS_SELECT)?;
+                for row in t.query(&st, &[&c, &refused])? {
+                    known
+                        .taken
+                        .insert(id16(row.get(0))?, Some((row.get(1), u(row.get(2)))));
+                }
+            };
+            plan.new_records = new_records;
+            if !plan.rejections.is_empty() {
+                let seqs: Vec<i64> = plan.rejections.iter().map(|r| i(r.0)).collect();
+                let ids: Vec<&[u8]> = plan.rejections.iter().map(|r| &r.1[..]).collect();
+                let codes: Vec<i64> = plan.rejections.iter().map(|r| i(r.2)).collect();
+                let st = prepared(t, REJECTIONS_INSERT)?;
+                t.execute(&st, &[&c, &device, &seqs, &ids, &codes])?;
+            }
+            // The touched records' tips in one read (none for a new
+            // record), the batch merged in, the changed records written in
+            // one statement.
+            let mut tips = std::collections::HashMap::new();
+            let (kinds, rkeys): (Vec<i64>, Vec<&str>) = touched(&plan.store)
+                .into_iter()
+                .filter(|(_, rkey)| !plan.new_records.contains(*rkey))
+                .map(|(kind, rkey)| (i(kind), rkey))
+                .unzip();
+            if !kinds.is_empty() {
+                let st = prepared(t, RECORDS_SELECT)?;
+                for row in t.query(&st, &[&c, &patient, &kinds, &rkeys])? {
+                    let kind = u(row.get(0));
+                    let rkey: String = row.get(1);
+                    let state: Option<&[u8]> = row.get(2);
+                    let id: Option<&[u8]> = row.get(3);
+                    let body: Option<&[u8]> = row.get(4);
+                    let before = read_tips(
+                        &self.sealer,
+                        &self.clinic_id,
+                        &patient,
+                        (kind, &rkey),
+                        state,
+                        id.zip(body),
                     )?;
-                    match holder.map(|row| (row.get::<_, Vec<u8>>(0), u(row.get(1)))) {
-                        Some((d, hlc)) if d == device => {
-                            if hlc != sent_hlc {
-                                restamped.push((ch.change_id, hlc));
-                            }
-                        }
-                        Some(_) => reject(
-                            t,
-                            &mut rejected,
-                            who,
-                            ch.seq,
-                            ch.change_id,
-                            ingest::REASON_MALFORMED,
-                            "the change id belongs to another device",
-                        )?,
-                        None => {
-                            // (device, seq) above last applied is never
-                            // stored while the device's row is locked, and
-                            // the feed position is the locked counter's:
-                            // this cannot happen.
-                            let opener =
-                                |rkey: &str, id: &[u8], sealed: &[u8]| -> R<Zeroizing<Vec<u8>>> {
-                                    Ok(self.sealer.open(
-                                        Place {
-                                            clinic: &self.clinic_id,
-                                            patient: &patient,
-                                            table: "changes",
-                                            record: rkey.as_bytes(),
-                                            change: id,
-                                        },
-                                        sealed,
-                                    )?)
-                                };
-                            let held = held_changes(t, &opener, c, device, tx.first, last_applied)?;
-                            return Ok((PushOutcome::SequenceReused { last_applied, held }, false));
-                        }
-                    }
-                    continue;
+                    tips.insert((kind, rkey), before);
                 }
-                position += 1;
-                hash = next_hash.to_vec();
-                stored += 1;
-                if let Some(h) = restamp {
-                    restamped.push((ch.change_id, h));
+            }
+            let stored = plan.store.len();
+            let changed = merge_batch(std::mem::take(&mut plan.store), tips);
+            if !changed.is_empty() {
+                let mut kinds = Vec::with_capacity(changed.len());
+                let mut rkeys = Vec::with_capacity(changed.len());
+                let mut rows = Vec::with_capacity(changed.len());
+                let mut stamps = Vec::with_capacity(changed.len());
+                for (kind, rkey, tips, is) in &changed {
+                    kinds.push(i(*kind));
+                    rkeys.push(rkey.as_str());
+                    rows.push(tips_row(
+                        &self.sealer,
+                        &self.clinic_id,
+                        &patient,
+                        (*kind, rkey),
+                        tips,
+                        *is,
+                    )?);
+                    stamps.push(i(tips[0].hlc));
                 }
-                let kind = ch.kind;
-                let state = t.query_opt(
-                    "SELECT sealed_state FROM records
-                     WHERE clinic_id = $1 AND patient_id = $2 AND record_table = $3 AND record_id = $4",
-                    &[&c, &patient, &i(kind), &rkey],
-                )?;
-                let tips = match state {
-                    Some(row) => self.open_tips(&patient, kind, &rkey, row.get(0))?,
-                    None => Vec::new(),
-                };
-                let (tips, applied) = ingest::merge_into(tips, ch);
-                if applied == Applied::Seen {
-                    continue;
-                }
-                let sealed = self.seal_tips(&patient, kind, &rkey, &tips)?;
+                let (states, positions): (Vec<Option<&[u8]>>, Vec<Option<i64>>) =
+                    rows.iter().map(TipsRow::columns).unzip();
+                let st = prepared(t, RECORDS_UPSERT)?;
                 t.execute(
-                    "INSERT INTO records (clinic_id, patient_id, record_table, record_id, sealed_state, stamp, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (clinic_id, patient_id, record_table, record_id) DO UPDATE
-                     SET sealed_state = excluded.sealed_state, stamp = excluded.stamp,
-                         updated_at = excluded.updated_at",
-                    &[&c, &patient, &i(kind), &rkey, &sealed, &i(tips[0].hlc), &i(now)],
+                    &st,
+                    &[
+                        &c,
+                        &patient,
+                        &i(now),
+                        &kinds,
+                        &rkeys,
+                        &states,
+                        &positions,
+                        &stamps,
+                    ],
                 )?;
             }
             let last_applied = last_applied.max(tx.last);
+            let st = prepared(t, FEED_UPDATE)?;
             t.execute(
-                "UPDATE feeds SET position = $3, hlc = $4, hash = $5
-                 WHERE clinic_id = $1 AND patient_id = $2",
-                &[&c, &patient, &i(position), &i(clock.0), &hash],
+                &st,
+                &[
+                    &c,
+                    &patient,
+                    &i(plan.feed.position),
+                    &i(plan.feed.clock.0),
+                    &plan.feed.hash,
+                ],
             )?;
-            t.execute(
-                "UPDATE devices SET last_applied_seq = $3, last_seen_at = $4
-                 WHERE clinic_id = $1 AND device_id = $2",
-                &[&c, &device, &i(last_applied), &i(now)],
-            )?;
+            let st = prepared(t, DEVICE_UPDATE)?;
+            t.execute(&st, &[&c, &device, &i(last_applied), &i(now)])?;
 
             // The pull, under the feed row's lock: every feed position
             // below the counter is committed, none is in flight.
@@ -1129,45 +1115,42 @@ impl Db {
             if let Some(f) = from
                 && let Some(id) = f.check
             {
-                let there = t.query_opt(
-                    "SELECT feed_hash FROM changes
-                     WHERE clinic_id = $1 AND patient_id = $2 AND server_seq = $3",
-                    &[&c, &patient, &i(f.after)],
-                )?;
+                let st = prepared(t, FEED_HASH_AT)?;
+                let there = t.query_opt(&st, &[&c, &patient, &i(f.after)])?;
                 let there: Option<Vec<u8>> = there.map(|r| r.get(0));
                 if there.as_deref() != Some(&id[..]) {
                     from = None;
                 }
             }
             let mut pull = Pull::new(from);
+            // The device's own changes, when left out, are passed over
+            // without their bodies.
+            let skipped: &[u8] = if pull.skip_own { device } else { &[] };
+            let st = prepared(t, PULL_PAGE_SELECT)?;
             'pages: loop {
                 let rows = t.query(
-                    "SELECT server_seq, device_id, change_id, record_id, sealed_body, feed_hash FROM changes
-                     WHERE clinic_id = $1 AND patient_id = $2 AND server_seq > $3
-                     ORDER BY server_seq LIMIT $4",
-                    &[&c, &patient, &i(pull.position), &PULL_PAGE],
+                    &st,
+                    &[&c, &patient, &i(pull.position), &PULL_PAGE, &skipped],
                 )?;
                 let n = rows.len();
                 for row in rows {
                     let pos = u(row.get(0));
                     let from: Vec<u8> = row.get(1);
                     let own = from == device;
-                    let change_id: Vec<u8> = row.get(2);
                     let at: Vec<u8> = row.get(5);
                     if own && pull.skip_own {
                         pull.offer(pos, &at, true, &[]);
                         continue;
                     }
+                    let change_id: Vec<u8> = row.get(2);
                     let rkey: String = row.get(3);
                     let sealed: Vec<u8> = row.get(4);
-                    let body = self.sealer.open(
-                        Place {
-                            clinic: &self.clinic_id,
-                            patient: &patient,
-                            table: "changes",
-                            record: rkey.as_bytes(),
-                            change: &change_id,
-                        },
+                    let body = open_change(
+                        &self.sealer,
+                        &self.clinic_id,
+                        &patient,
+                        &rkey,
+                        &change_id,
                         &sealed,
                     )?;
                     if !pull.offer(pos, &at, own, &body) {
@@ -1181,8 +1164,8 @@ impl Db {
             Ok((
                 PushOutcome::Applied {
                     last_applied,
-                    rejected,
-                    restamped,
+                    rejected: plan.rejected,
+                    restamped: plan.restamped,
                     cursor: pull.cursor(),
                     more: pull.more,
                     pulled: pull.changes,
@@ -1359,15 +1342,26 @@ impl Db {
             };
             // Byte order, as SQLite sorts text.
             let rows = t.query(
-                "SELECT record_id, sealed_state FROM records
-                 WHERE clinic_id = $1 AND patient_id = $2 AND record_table = $3
-                 ORDER BY record_id COLLATE \"C\"",
+                "SELECT r.record_id, r.sealed_state, c.change_id, c.sealed_body FROM records r
+                 LEFT JOIN changes c ON c.clinic_id = r.clinic_id AND c.patient_id = r.patient_id
+                                    AND c.server_seq = r.tip_position
+                 WHERE r.clinic_id = $1 AND r.patient_id = $2 AND r.record_table = $3
+                 ORDER BY r.record_id COLLATE \"C\"",
                 &[&c, &&patient[..], &i(record_kind)],
             )?;
             let mut records = Vec::new();
             for row in rows {
                 let rkey: String = row.get(0);
-                let tips = self.open_tips(&patient, record_kind, &rkey, row.get(1))?;
+                let id: Option<&[u8]> = row.get(2);
+                let body: Option<&[u8]> = row.get(3);
+                let tips = read_tips(
+                    &self.sealer,
+                    &self.clinic_id,
+                    &patient,
+                    (record_kind, &rkey),
+                    row.get(1),
+                    id.zip(body),
+                )?;
                 let Some(first) = tips.first() else { continue };
                 records.push(RecordState {
                     record_id: first.record_id.clone(),
@@ -1448,11 +1442,9 @@ impl Db {
 impl Storage for Postgres {
     fn keys_version(&self) -> Result<i64, Error> {
         self.run(|db, client| {
+            let st = prepared(client, KEYS_VERSION).map_err(|e| db_error(&e))?;
             let row = client
-                .query_one(
-                    "SELECT keys_version FROM clinics WHERE clinic_id = $1",
-                    &[&db.c()],
-                )
+                .query_one(&st, &[&db.c()])
                 .map_err(|e| db_error(&e))?;
             Ok(row.get(0))
         })
@@ -1465,12 +1457,9 @@ impl Storage for Postgres {
     fn device(&self, device_id: &Id16) -> Result<Option<Device>, Error> {
         let device_id = *device_id;
         self.run(move |db, client| {
+            let st = prepared(client, DEVICE_SELECT).map_err(|e| db_error(&e))?;
             let row = client
-                .query_opt(
-                    "SELECT patient_id, public_key, revoked_at FROM devices
-                     WHERE clinic_id = $1 AND device_id = $2",
-                    &[&db.c(), &&device_id[..]],
-                )
+                .query_opt(&st, &[&db.c(), &&device_id[..]])
                 .map_err(|e| db_error(&e))?;
             row.map(|row| {
                 Ok(Device {

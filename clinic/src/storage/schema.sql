@@ -88,9 +88,11 @@ CREATE TABLE devices (
     PRIMARY KEY (clinic_id, device_id)
 );
 
--- Every change stored, once: by change id, by (device, seq), and at one
--- feed position (server_seq) of its patient. sealed_body is the change in
--- the protocol's encoding, as stored (re-stamped if it was).
+-- Every change stored, once: at one feed position (server_seq) of its
+-- patient, by change id, and by (device, seq). sealed_body is the change in
+-- the protocol's encoding, as stored (re-stamped if it was). Keyed by feed
+-- position: a batch appends to its patient's feed, and a pull reads it in
+-- key order.
 CREATE TABLE changes (
     clinic_id BLOB NOT NULL,
     patient_id BLOB NOT NULL,
@@ -105,22 +107,27 @@ CREATE TABLE changes (
     op INTEGER NOT NULL,
     sealed_body BLOB NOT NULL,
     received_at INTEGER NOT NULL,
-    PRIMARY KEY (clinic_id, change_id),
-    UNIQUE (clinic_id, device_id, seq),
-    UNIQUE (clinic_id, patient_id, server_seq)
-);
+    PRIMARY KEY (clinic_id, patient_id, server_seq),
+    UNIQUE (clinic_id, change_id),
+    UNIQUE (clinic_id, device_id, seq)
+) WITHOUT ROWID;
 
--- A record's tips (winner first), sealed; stamp is the winner's HLC.
+-- A record's tips (winner first): sealed in sealed_state, or, when they are
+-- exactly one stored change (a new record's first change, say), that
+-- change's feed position in tip_position (plaintext, like server_seq)
+-- rather than a second sealed copy of it. stamp is the winner's HLC.
 CREATE TABLE records (
     clinic_id BLOB NOT NULL,
     patient_id BLOB NOT NULL,
     record_table INTEGER NOT NULL,
     record_id TEXT NOT NULL,
-    sealed_state BLOB NOT NULL,
+    sealed_state BLOB,
+    tip_position INTEGER,
     stamp INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
-    PRIMARY KEY (clinic_id, patient_id, record_table, record_id)
-);
+    PRIMARY KEY (clinic_id, patient_id, record_table, record_id),
+    CHECK ((sealed_state IS NULL) <> (tip_position IS NULL))
+) WITHOUT ROWID;
 
 -- Which patient a random (16-byte) record id belongs to: the first to use
 -- it. Another patient's change to it is rejected as a foreign record.
@@ -129,7 +136,7 @@ CREATE TABLE record_owners (
     record_id TEXT NOT NULL,
     patient_id BLOB NOT NULL,
     PRIMARY KEY (clinic_id, record_id)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE requests (
     clinic_id BLOB NOT NULL,

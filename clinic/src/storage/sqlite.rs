@@ -6,10 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use cairn_core::sync::body::FieldWriter;
 use cairn_core::sync::hlc::Hlc;
-use cairn_core::sync::merge::Applied;
-use cairn_core::sync::messages::{Change, Held, Id16, RecordId, Rejected};
+use cairn_core::sync::messages::{Change, Held, Id16};
 use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior, params};
 use zeroize::Zeroizing;
 
@@ -17,8 +15,13 @@ use super::{
     ClinicAuthor, Device, DeviceInfo, EnrollOutcome, EnrollTx, NewEnrollment, PatientRecords,
     PushOutcome, PushTx, RecordState, RequestRef, RevokeOutcome, Rotated, Storage, WithdrawOutcome,
 };
+use super::{
+    Feed, Known, arr32, encode_categories, i, id16, key_place, merge_batch, open_change,
+    owned_keys, plan_batch, random_key_id, read_tips, seal_change, sent_again, tips_row, touched,
+    u,
+};
 use crate::Error;
-use crate::ingest::{self, Candidate, Pull};
+use crate::ingest::{self, Pull};
 use crate::keys::{self, GRACE_MS, HPKE_VALIDITY_MS, HpkeKey, KeySet};
 use crate::seal::{Place, Sealer, StorageKey};
 
@@ -28,24 +31,8 @@ const SCHEMA_VERSION: i64 = 1;
 pub const FILE_NAME: &str = "clinic.sqlite";
 const PULL_PAGE: i64 = 256;
 
-/// u64 values (sequence numbers, HLCs, times) are stored as SQLite's
-/// signed 64-bit integers, bit for bit.
-fn i(v: u64) -> i64 {
-    v as i64
-}
-fn u(v: i64) -> u64 {
-    v as u64
-}
-
-fn id16(v: Vec<u8>) -> Result<Id16, Error> {
-    v.try_into()
-        .map_err(|_| Error::Runtime("the database holds an id that is not 16 bytes".into()))
-}
-
-fn arr32(v: &[u8]) -> Result<[u8; 32], Error> {
-    v.try_into()
-        .map_err(|_| Error::Runtime("the database holds a key that is not 32 bytes".into()))
-}
+/// A record row's `sealed_state`, and its tip change's id and sealed body.
+type TipsColumns = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
 
 /// The SQLite backend.
 pub struct Sqlite {
@@ -53,25 +40,6 @@ pub struct Sqlite {
     sealer: Sealer,
     clinic_id: Id16,
     path: PathBuf,
-}
-
-fn key_place<'a>(clinic: &'a Id16, key_id: &'a [u8; 4]) -> Place<'a> {
-    Place {
-        clinic,
-        patient: &[],
-        table: "keys",
-        record: key_id,
-        change: &[],
-    }
-}
-
-fn random_key_id(sealer: &Sealer) -> Result<u32, Error> {
-    loop {
-        let id = u32::from_be_bytes(sealer.random::<4>()?);
-        if id != 0 {
-            return Ok(id);
-        }
-    }
 }
 
 impl Sqlite {
@@ -166,37 +134,6 @@ impl Sqlite {
             record,
             change: &[],
         }
-    }
-
-    fn open_tips(
-        &self,
-        patient: &[u8],
-        kind: u64,
-        rkey: &str,
-        sealed: &[u8],
-    ) -> Result<Vec<Change>, Error> {
-        let record = format!("{kind}/{rkey}");
-        let plain = self.sealer.open(
-            self.patient_place(patient, "records", record.as_bytes()),
-            sealed,
-        )?;
-        ingest::decode_tips(&plain)
-            .ok_or_else(|| Error::Runtime("a record's state does not decode".into()))
-    }
-
-    fn seal_tips(
-        &self,
-        patient: &[u8],
-        kind: u64,
-        rkey: &str,
-        tips: &[Change],
-    ) -> Result<Vec<u8>, Error> {
-        let record = format!("{kind}/{rkey}");
-        let plain = Zeroizing::new(ingest::encode_tips(tips));
-        self.sealer.seal(
-            self.patient_place(patient, "records", record.as_bytes()),
-            &plain,
-        )
     }
 
     fn insert_request(&self, t: &Transaction<'_>, r: &RequestRef) -> Result<bool, Error> {
@@ -412,14 +349,6 @@ fn held_changes(
     .collect()
 }
 
-fn encode_categories(categories: &[u64]) -> Vec<u8> {
-    let mut w = FieldWriter::with_capacity(16);
-    for c in categories {
-        w.uint_always(1, *c);
-    }
-    w.finish()
-}
-
 impl Storage for Sqlite {
     fn keys_version(&self) -> Result<i64, Error> {
         Ok(self.lock().query_row(
@@ -623,11 +552,12 @@ impl Storage for Sqlite {
             if !self.insert_request(t, &r)? {
                 return Ok((PushOutcome::Replayed, false));
             }
-            let row: Option<(Vec<u8>, i64, Option<i64>)> = t.prepare_cached("SELECT patient_id, last_applied_seq, revoked_at FROM devices
-                     WHERE clinic_id = ?1 AND device_id = ?2")?.query_row(
-                    params![c, device],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
+            let row: Option<(Vec<u8>, i64, Option<i64>)> = t
+                .prepare_cached(
+                    "SELECT patient_id, last_applied_seq, revoked_at FROM devices
+                     WHERE clinic_id = ?1 AND device_id = ?2",
+                )?
+                .query_row(params![c, device], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?;
             let Some((patient, last_applied, None)) = row else {
                 return Ok((PushOutcome::DeviceRevoked, false));
@@ -637,220 +567,225 @@ impl Storage for Sqlite {
                 return Ok((PushOutcome::Gap { last_applied }, false));
             }
             // The patient's feed row: its counter and clock.
-            let (position, hlc, hash): (i64, i64, Vec<u8>) = t.prepare_cached("UPDATE feeds SET position = position WHERE clinic_id = ?1 AND patient_id = ?2
-                 RETURNING position, hlc, hash")?.query_row(
-                params![c, &patient],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?;
-            let (mut position, mut clock) = (u(position), Hlc(u(hlc)));
-            let mut hash = hash;
-            let mut rejected = Vec::new();
-            let mut restamped = Vec::new();
-            let mut stored = 0usize;
-            let mut reject = |seq: u64, change_id: Id16, code: u64, reason: &str| -> Result<(), Error> {
-                t.prepare_cached("INSERT INTO rejections (clinic_id, device_id, seq, change_id, reason)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (clinic_id, device_id, seq) DO NOTHING")?.execute(
-                    params![c, device, i(seq), &change_id[..], i(code)],
+            let feed: Feed = t
+                .prepare_cached(
+                    "UPDATE feeds SET position = position WHERE clinic_id = ?1 AND patient_id = ?2
+                     RETURNING position, hlc, hash",
+                )?
+                .query_row(params![c, &patient], |r| {
+                    Ok(Feed {
+                        position: u(r.get(0)?),
+                        clock: Hlc(u(r.get(1)?)),
+                        hash: r.get(2)?,
+                    })
+                })?;
+            let mut known = Known::default();
+            let mut new_records = std::collections::HashSet::new();
+            {
+                // The owners of the batch's random record ids: a new owner
+                // row is a new record.
+                let mut insert = t.prepare_cached(
+                    "INSERT INTO record_owners (clinic_id, record_id, patient_id) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (clinic_id, record_id) DO NOTHING",
                 )?;
-                rejected.push(Rejected {
-                    seq,
-                    change_id,
-                    code,
-                    reason: reason.to_owned(),
-                });
-                Ok(())
-            };
-            for cand in tx.changes {
-                let mut ch = match cand {
-                    Candidate::Rejected {
-                        seq,
-                        change_id,
-                        code,
-                        reason,
-                    } => {
-                        reject(seq, change_id, code, reason)?;
-                        continue;
-                    }
-                    Candidate::Valid(ch) => ch,
-                };
-                let rkey = ingest::record_key(&ch.record_id);
-                if let RecordId::Bytes(_) = ch.record_id {
-                    t.prepare_cached("INSERT INTO record_owners (clinic_id, record_id, patient_id) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (clinic_id, record_id) DO NOTHING")?.execute(
-                        params![c, &rkey, &patient],
-                    )?;
-                    let owner: Vec<u8> = t.prepare_cached("SELECT patient_id FROM record_owners WHERE clinic_id = ?1 AND record_id = ?2")?.query_row(
-                        params![c, &rkey],
-                        |r| r.get(0),
-                    )?;
-                    if owner != patient {
-                        let code = ingest::REASON_FOREIGN;
-                        reject(ch.seq, ch.change_id, code, ingest::reason_text(code))?;
-                        continue;
+                let mut select = t.prepare_cached(
+                    "SELECT patient_id FROM record_owners WHERE clinic_id = ?1 AND record_id = ?2",
+                )?;
+                for rkey in owned_keys(&tx.changes) {
+                    let owner = if insert.execute(params![c, &rkey, &patient])? == 1 {
+                        new_records.insert(rkey.clone());
+                        patient.clone()
+                    } else {
+                        select.query_row(params![c, &rkey], |r| r.get(0))?
+                    };
+                    known.owners.insert(rkey, owner);
+                }
+                // What became of changes sent again.
+                let mut held = t.prepare_cached(
+                    "SELECT hlc FROM changes WHERE clinic_id = ?1 AND change_id = ?2 AND device_id = ?3",
+                )?;
+                let mut was = t.prepare_cached(
+                    "SELECT reason FROM rejections
+                     WHERE clinic_id = ?1 AND device_id = ?2 AND change_id = ?3",
+                )?;
+                for id in sent_again(&tx.changes, last_applied) {
+                    if let Some(hlc) = held
+                        .query_row(params![c, &id[..], device], |r| r.get::<_, i64>(0))
+                        .optional()?
+                    {
+                        known.held.insert(id, u(hlc));
+                    } else if let Some(code) = was
+                        .query_row(params![c, device, &id[..]], |r| r.get::<_, i64>(0))
+                        .optional()?
+                    {
+                        known.rejected_before.insert(id, u(code));
                     }
                 }
-                if ch.seq <= last_applied {
-                    // At or below last applied only a duplicate may come
-                    // (or a change rejected before, which is said again).
-                    let held: Option<i64> = t.prepare_cached("SELECT hlc FROM changes
-                             WHERE clinic_id = ?1 AND change_id = ?2 AND device_id = ?3")?.query_row(
-                            params![c, &ch.change_id[..], device],
-                            |r| r.get(0),
-                        )
-                        .optional()?;
-                    if let Some(hlc) = held {
-                        // Its re-stamp, if it had one, is said again (the
-                        // first reply may have been lost).
-                        if u(hlc) != ch.hlc {
-                            restamped.push((ch.change_id, u(hlc)));
-                        }
-                        continue;
-                    }
-                    let was: Option<i64> = t.prepare_cached("SELECT reason FROM rejections
-                             WHERE clinic_id = ?1 AND device_id = ?2 AND change_id = ?3")?.query_row(
-                            params![c, device, &ch.change_id[..]],
-                            |r| r.get(0),
-                        )
-                        .optional()?;
-                    if let Some(code) = was {
-                        reject(ch.seq, ch.change_id, u(code), ingest::reason_text(u(code)))?;
-                        continue;
-                    }
-                    let opener = |rkey: &str, id: &[u8], sealed: &[u8]| -> Result<Zeroizing<Vec<u8>>, Error> {
-                        self
-                            .sealer
-                            .open(
-                                Place {
-                                    clinic: &self.clinic_id,
-                                    patient: &patient,
-                                    table: "changes",
-                                    record: rkey.as_bytes(),
-                                    change: id,
-                                },
-                                sealed,
-                            )
+            }
+            // Place the batch, insert its changes; a change id found taken
+            // undoes the inserts and the batch is placed again knowing it.
+            let mut plan = loop {
+                let Some(plan) = plan_batch(
+                    &tx.changes,
+                    &patient,
+                    device,
+                    last_applied,
+                    &feed,
+                    &known,
+                    now,
+                ) else {
+                    let opener = |rkey: &str, id: &[u8], sealed: &[u8]| {
+                        open_change(&self.sealer, &self.clinic_id, &patient, rkey, id, sealed)
                     };
                     let held = held_changes(t, &opener, c, device, tx.first, last_applied)?;
                     return Ok((PushOutcome::SequenceReused { last_applied, held }, false));
+                };
+                if plan.store.is_empty() {
+                    break plan;
                 }
-                let sent_hlc = ch.hlc;
-                let restamp = ingest::stamp(&mut clock, &mut ch, now);
-                let encoded = Zeroizing::new(ingest::encode_change(&ch));
-                let sealed = self.sealer.seal(
-                    Place {
-                        clinic: &self.clinic_id,
-                        patient: &patient,
-                        table: "changes",
-                        record: rkey.as_bytes(),
-                        change: &ch.change_id,
-                    },
-                    &encoded,
-                )?;
-                let next_hash = ingest::feed_hash(&hash, &ch.change_id);
-                let n = t.prepare_cached("INSERT INTO changes (clinic_id, patient_id, change_id, device_id, seq, server_seq,
-                                          feed_hash, record_table, record_id, hlc, op, sealed_body,
-                                          received_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?13, ?7, ?8, ?9, ?10, ?11, ?12)
-                     ON CONFLICT DO NOTHING")?.execute(
-                    params![
-                        c,
-                        &patient,
-                        &ch.change_id[..],
-                        device,
-                        i(ch.seq),
-                        i(position + 1),
-                        i(ch.kind),
-                        &rkey,
-                        i(ch.hlc),
-                        ch.op as i64,
-                        sealed,
-                        i(now),
-                        &next_hash[..]
-                    ],
-                )?;
-                if n == 0 {
-                    // The change id is stored already: from this device, a
-                    // duplicate whatever its seq.
-                    let holder: Option<(Vec<u8>, i64)> = t.prepare_cached("SELECT device_id, hlc FROM changes WHERE clinic_id = ?1 AND change_id = ?2")?.query_row(
-                            params![c, &ch.change_id[..]],
-                            |r| Ok((r.get(0)?, r.get(1)?)),
-                        )
-                        .optional()?;
-                    match holder {
-                        Some((d, hlc)) if d == device => {
-                            if u(hlc) != sent_hlc {
-                                restamped.push((ch.change_id, u(hlc)));
-                            }
-                        }
-                        Some(_) => reject(
-                            ch.seq,
-                            ch.change_id,
-                            ingest::REASON_MALFORMED,
-                            "the change id belongs to another device",
-                        )?,
-                        None => {
-                            // (device, seq) above last applied is never
-                            // stored: this cannot happen.
-                            let opener = |rkey: &str, id: &[u8], sealed: &[u8]| -> Result<Zeroizing<Vec<u8>>, Error> {
-                        self
-                            .sealer
-                            .open(
-                                Place {
-                                    clinic: &self.clinic_id,
-                                    patient: &patient,
-                                    table: "changes",
-                                    record: rkey.as_bytes(),
-                                    change: id,
-                                },
-                                sealed,
-                            )
-                    };
-                    let held = held_changes(t, &opener, c, device, tx.first, last_applied)?;
-                            return Ok((PushOutcome::SequenceReused { last_applied, held }, false));
+                t.execute_batch("SAVEPOINT batch")?;
+                let mut refused = Vec::new();
+                {
+                    let mut insert = t.prepare_cached(
+                        "INSERT INTO changes (clinic_id, patient_id, server_seq, change_id, device_id,
+                                              seq, feed_hash, record_table, record_id, hlc, op,
+                                              sealed_body, received_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                         ON CONFLICT DO NOTHING",
+                    )?;
+                    for n in &plan.store {
+                        let ch = &n.change;
+                        let sealed = seal_change(&self.sealer, &self.clinic_id, &patient, &n.rkey, ch)?;
+                        let added = insert.execute(params![
+                            c,
+                            &patient,
+                            i(n.position),
+                            &ch.change_id[..],
+                            device,
+                            i(ch.seq),
+                            &n.hash[..],
+                            i(ch.kind),
+                            &n.rkey,
+                            i(ch.hlc),
+                            ch.op as i64,
+                            sealed,
+                            i(now)
+                        ])?;
+                        if added == 0 {
+                            refused.push(ch.change_id);
                         }
                     }
-                    continue;
                 }
-                position += 1;
-                hash = next_hash.to_vec();
-                stored += 1;
-                if let Some(h) = restamp {
-                    restamped.push((ch.change_id, h));
+                if refused.is_empty() {
+                    t.execute_batch("RELEASE batch")?;
+                    break plan;
                 }
-                let kind = ch.kind;
-                let state: Option<Vec<u8>> = t.prepare_cached("SELECT sealed_state FROM records
-                         WHERE clinic_id = ?1 AND patient_id = ?2 AND record_table = ?3 AND record_id = ?4")?.query_row(
-                        params![c, &patient, i(kind), &rkey],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                let tips = match state {
-                    Some(s) => self.open_tips(&patient, kind, &rkey, &s)?,
-                    None => Vec::new(),
-                };
-                let (tips, applied) = ingest::merge_into(tips, ch);
-                if applied == Applied::Seen {
-                    continue;
-                }
-                let sealed = self.seal_tips(&patient, kind, &rkey, &tips)?;
-                t.prepare_cached("INSERT INTO records (clinic_id, patient_id, record_table, record_id, sealed_state, stamp, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (clinic_id, patient_id, record_table, record_id) DO UPDATE
-                     SET sealed_state = excluded.sealed_state, stamp = excluded.stamp,
-                         updated_at = excluded.updated_at")?.execute(
-                    params![c, &patient, i(kind), &rkey, sealed, i(tips[0].hlc), i(now)],
+                t.execute_batch("ROLLBACK TO batch; RELEASE batch")?;
+                let mut holder = t.prepare_cached(
+                    "SELECT device_id, hlc FROM changes WHERE clinic_id = ?1 AND change_id = ?2",
                 )?;
+                for id in refused {
+                    let h = holder
+                        .query_row(params![c, &id[..]], |r| {
+                            Ok((r.get::<_, Vec<u8>>(0)?, u(r.get(1)?)))
+                        })
+                        .optional()?;
+                    known.taken.insert(id, h);
+                }
+            };
+            plan.new_records = new_records;
+            {
+                let mut insert = t.prepare_cached(
+                    "INSERT INTO rejections (clinic_id, device_id, seq, change_id, reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (clinic_id, device_id, seq) DO NOTHING",
+                )?;
+                for (seq, id, code) in &plan.rejections {
+                    insert.execute(params![c, device, i(*seq), &id[..], i(*code)])?;
+                }
+            }
+            // The touched records' tips (none to read for a new record),
+            // the batch merged in, each changed record written once.
+            let mut tips = std::collections::HashMap::new();
+            {
+                let mut select = t.prepare_cached(
+                    "SELECT r.sealed_state, c.change_id, c.sealed_body FROM records r
+                     LEFT JOIN changes c ON c.clinic_id = r.clinic_id AND c.patient_id = r.patient_id
+                                   AND c.server_seq = r.tip_position
+                     WHERE r.clinic_id = ?1 AND r.patient_id = ?2 AND r.record_table = ?3
+                       AND r.record_id = ?4",
+                )?;
+                for (kind, rkey) in touched(&plan.store) {
+                    if plan.new_records.contains(rkey) {
+                        continue;
+                    }
+                    let row: Option<TipsColumns> = select
+                        .query_row(params![c, &patient, i(kind), rkey], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })
+                        .optional()?;
+                    if let Some((state, id, body)) = row {
+                        let before = read_tips(
+                            &self.sealer,
+                            &self.clinic_id,
+                            &patient,
+                            (kind, rkey),
+                            state.as_deref(),
+                            id.as_deref().zip(body.as_deref()),
+                        )?;
+                        tips.insert((kind, rkey.to_owned()), before);
+                    }
+                }
+            }
+            let stored = plan.store.len();
+            {
+                let mut upsert = t.prepare_cached(
+                    "INSERT INTO records (clinic_id, patient_id, record_table, record_id, sealed_state,
+                                          tip_position, stamp, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (clinic_id, patient_id, record_table, record_id) DO UPDATE
+                     SET sealed_state = excluded.sealed_state, tip_position = excluded.tip_position,
+                         stamp = excluded.stamp, updated_at = excluded.updated_at",
+                )?;
+                for (kind, rkey, tips, is) in merge_batch(std::mem::take(&mut plan.store), tips) {
+                    let row = tips_row(
+                        &self.sealer,
+                        &self.clinic_id,
+                        &patient,
+                        (kind, &rkey),
+                        &tips,
+                        is,
+                    )?;
+                    let (state, position) = row.columns();
+                    upsert.execute(params![
+                        c,
+                        &patient,
+                        i(kind),
+                        &rkey,
+                        state,
+                        position,
+                        i(tips[0].hlc),
+                        i(now)
+                    ])?;
+                }
             }
             let last_applied = last_applied.max(tx.last);
-            t.prepare_cached("UPDATE feeds SET position = ?3, hlc = ?4, hash = ?5
-                 WHERE clinic_id = ?1 AND patient_id = ?2")?.execute(
-                params![c, &patient, i(position), i(clock.0), &hash],
-            )?;
-            t.prepare_cached("UPDATE devices SET last_applied_seq = ?3, last_seen_at = ?4
-                 WHERE clinic_id = ?1 AND device_id = ?2")?.execute(
-                params![c, device, i(last_applied), i(now)],
-            )?;
+            t.prepare_cached(
+                "UPDATE feeds SET position = ?3, hlc = ?4, hash = ?5
+                 WHERE clinic_id = ?1 AND patient_id = ?2",
+            )?
+            .execute(params![
+                c,
+                &patient,
+                i(plan.feed.position),
+                i(plan.feed.clock.0),
+                &plan.feed.hash
+            ])?;
+            t.prepare_cached(
+                "UPDATE devices SET last_applied_seq = ?3, last_seen_at = ?4
+                 WHERE clinic_id = ?1 AND device_id = ?2",
+            )?
+            .execute(params![c, device, i(last_applied), i(now)])?;
 
             // The pull, in the same snapshot.
             // A cursor whose position now holds another change (a server
@@ -859,48 +794,47 @@ impl Storage for Sqlite {
             if let Some(f) = from
                 && let Some(id) = f.check
             {
-                let there: Option<Vec<u8>> = t.prepare_cached("SELECT feed_hash FROM changes
-                         WHERE clinic_id = ?1 AND patient_id = ?2 AND server_seq = ?3")?.query_row(
-                        params![c, &patient, i(f.after)],
-                        |r| r.get(0),
-                    )
+                let there: Option<Vec<u8>> = t
+                    .prepare_cached(
+                        "SELECT feed_hash FROM changes
+                         WHERE clinic_id = ?1 AND patient_id = ?2 AND server_seq = ?3",
+                    )?
+                    .query_row(params![c, &patient, i(f.after)], |r| r.get(0))
                     .optional()?;
                 if there.as_deref() != Some(&id[..]) {
                     from = None;
                 }
             }
             let mut pull = Pull::new(from);
+            // The device's own changes, when left out, are passed over
+            // without their bodies.
+            let skipped: &[u8] = if pull.skip_own { device } else { &[] };
             let mut stmt = t.prepare_cached(
-                "SELECT server_seq, device_id, change_id, record_id, sealed_body, feed_hash FROM changes
+                "SELECT server_seq, device_id, change_id, record_id,
+                        CASE WHEN device_id = ?5 THEN NULL ELSE sealed_body END, feed_hash
+                 FROM changes
                  WHERE clinic_id = ?1 AND patient_id = ?2 AND server_seq > ?3
                  ORDER BY server_seq LIMIT ?4",
             )?;
             'pages: loop {
-                let mut rows = stmt.query(params![c, &patient, i(pull.position), PULL_PAGE])?;
+                let mut rows =
+                    stmt.query(params![c, &patient, i(pull.position), PULL_PAGE, skipped])?;
                 let mut n = 0;
                 while let Some(row) = rows.next()? {
                     n += 1;
                     let pos = u(row.get(0)?);
                     let from: Vec<u8> = row.get(1)?;
                     let own = from == device;
-                    let change_id: Vec<u8> = row.get(2)?;
                     let at: Vec<u8> = row.get(5)?;
                     if own && pull.skip_own {
                         pull.offer(pos, &at, true, &[]);
                         continue;
                     }
+                    let change_id: Vec<u8> = row.get(2)?;
                     let rkey: String = row.get(3)?;
                     let sealed: Vec<u8> = row.get(4)?;
-                    let body = self.sealer.open(
-                        Place {
-                            clinic: &self.clinic_id,
-                            patient: &patient,
-                            table: "changes",
-                            record: rkey.as_bytes(),
-                            change: &change_id,
-                        },
-                        &sealed,
-                    )?;
+                    let body =
+                        open_change(&self.sealer, &self.clinic_id, &patient, &rkey, &change_id, &sealed)?;
                     if !pull.offer(pos, &at, own, &body) {
                         break 'pages;
                     }
@@ -913,8 +847,8 @@ impl Storage for Sqlite {
             Ok((
                 PushOutcome::Applied {
                     last_applied,
-                    rejected,
-                    restamped,
+                    rejected: plan.rejected,
+                    restamped: plan.restamped,
                     cursor: pull.cursor(),
                     more: pull.more,
                     pulled: pull.changes,
@@ -1090,17 +1024,26 @@ impl Storage for Sqlite {
                 return Ok(None);
             };
             let mut stmt = t.prepare(
-                "SELECT record_id, sealed_state FROM records
-                 WHERE clinic_id = ?1 AND patient_id = ?2 AND record_table = ?3
-                 ORDER BY record_id",
+                "SELECT r.record_id, r.sealed_state, c.change_id, c.sealed_body FROM records r
+                 LEFT JOIN changes c ON c.clinic_id = r.clinic_id AND c.patient_id = r.patient_id
+                                   AND c.server_seq = r.tip_position
+                 WHERE r.clinic_id = ?1 AND r.patient_id = ?2 AND r.record_table = ?3
+                 ORDER BY r.record_id",
             )?;
             let rows = stmt.query_map(params![c, &patient[..], i(record_kind)], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+                Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
             })?;
             let mut records = Vec::new();
             for row in rows {
-                let (rkey, sealed) = row?;
-                let tips = self.open_tips(&patient, record_kind, &rkey, &sealed)?;
+                let (rkey, (state, id, body)): (String, TipsColumns) = row?;
+                let tips = read_tips(
+                    &self.sealer,
+                    &self.clinic_id,
+                    &patient,
+                    (record_kind, &rkey),
+                    state.as_deref(),
+                    id.as_deref().zip(body.as_deref()),
+                )?;
                 let Some(first) = tips.first() else { continue };
                 records.push(RecordState {
                     record_id: first.record_id.clone(),
