@@ -5,15 +5,22 @@
 //! replies lost after the server committed (a crash between the server's
 //! acceptance and the device's trim), restarts, a server restored from an
 //! older snapshot, devices restored from older copies, and device clocks
-//! hours off. After a quiet phase every run must show: all replicas agree,
-//! nothing lost, nothing applied twice, no conflict version lost.
+//! hours off. Devices and the clinic also edit the safety plan, which
+//! merges part by part. After a quiet phase every run must show: all
+//! replicas agree (entries and the safety plan), nothing lost, nothing
+//! applied twice, no conflict version lost.
 //!
 //! `SYNC_SIM_RUNS` sets the number of runs (default 1,000; CI runs the
 //! default), `SYNC_SIM_SEED` replays one seed and prints its trace.
 
-use cairn_clinic::{Server, handle};
+use cairn_clinic::{Server, handle, records};
 use cairn_core::sync::device::{Category, SyncRequest};
-use cairn_core::{EntryQuery, Error, FixedClock, Key, NewEntry, Store, StoreOptions, Value};
+use cairn_core::sync::lww;
+use cairn_core::sync::messages::{RecordId, kind};
+use cairn_core::{
+    EntryQuery, Error, FixedClock, Key, NewEntry, SAFETY_PLAN_ID, SafetyPlan, Store, StoreOptions,
+    Value,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -156,6 +163,8 @@ struct World {
     /// A device was restored from an older copy since the server's snapshot
     /// was taken (see `restore_server`).
     device_restored: bool,
+    /// The clinic edited the safety plan since the server's snapshot.
+    clinic_wrote: bool,
     devices: Vec<Device>,
     net: Vec<Msg>,
     truth: Truth,
@@ -202,6 +211,7 @@ impl World {
             server: Some(server),
             server_copy: None,
             device_restored: false,
+            clinic_wrote: false,
             devices,
             net: Vec::new(),
             truth: Truth {
@@ -270,6 +280,17 @@ impl World {
         let view = self.devices[dev].view();
         // Ordered by their notes (tokens of this seed), not by the random
         // ids, so that a seed replays the same run.
+        if self.rng.chance(15) {
+            // The safety plan, merged part by part: one part replaced.
+            let token = self.token();
+            let store = self.devices[dev].store();
+            let mut plan = store.safety_plan().unwrap();
+            let part = self.rng.below(7);
+            *plan.part_mut(part).unwrap() = vec![token.clone()];
+            store.set_safety_plan(plan).unwrap();
+            self.note(format!("d{dev} plan part {part} {token}"));
+            return;
+        }
         let mut live: Vec<(String, Option<String>, Vec<String>)> = view
             .iter()
             .filter(|(_, v)| v.0.is_some())
@@ -443,6 +464,7 @@ impl World {
             }
             95 => self.snapshot_server(),
             96 => self.restore_server(),
+            97 => self.clinic_edits_plan(),
             _ => self.network(),
         }
     }
@@ -457,10 +479,53 @@ impl World {
         )));
     }
 
+    /// The clinic replaces one part of the safety plan.
+    fn clinic_edits_plan(&mut self) {
+        let token = self.token();
+        let part = self.rng.below(7);
+        let id = RecordId::Text(SAFETY_PLAN_ID.into());
+        let storage = self.server().storage();
+        let mut plan = match records::find(storage, "sim patient", kind::SAFETY_PLAN, &id)
+            .unwrap()
+            .and_then(|h| h.body())
+        {
+            Some(b) => lww::safety_plan_from(&b).unwrap(),
+            None => SafetyPlan::default(),
+        };
+        *plan.part_mut(part).unwrap() = vec![token.clone()];
+        records::write(
+            self.server(),
+            "sim patient",
+            kind::SAFETY_PLAN,
+            &id,
+            Some(lww::safety_plan_body(&plan)),
+            self.now as u64,
+        )
+        .unwrap();
+        self.clinic_wrote = true;
+        self.note(format!("clinic plan part {part} {token}"));
+    }
+
+    /// The safety plan as the clinic holds it.
+    fn clinic_plan(&self) -> SafetyPlan {
+        let id = RecordId::Text(SAFETY_PLAN_ID.into());
+        records::find(
+            self.server().storage(),
+            "sim patient",
+            kind::SAFETY_PLAN,
+            &id,
+        )
+        .unwrap()
+        .and_then(|h| h.body())
+        .map(|b| lww::safety_plan_from(&b).unwrap())
+        .unwrap_or_default()
+    }
+
     fn snapshot_server(&mut self) {
         self.server = None;
         let dir = self.server_dir();
         self.device_restored = false;
+        self.clinic_wrote = false;
         self.server_copy = Some(
             SERVER_FILES
                 .iter()
@@ -481,6 +546,11 @@ impl World {
         // and devices send again their own versions, not each other's
         // (docs/sync-design.md §7).
         if self.device_restored {
+            return;
+        }
+        // The clinic's own edits since the snapshot would be lost with it:
+        // devices send again their own versions, not the clinic's.
+        if self.clinic_wrote {
             return;
         }
         let Some(copy) = self.server_copy.take() else {
@@ -559,6 +629,20 @@ impl World {
             .map(|(k, v)| (k.clone(), v.0.clone()))
             .collect();
         assert_eq!(clinic, live, "the clinic's winners are the devices'");
+        // The safety plan, merged part by part, is the same everywhere.
+        let plans: Vec<SafetyPlan> = self
+            .devices
+            .iter()
+            .map(|d| d.store().safety_plan().unwrap())
+            .collect();
+        for (i, p) in plans.iter().enumerate() {
+            assert_eq!(p, &plans[0], "d{i} and d0 disagree on the safety plan");
+        }
+        assert_eq!(
+            self.clinic_plan(),
+            plans[0],
+            "the clinic's safety plan is the devices'"
+        );
 
         // Nothing lost: every version is shown, or included by one that is
         // (directly or through others).

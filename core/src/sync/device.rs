@@ -2047,6 +2047,7 @@ fn apply_error(
         Some(ErrorCode::Gap) => {
             if err.last_applied < st.last_applied {
                 requeue_own(tx, sealer, st, err.last_applied)?;
+                requeue_own_lww(tx, sealer, st, None)?;
             }
             st.last_applied = err.last_applied;
             Error::SyncRefused { reason: "gap" }
