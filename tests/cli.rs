@@ -679,3 +679,47 @@ fn a_replayed_or_rolled_back_record_is_exit_code_4_and_only_that_record() {
     let o = other.run(&["show", &b]);
     assert_eq!(o.status.code(), Some(4), "moved row: {}", stderr(&o));
 }
+
+#[test]
+fn the_safety_plan_is_set_part_by_part_and_bad_parts_are_refused() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    env.ok(&[
+        "safety-plan",
+        "set",
+        "warning-signs",
+        "Not sleeping",
+        " ",
+        "Pacing",
+    ]);
+    env.ok(&["safety-plan", "set", "reasons", "My dog"]);
+    let plan: serde_json::Value =
+        serde_json::from_str(&env.ok(&["safety-plan", "--json"])).unwrap();
+    assert_eq!(
+        plan["warning_signs"],
+        serde_json::json!(["Not sleeping", "Pacing"])
+    );
+    assert_eq!(plan["reasons_for_living"], serde_json::json!(["My dog"]));
+    assert_eq!(plan["coping_strategies"], serde_json::json!([]));
+    let text = env.ok(&["safety-plan", "show"]);
+    assert!(
+        text.contains("1. Warning signs") && text.contains("- Pacing"),
+        "{text}"
+    );
+    // An unknown part is a usage error; an item too long is refused and
+    // not repeated back.
+    let out = env.run(&["safety-plan", "set", "hobbies", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let long = "SECRET".repeat(100);
+    let out = env.run(&["safety-plan", "set", "coping", &long]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(!common::stderr(&out).contains("SECRET"));
+    assert_eq!(common::stderr(&out).lines().count(), 1);
+    // Nothing was lost by the refused write.
+    let plan: serde_json::Value =
+        serde_json::from_str(&env.ok(&["safety-plan", "--json"])).unwrap();
+    assert_eq!(
+        plan["warning_signs"],
+        serde_json::json!(["Not sleeping", "Pacing"])
+    );
+}

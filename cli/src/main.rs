@@ -149,6 +149,15 @@ enum Command {
         #[arg(long, value_name = "URL")]
         server: Option<String>,
     },
+    /// Your safety plan: show it, or replace one part (shared with the
+    /// clinic when you share safety_plan; the clinic can edit it too)
+    SafetyPlan {
+        #[command(subcommand)]
+        command: Option<SafetyPlanCommand>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Write everything on this device to a file (JSON: everything; CSV: entries)
     Export {
         /// json or csv
@@ -175,6 +184,24 @@ enum Command {
         /// Seed for the simulation (same seed, same patient)
         #[arg(long, default_value_t = 7)]
         seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum SafetyPlanCommand {
+    /// Show the plan (the default)
+    Show {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace one part with ITEMS (none: clear it)
+    Set {
+        /// warning-signs, coping, distractions, people, professionals,
+        /// environment or reasons
+        part: String,
+        /// The part's items, in order
+        items: Vec<String>,
     },
 }
 
@@ -508,6 +535,41 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     ),
                     code: 4,
                 });
+            }
+            Ok(())
+        }
+        Command::SafetyPlan { command, json } => {
+            let store = open(&cli)?;
+            let show = |plan: &cairn_core::SafetyPlan, json: bool| {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(plan).expect("JSON values serialise")
+                    );
+                } else {
+                    print!("{}", output::safety_plan(plan));
+                }
+            };
+            match command {
+                None => show(&store.safety_plan()?, *json),
+                Some(SafetyPlanCommand::Show { json: j }) => {
+                    show(&store.safety_plan()?, *json || *j)
+                }
+                Some(SafetyPlanCommand::Set { part, items }) => {
+                    let i = cairn_core::PART_NAMES
+                        .iter()
+                        .position(|p| *p == part.trim().to_ascii_lowercase())
+                        .ok_or_else(|| {
+                            Failure::usage(format!(
+                                "unknown part {part:?}: expected one of {}",
+                                cairn_core::PART_NAMES.join(", ")
+                            ))
+                        })?;
+                    let mut plan = store.safety_plan()?;
+                    *plan.part_mut(i).expect("0-6") = items.clone();
+                    let plan = store.set_safety_plan(plan)?;
+                    show(&plan, *json);
+                }
             }
             Ok(())
         }

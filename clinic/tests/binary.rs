@@ -514,3 +514,226 @@ fn two_serve_processes_on_one_postgres_database() {
         assert!(!log.contains(NOTE) && !log.contains("Ann Example"), "{log}");
     }
 }
+
+#[test]
+fn clinic_records_commands_write_what_devices_will_pull() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("clinic");
+    // Enrolling creates the patient.
+    let out = run(
+        &dir,
+        &[
+            "enroll",
+            "--patient",
+            "Ann",
+            "--url",
+            "https://clinic.example",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ok = |args: &[&str]| {
+        let out = run(&dir, args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out).trim().to_owned()
+    };
+    let tracker = ok(&[
+        "tracker",
+        "add",
+        "--patient",
+        "Ann",
+        "--name",
+        "Focus",
+        "--kind",
+        "count",
+    ]);
+    assert_eq!(tracker.len(), 32);
+    let rule = ok(&[
+        "reminder",
+        "add",
+        "--patient",
+        "Ann",
+        "--category",
+        "check-in",
+        "--times",
+        "09:00,21:00",
+        "--days",
+        "mon,thu",
+    ]);
+    ok(&[
+        "session",
+        "add",
+        "--patient",
+        "Ann",
+        "--kind",
+        "infusion",
+        "--at",
+        "2026-12-01T10:00:00Z",
+        "--zone",
+        "Europe/Paris",
+    ]);
+    ok(&[
+        "safety-plan",
+        "set",
+        "--patient",
+        "Ann",
+        "--part",
+        "people",
+        "Sam",
+        "Ari",
+    ]);
+    assert_eq!(
+        ok(&[
+            "reminder",
+            "set",
+            "--patient",
+            "Ann",
+            &rule,
+            "--enabled",
+            "false"
+        ]),
+        "changed"
+    );
+    assert_eq!(
+        ok(&[
+            "reminder",
+            "set",
+            "--patient",
+            "Ann",
+            &rule,
+            "--enabled",
+            "false"
+        ]),
+        "nothing to change"
+    );
+    let all: serde_json::Value =
+        serde_json::from_str(&ok(&["records", "--patient", "Ann", "--json"])).unwrap();
+    assert_eq!(all["trackers"][0]["name"], "Focus");
+    assert_eq!(all["trackers"][0]["id"], tracker.as_str());
+    assert_eq!(all["reminders"][0]["enabled"], false);
+    assert_eq!(all["sessions"][0]["at"], "2026-12-01T10:00:00.000Z");
+    assert_eq!(
+        all["safety_plan"]["people_to_ask"],
+        serde_json::json!(["Sam", "Ari"])
+    );
+    ok(&["tracker", "delete", "--patient", "Ann", &tracker]);
+    let all: serde_json::Value =
+        serde_json::from_str(&ok(&["records", "--patient", "Ann", "--json"])).unwrap();
+    assert_eq!(all["trackers"], serde_json::json!([]));
+    // The clinic's own author is not listed as a device.
+    assert!(!ok(&["devices"]).contains("Ann"));
+
+    // Bad input: exit 2, one line; unknown patient or record: exit 1.
+    for (args, code) in [
+        (
+            vec![
+                "tracker",
+                "add",
+                "--patient",
+                "Ann",
+                "--name",
+                "S",
+                "--kind",
+                "sleep",
+            ],
+            2,
+        ),
+        (
+            vec![
+                "tracker",
+                "add",
+                "--patient",
+                "Ann",
+                "--name",
+                " ",
+                "--kind",
+                "count",
+            ],
+            2,
+        ),
+        (
+            vec![
+                "reminder",
+                "add",
+                "--patient",
+                "Ann",
+                "--category",
+                "check-in",
+            ],
+            2,
+        ),
+        (
+            vec![
+                "reminder",
+                "add",
+                "--patient",
+                "Ann",
+                "--category",
+                "x",
+                "--times",
+                "09:00",
+            ],
+            2,
+        ),
+        (
+            vec![
+                "reminder",
+                "add",
+                "--patient",
+                "Ann",
+                "--category",
+                "check-in",
+                "--times",
+                "25:00",
+            ],
+            2,
+        ),
+        (
+            vec![
+                "session",
+                "add",
+                "--patient",
+                "Ann",
+                "--kind",
+                "infusion",
+                "--at",
+                "yesterday",
+                "--zone",
+                "UTC",
+            ],
+            2,
+        ),
+        (
+            vec![
+                "safety-plan",
+                "set",
+                "--patient",
+                "Ann",
+                "--part",
+                "hobbies",
+                "x",
+            ],
+            2,
+        ),
+        (vec!["tracker", "delete", "--patient", "Ann", "nothex"], 2),
+        (
+            vec![
+                "tracker",
+                "delete",
+                "--patient",
+                "Ann",
+                "00000000000000000000000000000000",
+            ],
+            1,
+        ),
+        (vec!["safety-plan", "show", "--patient", "Nobody"], 1),
+    ] {
+        let out = run(&dir, &args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out).trim().lines().count(),
+            1,
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
