@@ -722,4 +722,13 @@ fn the_safety_plan_is_set_part_by_part_and_bad_parts_are_refused() {
         plan["warning_signs"],
         serde_json::json!(["Not sleeping", "Pacing"])
     );
+    // The export of everything holds it.
+    let out = env.dir.path().join("all.json");
+    env.ok(&["export", "json", "--out", out.to_str().unwrap()]);
+    let all: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(
+        all["safety_plan"]["reasons_for_living"],
+        serde_json::json!(["My dog"])
+    );
 }

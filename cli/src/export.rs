@@ -70,6 +70,7 @@ pub fn json(store: &Store, out: &Path) -> Result<usize, Failure> {
         "reminders": reminders.reminders,
         "treatment_sessions": events,
         "quiet_hours": store.quiet_hours()?,
+        "safety_plan": store.safety_plan()?,
         "sync": sync,
     });
     let mut bytes = serde_json::to_vec_pretty(&doc).expect("JSON values serialise");
