@@ -148,13 +148,21 @@ const REJECTIONS_INSERT: &str =
     "INSERT INTO rejections (clinic_id, device_id, seq, change_id, reason)
      SELECT $1, $2, u.* FROM unnest($3::int8[], $4::bytea[], $5::int8[]) AS u
      ON CONFLICT (clinic_id, device_id, seq) DO NOTHING";
-const RECORDS_SELECT: &str = "SELECT r.record_table, r.record_id, r.sealed_state, c.change_id,
+/// Each key looked up by its primary key (`LATERAL … LIMIT 1`, which the
+/// planner does not flatten): the plain join, planned on a new table's
+/// missing statistics, scanned all of the patient's records once per key.
+const RECORDS_SELECT: &str = "SELECT k.record_table, k.record_id, r.sealed_state, c.change_id,
             c.sealed_body
      FROM unnest($3::int8[], $4::text[]) AS k(record_table, record_id)
-     JOIN records r ON r.clinic_id = $1 AND r.patient_id = $2
-                   AND r.record_table = k.record_table AND r.record_id = k.record_id
-     LEFT JOIN changes c ON c.clinic_id = r.clinic_id AND c.patient_id = r.patient_id
-                        AND c.server_seq = r.tip_position";
+     CROSS JOIN LATERAL (
+         SELECT sealed_state, tip_position FROM records
+         WHERE clinic_id = $1 AND patient_id = $2
+           AND record_table = k.record_table AND record_id = k.record_id
+         LIMIT 1) AS r
+     LEFT JOIN LATERAL (
+         SELECT change_id, sealed_body FROM changes
+         WHERE clinic_id = $1 AND patient_id = $2 AND server_seq = r.tip_position
+         LIMIT 1) AS c ON true";
 const RECORDS_UPSERT: &str = "INSERT INTO records (clinic_id, patient_id, updated_at, record_table,
                                    record_id, sealed_state, tip_position, stamp)
      SELECT $1, $2, $3, u.* FROM unnest($4::int8[], $5::text[], $6::bytea[], $7::int8[],
@@ -1343,8 +1351,11 @@ impl Db {
             // Byte order, as SQLite sorts text.
             let rows = t.query(
                 "SELECT r.record_id, r.sealed_state, c.change_id, c.sealed_body FROM records r
-                 LEFT JOIN changes c ON c.clinic_id = r.clinic_id AND c.patient_id = r.patient_id
-                                    AND c.server_seq = r.tip_position
+                 LEFT JOIN LATERAL (
+                     SELECT change_id, sealed_body FROM changes
+                     WHERE clinic_id = r.clinic_id AND patient_id = r.patient_id
+                       AND server_seq = r.tip_position
+                     LIMIT 1) AS c ON true
                  WHERE r.clinic_id = $1 AND r.patient_id = $2 AND r.record_table = $3
                  ORDER BY r.record_id COLLATE \"C\"",
                 &[&c, &&patient[..], &i(record_kind)],
