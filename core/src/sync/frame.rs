@@ -11,21 +11,39 @@ const HEAD: usize = 9;
 /// Frames `body`, compressed with LZ4 when that is shorter (or always, with
 /// `force_lz4`, for tests and vectors).
 pub fn frame(body: &[u8], force_lz4: bool) -> Vec<u8> {
-    assert!(body.len() <= MAX_RAW, "bodies are capped before framing");
-    let packed = lz4_flex::block::compress(body);
-    let (mode, stored) = if force_lz4 || packed.len() < body.len() {
-        (1u8, packed.as_slice())
-    } else {
-        (0u8, body)
-    };
-    let len = (HEAD + stored.len()).div_ceil(PAD) * PAD;
-    let mut out = Vec::with_capacity(len);
-    out.push(mode);
-    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    out.extend_from_slice(&(stored.len() as u32).to_be_bytes());
-    out.extend_from_slice(stored);
-    out.resize(len.max(PAD), 0);
+    // Zeroed by the allocator (`vec![0; n]`), not byte by byte.
+    let mut out = vec![0u8; max_framed(body.len())];
+    let len = frame_into(&mut out, body, force_lz4);
+    out.truncate(len);
     out
+}
+
+/// The most bytes [`frame_into`] needs for a body of `len` bytes (LZ4's
+/// worst case, padded).
+pub(crate) fn max_framed(len: usize) -> usize {
+    (HEAD + lz4_flex::block::get_maximum_output_size(len)).div_ceil(PAD) * PAD
+}
+
+/// [`frame`] into `out` (at least [`max_framed`] bytes; what it held does
+/// not matter): the body is compressed straight into its place, only a
+/// stored body is copied. Returns the framed length.
+pub(crate) fn frame_into(out: &mut [u8], body: &[u8], force_lz4: bool) -> usize {
+    assert!(body.len() <= MAX_RAW, "bodies are capped before framing");
+    let packed = lz4_flex::block::compress_into(body, &mut out[HEAD..])
+        .expect("max_framed holds the worst case");
+    let (mode, stored) = if force_lz4 || packed < body.len() {
+        (1u8, packed)
+    } else {
+        out[HEAD..HEAD + body.len()].copy_from_slice(body);
+        (0u8, body.len())
+    };
+    out[0] = mode;
+    out[1..5].copy_from_slice(&(body.len() as u32).to_be_bytes());
+    out[5..HEAD].copy_from_slice(&(stored as u32).to_be_bytes());
+    let len = ((HEAD + stored).div_ceil(PAD) * PAD).max(PAD);
+    // Past `stored`, the encoder may have left bytes of its own.
+    out[HEAD + stored..len].fill(0);
+    len
 }
 
 /// The body inside a framed plaintext.
@@ -86,6 +104,68 @@ mod tests {
             "repetitive text compresses"
         );
         assert_eq!(frame(b"abc", false)[0], 0, "a short body is stored");
+    }
+
+    /// The framing as first written (compress to a Vec of its own, then
+    /// copy): `frame` must give the same bytes.
+    fn reference(body: &[u8], force_lz4: bool) -> Vec<u8> {
+        let packed = lz4_flex::block::compress(body);
+        let (mode, stored) = if force_lz4 || packed.len() < body.len() {
+            (1u8, packed.as_slice())
+        } else {
+            (0u8, body)
+        };
+        let len = (HEAD + stored.len()).div_ceil(PAD) * PAD;
+        let mut out = vec![mode];
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        out.extend_from_slice(&(stored.len() as u32).to_be_bytes());
+        out.extend_from_slice(stored);
+        out.resize(len.max(PAD), 0);
+        out
+    }
+
+    #[test]
+    fn frames_in_place_as_the_reference_does() {
+        // Text-like and incompressible parts, short and long (past the
+        // 64 KiB of lz4_flex's small table).
+        let mut x = 0x9e37_79b9_u32;
+        let mut noise = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect()
+        };
+        let text: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| format!("entry {} mood {} ", i % 977, i % 11).into_bytes())
+            .take(300_000)
+            .collect();
+        let mut mixed = noise(40_000);
+        mixed.extend_from_slice(&text[..100_000]);
+        mixed.extend(noise(70_000));
+        let bodies = [
+            Vec::new(),
+            b"abc".to_vec(),
+            vec![7u8; 1000],
+            noise(255),
+            noise(100_000),
+            text.clone(),
+            mixed,
+        ];
+        for body in &bodies {
+            for force in [false, true] {
+                let f = frame(body, force);
+                assert_eq!(f, reference(body, force), "{} bytes", body.len());
+                assert!(f.len() <= max_framed(body.len()));
+                let mut dirty = vec![0xa5; max_framed(body.len()) + 3];
+                let n = frame_into(&mut dirty, body, force);
+                assert_eq!(dirty[..n], f[..], "whatever the buffer held");
+                assert_eq!(unframe(&f).unwrap(), *body);
+            }
+        }
     }
 
     #[test]

@@ -390,6 +390,55 @@ fn golden_push() -> (Fixture, ReplyKey, PushBody) {
 }
 
 #[test]
+fn seal_request_is_frame_seal_sign_composed() {
+    // The request built in one buffer is the plain composition: header,
+    // enc, length, Seal(header, frame(body)), Sign(label || all that);
+    // with extensions, and bodies stored, compressed and large.
+    let f = fixture();
+    let header = RequestHeader {
+        kind: RequestKind::Push,
+        minor: MINOR,
+        clinic_id: f.clinic_id,
+        device_id: f.device_id,
+        key_id: 7,
+        request_id: [0xa0; 16],
+        epoch: [0; 16],
+        first: 1,
+        last: 2,
+        clock_ms: 1_767_225_600_000,
+        extensions: vec![0, 9, 0, 1, 0xff],
+    };
+    let sk_e = range(0x80);
+    let enc = x25519_dalek::x25519(sk_e, x25519_dalek::X25519_BASEPOINT_BYTES);
+    let info = hpke_info(&f.clinic_id, &f.device_id);
+    let ctx = Context::from_dh(&x25519(&sk_e, &f.pk_r), &enc, &f.pk_r, &info);
+    let push = PushBody {
+        changes: (1..=600).map(|s| entry_change(s, f.device_id)).collect(),
+        cursor: b"c0".to_vec(),
+    }
+    .encode();
+    let noise: Vec<u8> = (0..5000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    for body in [&b""[..], b"abc", &noise, &push] {
+        for force in [false, true] {
+            let mut plain = header.encode();
+            let ct = ctx.seal(0, &plain, &frame::frame(body, force));
+            plain.extend_from_slice(&enc);
+            plain.extend_from_slice(&(ct.len() as u32).to_be_bytes());
+            plain.extend_from_slice(&ct);
+            let sig = f
+                .device
+                .sign(&[b"cairn sync request v1", &plain[..]].concat());
+            plain.extend_from_slice(sig.as_ref());
+            let (bytes, key) = seal_request_with(&header, body, &ctx, &f.device, force);
+            assert_eq!(bytes, plain, "{} bytes, force {force}", body.len());
+            assert_eq!(key.request_hash, sha256(&plain));
+        }
+    }
+}
+
+#[test]
 fn golden_push_request() {
     let (f, _, push) = golden_push();
     assert!(push.cursor.is_empty());

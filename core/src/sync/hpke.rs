@@ -139,10 +139,21 @@ impl Context {
     pub fn seal(&self, seq: u64, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
         out.extend_from_slice(plaintext);
-        self.aead_key()
-            .seal_in_place_append_tag(self.nonce(seq), aead::Aad::from(aad), &mut out)
-            .expect("a message under 64 GiB seals");
+        let tag = self.seal_in_place(seq, aad, &mut out);
+        out.extend_from_slice(&tag);
         out
+    }
+
+    /// [`seal`](Context::seal) in place: `in_out` holds the plaintext and
+    /// is left holding the ciphertext; the tag that follows it is returned.
+    pub fn seal_in_place(&self, seq: u64, aad: &[u8], in_out: &mut [u8]) -> [u8; TAG_LEN] {
+        let tag = self
+            .aead_key()
+            .seal_in_place_separate_tag(self.nonce(seq), aead::Aad::from(aad), in_out)
+            .expect("a message under 64 GiB seals");
+        tag.as_ref()
+            .try_into()
+            .expect("AES-128-GCM tags are 16 bytes")
     }
 
     /// `Open(aad, ct)` at sequence number `seq`.

@@ -380,13 +380,30 @@ pub fn seal_request_with(
     device: &signature::Ed25519KeyPair,
     force_lz4: bool,
 ) -> (Vec<u8>, ReplyKey) {
-    let mut b = header.encode();
-    let ct = ctx.seal(0, &b, &frame::frame(body, force_lz4));
-    b.extend_from_slice(&ctx.enc);
-    b.extend_from_slice(&(ct.len() as u32).to_be_bytes());
-    b.extend_from_slice(&ct);
-    let sig = sign(device, REQUEST_LABEL, &b);
-    b.extend_from_slice(&sig);
+    // One buffer, written once: ring's Ed25519 signs a single slice, so the
+    // request is built behind its signature label (`label || request` is
+    // what is signed), the body compressed into its place and sealed
+    // there; the label is dropped at the end (one move, no new buffer).
+    let head = header.encode();
+    let (label, h) = (REQUEST_LABEL.len(), head.len());
+    let plain = label + h + 36;
+    let max = frame::max_framed(body.len());
+    // Zeroed by the allocator (`vec![0; n]`), not byte by byte.
+    let mut b = vec![0u8; plain + max + super::hpke::TAG_LEN + SIG_LEN];
+    b[..label].copy_from_slice(REQUEST_LABEL);
+    b[label..label + h].copy_from_slice(&head);
+    b[label + h..plain - 4].copy_from_slice(&ctx.enc);
+    let framed = frame::frame_into(&mut b[plain..plain + max], body, force_lz4);
+    let end = plain + framed;
+    let tag = ctx.seal_in_place(0, &head, &mut b[plain..end]);
+    let ct_len = framed + tag.len();
+    b[end..plain + ct_len].copy_from_slice(&tag);
+    b[plain - 4..plain].copy_from_slice(&(ct_len as u32).to_be_bytes());
+    let signed = plain + ct_len;
+    let sig = device.sign(&b[..signed]);
+    b[signed..signed + SIG_LEN].copy_from_slice(sig.as_ref());
+    b.truncate(signed + SIG_LEN);
+    b.drain(..label);
     let key = ReplyKey::new(ctx, header.request_id, &b);
     (b, key)
 }
