@@ -10,7 +10,8 @@ import Darwin
 #endif
 
 /// A real `cairn-clinic serve` on 127.0.0.1 with a fresh data folder, and
-/// its operator commands (`enroll`, `entries --json`, `revoke`). The binary
+/// its operator commands (`enroll`, `entries --json`, `revoke`, the
+/// patient's records: `command`, `safetyPlan`). The binary
 /// is `$CAIRN_CLINIC_BIN` (tests/swift.sh builds it, copies it into the
 /// Swift root and sets it); without it the test is skipped. `stop()` kills
 /// the server and deletes the folder.
@@ -81,6 +82,25 @@ final class ClinicServer: @unchecked Sendable {
     /// Revokes a device: its requests are refused from now on.
     func revoke(_ deviceId: String) throws {
         _ = try admin(["revoke", deviceId])
+    }
+
+    /// Runs a command that writes a patient's records (`tracker add`,
+    /// `reminder add`, `session add`, `safety-plan set`, ...); its stdout
+    /// trimmed: the new record's id for an `add`.
+    @discardableResult
+    func command(_ arguments: [String]) throws -> String {
+        try admin(arguments).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The patient's safety plan as the clinic holds it (`safety-plan show
+    /// --json`): each part (`warning_signs`, `coping_strategies`, ...) to
+    /// its items.
+    func safetyPlan(_ patient: String) throws -> [String: [String]] {
+        let json = try admin(["safety-plan", "show", "--patient", patient, "--json"])
+        guard let plan = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: [String]] else {
+            throw ServerError("safety-plan show --json is not an object of string lists: \(json.prefix(200))")
+        }
+        return plan
     }
 
     /// Runs an operator command on the same data folder; its stdout.

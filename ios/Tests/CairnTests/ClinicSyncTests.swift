@@ -10,7 +10,9 @@ import XCTest
 
 /// ClinicSyncRunner against the real `cairn-clinic serve` (one per test, on
 /// 127.0.0.1, killed after it): two phones of one patient, the sharing
-/// manifest, each sync error from a real exchange, conflicts, the audit log.
+/// manifest, each sync error from a real exchange, conflicts, the audit log,
+/// and the records the clinic sets (trackers, reminder plans, sessions, the
+/// safety plan) merging with the patient's edits.
 final class ClinicSyncTests: JournalTestCase {
     private var server: ClinicServer!
     private let sharing: [SharingCategory] = [.ratings, .notes]
@@ -97,7 +99,10 @@ final class ClinicSyncTests: JournalTestCase {
         try await ClinicSyncRunner.enroll(sync, code: try server.enrollmentCode("pat"), sharing: sharing)
 
         let manifest = try await sync.manifest()
-        XCTAssertEqual(manifest.items.count, 7)
+        let every: [SharingCategory] = [
+            .ratings, .notes, .journal, .medication, .questionnaires, .flags, .reminders, .treatment, .safetyPlan,
+        ]
+        XCTAssertEqual(manifest.items.map(\.category), every, "every category, once")
         XCTAssertEqual(Set(manifest.items.filter(\.shared).map(\.category)), [.ratings, .notes])
         XCTAssertTrue(manifest.items.allSatisfy { !$0.description.isEmpty })
         XCTAssertFalse(manifest.notes.isEmpty)
@@ -345,7 +350,135 @@ final class ClinicSyncTests: JournalTestCase {
         await assertInvalid("limit") { try await sync.log(limit: -1) }
     }
 
+    func testWhatTheClinicSetsReachesThePhoneAndSafetyPlanEditsMerge() async throws {
+        let (journal, sync) = try await phone("a")
+        try await ClinicSyncRunner.enroll(sync, code: try server.enrollmentCode("pat"), sharing: sharing + [.safetyPlan])
+
+        // Between two syncs, the clinic defines a tracker, a routine after
+        // each infusion, tomorrow's infusion and three parts of the safety plan.
+        let trackerId = try server.command([
+            "tracker", "add", "--patient", "pat", "--name", "Dissociation", "--kind", "scale",
+            "--min", "0", "--max", "4", "--min-label", "not at all", "--max-label", "completely",
+        ])
+        let routineId = try server.command([
+            "reminder", "add", "--patient", "pat", "--category", "post-session",
+            "--after-event", "infusion", "--steps", "30m,1d@09:00", "--title", "Drink water",
+        ])
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = paris
+        let today = calendar.startOfDay(for: Date())
+        func parisTime(daysAfterToday days: Int, _ hour: Int) -> Date {
+            let day = calendar.date(byAdding: .day, value: days, to: today)!
+            return instant(ms: ms(calendar.date(bySettingHour: hour, minute: 0, second: 0, of: day)!))
+        }
+        let infusionAt = parisTime(daysAfterToday: 1, 10)
+        let sessionId = try server.command([
+            "session", "add", "--patient", "pat", "--kind", "infusion",
+            "--at", ISO8601DateFormatter().string(from: infusionAt), "--zone", "Europe/Paris",
+        ])
+        for id in [trackerId, routineId, sessionId] {
+            XCTAssertTrue(id.count == 32 && id.allSatisfy { $0.isHexDigit && !$0.isUppercase }, id)
+        }
+        try server.command(["safety-plan", "set", "--patient", "pat", "--part", "warning-signs", "Not sleeping", "Skipping meals"])
+        try server.command(["safety-plan", "set", "--patient", "pat", "--part", "people", "Sam (sister)"])
+        try server.command(["safety-plan", "set", "--patient", "pat", "--part", "professionals", "Clinic line 01 23 45 67 89"])
+
+        let first = try await ClinicSyncRunner.syncNow(sync)
+        XCTAssertGreaterThan(first.pulled, 0, "\(first)")
+
+        // The tracker, ready to rate on.
+        let scale = TrackerKind.scale(min: 0, max: 4, step: 1, minLabel: "not at all", maxLabel: "completely")
+        let custom = try await journal.trackers().filter { !$0.builtin }
+        XCTAssertEqual(custom, [Tracker(id: TrackerId(trackerId), name: "Dissociation", kind: scale, builtin: false)])
+        let byName = try await journal.tracker(idOrName: "Dissociation")
+        XCTAssertEqual(byName.id, TrackerId(trackerId))
+        let rated = try await journal.log(entry: NewEntry(tracker: "Dissociation", value: .scale(value: 3), at: rightNow(), zone: paris))
+        XCTAssertEqual(rated.tracker, TrackerId(trackerId))
+
+        // The routine and the session it follows.
+        let reminders = try journal.reminders()
+        let rules = try await reminders.list()
+        XCTAssertEqual(rules.corrupted, [])
+        XCTAssertEqual(rules.reminders.count, 1, "\(rules.reminders)")
+        let routine = try XCTUnwrap(rules.reminders.first)
+        XCTAssertEqual(routine.id, ReminderId(routineId))
+        XCTAssertEqual(routine.category, .postSession)
+        XCTAssertEqual(routine.schedule, .afterEvent(event: "infusion", steps: [.after(minutes: 30), .dayAt(day: 1, time: wallTime("09:00"))]))
+        XCTAssertEqual(routine.title, "Drink water")
+        XCTAssertTrue(routine.enabled)
+        XCTAssertNil(routine.zone, "it follows the phone's zone")
+        let events = try await reminders.events()
+        XCTAssertEqual(events, [ReminderEvent(id: EventId(sessionId), kind: "infusion", at: infusionAt, zone: paris)])
+        // The phone plans its notifications from them: 30 minutes after the
+        // infusion, then 09:00 the day after.
+        let planned = try await reminders.plan(now: rightNow(), deviceZone: paris, limits: iosLimits(), horizonDays: 7)
+            .notifications.filter { $0.reminderId == routine.id }
+        XCTAssertEqual(planned.map(\.fireAt), [infusionAt.shifted(30 * minute), parisTime(daysAfterToday: 2, 9)])
+
+        // The safety plan, part by part.
+        let fromClinic = SafetyPlan(
+            warningSigns: ["Not sleeping", "Skipping meals"],
+            copingStrategies: [],
+            distractions: [],
+            peopleToAsk: ["Sam (sister)"],
+            professionals: ["Clinic line 01 23 45 67 89"],
+            safeEnvironment: [],
+            reasonsForLiving: []
+        )
+        let received = try await journal.safetyPlan()
+        XCTAssertEqual(received, fromClinic)
+        XCTAssertEqual(try server.safetyPlan("pat"), byPart(fromClinic))
+
+        // Before the next sync, the patient adds a warning sign on the phone
+        // and the clinic someone to ask: both edits hold, on both sides.
+        let onPhone = SafetyPlan(
+            warningSigns: received.warningSigns + ["Staying in bed"],
+            copingStrategies: received.copingStrategies,
+            distractions: received.distractions,
+            peopleToAsk: received.peopleToAsk,
+            professionals: received.professionals,
+            safeEnvironment: received.safeEnvironment,
+            reasonsForLiving: received.reasonsForLiving
+        )
+        let saved = try await journal.setSafetyPlan(plan: onPhone)
+        XCTAssertEqual(saved, onPhone)
+        try server.command(["safety-plan", "set", "--patient", "pat", "--part", "people", "Sam (sister)", "Crisis line 3114"])
+        try await ClinicSyncRunner.syncNow(sync)
+
+        let merged = SafetyPlan(
+            warningSigns: ["Not sleeping", "Skipping meals", "Staying in bed"],
+            copingStrategies: [],
+            distractions: [],
+            peopleToAsk: ["Sam (sister)", "Crisis line 3114"],
+            professionals: ["Clinic line 01 23 45 67 89"],
+            safeEnvironment: [],
+            reasonsForLiving: []
+        )
+        let onPhoneNow = try await journal.safetyPlan()
+        XCTAssertEqual(onPhoneNow, merged)
+        XCTAssertEqual(try server.safetyPlan("pat"), byPart(merged))
+        let pending = try await sync.status().pending
+        XCTAssertEqual(pending, 0)
+        // The rating on the clinic's tracker reached the clinic.
+        let entry = try XCTUnwrap(try server.entries("pat").first { $0["id"] as? String == rated.id.value })
+        XCTAssertEqual(entry["tracker"] as? String, trackerId)
+        XCTAssertEqual(entry["value"] as? Double, 3)
+    }
+
     // MARK: - helpers
+
+    /// The plan's parts by the names `safety-plan show --json` gives them.
+    private func byPart(_ plan: SafetyPlan) -> [String: [String]] {
+        [
+            "warning_signs": plan.warningSigns,
+            "coping_strategies": plan.copingStrategies,
+            "distractions": plan.distractions,
+            "people_to_ask": plan.peopleToAsk,
+            "professionals": plan.professionals,
+            "safe_environment": plan.safeEnvironment,
+            "reasons_for_living": plan.reasonsForLiving,
+        ]
+    }
 
     /// Asserts that `body` throws a `CairnError` of `kind` whose sentence is
     /// plain and holds none of the patient's words.

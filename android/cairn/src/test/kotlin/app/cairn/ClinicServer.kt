@@ -8,7 +8,8 @@ import java.util.concurrent.TimeUnit
 
 /**
  * A real `cairn-clinic serve` on 127.0.0.1 with a fresh data folder, and its
- * operator commands (`enroll`, `entries --json`, `revoke`). The binary is
+ * operator commands (`enroll`, `entries --json`, `revoke`, the patient's
+ * records: [command], [safetyPlan]). The binary is
  * `$CAIRN_CLINIC_BIN` (tests/kotlin.sh builds it and sets it); without it the
  * test is skipped. [close] kills the server and deletes the folder; a JVM
  * that exits first kills it too.
@@ -55,6 +56,22 @@ class ClinicServer private constructor(private val bin: String, val dir: File) :
     fun revoke(deviceId: String) {
         admin("revoke", deviceId)
     }
+
+    /**
+     * Runs a command that writes a patient's records (`tracker add`,
+     * `reminder add`, `session add`, `safety-plan set`, ...); its stdout
+     * trimmed: the new record's id for an `add`.
+     */
+    fun command(vararg args: String): String = admin(*args).trim()
+
+    /**
+     * The patient's safety plan as the clinic holds it (`safety-plan show
+     * --json`): each part (`warning_signs`, `coping_strategies`, ...) to
+     * its items.
+     */
+    @Suppress("UNCHECKED_CAST")
+    fun safetyPlan(patient: String): Map<String, List<String>> =
+        Json.parse(admin("safety-plan", "show", "--patient", patient, "--json")) as Map<String, List<String>>
 
     /** Runs an operator command on the same data folder; its stdout. */
     fun admin(vararg args: String): String {

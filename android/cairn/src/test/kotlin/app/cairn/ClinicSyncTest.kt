@@ -9,6 +9,7 @@ import java.net.HttpURLConnection
 import java.net.InetSocketAddress
 import java.net.ServerSocket
 import java.net.URL
+import java.time.LocalDate
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertFalse
@@ -19,7 +20,9 @@ import kotlin.test.assertTrue
 /**
  * ClinicSyncRunner against the real `cairn-clinic serve` (one per test, on
  * 127.0.0.1, killed after it): two phones of one patient, the sharing
- * manifest, each sync error from a real exchange, conflicts, the audit log.
+ * manifest, each sync error from a real exchange, conflicts, the audit log,
+ * and the records the clinic sets (trackers, reminder plans, sessions, the
+ * safety plan) merging with the patient's edits.
  */
 class ClinicSyncTest {
     private lateinit var server: ClinicServer
@@ -351,6 +354,107 @@ class ClinicSyncTest {
         assertEquals(1, sync.log(1).size)
         assertFailsWith<CairnException.InvalidInput> { sync.log(-1) }
     }
+
+    @Test
+    fun whatTheClinicSetsReachesThePhoneAndSafetyPlanEditsMerge() = runBlocking<Unit> {
+        val (journal, sync) = phone("a")
+        ClinicSyncRunner.enroll(sync, server.enrollmentCode("pat"), SHARING + SharingCategory.SAFETY_PLAN)
+
+        // Between two syncs, the clinic defines a tracker, a routine after
+        // each infusion, tomorrow's infusion and three parts of the safety plan.
+        val trackerId = server.command(
+            "tracker", "add", "--patient", "pat", "--name", "Dissociation", "--kind", "scale",
+            "--min", "0", "--max", "4", "--min-label", "not at all", "--max-label", "completely",
+        )
+        val routineId = server.command(
+            "reminder", "add", "--patient", "pat", "--category", "post-session",
+            "--after-event", "infusion", "--steps", "30m,1d@09:00", "--title", "Drink water",
+        )
+        val infusionDay = LocalDate.now(PARIS).plusDays(1)
+        val infusionAt = infusionDay.atTime(10, 0).atZone(PARIS).toInstant()
+        val sessionId = server.command(
+            "session", "add", "--patient", "pat", "--kind", "infusion", "--at", infusionAt.toString(), "--zone", "Europe/Paris",
+        )
+        for (id in listOf(trackerId, routineId, sessionId)) assertTrue(id.matches(Regex("[0-9a-f]{32}")), id)
+        server.command("safety-plan", "set", "--patient", "pat", "--part", "warning-signs", "Not sleeping", "Skipping meals")
+        server.command("safety-plan", "set", "--patient", "pat", "--part", "people", "Sam (sister)")
+        server.command("safety-plan", "set", "--patient", "pat", "--part", "professionals", "Clinic line 01 23 45 67 89")
+
+        assertTrue(ClinicSyncRunner.syncNow(sync).pulled > 0)
+
+        // The tracker, ready to rate on.
+        val scale = TrackerKind.Scale(0.0, 4.0, 1.0, "not at all", "completely")
+        assertEquals(listOf(Tracker(TrackerId(trackerId), "Dissociation", scale, false)), journal.trackers().filter { !it.builtin })
+        assertEquals(TrackerId(trackerId), journal.tracker("Dissociation").id)
+        val rated = journal.log(NewEntry(tracker = "Dissociation", value = Value.Scale(3.0), at = now(), zone = PARIS))
+        assertEquals(TrackerId(trackerId), rated.tracker)
+
+        // The routine and the session it follows.
+        val rules = journal.reminders().list()
+        assertEquals(listOf(), rules.corrupted)
+        val routine = rules.reminders.single()
+        assertEquals(ReminderId(routineId), routine.id)
+        assertEquals(ReminderCategory.POST_SESSION, routine.category)
+        assertEquals(
+            ReminderSchedule.AfterEvent("infusion", listOf(ReminderStep.After(30), ReminderStep.DayAt(1, time("09:00")))),
+            routine.schedule,
+        )
+        assertEquals("Drink water", routine.title)
+        assertTrue(routine.enabled)
+        assertNull(routine.zone, "it follows the phone's zone")
+        assertEquals(listOf(ReminderEvent(EventId(sessionId), "infusion", infusionAt, PARIS)), journal.reminders().events())
+        // The phone plans its notifications from them: 30 minutes after the
+        // infusion, then 09:00 the day after.
+        val planned = journal.reminders().plan(now(), PARIS, androidLimits(true), 7).notifications
+            .filter { it.reminderId == routine.id }
+        assertEquals(
+            listOf(infusionAt + 30 * MINUTE, infusionDay.plusDays(1).atTime(9, 0).atZone(PARIS).toInstant()),
+            planned.map { it.fireAt },
+        )
+
+        // The safety plan, part by part.
+        val fromClinic = SafetyPlan(
+            warningSigns = listOf("Not sleeping", "Skipping meals"),
+            copingStrategies = listOf(),
+            distractions = listOf(),
+            peopleToAsk = listOf("Sam (sister)"),
+            professionals = listOf("Clinic line 01 23 45 67 89"),
+            safeEnvironment = listOf(),
+            reasonsForLiving = listOf(),
+        )
+        assertEquals(fromClinic, journal.safetyPlan())
+        assertEquals(fromClinic.byPart(), server.safetyPlan("pat"))
+
+        // Before the next sync, the patient adds a warning sign on the phone
+        // and the clinic someone to ask: both edits hold, on both sides.
+        val onPhone = journal.safetyPlan().let { it.copy(warningSigns = it.warningSigns + "Staying in bed") }
+        assertEquals(onPhone, journal.setSafetyPlan(onPhone))
+        server.command("safety-plan", "set", "--patient", "pat", "--part", "people", "Sam (sister)", "Crisis line 3114")
+        ClinicSyncRunner.syncNow(sync)
+
+        val merged = fromClinic.copy(
+            warningSigns = listOf("Not sleeping", "Skipping meals", "Staying in bed"),
+            peopleToAsk = listOf("Sam (sister)", "Crisis line 3114"),
+        )
+        assertEquals(merged, journal.safetyPlan())
+        assertEquals(merged.byPart(), server.safetyPlan("pat"))
+        assertEquals(0L, sync.status().pending)
+        // The rating on the clinic's tracker reached the clinic.
+        val entry = server.entries("pat").single { it["id"] == rated.id.value }
+        assertEquals(trackerId, entry["tracker"])
+        assertEquals(3.0, entry["value"])
+    }
+
+    /** The plan's parts by the names `safety-plan show --json` gives them. */
+    private fun SafetyPlan.byPart(): Map<String, List<String>> = mapOf(
+        "warning_signs" to warningSigns,
+        "coping_strategies" to copingStrategies,
+        "distractions" to distractions,
+        "people_to_ask" to peopleToAsk,
+        "professionals" to professionals,
+        "safe_environment" to safeEnvironment,
+        "reasons_for_living" to reasonsForLiving,
+    )
 
     /** [e]'s message is a plain sentence (no field dump, no class name) without the patient's words. */
     private fun <E : CairnException> plain(e: E): E {
