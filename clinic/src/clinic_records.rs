@@ -65,27 +65,44 @@ pub fn tracker(server: &Server, c: TrackerCommand, now: u64) -> Result<(), Error
                 kind: tk,
                 builtin: false,
             };
-            write(
+            add(
                 server,
                 &patient,
                 kind::TRACKER,
                 &id,
-                Some(lww::tracker_body(&t)),
+                lww::tracker_body(&t),
                 now,
             )?;
-            println!("{}", id.to_store());
             Ok(())
         }
         TrackerCommand::Delete { patient, id } => {
-            let id = records::parse_id(&id)?;
-            existing(server, &patient, kind::TRACKER, &id)?;
-            done(
-                write(server, &patient, kind::TRACKER, &id, None, now)?,
-                "deleted",
-            );
+            delete(server, &patient, kind::TRACKER, &id, now)?;
             Ok(())
         }
     }
+}
+
+/// Writes a new record and prints its id.
+fn add(
+    server: &Server,
+    patient: &str,
+    k: u64,
+    id: &RecordId,
+    body: Vec<u8>,
+    now: u64,
+) -> Result<(), Error> {
+    write(server, patient, k, id, Some(body), now)?;
+    println!("{}", id.to_store());
+    Ok(())
+}
+
+/// Deletes a record the clinic holds for the patient (given as 32 hex
+/// characters).
+fn delete(server: &Server, patient: &str, k: u64, id: &str, now: u64) -> Result<(), Error> {
+    let id = records::parse_id(id)?;
+    existing(server, patient, k, &id)?;
+    done(write(server, patient, k, &id, None, now)?, "deleted");
+    Ok(())
 }
 
 fn existing(server: &Server, patient: &str, k: u64, id: &RecordId) -> Result<Vec<u8>, Error> {
@@ -182,15 +199,14 @@ pub fn reminder(server: &Server, c: ReminderCommand, now: u64) -> Result<(), Err
                 enabled: true,
                 seed: u64::from_be_bytes(seed),
             };
-            write(
+            add(
                 server,
                 &patient,
                 kind::REMINDER,
                 &id,
-                Some(lww::reminder_body(&r)),
+                lww::reminder_body(&r),
                 now,
             )?;
-            println!("{}", id.to_store());
             Ok(())
         }
         ReminderCommand::Set {
@@ -228,12 +244,7 @@ pub fn reminder(server: &Server, c: ReminderCommand, now: u64) -> Result<(), Err
             Ok(())
         }
         ReminderCommand::Delete { patient, id } => {
-            let id = records::parse_id(&id)?;
-            existing(server, &patient, kind::REMINDER, &id)?;
-            done(
-                write(server, &patient, kind::REMINDER, &id, None, now)?,
-                "deleted",
-            );
+            delete(server, &patient, kind::REMINDER, &id, now)?;
             Ok(())
         }
     }
@@ -256,24 +267,18 @@ pub fn session(server: &Server, c: SessionCommand, now: u64) -> Result<(), Error
                 at_ms: at.timestamp_millis(),
                 zone: zone.trim().to_owned(),
             };
-            write(
+            add(
                 server,
                 &patient,
                 kind::TREATMENT_SESSION,
                 &id,
-                Some(lww::session_body(&e)),
+                lww::session_body(&e),
                 now,
             )?;
-            println!("{}", id.to_store());
             Ok(())
         }
         SessionCommand::Delete { patient, id } => {
-            let id = records::parse_id(&id)?;
-            existing(server, &patient, kind::TREATMENT_SESSION, &id)?;
-            done(
-                write(server, &patient, kind::TREATMENT_SESSION, &id, None, now)?,
-                "deleted",
-            );
+            delete(server, &patient, kind::TREATMENT_SESSION, &id, now)?;
             Ok(())
         }
     }

@@ -408,6 +408,26 @@ pub(crate) fn check_event_kind(kind: &str) -> Result<String> {
 }
 
 impl NewReminder {
+    /// The stored rule with this content.
+    pub(crate) fn into_reminder(self, id: String, revision: i64, seed: u64) -> Reminder {
+        Reminder {
+            id,
+            revision,
+            category: self.category,
+            title: self.title,
+            schedule: self.schedule,
+            zone: self.zone,
+            start: self.start,
+            end: self.end,
+            count: self.count,
+            quiet: self.quiet,
+            grace_minutes: self.grace_minutes,
+            show_title: self.show_title,
+            enabled: self.enabled,
+            seed,
+        }
+    }
+
     /// Validates and normalises (sorted, de-duplicated times and weekdays).
     pub(crate) fn checked(mut self) -> Result<NewReminder> {
         let norm = |times: &mut Vec<NaiveTime>| -> Result<()> {

@@ -374,22 +374,7 @@ impl Store {
             if let ZonePolicy::Pinned(z) = &new.zone {
                 ctx.zones.zone(z)?;
             }
-            let mut rule = Reminder {
-                id: id.clone(),
-                revision: 0,
-                category: new.category,
-                title: new.title,
-                schedule: new.schedule,
-                zone: new.zone,
-                start: new.start,
-                end: new.end,
-                count: new.count,
-                quiet: new.quiet,
-                grace_minutes: new.grace_minutes,
-                show_title: new.show_title,
-                enabled: new.enabled,
-                seed,
-            };
+            let mut rule = new.into_reminder(id.clone(), 0, seed);
             let rev = put_sealed(
                 tx,
                 sealer,

@@ -412,13 +412,35 @@ fn decode_tips(buf: &[u8]) -> Option<Tips> {
     Some(tips)
 }
 
-fn load_tips(conn: &rusqlite::Connection, sealer: &Sealer, table: &str, id: &str) -> Result<Tips> {
+/// A record's sync metadata (`sync_meta`, sealed): its tips (entries) or
+/// its cells (records merged by field), decoded; `T::default()` if none.
+fn load_meta<T: Default>(
+    conn: &rusqlite::Connection,
+    sealer: &Sealer,
+    table: &str,
+    id: &str,
+    decode: impl FnOnce(&[u8]) -> Option<T>,
+) -> Result<T> {
     let mid = meta_id(table, id);
     match load_row(conn, sealer, "sync_meta", &mid) {
-        Ok(row) => decode_tips(&row.plain).ok_or_else(|| Error::corrupted("sync_meta", &mid)),
-        Err(Error::NotFound { .. }) => Ok(Vec::new()),
+        Ok(row) => decode(&row.plain).ok_or_else(|| Error::corrupted("sync_meta", &mid)),
+        Err(Error::NotFound { .. }) => Ok(T::default()),
         Err(e) => Err(e),
     }
+}
+
+fn save_meta(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    table: &str,
+    id: &str,
+    plain: &[u8],
+) -> Result<()> {
+    put_row(tx, sealer, "sync_meta", &meta_id(table, id), None, plain)
+}
+
+fn load_tips(conn: &rusqlite::Connection, sealer: &Sealer, table: &str, id: &str) -> Result<Tips> {
+    load_meta(conn, sealer, table, id, decode_tips)
 }
 
 fn save_tips(
@@ -428,14 +450,7 @@ fn save_tips(
     id: &str,
     tips: &Tips,
 ) -> Result<()> {
-    put_row(
-        tx,
-        sealer,
-        "sync_meta",
-        &meta_id(table, id),
-        None,
-        &encode_tips(tips),
-    )
+    save_meta(tx, sealer, table, id, &encode_tips(tips))
 }
 
 // --- entries as changes --------------------------------------------------------
@@ -642,12 +657,7 @@ fn load_cells(
     table: &str,
     id: &str,
 ) -> Result<Cells> {
-    let mid = meta_id(table, id);
-    match load_row(conn, sealer, "sync_meta", &mid) {
-        Ok(row) => Cells::decode(&row.plain).map_err(|_| Error::corrupted("sync_meta", &mid)),
-        Err(Error::NotFound { .. }) => Ok(Cells::default()),
-        Err(e) => Err(e),
-    }
+    load_meta(conn, sealer, table, id, |b| Cells::decode(b).ok())
 }
 
 fn save_cells(
@@ -657,14 +667,7 @@ fn save_cells(
     id: &str,
     cells: &Cells,
 ) -> Result<()> {
-    put_row(
-        tx,
-        sealer,
-        "sync_meta",
-        &meta_id(table, id),
-        None,
-        &cells.encode(),
-    )
+    save_meta(tx, sealer, table, id, &cells.encode())
 }
 
 /// A local write of a last-writer-wins record on an enrolled store: the

@@ -781,22 +781,7 @@ pub fn reminder_from(id: &str, revision: i64, b: &[u8]) -> crate::Result<Reminde
         enabled: !paused,
     }
     .checked()?;
-    Ok(Reminder {
-        id: id.to_owned(),
-        revision,
-        category: new.category,
-        title: new.title,
-        schedule: new.schedule,
-        zone: new.zone,
-        start: new.start,
-        end: new.end,
-        count: new.count,
-        quiet: new.quiet,
-        grace_minutes: new.grace_minutes,
-        show_title: new.show_title,
-        enabled: new.enabled,
-        seed,
-    })
+    Ok(new.into_reminder(id.to_owned(), revision, seed))
 }
 
 // --- treatment sessions (kind 4) -------------------------------------------
