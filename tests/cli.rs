@@ -732,3 +732,19 @@ fn the_safety_plan_is_set_part_by_part_and_bad_parts_are_refused() {
         serde_json::json!(["My dog"])
     );
 }
+
+#[test]
+fn resolving_a_conflict_that_is_not_there_says_so() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    let id = env.ok(&["log", "mood", "5"]);
+    let out = env.run(&["conflicts", "resolve", id.trim()]);
+    assert_eq!(out.status.code(), Some(5), "{}", common::stderr(&out));
+    assert_eq!(
+        common::stderr(&out).trim(),
+        "cairn: no conflicting version of that entry (from that device)"
+    );
+    let out = env.run(&["conflicts", "resolve", "not-an-id"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(env.ok(&["conflicts"]).contains("no conflicting versions"));
+}

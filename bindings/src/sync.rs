@@ -415,6 +415,36 @@ impl ClinicSync {
             .await
     }
 
+    /// Resolves an entry's conflict versions: the version from the device
+    /// `keepAuthor` (a `ConflictVersion.author`) becomes the entry (it comes
+    /// back if the entry was deleted), or with `null`/`nil` the version
+    /// shown now stays (a deleted entry stays deleted). The others go on
+    /// every device at the next sync. Returns the entry kept, or
+    /// `null`/`nil` when the kept version is a delete. `NotFound` when the
+    /// entry has no conflict version (from that device).
+    pub async fn resolve_conflict(
+        &self,
+        entry_id: EntryId,
+        keep_author: Option<String>,
+    ) -> Result<Option<Entry>> {
+        let id = entry_id.0.clone();
+        self.pool
+            .write(
+                move |s| {
+                    Ok(s.sync_resolve_conflict(&entry_id.0, keep_author.as_deref())?
+                        .map(Into::into))
+                },
+                move |kept: &Option<Entry>| {
+                    Some(JournalChange {
+                        table: ChangeTable::Entries,
+                        ids: vec![id.clone()],
+                        deleted: kept.is_none(),
+                    })
+                },
+            )
+            .await
+    }
+
     /// The request that tells the clinic the patient withdraws. Once its
     /// reply is applied, this journal stops syncing; entries stay.
     pub async fn withdraw(&self) -> Result<SyncRequest> {

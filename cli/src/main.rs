@@ -136,6 +136,8 @@ enum Command {
     },
     /// Versions of entries written elsewhere at the same time as yours
     Conflicts {
+        #[command(subcommand)]
+        command: Option<ConflictsCommand>,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -184,6 +186,20 @@ enum Command {
         /// Seed for the simulation (same seed, same patient)
         #[arg(long, default_value_t = 7)]
         seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConflictsCommand {
+    /// Keep one version of an entry: the one shown now, or with --keep the
+    /// version from that device (it comes back if the entry was deleted);
+    /// the others are dropped on every device at the next sync
+    Resolve {
+        /// The entry's id
+        entry_id: String,
+        /// The device id of the version to keep (see `cairn conflicts`)
+        #[arg(long, value_name = "DEVICE")]
+        keep: Option<String>,
     },
 }
 
@@ -478,7 +494,25 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Conflicts { json } => {
+        Command::Conflicts {
+            command: Some(ConflictsCommand::Resolve { entry_id, keep }),
+            ..
+        } => {
+            let store = open(&cli)?;
+            match store.sync_resolve_conflict(entry_id, keep.as_deref()) {
+                Ok(Some(_)) => println!("kept; the other versions go at the next sync"),
+                Ok(None) => println!("kept deleted; the other versions go at the next sync"),
+                Err(Error::NotFound { .. }) => {
+                    return Err(Failure {
+                        message: "no conflicting version of that entry (from that device)".into(),
+                        code: 5,
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+            Ok(())
+        }
+        Command::Conflicts { json, .. } => {
             let store = open(&cli)?;
             let trackers = store.trackers()?;
             let conflicts = store.sync_conflicts()?;
@@ -509,7 +543,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         }
                     }
                 }
-                println!("editing or deleting an entry resolves its conflicts");
+                println!(
+                    "editing or deleting an entry resolves its conflicts, as does `cairn conflicts resolve ID [--keep DEVICE]`"
+                );
             }
             Ok(())
         }

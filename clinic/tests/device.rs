@@ -131,3 +131,81 @@ fn two_phones_of_one_patient_converge_through_the_clinic() {
     assert_eq!(at_clinic[0]["note"], "better today");
     assert_eq!(at_clinic[0]["value"], 8.0);
 }
+
+/// Deleted on one phone, edited on the other: the winner is chosen the
+/// same everywhere and the other version is a conflict version; the
+/// patient resolves it either way, and every phone and the clinic follow.
+#[test]
+fn a_conflict_between_a_delete_and_an_edit_is_resolved_either_way() {
+    let clinic = Clinic::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let now = cairn_clinic::now_ms();
+    let a = phone(tmp.path(), "a.cairn");
+    let b = phone(tmp.path(), "b.cairn");
+    for p in [&a, &b] {
+        let code =
+            cairn_clinic::admin::enrollment_code(&clinic.server, "Ann", 14, common::URL, now)
+                .unwrap();
+        let req = p
+            .sync_enroll(&code, &[Category::Ratings, Category::Notes])
+            .unwrap();
+        sync(p, &clinic, Some(req));
+    }
+    for keep_edit in [true, false] {
+        let id = log(&a, "mood", Value::Scale(3.0), Some("first"));
+        sync(&a, &clinic, None);
+        sync(&b, &clinic, None);
+        // Offline on both: A deletes, B edits.
+        a.delete_entry(&id).unwrap();
+        let mut new: NewEntry = b.entry(&id).unwrap().into();
+        new.note = Some("edited".into());
+        b.update_entry(&id, new).unwrap();
+        for _ in 0..2 {
+            sync(&a, &clinic, None);
+            sync(&b, &clinic, None);
+        }
+        let on_a = a.sync_conflicts().unwrap();
+        assert_eq!(on_a.len(), 1, "one version kept aside");
+        assert_eq!(on_a, b.sync_conflicts().unwrap());
+        let edit_author = b.sync_status().unwrap().device_id;
+        let delete_won = a.entry(&id).is_err();
+        assert_eq!(delete_won, b.entry(&id).is_err());
+        let wanted_author = if keep_edit == delete_won {
+            // The kept version is the conflict one: name its author.
+            Some(on_a[0].author.clone())
+        } else {
+            None
+        };
+        if keep_edit && delete_won {
+            assert_eq!(on_a[0].author, edit_author);
+        }
+        // Resolved on A.
+        let kept = a
+            .sync_resolve_conflict(&id, wanted_author.as_deref())
+            .unwrap();
+        assert_eq!(kept.is_some(), keep_edit);
+        assert!(a.sync_conflicts().unwrap().is_empty());
+        for _ in 0..2 {
+            sync(&a, &clinic, None);
+            sync(&b, &clinic, None);
+        }
+        for p in [&a, &b] {
+            assert!(p.sync_conflicts().unwrap().is_empty());
+            match p.entry(&id) {
+                Ok(e) => {
+                    assert!(keep_edit);
+                    assert_eq!(e.note.as_deref(), Some("edited"));
+                }
+                Err(_) => assert!(!keep_edit),
+            }
+        }
+        let at_clinic = clinic.entries("Ann");
+        assert_eq!(
+            at_clinic.iter().any(|e| e["id"] == id.as_str()),
+            keep_edit,
+            "{at_clinic:?}"
+        );
+        // Nothing left to resolve.
+        assert!(a.sync_resolve_conflict(&id, None).is_err());
+    }
+}

@@ -1552,6 +1552,90 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Resolves an entry's conflict versions: the version written by
+    /// `keep_author` (a device id from [`ConflictVersion::author`]) becomes
+    /// the entry, or with `None` the version shown now stays. The choice is
+    /// a new local version that includes every version the patient saw, so
+    /// the conflict versions go on every device at the next sync. An entry
+    /// deleted on one device and edited on another comes back this way
+    /// (keep the edit), or stays deleted (keep the delete). Returns the
+    /// entry kept, `None` when the kept version is a delete. `NotFound` when
+    /// the entry has no conflict version by that author (or none at all).
+    pub fn sync_resolve_conflict(
+        &self,
+        entry_id: &str,
+        keep_author: Option<&str>,
+    ) -> Result<Option<Entry>> {
+        crate::crypto::check_id(entry_id)?;
+        let not_found = || Error::NotFound {
+            table: "conflicts",
+            id: entry_id.to_owned(),
+        };
+        self.write(|tx, sealer, ctx| {
+            let now = ctx.clock.now_ms();
+            let tips = load_tips(tx, sealer, "entries", entry_id)?;
+            if !tips.iter().any(|t| t.data.conflict.is_some()) {
+                return Err(not_found());
+            }
+            // The version kept: its content, or `None` for a delete.
+            let kept: Option<Entry> = match keep_author {
+                None => match read_entry(tx, sealer, entry_id) {
+                    Ok(e) => Some(e),
+                    Err(Error::NotFound { .. }) => None,
+                    Err(e) => return Err(e),
+                },
+                Some(a) => {
+                    let tip = tips
+                        .iter()
+                        .find(|t| t.data.conflict.is_some() && to_hex(&t.author) == a.trim())
+                        .ok_or_else(not_found)?;
+                    let cid = tip.data.conflict.as_deref().expect("a conflict tip");
+                    let row = load_row(tx, sealer, "conflicts", cid)?;
+                    let c = Change::decode(&row.plain)
+                        .map_err(|_| Error::corrupted("conflicts", cid))?;
+                    match &c.body {
+                        Some(b) => Some(entry_from_body(
+                            entry_id,
+                            &EntryBody::decode(b)
+                                .map_err(|_| Error::corrupted("conflicts", cid))?,
+                        )),
+                        None => None,
+                    }
+                }
+            };
+            // Written as a local change: the outbox row's version includes
+            // every tip and clears their conflict rows (`local_write`).
+            match &kept {
+                Some(e) => {
+                    let e = Entry {
+                        updated_at_ms: now,
+                        ..e.clone()
+                    };
+                    let rev = put_synced_entry(tx, sealer, &e)?;
+                    crate::store::outbox(tx, sealer, now, "entries", entry_id, rev, false)?;
+                }
+                None => {
+                    let rev: i64 = tx.query_row(
+                        "SELECT revision FROM entries WHERE id = ?1",
+                        [entry_id],
+                        |r| r.get(0),
+                    )?;
+                    if read_entry(tx, sealer, entry_id).is_ok() {
+                        crate::store::tombstone(tx, sealer, now, "entries", entry_id)?;
+                    } else {
+                        crate::store::outbox(tx, sealer, now, "entries", entry_id, rev, true)?;
+                    }
+                }
+            }
+            Ok(match kept {
+                Some(_) => Some(read_entry(tx, sealer, entry_id)?),
+                None => None,
+            })
+        })
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn apply_ok(
     tx: &Transaction<'_>,

@@ -666,6 +666,17 @@ public protocol ClinicSyncProtocol: AnyObject, Sendable {
     func receiveBlocking(requestId: String, reply: Data) throws  -> SyncOutcome
     
     /**
+     * Resolves an entry's conflict versions: the version from the device
+     * `keepAuthor` (a `ConflictVersion.author`) becomes the entry (it comes
+     * back if the entry was deleted), or with `null`/`nil` the version
+     * shown now stays (a deleted entry stays deleted). The others go on
+     * every device at the next sync. Returns the entry kept, or
+     * `null`/`nil` when the kept version is a delete. `NotFound` when the
+     * entry has no conflict version (from that device).
+     */
+    func resolveConflict(entryId: EntryId, keepAuthor: String?) async throws  -> Entry?
+    
+    /**
      * Turns sharing of a category on (its backlog is sent too) or off
      * (nothing more is sent; what the clinic has stays there).
      */
@@ -906,6 +917,31 @@ open func receiveBlocking(requestId: String, reply: Data)throws  -> SyncOutcome 
         FfiConverterData.lower(reply),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Resolves an entry's conflict versions: the version from the device
+     * `keepAuthor` (a `ConflictVersion.author`) becomes the entry (it comes
+     * back if the entry was deleted), or with `null`/`nil` the version
+     * shown now stays (a deleted entry stays deleted). The others go on
+     * every device at the next sync. Returns the entry kept, or
+     * `null`/`nil` when the kept version is a delete. `NotFound` when the
+     * entry has no conflict version (from that device).
+     */
+open func resolveConflict(entryId: EntryId, keepAuthor: String?)async throws  -> Entry?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_clinicsync_resolve_conflict(
+                        self.uniffiCloneHandle(),FfiConverterTypeEntryId_lower(entryId),FfiConverterOptionString.lower(keepAuthor)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeEntry.lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
     /**
@@ -9233,6 +9269,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_clinicsync_receive_blocking() != 45107) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_clinicsync_resolve_conflict() != 43864) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_clinicsync_set_sharing() != 6069) {

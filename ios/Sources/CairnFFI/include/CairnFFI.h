@@ -547,6 +547,11 @@ uint64_t uniffi_cairn_ffi_fn_method_clinicsync_receive(uint64_t ptr, RustBuffer 
 RustBuffer uniffi_cairn_ffi_fn_method_clinicsync_receive_blocking(uint64_t ptr, RustBuffer request_id, RustBuffer reply, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_RESOLVE_CONFLICT
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_RESOLVE_CONFLICT
+uint64_t uniffi_cairn_ffi_fn_method_clinicsync_resolve_conflict(uint64_t ptr, RustBuffer entry_id, RustBuffer keep_author
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_SET_SHARING
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_CLINICSYNC_SET_SHARING
 uint64_t uniffi_cairn_ffi_fn_method_clinicsync_set_sharing(uint64_t ptr, RustBuffer category, int8_t on
@@ -1261,6 +1266,12 @@ uint16_t uniffi_cairn_ffi_checksum_method_clinicsync_receive(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_RECEIVE_BLOCKING
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_RECEIVE_BLOCKING
 uint16_t uniffi_cairn_ffi_checksum_method_clinicsync_receive_blocking(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_RESOLVE_CONFLICT
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_CLINICSYNC_RESOLVE_CONFLICT
+uint16_t uniffi_cairn_ffi_checksum_method_clinicsync_resolve_conflict(void
     
 );
 #endif

@@ -822,6 +822,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_clinicsync_receive_blocking(
     ): Int
+    external fun uniffi_cairn_ffi_checksum_method_clinicsync_resolve_conflict(
+    ): Int
     external fun uniffi_cairn_ffi_checksum_method_clinicsync_set_sharing(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_clinicsync_status(
@@ -985,6 +987,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_cairn_ffi_fn_method_clinicsync_receive_blocking(`ptr`: Long,`requestId`: RustBuffer.ByValue,`reply`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_method_clinicsync_resolve_conflict(`ptr`: Long,`entryId`: RustBuffer.ByValue,`keepAuthor`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_cairn_ffi_fn_method_clinicsync_set_sharing(`ptr`: Long,`category`: RustBuffer.ByValue,`on`: Byte,
     ): Long
     external fun uniffi_cairn_ffi_fn_method_clinicsync_status(`ptr`: Long,
@@ -1315,6 +1319,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_clinicsync_receive_blocking() and 0xFFFF) != 45107) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_clinicsync_resolve_conflict() and 0xFFFF) != 43864) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_clinicsync_set_sharing() and 0xFFFF) != 6069) {
@@ -1912,6 +1919,17 @@ public interface ClinicSyncInterface {
     fun `receiveBlocking`(`requestId`: kotlin.String, `reply`: kotlin.ByteArray): SyncOutcome
     
     /**
+     * Resolves an entry's conflict versions: the version from the device
+     * `keepAuthor` (a `ConflictVersion.author`) becomes the entry (it comes
+     * back if the entry was deleted), or with `null`/`nil` the version
+     * shown now stays (a deleted entry stays deleted). The others go on
+     * every device at the next sync. Returns the entry kept, or
+     * `null`/`nil` when the kept version is a delete. `NotFound` when the
+     * entry has no conflict version (from that device).
+     */
+    suspend fun `resolveConflict`(`entryId`: EntryId, `keepAuthor`: kotlin.String?): Entry?
+    
+    /**
      * Turns sharing of a category on (its backlog is sent too) or off
      * (nothing more is sent; what the clinic has stays there).
      */
@@ -2251,6 +2269,38 @@ open class ClinicSync: Disposable, AutoCloseable, ClinicSyncInterface
     )
     }
     
+
+    
+    /**
+     * Resolves an entry's conflict versions: the version from the device
+     * `keepAuthor` (a `ConflictVersion.author`) becomes the entry (it comes
+     * back if the entry was deleted), or with `null`/`nil` the version
+     * shown now stays (a deleted entry stays deleted). The others go on
+     * every device at the next sync. Returns the entry kept, or
+     * `null`/`nil` when the kept version is a delete. `NotFound` when the
+     * entry has no conflict version (from that device).
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `resolveConflict`(`entryId`: EntryId, `keepAuthor`: kotlin.String?) : Entry? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_clinicsync_resolve_conflict(
+                uniffiHandle,
+                
+        FfiConverterTypeEntryId.lower(`entryId`),
+        FfiConverterOptionalString.lower(`keepAuthor`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeEntry.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
 
     
     /**
