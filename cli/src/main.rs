@@ -157,7 +157,7 @@ enum Command {
         #[command(subcommand)]
         command: Option<SafetyPlanCommand>,
         /// Print JSON
-        #[arg(long)]
+        #[arg(long, global = true)]
         json: bool,
     },
     /// Write everything on this device to a file (JSON: everything; CSV: entries)
@@ -206,17 +206,13 @@ enum ConflictsCommand {
 #[derive(Subcommand)]
 enum SafetyPlanCommand {
     /// Show the plan (the default)
-    Show {
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
-    },
+    Show,
     /// Replace one part with ITEMS (none: clear it)
     Set {
         /// warning-signs, coping, distractions, people, professionals,
         /// environment or reasons
         part: String,
-        /// The part's items, in order
+        /// The part's items, in order (after `--`, items may start with -)
         items: Vec<String>,
     },
 }
@@ -587,10 +583,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             };
             match command {
-                None => show(&store.safety_plan()?, *json),
-                Some(SafetyPlanCommand::Show { json: j }) => {
-                    show(&store.safety_plan()?, *json || *j)
-                }
+                None | Some(SafetyPlanCommand::Show) => show(&store.safety_plan()?, *json),
                 Some(SafetyPlanCommand::Set { part, items }) => {
                     let i = cairn_core::PART_NAMES
                         .iter()

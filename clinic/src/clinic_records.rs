@@ -135,12 +135,15 @@ fn steps(s: &str) -> Result<Vec<Step>, Error> {
                     time: parse_time(t).map_err(usage)?,
                 });
             }
-            let (n, unit) = p.split_at(p.len().saturating_sub(1));
-            let n: u32 = n.parse().map_err(|_| bad())?;
-            let minutes = match unit {
-                "m" => n,
-                "h" => n.checked_mul(60).ok_or_else(bad)?,
-                _ => return Err(bad()),
+            let minutes = if let Some(n) = p.strip_suffix('m') {
+                n.parse().map_err(|_| bad())?
+            } else if let Some(n) = p.strip_suffix('h') {
+                n.parse::<u32>()
+                    .ok()
+                    .and_then(|h| h.checked_mul(60))
+                    .ok_or_else(bad)?
+            } else {
+                return Err(bad());
             };
             Ok(Step::After { minutes })
         })
@@ -218,7 +221,8 @@ pub fn reminder(server: &Server, c: ReminderCommand, now: u64) -> Result<(), Err
         } => {
             let id = records::parse_id(&id)?;
             let body = existing(server, &patient, kind::REMINDER, &id)?;
-            let mut r = lww::reminder_from(&id.to_store(), 1, &body).map_err(usage)?;
+            let mut r = lww::reminder_from(&id.to_store(), 1, &body)
+                .map_err(|_| Error::Runtime("the stored plan does not read".into()))?;
             if let Some(e) = enabled {
                 r.enabled = e;
             }

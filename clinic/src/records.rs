@@ -26,6 +26,8 @@ pub const KINDS: [(u64, &str); 4] = [
 
 /// A record as the clinic holds it: its merged cells.
 pub struct Held {
+    /// Its kind.
+    pub kind: u64,
     /// The record.
     pub id: RecordId,
     /// Its cells, merged from every change.
@@ -33,9 +35,11 @@ pub struct Held {
 }
 
 impl Held {
-    /// The record's body, or `None` when it is removed.
+    /// The record's body as every replica shows it (the merged fields, or
+    /// the latest put's record when they are not valid together), or
+    /// `None` when it is removed.
     pub fn body(&self) -> Option<Vec<u8>> {
-        (!self.cells.removed()).then(|| self.cells.record_body())
+        self.cells.effective_body(self.kind, &self.id)
     }
 }
 
@@ -50,6 +54,7 @@ pub fn held(storage: &dyn Storage, name: &str, record_kind: u64) -> Result<Vec<H
         .filter_map(|r| {
             let cells = r.tips.first()?.body.as_deref().map(Cells::decode)?.ok()?;
             Some(Held {
+                kind: record_kind,
                 id: r.record_id,
                 cells,
             })
@@ -87,9 +92,11 @@ pub fn write(
         let Some(author) = storage.clinic_author(name, &root, now_ms)? else {
             return Err(Error::Runtime("no patient by that name".into()));
         };
-        let cells = find(storage, name, record_kind, id)?.map_or_else(Cells::default, |h| h.cells);
+        let held = find(storage, name, record_kind, id)?;
+        let shown = held.as_ref().and_then(Held::body);
+        let cells = held.map_or_else(Cells::default, |h| h.cells);
         let Some((op, body)) = cells
-            .diff(record.as_deref())
+            .diff(record_kind, id, shown.as_deref(), record.as_deref())
             .map_err(|_| Error::Usage("the record does not encode".into()))?
         else {
             return Ok(false);

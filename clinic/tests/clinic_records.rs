@@ -43,6 +43,7 @@ on_both_backends!(
     what_the_clinic_sets_reaches_every_phone,
     edits_on_both_sides_merge_field_by_field,
     the_patients_own_records_reach_the_clinic_as_shared,
+    edits_change_only_what_the_editor_changed,
 );
 
 fn phone(dir: &std::path::Path, name: &str) -> Store {
@@ -481,4 +482,167 @@ fn the_patients_own_records_reach_the_clinic_as_shared(clinic: Clinic) {
     a.sync_set_sharing(Category::Treatment, true).unwrap();
     sync(&a, &clinic, None);
     assert_eq!(held(&clinic, "Ann")["sessions"][0]["kind"], "infusion");
+}
+
+fn reminder_now(clinic: &Clinic, patient: &str, id: &RecordId) -> Json {
+    held(clinic, patient)["reminders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id.to_store().as_str())
+        .cloned()
+        .unwrap_or(Json::Null)
+}
+
+fn edits_change_only_what_the_editor_changed(clinic: Clinic) {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = phone(tmp.path(), "a.cairn");
+    let b = phone(tmp.path(), "b.cairn");
+    enroll(
+        &a,
+        &clinic,
+        "Ann",
+        &[Category::Reminders, Category::SafetyPlan],
+    );
+    enroll(
+        &b,
+        &clinic,
+        "Ann",
+        &[Category::Reminders, Category::SafetyPlan],
+    );
+
+    // A rule written by another server in a non-canonical form (times out
+    // of order).
+    let id = records::new_id().unwrap();
+    let mut rule = cairn_core::reminders::Reminder {
+        id: id.to_store(),
+        ..NewReminderDefaults::rule()
+    };
+    rule.schedule = Schedule::Daily {
+        times: vec![
+            chrono::NaiveTime::from_hms_opt(21, 0, 0).unwrap(),
+            chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+        ],
+    };
+    let body = lww::reminder_body(&rule);
+    write(
+        &clinic.server,
+        "Ann",
+        kind::REMINDER,
+        &id,
+        Some(body),
+        now(),
+    )
+    .unwrap();
+    sync(&a, &clinic, None);
+    sync(&b, &clinic, None);
+
+    // Offline: phone A pauses it; the clinic moves its times.
+    let r = a.reminder(&id.to_store()).unwrap();
+    let mut paused = NewReminder::new(r.category, r.schedule.clone(), r.start);
+    paused.enabled = false;
+    a.update_reminder(&id.to_store(), paused).unwrap();
+    let held_body = records::find(clinic.server.storage(), "Ann", kind::REMINDER, &id)
+        .unwrap()
+        .unwrap()
+        .body()
+        .unwrap();
+    let mut moved = lww::reminder_from(&id.to_store(), 1, &held_body).unwrap();
+    moved.schedule = Schedule::Daily {
+        times: vec![chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap()],
+    };
+    let moved_body = records::with_fields(
+        &held_body,
+        &[(3, {
+            let b = lww::reminder_body(&moved);
+            cairn_core::sync::body::Fields::new(&b)
+                .filter_map(|f| f.ok())
+                .find(|(k, _)| *k == 3)
+                .map(|(_, v)| v.to_vec())
+        })],
+    );
+    write(
+        &clinic.server,
+        "Ann",
+        kind::REMINDER,
+        &id,
+        Some(moved_body),
+        now(),
+    )
+    .unwrap();
+    for _ in 0..2 {
+        sync(&a, &clinic, None);
+        sync(&b, &clinic, None);
+    }
+    for s in [&a, &b] {
+        let r = s.reminder(&id.to_store()).unwrap();
+        assert!(!r.enabled, "the phone's pause holds");
+        assert_eq!(
+            r.schedule,
+            Schedule::Daily {
+                times: vec![chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap()]
+            },
+            "the clinic's times hold: the pause did not send the times again"
+        );
+    }
+    let at_clinic = records::find(clinic.server.storage(), "Ann", kind::REMINDER, &id)
+        .unwrap()
+        .unwrap();
+
+
+    // Start and end edited apart so that together they are not a valid
+    // rule: every replica shows the same rule (the latest edit's).
+    let mut ends = lww::reminder_from(&id.to_store(), 1, &at_clinic.body().unwrap()).unwrap();
+    ends.end = Some(ends.start + chrono::Duration::days(10));
+    write(
+        &clinic.server,
+        "Ann",
+        kind::REMINDER,
+        &id,
+        Some(lww::reminder_body(&ends)),
+        now(),
+    )
+    .unwrap();
+    let r = b.reminder(&id.to_store()).unwrap();
+    let mut later = NewReminder::new(
+        r.category,
+        r.schedule.clone(),
+        r.start + chrono::Duration::days(30),
+    );
+    later.enabled = r.enabled;
+    b.update_reminder(&id.to_store(), later).unwrap();
+    for _ in 0..2 {
+        sync(&a, &clinic, None);
+        sync(&b, &clinic, None);
+    }
+    let ra = a.reminder(&id.to_store()).unwrap();
+    let rb = b.reminder(&id.to_store()).unwrap();
+    assert_eq!((ra.start, ra.end), (rb.start, rb.end));
+    let shown = reminder_now(&clinic, "Ann", &id);
+    assert_eq!(shown["start"], json_date(ra.start), "{shown}");
+
+    // Withdrawn, then enrolled again with the same clinic: what the clinic
+    // changed meanwhile wins over the phone's older copy.
+    let plan = SafetyPlan {
+        warning_signs: vec!["old".into()],
+        ..SafetyPlan::default()
+    };
+    clinic_plan(&clinic, "Ann", &plan);
+    sync(&a, &clinic, None);
+    let w = a.sync_withdraw().unwrap();
+    let reply = handle(&clinic.server, &w.body, now()).unwrap();
+    a.sync_receive(&w.request_id, &reply).unwrap();
+    let newer = SafetyPlan {
+        warning_signs: vec!["new".into()],
+        ..SafetyPlan::default()
+    };
+    clinic_plan(&clinic, "Ann", &newer);
+    enroll(&a, &clinic, "Ann", &[Category::SafetyPlan]);
+    sync(&a, &clinic, None);
+    assert_eq!(a.safety_plan().unwrap().warning_signs, ["new"]);
+    assert_eq!(clinic_plan_now(&clinic, "Ann").warning_signs, ["new"]);
+}
+
+fn json_date(d: chrono::NaiveDate) -> Json {
+    serde_json::to_value(d).unwrap()
 }

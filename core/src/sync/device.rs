@@ -651,13 +651,35 @@ fn live_body(
     }))
 }
 
+/// A record's cells, and the record as this device last showed it
+/// (canonical body; `None` before it was ever shown here): the patient's
+/// edit changes what they saw, not what the cells hold.
+#[derive(Default)]
+struct LwwMeta {
+    cells: Cells,
+    shown: Option<Vec<u8>>,
+}
+
+/// Field 3 of the metadata: the record as shown (the cells are field 1).
+const SHOWN: u32 = 3;
+
 fn load_cells(
     conn: &rusqlite::Connection,
     sealer: &Sealer,
     table: &str,
     id: &str,
-) -> Result<Cells> {
-    load_meta(conn, sealer, table, id, |b| Cells::decode(b).ok())
+) -> Result<LwwMeta> {
+    load_meta(conn, sealer, table, id, |b| {
+        let cells = Cells::decode(b).ok()?;
+        let mut shown = None;
+        for f in Fields::new(b) {
+            let (k, v) = f.ok()?;
+            if k == SHOWN {
+                shown = Some(v.to_vec());
+            }
+        }
+        Some(LwwMeta { cells, shown })
+    })
 }
 
 fn save_cells(
@@ -665,9 +687,15 @@ fn save_cells(
     sealer: &Sealer,
     table: &str,
     id: &str,
-    cells: &Cells,
+    meta: &LwwMeta,
 ) -> Result<()> {
-    save_meta(tx, sealer, table, id, &cells.encode())
+    let mut bytes = meta.cells.encode();
+    if let Some(s) = &meta.shown {
+        let mut w = FieldWriter::with_capacity(s.len() + 4);
+        w.bytes_always(SHOWN, s);
+        bytes.extend_from_slice(&w.finish());
+    }
+    save_meta(tx, sealer, table, id, &bytes)
 }
 
 /// A local write of a last-writer-wins record on an enrolled store: the
@@ -685,17 +713,22 @@ fn local_write_lww(
     id: &str,
     record_kind: u64,
 ) -> Result<()> {
-    let mut cells = load_cells(tx, sealer, table, id)?;
+    let mut meta = load_cells(tx, sealer, table, id)?;
     let record = live_body(tx, sealer, table, id)?;
-    let Some((op, body)) = cells
-        .diff(record.as_deref())
+    let rid = RecordId::from_store(id);
+    let Some((op, body)) = meta
+        .cells
+        .diff(record_kind, &rid, meta.shown.as_deref(), record.as_deref())
         .map_err(|_| Error::corrupted(table, id))?
     else {
         return Ok(());
     };
     let author = st.author();
     // Ahead of every stamp the record holds, so that this edit wins.
-    st.hlc = Hlc(st.hlc).tick(st.now(now_ms)).0.max(cells.hlc() + 1);
+    st.hlc = Hlc(st.hlc)
+        .tick(st.now(now_ms))
+        .0
+        .max(meta.cells.hlc().saturating_add(1));
     let change = Change {
         change_id: hex16(change_id)?,
         seq: seq as u64,
@@ -709,8 +742,10 @@ fn local_write_lww(
         author,
         incarnation: st.incarnation,
     };
-    cells.merge(&Cells::of_change(&change).map_err(|_| Error::corrupted(table, id))?);
-    save_cells(tx, sealer, table, id, &cells)?;
+    meta.cells
+        .merge(&Cells::of_change(&change).map_err(|_| Error::corrupted(table, id))?);
+    meta.shown = record;
+    save_cells(tx, sealer, table, id, &meta)?;
     put_row(
         tx,
         sealer,
@@ -724,10 +759,14 @@ fn local_write_lww(
 
 /// Queues every last-writer-wins record (live ones) at enrollment, so that
 /// the clinic receives the trackers, reminders, sessions and safety plan
-/// made before.
-fn queue_all_lww(tx: &Transaction<'_>, sealer: &Sealer, now_ms: i64) -> Result<()> {
-    // Field stamps of an earlier enrollment do not hold for this one.
-    tx.execute("DELETE FROM sync_meta WHERE id NOT LIKE 'entries/%'", [])?;
+/// made before. Enrolling again with the same clinic keeps the field stamps
+/// (what the clinic changed meanwhile wins, and what the patient deleted
+/// stays deleted) and sends only what changed since it was shown; another
+/// clinic gets every record, as new.
+fn queue_all_lww(tx: &Transaction<'_>, sealer: &Sealer, now_ms: i64, same_clinic: bool) -> Result<()> {
+    if !same_clinic {
+        tx.execute("DELETE FROM sync_meta WHERE id NOT LIKE 'entries/%'", [])?;
+    }
     for table in ["trackers", "reminders", "reminder_events", "settings"] {
         let rows: Vec<(String, i64)> = tx
             .prepare(&format!(
@@ -770,16 +809,16 @@ fn apply_remote_lww(
             return Ok(Remote::Applied);
         }
     };
-    let mut cells = load_cells(tx, sealer, table, &id)?;
-    if !cells.merge(&incoming) {
+    let mut meta = load_cells(tx, sealer, table, &id)?;
+    if !meta.cells.merge(&incoming) {
         return Ok(Remote::Seen);
     }
-    save_cells(tx, sealer, table, &id, &cells)?;
-    if cells.removed() {
+    let Some(body) = meta.cells.effective_body(c.kind, &c.record_id) else {
         crate::store::tombstone_synced(tx, sealer, table, &id)?;
+        meta.shown = None;
+        save_cells(tx, sealer, table, &id, &meta)?;
         return Ok(Remote::Applied);
-    }
-    let body = cells.record_body();
+    };
     let zone_ok = |z: &str| zones.zone(z).is_ok();
     let written = match c.kind {
         kind::TRACKER => lww::tracker_from(&id, &body).and_then(|t| {
@@ -810,10 +849,14 @@ fn apply_remote_lww(
         _ => lww::safety_plan_from(&body).and_then(|p| crate::safety::put_synced(tx, sealer, &p)),
     };
     match written {
-        Ok(_) => Ok(Remote::Applied),
-        Err(Error::InvalidInput { .. }) => Ok(Remote::Applied),
-        Err(e) => Err(e),
+        // What the patient sees now.
+        Ok(_) => meta.shown = live_body(tx, sealer, table, &id)?,
+        // Shown as it was.
+        Err(Error::InvalidInput { .. }) => {}
+        Err(e) => return Err(e),
     }
+    save_cells(tx, sealer, table, &id, &meta)?;
+    Ok(Remote::Applied)
 }
 
 /// The server's copy of change `change_id` of record `id` has another
@@ -831,9 +874,9 @@ fn relabel_lww(
         if lww::kind_of(table, id).is_none() {
             continue;
         }
-        let mut cells = load_cells(tx, sealer, table, id)?;
-        if cells.relabel(change_id, hlc, author) {
-            save_cells(tx, sealer, table, id, &cells)?;
+        let mut meta = load_cells(tx, sealer, table, id)?;
+        if meta.cells.relabel(change_id, hlc, author) {
+            save_cells(tx, sealer, table, id, &meta)?;
         }
     }
     Ok(())
@@ -863,7 +906,14 @@ fn requeue_own_lww(
         }
         let cells =
             Cells::decode(&row.plain).map_err(|_| Error::corrupted("sync_meta", &row.id))?;
-        let record = live_body(tx, sealer, table, id)?;
+        // The values the cells hold (the re-sent change must carry the same
+        // values under the same stamps), or, when they do not make a valid
+        // record together, the record every replica shows.
+        let rid = RecordId::from_store(id);
+        let mut record = cells.record_body();
+        if !lww::valid(record_kind, &rid, &record) {
+            record = cells.effective_body(record_kind, &rid).unwrap_or(record);
+        }
         let mut groups: Vec<(Id16, u64, Id16, Vec<u32>)> = Vec::new();
         for c in &cells.0 {
             if !(0..=st.incarnation).any(|i| replica_id(&st.device_id, i) == c.author) {
@@ -892,9 +942,11 @@ fn requeue_own_lww(
                 Op::Put
             };
             let body = LwwBody {
-                record: (op == Op::Put)
-                    .then(|| record.clone().unwrap_or_else(|| cells.record_body())),
-                changed: keys.into_iter().filter(|k| *k != lww::REMOVED).collect(),
+                record: (op == Op::Put).then(|| record.clone()),
+                changed: keys
+                    .into_iter()
+                    .filter(|k| *k != lww::REMOVED && *k < lww::LATEST)
+                    .collect(),
             };
             tx.execute(
                 "INSERT INTO outbox(record_table, record_id, revision, op, change_id)
@@ -1104,11 +1156,14 @@ impl Store {
         let device_id = wire::device_id(pair.public_key().as_ref());
         self.write(|tx, sealer, ctx| {
             let now = ctx.clock.now_ms();
-            if let Some(st) = load_state(tx, sealer)?
-                && st.status == Enrollment::Active
+            let before = load_state(tx, sealer)?;
+            if before
+                .as_ref()
+                .is_some_and(|st| st.status == Enrollment::Active)
             {
                 return Err(Error::AlreadyEnrolled);
             }
+            let same_clinic = before.is_some_and(|st| st.clinic_id == code.clinic_id);
             let mut cats: Vec<u64> = categories.iter().map(|c| *c as u64).collect();
             cats.sort_unstable();
             cats.dedup();
@@ -1143,7 +1198,7 @@ impl Store {
             )?;
             save_state(tx, sealer, &st)?;
             queue_all_entries(tx, sealer, now)?;
-            queue_all_lww(tx, sealer, now)?;
+            queue_all_lww(tx, sealer, now, same_clinic)?;
             log(
                 tx,
                 sealer,

@@ -41,6 +41,12 @@ pub const REMOVED: u32 = 0;
 /// Record field keys are 1 to 63.
 const MAX_KEY: u32 = 63;
 
+/// The cell key that keeps the whole record as the latest put had it (the
+/// put with the largest stamp): what a replica shows when the merged fields
+/// do not make a valid record together (a start date one side moved past an
+/// end date the other side set), the same on every replica.
+pub const LATEST: u32 = 64;
+
 /// A change body of a last-writer-wins kind (field 9 of a change).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LwwBody {
@@ -161,12 +167,13 @@ impl Cells {
             },
         )];
         if c.op == Op::Put {
-            if b.record.is_none() {
+            let Some(record) = &b.record else {
                 return malformed("a put without its record");
-            }
+            };
             for k in &b.changed {
                 cells.push(cell(*k, b.value(*k)));
             }
+            cells.push(cell(LATEST, record.clone()));
         }
         Ok(Cells(cells))
     }
@@ -204,7 +211,7 @@ impl Cells {
             for f in Fields::new(v) {
                 let (k, v) = f?;
                 match k {
-                    1 => c.key = body::uint_max(v, u64::from(MAX_KEY), "cell key")? as u32,
+                    1 => c.key = body::uint_max(v, u64::from(LATEST), "cell key")? as u32,
                     2 => c.hlc = body::uint(v)?,
                     3 => c.author = body::fixed(v, "cell author")?,
                     4 => c.change_id = body::fixed(v, "cell change id")?,
@@ -257,55 +264,104 @@ impl Cells {
     pub fn record_body(&self) -> Vec<u8> {
         let mut w = FieldWriter::with_capacity(256);
         for c in &self.0 {
-            if c.key != REMOVED && !c.value.is_empty() {
+            if c.key != REMOVED && c.key < LATEST && !c.value.is_empty() {
                 w.bytes_always(c.key, &c.value);
             }
         }
         w.finish()
     }
 
-    /// What a local version changes: `record` is the record's body after
-    /// the edit (`None`: deleted). Returns the op and the change body, or
-    /// `None` when nothing changed.
-    pub fn diff(&self, record: Option<&[u8]>) -> R<Option<(Op, LwwBody)>> {
-        let Some(r) = record else {
+    /// The record to show: the merged fields when they make a valid record
+    /// of `record_kind`, else the latest put's whole record (the same on
+    /// every replica); `None` when the record is removed.
+    pub fn effective_body(&self, record_kind: u64, id: &RecordId) -> Option<Vec<u8>> {
+        if self.removed() {
+            return None;
+        }
+        let merged = self.record_body();
+        if valid(record_kind, id, &merged) {
+            return Some(merged);
+        }
+        match self.0.iter().find(|c| c.key == LATEST) {
+            Some(l) if valid(record_kind, id, &l.value) => Some(l.value.clone()),
+            _ => Some(merged),
+        }
+    }
+
+    /// What an edit changes. `shown` is the record as the editor saw it
+    /// (`None`: never shown, so every field is new), `new` the record after
+    /// the edit (`None`: deleted), both bodies of `record_kind`. The fields
+    /// whose value differs (compared in this version's canonical form, so a
+    /// merely re-encoded field is not an edit) are the change's; the record
+    /// sent is `new` with the fields this version does not know taken from
+    /// the cells as they are, so an older app never erases a newer app's
+    /// field. Returns the op and the change body, or `None` when nothing
+    /// changed.
+    pub fn diff(
+        &self,
+        record_kind: u64,
+        id: &RecordId,
+        shown: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> R<Option<(Op, LwwBody)>> {
+        let Some(r) = new else {
             return Ok((!self.removed()).then(|| (Op::Delete, LwwBody::default())));
         };
-        let mut fields: Vec<(u32, &[u8])> = Vec::new();
-        for f in Fields::new(r) {
-            let (k, v) = f?;
-            if k > MAX_KEY || fields.iter().any(|(x, _)| *x == k) {
-                return malformed("record field key out of range or repeated");
+        let known = known_keys(record_kind);
+        let fields = |b: &[u8]| -> R<Vec<(u32, Vec<u8>)>> {
+            let mut out: Vec<(u32, Vec<u8>)> = Vec::new();
+            for f in Fields::new(b) {
+                let (k, v) = f?;
+                if k > MAX_KEY || out.iter().any(|(x, _)| *x == k) {
+                    return malformed("record field key out of range or repeated");
+                }
+                out.push((k, v.to_vec()));
             }
-            fields.push((k, v));
-        }
-        let now = |k: u32| {
-            fields
-                .iter()
+            Ok(out)
+        };
+        let new_fields = fields(&canonical(record_kind, id, r).unwrap_or_else(|| r.to_vec()))?;
+        let shown_fields = match shown {
+            Some(s) => fields(&canonical(record_kind, id, s).unwrap_or_else(|| s.to_vec()))?,
+            None => Vec::new(),
+        };
+        let value = |fs: &[(u32, Vec<u8>)], k: u32| {
+            fs.iter()
                 .find(|(x, _)| *x == k)
-                .map_or(&[][..], |f| f.1)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
         };
-        let had = |k: u32| {
-            self.0
-                .iter()
-                .find(|c| c.key == k)
-                .map_or(&[][..], |c| &c.value[..])
-        };
-        let mut changed: Vec<u32> = fields
+        let mut changed: Vec<u32> = new_fields
             .iter()
+            .chain(shown_fields.iter())
             .map(|(k, _)| *k)
-            .chain(self.0.iter().map(|c| c.key))
-            .filter(|k| *k != REMOVED && now(*k) != had(*k))
+            .filter(|k| known.contains(k) && value(&new_fields, *k) != value(&shown_fields, *k))
             .collect();
         changed.sort_unstable();
         changed.dedup();
         if changed.is_empty() && !self.removed() {
             return Ok(None);
         }
+        // The fields this version knows from the edit; the others as the
+        // cells hold them.
+        let mut record: Vec<(u32, Vec<u8>)> = new_fields
+            .into_iter()
+            .filter(|(k, _)| known.contains(k))
+            .collect();
+        for c in &self.0 {
+            if c.key != REMOVED && c.key < LATEST && !known.contains(&c.key) && !c.value.is_empty()
+            {
+                record.push((c.key, c.value.clone()));
+            }
+        }
+        record.sort_by_key(|(k, _)| *k);
+        let mut w = FieldWriter::with_capacity(256);
+        for (k, v) in record {
+            w.bytes_always(k, &v);
+        }
         Ok(Some((
             Op::Put,
             LwwBody {
-                record: Some(r.to_vec()),
+                record: Some(w.finish()),
                 changed,
             },
         )))
@@ -371,6 +427,46 @@ pub fn id_fits(record_kind: u64, id: &RecordId) -> bool {
     }
 }
 
+/// The record fields this version knows, by kind.
+pub fn known_keys(record_kind: u64) -> &'static [u32] {
+    match record_kind {
+        kind::TRACKER => &[1, 2],
+        kind::REMINDER => &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+        kind::TREATMENT_SESSION => &[1, 2, 3],
+        kind::SAFETY_PLAN => &[1, 2, 3, 4, 5, 6, 7],
+        _ => &[],
+    }
+}
+
+/// Whether `record` is a valid record of `record_kind` (ranges as
+/// docs/sync-protocol.md §8 states them; zones are the device's to check).
+pub fn valid(record_kind: u64, id: &RecordId, record: &[u8]) -> bool {
+    let rid = id.to_store();
+    match record_kind {
+        kind::TRACKER => tracker_from(&rid, record).is_ok(),
+        kind::REMINDER => reminder_from(&rid, 1, record).is_ok(),
+        kind::TREATMENT_SESSION => session_from(&rid, record).is_ok(),
+        kind::SAFETY_PLAN => safety_plan_from(record).is_ok(),
+        _ => true,
+    }
+}
+
+/// A record in this version's canonical form (decoded, checked and encoded
+/// again: times sorted, text trimmed, event kinds in lower case), or `None`
+/// when it is not a valid record of its kind.
+pub fn canonical(record_kind: u64, id: &RecordId, record: &[u8]) -> Option<Vec<u8>> {
+    let rid = id.to_store();
+    match record_kind {
+        kind::TRACKER => tracker_from(&rid, record).ok().map(|t| tracker_body(&t)),
+        kind::REMINDER => reminder_from(&rid, 1, record)
+            .ok()
+            .map(|r| reminder_body(&r)),
+        kind::TREATMENT_SESSION => session_from(&rid, record).ok().map(|e| session_body(&e)),
+        kind::SAFETY_PLAN => safety_plan_from(record).ok().map(|p| safety_plan_body(&p)),
+        _ => None,
+    }
+}
+
 /// Checks a change of a last-writer-wins kind as a server does: the record
 /// id fits the kind, the body decodes, and a put's record (as its author had
 /// it, every field) is valid for its kind. The reason names no content.
@@ -389,15 +485,7 @@ pub fn check(c: &Change) -> Result<(), &'static str> {
             Ok(())
         };
     };
-    let rid = c.record_id.to_store();
-    let ok = match c.kind {
-        kind::TRACKER => tracker_from(&rid, &record).is_ok(),
-        kind::REMINDER => reminder_from(&rid, 1, &record).is_ok(),
-        kind::TREATMENT_SESSION => session_from(&rid, &record).is_ok(),
-        kind::SAFETY_PLAN => safety_plan_from(&record).is_ok(),
-        _ => true,
-    };
-    if ok {
+    if valid(c.kind, &c.record_id, &record) {
         Ok(())
     } else {
         Err("the record is not valid for its kind")
@@ -741,9 +829,10 @@ pub fn reminder_from(id: &str, revision: i64, b: &[u8]) -> crate::Result<Reminde
             }
             8 => {
                 quiet = match body::uint(v).map_err(bad)? {
+                    0 => QuietPolicy::Defer,
                     1 => QuietPolicy::Skip,
                     2 => QuietPolicy::Ignore,
-                    _ => QuietPolicy::Defer,
+                    _ => return Err(crate::Error::invalid("quiet", "unknown policy")),
                 }
             }
             9 => {
@@ -1009,8 +1098,15 @@ mod tests {
     }
 
     fn change(author: u8, hlc: u64, record: Option<&SafetyPlan>, base: &Cells) -> Change {
+        let id = RecordId::Text(SAFETY_PLAN_ID.into());
+        let shown = (!base.0.is_empty()).then(|| base.record_body());
         let (op, body) = base
-            .diff(record.map(safety_plan_body).as_deref())
+            .diff(
+                kind::SAFETY_PLAN,
+                &id,
+                shown.as_deref(),
+                record.map(safety_plan_body).as_deref(),
+            )
             .unwrap()
             .expect("a change");
         Change {
@@ -1087,17 +1183,66 @@ mod tests {
         let late = change(4, 30, None, &cells);
         apply(&mut cells, &late);
         assert!(cells.removed());
+        let plan_id = RecordId::Text(SAFETY_PLAN_ID.into());
         assert!(
-            cells.diff(None).unwrap().is_none(),
+            cells
+                .diff(kind::SAFETY_PLAN, &plan_id, None, None)
+                .unwrap()
+                .is_none(),
             "deleting twice changes nothing"
         );
         // Nothing changed: no change to send.
+        let shown = results[0].record_body();
         assert!(
             results[0]
-                .diff(Some(&results[0].record_body()))
+                .diff(kind::SAFETY_PLAN, &plan_id, Some(&shown), Some(&shown))
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn an_edit_keeps_fields_this_version_does_not_know() {
+        let id = RecordId::Text(SAFETY_PLAN_ID.into());
+        // A newer app set part 1 and a field 13 this version cannot read.
+        let mut w = FieldWriter::default();
+        w.message(1, |m| m.bytes_always(1, b"w"));
+        w.str(13, "newer");
+        let newer = Change {
+            change_id: [1; 16],
+            seq: 1,
+            hlc: 10,
+            kind: kind::SAFETY_PLAN,
+            record_id: id.clone(),
+            op: Op::Put,
+            vv: vec![([1; 16], 1)],
+            body: Some(
+                LwwBody {
+                    record: Some(w.finish()),
+                    changed: vec![1, 13],
+                }
+                .encode(),
+            ),
+            category: 9,
+            author: [1; 16],
+            incarnation: 0,
+        };
+        let mut cells = Cells::default();
+        cells.merge(&Cells::of_change(&newer).unwrap());
+        let shown = safety_plan_body(&safety_plan_from(&cells.record_body()).unwrap());
+        let mut edited = safety_plan_from(&shown).unwrap();
+        edited.reasons_for_living = vec!["r".into()];
+        let (_, body) = cells
+            .diff(
+                kind::SAFETY_PLAN,
+                &id,
+                Some(&shown),
+                Some(&safety_plan_body(&edited)),
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(body.changed, [7], "only the part edited");
+        assert_eq!(body.value(13), b"newer", "field 13 passes through");
     }
 
     #[test]
