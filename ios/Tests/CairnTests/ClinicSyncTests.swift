@@ -326,6 +326,99 @@ final class ClinicSyncTests: JournalTestCase {
         XCTAssertEqual(settled.note, "settled")
     }
 
+    func testADeleteAgainstAnEditIsResolvedByKeepingTheEdit() async throws {
+        let (a, syncA) = try await phone("a")
+        let (b, syncB) = try await phone("b")
+        try await ClinicSyncRunner.enroll(syncA, code: try server.enrollmentCode("pat"), sharing: sharing)
+        try await ClinicSyncRunner.enroll(syncB, code: try server.enrollmentCode("pat"), sharing: sharing)
+        let at = rightNow().shifted(-10 * minute)
+        let entry = try await a.log(entry: moodEntry(5, at: at, note: "first"))
+        let untouched = try await a.log(entry: moodEntry(7, at: at.shifted(-minute), note: "never in conflict"))
+        try await ClinicSyncRunner.syncNow(syncA)
+        try await ClinicSyncRunner.syncNow(syncB)
+        let onB = try await b.entry(id: entry.id)
+        XCTAssertEqual(onB.note, "first")
+
+        // No conflict version: NotFound.
+        let none = await assertThrows(.notFound) { try await syncA.resolveConflict(entryId: untouched.id, keepAuthor: nil) }
+        if case let .notFound(table, id)? = none {
+            XCTAssertEqual(table, "conflicts")
+            XCTAssertEqual(id, untouched.id.value)
+        }
+        await assertThrows(.notFound) { try await syncA.resolveConflict(entryId: entry.id, keepAuthor: nil) }
+
+        // Offline on both phones: A deletes the entry, B edits its note.
+        try await a.deleteEntry(id: entry.id)
+        _ = try await b.updateEntry(id: entry.id, entry: moodEntry(5, at: at, note: "edited on b"))
+        for _ in 0..<2 {
+            try await ClinicSyncRunner.syncNow(syncA)
+            try await ClinicSyncRunner.syncNow(syncB)
+        }
+
+        let conflictsA = try await syncA.conflicts()
+        let conflictsB = try await syncB.conflicts()
+        XCTAssertEqual(conflictsA.count, 1, "\(conflictsA)")
+        XCTAssertEqual(conflictsA, conflictsB, "the same conflict version on both phones")
+        let conflict = try XCTUnwrap(conflictsA.first)
+        XCTAssertEqual(conflict.entryId, entry.id)
+        let deviceA = try await syncA.status().deviceId
+        let deviceB = try await syncB.status().deviceId
+        // Both phones show the same winner; the conflict holds the other version.
+        let shownA = try await entryIfShown(a, entry.id)
+        let shownB = try await entryIfShown(b, entry.id)
+        let deleteWon = shownA == nil
+        XCTAssertEqual(deleteWon, shownB == nil, "the same winner on both phones: \(String(describing: shownA)) / \(String(describing: shownB))")
+        if deleteWon {
+            XCTAssertEqual(conflict.author, deviceB)
+            XCTAssertEqual(conflict.entry?.note, "edited on b")
+        } else {
+            XCTAssertEqual(shownA?.note, "edited on b")
+            XCTAssertEqual(shownB?.note, "edited on b")
+            XCTAssertEqual(conflict.author, deviceA)
+            XCTAssertNil(conflict.entry, "the conflict version is the delete")
+        }
+
+        // Resolved on A, keeping the edit: name its author if it is the
+        // conflict version, keep what is shown otherwise.
+        let resolved = try await syncA.resolveConflict(entryId: entry.id, keepAuthor: deleteWon ? conflict.author : nil)
+        let kept = try XCTUnwrap(resolved, "the edit is kept, not a delete")
+        XCTAssertEqual(kept.id, entry.id)
+        XCTAssertEqual(kept.note, "edited on b")
+        XCTAssertEqual(kept.value, .scale(value: 5))
+        let backOnA = try await a.entry(id: entry.id)
+        XCTAssertEqual(backOnA, kept, "the entry is back on A")
+        let leftOnA = try await syncA.conflicts()
+        XCTAssertEqual(leftOnA, [])
+        await assertThrows(.notFound) { try await syncA.resolveConflict(entryId: entry.id, keepAuthor: nil) }
+
+        for _ in 0..<2 {
+            try await ClinicSyncRunner.syncNow(syncA)
+            try await ClinicSyncRunner.syncNow(syncB)
+        }
+        let afterA = try await syncA.conflicts()
+        let afterB = try await syncB.conflicts()
+        XCTAssertEqual(afterA, [])
+        XCTAssertEqual(afterB, [])
+        let countA = try await syncA.status().conflicts
+        let countB = try await syncB.status().conflicts
+        XCTAssertEqual([countA, countB], [0, 0])
+        let finalA = try await a.entry(id: entry.id)
+        let finalB = try await b.entry(id: entry.id)
+        XCTAssertEqual(finalA.note, "edited on b")
+        XCTAssertEqual(finalB.note, "edited on b")
+        let notesA = try await notes(a)
+        let notesB = try await notes(b)
+        XCTAssertEqual(notesA, ["edited on b", "never in conflict"])
+        XCTAssertEqual(notesB, ["edited on b", "never in conflict"])
+        await assertThrows(.notFound) { try await syncB.resolveConflict(entryId: entry.id, keepAuthor: nil) }
+
+        let clinicJSON = try server.entriesJSON("pat")
+        let atClinic = try server.entries("pat").filter { $0["id"] as? String == entry.id.value }
+        XCTAssertEqual(atClinic.count, 1, "the entry once at the clinic: \(clinicJSON)")
+        XCTAssertEqual(atClinic.first?["note"] as? String, "edited on b")
+        XCTAssertEqual(atClinic.first?["value"] as? Double, 5)
+    }
+
     func testTheLogKeepsTheClinicsReceipts() async throws {
         let (journal, sync) = try await phone("a")
         try await ClinicSyncRunner.enroll(sync, code: try server.enrollmentCode("pat"), sharing: sharing)
@@ -466,6 +559,15 @@ final class ClinicSyncTests: JournalTestCase {
     }
 
     // MARK: - helpers
+
+    /// The entry `id` as `journal` shows it; nil when it is deleted there (NotFound).
+    private func entryIfShown(_ journal: Journal, _ id: EntryId) async throws -> Entry? {
+        do {
+            return try await journal.entry(id: id)
+        } catch CairnError.notFound {
+            return nil
+        }
+    }
 
     /// The plan's parts by the names `safety-plan show --json` gives them.
     private func byPart(_ plan: SafetyPlan) -> [String: [String]] {

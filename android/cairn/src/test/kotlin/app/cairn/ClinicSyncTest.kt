@@ -333,6 +333,87 @@ class ClinicSyncTest {
     }
 
     @Test
+    fun aDeleteAgainstAnEditIsResolvedByKeepingTheEdit() = runBlocking<Unit> {
+        val (a, syncA) = phone("a")
+        val (b, syncB) = phone("b")
+        ClinicSyncRunner.enroll(syncA, server.enrollmentCode("pat"), SHARING)
+        ClinicSyncRunner.enroll(syncB, server.enrollmentCode("pat"), SHARING)
+        val at = now().minusSeconds(600)
+        val entry = a.log(mood(5.0, note = "first", at = at))
+        val untouched = a.log(mood(7.0, note = "never in conflict", at = at.minusSeconds(60)))
+        ClinicSyncRunner.syncNow(syncA)
+        ClinicSyncRunner.syncNow(syncB)
+        assertEquals("first", b.entry(entry.id).note)
+
+        // No conflict version: NotFound.
+        val none = assertFailsWith<CairnException.NotFound> { syncA.resolveConflict(untouched.id, null) }
+        assertEquals("conflicts", none.table)
+        assertEquals(untouched.id.value, none.id)
+        assertFailsWith<CairnException.NotFound> { syncA.resolveConflict(entry.id, null) }
+
+        // Offline on both phones: A deletes the entry, B edits its note.
+        a.deleteEntry(entry.id)
+        b.updateEntry(entry.id, mood(5.0, note = "edited on b", at = at))
+        repeat(2) {
+            ClinicSyncRunner.syncNow(syncA)
+            ClinicSyncRunner.syncNow(syncB)
+        }
+
+        val onA = syncA.conflicts()
+        val onB = syncB.conflicts()
+        assertEquals(1, onA.size, "$onA")
+        assertEquals(onA, onB, "the same conflict version on both phones")
+        val conflict = onA.single()
+        assertEquals(entry.id, conflict.entryId)
+        val deviceA = syncA.status().deviceId
+        val deviceB = syncB.status().deviceId
+        // Both phones show the same winner; the conflict holds the other version.
+        val shownA = runCatching { a.entry(entry.id) }
+        val shownB = runCatching { b.entry(entry.id) }
+        val deleteWon = shownA.isFailure
+        assertEquals(deleteWon, shownB.isFailure, "the same winner on both phones: $shownA / $shownB")
+        if (deleteWon) {
+            assertTrue(shownA.exceptionOrNull() is CairnException.NotFound, "$shownA")
+            assertEquals(deviceB, conflict.author)
+            assertEquals("edited on b", assertNotNull(conflict.entry).note)
+        } else {
+            assertEquals("edited on b", shownA.getOrThrow().note)
+            assertEquals("edited on b", shownB.getOrThrow().note)
+            assertEquals(deviceA, conflict.author)
+            assertNull(conflict.entry, "the conflict version is the delete")
+        }
+
+        // Resolved on A, keeping the edit: name its author if it is the
+        // conflict version, keep what is shown otherwise.
+        val kept = assertNotNull(syncA.resolveConflict(entry.id, if (deleteWon) conflict.author else null))
+        assertEquals(entry.id, kept.id)
+        assertEquals("edited on b", kept.note)
+        assertEquals(Value.Scale(5.0), kept.value)
+        assertEquals(kept, a.entry(entry.id), "the entry is back on A")
+        assertEquals(listOf(), syncA.conflicts())
+        assertFailsWith<CairnException.NotFound> { syncA.resolveConflict(entry.id, null) }
+
+        repeat(2) {
+            ClinicSyncRunner.syncNow(syncA)
+            ClinicSyncRunner.syncNow(syncB)
+        }
+        assertEquals(listOf(), syncA.conflicts())
+        assertEquals(listOf(), syncB.conflicts())
+        assertEquals(0L, syncA.status().conflicts)
+        assertEquals(0L, syncB.status().conflicts)
+        assertEquals("edited on b", a.entry(entry.id).note)
+        assertEquals("edited on b", b.entry(entry.id).note)
+        assertEquals(listOf("edited on b", "never in conflict"), a.notes())
+        assertEquals(listOf("edited on b", "never in conflict"), b.notes())
+        assertFailsWith<CairnException.NotFound> { syncB.resolveConflict(entry.id, null) }
+
+        val atClinic = server.entries("pat").filter { it["id"] == entry.id.value }
+        assertEquals(1, atClinic.size, "the entry once at the clinic: ${server.entriesJson("pat")}")
+        assertEquals("edited on b", atClinic.single()["note"])
+        assertEquals(5.0, atClinic.single()["value"])
+    }
+
+    @Test
     fun theLogKeepsTheClinicsReceipts() = runBlocking<Unit> {
         val (journal, sync) = phone("a")
         ClinicSyncRunner.enroll(sync, server.enrollmentCode("pat"), SHARING)
