@@ -431,8 +431,10 @@ impl ClinicSync {
         self.pool
             .write(
                 move |s| {
-                    Ok(s.sync_resolve_conflict(&entry_id.0, keep_author.as_deref())?
-                        .map(Into::into))
+                    Ok(
+                        s.sync_resolve_conflict(&entry_id.0, keep_author.as_deref())?
+                            .map(Into::into),
+                    )
                 },
                 move |kept: &Option<Entry>| {
                     Some(JournalChange {

@@ -589,7 +589,6 @@ fn edits_change_only_what_the_editor_changed(clinic: Clinic) {
         .unwrap()
         .unwrap();
 
-
     // Start and end edited apart so that together they are not a valid
     // rule: every replica shows the same rule (the latest edit's).
     let mut ends = lww::reminder_from(&id.to_store(), 1, &at_clinic.body().unwrap()).unwrap();

@@ -763,7 +763,12 @@ fn local_write_lww(
 /// (what the clinic changed meanwhile wins, and what the patient deleted
 /// stays deleted) and sends only what changed since it was shown; another
 /// clinic gets every record, as new.
-fn queue_all_lww(tx: &Transaction<'_>, sealer: &Sealer, now_ms: i64, same_clinic: bool) -> Result<()> {
+fn queue_all_lww(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    now_ms: i64,
+    same_clinic: bool,
+) -> Result<()> {
     if !same_clinic {
         tx.execute("DELETE FROM sync_meta WHERE id NOT LIKE 'entries/%'", [])?;
     }
