@@ -579,7 +579,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         serde_json::to_string_pretty(plan).expect("JSON values serialise")
                     );
                 } else {
-                    print!("{}", output::safety_plan(plan));
+                    print!("{}", plan.to_text(true));
                 }
             };
             match command {

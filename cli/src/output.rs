@@ -183,27 +183,3 @@ pub fn clap_error(e: clap::Error) -> ExitCode {
     eprintln!("cairn: {what} (see cairn --help)");
     ExitCode::from(2)
 }
-
-/// The safety plan as text, a heading per part.
-pub fn safety_plan(plan: &cairn_core::SafetyPlan) -> String {
-    const TITLES: [&str; 7] = [
-        "1. Warning signs",
-        "2. Things I can do on my own",
-        "3. People and places that take my mind off things",
-        "4. People I can ask for help",
-        "5. Professionals and services to contact",
-        "6. Making my surroundings safe",
-        "Reasons for living",
-    ];
-    let mut out = String::new();
-    for ((title, part), name) in TITLES.iter().zip(plan.parts()).zip(cairn_core::PART_NAMES) {
-        out.push_str(&format!("{title} ({name})\n"));
-        if part.is_empty() {
-            out.push_str("   (empty)\n");
-        }
-        for item in part {
-            out.push_str(&format!("   - {}\n", item.replace('\n', " ")));
-        }
-    }
-    out
-}

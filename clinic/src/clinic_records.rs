@@ -308,7 +308,7 @@ pub fn safety_plan(server: &Server, c: SafetyPlanCommand, now: u64) -> Result<()
                     serde_json::to_string_pretty(&plan).expect("JSON values serialise")
                 );
             } else {
-                print!("{}", plan_text(&plan));
+                print!("{}", plan.to_text(false));
             }
             Ok(())
         }
@@ -339,30 +339,6 @@ pub fn safety_plan(server: &Server, c: SafetyPlanCommand, now: u64) -> Result<()
             Ok(())
         }
     }
-}
-
-fn plan_text(plan: &SafetyPlan) -> String {
-    const TITLES: [&str; 7] = [
-        "1. Warning signs",
-        "2. Things I can do on my own",
-        "3. People and places that take my mind off things",
-        "4. People I can ask for help",
-        "5. Professionals and services to contact",
-        "6. Making my surroundings safe",
-        "Reasons for living",
-    ];
-    let mut out = String::new();
-    for (title, part) in TITLES.iter().zip(plan.parts()) {
-        out.push_str(title);
-        out.push('\n');
-        if part.is_empty() {
-            out.push_str("   (empty)\n");
-        }
-        for item in part {
-            out.push_str(&format!("   - {}\n", item.replace('\n', " ")));
-        }
-    }
-    out
 }
 
 /// `records` without --json: one line per record.

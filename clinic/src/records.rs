@@ -113,7 +113,7 @@ pub fn write(
             op,
             vv: vec![(author.author, seq)],
             body: (op == Op::Put).then(|| body.encode()),
-            category: lww::category(record_kind),
+            category: lww::category(record_kind) as u64,
             author: author.author,
             incarnation: 0,
         };
@@ -225,24 +225,4 @@ pub fn records_json(storage: &dyn Storage, name: &str) -> Result<Json, Error> {
         }
     }
     Ok(Json::Object(out))
-}
-
-/// The body of an edit that sets the given fields of a held record.
-pub fn with_fields(current: &[u8], set: &[(u32, Option<Vec<u8>>)]) -> Vec<u8> {
-    let mut fields: Vec<(u32, Vec<u8>)> = cairn_core::sync::body::Fields::new(current)
-        .filter_map(|f| f.ok())
-        .map(|(k, v)| (k, v.to_vec()))
-        .collect();
-    for (k, v) in set {
-        fields.retain(|(x, _)| x != k);
-        if let Some(v) = v {
-            fields.push((*k, v.clone()));
-        }
-    }
-    fields.sort_by_key(|(k, _)| *k);
-    let mut w = cairn_core::sync::body::FieldWriter::with_capacity(256);
-    for (k, v) in fields {
-        w.bytes_always(k, &v);
-    }
-    w.finish()
 }

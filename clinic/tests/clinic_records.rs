@@ -551,16 +551,9 @@ fn edits_change_only_what_the_editor_changed(clinic: Clinic) {
     moved.schedule = Schedule::Daily {
         times: vec![chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap()],
     };
-    let moved_body = records::with_fields(
-        &held_body,
-        &[(3, {
-            let b = lww::reminder_body(&moved);
-            cairn_core::sync::body::Fields::new(&b)
-                .filter_map(|f| f.ok())
-                .find(|(k, _)| *k == 3)
-                .map(|(_, v)| v.to_vec())
-        })],
-    );
+    // The whole rule with new times: only the schedule differs from what
+    // the clinic holds, so only it is stamped.
+    let moved_body = lww::reminder_body(&moved);
     write(
         &clinic.server,
         "Ann",

@@ -32,7 +32,7 @@ pub mod zones;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, RecordRef, Result};
 pub use journal::{Entry, EntryPage, EntryQuery, MAX_TAGS, NewEntry, Tag, TagGroup};
-pub use safety::{MAX_ITEM_CHARS, MAX_ITEMS, PART_NAMES, SAFETY_PLAN_ID, SafetyPlan};
+pub use safety::{MAX_ITEM_CHARS, MAX_ITEMS, PART_NAMES, PART_TITLES, SAFETY_PLAN_ID, SafetyPlan};
 pub use schema::LATEST as SCHEMA_VERSION;
 pub use store::{
     InterruptHandle, Key, KeySlot, RekeyReport, Store, StoreOptions, pragmas as store_pragmas,

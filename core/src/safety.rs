@@ -49,7 +49,39 @@ pub const PART_NAMES: [&str; 7] = [
     "reasons",
 ];
 
+/// The parts' headings as the patient reads them, in order (Stanley &
+/// Brown's six steps in plain words, then reasons for living).
+pub const PART_TITLES: [&str; 7] = [
+    "1. Warning signs",
+    "2. Things I can do on my own",
+    "3. People and places that take my mind off things",
+    "4. People I can ask for help",
+    "5. Professionals and services to contact",
+    "6. Making my surroundings safe",
+    "Reasons for living",
+];
+
 impl SafetyPlan {
+    /// The plan as text: a heading per part (with the part's name for
+    /// commands when `names`), its items below, `(empty)` for none.
+    pub fn to_text(&self, names: bool) -> String {
+        let mut out = String::new();
+        for ((title, part), name) in PART_TITLES.iter().zip(self.parts()).zip(PART_NAMES) {
+            out.push_str(title);
+            if names {
+                out.push_str(&format!(" ({name})"));
+            }
+            out.push('\n');
+            if part.is_empty() {
+                out.push_str("   (empty)\n");
+            }
+            for item in part {
+                out.push_str(&format!("   - {}\n", item.replace('\n', " ")));
+            }
+        }
+        out
+    }
+
     /// The parts in order (1-6, then reasons for living).
     pub fn parts(&self) -> [&Vec<String>; 7] {
         [

@@ -275,6 +275,11 @@ impl State {
         replica_id(&self.device_id, self.incarnation)
     }
 
+    /// The incarnation whose author id `author` is, if it is this device's.
+    fn own_incarnation(&self, author: &Id16) -> Option<u32> {
+        (0..=self.incarnation).find(|i| replica_id(&self.device_id, *i) == *author)
+    }
+
     fn shares(&self, c: Category) -> bool {
         self.categories.contains(&(c as u64))
     }
@@ -494,6 +499,43 @@ fn entry_from_body(id: &str, b: &EntryBody) -> Entry {
     }
 }
 
+/// Keeps a change as it will be sent (`sync_outbox`, sealed, by change id).
+fn queue_change(tx: &Transaction<'_>, sealer: &Sealer, c: &Change) -> Result<()> {
+    put_row(
+        tx,
+        sealer,
+        "sync_outbox",
+        &to_hex(&c.change_id),
+        None,
+        &encode_change(c),
+    )
+}
+
+/// Queues again a version this device wrote, under its change id, with a
+/// new outbox row: `make` builds the change for the row's new sequence
+/// number.
+fn requeue(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    table: &str,
+    id: &str,
+    op: Op,
+    change_id: &Id16,
+    make: impl FnOnce(u64) -> Change,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO outbox(record_table, record_id, revision, op, change_id)
+         VALUES (?1, ?2, 0, ?3, ?4)",
+        params![
+            table,
+            id,
+            if op == Op::Delete { "delete" } else { "put" },
+            to_hex(change_id)
+        ],
+    )?;
+    queue_change(tx, sealer, &make(tx.last_insert_rowid() as u64))
+}
+
 fn encode_change(c: &Change) -> Vec<u8> {
     let mut w = FieldWriter::with_capacity(160);
     c.encode(&mut w);
@@ -569,14 +611,7 @@ pub(crate) fn local_write(
         author,
         incarnation: st.incarnation,
     };
-    put_row(
-        tx,
-        sealer,
-        "sync_outbox",
-        change_id,
-        None,
-        &encode_change(&change),
-    )?;
+    queue_change(tx, sealer, &change)?;
     for t in &tips {
         if let Some(c) = &t.data.conflict {
             tx.execute("DELETE FROM conflicts WHERE id = ?1", [c])?;
@@ -611,11 +646,6 @@ fn queue_all_entries(tx: &Transaction<'_>, sealer: &Sealer, now_ms: i64) -> Resu
 }
 
 // --- records merged field by field ------------------------------------------
-
-/// The sharing category of a last-writer-wins record.
-fn lww_category(record_kind: u64) -> Category {
-    Category::from_code(lww::category(record_kind)).unwrap_or(Category::Reminders)
-}
 
 /// The record body of a live row of a last-writer-wins table (`None`:
 /// deleted or never written).
@@ -738,7 +768,7 @@ fn local_write_lww(
         op,
         vv: vec![(author, seq as u64)],
         body: (op == Op::Put).then(|| body.encode()),
-        category: lww_category(record_kind) as u64,
+        category: lww::category(record_kind) as u64,
         author,
         incarnation: st.incarnation,
     };
@@ -746,14 +776,7 @@ fn local_write_lww(
         .merge(&Cells::of_change(&change).map_err(|_| Error::corrupted(table, id))?);
     meta.shown = record;
     save_cells(tx, sealer, table, id, &meta)?;
-    put_row(
-        tx,
-        sealer,
-        "sync_outbox",
-        change_id,
-        None,
-        &encode_change(&change),
-    )?;
+    queue_change(tx, sealer, &change)?;
     save_state(tx, sealer, st)
 }
 
@@ -906,7 +929,7 @@ fn requeue_own_lww(
         let Some(record_kind) = lww::kind_of(table, id) else {
             continue;
         };
-        if only.is_some_and(|c| c != lww_category(record_kind)) {
+        if only.is_some_and(|c| c != lww::category(record_kind)) {
             continue;
         }
         let cells =
@@ -921,7 +944,7 @@ fn requeue_own_lww(
         }
         let mut groups: Vec<(Id16, u64, Id16, Vec<u32>)> = Vec::new();
         for c in &cells.0 {
-            if !(0..=st.incarnation).any(|i| replica_id(&st.device_id, i) == c.author) {
+            if st.own_incarnation(&c.author).is_none() {
                 continue;
             }
             match groups.iter_mut().find(|g| g.0 == c.change_id) {
@@ -953,18 +976,7 @@ fn requeue_own_lww(
                     .filter(|k| *k != lww::REMOVED && *k < lww::LATEST)
                     .collect(),
             };
-            tx.execute(
-                "INSERT INTO outbox(record_table, record_id, revision, op, change_id)
-                 VALUES (?1, ?2, 0, ?3, ?4)",
-                params![
-                    table,
-                    id,
-                    if op == Op::Delete { "delete" } else { "put" },
-                    cid
-                ],
-            )?;
-            let seq = tx.last_insert_rowid() as u64;
-            let change = Change {
+            requeue(tx, sealer, table, id, op, &change_id, |seq| Change {
                 change_id,
                 seq,
                 hlc,
@@ -973,20 +985,10 @@ fn requeue_own_lww(
                 op,
                 vv: vec![(author, seq)],
                 body: (op == Op::Put).then(|| body.encode()),
-                category: lww_category(record_kind) as u64,
+                category: lww::category(record_kind) as u64,
                 author,
-                incarnation: (0..=st.incarnation)
-                    .find(|i| replica_id(&st.device_id, *i) == author)
-                    .unwrap_or(0),
-            };
-            put_row(
-                tx,
-                sealer,
-                "sync_outbox",
-                &cid,
-                None,
-                &encode_change(&change),
-            )?;
+                incarnation: st.own_incarnation(&author).unwrap_or(0),
+            })?;
             n += 1;
         }
     }
@@ -1948,7 +1950,7 @@ fn requeue_own(tx: &Transaction<'_>, sealer: &Sealer, st: &State, above: u64) ->
                 t.vv.iter()
                     .find(|(d, _)| *d == t.author)
                     .map_or(0, |(_, s)| *s);
-            let mine = (0..=st.incarnation).any(|i| replica_id(&st.device_id, i) == t.author);
+            let mine = st.own_incarnation(&t.author).is_some();
             if !mine || own <= above {
                 continue;
             }
@@ -1974,43 +1976,26 @@ fn requeue_own(tx: &Transaction<'_>, sealer: &Sealer, st: &State, above: u64) ->
                     (c.body, c.category)
                 }
             };
-            let change_id = to_hex(&t.data.change_id);
-            tx.execute(
-                "INSERT INTO outbox(record_table, record_id, revision, op, change_id)
-                 VALUES ('entries', ?1, 0, ?2, ?3)",
-                params![
-                    id,
-                    if t.data.op == Op::Delete {
-                        "delete"
-                    } else {
-                        "put"
-                    },
-                    change_id
-                ],
-            )?;
-            let seq = tx.last_insert_rowid() as u64;
-            let change = Change {
-                change_id: t.data.change_id,
-                seq,
-                hlc: t.hlc,
-                kind: kind::ENTRY,
-                record_id: RecordId::from_store(id),
-                op: t.data.op,
-                vv: t.vv.clone(),
-                body,
-                category,
-                author: t.author,
-                incarnation: (0..=st.incarnation)
-                    .find(|i| replica_id(&st.device_id, *i) == t.author)
-                    .unwrap_or(0),
-            };
-            put_row(
+            requeue(
                 tx,
                 sealer,
-                "sync_outbox",
-                &change_id,
-                None,
-                &encode_change(&change),
+                "entries",
+                id,
+                t.data.op,
+                &t.data.change_id,
+                |seq| Change {
+                    change_id: t.data.change_id,
+                    seq,
+                    hlc: t.hlc,
+                    kind: kind::ENTRY,
+                    record_id: RecordId::from_store(id),
+                    op: t.data.op,
+                    vv: t.vv.clone(),
+                    body,
+                    category,
+                    author: t.author,
+                    incarnation: st.own_incarnation(&t.author).unwrap_or(0),
+                },
             )?;
             n += 1;
         }
@@ -2316,7 +2301,7 @@ fn renumber(
             c.author = new_author;
             c.incarnation = st.incarnation;
         }
-        put_row(tx, sealer, "sync_outbox", &cid, None, &encode_change(&c))?;
+        queue_change(tx, sealer, &c)?;
         let id = c.record_id.to_store();
         if lww::table_of(c.kind).is_some() {
             relabel_lww(tx, sealer, &c.change_id, &id, None, Some(c.author))?;

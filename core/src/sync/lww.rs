@@ -21,6 +21,7 @@ use chrono::{Datelike, NaiveDate, NaiveTime, Timelike, Weekday};
 
 use super::WireError;
 use super::body::{self, FieldWriter, Fields, Seen};
+use super::device::Category;
 use super::messages::{Change, Id16, Op, RecordId, kind};
 use crate::reminders::{
     Category as ReminderCategory, NewReminder, QuietPolicy, Reminder, ReminderEvent, Schedule,
@@ -396,14 +397,14 @@ pub fn table_of(record_kind: u64) -> Option<&'static str> {
     }
 }
 
-/// The sharing category code of a last-writer-wins kind (docs/sync-protocol.md
+/// The sharing category of a last-writer-wins kind (docs/sync-protocol.md
 /// §8): trackers go with ratings, reminder plans with reminders.
-pub fn category(record_kind: u64) -> u64 {
+pub fn category(record_kind: u64) -> Category {
     match record_kind {
-        kind::TRACKER => 1,
-        kind::TREATMENT_SESSION => 8,
-        kind::SAFETY_PLAN => 9,
-        _ => 7,
+        kind::TRACKER => Category::Ratings,
+        kind::TREATMENT_SESSION => Category::Treatment,
+        kind::SAFETY_PLAN => Category::SafetyPlan,
+        _ => Category::Reminders,
     }
 }
 
@@ -1118,7 +1119,7 @@ mod tests {
             op,
             vv: vec![([author; 16], hlc)],
             body: (op == Op::Put).then(|| body.encode()),
-            category: category(kind::SAFETY_PLAN),
+            category: category(kind::SAFETY_PLAN) as u64,
             author: [author; 16],
             incarnation: 0,
         }
