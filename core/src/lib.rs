@@ -13,6 +13,7 @@
 pub mod bounds;
 mod clock;
 mod codec;
+mod crisis;
 pub mod crypto;
 mod error;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -30,6 +31,11 @@ mod trackers;
 pub mod zones;
 
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use crisis::{
+    CRISIS_FALLBACK, CRISIS_REVIEWED, CRISIS_TABLE, CrisisLine, CrisisResources,
+    MAX_MONITORING_FIELD_CHARS, MonitoringFacts, MonitoringStatement, country_code,
+    crisis_resources, monitoring_statement,
+};
 pub use error::{Error, RecordRef, Result};
 pub use journal::{Entry, EntryPage, EntryQuery, MAX_TAGS, NewEntry, Tag, TagGroup};
 pub use safety::{MAX_ITEM_CHARS, MAX_ITEMS, PART_NAMES, PART_TITLES, SAFETY_PLAN_ID, SafetyPlan};
