@@ -748,3 +748,138 @@ fn resolving_a_conflict_that_is_not_there_says_so() {
     assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
     assert!(env.ok(&["conflicts"]).contains("no conflicting versions"));
 }
+
+/// `cairn` with no locale and no CAIRN_COUNTRY, so tests choose the country.
+fn crisis_cmd(env: &Env) -> Command {
+    let mut c = env.cmd(&env.key);
+    c.env_remove("LANG")
+        .env_remove("LC_ALL")
+        .env_remove("CAIRN_COUNTRY");
+    c
+}
+
+fn json_of(o: &std::process::Output) -> Json {
+    assert!(o.status.success(), "{}", common::stderr(o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn crisis_resources_by_country_as_json_and_bad_codes_refused() {
+    let env = Env::new();
+    let gb = json_of(
+        &crisis_cmd(&env)
+            .args(["crisis", "--country", "gb", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(gb["country"], "GB");
+    assert_eq!(gb["emergency"], "999");
+    assert_eq!(gb["fallback"], false);
+    assert_eq!(gb["reviewed"], "2026-12-02");
+    let lines = gb["lines"].as_array().unwrap();
+    assert_eq!(lines[0]["name"], "Samaritans");
+    assert_eq!(lines[0]["number"], "116123");
+    assert_eq!(lines[0]["hours"], "24/7");
+    for l in lines {
+        for k in ["name", "how", "number", "hours", "source"] {
+            assert!(l[k].as_str().is_some_and(|s| !s.is_empty()), "{k}");
+        }
+    }
+    assert!(gb["sources"].as_array().unwrap().len() >= 2);
+    // The locale's region, then CAIRN_COUNTRY, then --country.
+    let au = json_of(
+        &crisis_cmd(&env)
+            .env("LANG", "en_AU.UTF-8")
+            .args(["crisis", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(au["emergency"], "000");
+    let us = crisis_cmd(&env)
+        .env("LANG", "en_AU.UTF-8")
+        .env("CAIRN_COUNTRY", "us")
+        .arg("crisis")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(us.stdout).unwrap();
+    assert!(text.starts_with("In an emergency, call 911."), "{text}");
+    assert!(text.contains("text HOME to 741741"), "{text}");
+    // No country, or one not in the table: the fallback, never empty.
+    for args in [
+        vec!["crisis", "--json"],
+        vec!["crisis", "--country", "JP", "--json"],
+    ] {
+        let v = json_of(
+            &crisis_cmd(&env)
+                .env("LANG", "C.UTF-8")
+                .args(&args)
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(v["fallback"], true);
+        assert_eq!(v["country"], Json::Null);
+        let advice = v["emergency_advice"].as_str().unwrap();
+        assert!(advice.contains("local emergency number") && advice.contains("112"));
+    }
+    // A code that is not one: exit code 2, one line, from the flag or the variable.
+    for (flag, var) in [(Some("USA"), None), (Some("X1"), None), (None, Some("XX"))] {
+        let mut c = crisis_cmd(&env);
+        c.arg("crisis");
+        if let Some(f) = flag {
+            c.args(["--country", f]);
+        }
+        if let Some(v) = var {
+            c.env("CAIRN_COUNTRY", v);
+        }
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{flag:?} {var:?}");
+        let err = common::stderr(&o);
+        assert!(err.starts_with("cairn: invalid country"), "{err}");
+        assert_eq!(err.lines().count(), 1);
+        assert!(o.stdout.is_empty());
+    }
+}
+
+#[test]
+fn the_monitoring_statement_says_nothing_is_sent_before_enrolling() {
+    let env = Env::new();
+    // No store yet: nothing can be shared.
+    let before = crisis_cmd(&env)
+        .args(["monitoring", "--country", "ie"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(before.stdout).unwrap();
+    assert!(text.contains("not connected to a clinic"), "{text}");
+    assert!(text.contains("not monitored around the clock"), "{text}");
+    assert!(text.contains("call 112 now"), "{text}");
+    assert!(text.contains("Samaritans: call 116 123"), "{text}");
+    env.ok(&["init"]);
+    let v = json_of(
+        &crisis_cmd(&env)
+            .args(["monitoring", "--review-within", "2 working days", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(v["enrolled"], false);
+    assert_eq!(v["flags_shared"], false);
+    assert_eq!(v["country"], Json::Null);
+    assert_eq!(v["review"], "No clinic receives flags from this app.");
+    for k in ["who_sees", "review", "not_monitored", "in_crisis"] {
+        assert!(v[k].as_str().is_some_and(|s| !s.is_empty()), "{k}");
+    }
+    assert!(
+        v["in_crisis"]
+            .as_str()
+            .unwrap()
+            .contains("local emergency number")
+    );
+    // Bad input: exit code 2.
+    let long = "x".repeat(101);
+    for args in [
+        vec!["monitoring", "--country", "ABC"],
+        vec!["monitoring", "--review-within", long.as_str()],
+    ] {
+        let o = crisis_cmd(&env).args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+    }
+}

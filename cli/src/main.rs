@@ -4,6 +4,7 @@
 //! stderr with a non-zero exit code (see `EXIT CODES` in `--help`), never a
 //! panic or backtrace, never the patient's text.
 
+mod crisis;
 mod demo;
 mod export;
 mod keys;
@@ -34,6 +35,14 @@ TIME ZONES:
 EXIT CODES:
   0 ok; 1 error; 2 bad usage or input; 3 wrong key; 4 corrupted data;
   5 not found; 70 internal error.";
+
+const COUNTRY_HELP: &str = "\
+COUNTRY:
+  --country, else CAIRN_COUNTRY, else the region of the locale (LC_ALL, then
+  LANG: en_GB.UTF-8 gives GB), else none: then you are told to call the local
+  emergency number. Codes are ISO 3166-1 alpha-2 in any case (UK is read as
+  GB); a code that is not one is refused with exit code 2. The table works
+  offline; each entry names its source and the day it was reviewed.";
 
 /// Cairn: an encrypted, offline-first journal for mental-health care.
 #[derive(Parser)]
@@ -158,6 +167,34 @@ enum Command {
         command: Option<SafetyPlanCommand>,
         /// Print JSON
         #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Crisis lines and the emergency number for your country (offline)
+    #[command(after_help = COUNTRY_HELP)]
+    Crisis {
+        /// Two-letter ISO 3166-1 country code (US, GB, ...; see COUNTRY)
+        #[arg(long, value_name = "CC", env = "CAIRN_COUNTRY", hide_env_values = true)]
+        country: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Who sees what you share, how soon your clinic reviews flags, and
+    /// what to do in a crisis (this app is not monitored around the clock)
+    #[command(after_help = COUNTRY_HELP)]
+    Monitoring {
+        /// Two-letter ISO 3166-1 country code, for the crisis part (see COUNTRY)
+        #[arg(long, value_name = "CC", env = "CAIRN_COUNTRY", hide_env_values = true)]
+        country: Option<String>,
+        /// The clinic's name [default: the server of the clinic you enrolled with]
+        #[arg(long, value_name = "NAME")]
+        clinic: Option<String>,
+        /// How soon the clinic reviews flags, as it told you ("2 working days");
+        /// without it the statement says the clinic has not said
+        #[arg(long, value_name = "TIME")]
+        review_within: Option<String>,
+        /// Print JSON
+        #[arg(long)]
         json: bool,
     },
     /// Write everything on this device to a file (JSON: everything; CSV: entries)
@@ -601,6 +638,23 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
             Ok(())
+        }
+        Command::Crisis { country, json } => crisis::crisis(country.as_deref(), *json),
+        Command::Monitoring {
+            country,
+            clinic,
+            review_within,
+            json,
+        } => {
+            let exists = data_dir(&cli).is_ok_and(|d| d.join(STORE_FILE).exists());
+            let store = if exists { Some(open(&cli)?) } else { None };
+            crisis::monitoring(
+                store.as_ref(),
+                country.as_deref(),
+                clinic.as_deref(),
+                review_within.as_deref(),
+                *json,
+            )
         }
         Command::Wipe { yes, offline } => {
             if !yes {
