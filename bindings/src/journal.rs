@@ -103,6 +103,28 @@ pub enum Value {
         /// Taken (true) or skipped (false).
         taken: bool,
     },
+    /// A questionnaire's answers (use `Journal.checkin` to save and score
+    /// them).
+    Answers {
+        /// The questionnaire table's version they were given to.
+        version: i32,
+        /// One answer (0-3) per item in order; `null` where unanswered.
+        answers: Vec<Option<i32>>,
+    },
+}
+
+/// Answers from the FFI: each 0-255 (the questionnaire checks its range).
+pub(crate) fn answers_in(answers: Vec<Option<i32>>) -> Result<Vec<Option<u8>>> {
+    answers
+        .into_iter()
+        .map(|a| {
+            a.map(|a| {
+                u8::try_from(a)
+                    .map_err(|_| CairnError::invalid("answers", "each answer must be from 0 to 3"))
+            })
+            .transpose()
+        })
+        .collect()
 }
 
 fn small(n: u32) -> i32 {
@@ -126,6 +148,10 @@ impl From<core::Value> for Value {
                 quality: quality.map(i32::from),
             },
             core::Value::Medication { name, taken } => Value::Medication { name, taken },
+            core::Value::Answers { version, answers } => Value::Answers {
+                version: small(version),
+                answers: answers.into_iter().map(|a| a.map(i32::from)).collect(),
+            },
         }
     }
 }
@@ -145,6 +171,10 @@ impl Value {
                 quality: quality.map(|q| count_in("value", q.into())).transpose()?,
             },
             Value::Medication { name, taken } => core::Value::Medication { name, taken },
+            Value::Answers { version, answers } => core::Value::Answers {
+                version: count_in("version", version.into())?,
+                answers: answers_in(answers)?,
+            },
         })
     }
 }
@@ -180,6 +210,11 @@ pub enum TrackerKind {
     Sleep,
     /// Medication (built-in only).
     Medication,
+    /// A standard questionnaire (built-in only): PHQ-9, PHQ-2, GAD-7, GAD-2.
+    Questionnaire {
+        /// Its id (`phq9`, `phq2`, `gad7`, `gad2`).
+        questionnaire: String,
+    },
 }
 
 impl From<core::TrackerKind> for TrackerKind {
@@ -207,6 +242,7 @@ impl From<core::TrackerKind> for TrackerKind {
             K::Text => TrackerKind::Text,
             K::Sleep => TrackerKind::Sleep,
             K::Medication => TrackerKind::Medication,
+            K::Questionnaire { questionnaire } => TrackerKind::Questionnaire { questionnaire },
         }
     }
 }
@@ -236,6 +272,7 @@ impl TrackerKind {
             TrackerKind::Text => K::Text,
             TrackerKind::Sleep => K::Sleep,
             TrackerKind::Medication => K::Medication,
+            TrackerKind::Questionnaire { questionnaire } => K::Questionnaire { questionnaire },
         })
     }
 }

@@ -8,6 +8,7 @@ mod crisis;
 mod demo;
 mod export;
 mod keys;
+mod outcomes;
 mod output;
 mod reminders;
 mod sync;
@@ -160,6 +161,21 @@ enum Command {
         #[arg(long, value_name = "URL")]
         server: Option<String>,
     },
+    /// Answer a questionnaire (PHQ-9, PHQ-2, GAD-7, GAD-2); prints its id
+    /// and score
+    Checkin(outcomes::CheckinArgs),
+    /// Risk flags raised for your care team's review, and whether they
+    /// have reviewed them
+    Flags {
+        /// Print JSON: an array of {id, kind, title, reason, state, raised_at,
+        /// acknowledged_at, acknowledged_by, source}
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask your care team for help: raises a flag for their review (this
+    /// app is not monitored around the clock: in danger, call emergency
+    /// services)
+    HelpNow,
     /// Your safety plan: show it, or replace one part (shared with the
     /// clinic when you share safety_plan; the clinic can edit it too)
     SafetyPlan {
@@ -502,8 +518,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
             print!("\n{}", sync::manifest(&st));
             Ok(())
         }
+        Command::Checkin(a) => outcomes::checkin(&open(&cli)?, a),
+        Command::Flags { json } => outcomes::flags(&open(&cli)?, *json),
+        Command::HelpNow => outcomes::help_now(&open(&cli)?),
         Command::Sync { server } => {
             let store = open(&cli)?;
+            // Rules that depend on time passing are evaluated before each
+            // sync, so that what they find goes with it.
+            store.check_flags()?;
             let outcome = sync::run_sync(&store, None, server.as_deref())?;
             println!("{}", sync::summary(&outcome));
             Ok(())

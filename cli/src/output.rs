@@ -23,6 +23,7 @@ pub fn value_json(v: &Value) -> Json {
         Value::Text(t) => json!(t),
         Value::Sleep { minutes, quality } => json!({ "minutes": minutes, "quality": quality }),
         Value::Medication { name, taken } => json!({ "name": name, "taken": taken }),
+        Value::Answers { version, answers } => json!({ "version": version, "answers": answers }),
     }
 }
 
@@ -47,6 +48,7 @@ pub fn value_text(v: &Value) -> String {
         } => minutes_text(*minutes),
         Value::Medication { name, taken: true } => format!("{name} (taken)"),
         Value::Medication { name, taken: false } => format!("{name} (skipped)"),
+        Value::Answers { .. } => crate::outcomes::answers_text(v).unwrap_or_default(),
     }
 }
 
@@ -122,6 +124,7 @@ pub fn kind_text(k: &TrackerKind) -> String {
         TrackerKind::Text => "text".into(),
         TrackerKind::Sleep => "sleep (duration, quality 0-10)".into(),
         TrackerKind::Medication => "medication (taken/skipped)".into(),
+        TrackerKind::Questionnaire { .. } => "questionnaire (cairn checkin)".into(),
     }
 }
 

@@ -68,6 +68,7 @@ pub fn value_json(v: &Value) -> Json {
         Value::Text(t) => json!(t),
         Value::Sleep { minutes, quality } => json!({ "minutes": minutes, "quality": quality }),
         Value::Medication { name, taken } => json!({ "name": name, "taken": taken }),
+        Value::Answers { version, answers } => json!({ "version": version, "answers": answers }),
     }
 }
 

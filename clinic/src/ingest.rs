@@ -139,6 +139,10 @@ fn check_entry(e: &EntryBody) -> Result<(), &'static str> {
         (_, Value::Scale(x)) if !x.is_finite() || x.abs() > MAX_SCALE_BOUND => false,
         (Some(TrackerKind::Scale { min, max, .. }), Value::Scale(x)) => (min..=max).contains(x),
         (Some(TrackerKind::Scale { .. }), _) => false,
+        // Any table version: a newer app's questionnaire is kept, not refused.
+        (Some(TrackerKind::Questionnaire { .. }), Value::Answers { answers, .. }) => {
+            answers.len() <= 64 && answers.iter().all(|a| a.is_none_or(|a| a <= 3))
+        }
         (Some(k), v) => k.check(v.clone()).is_ok(),
         (None, Value::Scale(_) | Value::YesNo(_)) => true,
         (None, Value::Count(n)) => *n <= MAX_COUNT,
@@ -150,6 +154,7 @@ fn check_entry(e: &EntryBody) -> Result<(), &'static str> {
         (None, Value::Medication { name, .. }) => {
             !name.trim().is_empty() && name.chars().count() <= MAX_LABEL_CHARS
         }
+        (None, Value::Answers { .. }) => false,
     };
     if !value_ok {
         return Err("the value does not fit the tracker");

@@ -166,6 +166,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List risk flags raised on patients' devices, open ones first: each
+    /// with its reason and review state
+    Flags {
+        /// Print JSON: an array of {patient, id, kind, title, reason, state,
+        /// raised_at, acknowledged_at, acknowledged_by, source}
+        #[arg(long)]
+        json: bool,
+    },
+    /// Acknowledge a flag: the patient sees that the clinic reviewed it at
+    /// their next sync
+    AckFlag {
+        /// The patient's name.
+        #[arg(long, value_name = "NAME")]
+        patient: String,
+        /// Who reviewed it, as the patient will read it (a role, or a name)
+        #[arg(long, value_name = "WHO")]
+        by: Option<String>,
+        /// The flag's id (32 hex characters, from `flags`)
+        flag_id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -477,6 +497,42 @@ fn run(cli: Cli) -> Result<(), Error> {
                 println!("{}", pretty(&all));
             } else {
                 print!("{}", clinic_records::text(&all));
+            }
+            Ok(())
+        }
+        Command::Flags { json } => {
+            let all = records::flags_json(server.storage())?;
+            if json {
+                println!("{}", pretty(&all));
+            } else if all.is_empty() {
+                println!("no flags");
+            } else {
+                for f in &all {
+                    println!(
+                        "{}  {}  {:<12}  {}  {}\n    {}",
+                        f["id"].as_str().unwrap_or(""),
+                        f["raised_at"].as_str().unwrap_or(""),
+                        f["state"].as_str().unwrap_or(""),
+                        f["patient"].as_str().unwrap_or(""),
+                        f["title"]
+                            .as_str()
+                            .unwrap_or(f["kind"].as_str().unwrap_or("")),
+                        f["reason"].as_str().unwrap_or("")
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::AckFlag {
+            patient,
+            by,
+            flag_id,
+        } => {
+            let id = records::parse_id(&flag_id)?;
+            if records::ack_flag(&server, &patient, &id, by.as_deref(), now)? {
+                println!("acknowledged");
+            } else {
+                println!("already acknowledged");
             }
             Ok(())
         }

@@ -226,3 +226,80 @@ pub fn records_json(storage: &dyn Storage, name: &str) -> Result<Json, Error> {
     }
     Ok(Json::Object(out))
 }
+
+/// Every patient's flags as the clinic holds them, open ones first, then
+/// newest first, as JSON: each `{patient, id, kind, title, reason, state,
+/// raised_at, acknowledged_at, acknowledged_by, source}`.
+pub fn flags_json(storage: &dyn Storage) -> Result<Vec<Json>, Error> {
+    let mut patients: Vec<String> = storage.devices()?.into_iter().map(|d| d.patient).collect();
+    patients.sort();
+    patients.dedup();
+    let mut all = Vec::new();
+    for name in patients {
+        for h in held(storage, &name, kind::FLAG)? {
+            let Some(body) = h.body() else { continue };
+            let Ok(f) = lww::flag_from(&h.id.to_store(), &body) else {
+                tracing::warn!(record = %h.id.to_store(), "a held flag does not decode; left out");
+                continue;
+            };
+            all.push((name.clone(), f));
+        }
+    }
+    all.sort_by(|(_, a), (_, b)| {
+        (
+            a.acknowledged_at_ms.is_some(),
+            std::cmp::Reverse(a.raised_at_ms),
+        )
+            .cmp(&(
+                b.acknowledged_at_ms.is_some(),
+                std::cmp::Reverse(b.raised_at_ms),
+            ))
+    });
+    Ok(all
+        .into_iter()
+        .map(|(patient, f)| {
+            json!({
+                "patient": patient,
+                "id": f.id,
+                "kind": f.kind,
+                "title": cairn_core::flags::rule(&f.kind).map(|r| r.title),
+                "reason": f.reason,
+                "state": f.state(),
+                "raised_at": crate::admin::rfc3339(f.raised_at_ms),
+                "acknowledged_at": f.acknowledged_at_ms.map(crate::admin::rfc3339),
+                "acknowledged_by": f.acknowledged_by,
+                "source": f.source,
+            })
+        })
+        .collect())
+}
+
+/// Acknowledges a patient's flag: sets when (now) and by whom; the patient
+/// sees it at their next sync. Returns false when it was acknowledged
+/// already (the first acknowledgement stands).
+pub fn ack_flag(
+    server: &Server,
+    name: &str,
+    id: &RecordId,
+    by: Option<&str>,
+    now_ms: u64,
+) -> Result<bool, Error> {
+    let Some(body) = find(server.storage(), name, kind::FLAG, id)?.and_then(|h| h.body()) else {
+        return Err(Error::Runtime("no such flag for this patient".into()));
+    };
+    let mut f = lww::flag_from(&id.to_store(), &body).map_err(|e| Error::Runtime(e.to_string()))?;
+    if f.acknowledged_at_ms.is_some() {
+        return Ok(false);
+    }
+    f.acknowledged_at_ms = Some(now_ms as i64);
+    f.acknowledged_by = by.map(str::to_owned);
+    let f = f.checked().map_err(|e| Error::Usage(e.to_string()))?;
+    write(
+        server,
+        name,
+        kind::FLAG,
+        id,
+        Some(lww::flag_body(&f)),
+        now_ms,
+    )
+}

@@ -290,3 +290,138 @@ fn offline_logs_arrive_once(tmp: &Path, backend: &Backend, servers: usize) {
         "no patient content in the server's log"
     );
 }
+
+#[test]
+fn a_flag_raised_on_the_phone_is_acknowledged_at_the_clinic_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let backend = Backend::Sqlite(tmp.path().join("clinic"));
+    flag_round_trip(tmp.path(), &backend);
+}
+
+#[test]
+fn a_flag_raised_on_the_phone_is_acknowledged_at_the_clinic_on_postgres() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = cairn_clinic::testing::cluster().database();
+    let key_file = tmp.path().join("storage.key");
+    std::fs::write(&key_file, "6c".repeat(32)).unwrap();
+    flag_round_trip(tmp.path(), &Backend::Postgres { url, key_file });
+}
+
+/// Issue 10: a positive PHQ-9 item 9 on the phone is a flag; it reaches
+/// `cairn-clinic flags`, is acknowledged there with `ack-flag`, and the
+/// phone shows it acknowledged (when, by whom) after its next sync.
+fn flag_round_trip(tmp: &Path, backend: &Backend) {
+    let log = tmp.join("server.log");
+    let server = Server::start(backend, &log);
+    let url = format!("http://{}", server.addr);
+    let phone = Phone {
+        data: tmp.join("phone"),
+    };
+    phone.ok(&["init"]);
+    let code = clinic(
+        backend,
+        &["enroll", "--patient", "Flag patient", "--url", &url],
+    );
+    let code = String::from_utf8(code.stdout).unwrap();
+    phone.ok(&["enroll", code.trim()]);
+
+    let out = phone.ok(&[
+        "checkin",
+        "phq9",
+        "--answers",
+        "0,0,1,0,0,0,0,0,2",
+        "--json",
+    ]);
+    let c: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(c["total"], 3);
+    assert_eq!(c["band"], "minimal");
+    assert_eq!(c["item9_positive"], true);
+    assert_eq!(c["flags"], serde_json::json!(["item9_positive"]));
+    let flag_id = c["flag_ids"][0].as_str().unwrap().to_owned();
+    phone.ok(&["help-now"]);
+    phone.ok(&["sync"]);
+
+    let listed = |backend: &Backend| -> Vec<serde_json::Value> {
+        let out = clinic(backend, &["flags", "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let flags = listed(backend);
+    assert_eq!(flags.len(), 2, "{flags:?}");
+    let item9 = flags.iter().find(|f| f["id"] == flag_id.as_str()).unwrap();
+    assert_eq!(item9["patient"], "Flag patient");
+    assert_eq!(item9["kind"], "item9_positive");
+    assert_eq!(item9["state"], "open");
+    assert!(
+        item9["reason"]
+            .as_str()
+            .unwrap()
+            .contains("More than half the days")
+    );
+    assert!(flags.iter().any(|f| f["kind"] == "help_now"));
+
+    let out = clinic(
+        backend,
+        &[
+            "ack-flag",
+            "--patient",
+            "Flag patient",
+            "--by",
+            "Dr Rivera",
+            &flag_id,
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "acknowledged");
+    let out = clinic(
+        backend,
+        &["ack-flag", "--patient", "Flag patient", &flag_id],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "already acknowledged"
+    );
+    let flags = listed(backend);
+    let item9 = flags.iter().find(|f| f["id"] == flag_id.as_str()).unwrap();
+    assert_eq!(item9["state"], "acknowledged");
+    assert_eq!(flags[0]["kind"], "help_now", "open ones first");
+
+    // Not on the phone until it syncs.
+    let mine = |p: &Phone| -> Vec<serde_json::Value> {
+        serde_json::from_str::<serde_json::Value>(&p.ok(&["flags", "--json"]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let before = mine(&phone);
+    assert!(before.iter().all(|f| f["state"] == "open"), "{before:?}");
+    phone.ok(&["sync"]);
+    let after = mine(&phone);
+    assert_eq!(after.len(), 2);
+    let item9 = after.iter().find(|f| f["id"] == flag_id.as_str()).unwrap();
+    assert_eq!(item9["state"], "acknowledged");
+    assert_eq!(item9["acknowledged_by"], "Dr Rivera");
+    assert!(item9["acknowledged_at"].is_string());
+    let text = phone.ok(&["flags"]);
+    assert!(text.contains("acknowledged by Dr Rivera"), "{text}");
+    assert!(text.contains("open: not yet reviewed"), "{text}");
+
+    // A bad flag id is a usage error.
+    let o = Command::new(env!("CARGO_BIN_EXE_cairn-clinic"))
+        .args(backend.args())
+        .args(["ack-flag", "--patient", "Flag patient", "xyz"])
+        .env_remove("CAIRN_CLINIC_DATA")
+        .env_remove("CAIRN_CLINIC_KEY_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    drop(server);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !log.contains("half the days"),
+        "no patient content in the log"
+    );
+}

@@ -45,6 +45,10 @@ impl Writer {
         self.uvar(s.len() as u64);
         self.buf.extend_from_slice(s.as_bytes());
     }
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.uvar(b.len() as u64);
+        self.buf.extend_from_slice(b);
+    }
     pub fn opt_str(&mut self, s: Option<&str>) {
         match s {
             None => self.u8(0),

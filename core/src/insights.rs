@@ -28,7 +28,7 @@ pub fn numeric(v: &Value) -> Option<f64> {
         Value::Duration { minutes } | Value::Sleep { minutes, .. } => Some(*minutes as f64),
         Value::Count(n) => Some(*n as f64),
         Value::Medication { taken, .. } => Some(if *taken { 1.0 } else { 0.0 }),
-        Value::Text(_) => None,
+        Value::Text(_) | Value::Answers { .. } => None,
     }
 }
 

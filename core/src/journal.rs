@@ -159,18 +159,22 @@ impl Entry {
 
     /// The patient's local calendar day.
     pub fn local_date(&self) -> NaiveDate {
-        let local_days =
-            (self.at_ms + i64::from(self.utc_offset_seconds) * 1000).div_euclid(DAY_MS);
-        epoch_day(local_days)
+        epoch_day(self.local_day())
+    }
+
+    /// The patient's local calendar day as days since 1970-01-01.
+    pub(crate) fn local_day(&self) -> i64 {
+        (self.at_ms + i64::from(self.utc_offset_seconds) * 1000).div_euclid(DAY_MS)
     }
 }
 
-fn epoch_day(days: i64) -> NaiveDate {
+/// The date `days` days after 1970-01-01.
+pub(crate) fn epoch_day(days: i64) -> NaiveDate {
     NaiveDate::from_num_days_from_ce_opt(719_163 + days as i32).unwrap_or_default()
 }
 
 /// Days since 1970-01-01 of a date.
-fn days_since_epoch(d: NaiveDate) -> i64 {
+pub(crate) fn days_since_epoch(d: NaiveDate) -> i64 {
     i64::from(d.num_days_from_ce()) - 719_163
 }
 
@@ -241,6 +245,11 @@ fn encode_value(w: &mut Writer, v: &Value) {
             w.str(name);
             w.u8(*taken as u8);
         }
+        Value::Answers { version, answers } => {
+            w.u8(8);
+            w.uvar(u64::from(*version));
+            w.bytes(&answer_bytes(answers));
+        }
     }
 }
 
@@ -264,8 +273,23 @@ fn decode_value(r: &mut Reader<'_>) -> Result<Value, DecodeError> {
             name: r.str()?,
             taken: r.bool()?,
         },
+        8 => Value::Answers {
+            version: r.u32var()?,
+            answers: answers_of(r.bytes()?),
+        },
         _ => return Err(DecodeError),
     })
+}
+
+/// Answers as bytes, one per item, 0xff for an unanswered item (in sealed
+/// bodies and on the wire).
+pub(crate) fn answer_bytes(answers: &[Option<u8>]) -> Vec<u8> {
+    answers.iter().map(|a| a.unwrap_or(0xff)).collect()
+}
+
+/// Reads [`answer_bytes`].
+pub(crate) fn answers_of(b: &[u8]) -> Vec<Option<u8>> {
+    b.iter().map(|&a| (a != 0xff).then_some(a)).collect()
 }
 
 pub(crate) fn encode_entry(e: &Entry) -> Vec<u8> {
@@ -468,44 +492,53 @@ fn resolve_tracker(
     crate::trackers::find(custom, key).ok_or(Error::UnknownTracker)
 }
 
+/// Writes a new entry and its outbox row in the caller's transaction.
+pub(crate) fn insert_entry(
+    tx: &rusqlite::Transaction<'_>,
+    sealer: &Sealer,
+    ctx: &mut WriteCtx<'_>,
+    id: &str,
+    new: NewEntry,
+) -> Result<Entry> {
+    let tracker = resolve_tracker(ctx, tx, sealer, &new.tracker)?;
+    let c = check(new, tracker, ctx)?;
+    let now = ctx.clock.now_ms();
+    let entry = Entry {
+        id: id.to_owned(),
+        tracker: Arc::from(c.tracker.id),
+        value: c.value,
+        note: c.note,
+        tags: c.tags,
+        at_ms: c.at_ms,
+        zone: Arc::from(c.zone),
+        utc_offset_seconds: c.offset,
+        created_at_ms: now,
+        updated_at_ms: now,
+        revision: 1,
+    };
+    let day = day_of(c.at_ms);
+    let body = sealer.seal(
+        Binding {
+            column: day,
+            ..Binding::live("entries", id, 1)
+        },
+        ENTRY_SCHEMA,
+        &encode_entry(&entry),
+    )?;
+    tx.prepare_cached(
+        "INSERT INTO entries(id, day, revision, deleted, body) VALUES (?1, ?2, 1, 0, ?3)",
+    )?
+    .execute(params![id, day, body])?;
+    outbox(tx, sealer, now, "entries", id, 1, false)?;
+    Ok(entry)
+}
+
 impl Store {
     /// Logs an entry. Returns once its transaction (entry and outbox row)
     /// has committed to disk.
     pub fn log(&self, new: NewEntry) -> Result<Entry> {
         let id = crate::crypto::random_id()?;
-        self.write(|tx, sealer, ctx| {
-            let tracker = resolve_tracker(ctx, tx, sealer, &new.tracker)?;
-            let c = check(new, tracker, ctx)?;
-            let now = ctx.clock.now_ms();
-            let entry = Entry {
-                id: id.clone(),
-                tracker: Arc::from(c.tracker.id),
-                value: c.value,
-                note: c.note,
-                tags: c.tags,
-                at_ms: c.at_ms,
-                zone: Arc::from(c.zone),
-                utc_offset_seconds: c.offset,
-                created_at_ms: now,
-                updated_at_ms: now,
-                revision: 1,
-            };
-            let day = day_of(c.at_ms);
-            let body = sealer.seal(
-                Binding {
-                    column: day,
-                    ..Binding::live("entries", &id, 1)
-                },
-                ENTRY_SCHEMA,
-                &encode_entry(&entry),
-            )?;
-            tx.prepare_cached(
-                "INSERT INTO entries(id, day, revision, deleted, body) VALUES (?1, ?2, 1, 0, ?3)",
-            )?
-            .execute(params![id, day, body])?;
-            outbox(tx, sealer, now, "entries", &id, 1, false)?;
-            Ok(entry)
-        })
+        self.write(|tx, sealer, ctx| insert_entry(tx, sealer, ctx, &id, new))
     }
 
     /// Replaces an entry's content (tracker, value, note, tags, time, zone);

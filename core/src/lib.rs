@@ -16,11 +16,13 @@ mod codec;
 mod crisis;
 pub mod crypto;
 mod error;
+pub mod flags;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod insights;
 mod journal;
+pub mod questionnaires;
 mod redact;
 pub mod reminders;
 mod safety;
@@ -37,6 +39,7 @@ pub use crisis::{
     crisis_resources, monitoring_statement,
 };
 pub use error::{Error, RecordRef, Result};
+pub use flags::{CheckIn, Flag, FlagSettings};
 pub use journal::{Entry, EntryPage, EntryQuery, MAX_TAGS, NewEntry, Tag, TagGroup};
 pub use safety::{MAX_ITEM_CHARS, MAX_ITEMS, PART_NAMES, PART_TITLES, SAFETY_PLAN_ID, SafetyPlan};
 pub use schema::LATEST as SCHEMA_VERSION;

@@ -139,9 +139,20 @@ CREATE TABLE sync_pending (
 );
 ";
 
+/// Version 5: risk flags for review (docs/outcomes.md, "Flags"), sealed,
+/// merged field by field through sync (record kind 8).
+const V5: &str = "
+CREATE TABLE flags (
+    id       TEXT NOT NULL UNIQUE,
+    revision INTEGER NOT NULL CHECK (revision >= 1),
+    deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+    body     BLOB NOT NULL
+);
+";
+
 /// Every SQL migration, oldest first: `MIGRATIONS[i]` takes a store from
 /// version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// A table holding sealed bodies, the plaintext column (if any) bound into
 /// each body's associated data, and its shape since version 3. Re-keying,
@@ -314,6 +325,18 @@ pub(crate) const SEALED_TABLES: &[SealedTable] = &[
         bound_column: None,
         had_deleted: true,
         create: "CREATE TABLE sync_pending (
+            id       TEXT NOT NULL UNIQUE,
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+            body     BLOB NOT NULL
+        )",
+        index: None,
+    },
+    SealedTable {
+        table: "flags",
+        bound_column: None,
+        had_deleted: true,
+        create: "CREATE TABLE flags (
             id       TEXT NOT NULL UNIQUE,
             revision INTEGER NOT NULL CHECK (revision >= 1),
             deleted  INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),

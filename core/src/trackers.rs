@@ -55,6 +55,12 @@ pub enum TrackerKind {
     Sleep,
     /// A medication taken (or skipped), by name.
     Medication,
+    /// A standard questionnaire ([`crate::questionnaires::QUESTIONNAIRES`]),
+    /// answered item by item.
+    Questionnaire {
+        /// The questionnaire's id (`phq9`).
+        questionnaire: String,
+    },
 }
 
 /// A tracker, built-in or custom.
@@ -145,7 +151,41 @@ pub const BUILTIN_TRACKERS: &[BuiltinTracker] = &[
         other: Some(|| TrackerKind::Text),
         source: "free-text journal entry (sealed)",
     },
+    BuiltinTracker {
+        id: "phq9",
+        name: "PHQ-9",
+        scale: None,
+        other: Some(|| questionnaire("phq9")),
+        source: "questionnaire: items, scoring and codes in crate::questionnaires",
+    },
+    BuiltinTracker {
+        id: "phq2",
+        name: "PHQ-2",
+        scale: None,
+        other: Some(|| questionnaire("phq2")),
+        source: "questionnaire: items, scoring and codes in crate::questionnaires",
+    },
+    BuiltinTracker {
+        id: "gad7",
+        name: "GAD-7",
+        scale: None,
+        other: Some(|| questionnaire("gad7")),
+        source: "questionnaire: items, scoring and codes in crate::questionnaires",
+    },
+    BuiltinTracker {
+        id: "gad2",
+        name: "GAD-2",
+        scale: None,
+        other: Some(|| questionnaire("gad2")),
+        source: "questionnaire: items, scoring and codes in crate::questionnaires",
+    },
 ];
+
+fn questionnaire(id: &str) -> TrackerKind {
+    TrackerKind::Questionnaire {
+        questionnaire: id.into(),
+    }
+}
 
 impl BuiltinTracker {
     /// The tracker this definition describes.
@@ -200,6 +240,13 @@ pub enum Value {
         name: String,
         /// Taken (true) or skipped (false).
         taken: bool,
+    },
+    /// For questionnaires: one answer per item, `None` where unanswered.
+    Answers {
+        /// The questionnaire table's version the answers were given to.
+        version: u32,
+        /// Answers in item order.
+        answers: Vec<Option<u8>>,
     },
 }
 
@@ -295,6 +342,19 @@ impl TrackerKind {
                 name: check_label("medication name", &name)?,
                 taken,
             }),
+            (TrackerKind::Questionnaire { questionnaire }, Value::Answers { version, answers }) => {
+                let q = crate::questionnaires::questionnaire(questionnaire)?;
+                if version != q.version {
+                    return Err(Error::invalid(
+                        "version",
+                        format!("{} is at version {}", q.name, q.version),
+                    ));
+                }
+                Ok(Value::Answers {
+                    version,
+                    answers: q.check(&answers)?,
+                })
+            }
             _ => Err(Error::invalid("value", "does not fit the tracker's kind")),
         }
     }
@@ -330,6 +390,10 @@ impl TrackerKind {
             TrackerKind::Medication => Value::Medication {
                 name: s.to_owned(),
                 taken: true,
+            },
+            TrackerKind::Questionnaire { questionnaire } => Value::Answers {
+                version: crate::questionnaires::questionnaire(questionnaire)?.version,
+                answers: crate::questionnaires::parse_answers(s)?,
             },
         };
         self.check(v)
@@ -382,10 +446,12 @@ impl TrackerKind {
                 Ok(self)
             }
             TrackerKind::YesNo | TrackerKind::Count | TrackerKind::Text => Ok(self),
-            TrackerKind::Sleep | TrackerKind::Medication => Err(Error::invalid(
-                "kind",
-                "sleep and medication are built-in kinds only",
-            )),
+            TrackerKind::Sleep | TrackerKind::Medication | TrackerKind::Questionnaire { .. } => {
+                Err(Error::invalid(
+                    "kind",
+                    "sleep, medication and questionnaires are built-in kinds only",
+                ))
+            }
         }
     }
 }
@@ -449,6 +515,10 @@ fn encode_kind(w: &mut Writer, k: &TrackerKind) {
         TrackerKind::Text => w.u8(5),
         TrackerKind::Sleep => w.u8(6),
         TrackerKind::Medication => w.u8(7),
+        TrackerKind::Questionnaire { questionnaire } => {
+            w.u8(8);
+            w.str(questionnaire);
+        }
     }
 }
 
@@ -469,6 +539,9 @@ fn decode_kind(r: &mut Reader<'_>) -> Result<TrackerKind, DecodeError> {
         5 => TrackerKind::Text,
         6 => TrackerKind::Sleep,
         7 => TrackerKind::Medication,
+        8 => TrackerKind::Questionnaire {
+            questionnaire: r.str()?,
+        },
         _ => return Err(DecodeError),
     })
 }

@@ -223,6 +223,11 @@ impl Builder {
             Value::Count(n) => *n = n.saturating_add(250),
             Value::YesNo(b) => *b = !*b,
             Value::Duration { minutes } => *minutes += 5,
+            Value::Answers { answers, .. } => {
+                if let Some(a) = answers.first_mut() {
+                    *a = Some(a.map_or(0, |v| (v + 1) % 4));
+                }
+            }
         }
         if rng.chance(0.3) {
             body.note = Some((*rng.pick(SENTENCES)).to_string());

@@ -464,6 +464,7 @@ fn category_of(e: &Entry) -> Category {
     match (&*e.tracker, &e.value) {
         ("journal", _) | (_, Value::Text(_)) => Category::Journal,
         (_, Value::Medication { .. }) => Category::Medication,
+        (_, Value::Answers { .. }) => Category::Questionnaires,
         _ => Category::Ratings,
     }
 }
@@ -659,6 +660,7 @@ fn live_body(
         "trackers" => "trackers",
         "reminders" => "reminders",
         "reminder_events" => "reminder_events",
+        "flags" => "flags",
         _ => "settings",
     };
     let row = match load_row(tx, sealer, table, id) {
@@ -680,6 +682,15 @@ fn live_body(
         _ => row.plain,
     }))
 }
+
+/// The device tables whose records merge field by field.
+const LWW_TABLES: [&str; 5] = [
+    "trackers",
+    "reminders",
+    "reminder_events",
+    "settings",
+    "flags",
+];
 
 /// A record's cells, and the record as this device last showed it
 /// (canonical body; `None` before it was ever shown here): the patient's
@@ -795,7 +806,7 @@ fn queue_all_lww(
     if !same_clinic {
         tx.execute("DELETE FROM sync_meta WHERE id NOT LIKE 'entries/%'", [])?;
     }
-    for table in ["trackers", "reminders", "reminder_events", "settings"] {
+    for table in LWW_TABLES {
         let rows: Vec<(String, i64)> = tx
             .prepare(&format!(
                 "SELECT id, revision FROM {table} WHERE deleted = 0 ORDER BY rowid"
@@ -874,6 +885,9 @@ fn apply_remote_lww(
             }
             crate::reminders::store::put_synced_event(tx, sealer, &e)
         }),
+        kind::FLAG => {
+            lww::flag_from(&id, &body).and_then(|f| crate::flags::put_synced(tx, sealer, &f))
+        }
         _ => lww::safety_plan_from(&body).and_then(|p| crate::safety::put_synced(tx, sealer, &p)),
     };
     match written {
@@ -898,7 +912,7 @@ fn relabel_lww(
     hlc: Option<u64>,
     author: Option<Id16>,
 ) -> Result<()> {
-    for table in ["trackers", "reminders", "reminder_events", "settings"] {
+    for table in LWW_TABLES {
         if lww::kind_of(table, id).is_none() {
             continue;
         }

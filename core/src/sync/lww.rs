@@ -393,6 +393,7 @@ pub fn table_of(record_kind: u64) -> Option<&'static str> {
         kind::REMINDER => Some("reminders"),
         kind::TREATMENT_SESSION => Some("reminder_events"),
         kind::SAFETY_PLAN => Some("settings"),
+        kind::FLAG => Some("flags"),
         _ => None,
     }
 }
@@ -404,6 +405,7 @@ pub fn category(record_kind: u64) -> Category {
         kind::TRACKER => Category::Ratings,
         kind::TREATMENT_SESSION => Category::Treatment,
         kind::SAFETY_PLAN => Category::SafetyPlan,
+        kind::FLAG => Category::Flags,
         _ => Category::Reminders,
     }
 }
@@ -415,6 +417,7 @@ pub fn kind_of(table: &str, id: &str) -> Option<u64> {
         ("reminders", _) => Some(kind::REMINDER),
         ("reminder_events", _) => Some(kind::TREATMENT_SESSION),
         ("settings", SAFETY_PLAN_ID) => Some(kind::SAFETY_PLAN),
+        ("flags", _) => Some(kind::FLAG),
         _ => None,
     }
 }
@@ -435,6 +438,7 @@ pub fn known_keys(record_kind: u64) -> &'static [u32] {
         kind::REMINDER => &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
         kind::TREATMENT_SESSION => &[1, 2, 3],
         kind::SAFETY_PLAN => &[1, 2, 3, 4, 5, 6, 7],
+        kind::FLAG => &[1, 2, 3, 4, 5, 6],
         _ => &[],
     }
 }
@@ -448,6 +452,7 @@ pub fn valid(record_kind: u64, id: &RecordId, record: &[u8]) -> bool {
         kind::REMINDER => reminder_from(&rid, 1, record).is_ok(),
         kind::TREATMENT_SESSION => session_from(&rid, record).is_ok(),
         kind::SAFETY_PLAN => safety_plan_from(record).is_ok(),
+        kind::FLAG => flag_from(&rid, record).is_ok(),
         _ => true,
     }
 }
@@ -464,6 +469,7 @@ pub fn canonical(record_kind: u64, id: &RecordId, record: &[u8]) -> Option<Vec<u
             .map(|r| reminder_body(&r)),
         kind::TREATMENT_SESSION => session_from(&rid, record).ok().map(|e| session_body(&e)),
         kind::SAFETY_PLAN => safety_plan_from(record).ok().map(|p| safety_plan_body(&p)),
+        kind::FLAG => flag_from(&rid, record).ok().map(|f| flag_body(&f)),
         _ => None,
     }
 }
@@ -522,6 +528,7 @@ pub fn tracker_body(t: &Tracker) -> Vec<u8> {
         // Built-in only; never a custom tracker's kind.
         TrackerKind::Sleep => m.uint_always(6, 1),
         TrackerKind::Medication => m.uint_always(7, 1),
+        TrackerKind::Questionnaire { questionnaire } => m.message(8, |q| q.str(1, questionnaire)),
     });
     w.finish()
 }
@@ -950,6 +957,58 @@ pub fn safety_plan_from(b: &[u8]) -> crate::Result<SafetyPlan> {
         }
     }
     SafetyPlan::from_parts(parts).checked()
+}
+
+// --- risk flags (kind 8) -----------------------------------------------------
+
+/// A flag's record body: 1 kind, 2 reason, 3 raised at (ms), 4 source
+/// record id, 5 acknowledged at (ms), 6 acknowledged by. The device sets
+/// 1-4, the clinic 5-6; merged field by field, the two never overwrite
+/// each other.
+pub fn flag_body(f: &crate::flags::Flag) -> Vec<u8> {
+    let mut w = FieldWriter::with_capacity(64 + f.reason.len());
+    w.str(1, &f.kind);
+    w.str(2, &f.reason);
+    w.sint(3, f.raised_at_ms);
+    if let Some(s) = &f.source {
+        w.str(4, s);
+    }
+    if let Some(a) = f.acknowledged_at_ms {
+        w.sint(5, a);
+    }
+    if let Some(b) = &f.acknowledged_by {
+        w.str(6, b);
+    }
+    w.finish()
+}
+
+/// Reads a flag's record body and checks it.
+pub fn flag_from(id: &str, b: &[u8]) -> crate::Result<crate::flags::Flag> {
+    let bad = |_| crate::Error::invalid("flag", "the record does not decode");
+    let mut seen = Seen::default();
+    let mut f = crate::flags::Flag {
+        id: id.to_owned(),
+        kind: String::new(),
+        reason: String::new(),
+        raised_at_ms: 0,
+        source: None,
+        acknowledged_at_ms: None,
+        acknowledged_by: None,
+    };
+    for field in Fields::new(b) {
+        let (key, v) = field.map_err(bad)?;
+        seen.once(key).map_err(bad)?;
+        match key {
+            1 => f.kind = body::string(v).map_err(bad)?,
+            2 => f.reason = body::string(v).map_err(bad)?,
+            3 => f.raised_at_ms = body::sint(v).map_err(bad)?,
+            4 => f.source = Some(body::string(v).map_err(bad)?),
+            5 => f.acknowledged_at_ms = Some(body::sint(v).map_err(bad)?),
+            6 => f.acknowledged_by = Some(body::string(v).map_err(bad)?),
+            _ => {}
+        }
+    }
+    f.checked()
 }
 
 #[cfg(test)]

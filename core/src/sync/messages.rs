@@ -77,6 +77,8 @@ pub mod kind {
     pub const SETTING: u64 = 6;
     /// The safety plan (text id `safety_plan`).
     pub const SAFETY_PLAN: u64 = 7;
+    /// A risk flag and its review state.
+    pub const FLAG: u64 = 8;
 }
 
 /// One version of one record.
@@ -266,6 +268,10 @@ impl EntryBody {
                 s.str(1, name);
                 s.bool(2, *taken);
             }),
+            Value::Answers { version, answers } => m.message(8, |s| {
+                s.uint_always(1, u64::from(*version));
+                s.bytes_always(2, &crate::journal::answer_bytes(answers));
+            }),
         });
         if let Some(n) = &self.note {
             w.bytes_always(3, n.as_bytes());
@@ -384,6 +390,22 @@ fn decode_value(buf: &[u8]) -> R<Value> {
                     }
                 }
                 Value::Medication { name, taken }
+            }
+            8 => {
+                let (mut version, mut answers, mut s) = (0, Vec::new(), Seen::default());
+                for f in Fields::new(v) {
+                    let (k, v) = f?;
+                    s.once(k)?;
+                    match k {
+                        1 => version = u32_of(v)?,
+                        2 => answers = crate::journal::answers_of(v),
+                        _ => {}
+                    }
+                }
+                if answers.len() > 64 {
+                    return malformed("too many answers");
+                }
+                Value::Answers { version, answers }
             }
             _ => continue,
         };

@@ -1,0 +1,164 @@
+//! `cairn checkin`, `cairn flags` and `cairn help-now`: questionnaires and
+//! risk flags for the clinic's review.
+
+use cairn_core::flags::{Flag, rule};
+use cairn_core::questionnaires::{parse_answers, questionnaire};
+use cairn_core::{Store, Value};
+use chrono::{SecondsFormat, Utc};
+use clap::Args;
+use serde_json::{Value as Json, json};
+
+use crate::{Failure, default_zone, parse_instant};
+
+/// Answer a standard questionnaire.
+#[derive(Args)]
+#[command(
+    after_help = "QUESTIONNAIRES:\n  phq9 (9 items, then the difficulty item, optional), phq2, gad7, gad2.\n  Each answer is 0 (not at all), 1 (several days), 2 (more than half the\n  days) or 3 (nearly every day); - leaves an item unanswered. Scoring,\n  bands and the missing-answer rule: docs/outcomes.md.\n\nA PHQ-9 whose item 9 is above 0 is flagged for your care team's review,\nevery time. They do not watch around the clock: in a crisis, see\n`cairn crisis`."
+)]
+pub struct CheckinArgs {
+    /// phq9, phq2, gad7 or gad2
+    pub questionnaire: String,
+    /// The answers in item order, comma-separated (0,1,2,...)
+    #[arg(long, value_name = "LIST", allow_hyphen_values = true)]
+    pub answers: String,
+    /// When (RFC 3339) [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// IANA time zone [default: TZ, then the system's zone]
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Print JSON: {id, questionnaire, version, total, band, prorated,
+    /// answered, missing, positive_screen, item9_positive (PHQ-9), flags}
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn checkin(store: &Store, a: &CheckinArgs) -> Result<(), Failure> {
+    let q = questionnaire(&a.questionnaire)?;
+    let answers = parse_answers(&a.answers)?;
+    let c = store.checkin(
+        q.id,
+        answers,
+        parse_instant(a.at.as_deref(), "--at")?.unwrap_or_else(Utc::now),
+        &a.tz.clone().unwrap_or_else(default_zone),
+    )?;
+    let s = &c.score;
+    if a.json {
+        let mut v = json!({
+            "id": c.entry.id,
+            "questionnaire": s.questionnaire,
+            "version": s.version,
+            "total": s.total,
+            "band": s.band,
+            "prorated": s.prorated,
+            "answered": s.answered,
+            "missing": s.missing,
+            "positive_screen": s.positive_screen,
+            "flags": c.flags.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>(),
+            "flag_ids": c.flags.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
+        });
+        if q.risk_item.is_some() {
+            v["item9_positive"] = json!(s.item9_positive);
+        }
+        println!("{}", serde_json::to_string_pretty(&v).expect("JSON"));
+        return Ok(());
+    }
+    println!("{}", c.entry.id);
+    match (s.total, s.band) {
+        (Some(t), Some(b)) => println!(
+            "{}: {t} of {} ({b}){}",
+            q.name,
+            q.max_total(),
+            if s.prorated {
+                format!(", prorated from {} answered items", s.answered)
+            } else {
+                String::new()
+            }
+        ),
+        _ => println!(
+            "{}: incomplete ({} items unanswered), not scored",
+            q.name, s.missing
+        ),
+    }
+    if !c.flags.is_empty() {
+        println!(
+            "Your answer to item 9 is flagged for your care team to review. They do not \
+             watch around the clock: if you might act on these thoughts, call your local \
+             emergency number now, or see `cairn crisis`."
+        );
+    }
+    Ok(())
+}
+
+fn ms_text(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub fn flag_json(f: &Flag) -> Json {
+    json!({
+        "id": f.id,
+        "kind": f.kind,
+        "title": rule(&f.kind).map(|r| r.title),
+        "reason": f.reason,
+        "state": f.state(),
+        "raised_at": ms_text(f.raised_at_ms),
+        "acknowledged_at": f.acknowledged_at_ms.map(ms_text),
+        "acknowledged_by": f.acknowledged_by,
+        "source": f.source,
+    })
+}
+
+pub fn flags(store: &Store, json: bool) -> Result<(), Failure> {
+    store.check_flags()?;
+    let all = store.flags()?;
+    if json {
+        let v: Vec<Json> = all.iter().map(flag_json).collect();
+        println!("{}", serde_json::to_string_pretty(&v).expect("JSON"));
+        return Ok(());
+    }
+    if all.is_empty() {
+        println!("no flags");
+    }
+    for f in &all {
+        let state = match (f.acknowledged_at_ms, &f.acknowledged_by) {
+            (Some(at), Some(by)) => format!("acknowledged by {by} on {}", ms_text(at)),
+            (Some(at), None) => format!("acknowledged by the clinic on {}", ms_text(at)),
+            _ => "open: not yet reviewed by the clinic".into(),
+        };
+        println!(
+            "{}  {}  {}\n    {}\n    {state}",
+            f.id,
+            ms_text(f.raised_at_ms),
+            rule(&f.kind).map_or(f.kind.as_str(), |r| r.title),
+            f.reason
+        );
+    }
+    Ok(())
+}
+
+pub fn help_now(store: &Store) -> Result<(), Failure> {
+    let f = store.help_now()?;
+    println!("{}", f.id);
+    println!(
+        "Your care team will see this request the next time this device syncs and they \
+         review flags. This app is not monitored around the clock: if you are in danger \
+         now, call your local emergency number. `cairn crisis` lists crisis lines."
+    );
+    Ok(())
+}
+
+/// The text shown for answers in listings.
+pub fn answers_text(v: &Value) -> Option<String> {
+    let Value::Answers { answers, .. } = v else {
+        return None;
+    };
+    Some(
+        answers
+            .iter()
+            .map(|a| a.map_or("-".into(), |a| a.to_string()))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
+}
