@@ -22,6 +22,7 @@ pub mod flags;
 pub mod fuzzing;
 pub mod insights;
 mod journal;
+pub mod patterns;
 pub mod questionnaires;
 mod redact;
 pub mod reminders;
