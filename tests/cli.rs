@@ -883,3 +883,224 @@ fn the_monitoring_statement_says_nothing_is_sent_before_enrolling() {
         assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
     }
 }
+
+#[test]
+fn checkin_scores_flags_item_9_and_refuses_bad_answers_with_exit_2() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    let c = |args: &[&str]| -> Json {
+        serde_json::from_str(&env.ok(&[&["checkin"], args, &["--json"]].concat())).unwrap()
+    };
+    // Item 9 positive with a minimal total: flagged all the same.
+    let v = c(&["phq9", "--answers", "0,0,0,0,0,0,0,0,1"]);
+    assert_eq!(v["total"], 1);
+    assert_eq!(v["band"], "minimal");
+    assert_eq!(v["item9_positive"], true);
+    assert_eq!(v["flags"], serde_json::json!(["item9_positive"]));
+    // Negative item 9: no flag, and nothing that reads as reassurance.
+    let out = env.ok(&["checkin", "phq9", "--answers", "3,3,3,3,3,2,2,1,0,2"]);
+    assert!(out.contains("PHQ-9: 20 of 27 (severe)"), "{out}");
+    assert!(!out.to_lowercase().contains("no risk"), "{out}");
+    let v = c(&["gad7", "--answers", "1,1,1,1,1,0,-"]);
+    assert_eq!(
+        (v["total"].clone(), v["prorated"].clone()),
+        (6.into(), true.into())
+    );
+    assert!(v.get("item9_positive").is_none(), "PHQ-9 only");
+    let v = c(&["gad2", "--answers", "2,1"]);
+    assert_eq!(v["positive_screen"], true);
+    let v = c(&["phq2", "--answers", "1,1"]);
+    assert_eq!(v["band"], "negative screen");
+    // Wrong counts, out-of-range answers, unknown questionnaires: exit 2,
+    // one line, nothing saved.
+    for bad in [
+        &["phq9", "--answers", "0,0,0"][..],
+        &["phq9", "--answers", "0,0,0,0,0,0,0,0,4"],
+        &["gad7", "--answers", "0,0,0,0,0,0,0,0"],
+        &["gad2", "--answers", "0,x"],
+        &["bdi2", "--answers", "0"],
+    ] {
+        let out = env.run(&[&["checkin"], bad].concat());
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{bad:?}: {}",
+            common::stderr(&out)
+        );
+        assert_eq!(common::stderr(&out).lines().count(), 1);
+    }
+    let entries: Json = serde_json::from_str(&env.ok(&["entries", "--json"])).unwrap();
+    assert_eq!(entries.as_array().unwrap().len(), 5);
+    assert_eq!(entries[0]["tracker"], "phq9");
+    // The flag list: the item 9 flag and a help-now one, both open.
+    let out = crisis_cmd(&env)
+        .args(["help-now", "--country", "US"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("not monitored around the clock"), "{text}");
+    assert!(text.contains("988"), "the crisis line is shown: {text}");
+    let flags: Json = serde_json::from_str(&env.ok(&["flags", "--json"])).unwrap();
+    let kinds: Vec<&str> = flags
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            for k in ["id", "kind", "reason", "state"] {
+                assert!(f.get(k).is_some(), "flags --json has {k}");
+            }
+            assert_eq!(f["state"], "open");
+            f["kind"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(kinds.len(), 2);
+    assert!(kinds.contains(&"item9_positive") && kinds.contains(&"help_now"));
+}
+
+#[test]
+fn summary_and_patterns_over_local_days() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    // Nothing logged yet: nothing to claim.
+    assert_eq!(
+        env.ok(&["patterns", "--to", "2026-02-28", "--json"]).trim(),
+        "[]"
+    );
+    assert!(
+        env.ok(&["patterns", "--to", "2026-02-28"])
+            .contains("Nothing stands out")
+    );
+    // February 2026 in Paris: anxiety every morning, higher on work days
+    // (every third day).
+    let anxiety = |d: u32| if d % 3 == 1 { 7 + d % 2 } else { 2 + d % 2 };
+    for d in 1..=28u32 {
+        let mut args = vec![
+            "log".to_owned(),
+            "anxiety".into(),
+            anxiety(d).to_string(),
+            "--at".into(),
+            format!("2026-02-{d:02}T09:00:00+01:00"),
+            "--tz".into(),
+            "Europe/Paris".into(),
+        ];
+        if d % 3 == 1 {
+            args.extend(["--tag".into(), "trigger:work".into()]);
+        }
+        env.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    // 00:30 on 1 March in Paris is still 28 February in UTC: it counts on
+    // the 1st, its local day.
+    env.ok(&[
+        "log",
+        "mood",
+        "6",
+        "--at",
+        "2026-02-28T23:30:00Z",
+        "--tz",
+        "Europe/Paris",
+    ]);
+
+    let s: Json =
+        serde_json::from_str(&env.ok(&["summary", "--to", "2026-03-01", "--json"])).unwrap();
+    assert_eq!(s["from"], "2026-02-01");
+    assert_eq!(
+        (s["days"].as_u64(), s["check_in_days"].as_u64()),
+        (Some(29), Some(29))
+    );
+    assert_eq!(s["streak_days"], 29);
+    let a = &s["trackers"][0];
+    assert_eq!(
+        (a["tracker"].as_str(), a["tracker_name"].as_str()),
+        (Some("anxiety"), Some("Anxiety"))
+    );
+    assert_eq!(a["check_in_days"], 28);
+    assert_eq!(a["daily"].as_array().unwrap().len(), 28);
+    // ISO weeks: 1 February 2026 is a Sunday.
+    let weeks: Vec<&str> = a["weekly"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["start"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        weeks,
+        [
+            "2026-01-26",
+            "2026-02-02",
+            "2026-02-09",
+            "2026-02-16",
+            "2026-02-23"
+        ]
+    );
+    assert_eq!(a["monthly"][0]["start"], "2026-02-01");
+    assert_eq!(a["monthly"][0]["days"], 28);
+    assert_eq!(a["trend"]["days"], 28);
+    assert_eq!(s["trackers"][1]["tracker"], "mood");
+    assert_eq!(s["trackers"][1]["daily"][0]["start"], "2026-03-01");
+    let text = env.ok(&["summary", "--from", "2026-02-01", "--to", "2026-03-01"]);
+    assert!(text.contains("check-ins on 29 of 29 days (100%)"), "{text}");
+    assert!(text.contains("Anxiety"), "{text}");
+
+    let f: Json = serde_json::from_str(&env.ok(&[
+        "patterns",
+        "--from",
+        "2026-02-01",
+        "--to",
+        "2026-02-28",
+        "--json",
+    ]))
+    .unwrap();
+    let work = f
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["lag_days"] == 0 && x["factor"]["label"] == "work")
+        .unwrap_or_else(|| panic!("{f:#}"));
+    let (with, without): (Vec<u32>, Vec<u32>) = (1..=28).partition(|d| d % 3 == 1);
+    let mean =
+        |ds: &[u32]| ds.iter().map(|d| f64::from(anxiety(*d))).sum::<f64>() / ds.len() as f64;
+    assert_eq!(work["tracker"], "anxiety");
+    assert_eq!(
+        work["factor"],
+        serde_json::json!({"kind": "tag", "group": "trigger", "label": "work"})
+    );
+    assert_eq!(
+        (work["n_with"].as_u64(), work["n_without"].as_u64()),
+        (Some(10), Some(18))
+    );
+    assert!((work["mean_with"].as_f64().unwrap() - mean(&with)).abs() < 1e-9);
+    assert!((work["mean_without"].as_f64().unwrap() - mean(&without)).abs() < 1e-9);
+    assert!(work["p_adjusted"].as_f64().unwrap() < 0.05);
+    let sentence = format!(
+        "On days tagged \u{201c}work\u{201d}, anxiety averaged {:.1} over 10 days, against {:.1} over 18 other days.",
+        mean(&with),
+        mean(&without)
+    );
+    assert_eq!(work["sentence"], sentence.as_str());
+    let text = env.ok(&["patterns", "--from", "2026-02-01", "--to", "2026-02-28"]);
+    assert!(text.contains(&sentence), "{text}");
+    assert!(text.contains("do not say what causes what"), "{text}");
+    // Ten days are too few for any claim.
+    assert_eq!(
+        env.ok(&[
+            "patterns",
+            "--from",
+            "2026-02-01",
+            "--to",
+            "2026-02-10",
+            "--json"
+        ])
+        .trim(),
+        "[]"
+    );
+
+    for bad in [
+        vec!["summary", "--from", "2026-02-30"],
+        vec!["patterns", "--from", "2026-03-02", "--to", "2026-03-01"],
+        vec!["summary", "--to", "yesterday"],
+    ] {
+        let o = env.run(&bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+    }
+}

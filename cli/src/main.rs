@@ -175,7 +175,12 @@ enum Command {
     /// Ask your care team for help: raises a flag for their review (this
     /// app is not monitored around the clock: in danger, call emergency
     /// services)
-    HelpNow,
+    #[command(after_help = COUNTRY_HELP)]
+    HelpNow {
+        /// Two-letter ISO 3166-1 country code, for the crisis lines shown
+        #[arg(long, value_name = "CC", env = "CAIRN_COUNTRY", hide_env_values = true)]
+        country: Option<String>,
+    },
     /// Your safety plan: show it, or replace one part (shared with the
     /// clinic when you share safety_plan; the clinic can edit it too)
     SafetyPlan {
@@ -520,7 +525,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Checkin(a) => outcomes::checkin(&open(&cli)?, a),
         Command::Flags { json } => outcomes::flags(&open(&cli)?, *json),
-        Command::HelpNow => outcomes::help_now(&open(&cli)?),
+        Command::HelpNow { country } => outcomes::help_now(&open(&cli)?, country.as_deref()),
         Command::Sync { server } => {
             let store = open(&cli)?;
             // Rules that depend on time passing are evaluated before each

@@ -83,9 +83,9 @@ pub fn checkin(store: &Store, a: &CheckinArgs) -> Result<(), Failure> {
     if !c.flags.is_empty() {
         println!(
             "Your answer to item 9 is flagged for your care team to review. They do not \
-             watch around the clock: if you might act on these thoughts, call your local \
-             emergency number now, or see `cairn crisis`."
+             watch around the clock: if you might act on these thoughts, get help now."
         );
+        println!("{}", crisis_now(None)?);
     }
     Ok(())
 }
@@ -138,14 +138,26 @@ pub fn flags(store: &Store, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn help_now(store: &Store) -> Result<(), Failure> {
+/// What to do now, for the patient's country: the emergency number and
+/// the crisis lines (offline).
+fn crisis_now(country: Option<&str>) -> Result<String, Failure> {
+    let r = cairn_core::crisis_resources(crate::crisis::country(country)?.as_deref())?;
+    let mut out = r.emergency_advice();
+    for l in r.lines {
+        out.push_str(&format!("\n  {}: {} ({})", l.name, l.how, l.hours));
+    }
+    Ok(out)
+}
+
+pub fn help_now(store: &Store, country: Option<&str>) -> Result<(), Failure> {
     let f = store.help_now()?;
     println!("{}", f.id);
     println!(
         "Your care team will see this request the next time this device syncs and they \
          review flags. This app is not monitored around the clock: if you are in danger \
-         now, call your local emergency number. `cairn crisis` lists crisis lines."
+         now, do not wait for them."
     );
+    println!("{}", crisis_now(country)?);
     Ok(())
 }
 
