@@ -7,6 +7,7 @@
 mod crisis;
 mod demo;
 mod export;
+mod insights;
 mod keys;
 mod outcomes;
 mod output;
@@ -236,6 +237,12 @@ enum Command {
         #[arg(long)]
         offline: bool,
     },
+    /// Per tracker over local days: days, weeks, months, trend, streaks and
+    /// check-in adherence
+    Summary(insights::PeriodArgs),
+    /// What goes with what in your entries (sleep, tags, other trackers
+    /// against mood, anxiety...), claimed only when the data support it
+    Patterns(insights::PeriodArgs),
     /// Simulate a patient's days in a fresh store and summarise them
     Demo {
         /// Days to simulate
@@ -904,6 +911,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Reminders { command } => reminders::run(&open(&cli)?, command),
+        Command::Summary(a) => insights::run_summary(&open(&cli)?, a),
+        Command::Patterns(a) => insights::run_patterns(&open(&cli)?, a),
         Command::Demo { days, seed } => {
             demo::run(cli.data.as_deref(), cli.key_file.as_deref(), *days, *seed)
         }

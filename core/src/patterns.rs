@@ -129,7 +129,7 @@ pub fn patterns(
     for t in trackers {
         let Some(ds) = days_of(&t.id) else { continue };
         let (threshold, lag, lead) = match &t.kind {
-            TrackerKind::Text => continue,
+            TrackerKind::Text | TrackerKind::Questionnaire { .. } => continue,
             TrackerKind::Sleep => (
                 SHORT_SLEEP_MINUTES,
                 0,
