@@ -316,6 +316,20 @@ fn sample_entries() -> Vec<Entry> {
             name: "sertraline 50 mg".into(),
             taken: false,
         },
+        Value::Answers {
+            version: 1,
+            answers: vec![
+                Some(0),
+                Some(3),
+                None,
+                Some(1),
+                Some(2),
+                Some(0),
+                Some(1),
+                None,
+                Some(1),
+            ],
+        },
     ];
     let mut out = vec![base.clone()];
     for value in values {
@@ -556,6 +570,9 @@ pub fn sync_body(data: &[u8]) -> bool {
             lww::safety_plan_body,
             |d| lww::safety_plan_from(d).ok(),
         ),
+        stable(lww::flag_from(ID, data).ok(), lww::flag_body, |d| {
+            lww::flag_from(ID, d).ok()
+        }),
     ];
     results.iter().any(|r| *r)
 }
