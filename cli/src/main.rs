@@ -165,6 +165,12 @@ enum Command {
     /// Answer a questionnaire (PHQ-9, PHQ-2, GAD-7, GAD-2); prints its id
     /// and score
     Checkin(outcomes::CheckinArgs),
+    /// Treatment sessions (infusions) and the course: scores against the
+    /// baseline, ratings around sessions, how long a response has held
+    Treatment {
+        #[command(subcommand)]
+        command: outcomes::TreatmentCommand,
+    },
     /// Risk flags raised for your care team's review, and whether they
     /// have reviewed them
     Flags {
@@ -532,6 +538,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Checkin(a) => outcomes::checkin(&open(&cli)?, a),
         Command::Flags { json } => outcomes::flags(&open(&cli)?, *json),
+        Command::Treatment { command } => outcomes::treatment(&open(&cli)?, command),
         Command::HelpNow { country } => outcomes::help_now(&open(&cli)?, country.as_deref()),
         Command::Sync { server } => {
             let store = open(&cli)?;

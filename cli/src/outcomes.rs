@@ -174,3 +174,124 @@ pub fn answers_text(v: &Value) -> Option<String> {
             .join(","),
     )
 }
+
+/// `cairn treatment ...`.
+#[derive(clap::Subcommand)]
+pub enum TreatmentCommand {
+    /// Record a treatment session (an infusion); prints its id. Reminders
+    /// that follow sessions plan from it
+    Add {
+        /// The session's kind: a word such as infusion
+        #[arg(default_value = "infusion")]
+        kind: String,
+        /// When (RFC 3339) [default: now]
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// IANA time zone [default: TZ, then the system's zone]
+        #[arg(long, value_name = "ZONE")]
+        tz: Option<String>,
+        /// Also plan the post-session routine (water, an early night,
+        /// journaling, check-ins) after every session of this kind
+        #[arg(long)]
+        routine: bool,
+    },
+    /// The course: sessions, scores against the baseline before the first,
+    /// ratings around each session, and how long a response has held
+    List {
+        /// Only sessions of this kind
+        #[arg(long, value_name = "KIND")]
+        kind: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn treatment(store: &Store, c: &TreatmentCommand) -> Result<(), Failure> {
+    match c {
+        TreatmentCommand::Add {
+            kind,
+            at,
+            tz,
+            routine,
+        } => {
+            let at = parse_instant(at.as_deref(), "--at")?.unwrap_or_else(Utc::now);
+            let e = store.record_event(kind, at, &tz.clone().unwrap_or_else(default_zone))?;
+            println!("{}", e.id);
+            if *routine {
+                let n = store.add_post_session_routine(&e.kind, at.date_naive())?;
+                println!("post-session routine: {n} reminder(s) added");
+            }
+            Ok(())
+        }
+        TreatmentCommand::List { kind, json } => {
+            let c = store.course(kind.as_deref())?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&c).expect("JSON"));
+                return Ok(());
+            }
+            print!("{}", course_text(&c));
+            Ok(())
+        }
+    }
+}
+
+fn course_text(c: &cairn_core::treatment::Course) -> String {
+    let mut out = String::new();
+    if c.sessions.is_empty() {
+        out.push_str("no sessions recorded\n");
+    }
+    for s in &c.sessions {
+        out.push_str(&format!(
+            "session {}  {}  {}  {}\n",
+            s.number, s.day, s.kind, s.id
+        ));
+    }
+    for ch in &c.changes {
+        out.push_str(&format!(
+            "{}: baseline {} on {}",
+            ch.name, ch.baseline.total, ch.baseline.day
+        ));
+        match &ch.latest {
+            Some(l) => {
+                out.push_str(&format!(", latest {} on {}", l.total, l.day));
+                if let Some(r) = ch.response {
+                    out.push_str(if r { "; response" } else { "; not a response" });
+                }
+                if ch.remission == Some(true) {
+                    out.push_str("; remission");
+                }
+                if let Some(t) = &ch.change_text {
+                    out.push_str(&format!("; {t}"));
+                }
+            }
+            None => out.push_str(", no later score yet"),
+        }
+        out.push('\n');
+    }
+    for a in c.around_sessions.iter().filter(|a| a.tracker == "mood") {
+        let f = |x: Option<(f64, u32)>| {
+            x.map_or("not rated".into(), |(m, n)| {
+                format!("{m:.1} ({n} day{})", if n == 1 { "" } else { "s" })
+            })
+        };
+        out.push_str(&format!(
+            "session {}: mood the week before {}, the week after {}\n",
+            a.session,
+            f(a.before),
+            f(a.after)
+        ));
+    }
+    if let Some(h) = &c.response_held {
+        out.push_str(&format!(
+            "since the last session: the PHQ-9 response held {} days{}\n",
+            h.days,
+            if h.holding {
+                " and still holds"
+            } else {
+                "; the latest score is not a response"
+            }
+        ));
+    }
+    out
+}

@@ -31,6 +31,7 @@ mod schema;
 mod store;
 pub mod sync;
 mod trackers;
+pub mod treatment;
 pub mod zones;
 
 pub use clock::{Clock, FixedClock, SystemClock};

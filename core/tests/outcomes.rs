@@ -207,3 +207,112 @@ fn every_flag_kind_has_a_reviewed_rule() {
         assert!(!r.title.is_empty() && !r.rule.is_empty() && !r.source.is_empty());
     }
 }
+
+fn phq9_with_total(total: u8) -> Vec<Option<u8>> {
+    let mut left = total;
+    (0..9)
+        .map(|i| {
+            // Item 9 stays 0, so that no flag muddles the course.
+            let v = if i == 8 { 0 } else { left.min(3) };
+            left -= v;
+            Some(v)
+        })
+        .collect()
+}
+
+#[test]
+fn a_course_aligns_scores_to_sessions_and_says_how_long_a_response_held() {
+    let (_t, s, clock) = store_with_clock();
+    let zone = "America/New_York";
+    let at = |d: i64| when(NOW_MS + d * DAY);
+    let checkin = |d: i64, total: u8| {
+        clock.set(NOW_MS + d * DAY);
+        s.checkin("phq9", phq9_with_total(total), at(d), zone)
+            .unwrap();
+    };
+    // A baseline of 20 (an earlier 22 is not the baseline: the last before
+    // the first session is), then four infusions over 12 days.
+    checkin(-20, 22);
+    checkin(-2, 20);
+    for d in [0, 4, 8, 12] {
+        clock.set(NOW_MS + d * DAY);
+        s.record_event("infusion", at(d), zone).unwrap();
+        // Mood 3 the week before each session, 6 the days after.
+        for k in 1..=3 {
+            s.log(entry("mood", Value::Scale(3.0), at(d - k))).unwrap();
+        }
+    }
+    for d in [13, 14, 15] {
+        clock.set(NOW_MS + d * DAY);
+        s.log(entry("mood", Value::Scale(6.0), at(d))).unwrap();
+    }
+    checkin(6, 14);
+    checkin(19, 9); // a response (a drop of at least 50% from 20)
+    checkin(33, 4); // and a remission
+    checkin(47, 12); // no longer a response
+    let c = s.course(Some("infusion")).unwrap();
+    assert_eq!(c.sessions.len(), 4);
+    assert_eq!(c.sessions[3].number, 4);
+    let phq9 = &c.changes[0];
+    assert_eq!(phq9.questionnaire, "phq9");
+    assert_eq!(phq9.baseline.total, 20);
+    assert_eq!(phq9.latest.as_ref().unwrap().total, 12);
+    assert_eq!(phq9.change, Some(-8));
+    assert_eq!(phq9.response, Some(false));
+    assert_eq!(phq9.remission, Some(false));
+    assert_eq!(
+        phq9.change_text.as_deref(),
+        Some("improved by 8 points (at least 5)")
+    );
+    // Phases and days since the latest session.
+    let phases: Vec<(Phase, Option<i64>)> = c
+        .scores
+        .iter()
+        .map(|a| (a.phase, a.days_since_session))
+        .collect();
+    use cairn_core::treatment::Phase;
+    assert_eq!(
+        phases,
+        vec![
+            (Phase::Before, None),
+            (Phase::Before, None),
+            (Phase::During, Some(2)),
+            (Phase::After, Some(7)),
+            (Phase::After, Some(21)),
+            (Phase::After, Some(35)),
+        ]
+    );
+    // The response held from the last session to day 33: 21 days, and no
+    // longer holds.
+    let held = c.response_held.unwrap();
+    assert_eq!((held.days, held.holding, held.scores_after), (21, false, 3));
+    // Mood around the last session: 3 before, 6 after.
+    let last = c
+        .around_sessions
+        .iter()
+        .find(|a| a.session == 4 && a.tracker == "mood")
+        .unwrap();
+    assert_eq!(last.before, Some((3.0, 6)), "days 5-7 and 9-11");
+    assert_eq!(last.after, Some((6.0, 3)));
+    // Without sessions of that kind: the first score is the baseline.
+    let none = s.course(Some("tms")).unwrap();
+    assert!(none.sessions.is_empty());
+    assert_eq!(none.changes[0].baseline.total, 22);
+    assert!(none.response_held.is_none());
+}
+
+#[test]
+fn the_post_session_routine_is_planned_once_and_follows_each_session() {
+    let (_t, s) = new_store();
+    let day = when(NOW_MS).date_naive();
+    let n = s.add_post_session_routine("infusion", day).unwrap();
+    assert_eq!(n as usize, treatment::POST_SESSION_ROUTINE.len());
+    assert_eq!(s.add_post_session_routine("infusion", day).unwrap(), 0);
+    let rules = s.reminders().unwrap().reminders;
+    assert_eq!(rules.len(), n as usize);
+    assert!(rules.iter().all(|r| matches!(
+        &r.schedule,
+        reminders::Schedule::AfterEvent { event, .. } if event == "infusion"
+    )));
+    assert!(s.add_post_session_routine("Bad Kind!", day).is_err());
+}
