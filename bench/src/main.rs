@@ -14,6 +14,8 @@ use cairn_bench::{
     open_and_read, open_store, scaled, store_pragmas, time, warm_wal,
 };
 use cairn_core::crypto::Sealer;
+use cairn_core::insights::summary;
+use cairn_core::patterns::patterns;
 use cairn_core::reminders::{
     Category, Limits, NewReminder, QuietHours, QuietPolicy, Schedule, ZonePolicy, local_to_utc,
 };
@@ -53,6 +55,9 @@ fn main() {
     }
     if opts.wants("ffi_day_page_vs_core") {
         ffi_day_page_vs_core(&opts, &dir);
+    }
+    if opts.wants("summary_ten_years_vs_floor") {
+        summary_ten_years_vs_floor(&opts, &dir);
     }
     #[cfg(feature = "sync")]
     {
@@ -276,6 +281,67 @@ fn open_ten_years(opts: &Opts, dir: &Workdir) {
         .with("n", n)
         .with("today_entries", expect)
         .with("opens_per_round", per_round)
+        .print();
+}
+
+/// Case 14: the whole summary over ten years, as `cairn summary` makes it
+/// (open, read and decode every entry, then `insights::summary`), against
+/// the floor of decoding those entries (open, read and decode with
+/// `Store::entries`, nothing else). The summary is one pass over the
+/// entries and one over the days, so it should add little.
+fn summary_ten_years_vs_floor(opts: &Opts, dir: &Workdir) {
+    const NAME: &str = "summary_ten_years_vs_floor";
+    let years = 10;
+    let rounds = opts.pick(9, 31);
+    // The same store as case 3 (the same generator): built once a run.
+    let path = dir.join("ten-years.db");
+    let (first, last) = (first_day(years), last_day());
+    let q = days_query(first, last);
+    let t = Instant::now();
+    let n = if path.exists() {
+        open_and_read(&path, &q).len()
+    } else {
+        build_store(&path, first)
+    };
+    note(&format!(
+        "{NAME}: a store of {n} entries ready in {:.1} s",
+        t.elapsed().as_secs_f64()
+    ));
+    let ours_round = || {
+        let mut days = 0;
+        let s = time(|| days = summary(&open_and_read(&path, &q), first, last).days);
+        assert_eq!(days, (last - first).num_days() as u32 + 1);
+        s
+    };
+    let floor_round = || {
+        let mut got = 0;
+        let s = time(|| got = open_and_read(&path, &q).len());
+        assert_eq!(got, n);
+        s
+    };
+    ours_round();
+    floor_round();
+    note(&format!("{NAME}: {rounds} rounds a side"));
+    let (ours, base) = alternate(rounds, 1, ours_round, floor_round);
+    let (ours, base) = (scaled(&ours, 1e3), scaled(&base, 1e3));
+    // Each step alone on entries already decoded, for the record.
+    let entries = open_and_read(&path, &q);
+    let trackers = open_store(&path).trackers().expect("trackers");
+    let alone = |f: &dyn Fn()| {
+        let xs: Vec<f64> = (0..opts.pick(5, 15)).map(|_| time(f)).collect();
+        (median(&xs) * 1e4).round() / 10.0
+    };
+    let summary_ms = alone(&|| {
+        std::hint::black_box(summary(&entries, first, last));
+    });
+    let patterns_ms = alone(&|| {
+        std::hint::black_box(patterns(&entries, &trackers, first, last));
+    });
+    Report::from_rounds(NAME, "ms", &ours, &base, Some(2.0))
+        .with("years", years)
+        .with("n", n)
+        .with("summary_alone_ms", summary_ms)
+        .with("patterns_alone_ms", patterns_ms)
         .print();
 }
 
