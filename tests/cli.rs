@@ -1104,3 +1104,91 @@ fn summary_and_patterns_over_local_days() {
         assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn treatment_coping_prompts_and_practice_from_the_command_line() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    env.ok(&[
+        "checkin",
+        "phq9",
+        "--answers",
+        "3,3,3,2,2,2,2,2,0",
+        "--at",
+        "2026-11-01T09:00:00Z",
+    ]);
+    let out = env.ok(&[
+        "treatment",
+        "add",
+        "infusion",
+        "--at",
+        "2026-11-03T09:00:00Z",
+        "--routine",
+    ]);
+    assert!(
+        out.contains("post-session routine: 5 reminder(s) added"),
+        "{out}"
+    );
+    env.ok(&["treatment", "add", "--at", "2026-11-06T09:00:00Z"]);
+    env.ok(&[
+        "checkin",
+        "phq9",
+        "--answers",
+        "1,1,1,1,1,1,1,1,0",
+        "--at",
+        "2026-11-15T09:00:00Z",
+    ]);
+    let text = env.ok(&["treatment", "list"]);
+    assert!(
+        text.contains("PHQ-9: baseline 19 on 2026-11-01, latest 8 on 2026-11-15; response"),
+        "{text}"
+    );
+    assert!(text.contains("held 9 days and still holds"), "{text}");
+    let c: Json = serde_json::from_str(&env.ok(&["treatment", "list", "--json"])).unwrap();
+    assert_eq!(c["sessions"].as_array().unwrap().len(), 2);
+    assert_eq!(c["changes"][0]["response"], true);
+    let rules: Json = serde_json::from_str(&env.ok(&["reminders", "list", "--json"])).unwrap();
+    assert_eq!(rules.as_array().map_or(0, Vec::len), 5, "{rules}");
+    assert_eq!(
+        env.run(&["treatment", "add", "Bad Kind!"]).status.code(),
+        Some(2)
+    );
+
+    env.ok(&["coping", "steps", "Walk", "Call Sam"]);
+    env.ok(&[
+        "coping",
+        "add-if-then",
+        "--if",
+        "I wake at 3 am",
+        "--then",
+        "I read",
+    ]);
+    let plan: Json = serde_json::from_str(&env.ok(&["coping", "--json"])).unwrap();
+    assert_eq!(plan["steps"], serde_json::json!(["Walk", "Call Sam"]));
+    assert_eq!(plan["if_then"][0]["action"], "I read");
+    assert_eq!(
+        env.run(&["coping", "remove-if-then", "3"]).status.code(),
+        Some(2)
+    );
+    env.ok(&["coping", "remove-if-then", "1"]);
+    let plan: Json = serde_json::from_str(&env.ok(&["coping", "--json"])).unwrap();
+    assert_eq!(plan["if_then"], serde_json::json!([]));
+
+    let p: Json =
+        serde_json::from_str(&env.ok(&["prompts", "--when", "hard_day", "--json"])).unwrap();
+    assert!(
+        p.as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["when"] == "hard_day")
+    );
+    assert_eq!(
+        env.run(&["prompts", "--when", "never"]).status.code(),
+        Some(2)
+    );
+    assert!(env.ok(&["practice", "breathing"]).contains("Breathe in"));
+    let id = env.ok(&["practice", "breathing", "--minutes", "5"]);
+    let e: Json = serde_json::from_str(&env.ok(&["show", id.trim(), "--json"])).unwrap();
+    assert_eq!(e["tracker"], "breathing");
+    assert_eq!(env.run(&["practice", "juggling"]).status.code(), Some(2));
+}

@@ -71,6 +71,8 @@ pub fn json(store: &Store, out: &Path) -> Result<usize, Failure> {
         "treatment_sessions": events,
         "quiet_hours": store.quiet_hours()?,
         "safety_plan": store.safety_plan()?,
+        "coping_plan": store.coping_plan()?,
+        "flags": store.flags()?.iter().map(crate::outcomes::flag_json).collect::<Vec<_>>(),
         "sync": sync,
     });
     let mut bytes = serde_json::to_vec_pretty(&doc).expect("JSON values serialise");

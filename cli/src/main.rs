@@ -171,6 +171,40 @@ enum Command {
         #[command(subcommand)]
         command: outcomes::TreatmentCommand,
     },
+    /// Your coping plan: steps to try when things get hard, and if-then
+    /// plans (sealed, on this device)
+    Coping {
+        #[command(subcommand)]
+        command: Option<outcomes::CopingCommand>,
+        /// Print JSON: {steps, if_then: [{situation, action}]}
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Journaling prompts (offline library)
+    Prompts {
+        /// Only those for a moment: after_session, hard_day or evening
+        /// (general ones included)
+        #[arg(long, value_name = "WHEN")]
+        when: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// A skill's steps (breathing, grounding), or log practice of it with
+    /// --minutes (prints the entry's id)
+    Practice {
+        /// breathing or grounding
+        skill: String,
+        /// Minutes practised
+        #[arg(long, value_name = "N")]
+        minutes: Option<u32>,
+        /// When (RFC 3339) [default: now]
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// IANA time zone [default: TZ, then the system's zone]
+        #[arg(long, value_name = "ZONE")]
+        tz: Option<String>,
+    },
     /// Risk flags raised for your care team's review, and whether they
     /// have reviewed them
     Flags {
@@ -539,6 +573,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Checkin(a) => outcomes::checkin(&open(&cli)?, a),
         Command::Flags { json } => outcomes::flags(&open(&cli)?, *json),
         Command::Treatment { command } => outcomes::treatment(&open(&cli)?, command),
+        Command::Coping { command, json } => outcomes::coping(&open(&cli)?, command, *json),
+        Command::Prompts { when, json } => outcomes::prompts(when.as_deref(), *json),
+        Command::Practice {
+            skill,
+            minutes,
+            at,
+            tz,
+        } => {
+            // Showing the steps needs no store.
+            let store = if minutes.is_some() { Some(open(&cli)?) } else { None };
+            match &store {
+                Some(s) => outcomes::practice(s, skill, *minutes, at.as_deref(), tz.as_deref()),
+                None => outcomes::show_skill(skill),
+            }
+        }
         Command::HelpNow { country } => outcomes::help_now(&open(&cli)?, country.as_deref()),
         Command::Sync { server } => {
             let store = open(&cli)?;

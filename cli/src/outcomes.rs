@@ -295,3 +295,118 @@ fn course_text(c: &cairn_core::treatment::Course) -> String {
     }
     out
 }
+
+/// `cairn coping ...`.
+#[derive(clap::Subcommand)]
+pub enum CopingCommand {
+    /// Show the coping plan
+    Show,
+    /// Replace the steps to try when things get hard (in order)
+    Steps {
+        /// The steps
+        #[arg(required = true)]
+        steps: Vec<String>,
+    },
+    /// Add an if-then plan: "if SITUATION, then ACTION"
+    AddIfThen {
+        /// The situation
+        #[arg(long = "if", value_name = "SITUATION")]
+        situation: String,
+        /// What you will do
+        #[arg(long = "then", value_name = "ACTION")]
+        action: String,
+    },
+    /// Remove if-then plan number N (as `show` numbers them)
+    RemoveIfThen {
+        /// Its number
+        n: usize,
+    },
+}
+
+pub fn coping(store: &Store, c: &Option<CopingCommand>, json: bool) -> Result<(), Failure> {
+    let mut plan = store.coping_plan()?;
+    match c {
+        None | Some(CopingCommand::Show) => {}
+        Some(CopingCommand::Steps { steps }) => plan.steps = steps.clone(),
+        Some(CopingCommand::AddIfThen { situation, action }) => {
+            plan.if_then.push(cairn_core::support::IfThen {
+                situation: situation.clone(),
+                action: action.clone(),
+            })
+        }
+        Some(CopingCommand::RemoveIfThen { n }) => {
+            if *n == 0 || *n > plan.if_then.len() {
+                return Err(Failure::usage(format!(
+                    "no if-then plan number {n} (there are {})",
+                    plan.if_then.len()
+                )));
+            }
+            plan.if_then.remove(n - 1);
+        }
+    }
+    if !matches!(c, None | Some(CopingCommand::Show)) {
+        plan = store.set_coping_plan(plan)?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&plan).expect("JSON"));
+        return Ok(());
+    }
+    println!("Steps to try when things get hard:");
+    if plan.steps.is_empty() {
+        println!("   (none yet)");
+    }
+    for (i, s) in plan.steps.iter().enumerate() {
+        println!("   {}. {s}", i + 1);
+    }
+    println!("If-then plans:");
+    if plan.if_then.is_empty() {
+        println!("   (none yet)");
+    }
+    for (i, p) in plan.if_then.iter().enumerate() {
+        println!("   {}. If {}, then {}", i + 1, p.situation, p.action);
+    }
+    Ok(())
+}
+
+pub fn prompts(when: Option<&str>, json: bool) -> Result<(), Failure> {
+    let list = cairn_core::support::prompts(when)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list).expect("JSON"));
+    } else {
+        for p in list {
+            println!("[{}] {}", p.when, p.text);
+        }
+    }
+    Ok(())
+}
+
+pub fn show_skill(skill: &str) -> Result<(), Failure> {
+    let s = cairn_core::support::skill(skill)?;
+    println!("{}", s.name);
+    for (i, step) in s.steps.iter().enumerate() {
+        println!("   {}. {step}", i + 1);
+    }
+    println!("(log it with --minutes N; source: {})", s.source);
+    Ok(())
+}
+
+pub fn practice(
+    store: &Store,
+    skill: &str,
+    minutes: Option<u32>,
+    at: Option<&str>,
+    tz: Option<&str>,
+) -> Result<(), Failure> {
+    let s = cairn_core::support::skill(skill)?;
+    let Some(minutes) = minutes else {
+        return show_skill(skill);
+    };
+    let e = store.log_practice(
+        s.id,
+        minutes,
+        parse_instant(at, "--at")?.unwrap_or_else(Utc::now),
+        &tz.map_or_else(default_zone, str::to_owned),
+    )?;
+    println!("{}", e.id);
+    Ok(())
+}

@@ -29,6 +29,7 @@ pub mod reminders;
 mod safety;
 mod schema;
 mod store;
+pub mod support;
 pub mod sync;
 mod trackers;
 pub mod treatment;

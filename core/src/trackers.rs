@@ -152,6 +152,20 @@ pub const BUILTIN_TRACKERS: &[BuiltinTracker] = &[
         source: "free-text journal entry (sealed)",
     },
     BuiltinTracker {
+        id: "breathing",
+        name: "Breathing practice",
+        scale: None,
+        other: Some(|| TrackerKind::Duration { max_minutes: 120 }),
+        source: "minutes of a skill practised (crate::support::SKILLS: steps and source)",
+    },
+    BuiltinTracker {
+        id: "grounding",
+        name: "Grounding practice",
+        scale: None,
+        other: Some(|| TrackerKind::Duration { max_minutes: 120 }),
+        source: "minutes of a skill practised (crate::support::SKILLS: steps and source)",
+    },
+    BuiltinTracker {
         id: "phq9",
         name: "PHQ-9",
         scale: None,

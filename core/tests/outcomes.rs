@@ -316,3 +316,70 @@ fn the_post_session_routine_is_planned_once_and_follows_each_session() {
     )));
     assert!(s.add_post_session_routine("Bad Kind!", day).is_err());
 }
+
+#[test]
+fn coping_plans_prompts_and_skills_practice() {
+    let (t, s) = new_store();
+    assert_eq!(s.coping_plan().unwrap(), support::CopingPlan::default());
+    let plan = s
+        .set_coping_plan(support::CopingPlan {
+            steps: vec!["  Walk round the block ".into(), "Call Sam".into()],
+            if_then: vec![support::IfThen {
+                situation: "I wake at 3 am and can't sleep".into(),
+                action: "I get up and read for 20 minutes".into(),
+            }],
+        })
+        .unwrap();
+    assert_eq!(plan.steps[0], "Walk round the block");
+    assert_eq!(s.coping_plan().unwrap(), plan);
+    // Bad items are refused and the plan stays as it was.
+    for bad in [
+        support::CopingPlan {
+            steps: vec![" ".into()],
+            if_then: vec![],
+        },
+        support::CopingPlan {
+            steps: vec!["x".repeat(501)],
+            if_then: vec![],
+        },
+        support::CopingPlan {
+            steps: vec!["ok".into(); 21],
+            if_then: vec![],
+        },
+    ] {
+        assert!(matches!(
+            s.set_coping_plan(bad),
+            Err(Error::InvalidInput { .. })
+        ));
+    }
+    assert_eq!(s.coping_plan().unwrap(), plan);
+    // Sealed: the plan's words are not on disk.
+    s.checkpoint().unwrap();
+    for (_, bytes) in files_in(t.dir.path()) {
+        assert!(!contains(&bytes, b"read for 20 minutes"));
+    }
+    // Prompts: after a session, the session ones and the general ones.
+    let after = support::prompts(Some("after_session")).unwrap();
+    assert!(after.iter().any(|p| p.when == "after_session"));
+    assert!(
+        after
+            .iter()
+            .all(|p| p.when == "after_session" || p.when == "any")
+    );
+    assert!(support::prompts(Some("never")).is_err());
+    // Practice is an entry of the skill's tracker.
+    let e = s
+        .log_practice("Breathing", 5, when(NOW_MS), "Europe/London")
+        .unwrap();
+    assert_eq!(&*e.tracker, "breathing");
+    assert_eq!(e.value, Value::Duration { minutes: 5 });
+    assert!(s.log_practice("juggling", 5, when(NOW_MS), "UTC").is_err());
+    assert!(s.log_practice("grounding", 0, when(NOW_MS), "UTC").is_err());
+    assert!(
+        s.log_practice("grounding", 121, when(NOW_MS), "UTC")
+            .is_err()
+    );
+    for sk in support::SKILLS {
+        assert!(sk.steps.len() >= 3 && !sk.source.is_empty());
+    }
+}
