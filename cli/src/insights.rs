@@ -88,12 +88,19 @@ pub fn run_summary(store: &Store, a: &PeriodArgs) -> Result<(), Failure> {
             let id = t["tracker"].as_str().unwrap_or_default().to_owned();
             t["tracker_name"] = Json::from(name(&trackers, &id));
         }
+        // Change against baseline, per questionnaire (over every score, not
+        // only the period: the baseline may be older).
+        v["questionnaires"] =
+            serde_json::to_value(store.questionnaire_changes()?).expect("JSON values serialise");
         println!(
             "{}",
             serde_json::to_string_pretty(&v).expect("JSON values serialise")
         );
     } else {
         print!("{}", summary_text(&s, &trackers));
+        for c in store.questionnaire_changes()? {
+            print!("{}", crate::outcomes::change_text(&c));
+        }
     }
     skipped_records(&corrupted)
 }

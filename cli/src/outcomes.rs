@@ -248,26 +248,7 @@ fn course_text(c: &cairn_core::treatment::Course) -> String {
         ));
     }
     for ch in &c.changes {
-        out.push_str(&format!(
-            "{}: baseline {} on {}",
-            ch.name, ch.baseline.total, ch.baseline.day
-        ));
-        match &ch.latest {
-            Some(l) => {
-                out.push_str(&format!(", latest {} on {}", l.total, l.day));
-                if let Some(r) = ch.response {
-                    out.push_str(if r { "; response" } else { "; not a response" });
-                }
-                if ch.remission == Some(true) {
-                    out.push_str("; remission");
-                }
-                if let Some(t) = &ch.change_text {
-                    out.push_str(&format!("; {t}"));
-                }
-            }
-            None => out.push_str(", no later score yet"),
-        }
-        out.push('\n');
+        out.push_str(&change_text(ch));
     }
     for a in c.around_sessions.iter().filter(|a| a.tracker == "mood") {
         let f = |x: Option<(f64, u32)>| {
@@ -409,4 +390,29 @@ pub fn practice(
     )?;
     println!("{}", e.id);
     Ok(())
+}
+
+/// One line of change against baseline.
+pub fn change_text(ch: &cairn_core::treatment::Change) -> String {
+    let mut out = format!(
+        "{}: baseline {} on {}",
+        ch.name, ch.baseline.total, ch.baseline.day
+    );
+    match &ch.latest {
+        Some(l) => {
+            out.push_str(&format!(", latest {} on {}", l.total, l.day));
+            if let Some(r) = ch.response {
+                out.push_str(if r { "; response" } else { "; not a response" });
+            }
+            if ch.remission == Some(true) {
+                out.push_str("; remission");
+            }
+            if let Some(t) = &ch.change_text {
+                out.push_str(&format!("; {t}"));
+            }
+        }
+        None => out.push_str(", no later score yet"),
+    }
+    out.push('\n');
+    out
 }
