@@ -432,6 +432,15 @@ fn the_demo_runs_end_to_end_and_leaves_an_explorable_store() {
         "{out}"
     );
     assert!(out.contains("Mood"), "{out}");
+    // Questionnaires, an infusion course, and a clinic on loopback that
+    // acknowledges the item 9 flag, seen on the phone after a sync.
+    assert!(out.contains("PHQ-9: baseline"), "{out}");
+    assert!(out.contains("session 1 "), "{out}");
+    assert!(out.contains("enrolled  as \"Demo patient\""), "{out}");
+    assert!(
+        out.contains("after the next sync the flag shows: acknowledged"),
+        "{out}"
+    );
     // The store it leaves opens with the key it wrote.
     let o = Command::new(cairn_bin())
         .arg("--data")

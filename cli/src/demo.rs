@@ -123,6 +123,11 @@ pub fn run(
     }
     println!("  edited    1 entry, deleted 1 (its content erased; a tombstone stays for sync)");
     println!(
+        "  answered  {} questionnaires (PHQ-9 and GAD-7 every two weeks); {} infusion \
+         sessions, each followed by the post-session routine",
+        sim.questionnaires, sim.sessions
+    );
+    println!(
         "  outbox    {} changes waiting for the clinic",
         store.pending_changes()?
     );
@@ -175,7 +180,24 @@ pub fn run(
         );
     }
 
+    println!("\nTreatment course and change against baseline");
+    for line in crate::outcomes::course_text(&store.course(Some("infusion"))?).lines() {
+        println!("  {line}");
+    }
+    let flags = store.flags()?;
+    println!(
+        "  flags     {} for the clinic's review: {}",
+        flags.len(),
+        flags
+            .iter()
+            .map(|f| f.kind.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
     reminders_week(&store)?;
+
+    crate::demo_clinic::round(&store, &dir)?;
 
     // What the patient's data looks like to someone without the key.
     store.checkpoint()?;
@@ -277,6 +299,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
 
 struct Simulated {
     logged: u64,
+    questionnaires: u32,
+    sessions: u32,
     trackers_used: usize,
     trip_days: u32,
     first_day: NaiveDate,
@@ -315,6 +339,19 @@ fn simulate(store: &Store, zones: &ZoneDb, days: u32, seed: u64) -> Result<Simul
     let mut last_sleep = 420.0f64;
     let mut to_edit = None;
     let mut to_delete = None;
+    // An infusion course: six sessions over two and a half weeks from a
+    // little before the middle of the period; the post-session routine
+    // follows each. Questionnaires every two weeks from the first day.
+    let course_start = days * 4 / 9;
+    let sessions: Vec<u32> = [0, 3, 7, 10, 14, 17]
+        .iter()
+        .map(|o| course_start + o)
+        .filter(|d| *d < days)
+        .collect();
+    store.add_post_session_routine("infusion", first_day)?;
+    let mut recorded_sessions = 0;
+    let mut questionnaires = 0;
+    let mut smoothed = 3.8f64;
     for d in 0..days {
         let day = first_day + Duration::days(i64::from(d));
         let zone = match trip {
@@ -329,7 +366,17 @@ fn simulate(store: &Store, zones: &ZoneDb, days: u32, seed: u64) -> Result<Simul
         let work = weekday < 5 && rng.chance(0.35);
         let walk = rng.chance(0.45);
         let therapy = weekday == 1;
-        let mut w = 3.8 + 2.6 * progress + wellbeing_noise + if weekday >= 5 { 0.4 } else { 0.0 };
+        // The course lifts wellbeing within days; the lift fades slowly
+        // after the last session.
+        let lift = match (sessions.first(), sessions.last()) {
+            (Some(&a), Some(&b)) if d >= a => {
+                2.2 * (1.0 - (-f64::from(d - a) / 4.0).exp())
+                    * (-f64::from(d.saturating_sub(b)) / 45.0).exp()
+            }
+            _ => 0.0,
+        };
+        let mut w =
+            3.6 + 1.2 * progress + lift + wellbeing_noise + if weekday >= 5 { 0.4 } else { 0.0 };
         if poor_sleep {
             w -= 0.8;
         }
@@ -366,6 +413,45 @@ fn simulate(store: &Store, zones: &ZoneDb, days: u32, seed: u64) -> Result<Simul
             group: g,
             label: l.into(),
         };
+        smoothed = 0.85 * smoothed + 0.15 * w;
+        if sessions.contains(&d) {
+            let at = local(zones, zone, day, 10, 0)?;
+            if at <= now {
+                store.record_event("infusion", at, zone)?;
+                recorded_sessions += 1;
+            }
+        }
+        if d % 14 == 0 {
+            let at = local(zones, zone, day, 18, 30)?;
+            if at <= now {
+                // Totals follow the fortnight's wellbeing; item 9 is
+                // "several days" on the first PHQ-9 (a flag for review).
+                let phq = clamp_round(31.0 - 3.4 * smoothed + 1.5 * rng.normal(), 0.0, 24.0) as u8;
+                let gad = clamp_round(24.0 - 2.6 * smoothed + 1.5 * rng.normal(), 0.0, 21.0) as u8;
+                let item9 = u8::from(d == 0);
+                let spread = |rng: &mut Rng, total: u8, items: usize| {
+                    let mut a = vec![0u8; items];
+                    for _ in 0..total {
+                        let free: Vec<usize> = (0..items).filter(|i| a[*i] < 3).collect();
+                        if free.is_empty() {
+                            break;
+                        }
+                        a[free[(rng.next() % free.len() as u64) as usize]] += 1;
+                    }
+                    a
+                };
+                let mut phq9: Vec<Option<u8>> = spread(&mut rng, phq.saturating_sub(item9), 8)
+                    .into_iter()
+                    .map(Some)
+                    .collect();
+                phq9.push(Some(item9));
+                phq9.push(Some(u8::from(phq >= 10) + u8::from(phq >= 20)));
+                store.checkin("phq9", phq9, at, zone)?;
+                let gad7 = spread(&mut rng, gad, 7).into_iter().map(Some).collect();
+                store.checkin("gad7", gad7, at + Duration::minutes(5), zone)?;
+                questionnaires += 2;
+            }
+        }
         // Morning
         let sleep = (390.0 + 25.0 * (w - 4.0) + 35.0 * rng.normal()).clamp(180.0, 660.0);
         last_sleep = sleep;
@@ -525,7 +611,9 @@ fn simulate(store: &Store, zones: &ZoneDb, days: u32, seed: u64) -> Result<Simul
         logged -= 1;
     }
     Ok(Simulated {
-        logged,
+        logged: logged + u64::from(questionnaires),
+        questionnaires,
+        sessions: recorded_sessions,
         trackers_used: used.len(),
         trip_days: trip.map_or(0, |(a, b)| b - a + 1),
         first_day,
@@ -537,8 +625,7 @@ fn simulate(store: &Store, zones: &ZoneDb, days: u32, seed: u64) -> Result<Simul
 /// infusion, quiet hours, and the next week as the phone would schedule it.
 fn reminders_week(store: &Store) -> Result<(), Failure> {
     use cairn_core::reminders::{
-        Category, Limits, NewReminder, QuietHours, QuietPolicy, Schedule, Step, ZonePolicy,
-        parse_time,
+        Category, Limits, NewReminder, QuietHours, QuietPolicy, Schedule, ZonePolicy, parse_time,
     };
     let today = crate::reminders::today_in(HOME_ZONE)?;
     let t = |s: &str| parse_time(s).expect("demo times are valid");
@@ -564,28 +651,6 @@ fn reminders_week(store: &Store) -> Result<(), Failure> {
             },
             today,
         ),
-        NewReminder::new(
-            Category::PostSession,
-            Schedule::AfterEvent {
-                event: "infusion".into(),
-                steps: vec![
-                    Step::After { minutes: 120 },
-                    Step::DayAt {
-                        day: 1,
-                        time: t("09:00"),
-                    },
-                    Step::DayAt {
-                        day: 3,
-                        time: t("09:00"),
-                    },
-                    Step::DayAt {
-                        day: 7,
-                        time: t("09:00"),
-                    },
-                ],
-            },
-            today - Duration::days(30),
-        ),
     ];
     let mut meds = NewReminder::new(
         Category::Medication,
@@ -606,7 +671,6 @@ fn reminders_week(store: &Store) -> Result<(), Failure> {
         end: t("07:00"),
     }))?;
     let now = Utc::now();
-    store.record_event("infusion", now - Duration::days(2), HOME_ZONE)?;
     let plan = store
         .plan_reminders(now, HOME_ZONE, &Limits::IOS, 7)?
         .notifications;

@@ -6,6 +6,7 @@
 
 mod crisis;
 mod demo;
+mod demo_clinic;
 mod export;
 mod insights;
 mod keys;

@@ -236,7 +236,7 @@ pub fn treatment(store: &Store, c: &TreatmentCommand) -> Result<(), Failure> {
     }
 }
 
-fn course_text(c: &cairn_core::treatment::Course) -> String {
+pub fn course_text(c: &cairn_core::treatment::Course) -> String {
     let mut out = String::new();
     if c.sessions.is_empty() {
         out.push_str("no sessions recorded\n");
