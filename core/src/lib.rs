@@ -16,6 +16,7 @@ mod codec;
 mod crisis;
 pub mod crypto;
 mod error;
+pub mod fhir;
 pub mod flags;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
