@@ -13,6 +13,7 @@ apt_pkgs=(
   qemu-user                                # run the ARM test binaries here
   postgresql-15                            # the clinic server's PostgreSQL tests: initdb,
                                            # pg_ctl, pg_dump (a private cluster per test run)
+  python3-venv                             # the FHIR validator's environment (below)
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do
@@ -33,3 +34,22 @@ components=$(rustup component list --installed)
 for c in clippy rustfmt; do
   grep -q "^$c" <<<"$components" || rustup component add "$c"
 done
+
+# The FHIR validator (tests/fhir_validate.py, docs/fhir.md): fhir.resources
+# and its dependencies, pinned in tests/fhir-requirements.txt, in a virtual
+# environment under build/ that the FHIR tests run. Made again only when the
+# pins change.
+root=$(cd "$(dirname "$0")/.." && pwd)
+fhir_venv="$root/build/fhir-venv"
+fhir_stamp="$fhir_venv/requirements.sha256"
+fhir_want=$(sha256sum "$root/tests/fhir-requirements.txt" | cut -d' ' -f1)
+if [ "$(cat "$fhir_stamp" 2>/dev/null)" != "$fhir_want" ] \
+  || ! "$fhir_venv/bin/python3" -c 'import fhir.resources.R4B.bundle' 2>/dev/null; then
+  echo "setup: installing the FHIR validator into $fhir_venv"
+  rm -rf "$fhir_venv"
+  python3 -m venv "$fhir_venv"
+  "$fhir_venv/bin/python3" -m pip install -q --disable-pip-version-check --no-deps \
+    -r "$root/tests/fhir-requirements.txt"
+  "$fhir_venv/bin/python3" -c 'import fhir.resources.R4B.bundle'
+  echo "$fhir_want" >"$fhir_stamp"
+fi
