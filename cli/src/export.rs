@@ -1,6 +1,7 @@
-//! `cairn export json|csv`: everything on the device, for the patient.
+//! `cairn export json|csv|fhir`: everything on the device, for the patient;
+//! or, as FHIR, the questionnaires and tracker values for a clinic system.
 
-use cairn_core::{EntryQuery, Error, Store};
+use cairn_core::{EntryQuery, Error, Store, fhir};
 use serde_json::json;
 use std::io::Write;
 use std::path::Path;
@@ -10,6 +11,14 @@ use crate::output::{entry_value, value_text};
 
 /// Every entry, oldest first, in pages.
 fn all_entries(store: &Store) -> Result<(Vec<cairn_core::Entry>, usize), Failure> {
+    entries_where(store, &EntryQuery::default())
+}
+
+/// Every entry `query` selects, oldest first, in pages.
+fn entries_where(
+    store: &Store,
+    query: &EntryQuery,
+) -> Result<(Vec<cairn_core::Entry>, usize), Failure> {
     let mut out = Vec::new();
     let mut corrupted = 0;
     let mut cursor = None;
@@ -17,7 +26,8 @@ fn all_entries(store: &Store) -> Result<(Vec<cairn_core::Entry>, usize), Failure
         let page = store.entries(&EntryQuery {
             after: cursor.clone(),
             limit: Some(1000),
-            ..Default::default()
+            newest_first: false,
+            ..query.clone()
         })?;
         corrupted += page.corrupted.len();
         out.extend(page.entries);
@@ -28,7 +38,7 @@ fn all_entries(store: &Store) -> Result<(Vec<cairn_core::Entry>, usize), Failure
     }
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -38,10 +48,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     }
     let mut f = opts
         .open(path)
-        .map_err(|e| Failure::other(format!("cannot write the export file: {}", e.kind())))?;
+        .map_err(|e| Failure::other(format!("cannot write the file: {}", e.kind())))?;
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
-        .map_err(|e| Failure::other(format!("cannot write the export file: {}", e.kind())))
+        .map_err(|e| Failure::other(format!("cannot write the file: {}", e.kind())))
 }
 
 /// JSON: entries, trackers, reminders, treatment sessions, quiet hours and,
@@ -123,4 +133,52 @@ pub fn csv(store: &Store, out: &Path) -> Result<usize, Failure> {
     }
     write_private(out, s.as_bytes())?;
     Ok(corrupted)
+}
+
+/// FHIR R4: a transaction Bundle of the questionnaires and tracker values
+/// `query` selects (docs/fhir.md). The subject is `patient` if given, else
+/// `Patient/<id>` with the id the clinic gave when enrolled, else none.
+/// Returns the Bundle's counts and the records that could not be opened.
+pub fn fhir(
+    store: &Store,
+    query: &EntryQuery,
+    patient: Option<&str>,
+    out: &Path,
+) -> Result<(fhir::Bundle, usize), Failure> {
+    let subject = match patient.map(str::trim) {
+        Some(p) if is_reference(p) => Some(p.to_owned()),
+        Some(_) => {
+            return Err(Failure::usage(
+                "--patient takes a FHIR reference such as Patient/123",
+            ));
+        }
+        None => match store.sync_status() {
+            Ok(st) if !st.patient_id.is_empty() => Some(format!("Patient/{}", st.patient_id)),
+            Ok(_) | Err(Error::NotEnrolled) => None,
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let (entries, corrupted) = entries_where(store, query)?;
+    let records: Vec<fhir::Record<'_>> = entries.iter().map(fhir::Record::from).collect();
+    let bundle = fhir::bundle(
+        &records,
+        &fhir::Options {
+            subject,
+            ..Default::default()
+        },
+    );
+    write_private(out, bundle.json.as_bytes())?;
+    Ok((bundle, corrupted))
+}
+
+/// `Type/id`, as FHIR ids go (1-64 of letters, digits, `-` and `.`).
+fn is_reference(s: &str) -> bool {
+    s.split_once('/').is_some_and(|(kind, id)| {
+        kind.starts_with(|c: char| c.is_ascii_uppercase())
+            && kind.chars().all(|c| c.is_ascii_alphabetic())
+            && (1..=64).contains(&id.len())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    })
 }

@@ -260,14 +260,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write everything on this device to a file (JSON: everything; CSV: entries)
+    /// Write everything on this device to a file (JSON: everything; CSV: entries;
+    /// FHIR: questionnaires and tracker values as an R4 transaction Bundle, without
+    /// journal text, notes or medication; see docs/fhir.md)
     Export {
-        /// json or csv
-        #[arg(value_parser = ["json", "csv"])]
+        /// json, csv or fhir
+        #[arg(value_parser = ["json", "csv", "fhir"])]
         format: String,
         /// The file to write (created with owner-only permissions)
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// fhir: from this local day (YYYY-MM-DD) or instant (RFC 3339), inclusive
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// fhir: to this local day (inclusive) or instant (exclusive)
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        /// fhir: the subject, a FHIR reference such as Patient/123 [default:
+        /// Patient/<the id your clinic gave> when enrolled, else none]
+        #[arg(long, value_name = "REF")]
+        patient: Option<String>,
     },
     /// Delete everything on this device: withdraws from the clinic first
     Wipe {
@@ -681,11 +693,41 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Command::Export { format, out } => {
+        Command::Export {
+            format,
+            out,
+            from,
+            to,
+            patient,
+        } => {
+            if format != "fhir" && (from.is_some() || to.is_some() || patient.is_some()) {
+                return Err(Failure::usage(
+                    "--from, --to and --patient are for `export fhir`",
+                ));
+            }
             let store = open(&cli)?;
             let skipped = match format.as_str() {
                 "json" => export::json(&store, out)?,
-                _ => export::csv(&store, out)?,
+                "csv" => export::csv(&store, out)?,
+                _ => {
+                    let mut q = EntryQuery::default();
+                    match parse_date(from.as_deref(), "--from")? {
+                        Some(DateArg::Day(d)) => q.from_day = Some(d),
+                        Some(DateArg::Instant(t)) => q.from = Some(t),
+                        None => {}
+                    }
+                    match parse_date(to.as_deref(), "--to")? {
+                        Some(DateArg::Day(d)) => q.to_day = Some(d),
+                        Some(DateArg::Instant(t)) => q.to = Some(t),
+                        None => {}
+                    }
+                    let (bundle, skipped) = export::fhir(&store, &q, patient.as_deref(), out)?;
+                    eprintln!(
+                        "{} entries as {} resources; {} left out (journal text, medication)",
+                        bundle.exported, bundle.resources, bundle.left_out
+                    );
+                    skipped
+                }
             };
             println!("{}", out.display());
             if skipped > 0 {
