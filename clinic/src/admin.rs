@@ -1,10 +1,10 @@
 //! What the operator's commands do (`enroll`, `devices`, `revoke`,
-//! `entries`, `rotate-keys`), apart from parsing and printing.
+//! `entries`, `export fhir`, `rotate-keys`), apart from parsing and printing.
 
-use cairn_core::Value;
 use cairn_core::sync::code::{self, EnrollmentCode};
 use cairn_core::sync::messages::{EntryBody, RecordId, kind};
-use chrono::{DateTime, SecondsFormat};
+use cairn_core::{Value, fhir};
+use chrono::{DateTime, NaiveDate, SecondsFormat};
 use serde_json::{Value as Json, json};
 
 use crate::storage::{DeviceInfo, RevokeOutcome, Storage};
@@ -76,6 +76,60 @@ pub fn value_json(v: &Value) -> Json {
 /// version once, tombstones and entries from withdrawn devices left out,
 /// in time order. Each is `{id, tracker, value, note, tags, at}`.
 pub fn entries(storage: &dyn Storage, name: &str) -> Result<Vec<Json>, Error> {
+    Ok(winning_entries(storage, name)?
+        .into_iter()
+        .map(|(id, e)| {
+            json!({
+                "id": id,
+                "tracker": e.tracker,
+                "value": value_json(&e.value),
+                "note": e.note,
+                "tags": e.tags.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "at": rfc3339(e.at_ms),
+            })
+        })
+        .collect())
+}
+
+/// The patient's FHIR R4 transaction Bundle (docs/fhir.md), from the
+/// entries the clinic holds as [`entries`] lists them, with the subject
+/// `Patient/<patient id>` and only the local days from `from` to `to`.
+pub fn fhir_bundle(
+    storage: &dyn Storage,
+    name: &str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<fhir::Bundle, Error> {
+    let entries = winning_entries(storage, name)?;
+    let patient = storage
+        .devices()?
+        .into_iter()
+        .find(|d| d.patient == name)
+        .map(|d| ingest::hex(&d.patient_id))
+        .ok_or_else(|| Error::Runtime("no device of that patient has enrolled".into()))?;
+    let records: Vec<fhir::Record<'_>> = entries
+        .iter()
+        .map(|(id, e)| fhir::Record {
+            id,
+            tracker: &e.tracker,
+            value: &e.value,
+            at_ms: e.at_ms,
+            utc_offset_seconds: e.utc_offset_seconds,
+        })
+        .collect();
+    Ok(fhir::bundle(
+        &records,
+        &fhir::Options {
+            subject: Some(format!("Patient/{patient}")),
+            from,
+            to,
+        },
+    ))
+}
+
+/// Each entry record's winning version once, tombstones and entries from
+/// withdrawn devices left out, in time order, with its id.
+fn winning_entries(storage: &dyn Storage, name: &str) -> Result<Vec<(String, EntryBody)>, Error> {
     let Some(records) = storage.records(name, kind::ENTRY)? else {
         return Err(Error::Runtime("no patient by that name".into()));
     };
@@ -98,21 +152,10 @@ pub fn entries(storage: &dyn Storage, name: &str) -> Result<Vec<Json>, Error> {
             RecordId::Bytes(b) => ingest::hex(b),
             RecordId::Text(t) => t.clone(),
         };
-        out.push((
-            e.at_ms,
-            id.clone(),
-            json!({
-                "id": id,
-                "tracker": e.tracker,
-                "value": value_json(&e.value),
-                "note": e.note,
-                "tags": e.tags.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "at": rfc3339(e.at_ms),
-            }),
-        ));
+        out.push((id, e));
     }
-    out.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    Ok(out.into_iter().map(|(_, _, j)| j).collect())
+    out.sort_by(|a, b| (a.1.at_ms, &a.0).cmp(&(b.1.at_ms, &b.0)));
+    Ok(out)
 }
 
 /// A device as JSON.

@@ -10,6 +10,7 @@ use cairn_clinic::storage::{RevokeOutcome, Storage, postgres};
 use cairn_clinic::{Error, Server, admin, now_ms, records};
 
 mod clinic_records;
+use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
 const EXIT_CODES: &str = "EXIT CODES:
@@ -134,6 +135,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a patient's data as the clinic holds it to a file, for
+    /// another system.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Make a new HPKE key for devices to seal to, certified by the root
     /// key. The previous key keeps opening requests for 30 days.
     RotateKeys,
@@ -300,6 +305,28 @@ struct PlanArgs {
     /// phone's zone, wherever the patient is.
     #[arg(long, value_name = "ZONE")]
     zone: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// A FHIR R4 transaction Bundle of the patient's questionnaires and
+    /// tracker values (docs/fhir.md): the same Bundle the patient's device
+    /// exports for the same entries. Journal text, notes and medication are
+    /// left out. Prints the file's name.
+    Fhir {
+        /// The patient's name.
+        #[arg(long, value_name = "NAME")]
+        patient: String,
+        /// The file to write (created with owner-only permissions).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// From this local day (YYYY-MM-DD), inclusive.
+        #[arg(long, value_name = "DAY")]
+        from: Option<NaiveDate>,
+        /// To this local day (YYYY-MM-DD), inclusive.
+        #[arg(long, value_name = "DAY")]
+        to: Option<NaiveDate>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -487,6 +514,21 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Export(ExportCommand::Fhir {
+            patient,
+            out,
+            from,
+            to,
+        }) => {
+            let bundle = admin::fhir_bundle(server.storage(), &patient, from, to)?;
+            write_private(&out, bundle.json.as_bytes())?;
+            eprintln!(
+                "{} entries as {} resources; {} left out (journal text, medication)",
+                bundle.exported, bundle.resources, bundle.left_out
+            );
+            println!("{}", out.display());
+            Ok(())
+        }
         Command::Tracker(c) => clinic_records::tracker(&server, c, now),
         Command::Reminder(c) => clinic_records::reminder(&server, c, now),
         Command::Session(c) => clinic_records::session(&server, c, now),
@@ -551,6 +593,20 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
     }
+}
+
+/// Writes `bytes` to a new or truncated file only its owner can read.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .map_err(|e| Error::Runtime(format!("cannot write {}: {}", path.display(), e.kind())))
 }
 
 fn pretty(v: &impl serde::Serialize) -> String {
