@@ -10,6 +10,9 @@ use serde_json::Value as Json;
 fn log_a_fortnight(env: &Env) {
     let paris = ["--tz", "Europe/Paris"];
     let run = |args: &[&str]| env.ok(&[args, &paris[..]].concat());
+    // Deleted: not exported.
+    let gone = run(&["log", "mood", "2", "--at", "2026-11-20T07:00:00+01:00"]);
+    env.ok(&["delete", gone.trim()]);
     run(&[
         "checkin",
         "phq9",

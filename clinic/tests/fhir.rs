@@ -141,8 +141,15 @@ fn the_clinic_exports_the_same_valid_bundle_as_the_phone() {
         let at = format!("2026-11-2{day}T08:30:00+01:00");
         phone_ok(&p, &[args, &["--at", &at, "--tz", "Europe/Paris"]].concat());
     }
-    let out = phone_ok(&p, &["sync"]);
-    assert!(!out.is_empty());
+    phone_ok(&p, &["sync"]);
+    // Deleted after the clinic had it: in neither Bundle.
+    let gone = phone_ok(
+        &p,
+        &["log", "mood", "2", "--at", "2026-11-27T09:00:00+01:00"],
+    );
+    phone_ok(&p, &["sync"]);
+    phone_ok(&p, &["delete", gone.trim()]);
+    phone_ok(&p, &["sync"]);
 
     let devices: serde_json::Value =
         serde_json::from_slice(&clinic(&data, &["devices", "--json"]).stdout).unwrap();
