@@ -37,6 +37,7 @@ CANCELLABLE = {
     "journal_entry", "journal_entries", "journal_summary", "journal_tags_on_low_days",
     "journal_trackers", "journal_tracker", "journal_pending_changes",
     "journal_integrity_check", "journal_testing_endless_read",
+    "journal_safety_plan", "journal_flags", "journal_flag_settings",
     "reminders_get", "reminders_list", "reminders_events", "reminders_quiet_hours",
     "reminders_plan", "reminders_occurrences", "reminders_adherence",
     "clinicsync_status", "clinicsync_manifest", "clinicsync_log", "clinicsync_conflicts",

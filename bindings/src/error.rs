@@ -246,6 +246,8 @@ fn api_field(core: &str) -> String {
         "horizon" => "horizonDays".into(),
         "snooze" => "until".into(),
         "tracker name" => "name".into(),
+        "no check-in days" => "noCheckinDays".into(),
+        "review time" => "reviewWithin".into(),
         other => crate::values::camel(other),
     }
 }

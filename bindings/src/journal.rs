@@ -518,8 +518,10 @@ pub enum ChangeTable {
     Events,
     /// What happened to reminder occurrences.
     ReminderReports,
-    /// Settings (quiet hours, the safety plan).
+    /// Settings (quiet hours, the safety plan, flag settings).
     Settings,
+    /// Risk flags (raised by a check-in, `helpNow`, `checkFlags`).
+    Flags,
     /// Every record (a re-key re-sealed them all).
     All,
 }

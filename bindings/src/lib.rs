@@ -18,9 +18,12 @@ use cairn_core as core;
 uniffi::setup_scaffolding!();
 
 mod clinical;
+mod crisis;
 mod error;
+mod flags;
 mod journal;
 mod pool;
+mod questionnaires;
 mod reminders;
 mod sync;
 #[cfg(feature = "testing")]
@@ -28,15 +31,18 @@ mod testing;
 mod values;
 mod zones;
 
+pub use crisis::*;
 pub use error::CairnError;
+pub use flags::*;
 pub use journal::*;
+pub use questionnaires::*;
 pub use reminders::*;
 pub use sync::*;
 #[cfg(feature = "testing")]
 pub use testing::*;
 pub use values::{
-    EntryId, EventId, LocalDay, RecordRef, ReminderId, Timestamp, TrackerId, WallTime, Weekday,
-    ZoneName,
+    EntryId, EventId, FlagId, LocalDay, RecordRef, ReminderId, Timestamp, TrackerId, WallTime,
+    Weekday, ZoneName,
 };
 pub use zones::ZoneDatabase;
 

@@ -215,6 +215,16 @@ impl Pool {
         f: impl FnOnce(&core::Store) -> Result<T> + Send + 'static,
         change: impl FnOnce(&T) -> Option<crate::JournalChange> + Send + 'static,
     ) -> Job<T> {
+        self.write_many(f, move |v| change(v).into_iter().collect())
+    }
+
+    /// [`Pool::write`] for a commit that touches several tables: listeners
+    /// hear each change, in order.
+    pub(crate) fn write_many<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&core::Store) -> Result<T> + Send + 'static,
+        changes: impl FnOnce(&T) -> Vec<crate::JournalChange> + Send + 'static,
+    ) -> Job<T> {
         let (job, state) = Job::new();
         let notifier = self
             .notifier
@@ -223,10 +233,10 @@ impl Pool {
             .clone();
         let work: Work = Box::new(move |w| {
             let out = w.and_then(|w| run(|| f(&w.store)));
-            if let (Ok(v), Some(n)) = (&out, &notifier)
-                && let Some(c) = change(v)
-            {
-                let _ = n.send(c);
+            if let (Ok(v), Some(n)) = (&out, &notifier) {
+                for c in changes(v) {
+                    let _ = n.send(c);
+                }
             }
             state.complete(out);
         });

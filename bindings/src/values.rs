@@ -7,7 +7,7 @@
 //! | [`WallTime`] (seconds since midnight) | `java.time.LocalTime` | `DateComponents` (hour, minute) |
 //! | [`ZoneName`] (IANA name) | `java.time.ZoneId` | `TimeZone` |
 //! | [`Weekday`] (ISO 1-7) | `java.time.DayOfWeek` | `Weekday` |
-//! | [`EntryId`], [`TrackerId`], [`ReminderId`], [`EventId`] | value classes | structs |
+//! | [`EntryId`], [`TrackerId`], [`ReminderId`], [`EventId`], [`FlagId`] | data classes | structs |
 //!
 //! Instants are rounded to whole milliseconds here, in Rust, so that a value
 //! read back and written again never drifts. They travel as microseconds,
@@ -106,6 +106,10 @@ id_type!(
 id_type!(
     /// A recorded event's id.
     EventId
+);
+id_type!(
+    /// A risk flag's id.
+    FlagId
 );
 
 // --- in ------------------------------------------------------------------

@@ -1082,6 +1082,37 @@ public protocol JournalProtocol: AnyObject, Sendable {
     func setSafetyPlan(plan: SafetyPlan) async throws  -> SafetyPlan
     
     /**
+     * Evaluates the rules that depend on time passing (no check-ins, a
+     * sharp fall in mood) and raises what they find; returns the new flags
+     * (often none). Call it when the app starts and from background sync.
+     */
+    func checkFlags() async throws  -> [Flag]
+    
+    /**
+     * The flag rules' settings (the defaults if never set).
+     */
+    func flagSettings() async throws  -> FlagSettings
+    
+    /**
+     * Every flag, newest first, with its review state.
+     */
+    func flags() async throws  -> [Flag]
+    
+    /**
+     * The patient pressed "I need help now": raises a flag for the
+     * clinic's review, every time, and returns it. Show the crisis
+     * resources (`crisisResources`) at once: the flag is no substitute for
+     * them, and no one may see it for hours or days.
+     */
+    func helpNow() async throws  -> Flag
+    
+    /**
+     * Sets the flag rules' settings (kept on this device). `InvalidInput`
+     * (field `noCheckinDays`) outside 0-365.
+     */
+    func setFlagSettings(settings: FlagSettings) async throws 
+    
+    /**
      * Defines a custom tracker.
      */
     func addTracker(tracker: NewTracker) async throws  -> Tracker
@@ -1169,6 +1200,18 @@ public protocol JournalProtocol: AnyObject, Sendable {
      * Replaces an entry's content; keeps its id and creation time.
      */
     func updateEntry(id: EntryId, entry: NewEntry) async throws  -> Entry
+    
+    /**
+     * Saves a questionnaire's answers as an entry of its tracker, scores
+     * them, and raises a flag for a positive PHQ-9 item 9, all in one
+     * transaction. `questionnaire` is an id from `questionnaires()`
+     * (`phq9`; `PHQ-9` works too); `answers` one per item in order
+     * (`null`/`nil` where unanswered; PHQ-9's difficulty item may be left
+     * off). `InvalidInput` for an unknown questionnaire, a wrong number of
+     * answers or an answer out of range (field `answers`), or a bad `at`.
+     * Listeners hear the entry (`ENTRIES`) and any flag (`FLAGS`).
+     */
+    func checkin(questionnaire: String, answers: [Int32?], at: Timestamp, zone: ZoneName) async throws  -> CheckIn
     
     /**
      * The reminders kept in this journal's store.
@@ -1315,6 +1358,7 @@ open func safetyPlan()async throws  -> SafetyPlan  {
             pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
             completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
             liftFunc: FfiConverterTypeSafetyPlan_lift,
             errorHandler: FfiConverterTypeCairnError_lift
         )
@@ -1339,6 +1383,109 @@ open func setSafetyPlan(plan: SafetyPlan)async throws  -> SafetyPlan  {
             completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeSafetyPlan_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * Evaluates the rules that depend on time passing (no check-ins, a
+     * sharp fall in mood) and raises what they find; returns the new flags
+     * (often none). Call it when the app starts and from background sync.
+     */
+open func checkFlags()async throws  -> [Flag]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_check_flags(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeFlag.lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * The flag rules' settings (the defaults if never set).
+     */
+open func flagSettings()async throws  -> FlagSettings  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_flag_settings(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeFlagSettings_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * Every flag, newest first, with its review state.
+     */
+open func flags()async throws  -> [Flag]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_flags(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeFlag.lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * The patient pressed "I need help now": raises a flag for the
+     * clinic's review, every time, and returns it. Show the crisis
+     * resources (`crisisResources`) at once: the flag is no substitute for
+     * them, and no one may see it for hours or days.
+     */
+open func helpNow()async throws  -> Flag  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_help_now(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeFlag_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * Sets the flag rules' settings (kept on this device). `InvalidInput`
+     * (field `noCheckinDays`) outside 0-365.
+     */
+open func setFlagSettings(settings: FlagSettings)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_set_flag_settings(
+                        self.uniffiCloneHandle(),FfiConverterTypeFlagSettings_lower(settings)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_void,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_void,
+            freeFunc: ffi_cairn_ffi_rust_future_free_void,
+            liftFunc: { $0 },
             errorHandler: FfiConverterTypeCairnError_lift
         )
 }
@@ -1654,6 +1801,32 @@ open func updateEntry(id: EntryId, entry: NewEntry)async throws  -> Entry  {
             completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeEntry_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * Saves a questionnaire's answers as an entry of its tracker, scores
+     * them, and raises a flag for a positive PHQ-9 item 9, all in one
+     * transaction. `questionnaire` is an id from `questionnaires()`
+     * (`phq9`; `PHQ-9` works too); `answers` one per item in order
+     * (`null`/`nil` where unanswered; PHQ-9's difficulty item may be left
+     * off). `InvalidInput` for an unknown questionnaire, a wrong number of
+     * answers or an answer out of range (field `answers`), or a bad `at`.
+     * Listeners hear the entry (`ENTRIES`) and any flag (`FLAGS`).
+     */
+open func checkin(questionnaire: String, answers: [Int32?], at: Timestamp, zone: ZoneName)async throws  -> CheckIn  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_checkin(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(questionnaire),FfiConverterSequenceOptionInt32.lower(answers),FfiConverterTypeTimestamp_lower(at),FfiConverterTypeZoneName_lower(zone)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCheckIn_lift,
             errorHandler: FfiConverterTypeCairnError_lift
         )
 }
@@ -2788,6 +2961,168 @@ public func FfiConverterTypeAdherenceReport_lower(_ value: AdherenceReport) -> R
 
 
 /**
+ * One answer option of an item.
+ */
+public struct AnswerOption: Equatable, Hashable {
+    /**
+     * The value scored (0-3); pass it in `checkin`'s answers.
+     */
+    public let value: Int32
+    /**
+     * The text the patient reads ("Several days").
+     */
+    public let text: String
+    /**
+     * LOINC answer code.
+     */
+    public let loinc: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The value scored (0-3); pass it in `checkin`'s answers.
+         */value: Int32, 
+        /**
+         * The text the patient reads ("Several days").
+         */text: String, 
+        /**
+         * LOINC answer code.
+         */loinc: String) {
+        self.value = value
+        self.text = text
+        self.loinc = loinc
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AnswerOption: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAnswerOption: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AnswerOption {
+        return
+            try AnswerOption(
+                value: FfiConverterInt32.read(from: &buf), 
+                text: FfiConverterString.read(from: &buf), 
+                loinc: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AnswerOption, into buf: inout [UInt8]) {
+        FfiConverterInt32.write(value.value, into: &buf)
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterString.write(value.loinc, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAnswerOption_lift(_ buf: RustBuffer) throws -> AnswerOption {
+    return try FfiConverterTypeAnswerOption.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAnswerOption_lower(_ value: AnswerOption) -> RustBuffer {
+    return FfiConverterTypeAnswerOption.lower(value)
+}
+
+
+/**
+ * A questionnaire check-in as saved.
+ */
+public struct CheckIn: Equatable, Hashable {
+    /**
+     * The entry holding the answers (`Value.Answers`, on the
+     * questionnaire's tracker).
+     */
+    public let entry: Entry
+    /**
+     * The score.
+     */
+    public let score: QuestionnaireScore
+    /**
+     * Flags this check-in raised (a positive PHQ-9 item 9 raises one
+     * every time, whatever the total).
+     */
+    public let flags: [Flag]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The entry holding the answers (`Value.Answers`, on the
+         * questionnaire's tracker).
+         */entry: Entry, 
+        /**
+         * The score.
+         */score: QuestionnaireScore, 
+        /**
+         * Flags this check-in raised (a positive PHQ-9 item 9 raises one
+         * every time, whatever the total).
+         */flags: [Flag]) {
+        self.entry = entry
+        self.score = score
+        self.flags = flags
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CheckIn: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCheckIn: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CheckIn {
+        return
+            try CheckIn(
+                entry: FfiConverterTypeEntry.read(from: &buf), 
+                score: FfiConverterTypeQuestionnaireScore.read(from: &buf), 
+                flags: FfiConverterSequenceTypeFlag.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CheckIn, into buf: inout [UInt8]) {
+        FfiConverterTypeEntry.write(value.entry, into: &buf)
+        FfiConverterTypeQuestionnaireScore.write(value.score, into: &buf)
+        FfiConverterSequenceTypeFlag.write(value.flags, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckIn_lift(_ buf: RustBuffer) throws -> CheckIn {
+    return try FfiConverterTypeCheckIn.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckIn_lower(_ value: CheckIn) -> RustBuffer {
+    return FfiConverterTypeCheckIn.lower(value)
+}
+
+
+/**
  * A version of an entry written elsewhere at the same time as the one
  * shown. Editing or deleting the entry resolves it.
  */
@@ -2864,6 +3199,230 @@ public func FfiConverterTypeConflictVersion_lift(_ buf: RustBuffer) throws -> Co
 #endif
 public func FfiConverterTypeConflictVersion_lower(_ value: ConflictVersion) -> RustBuffer {
     return FfiConverterTypeConflictVersion.lower(value)
+}
+
+
+/**
+ * A crisis line: who answers, how to reach them, when.
+ */
+public struct CrisisLine: Equatable, Hashable {
+    /**
+     * The service's name ("Samaritans").
+     */
+    public let name: String
+    /**
+     * How to reach it, in words for the patient ("call 116 123 (free)").
+     */
+    public let how: String
+    /**
+     * The main number to dial or text, digits only (for `tel:` and `sms:`
+     * links).
+     */
+    public let number: String
+    /**
+     * When it answers ("24/7").
+     */
+    public let hours: String
+    /**
+     * The official page this line was checked against.
+     */
+    public let source: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The service's name ("Samaritans").
+         */name: String, 
+        /**
+         * How to reach it, in words for the patient ("call 116 123 (free)").
+         */how: String, 
+        /**
+         * The main number to dial or text, digits only (for `tel:` and `sms:`
+         * links).
+         */number: String, 
+        /**
+         * When it answers ("24/7").
+         */hours: String, 
+        /**
+         * The official page this line was checked against.
+         */source: String) {
+        self.name = name
+        self.how = how
+        self.number = number
+        self.hours = hours
+        self.source = source
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CrisisLine: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCrisisLine: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CrisisLine {
+        return
+            try CrisisLine(
+                name: FfiConverterString.read(from: &buf), 
+                how: FfiConverterString.read(from: &buf), 
+                number: FfiConverterString.read(from: &buf), 
+                hours: FfiConverterString.read(from: &buf), 
+                source: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CrisisLine, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.how, into: &buf)
+        FfiConverterString.write(value.number, into: &buf)
+        FfiConverterString.write(value.hours, into: &buf)
+        FfiConverterString.write(value.source, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCrisisLine_lift(_ buf: RustBuffer) throws -> CrisisLine {
+    return try FfiConverterTypeCrisisLine.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCrisisLine_lower(_ value: CrisisLine) -> RustBuffer {
+    return FfiConverterTypeCrisisLine.lower(value)
+}
+
+
+/**
+ * What to do in a crisis in one country, or the international fallback.
+ */
+public struct CrisisResources: Equatable, Hashable {
+    /**
+     * ISO 3166-1 alpha-2 code, upper case; none for the fallback.
+     */
+    public let country: String?
+    /**
+     * The country's name in English ("International" for the fallback).
+     */
+    public let name: String
+    /**
+     * The emergency number, digits only; none for the fallback (no one
+     * number is right everywhere: show `emergencyAdvice`).
+     */
+    public let emergency: String?
+    /**
+     * The official page for the emergency number.
+     */
+    public let emergencySource: String
+    /**
+     * What to do in an emergency, in one or two sentences.
+     */
+    public let emergencyAdvice: String
+    /**
+     * National crisis lines, the main one first; may be empty (the table
+     * leaves out what could not be confirmed).
+     */
+    public let lines: [CrisisLine]
+    /**
+     * The day the table was last reviewed against its sources.
+     */
+    public let reviewed: LocalDay
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * ISO 3166-1 alpha-2 code, upper case; none for the fallback.
+         */country: String?, 
+        /**
+         * The country's name in English ("International" for the fallback).
+         */name: String, 
+        /**
+         * The emergency number, digits only; none for the fallback (no one
+         * number is right everywhere: show `emergencyAdvice`).
+         */emergency: String?, 
+        /**
+         * The official page for the emergency number.
+         */emergencySource: String, 
+        /**
+         * What to do in an emergency, in one or two sentences.
+         */emergencyAdvice: String, 
+        /**
+         * National crisis lines, the main one first; may be empty (the table
+         * leaves out what could not be confirmed).
+         */lines: [CrisisLine], 
+        /**
+         * The day the table was last reviewed against its sources.
+         */reviewed: LocalDay) {
+        self.country = country
+        self.name = name
+        self.emergency = emergency
+        self.emergencySource = emergencySource
+        self.emergencyAdvice = emergencyAdvice
+        self.lines = lines
+        self.reviewed = reviewed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CrisisResources: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCrisisResources: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CrisisResources {
+        return
+            try CrisisResources(
+                country: FfiConverterOptionString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                emergency: FfiConverterOptionString.read(from: &buf), 
+                emergencySource: FfiConverterString.read(from: &buf), 
+                emergencyAdvice: FfiConverterString.read(from: &buf), 
+                lines: FfiConverterSequenceTypeCrisisLine.read(from: &buf), 
+                reviewed: FfiConverterTypeLocalDay.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CrisisResources, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.country, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.emergency, into: &buf)
+        FfiConverterString.write(value.emergencySource, into: &buf)
+        FfiConverterString.write(value.emergencyAdvice, into: &buf)
+        FfiConverterSequenceTypeCrisisLine.write(value.lines, into: &buf)
+        FfiConverterTypeLocalDay.write(value.reviewed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCrisisResources_lift(_ buf: RustBuffer) throws -> CrisisResources {
+    return try FfiConverterTypeCrisisResources.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCrisisResources_lower(_ value: CrisisResources) -> RustBuffer {
+    return FfiConverterTypeCrisisResources.lower(value)
 }
 
 
@@ -3245,6 +3804,299 @@ public func FfiConverterTypeEntryQuery_lower(_ value: EntryQuery) -> RustBuffer 
 
 
 /**
+ * A risk flag.
+ */
+public struct Flag: Equatable, Hashable {
+    /**
+     * Its id.
+     */
+    public let id: FlagId
+    /**
+     * Its kind: `item9_positive`, `help_now`, `sharp_fall`, `no_checkins`
+     * (see `flagRules()`); kinds from newer versions come as they are.
+     */
+    public let kind: String
+    /**
+     * The rule's title ("PHQ-9 item 9 positive"); none for a kind this
+     * version does not know.
+     */
+    public let title: String?
+    /**
+     * Why it was raised, in words, with the numbers.
+     */
+    public let reason: String
+    /**
+     * When it was raised.
+     */
+    public let raisedAt: Timestamp
+    /**
+     * The entry it was raised from (a check-in's), if any.
+     */
+    public let source: EntryId?
+    /**
+     * Open or acknowledged.
+     */
+    public let state: FlagState
+    /**
+     * When the clinic acknowledged it; none while open.
+     */
+    public let acknowledgedAt: Timestamp?
+    /**
+     * Who acknowledged it, as the clinic wrote it.
+     */
+    public let acknowledgedBy: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its id.
+         */id: FlagId, 
+        /**
+         * Its kind: `item9_positive`, `help_now`, `sharp_fall`, `no_checkins`
+         * (see `flagRules()`); kinds from newer versions come as they are.
+         */kind: String, 
+        /**
+         * The rule's title ("PHQ-9 item 9 positive"); none for a kind this
+         * version does not know.
+         */title: String?, 
+        /**
+         * Why it was raised, in words, with the numbers.
+         */reason: String, 
+        /**
+         * When it was raised.
+         */raisedAt: Timestamp, 
+        /**
+         * The entry it was raised from (a check-in's), if any.
+         */source: EntryId?, 
+        /**
+         * Open or acknowledged.
+         */state: FlagState, 
+        /**
+         * When the clinic acknowledged it; none while open.
+         */acknowledgedAt: Timestamp?, 
+        /**
+         * Who acknowledged it, as the clinic wrote it.
+         */acknowledgedBy: String?) {
+        self.id = id
+        self.kind = kind
+        self.title = title
+        self.reason = reason
+        self.raisedAt = raisedAt
+        self.source = source
+        self.state = state
+        self.acknowledgedAt = acknowledgedAt
+        self.acknowledgedBy = acknowledgedBy
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Flag: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFlag: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Flag {
+        return
+            try Flag(
+                id: FfiConverterTypeFlagId.read(from: &buf), 
+                kind: FfiConverterString.read(from: &buf), 
+                title: FfiConverterOptionString.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf), 
+                raisedAt: FfiConverterTypeTimestamp.read(from: &buf), 
+                source: FfiConverterOptionTypeEntryId.read(from: &buf), 
+                state: FfiConverterTypeFlagState.read(from: &buf), 
+                acknowledgedAt: FfiConverterOptionTypeTimestamp.read(from: &buf), 
+                acknowledgedBy: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Flag, into buf: inout [UInt8]) {
+        FfiConverterTypeFlagId.write(value.id, into: &buf)
+        FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterOptionString.write(value.title, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+        FfiConverterTypeTimestamp.write(value.raisedAt, into: &buf)
+        FfiConverterOptionTypeEntryId.write(value.source, into: &buf)
+        FfiConverterTypeFlagState.write(value.state, into: &buf)
+        FfiConverterOptionTypeTimestamp.write(value.acknowledgedAt, into: &buf)
+        FfiConverterOptionString.write(value.acknowledgedBy, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFlag_lift(_ buf: RustBuffer) throws -> Flag {
+    return try FfiConverterTypeFlag.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFlag_lower(_ value: Flag) -> RustBuffer {
+    return FfiConverterTypeFlag.lower(value)
+}
+
+
+/**
+ * A flag rule, reviewed as data.
+ */
+public struct FlagRule: Equatable, Hashable {
+    /**
+     * The flag kind it raises.
+     */
+    public let kind: String
+    /**
+     * What it is called in a review queue.
+     */
+    public let title: String
+    /**
+     * When it is raised, in words.
+     */
+    public let rule: String
+    /**
+     * Why.
+     */
+    public let source: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The flag kind it raises.
+         */kind: String, 
+        /**
+         * What it is called in a review queue.
+         */title: String, 
+        /**
+         * When it is raised, in words.
+         */rule: String, 
+        /**
+         * Why.
+         */source: String) {
+        self.kind = kind
+        self.title = title
+        self.rule = rule
+        self.source = source
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FlagRule: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFlagRule: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FlagRule {
+        return
+            try FlagRule(
+                kind: FfiConverterString.read(from: &buf), 
+                title: FfiConverterString.read(from: &buf), 
+                rule: FfiConverterString.read(from: &buf), 
+                source: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FlagRule, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterString.write(value.title, into: &buf)
+        FfiConverterString.write(value.rule, into: &buf)
+        FfiConverterString.write(value.source, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFlagRule_lift(_ buf: RustBuffer) throws -> FlagRule {
+    return try FfiConverterTypeFlagRule.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFlagRule_lower(_ value: FlagRule) -> RustBuffer {
+    return FfiConverterTypeFlagRule.lower(value)
+}
+
+
+/**
+ * Settings of the rules the clinic tunes.
+ */
+public struct FlagSettings: Equatable, Hashable {
+    /**
+     * Days without any entry before a `no_checkins` flag (0-365; 0 turns
+     * the rule off). Default 7.
+     */
+    public let noCheckinDays: Int32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Days without any entry before a `no_checkins` flag (0-365; 0 turns
+         * the rule off). Default 7.
+         */noCheckinDays: Int32) {
+        self.noCheckinDays = noCheckinDays
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FlagSettings: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFlagSettings: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FlagSettings {
+        return
+            try FlagSettings(
+                noCheckinDays: FfiConverterInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FlagSettings, into buf: inout [UInt8]) {
+        FfiConverterInt32.write(value.noCheckinDays, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFlagSettings_lift(_ buf: RustBuffer) throws -> FlagSettings {
+    return try FfiConverterTypeFlagSettings.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFlagSettings_lower(_ value: FlagSettings) -> RustBuffer {
+    return FfiConverterTypeFlagSettings.lower(value)
+}
+
+
+/**
  * A committed change: what was touched, never its content.
  */
 public struct JournalChange: Equatable, Hashable {
@@ -3320,6 +4172,216 @@ public func FfiConverterTypeJournalChange_lift(_ buf: RustBuffer) throws -> Jour
 #endif
 public func FfiConverterTypeJournalChange_lower(_ value: JournalChange) -> RustBuffer {
     return FfiConverterTypeJournalChange.lower(value)
+}
+
+
+/**
+ * What the monitoring statement is built from.
+ */
+public struct MonitoringFacts: Equatable, Hashable {
+    /**
+     * Whether the journal is enrolled with a clinic (enrolling, or
+     * syncing). If not, the statement says nothing is sent, and the other
+     * clinic facts are not used.
+     */
+    public let enrolled: Bool
+    /**
+     * Whether the patient shares flags with the clinic.
+     */
+    public let flagsShared: Bool
+    /**
+     * The clinic's name; none: "your clinic".
+     */
+    public let clinic: String?
+    /**
+     * How soon the clinic reviews flags, as the clinic worded it ("2
+     * working days"); none: the statement says the clinic has not said.
+     */
+    public let reviewWithin: String?
+    /**
+     * The patient's country (ISO 3166-1 alpha-2), for the crisis part;
+     * none: the international fallback.
+     */
+    public let country: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Whether the journal is enrolled with a clinic (enrolling, or
+         * syncing). If not, the statement says nothing is sent, and the other
+         * clinic facts are not used.
+         */enrolled: Bool, 
+        /**
+         * Whether the patient shares flags with the clinic.
+         */flagsShared: Bool, 
+        /**
+         * The clinic's name; none: "your clinic".
+         */clinic: String? = nil, 
+        /**
+         * How soon the clinic reviews flags, as the clinic worded it ("2
+         * working days"); none: the statement says the clinic has not said.
+         */reviewWithin: String? = nil, 
+        /**
+         * The patient's country (ISO 3166-1 alpha-2), for the crisis part;
+         * none: the international fallback.
+         */country: String? = nil) {
+        self.enrolled = enrolled
+        self.flagsShared = flagsShared
+        self.clinic = clinic
+        self.reviewWithin = reviewWithin
+        self.country = country
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MonitoringFacts: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMonitoringFacts: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MonitoringFacts {
+        return
+            try MonitoringFacts(
+                enrolled: FfiConverterBool.read(from: &buf), 
+                flagsShared: FfiConverterBool.read(from: &buf), 
+                clinic: FfiConverterOptionString.read(from: &buf), 
+                reviewWithin: FfiConverterOptionString.read(from: &buf), 
+                country: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MonitoringFacts, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.enrolled, into: &buf)
+        FfiConverterBool.write(value.flagsShared, into: &buf)
+        FfiConverterOptionString.write(value.clinic, into: &buf)
+        FfiConverterOptionString.write(value.reviewWithin, into: &buf)
+        FfiConverterOptionString.write(value.country, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMonitoringFacts_lift(_ buf: RustBuffer) throws -> MonitoringFacts {
+    return try FfiConverterTypeMonitoringFacts.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMonitoringFacts_lower(_ value: MonitoringFacts) -> RustBuffer {
+    return FfiConverterTypeMonitoringFacts.lower(value)
+}
+
+
+/**
+ * The monitoring statement shown to the patient, in four parts (lay them
+ * out apart, or show `text`). None of it reassures: the app is not
+ * monitored around the clock.
+ */
+public struct MonitoringStatement: Equatable, Hashable {
+    /**
+     * Who sees what the patient shares.
+     */
+    public let whoSees: String
+    /**
+     * How soon the clinic reviews flags, or that it has not said.
+     */
+    public let review: String
+    /**
+     * That the app is not monitored around the clock.
+     */
+    public let notMonitored: String
+    /**
+     * What to do in a crisis: the emergency number and the main crisis
+     * line for the patient's country.
+     */
+    public let inCrisis: String
+    /**
+     * The four parts as paragraphs, separated by blank lines.
+     */
+    public let text: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Who sees what the patient shares.
+         */whoSees: String, 
+        /**
+         * How soon the clinic reviews flags, or that it has not said.
+         */review: String, 
+        /**
+         * That the app is not monitored around the clock.
+         */notMonitored: String, 
+        /**
+         * What to do in a crisis: the emergency number and the main crisis
+         * line for the patient's country.
+         */inCrisis: String, 
+        /**
+         * The four parts as paragraphs, separated by blank lines.
+         */text: String) {
+        self.whoSees = whoSees
+        self.review = review
+        self.notMonitored = notMonitored
+        self.inCrisis = inCrisis
+        self.text = text
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MonitoringStatement: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMonitoringStatement: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MonitoringStatement {
+        return
+            try MonitoringStatement(
+                whoSees: FfiConverterString.read(from: &buf), 
+                review: FfiConverterString.read(from: &buf), 
+                notMonitored: FfiConverterString.read(from: &buf), 
+                inCrisis: FfiConverterString.read(from: &buf), 
+                text: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MonitoringStatement, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.whoSees, into: &buf)
+        FfiConverterString.write(value.review, into: &buf)
+        FfiConverterString.write(value.notMonitored, into: &buf)
+        FfiConverterString.write(value.inCrisis, into: &buf)
+        FfiConverterString.write(value.text, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMonitoringStatement_lift(_ buf: RustBuffer) throws -> MonitoringStatement {
+    return try FfiConverterTypeMonitoringStatement.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMonitoringStatement_lower(_ value: MonitoringStatement) -> RustBuffer {
+    return FfiConverterTypeMonitoringStatement.lower(value)
 }
 
 
@@ -4058,6 +5120,425 @@ public func FfiConverterTypePlatformLimits_lower(_ value: PlatformLimits) -> Rus
 
 
 /**
+ * A questionnaire, as published: everything needed to show the form.
+ */
+public struct Questionnaire: Equatable, Hashable {
+    /**
+     * Stable id, also its tracker's id (`phq9`).
+     */
+    public let id: String
+    /**
+     * Version of this table; stored with every answer set.
+     */
+    public let version: Int32
+    /**
+     * Name ("PHQ-9").
+     */
+    public let name: String
+    /**
+     * The question asked before the items.
+     */
+    public let prompt: String
+    /**
+     * Items in order.
+     */
+    public let items: [QuestionnaireItem]
+    /**
+     * Most scored items that may be left unanswered for a total (prorated);
+     * more, and the answer set has no total and no band.
+     */
+    public let maxMissing: Int32
+    /**
+     * Score bands, lowest first, covering every total.
+     */
+    public let bands: [ScoreBand]
+    /**
+     * For two-item screens: positive at this total or above.
+     */
+    public let positiveAt: Int32?
+    /**
+     * The item (1-based) that raises a flag for review whenever it is
+     * answered above 0 (PHQ-9 item 9).
+     */
+    public let riskItem: Int32?
+    /**
+     * LOINC code of the panel.
+     */
+    public let panelLoinc: String?
+    /**
+     * LOINC code of the total.
+     */
+    public let totalLoinc: String?
+    /**
+     * Where the texts, scoring and codes come from.
+     */
+    public let source: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Stable id, also its tracker's id (`phq9`).
+         */id: String, 
+        /**
+         * Version of this table; stored with every answer set.
+         */version: Int32, 
+        /**
+         * Name ("PHQ-9").
+         */name: String, 
+        /**
+         * The question asked before the items.
+         */prompt: String, 
+        /**
+         * Items in order.
+         */items: [QuestionnaireItem], 
+        /**
+         * Most scored items that may be left unanswered for a total (prorated);
+         * more, and the answer set has no total and no band.
+         */maxMissing: Int32, 
+        /**
+         * Score bands, lowest first, covering every total.
+         */bands: [ScoreBand], 
+        /**
+         * For two-item screens: positive at this total or above.
+         */positiveAt: Int32?, 
+        /**
+         * The item (1-based) that raises a flag for review whenever it is
+         * answered above 0 (PHQ-9 item 9).
+         */riskItem: Int32?, 
+        /**
+         * LOINC code of the panel.
+         */panelLoinc: String?, 
+        /**
+         * LOINC code of the total.
+         */totalLoinc: String?, 
+        /**
+         * Where the texts, scoring and codes come from.
+         */source: String) {
+        self.id = id
+        self.version = version
+        self.name = name
+        self.prompt = prompt
+        self.items = items
+        self.maxMissing = maxMissing
+        self.bands = bands
+        self.positiveAt = positiveAt
+        self.riskItem = riskItem
+        self.panelLoinc = panelLoinc
+        self.totalLoinc = totalLoinc
+        self.source = source
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Questionnaire: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeQuestionnaire: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Questionnaire {
+        return
+            try Questionnaire(
+                id: FfiConverterString.read(from: &buf), 
+                version: FfiConverterInt32.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                prompt: FfiConverterString.read(from: &buf), 
+                items: FfiConverterSequenceTypeQuestionnaireItem.read(from: &buf), 
+                maxMissing: FfiConverterInt32.read(from: &buf), 
+                bands: FfiConverterSequenceTypeScoreBand.read(from: &buf), 
+                positiveAt: FfiConverterOptionInt32.read(from: &buf), 
+                riskItem: FfiConverterOptionInt32.read(from: &buf), 
+                panelLoinc: FfiConverterOptionString.read(from: &buf), 
+                totalLoinc: FfiConverterOptionString.read(from: &buf), 
+                source: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Questionnaire, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterInt32.write(value.version, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.prompt, into: &buf)
+        FfiConverterSequenceTypeQuestionnaireItem.write(value.items, into: &buf)
+        FfiConverterInt32.write(value.maxMissing, into: &buf)
+        FfiConverterSequenceTypeScoreBand.write(value.bands, into: &buf)
+        FfiConverterOptionInt32.write(value.positiveAt, into: &buf)
+        FfiConverterOptionInt32.write(value.riskItem, into: &buf)
+        FfiConverterOptionString.write(value.panelLoinc, into: &buf)
+        FfiConverterOptionString.write(value.totalLoinc, into: &buf)
+        FfiConverterString.write(value.source, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQuestionnaire_lift(_ buf: RustBuffer) throws -> Questionnaire {
+    return try FfiConverterTypeQuestionnaire.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQuestionnaire_lower(_ value: Questionnaire) -> RustBuffer {
+    return FfiConverterTypeQuestionnaire.lower(value)
+}
+
+
+/**
+ * One item of a questionnaire.
+ */
+public struct QuestionnaireItem: Equatable, Hashable {
+    /**
+     * The text the patient reads.
+     */
+    public let text: String
+    /**
+     * LOINC question code, where one exists.
+     */
+    public let loinc: String?
+    /**
+     * Whether the item counts towards the total (PHQ-9's difficulty item
+     * does not).
+     */
+    public let scored: Bool
+    /**
+     * Its answer options, lowest value first.
+     */
+    public let options: [AnswerOption]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The text the patient reads.
+         */text: String, 
+        /**
+         * LOINC question code, where one exists.
+         */loinc: String?, 
+        /**
+         * Whether the item counts towards the total (PHQ-9's difficulty item
+         * does not).
+         */scored: Bool, 
+        /**
+         * Its answer options, lowest value first.
+         */options: [AnswerOption]) {
+        self.text = text
+        self.loinc = loinc
+        self.scored = scored
+        self.options = options
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension QuestionnaireItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeQuestionnaireItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> QuestionnaireItem {
+        return
+            try QuestionnaireItem(
+                text: FfiConverterString.read(from: &buf), 
+                loinc: FfiConverterOptionString.read(from: &buf), 
+                scored: FfiConverterBool.read(from: &buf), 
+                options: FfiConverterSequenceTypeAnswerOption.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: QuestionnaireItem, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterOptionString.write(value.loinc, into: &buf)
+        FfiConverterBool.write(value.scored, into: &buf)
+        FfiConverterSequenceTypeAnswerOption.write(value.options, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQuestionnaireItem_lift(_ buf: RustBuffer) throws -> QuestionnaireItem {
+    return try FfiConverterTypeQuestionnaireItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQuestionnaireItem_lower(_ value: QuestionnaireItem) -> RustBuffer {
+    return FfiConverterTypeQuestionnaireItem.lower(value)
+}
+
+
+/**
+ * A scored answer set.
+ */
+public struct QuestionnaireScore: Equatable, Hashable {
+    /**
+     * The questionnaire's id.
+     */
+    public let questionnaire: String
+    /**
+     * The table version it was scored with.
+     */
+    public let version: Int32
+    /**
+     * Total, as published (prorated when some items are unanswered, up to
+     * `Questionnaire.maxMissing`); none when too many are.
+     */
+    public let total: Int32?
+    /**
+     * Whether the total was prorated.
+     */
+    public let prorated: Bool
+    /**
+     * Scored items answered.
+     */
+    public let answered: Int32
+    /**
+     * Scored items not answered.
+     */
+    public let missing: Int32
+    /**
+     * The band of the total; none without a total.
+     */
+    public let band: String?
+    /**
+     * For two-item screens: positive at the published cut-off.
+     */
+    public let positiveScreen: Bool?
+    /**
+     * For PHQ-9: whether item 9 was answered above "not at all" (none when
+     * it was not answered). False is never reassurance.
+     */
+    public let item9Positive: Bool?
+    /**
+     * The risk item's answer, if the questionnaire has one and it was
+     * answered.
+     */
+    public let riskAnswer: Int32?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The questionnaire's id.
+         */questionnaire: String, 
+        /**
+         * The table version it was scored with.
+         */version: Int32, 
+        /**
+         * Total, as published (prorated when some items are unanswered, up to
+         * `Questionnaire.maxMissing`); none when too many are.
+         */total: Int32?, 
+        /**
+         * Whether the total was prorated.
+         */prorated: Bool, 
+        /**
+         * Scored items answered.
+         */answered: Int32, 
+        /**
+         * Scored items not answered.
+         */missing: Int32, 
+        /**
+         * The band of the total; none without a total.
+         */band: String?, 
+        /**
+         * For two-item screens: positive at the published cut-off.
+         */positiveScreen: Bool?, 
+        /**
+         * For PHQ-9: whether item 9 was answered above "not at all" (none when
+         * it was not answered). False is never reassurance.
+         */item9Positive: Bool?, 
+        /**
+         * The risk item's answer, if the questionnaire has one and it was
+         * answered.
+         */riskAnswer: Int32?) {
+        self.questionnaire = questionnaire
+        self.version = version
+        self.total = total
+        self.prorated = prorated
+        self.answered = answered
+        self.missing = missing
+        self.band = band
+        self.positiveScreen = positiveScreen
+        self.item9Positive = item9Positive
+        self.riskAnswer = riskAnswer
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension QuestionnaireScore: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeQuestionnaireScore: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> QuestionnaireScore {
+        return
+            try QuestionnaireScore(
+                questionnaire: FfiConverterString.read(from: &buf), 
+                version: FfiConverterInt32.read(from: &buf), 
+                total: FfiConverterOptionInt32.read(from: &buf), 
+                prorated: FfiConverterBool.read(from: &buf), 
+                answered: FfiConverterInt32.read(from: &buf), 
+                missing: FfiConverterInt32.read(from: &buf), 
+                band: FfiConverterOptionString.read(from: &buf), 
+                positiveScreen: FfiConverterOptionBool.read(from: &buf), 
+                item9Positive: FfiConverterOptionBool.read(from: &buf), 
+                riskAnswer: FfiConverterOptionInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: QuestionnaireScore, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.questionnaire, into: &buf)
+        FfiConverterInt32.write(value.version, into: &buf)
+        FfiConverterOptionInt32.write(value.total, into: &buf)
+        FfiConverterBool.write(value.prorated, into: &buf)
+        FfiConverterInt32.write(value.answered, into: &buf)
+        FfiConverterInt32.write(value.missing, into: &buf)
+        FfiConverterOptionString.write(value.band, into: &buf)
+        FfiConverterOptionBool.write(value.positiveScreen, into: &buf)
+        FfiConverterOptionBool.write(value.item9Positive, into: &buf)
+        FfiConverterOptionInt32.write(value.riskAnswer, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQuestionnaireScore_lift(_ buf: RustBuffer) throws -> QuestionnaireScore {
+    return try FfiConverterTypeQuestionnaireScore.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQuestionnaireScore_lower(_ value: QuestionnaireScore) -> RustBuffer {
+    return FfiConverterTypeQuestionnaireScore.lower(value)
+}
+
+
+/**
  * Quiet hours in the device's zone (22:00-07:00 wraps midnight).
  */
 public struct QuietHours: Equatable, Hashable {
@@ -4791,6 +6272,85 @@ public func FfiConverterTypeSafetyPlan_lift(_ buf: RustBuffer) throws -> SafetyP
 #endif
 public func FfiConverterTypeSafetyPlan_lower(_ value: SafetyPlan) -> RustBuffer {
     return FfiConverterTypeSafetyPlan.lower(value)
+}
+
+
+/**
+ * A score band: totals from `min` to `max`, both included.
+ */
+public struct ScoreBand: Equatable, Hashable {
+    /**
+     * Lowest total in the band.
+     */
+    public let min: Int32
+    /**
+     * Highest total in the band.
+     */
+    public let max: Int32
+    /**
+     * Its name as published ("moderately severe").
+     */
+    public let name: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Lowest total in the band.
+         */min: Int32, 
+        /**
+         * Highest total in the band.
+         */max: Int32, 
+        /**
+         * Its name as published ("moderately severe").
+         */name: String) {
+        self.min = min
+        self.max = max
+        self.name = name
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ScoreBand: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeScoreBand: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ScoreBand {
+        return
+            try ScoreBand(
+                min: FfiConverterInt32.read(from: &buf), 
+                max: FfiConverterInt32.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ScoreBand, into buf: inout [UInt8]) {
+        FfiConverterInt32.write(value.min, into: &buf)
+        FfiConverterInt32.write(value.max, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScoreBand_lift(_ buf: RustBuffer) throws -> ScoreBand {
+    return try FfiConverterTypeScoreBand.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScoreBand_lower(_ value: ScoreBand) -> RustBuffer {
+    return FfiConverterTypeScoreBand.lower(value)
 }
 
 
@@ -6235,9 +7795,13 @@ public enum ChangeTable: Equatable, Hashable {
      */
     case reminderReports
     /**
-     * Settings (quiet hours, the safety plan).
+     * Settings (quiet hours, the safety plan, flag settings).
      */
     case settings
+    /**
+     * Risk flags (raised by a check-in, `helpNow`, `checkFlags`).
+     */
+    case flags
     /**
      * Every record (a re-key re-sealed them all).
      */
@@ -6275,7 +7839,9 @@ public struct FfiConverterTypeChangeTable: FfiConverterRustBuffer {
         
         case 6: return .settings
         
-        case 7: return .all
+        case 7: return .flags
+        
+        case 8: return .all
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -6309,8 +7875,12 @@ public struct FfiConverterTypeChangeTable: FfiConverterRustBuffer {
             writeInt(&buf, Int32(6))
         
         
-        case .all:
+        case .flags:
             writeInt(&buf, Int32(7))
+        
+        
+        case .all:
+            writeInt(&buf, Int32(8))
         
         }
     }
@@ -6424,6 +7994,81 @@ public func FfiConverterTypeEnrollmentState_lift(_ buf: RustBuffer) throws -> En
 #endif
 public func FfiConverterTypeEnrollmentState_lower(_ value: EnrollmentState) -> RustBuffer {
     return FfiConverterTypeEnrollmentState.lower(value)
+}
+
+
+
+/**
+ * Where a flag stands with the clinic.
+ */
+
+public enum FlagState: Equatable, Hashable {
+    
+    /**
+     * Raised, not yet reviewed.
+     */
+    case `open`
+    /**
+     * The clinic reviewed it (`acknowledgedAt`, `acknowledgedBy`).
+     */
+    case acknowledged
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension FlagState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFlagState: FfiConverterRustBuffer {
+    typealias SwiftType = FlagState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FlagState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .`open`
+        
+        case 2: return .acknowledged
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: FlagState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .`open`:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .acknowledged:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFlagState_lift(_ buf: RustBuffer) throws -> FlagState {
+    return try FfiConverterTypeFlagState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFlagState_lower(_ value: FlagState) -> RustBuffer {
+    return FfiConverterTypeFlagState.lower(value)
 }
 
 
@@ -7317,6 +8962,14 @@ public enum TrackerKind: Equatable, Hashable {
      * Medication (built-in only).
      */
     case medication
+    /**
+     * A standard questionnaire (built-in only): PHQ-9, PHQ-2, GAD-7, GAD-2.
+     */
+    case questionnaire(
+        /**
+         * Its id (`phq9`, `phq2`, `gad7`, `gad2`).
+         */questionnaire: String
+    )
 
 
 
@@ -7353,6 +9006,9 @@ public struct FfiConverterTypeTrackerKind: FfiConverterRustBuffer {
         case 6: return .sleep
         
         case 7: return .medication
+        
+        case 8: return .questionnaire(questionnaire: try FfiConverterString.read(from: &buf)
+        )
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -7395,6 +9051,11 @@ public struct FfiConverterTypeTrackerKind: FfiConverterRustBuffer {
         case .medication:
             writeInt(&buf, Int32(7))
         
+        
+        case let .questionnaire(questionnaire):
+            writeInt(&buf, Int32(8))
+            FfiConverterString.write(questionnaire, into: &buf)
+            
         }
     }
 }
@@ -7484,6 +9145,18 @@ public enum Value: Equatable, Hashable {
          * Taken (true) or skipped (false).
          */taken: Bool
     )
+    /**
+     * A questionnaire's answers (use `Journal.checkin` to save and score
+     * them).
+     */
+    case answers(
+        /**
+         * The questionnaire table's version they were given to.
+         */version: Int32, 
+        /**
+         * One answer (0-3) per item in order; `null` where unanswered.
+         */answers: [Int32?]
+    )
 
 
 
@@ -7524,6 +9197,9 @@ public struct FfiConverterTypeValue: FfiConverterRustBuffer {
         )
         
         case 7: return .medication(name: try FfiConverterString.read(from: &buf), taken: try FfiConverterBool.read(from: &buf)
+        )
+        
+        case 8: return .answers(version: try FfiConverterInt32.read(from: &buf), answers: try FfiConverterSequenceOptionInt32.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -7569,6 +9245,12 @@ public struct FfiConverterTypeValue: FfiConverterRustBuffer {
             writeInt(&buf, Int32(7))
             FfiConverterString.write(name, into: &buf)
             FfiConverterBool.write(taken, into: &buf)
+            
+        
+        case let .answers(version,answers):
+            writeInt(&buf, Int32(8))
+            FfiConverterInt32.write(version, into: &buf)
+            FfiConverterSequenceOptionInt32.write(answers, into: &buf)
             
         }
     }
@@ -7812,6 +9494,30 @@ fileprivate struct FfiConverterOptionDouble: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -7956,6 +9662,30 @@ fileprivate struct FfiConverterOptionTypeQuietPolicy: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeEntryId: FfiConverterRustBuffer {
+    typealias SwiftType = EntryId?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeEntryId.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeEntryId.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeLocalDay: FfiConverterRustBuffer {
     typealias SwiftType = LocalDay?
 
@@ -8078,6 +9808,31 @@ fileprivate struct FfiConverterSequenceTypeAdherence: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeAnswerOption: FfiConverterRustBuffer {
+    typealias SwiftType = [AnswerOption]
+
+    public static func write(_ value: [AnswerOption], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAnswerOption.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AnswerOption] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AnswerOption]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAnswerOption.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeConflictVersion: FfiConverterRustBuffer {
     typealias SwiftType = [ConflictVersion]
 
@@ -8103,6 +9858,56 @@ fileprivate struct FfiConverterSequenceTypeConflictVersion: FfiConverterRustBuff
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeCrisisLine: FfiConverterRustBuffer {
+    typealias SwiftType = [CrisisLine]
+
+    public static func write(_ value: [CrisisLine], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCrisisLine.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [CrisisLine] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [CrisisLine]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCrisisLine.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeCrisisResources: FfiConverterRustBuffer {
+    typealias SwiftType = [CrisisResources]
+
+    public static func write(_ value: [CrisisResources], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCrisisResources.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [CrisisResources] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [CrisisResources]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCrisisResources.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeEntry: FfiConverterRustBuffer {
     typealias SwiftType = [Entry]
 
@@ -8120,6 +9925,56 @@ fileprivate struct FfiConverterSequenceTypeEntry: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeEntry.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeFlag: FfiConverterRustBuffer {
+    typealias SwiftType = [Flag]
+
+    public static func write(_ value: [Flag], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFlag.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Flag] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Flag]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFlag.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeFlagRule: FfiConverterRustBuffer {
+    typealias SwiftType = [FlagRule]
+
+    public static func write(_ value: [FlagRule], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFlagRule.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FlagRule] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FlagRule]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFlagRule.read(from: &buf))
         }
         return seq
     }
@@ -8170,6 +10025,56 @@ fileprivate struct FfiConverterSequenceTypePlannedNotification: FfiConverterRust
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypePlannedNotification.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeQuestionnaire: FfiConverterRustBuffer {
+    typealias SwiftType = [Questionnaire]
+
+    public static func write(_ value: [Questionnaire], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeQuestionnaire.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Questionnaire] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Questionnaire]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeQuestionnaire.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeQuestionnaireItem: FfiConverterRustBuffer {
+    typealias SwiftType = [QuestionnaireItem]
+
+    public static func write(_ value: [QuestionnaireItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeQuestionnaireItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [QuestionnaireItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [QuestionnaireItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeQuestionnaireItem.read(from: &buf))
         }
         return seq
     }
@@ -8245,6 +10150,31 @@ fileprivate struct FfiConverterSequenceTypeReminderEvent: FfiConverterRustBuffer
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeReminderEvent.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeScoreBand: FfiConverterRustBuffer {
+    typealias SwiftType = [ScoreBand]
+
+    public static func write(_ value: [ScoreBand], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeScoreBand.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ScoreBand] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ScoreBand]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeScoreBand.read(from: &buf))
         }
         return seq
     }
@@ -8453,6 +10383,31 @@ fileprivate struct FfiConverterSequenceTypeSharingCategory: FfiConverterRustBuff
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceOptionInt32: FfiConverterRustBuffer {
+    typealias SwiftType = [Int32?]
+
+    public static func write(_ value: [Int32?], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterOptionInt32.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Int32?] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Int32?]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterOptionInt32.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeWallTime: FfiConverterRustBuffer {
     typealias SwiftType = [WallTime]
 
@@ -8589,6 +10544,52 @@ public func FfiConverterTypeEventId_lift(_ value: RustBuffer) throws -> EventId 
 #endif
 public func FfiConverterTypeEventId_lower(_ value: EventId) -> RustBuffer {
     return FfiConverterTypeEventId.lower(value)
+}
+
+
+
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFlagId: FfiConverter {
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FlagId {
+        let builtinValue = try FfiConverterString.read(from: &buf)
+        return FlagId(builtinValue)
+    }
+
+    public static func write(_ value: FlagId, into buf: inout [UInt8]) {
+        let builtinValue = value.value
+        return FfiConverterString.write(builtinValue, into: &buf)
+    }
+
+    public static func lift(_ value: RustBuffer) throws -> FlagId {
+        let builtinValue = try FfiConverterString.lift(value)
+        return FlagId(builtinValue)
+    }
+
+    public static func lower(_ value: FlagId) -> RustBuffer {
+        let builtinValue = value.value
+        return FfiConverterString.lower(builtinValue)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFlagId_lift(_ value: RustBuffer) throws -> FlagId {
+    return try FfiConverterTypeFlagId.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFlagId_lower(_ value: FlagId) -> RustBuffer {
+    return FfiConverterTypeFlagId.lower(value)
 }
 
 
@@ -9001,6 +11002,54 @@ public func generateKey()throws  -> Data  {
 })
 }
 /**
+ * The crisis resources for a country (ISO 3166-1 alpha-2, any case; `UK`
+ * reads as `GB`), or the international fallback for `null`/`nil` and for
+ * a country not in the table: never an empty answer. `InvalidInput`
+ * (field `country`) for a code that is not an assigned one. Works offline.
+ */
+public func crisisResources(country: String?)throws  -> CrisisResources  {
+    return try  FfiConverterTypeCrisisResources_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_crisis_resources(
+        FfiConverterOptionString.lower(country),uniffiCallStatus
+    )
+})
+}
+/**
+ * Every country in the crisis table, by code (for a country picker).
+ */
+public func crisisTable() -> [CrisisResources]  {
+    return try!  FfiConverterSequenceTypeCrisisResources.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_crisis_table(uniffiCallStatus
+    )
+})
+}
+/**
+ * The monitoring statement for a patient, from reviewed sentences.
+ * `InvalidInput` for a bad country code (field `country`), or a clinic
+ * name or review time over 100 characters or holding a control character
+ * (fields `clinic`, `reviewWithin`). Works offline.
+ */
+public func monitoringStatement(facts: MonitoringFacts)throws  -> MonitoringStatement  {
+    return try  FfiConverterTypeMonitoringStatement_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_monitoring_statement(
+        FfiConverterTypeMonitoringFacts_lower(facts),uniffiCallStatus
+    )
+})
+}
+/**
+ * The flag rules: each kind, its title, when it is raised and why.
+ */
+public func flagRules() -> [FlagRule]  {
+    return try!  FfiConverterSequenceTypeFlagRule.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_flag_rules(uniffiCallStatus
+    )
+})
+}
+/**
  * The built-in trackers, with their kinds.
  */
 public func builtinTrackers() -> [Tracker]  {
@@ -9031,6 +11080,35 @@ public func parseValue(kind: TrackerKind, text: String)throws  -> Value  {
     uniffi_cairn_ffi_fn_func_parse_value(
         FfiConverterTypeTrackerKind_lower(kind),
         FfiConverterString.lower(text),uniffiCallStatus
+    )
+})
+}
+/**
+ * The questionnaires (PHQ-9, PHQ-2, GAD-7, GAD-2), each with its items,
+ * answer options, bands, LOINC codes and source: render the form from
+ * these. Works offline; needs no journal.
+ */
+public func questionnaires() -> [Questionnaire]  {
+    return try!  FfiConverterSequenceTypeQuestionnaire.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_questionnaires(uniffiCallStatus
+    )
+})
+}
+/**
+ * Scores an answer set as `checkin` does, without saving it (for answers
+ * read back from an entry's `Value.Answers`, or a preview). One answer per
+ * item, `null`/`nil` where unanswered; PHQ-9's difficulty item may be left
+ * off. `InvalidInput` for an unknown questionnaire (field
+ * `questionnaire`), a wrong number of answers or an answer out of range
+ * (field `answers`).
+ */
+public func scoreAnswers(questionnaire: String, answers: [Int32?])throws  -> QuestionnaireScore  {
+    return try  FfiConverterTypeQuestionnaireScore_lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_score_answers(
+        FfiConverterString.lower(questionnaire),
+        FfiConverterSequenceOptionInt32.lower(answers),uniffiCallStatus
     )
 })
 }
@@ -9112,6 +11190,18 @@ private let initializationResult: InitializationResult = {
     if (uniffi_cairn_ffi_checksum_func_generate_key() != 36210) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_cairn_ffi_checksum_func_crisis_resources() != 1649) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_func_crisis_table() != 61263) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_func_monitoring_statement() != 43263) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_func_flag_rules() != 61858) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_cairn_ffi_checksum_func_builtin_trackers() != 31787) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -9119,6 +11209,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_func_parse_value() != 20548) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_func_questionnaires() != 36446) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_func_score_answers() != 18441) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_func_android_limits() != 50006) {
@@ -9140,6 +11236,21 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_journal_set_safety_plan() != 28443) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_check_flags() != 19698) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_flag_settings() != 4026) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_flags() != 22407) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_help_now() != 54416) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_set_flag_settings() != 59475) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_journal_add_tracker() != 11732) {
@@ -9188,6 +11299,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_journal_update_entry() != 24042) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_checkin() != 54947) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_journal_reminders() != 16060) {

@@ -19,6 +19,7 @@ public enum EntryIdTag {}
 public enum TrackerIdTag {}
 public enum ReminderIdTag {}
 public enum EventIdTag {}
+public enum FlagIdTag {}
 
 /// An entry's id (32 hex characters).
 public typealias EntryId = CairnId<EntryIdTag>
@@ -29,6 +30,8 @@ public typealias TrackerId = CairnId<TrackerIdTag>
 public typealias ReminderId = CairnId<ReminderIdTag>
 /// A recorded event's id (a treatment session).
 public typealias EventId = CairnId<EventIdTag>
+/// A risk flag's id (32 hex characters).
+public typealias FlagId = CairnId<FlagIdTag>
 
 /// A day of the week, numbered as ISO 8601 does (Monday is 1). Convert
 /// from `Calendar.component(.weekday, from:)` (Sunday is 1 there) with
@@ -148,6 +151,8 @@ extension Tracker: Identifiable {}
 extension Reminder: Identifiable {}
 extension ReminderEvent: Identifiable {}
 extension PlannedNotification: Identifiable {}
+extension Flag: Identifiable {}
+extension Questionnaire: Identifiable {}
 
 // `print(error)` and string interpolation show the plain sentence too (the
 // generated enum has `description` without declaring the conformance).

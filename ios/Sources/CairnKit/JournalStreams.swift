@@ -65,7 +65,7 @@ extension Journal {
     private static func canChangeEntryPages(_ change: JournalChange) -> Bool {
         switch change.table {
         case .entries, .trackers, .all: return true
-        case .reminders, .events, .reminderReports, .settings: return false
+        case .reminders, .events, .reminderReports, .settings, .flags: return false
         }
     }
 

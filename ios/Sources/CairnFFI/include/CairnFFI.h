@@ -302,6 +302,31 @@ uint64_t uniffi_cairn_ffi_fn_method_journal_safety_plan(uint64_t ptr
 uint64_t uniffi_cairn_ffi_fn_method_journal_set_safety_plan(uint64_t ptr, RustBuffer plan
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_CHECK_FLAGS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_CHECK_FLAGS
+uint64_t uniffi_cairn_ffi_fn_method_journal_check_flags(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_FLAG_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_FLAG_SETTINGS
+uint64_t uniffi_cairn_ffi_fn_method_journal_flag_settings(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_FLAGS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_FLAGS
+uint64_t uniffi_cairn_ffi_fn_method_journal_flags(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_HELP_NOW
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_HELP_NOW
+uint64_t uniffi_cairn_ffi_fn_method_journal_help_now(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SET_FLAG_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SET_FLAG_SETTINGS
+uint64_t uniffi_cairn_ffi_fn_method_journal_set_flag_settings(uint64_t ptr, RustBuffer settings
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_ADD_TRACKER
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_ADD_TRACKER
 uint64_t uniffi_cairn_ffi_fn_method_journal_add_tracker(uint64_t ptr, RustBuffer tracker
@@ -380,6 +405,11 @@ uint64_t uniffi_cairn_ffi_fn_method_journal_trackers(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_UPDATE_ENTRY
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_UPDATE_ENTRY
 uint64_t uniffi_cairn_ffi_fn_method_journal_update_entry(uint64_t ptr, RustBuffer id, RustBuffer entry
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_CHECKIN
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_CHECKIN
+uint64_t uniffi_cairn_ffi_fn_method_journal_checkin(uint64_t ptr, RustBuffer questionnaire, RustBuffer answers, int64_t at, RustBuffer zone
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_REMINDERS
@@ -636,6 +666,28 @@ RustBuffer uniffi_cairn_ffi_fn_func_generate_key(RustCallStatus *_Nonnull out_st
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_CRISIS_RESOURCES
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_CRISIS_RESOURCES
+RustBuffer uniffi_cairn_ffi_fn_func_crisis_resources(RustBuffer country, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_CRISIS_TABLE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_CRISIS_TABLE
+RustBuffer uniffi_cairn_ffi_fn_func_crisis_table(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_MONITORING_STATEMENT
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_MONITORING_STATEMENT
+RustBuffer uniffi_cairn_ffi_fn_func_monitoring_statement(RustBuffer facts, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_FLAG_RULES
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_FLAG_RULES
+RustBuffer uniffi_cairn_ffi_fn_func_flag_rules(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_BUILTIN_TRACKERS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_BUILTIN_TRACKERS
 RustBuffer uniffi_cairn_ffi_fn_func_builtin_trackers(RustCallStatus *_Nonnull out_status
@@ -650,6 +702,17 @@ RustBuffer uniffi_cairn_ffi_fn_func_parse_tag(RustBuffer text, RustCallStatus *_
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_PARSE_VALUE
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_PARSE_VALUE
 RustBuffer uniffi_cairn_ffi_fn_func_parse_value(RustBuffer kind, RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_QUESTIONNAIRES
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_QUESTIONNAIRES
+RustBuffer uniffi_cairn_ffi_fn_func_questionnaires(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_SCORE_ANSWERS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_SCORE_ANSWERS
+RustBuffer uniffi_cairn_ffi_fn_func_score_answers(RustBuffer questionnaire, RustBuffer answers, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_ANDROID_LIMITS
@@ -951,6 +1014,30 @@ uint16_t uniffi_cairn_ffi_checksum_func_generate_key(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_CRISIS_RESOURCES
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_CRISIS_RESOURCES
+uint16_t uniffi_cairn_ffi_checksum_func_crisis_resources(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_CRISIS_TABLE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_CRISIS_TABLE
+uint16_t uniffi_cairn_ffi_checksum_func_crisis_table(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_MONITORING_STATEMENT
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_MONITORING_STATEMENT
+uint16_t uniffi_cairn_ffi_checksum_func_monitoring_statement(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_FLAG_RULES
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_FLAG_RULES
+uint16_t uniffi_cairn_ffi_checksum_func_flag_rules(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_BUILTIN_TRACKERS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_BUILTIN_TRACKERS
 uint16_t uniffi_cairn_ffi_checksum_func_builtin_trackers(void
@@ -966,6 +1053,18 @@ uint16_t uniffi_cairn_ffi_checksum_func_parse_tag(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_PARSE_VALUE
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_PARSE_VALUE
 uint16_t uniffi_cairn_ffi_checksum_func_parse_value(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_QUESTIONNAIRES
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_QUESTIONNAIRES
+uint16_t uniffi_cairn_ffi_checksum_func_questionnaires(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_SCORE_ANSWERS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_SCORE_ANSWERS
+uint16_t uniffi_cairn_ffi_checksum_func_score_answers(void
     
 );
 #endif
@@ -1008,6 +1107,36 @@ uint16_t uniffi_cairn_ffi_checksum_method_journal_safety_plan(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SET_SAFETY_PLAN
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SET_SAFETY_PLAN
 uint16_t uniffi_cairn_ffi_checksum_method_journal_set_safety_plan(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_CHECK_FLAGS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_CHECK_FLAGS
+uint16_t uniffi_cairn_ffi_checksum_method_journal_check_flags(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_FLAG_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_FLAG_SETTINGS
+uint16_t uniffi_cairn_ffi_checksum_method_journal_flag_settings(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_FLAGS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_FLAGS
+uint16_t uniffi_cairn_ffi_checksum_method_journal_flags(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_HELP_NOW
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_HELP_NOW
+uint16_t uniffi_cairn_ffi_checksum_method_journal_help_now(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SET_FLAG_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SET_FLAG_SETTINGS
+uint16_t uniffi_cairn_ffi_checksum_method_journal_set_flag_settings(void
     
 );
 #endif
@@ -1104,6 +1233,12 @@ uint16_t uniffi_cairn_ffi_checksum_method_journal_trackers(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_UPDATE_ENTRY
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_UPDATE_ENTRY
 uint16_t uniffi_cairn_ffi_checksum_method_journal_update_entry(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_CHECKIN
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_CHECKIN
+uint16_t uniffi_cairn_ffi_checksum_method_journal_checkin(void
     
 );
 #endif

@@ -27,6 +27,11 @@ data class EventId(val value: String) {
     override fun toString(): String = value
 }
 
+/** A risk flag's id (32 hex characters). */
+data class FlagId(val value: String) {
+    override fun toString(): String = value
+}
+
 /**
  * Microseconds since 1970, as the core receives instants (it rounds them to
  * whole milliseconds). An instant beyond ±292,000 years is clamped, and the

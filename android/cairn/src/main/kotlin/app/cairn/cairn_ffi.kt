@@ -716,11 +716,23 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_cairn_ffi_checksum_func_generate_key(
     ): Int
+    external fun uniffi_cairn_ffi_checksum_func_crisis_resources(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_func_crisis_table(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_func_monitoring_statement(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_func_flag_rules(
+    ): Int
     external fun uniffi_cairn_ffi_checksum_func_builtin_trackers(
     ): Int
     external fun uniffi_cairn_ffi_checksum_func_parse_tag(
     ): Int
     external fun uniffi_cairn_ffi_checksum_func_parse_value(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_func_questionnaires(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_func_score_answers(
     ): Int
     external fun uniffi_cairn_ffi_checksum_func_android_limits(
     ): Int
@@ -735,6 +747,16 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_cairn_ffi_checksum_method_journal_safety_plan(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_set_safety_plan(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_check_flags(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_flag_settings(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_flags(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_help_now(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_set_flag_settings(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_add_tracker(
     ): Int
@@ -767,6 +789,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_cairn_ffi_checksum_method_journal_trackers(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_update_entry(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_checkin(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_reminders(
     ): Int
@@ -889,6 +913,16 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_set_safety_plan(`ptr`: Long,`plan`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_check_flags(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_flag_settings(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_flags(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_help_now(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_set_flag_settings(`ptr`: Long,`settings`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_add_tracker(`ptr`: Long,`tracker`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_close(`ptr`: Long,
@@ -920,6 +954,8 @@ internal object UniffiLib {
     external fun uniffi_cairn_ffi_fn_method_journal_trackers(`ptr`: Long,
     ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_update_entry(`ptr`: Long,`id`: RustBuffer.ByValue,`entry`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_checkin(`ptr`: Long,`questionnaire`: RustBuffer.ByValue,`answers`: RustBuffer.ByValue,`at`: Long,`zone`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_reminders(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1021,11 +1057,23 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_generate_key(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_crisis_resources(`country`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_crisis_table(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_monitoring_statement(`facts`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_flag_rules(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_builtin_trackers(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_parse_tag(`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_parse_value(`kind`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_questionnaires(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_score_answers(`questionnaire`: RustBuffer.ByValue,`answers`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_android_limits(`exactAlarmsAllowed`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1162,6 +1210,18 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_cairn_ffi_checksum_func_generate_key() and 0xFFFF) != 36210) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_cairn_ffi_checksum_func_crisis_resources() and 0xFFFF) != 1649) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_func_crisis_table() and 0xFFFF) != 61263) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_func_monitoring_statement() and 0xFFFF) != 43263) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_func_flag_rules() and 0xFFFF) != 61858) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_cairn_ffi_checksum_func_builtin_trackers() and 0xFFFF) != 31787) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1169,6 +1229,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_func_parse_value() and 0xFFFF) != 20548) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_func_questionnaires() and 0xFFFF) != 36446) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_func_score_answers() and 0xFFFF) != 18441) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_func_android_limits() and 0xFFFF) != 50006) {
@@ -1190,6 +1256,21 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_set_safety_plan() and 0xFFFF) != 28443) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_check_flags() and 0xFFFF) != 19698) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_flag_settings() and 0xFFFF) != 4026) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_flags() and 0xFFFF) != 22407) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_help_now() and 0xFFFF) != 54416) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_set_flag_settings() and 0xFFFF) != 59475) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_add_tracker() and 0xFFFF) != 11732) {
@@ -1238,6 +1319,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_update_entry() and 0xFFFF) != 24042) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_checkin() and 0xFFFF) != 54947) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_reminders() and 0xFFFF) != 16060) {
@@ -2541,6 +2625,37 @@ public interface JournalInterface {
     suspend fun `setSafetyPlan`(`plan`: SafetyPlan): SafetyPlan
     
     /**
+     * Evaluates the rules that depend on time passing (no check-ins, a
+     * sharp fall in mood) and raises what they find; returns the new flags
+     * (often none). Call it when the app starts and from background sync.
+     */
+    suspend fun `checkFlags`(): List<Flag>
+    
+    /**
+     * The flag rules' settings (the defaults if never set).
+     */
+    suspend fun `flagSettings`(): FlagSettings
+    
+    /**
+     * Every flag, newest first, with its review state.
+     */
+    suspend fun `flags`(): List<Flag>
+    
+    /**
+     * The patient pressed "I need help now": raises a flag for the
+     * clinic's review, every time, and returns it. Show the crisis
+     * resources (`crisisResources`) at once: the flag is no substitute for
+     * them, and no one may see it for hours or days.
+     */
+    suspend fun `helpNow`(): Flag
+    
+    /**
+     * Sets the flag rules' settings (kept on this device). `InvalidInput`
+     * (field `noCheckinDays`) outside 0-365.
+     */
+    suspend fun `setFlagSettings`(`settings`: FlagSettings)
+    
+    /**
      * Defines a custom tracker.
      */
     suspend fun `addTracker`(`tracker`: NewTracker): Tracker
@@ -2628,6 +2743,18 @@ public interface JournalInterface {
      * Replaces an entry's content; keeps its id and creation time.
      */
     suspend fun `updateEntry`(`id`: EntryId, `entry`: NewEntry): Entry
+    
+    /**
+     * Saves a questionnaire's answers as an entry of its tracker, scores
+     * them, and raises a flag for a positive PHQ-9 item 9, all in one
+     * transaction. `questionnaire` is an id from `questionnaires()`
+     * (`phq9`; `PHQ-9` works too); `answers` one per item in order
+     * (`null`/`nil` where unanswered; PHQ-9's difficulty item may be left
+     * off). `InvalidInput` for an unknown questionnaire, a wrong number of
+     * answers or an answer out of range (field `answers`), or a bad `at`.
+     * Listeners hear the entry (`ENTRIES`) and any flag (`FLAGS`).
+     */
+    suspend fun `checkin`(`questionnaire`: kotlin.String, `answers`: List<kotlin.Int?>, `at`: Timestamp, `zone`: ZoneName): CheckIn
     
     /**
      * The reminders kept in this journal's store.
@@ -2802,6 +2929,134 @@ open class Journal: Disposable, AutoCloseable, JournalInterface
         { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeSafetyPlan.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Evaluates the rules that depend on time passing (no check-ins, a
+     * sharp fall in mood) and raises what they find; returns the new flags
+     * (often none). Call it when the app starts and from background sync.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `checkFlags`() : List<Flag> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_check_flags(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeFlag.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The flag rules' settings (the defaults if never set).
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `flagSettings`() : FlagSettings {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_flag_settings(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeFlagSettings.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Every flag, newest first, with its review state.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `flags`() : List<Flag> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_flags(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeFlag.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The patient pressed "I need help now": raises a flag for the
+     * clinic's review, every time, and returns it. Show the crisis
+     * resources (`crisisResources`) at once: the flag is no substitute for
+     * them, and no one may see it for hours or days.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `helpNow`() : Flag {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_help_now(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeFlag.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Sets the flag rules' settings (kept on this device). `InvalidInput`
+     * (field `noCheckinDays`) outside 0-365.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setFlagSettings`(`settings`: FlagSettings) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_set_flag_settings(
+                uniffiHandle,
+                
+        FfiConverterTypeFlagSettings.lower(`settings`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
         // Error FFI converter
         CairnException.ErrorHandler,
     )
@@ -3206,6 +3461,41 @@ open class Journal: Disposable, AutoCloseable, JournalInterface
         { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeEntry.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Saves a questionnaire's answers as an entry of its tracker, scores
+     * them, and raises a flag for a positive PHQ-9 item 9, all in one
+     * transaction. `questionnaire` is an id from `questionnaires()`
+     * (`phq9`; `PHQ-9` works too); `answers` one per item in order
+     * (`null`/`nil` where unanswered; PHQ-9's difficulty item may be left
+     * off). `InvalidInput` for an unknown questionnaire, a wrong number of
+     * answers or an answer out of range (field `answers`), or a bad `at`.
+     * Listeners hear the entry (`ENTRIES`) and any flag (`FLAGS`).
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `checkin`(`questionnaire`: kotlin.String, `answers`: List<kotlin.Int?>, `at`: Timestamp, `zone`: ZoneName) : CheckIn {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_checkin(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`questionnaire`),
+        FfiConverterSequenceOptionalInt.lower(`answers`),
+        FfiConverterTypeTimestamp.lower(`at`),
+        FfiConverterTypeZoneName.lower(`zone`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCheckIn.lift(it) },
         // Error FFI converter
         CairnException.ErrorHandler,
     )
@@ -4879,6 +5169,118 @@ public object FfiConverterTypeAdherenceReport: FfiConverterRustBuffer<AdherenceR
 
 
 /**
+ * One answer option of an item.
+ */
+data class AnswerOption (
+    /**
+     * The value scored (0-3); pass it in `checkin`'s answers.
+     */
+    val `value`: kotlin.Int
+    , 
+    /**
+     * The text the patient reads ("Several days").
+     */
+    val `text`: kotlin.String
+    , 
+    /**
+     * LOINC answer code.
+     */
+    val `loinc`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAnswerOption: FfiConverterRustBuffer<AnswerOption> {
+    override fun read(buf: ByteBuffer): AnswerOption {
+        return AnswerOption(
+            FfiConverterInt.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AnswerOption) = (
+            FfiConverterInt.allocationSize(value.`value`) +
+            FfiConverterString.allocationSize(value.`text`) +
+            FfiConverterString.allocationSize(value.`loinc`)
+    )
+
+    override fun write(value: AnswerOption, buf: ByteBuffer) {
+            FfiConverterInt.write(value.`value`, buf)
+            FfiConverterString.write(value.`text`, buf)
+            FfiConverterString.write(value.`loinc`, buf)
+    }
+}
+
+
+
+/**
+ * A questionnaire check-in as saved.
+ */
+data class CheckIn (
+    /**
+     * The entry holding the answers (`Value.Answers`, on the
+     * questionnaire's tracker).
+     */
+    val `entry`: Entry
+    , 
+    /**
+     * The score.
+     */
+    val `score`: QuestionnaireScore
+    , 
+    /**
+     * Flags this check-in raised (a positive PHQ-9 item 9 raises one
+     * every time, whatever the total).
+     */
+    val `flags`: List<Flag>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCheckIn: FfiConverterRustBuffer<CheckIn> {
+    override fun read(buf: ByteBuffer): CheckIn {
+        return CheckIn(
+            FfiConverterTypeEntry.read(buf),
+            FfiConverterTypeQuestionnaireScore.read(buf),
+            FfiConverterSequenceTypeFlag.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CheckIn) = (
+            FfiConverterTypeEntry.allocationSize(value.`entry`) +
+            FfiConverterTypeQuestionnaireScore.allocationSize(value.`score`) +
+            FfiConverterSequenceTypeFlag.allocationSize(value.`flags`)
+    )
+
+    override fun write(value: CheckIn, buf: ByteBuffer) {
+            FfiConverterTypeEntry.write(value.`entry`, buf)
+            FfiConverterTypeQuestionnaireScore.write(value.`score`, buf)
+            FfiConverterSequenceTypeFlag.write(value.`flags`, buf)
+    }
+}
+
+
+
+/**
  * A version of an entry written elsewhere at the same time as the one
  * shown. Editing or deleting the entry resolves it.
  */
@@ -4929,6 +5331,167 @@ public object FfiConverterTypeConflictVersion: FfiConverterRustBuffer<ConflictVe
             FfiConverterTypeEntryId.write(value.`entryId`, buf)
             FfiConverterOptionalTypeEntry.write(value.`entry`, buf)
             FfiConverterString.write(value.`author`, buf)
+    }
+}
+
+
+
+/**
+ * A crisis line: who answers, how to reach them, when.
+ */
+data class CrisisLine (
+    /**
+     * The service's name ("Samaritans").
+     */
+    val `name`: kotlin.String
+    , 
+    /**
+     * How to reach it, in words for the patient ("call 116 123 (free)").
+     */
+    val `how`: kotlin.String
+    , 
+    /**
+     * The main number to dial or text, digits only (for `tel:` and `sms:`
+     * links).
+     */
+    val `number`: kotlin.String
+    , 
+    /**
+     * When it answers ("24/7").
+     */
+    val `hours`: kotlin.String
+    , 
+    /**
+     * The official page this line was checked against.
+     */
+    val `source`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCrisisLine: FfiConverterRustBuffer<CrisisLine> {
+    override fun read(buf: ByteBuffer): CrisisLine {
+        return CrisisLine(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CrisisLine) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`how`) +
+            FfiConverterString.allocationSize(value.`number`) +
+            FfiConverterString.allocationSize(value.`hours`) +
+            FfiConverterString.allocationSize(value.`source`)
+    )
+
+    override fun write(value: CrisisLine, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`how`, buf)
+            FfiConverterString.write(value.`number`, buf)
+            FfiConverterString.write(value.`hours`, buf)
+            FfiConverterString.write(value.`source`, buf)
+    }
+}
+
+
+
+/**
+ * What to do in a crisis in one country, or the international fallback.
+ */
+data class CrisisResources (
+    /**
+     * ISO 3166-1 alpha-2 code, upper case; none for the fallback.
+     */
+    val `country`: kotlin.String?
+    , 
+    /**
+     * The country's name in English ("International" for the fallback).
+     */
+    val `name`: kotlin.String
+    , 
+    /**
+     * The emergency number, digits only; none for the fallback (no one
+     * number is right everywhere: show `emergencyAdvice`).
+     */
+    val `emergency`: kotlin.String?
+    , 
+    /**
+     * The official page for the emergency number.
+     */
+    val `emergencySource`: kotlin.String
+    , 
+    /**
+     * What to do in an emergency, in one or two sentences.
+     */
+    val `emergencyAdvice`: kotlin.String
+    , 
+    /**
+     * National crisis lines, the main one first; may be empty (the table
+     * leaves out what could not be confirmed).
+     */
+    val `lines`: List<CrisisLine>
+    , 
+    /**
+     * The day the table was last reviewed against its sources.
+     */
+    val `reviewed`: LocalDay
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCrisisResources: FfiConverterRustBuffer<CrisisResources> {
+    override fun read(buf: ByteBuffer): CrisisResources {
+        return CrisisResources(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeCrisisLine.read(buf),
+            FfiConverterTypeLocalDay.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CrisisResources) = (
+            FfiConverterOptionalString.allocationSize(value.`country`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`emergency`) +
+            FfiConverterString.allocationSize(value.`emergencySource`) +
+            FfiConverterString.allocationSize(value.`emergencyAdvice`) +
+            FfiConverterSequenceTypeCrisisLine.allocationSize(value.`lines`) +
+            FfiConverterTypeLocalDay.allocationSize(value.`reviewed`)
+    )
+
+    override fun write(value: CrisisResources, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`country`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`emergency`, buf)
+            FfiConverterString.write(value.`emergencySource`, buf)
+            FfiConverterString.write(value.`emergencyAdvice`, buf)
+            FfiConverterSequenceTypeCrisisLine.write(value.`lines`, buf)
+            FfiConverterTypeLocalDay.write(value.`reviewed`, buf)
     }
 }
 
@@ -5212,6 +5775,214 @@ public object FfiConverterTypeEntryQuery: FfiConverterRustBuffer<EntryQuery> {
 
 
 /**
+ * A risk flag.
+ */
+data class Flag (
+    /**
+     * Its id.
+     */
+    val `id`: FlagId
+    , 
+    /**
+     * Its kind: `item9_positive`, `help_now`, `sharp_fall`, `no_checkins`
+     * (see `flagRules()`); kinds from newer versions come as they are.
+     */
+    val `kind`: kotlin.String
+    , 
+    /**
+     * The rule's title ("PHQ-9 item 9 positive"); none for a kind this
+     * version does not know.
+     */
+    val `title`: kotlin.String?
+    , 
+    /**
+     * Why it was raised, in words, with the numbers.
+     */
+    val `reason`: kotlin.String
+    , 
+    /**
+     * When it was raised.
+     */
+    val `raisedAt`: Timestamp
+    , 
+    /**
+     * The entry it was raised from (a check-in's), if any.
+     */
+    val `source`: EntryId?
+    , 
+    /**
+     * Open or acknowledged.
+     */
+    val `state`: FlagState
+    , 
+    /**
+     * When the clinic acknowledged it; none while open.
+     */
+    val `acknowledgedAt`: Timestamp?
+    , 
+    /**
+     * Who acknowledged it, as the clinic wrote it.
+     */
+    val `acknowledgedBy`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFlag: FfiConverterRustBuffer<Flag> {
+    override fun read(buf: ByteBuffer): Flag {
+        return Flag(
+            FfiConverterTypeFlagId.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeTimestamp.read(buf),
+            FfiConverterOptionalTypeEntryId.read(buf),
+            FfiConverterTypeFlagState.read(buf),
+            FfiConverterOptionalTypeTimestamp.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Flag) = (
+            FfiConverterTypeFlagId.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`kind`) +
+            FfiConverterOptionalString.allocationSize(value.`title`) +
+            FfiConverterString.allocationSize(value.`reason`) +
+            FfiConverterTypeTimestamp.allocationSize(value.`raisedAt`) +
+            FfiConverterOptionalTypeEntryId.allocationSize(value.`source`) +
+            FfiConverterTypeFlagState.allocationSize(value.`state`) +
+            FfiConverterOptionalTypeTimestamp.allocationSize(value.`acknowledgedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`acknowledgedBy`)
+    )
+
+    override fun write(value: Flag, buf: ByteBuffer) {
+            FfiConverterTypeFlagId.write(value.`id`, buf)
+            FfiConverterString.write(value.`kind`, buf)
+            FfiConverterOptionalString.write(value.`title`, buf)
+            FfiConverterString.write(value.`reason`, buf)
+            FfiConverterTypeTimestamp.write(value.`raisedAt`, buf)
+            FfiConverterOptionalTypeEntryId.write(value.`source`, buf)
+            FfiConverterTypeFlagState.write(value.`state`, buf)
+            FfiConverterOptionalTypeTimestamp.write(value.`acknowledgedAt`, buf)
+            FfiConverterOptionalString.write(value.`acknowledgedBy`, buf)
+    }
+}
+
+
+
+/**
+ * A flag rule, reviewed as data.
+ */
+data class FlagRule (
+    /**
+     * The flag kind it raises.
+     */
+    val `kind`: kotlin.String
+    , 
+    /**
+     * What it is called in a review queue.
+     */
+    val `title`: kotlin.String
+    , 
+    /**
+     * When it is raised, in words.
+     */
+    val `rule`: kotlin.String
+    , 
+    /**
+     * Why.
+     */
+    val `source`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFlagRule: FfiConverterRustBuffer<FlagRule> {
+    override fun read(buf: ByteBuffer): FlagRule {
+        return FlagRule(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FlagRule) = (
+            FfiConverterString.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`title`) +
+            FfiConverterString.allocationSize(value.`rule`) +
+            FfiConverterString.allocationSize(value.`source`)
+    )
+
+    override fun write(value: FlagRule, buf: ByteBuffer) {
+            FfiConverterString.write(value.`kind`, buf)
+            FfiConverterString.write(value.`title`, buf)
+            FfiConverterString.write(value.`rule`, buf)
+            FfiConverterString.write(value.`source`, buf)
+    }
+}
+
+
+
+/**
+ * Settings of the rules the clinic tunes.
+ */
+data class FlagSettings (
+    /**
+     * Days without any entry before a `no_checkins` flag (0-365; 0 turns
+     * the rule off). Default 7.
+     */
+    val `noCheckinDays`: kotlin.Int
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFlagSettings: FfiConverterRustBuffer<FlagSettings> {
+    override fun read(buf: ByteBuffer): FlagSettings {
+        return FlagSettings(
+            FfiConverterInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FlagSettings) = (
+            FfiConverterInt.allocationSize(value.`noCheckinDays`)
+    )
+
+    override fun write(value: FlagSettings, buf: ByteBuffer) {
+            FfiConverterInt.write(value.`noCheckinDays`, buf)
+    }
+}
+
+
+
+/**
  * A committed change: what was touched, never its content.
  */
 data class JournalChange (
@@ -5261,6 +6032,155 @@ public object FfiConverterTypeJournalChange: FfiConverterRustBuffer<JournalChang
             FfiConverterTypeChangeTable.write(value.`table`, buf)
             FfiConverterSequenceString.write(value.`ids`, buf)
             FfiConverterBoolean.write(value.`deleted`, buf)
+    }
+}
+
+
+
+/**
+ * What the monitoring statement is built from.
+ */
+data class MonitoringFacts (
+    /**
+     * Whether the journal is enrolled with a clinic (enrolling, or
+     * syncing). If not, the statement says nothing is sent, and the other
+     * clinic facts are not used.
+     */
+    val `enrolled`: kotlin.Boolean
+    , 
+    /**
+     * Whether the patient shares flags with the clinic.
+     */
+    val `flagsShared`: kotlin.Boolean
+    , 
+    /**
+     * The clinic's name; none: "your clinic".
+     */
+    val `clinic`: kotlin.String? = null 
+    , 
+    /**
+     * How soon the clinic reviews flags, as the clinic worded it ("2
+     * working days"); none: the statement says the clinic has not said.
+     */
+    val `reviewWithin`: kotlin.String? = null 
+    , 
+    /**
+     * The patient's country (ISO 3166-1 alpha-2), for the crisis part;
+     * none: the international fallback.
+     */
+    val `country`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMonitoringFacts: FfiConverterRustBuffer<MonitoringFacts> {
+    override fun read(buf: ByteBuffer): MonitoringFacts {
+        return MonitoringFacts(
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MonitoringFacts) = (
+            FfiConverterBoolean.allocationSize(value.`enrolled`) +
+            FfiConverterBoolean.allocationSize(value.`flagsShared`) +
+            FfiConverterOptionalString.allocationSize(value.`clinic`) +
+            FfiConverterOptionalString.allocationSize(value.`reviewWithin`) +
+            FfiConverterOptionalString.allocationSize(value.`country`)
+    )
+
+    override fun write(value: MonitoringFacts, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`enrolled`, buf)
+            FfiConverterBoolean.write(value.`flagsShared`, buf)
+            FfiConverterOptionalString.write(value.`clinic`, buf)
+            FfiConverterOptionalString.write(value.`reviewWithin`, buf)
+            FfiConverterOptionalString.write(value.`country`, buf)
+    }
+}
+
+
+
+/**
+ * The monitoring statement shown to the patient, in four parts (lay them
+ * out apart, or show `text`). None of it reassures: the app is not
+ * monitored around the clock.
+ */
+data class MonitoringStatement (
+    /**
+     * Who sees what the patient shares.
+     */
+    val `whoSees`: kotlin.String
+    , 
+    /**
+     * How soon the clinic reviews flags, or that it has not said.
+     */
+    val `review`: kotlin.String
+    , 
+    /**
+     * That the app is not monitored around the clock.
+     */
+    val `notMonitored`: kotlin.String
+    , 
+    /**
+     * What to do in a crisis: the emergency number and the main crisis
+     * line for the patient's country.
+     */
+    val `inCrisis`: kotlin.String
+    , 
+    /**
+     * The four parts as paragraphs, separated by blank lines.
+     */
+    val `text`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMonitoringStatement: FfiConverterRustBuffer<MonitoringStatement> {
+    override fun read(buf: ByteBuffer): MonitoringStatement {
+        return MonitoringStatement(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MonitoringStatement) = (
+            FfiConverterString.allocationSize(value.`whoSees`) +
+            FfiConverterString.allocationSize(value.`review`) +
+            FfiConverterString.allocationSize(value.`notMonitored`) +
+            FfiConverterString.allocationSize(value.`inCrisis`) +
+            FfiConverterString.allocationSize(value.`text`)
+    )
+
+    override fun write(value: MonitoringStatement, buf: ByteBuffer) {
+            FfiConverterString.write(value.`whoSees`, buf)
+            FfiConverterString.write(value.`review`, buf)
+            FfiConverterString.write(value.`notMonitored`, buf)
+            FfiConverterString.write(value.`inCrisis`, buf)
+            FfiConverterString.write(value.`text`, buf)
     }
 }
 
@@ -5797,6 +6717,313 @@ public object FfiConverterTypePlatformLimits: FfiConverterRustBuffer<PlatformLim
 
 
 /**
+ * A questionnaire, as published: everything needed to show the form.
+ */
+data class Questionnaire (
+    /**
+     * Stable id, also its tracker's id (`phq9`).
+     */
+    val `id`: kotlin.String
+    , 
+    /**
+     * Version of this table; stored with every answer set.
+     */
+    val `version`: kotlin.Int
+    , 
+    /**
+     * Name ("PHQ-9").
+     */
+    val `name`: kotlin.String
+    , 
+    /**
+     * The question asked before the items.
+     */
+    val `prompt`: kotlin.String
+    , 
+    /**
+     * Items in order.
+     */
+    val `items`: List<QuestionnaireItem>
+    , 
+    /**
+     * Most scored items that may be left unanswered for a total (prorated);
+     * more, and the answer set has no total and no band.
+     */
+    val `maxMissing`: kotlin.Int
+    , 
+    /**
+     * Score bands, lowest first, covering every total.
+     */
+    val `bands`: List<ScoreBand>
+    , 
+    /**
+     * For two-item screens: positive at this total or above.
+     */
+    val `positiveAt`: kotlin.Int?
+    , 
+    /**
+     * The item (1-based) that raises a flag for review whenever it is
+     * answered above 0 (PHQ-9 item 9).
+     */
+    val `riskItem`: kotlin.Int?
+    , 
+    /**
+     * LOINC code of the panel.
+     */
+    val `panelLoinc`: kotlin.String?
+    , 
+    /**
+     * LOINC code of the total.
+     */
+    val `totalLoinc`: kotlin.String?
+    , 
+    /**
+     * Where the texts, scoring and codes come from.
+     */
+    val `source`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeQuestionnaire: FfiConverterRustBuffer<Questionnaire> {
+    override fun read(buf: ByteBuffer): Questionnaire {
+        return Questionnaire(
+            FfiConverterString.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeQuestionnaireItem.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterSequenceTypeScoreBand.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Questionnaire) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterInt.allocationSize(value.`version`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`prompt`) +
+            FfiConverterSequenceTypeQuestionnaireItem.allocationSize(value.`items`) +
+            FfiConverterInt.allocationSize(value.`maxMissing`) +
+            FfiConverterSequenceTypeScoreBand.allocationSize(value.`bands`) +
+            FfiConverterOptionalInt.allocationSize(value.`positiveAt`) +
+            FfiConverterOptionalInt.allocationSize(value.`riskItem`) +
+            FfiConverterOptionalString.allocationSize(value.`panelLoinc`) +
+            FfiConverterOptionalString.allocationSize(value.`totalLoinc`) +
+            FfiConverterString.allocationSize(value.`source`)
+    )
+
+    override fun write(value: Questionnaire, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterInt.write(value.`version`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`prompt`, buf)
+            FfiConverterSequenceTypeQuestionnaireItem.write(value.`items`, buf)
+            FfiConverterInt.write(value.`maxMissing`, buf)
+            FfiConverterSequenceTypeScoreBand.write(value.`bands`, buf)
+            FfiConverterOptionalInt.write(value.`positiveAt`, buf)
+            FfiConverterOptionalInt.write(value.`riskItem`, buf)
+            FfiConverterOptionalString.write(value.`panelLoinc`, buf)
+            FfiConverterOptionalString.write(value.`totalLoinc`, buf)
+            FfiConverterString.write(value.`source`, buf)
+    }
+}
+
+
+
+/**
+ * One item of a questionnaire.
+ */
+data class QuestionnaireItem (
+    /**
+     * The text the patient reads.
+     */
+    val `text`: kotlin.String
+    , 
+    /**
+     * LOINC question code, where one exists.
+     */
+    val `loinc`: kotlin.String?
+    , 
+    /**
+     * Whether the item counts towards the total (PHQ-9's difficulty item
+     * does not).
+     */
+    val `scored`: kotlin.Boolean
+    , 
+    /**
+     * Its answer options, lowest value first.
+     */
+    val `options`: List<AnswerOption>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeQuestionnaireItem: FfiConverterRustBuffer<QuestionnaireItem> {
+    override fun read(buf: ByteBuffer): QuestionnaireItem {
+        return QuestionnaireItem(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceTypeAnswerOption.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: QuestionnaireItem) = (
+            FfiConverterString.allocationSize(value.`text`) +
+            FfiConverterOptionalString.allocationSize(value.`loinc`) +
+            FfiConverterBoolean.allocationSize(value.`scored`) +
+            FfiConverterSequenceTypeAnswerOption.allocationSize(value.`options`)
+    )
+
+    override fun write(value: QuestionnaireItem, buf: ByteBuffer) {
+            FfiConverterString.write(value.`text`, buf)
+            FfiConverterOptionalString.write(value.`loinc`, buf)
+            FfiConverterBoolean.write(value.`scored`, buf)
+            FfiConverterSequenceTypeAnswerOption.write(value.`options`, buf)
+    }
+}
+
+
+
+/**
+ * A scored answer set.
+ */
+data class QuestionnaireScore (
+    /**
+     * The questionnaire's id.
+     */
+    val `questionnaire`: kotlin.String
+    , 
+    /**
+     * The table version it was scored with.
+     */
+    val `version`: kotlin.Int
+    , 
+    /**
+     * Total, as published (prorated when some items are unanswered, up to
+     * `Questionnaire.maxMissing`); none when too many are.
+     */
+    val `total`: kotlin.Int?
+    , 
+    /**
+     * Whether the total was prorated.
+     */
+    val `prorated`: kotlin.Boolean
+    , 
+    /**
+     * Scored items answered.
+     */
+    val `answered`: kotlin.Int
+    , 
+    /**
+     * Scored items not answered.
+     */
+    val `missing`: kotlin.Int
+    , 
+    /**
+     * The band of the total; none without a total.
+     */
+    val `band`: kotlin.String?
+    , 
+    /**
+     * For two-item screens: positive at the published cut-off.
+     */
+    val `positiveScreen`: kotlin.Boolean?
+    , 
+    /**
+     * For PHQ-9: whether item 9 was answered above "not at all" (none when
+     * it was not answered). False is never reassurance.
+     */
+    val `item9Positive`: kotlin.Boolean?
+    , 
+    /**
+     * The risk item's answer, if the questionnaire has one and it was
+     * answered.
+     */
+    val `riskAnswer`: kotlin.Int?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeQuestionnaireScore: FfiConverterRustBuffer<QuestionnaireScore> {
+    override fun read(buf: ByteBuffer): QuestionnaireScore {
+        return QuestionnaireScore(
+            FfiConverterString.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: QuestionnaireScore) = (
+            FfiConverterString.allocationSize(value.`questionnaire`) +
+            FfiConverterInt.allocationSize(value.`version`) +
+            FfiConverterOptionalInt.allocationSize(value.`total`) +
+            FfiConverterBoolean.allocationSize(value.`prorated`) +
+            FfiConverterInt.allocationSize(value.`answered`) +
+            FfiConverterInt.allocationSize(value.`missing`) +
+            FfiConverterOptionalString.allocationSize(value.`band`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`positiveScreen`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`item9Positive`) +
+            FfiConverterOptionalInt.allocationSize(value.`riskAnswer`)
+    )
+
+    override fun write(value: QuestionnaireScore, buf: ByteBuffer) {
+            FfiConverterString.write(value.`questionnaire`, buf)
+            FfiConverterInt.write(value.`version`, buf)
+            FfiConverterOptionalInt.write(value.`total`, buf)
+            FfiConverterBoolean.write(value.`prorated`, buf)
+            FfiConverterInt.write(value.`answered`, buf)
+            FfiConverterInt.write(value.`missing`, buf)
+            FfiConverterOptionalString.write(value.`band`, buf)
+            FfiConverterOptionalBoolean.write(value.`positiveScreen`, buf)
+            FfiConverterOptionalBoolean.write(value.`item9Positive`, buf)
+            FfiConverterOptionalInt.write(value.`riskAnswer`, buf)
+    }
+}
+
+
+
+/**
  * Quiet hours in the device's zone (22:00-07:00 wraps midnight).
  */
 data class QuietHours (
@@ -6315,6 +7542,61 @@ public object FfiConverterTypeSafetyPlan: FfiConverterRustBuffer<SafetyPlan> {
             FfiConverterSequenceString.write(value.`professionals`, buf)
             FfiConverterSequenceString.write(value.`safeEnvironment`, buf)
             FfiConverterSequenceString.write(value.`reasonsForLiving`, buf)
+    }
+}
+
+
+
+/**
+ * A score band: totals from `min` to `max`, both included.
+ */
+data class ScoreBand (
+    /**
+     * Lowest total in the band.
+     */
+    val `min`: kotlin.Int
+    , 
+    /**
+     * Highest total in the band.
+     */
+    val `max`: kotlin.Int
+    , 
+    /**
+     * Its name as published ("moderately severe").
+     */
+    val `name`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeScoreBand: FfiConverterRustBuffer<ScoreBand> {
+    override fun read(buf: ByteBuffer): ScoreBand {
+        return ScoreBand(
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ScoreBand) = (
+            FfiConverterInt.allocationSize(value.`min`) +
+            FfiConverterInt.allocationSize(value.`max`) +
+            FfiConverterString.allocationSize(value.`name`)
+    )
+
+    override fun write(value: ScoreBand, buf: ByteBuffer) {
+            FfiConverterInt.write(value.`min`, buf)
+            FfiConverterInt.write(value.`max`, buf)
+            FfiConverterString.write(value.`name`, buf)
     }
 }
 
@@ -7743,9 +9025,13 @@ enum class ChangeTable {
      */
     REMINDER_REPORTS,
     /**
-     * Settings (quiet hours, the safety plan).
+     * Settings (quiet hours, the safety plan, flag settings).
      */
     SETTINGS,
+    /**
+     * Risk flags (raised by a check-in, `helpNow`, `checkFlags`).
+     */
+    FLAGS,
     /**
      * Every record (a re-key re-sealed them all).
      */
@@ -7822,6 +9108,49 @@ public object FfiConverterTypeEnrollmentState: FfiConverterRustBuffer<Enrollment
     override fun allocationSize(value: EnrollmentState) = 4UL
 
     override fun write(value: EnrollmentState, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Where a flag stands with the clinic.
+ */
+
+enum class FlagState {
+    
+    /**
+     * Raised, not yet reviewed.
+     */
+    OPEN,
+    /**
+     * The clinic reviewed it (`acknowledgedAt`, `acknowledgedBy`).
+     */
+    ACKNOWLEDGED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFlagState: FfiConverterRustBuffer<FlagState> {
+    override fun read(buf: ByteBuffer) = try {
+        FlagState.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: FlagState) = 4UL
+
+    override fun write(value: FlagState, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -8695,6 +10024,21 @@ sealed class TrackerKind {
     object Medication : TrackerKind()
     
     
+    /**
+     * A standard questionnaire (built-in only): PHQ-9, PHQ-2, GAD-7, GAD-2.
+     */
+    data class Questionnaire(
+        /**
+         * Its id (`phq9`, `phq2`, `gad7`, `gad2`).
+         */
+        val `questionnaire`: kotlin.String) : TrackerKind()
+        
+    {
+        
+
+        companion object
+    }
+    
 
     
 
@@ -8726,6 +10070,9 @@ public object FfiConverterTypeTrackerKind : FfiConverterRustBuffer<TrackerKind>{
             5 -> TrackerKind.Text
             6 -> TrackerKind.Sleep
             7 -> TrackerKind.Medication
+            8 -> TrackerKind.Questionnaire(
+                FfiConverterString.read(buf),
+                )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
     }
@@ -8779,6 +10126,13 @@ public object FfiConverterTypeTrackerKind : FfiConverterRustBuffer<TrackerKind>{
                 4UL
             )
         }
+        is TrackerKind.Questionnaire -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`questionnaire`)
+            )
+        }
     }
 
     override fun write(value: TrackerKind, buf: ByteBuffer) {
@@ -8815,6 +10169,11 @@ public object FfiConverterTypeTrackerKind : FfiConverterRustBuffer<TrackerKind>{
             }
             is TrackerKind.Medication -> {
                 buf.putInt(7)
+                Unit
+            }
+            is TrackerKind.Questionnaire -> {
+                buf.putInt(8)
+                FfiConverterString.write(value.`questionnaire`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -8943,6 +10302,26 @@ sealed class Value {
         companion object
     }
     
+    /**
+     * A questionnaire's answers (use `Journal.checkin` to save and score
+     * them).
+     */
+    data class Answers(
+        /**
+         * The questionnaire table's version they were given to.
+         */
+        val `version`: kotlin.Int, 
+        /**
+         * One answer (0-3) per item in order; `null` where unanswered.
+         */
+        val `answers`: List<kotlin.Int?>) : Value()
+        
+    {
+        
+
+        companion object
+    }
+    
 
     
 
@@ -8981,6 +10360,10 @@ public object FfiConverterTypeValue : FfiConverterRustBuffer<Value>{
             7 -> Value.Medication(
                 FfiConverterString.read(buf),
                 FfiConverterBoolean.read(buf),
+                )
+            8 -> Value.Answers(
+                FfiConverterInt.read(buf),
+                FfiConverterSequenceOptionalInt.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
@@ -9038,6 +10421,14 @@ public object FfiConverterTypeValue : FfiConverterRustBuffer<Value>{
                 + FfiConverterBoolean.allocationSize(value.`taken`)
             )
         }
+        is Value.Answers -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterInt.allocationSize(value.`version`)
+                + FfiConverterSequenceOptionalInt.allocationSize(value.`answers`)
+            )
+        }
     }
 
     override fun write(value: Value, buf: ByteBuffer) {
@@ -9077,6 +10468,12 @@ public object FfiConverterTypeValue : FfiConverterRustBuffer<Value>{
                 buf.putInt(7)
                 FfiConverterString.write(value.`name`, buf)
                 FfiConverterBoolean.write(value.`taken`, buf)
+                Unit
+            }
+            is Value.Answers -> {
+                buf.putInt(8)
+                FfiConverterInt.write(value.`version`, buf)
+                FfiConverterSequenceOptionalInt.write(value.`answers`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -9231,6 +10628,38 @@ public object FfiConverterOptionalDouble: FfiConverterRustBuffer<kotlin.Double?>
         } else {
             buf.put(1)
             FfiConverterDouble.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalBoolean: FfiConverterRustBuffer<kotlin.Boolean?> {
+    override fun read(buf: ByteBuffer): kotlin.Boolean? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterBoolean.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Boolean?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterBoolean.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Boolean?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterBoolean.write(value, buf)
         }
     }
 }
@@ -9433,6 +10862,38 @@ public object FfiConverterOptionalTypeQuietPolicy: FfiConverterRustBuffer<QuietP
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeEntryId: FfiConverterRustBuffer<EntryId?> {
+    override fun read(buf: ByteBuffer): EntryId? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeEntryId.read(buf)
+    }
+
+    override fun allocationSize(value: EntryId?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeEntryId.allocationSize(value)
+        }
+    }
+
+    override fun write(value: EntryId?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeEntryId.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeLocalDay: FfiConverterRustBuffer<LocalDay?> {
     override fun read(buf: ByteBuffer): LocalDay? {
         if (buf.get().toInt() == 0) {
@@ -9585,6 +11046,34 @@ public object FfiConverterSequenceTypeAdherence: FfiConverterRustBuffer<List<Adh
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeAnswerOption: FfiConverterRustBuffer<List<AnswerOption>> {
+    override fun read(buf: ByteBuffer): List<AnswerOption> {
+        val len = buf.getInt()
+        return List<AnswerOption>(len) {
+            FfiConverterTypeAnswerOption.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AnswerOption>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAnswerOption.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AnswerOption>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAnswerOption.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeConflictVersion: FfiConverterRustBuffer<List<ConflictVersion>> {
     override fun read(buf: ByteBuffer): List<ConflictVersion> {
         val len = buf.getInt()
@@ -9613,6 +11102,62 @@ public object FfiConverterSequenceTypeConflictVersion: FfiConverterRustBuffer<Li
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeCrisisLine: FfiConverterRustBuffer<List<CrisisLine>> {
+    override fun read(buf: ByteBuffer): List<CrisisLine> {
+        val len = buf.getInt()
+        return List<CrisisLine>(len) {
+            FfiConverterTypeCrisisLine.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<CrisisLine>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeCrisisLine.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<CrisisLine>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeCrisisLine.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeCrisisResources: FfiConverterRustBuffer<List<CrisisResources>> {
+    override fun read(buf: ByteBuffer): List<CrisisResources> {
+        val len = buf.getInt()
+        return List<CrisisResources>(len) {
+            FfiConverterTypeCrisisResources.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<CrisisResources>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeCrisisResources.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<CrisisResources>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeCrisisResources.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeEntry: FfiConverterRustBuffer<List<Entry>> {
     override fun read(buf: ByteBuffer): List<Entry> {
         val len = buf.getInt()
@@ -9631,6 +11176,62 @@ public object FfiConverterSequenceTypeEntry: FfiConverterRustBuffer<List<Entry>>
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeEntry.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeFlag: FfiConverterRustBuffer<List<Flag>> {
+    override fun read(buf: ByteBuffer): List<Flag> {
+        val len = buf.getInt()
+        return List<Flag>(len) {
+            FfiConverterTypeFlag.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Flag>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeFlag.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Flag>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeFlag.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeFlagRule: FfiConverterRustBuffer<List<FlagRule>> {
+    override fun read(buf: ByteBuffer): List<FlagRule> {
+        val len = buf.getInt()
+        return List<FlagRule>(len) {
+            FfiConverterTypeFlagRule.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<FlagRule>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeFlagRule.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<FlagRule>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeFlagRule.write(it, buf)
         }
     }
 }
@@ -9687,6 +11288,62 @@ public object FfiConverterSequenceTypePlannedNotification: FfiConverterRustBuffe
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypePlannedNotification.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeQuestionnaire: FfiConverterRustBuffer<List<Questionnaire>> {
+    override fun read(buf: ByteBuffer): List<Questionnaire> {
+        val len = buf.getInt()
+        return List<Questionnaire>(len) {
+            FfiConverterTypeQuestionnaire.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Questionnaire>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeQuestionnaire.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Questionnaire>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeQuestionnaire.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeQuestionnaireItem: FfiConverterRustBuffer<List<QuestionnaireItem>> {
+    override fun read(buf: ByteBuffer): List<QuestionnaireItem> {
+        val len = buf.getInt()
+        return List<QuestionnaireItem>(len) {
+            FfiConverterTypeQuestionnaireItem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<QuestionnaireItem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeQuestionnaireItem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<QuestionnaireItem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeQuestionnaireItem.write(it, buf)
         }
     }
 }
@@ -9771,6 +11428,34 @@ public object FfiConverterSequenceTypeReminderEvent: FfiConverterRustBuffer<List
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeReminderEvent.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeScoreBand: FfiConverterRustBuffer<List<ScoreBand>> {
+    override fun read(buf: ByteBuffer): List<ScoreBand> {
+        val len = buf.getInt()
+        return List<ScoreBand>(len) {
+            FfiConverterTypeScoreBand.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ScoreBand>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeScoreBand.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ScoreBand>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeScoreBand.write(it, buf)
         }
     }
 }
@@ -10005,6 +11690,34 @@ public object FfiConverterSequenceTypeSharingCategory: FfiConverterRustBuffer<Li
 /**
  * @suppress
  */
+public object FfiConverterSequenceOptionalInt: FfiConverterRustBuffer<List<kotlin.Int?>> {
+    override fun read(buf: ByteBuffer): List<kotlin.Int?> {
+        val len = buf.getInt()
+        return List<kotlin.Int?>(len) {
+            FfiConverterOptionalInt.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.Int?>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterOptionalInt.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.Int?>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterOptionalInt.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeWallTime: FfiConverterRustBuffer<List<WallTime>> {
     override fun read(buf: ByteBuffer): List<WallTime> {
         val len = buf.getInt()
@@ -10120,6 +11833,41 @@ public object FfiConverterTypeEventId: FfiConverter<EventId, RustBuffer.ByValue>
     }
 
     override fun write(value: EventId, buf: ByteBuffer) {
+        val builtinValue = value.value
+        FfiConverterString.write(builtinValue, buf)
+    }
+}
+
+
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFlagId: FfiConverter<FlagId, RustBuffer.ByValue> {
+    override fun lift(value: RustBuffer.ByValue): FlagId {
+        val builtinValue = FfiConverterString.lift(value)
+        return FlagId(builtinValue)
+    }
+
+    override fun lower(value: FlagId): RustBuffer.ByValue {
+        val builtinValue = value.value
+        return FfiConverterString.lower(builtinValue)
+    }
+
+    override fun read(buf: ByteBuffer): FlagId {
+        val builtinValue = FfiConverterString.read(buf)
+        return FlagId(builtinValue)
+    }
+
+    override fun allocationSize(value: FlagId): ULong {
+        val builtinValue = value.value
+        return FfiConverterString.allocationSize(builtinValue)
+    }
+
+    override fun write(value: FlagId, buf: ByteBuffer) {
         val builtinValue = value.value
         FfiConverterString.write(builtinValue, buf)
     }
@@ -10412,6 +12160,68 @@ public object FfiConverterTypeZoneName: FfiConverter<ZoneName, RustBuffer.ByValu
     
 
         /**
+         * The crisis resources for a country (ISO 3166-1 alpha-2, any case; `UK`
+         * reads as `GB`), or the international fallback for `null`/`nil` and for
+         * a country not in the table: never an empty answer. `InvalidInput`
+         * (field `country`) for a code that is not an assigned one. Works offline.
+         */
+    @Throws(CairnException::class) fun `crisisResources`(`country`: kotlin.String?): CrisisResources {
+            return FfiConverterTypeCrisisResources.lift(
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_crisis_resources(
+    
+        
+        FfiConverterOptionalString.lower(`country`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Every country in the crisis table, by code (for a country picker).
+         */ fun `crisisTable`(): List<CrisisResources> {
+            return FfiConverterSequenceTypeCrisisResources.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_crisis_table(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * The monitoring statement for a patient, from reviewed sentences.
+         * `InvalidInput` for a bad country code (field `country`), or a clinic
+         * name or review time over 100 characters or holding a control character
+         * (fields `clinic`, `reviewWithin`). Works offline.
+         */
+    @Throws(CairnException::class) fun `monitoringStatement`(`facts`: MonitoringFacts): MonitoringStatement {
+            return FfiConverterTypeMonitoringStatement.lift(
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_monitoring_statement(
+    
+        
+        FfiConverterTypeMonitoringFacts.lower(`facts`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The flag rules: each kind, its title, when it is raised and why.
+         */ fun `flagRules`(): List<FlagRule> {
+            return FfiConverterSequenceTypeFlagRule.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_flag_rules(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
          * The built-in trackers, with their kinds.
          */ fun `builtinTrackers`(): List<Tracker> {
             return FfiConverterSequenceTypeTracker.lift(
@@ -10451,6 +12261,42 @@ public object FfiConverterTypeZoneName: FfiConverter<ZoneName, RustBuffer.ByValu
         
         FfiConverterTypeTrackerKind.lower(`kind`),
         FfiConverterString.lower(`text`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The questionnaires (PHQ-9, PHQ-2, GAD-7, GAD-2), each with its items,
+         * answer options, bands, LOINC codes and source: render the form from
+         * these. Works offline; needs no journal.
+         */ fun `questionnaires`(): List<Questionnaire> {
+            return FfiConverterSequenceTypeQuestionnaire.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_questionnaires(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * Scores an answer set as `checkin` does, without saving it (for answers
+         * read back from an entry's `Value.Answers`, or a preview). One answer per
+         * item, `null`/`nil` where unanswered; PHQ-9's difficulty item may be left
+         * off. `InvalidInput` for an unknown questionnaire (field
+         * `questionnaire`), a wrong number of answers or an answer out of range
+         * (field `answers`).
+         */
+    @Throws(CairnException::class) fun `scoreAnswers`(`questionnaire`: kotlin.String, `answers`: List<kotlin.Int?>): QuestionnaireScore {
+            return FfiConverterTypeQuestionnaireScore.lift(
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_score_answers(
+    
+        
+        FfiConverterString.lower(`questionnaire`),
+        FfiConverterSequenceOptionalInt.lower(`answers`),_status)
 }
     )
     }
