@@ -11,7 +11,7 @@ import Darwin
 
 /// A real `cairn-clinic serve` on 127.0.0.1 with a fresh data folder, and
 /// its operator commands (`enroll`, `entries --json`, `revoke`, the
-/// patient's records: `command`, `safetyPlan`). The binary
+/// patient's records: `command`, `safetyPlan`, `flags`). The binary
 /// is `$CAIRN_CLINIC_BIN` (tests/swift.sh builds it, copies it into the
 /// Swift root and sets it); without it the test is skipped. `stop()` kills
 /// the server and deletes the folder.
@@ -101,6 +101,17 @@ final class ClinicServer: @unchecked Sendable {
             throw ServerError("safety-plan show --json is not an object of string lists: \(json.prefix(200))")
         }
         return plan
+    }
+
+    /// Every patient's flags as the clinic holds them (`flags --json`):
+    /// patient, id, kind, title, reason, state, raised_at, acknowledged_at,
+    /// acknowledged_by, source.
+    func flags() throws -> [[String: Any]] {
+        let json = try admin(["flags", "--json"])
+        guard let list = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]] else {
+            throw ServerError("flags --json is not an array of objects: \(json.prefix(200))")
+        }
+        return list
     }
 
     /// Runs an operator command on the same data folder; its stdout.

@@ -11,8 +11,9 @@ import XCTest
 /// ClinicSyncRunner against the real `cairn-clinic serve` (one per test, on
 /// 127.0.0.1, killed after it): two phones of one patient, the sharing
 /// manifest, each sync error from a real exchange, conflicts, the audit log,
-/// and the records the clinic sets (trackers, reminder plans, sessions, the
-/// safety plan) merging with the patient's edits.
+/// the records the clinic sets (trackers, reminder plans, sessions, the
+/// safety plan) merging with the patient's edits, and a flag the clinic
+/// acknowledges.
 final class ClinicSyncTests: JournalTestCase {
     private var server: ClinicServer!
     private let sharing: [SharingCategory] = [.ratings, .notes]
@@ -556,6 +557,54 @@ final class ClinicSyncTests: JournalTestCase {
         let entry = try XCTUnwrap(try server.entries("pat").first { $0["id"] as? String == rated.id.value })
         XCTAssertEqual(entry["tracker"] as? String, trackerId)
         XCTAssertEqual(entry["value"] as? Double, 3)
+    }
+
+    func testAFlagRaisedOnThePhoneIsAcknowledgedByTheClinic() async throws {
+        let (journal, sync) = try await phone("a")
+        try await ClinicSyncRunner.enroll(
+            sync, code: try server.enrollmentCode("pat"), sharing: sharing + [.questionnaires, .flags])
+        let checkIn = try await journal.checkin(
+            questionnaire: "phq9", answers: [1, 1, 1, 1, 1, 1, 1, 1, 2], at: rightNow(), zone: paris)
+        XCTAssertEqual(checkIn.flags.count, 1)
+        let flag = try XCTUnwrap(checkIn.flags.first)
+        XCTAssertEqual(flag.state, .open)
+        try await ClinicSyncRunner.syncNow(sync)
+
+        let atClinic = try server.flags()
+        XCTAssertEqual(atClinic.count, 1, "\(atClinic)")
+        let held = try XCTUnwrap(atClinic.first)
+        XCTAssertEqual(held["id"] as? String, flag.id.value)
+        XCTAssertEqual(held["patient"] as? String, "pat")
+        XCTAssertEqual(held["kind"] as? String, "item9_positive")
+        XCTAssertEqual(held["reason"] as? String, flag.reason)
+        XCTAssertEqual(held["source"] as? String, checkIn.entry.id.value)
+        XCTAssertEqual(held["state"] as? String, "open")
+
+        let acked = try server.command(["ack-flag", "--patient", "pat", "--by", "Dr Rivera", flag.id.value])
+        XCTAssertEqual(acked, "acknowledged")
+        XCTAssertEqual(try server.flags().first?["state"] as? String, "acknowledged")
+        // Not on the phone until it syncs.
+        let before = try await journal.flags()
+        XCTAssertEqual(before.map(\.state), [.open])
+        let summary = try await ClinicSyncRunner.syncNow(sync)
+        XCTAssertGreaterThan(summary.pulled, 0)
+
+        let after = try await journal.flags()
+        XCTAssertEqual(after.count, 1)
+        let acknowledged = try XCTUnwrap(after.first)
+        XCTAssertEqual(acknowledged.id, flag.id)
+        XCTAssertEqual(acknowledged.state, .acknowledged)
+        XCTAssertEqual(acknowledged.acknowledgedBy, "Dr Rivera")
+        let at = try XCTUnwrap(acknowledged.acknowledgedAt)
+        XCTAssertGreaterThanOrEqual(at, flag.raisedAt)
+        XCTAssertLessThanOrEqual(at, rightNow().shifted(60))
+        XCTAssertEqual(acknowledged.kind, flag.kind)
+        XCTAssertEqual(acknowledged.reason, flag.reason)
+        XCTAssertEqual(acknowledged.raisedAt, flag.raisedAt)
+        XCTAssertEqual(acknowledged.source, flag.source)
+        let pending = try await sync.status().pending
+        XCTAssertEqual(pending, 0)
+        XCTAssertEqual(try server.flags().first?["acknowledged_by"] as? String, "Dr Rivera")
     }
 
     // MARK: - helpers

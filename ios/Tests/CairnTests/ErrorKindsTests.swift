@@ -140,8 +140,8 @@ final class ErrorKindsTests: JournalTestCase {
         try file.write(to: url)
         let (path, key) = (path(), key!)
         await assertError(
-            .incompatible, "the store has schema version 99; this version reads up to 4",
-            equals: .incompatible(found: 99, supported: 4)
+            .incompatible, "the store has schema version 99; this version reads up to 5",
+            equals: .incompatible(found: 99, supported: 5)
         ) {
             try await Journal.open(path: path, key: key)
         }

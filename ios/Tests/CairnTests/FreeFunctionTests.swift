@@ -28,6 +28,9 @@ final class FreeFunctionTests: XCTestCase {
         XCTAssertFalse(maxLabel.isEmpty)
         XCTAssertEqual(trackers.first { $0.id == TrackerId("sleep") }?.kind, .sleep)
         XCTAssertEqual(trackers.first { $0.id == TrackerId("medication") }?.kind, .medication)
+        for questionnaire in questionnaires() {
+            XCTAssertEqual(trackers.first { $0.id.value == questionnaire.id }?.kind, .questionnaire(questionnaire: questionnaire.id))
+        }
     }
 
     func testParseTagReadsGroupsAndPlainLabels() throws {

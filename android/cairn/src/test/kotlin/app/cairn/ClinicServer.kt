@@ -9,7 +9,7 @@ import java.util.concurrent.TimeUnit
 /**
  * A real `cairn-clinic serve` on 127.0.0.1 with a fresh data folder, and its
  * operator commands (`enroll`, `entries --json`, `revoke`, the patient's
- * records: [command], [safetyPlan]). The binary is
+ * records: [command], [safetyPlan], [flags]). The binary is
  * `$CAIRN_CLINIC_BIN` (tests/kotlin.sh builds it and sets it); without it the
  * test is skipped. [close] kills the server and deletes the folder; a JVM
  * that exits first kills it too.
@@ -72,6 +72,14 @@ class ClinicServer private constructor(private val bin: String, val dir: File) :
     @Suppress("UNCHECKED_CAST")
     fun safetyPlan(patient: String): Map<String, List<String>> =
         Json.parse(admin("safety-plan", "show", "--patient", patient, "--json")) as Map<String, List<String>>
+
+    /**
+     * Every patient's flags as the clinic holds them (`flags --json`):
+     * patient, id, kind, title, reason, state, raised_at, acknowledged_at,
+     * acknowledged_by, source.
+     */
+    @Suppress("UNCHECKED_CAST")
+    fun flags(): List<Map<String, Any?>> = Json.parse(admin("flags", "--json")) as List<Map<String, Any?>>
 
     /** Runs an operator command on the same data folder; its stdout. */
     fun admin(vararg args: String): String {

@@ -21,8 +21,9 @@ import kotlin.test.assertTrue
  * ClinicSyncRunner against the real `cairn-clinic serve` (one per test, on
  * 127.0.0.1, killed after it): two phones of one patient, the sharing
  * manifest, each sync error from a real exchange, conflicts, the audit log,
- * and the records the clinic sets (trackers, reminder plans, sessions, the
- * safety plan) merging with the patient's edits.
+ * the records the clinic sets (trackers, reminder plans, sessions, the
+ * safety plan) merging with the patient's edits, and a flag the clinic
+ * acknowledges.
  */
 class ClinicSyncTest {
     private lateinit var server: ClinicServer
@@ -524,6 +525,42 @@ class ClinicSyncTest {
         val entry = server.entries("pat").single { it["id"] == rated.id.value }
         assertEquals(trackerId, entry["tracker"])
         assertEquals(3.0, entry["value"])
+    }
+
+    @Test
+    fun aFlagRaisedOnThePhoneIsAcknowledgedByTheClinic() = runBlocking<Unit> {
+        val (journal, sync) = phone("a")
+        ClinicSyncRunner.enroll(
+            sync, server.enrollmentCode("pat"), SHARING + SharingCategory.QUESTIONNAIRES + SharingCategory.FLAGS,
+        )
+        val checkIn = journal.checkin("phq9", listOf(1, 1, 1, 1, 1, 1, 1, 1, 2), now(), PARIS)
+        val flag = checkIn.flags.single()
+        assertEquals(FlagState.OPEN, flag.state)
+        ClinicSyncRunner.syncNow(sync)
+
+        val atClinic = server.flags().single()
+        assertEquals(flag.id.value, atClinic["id"])
+        assertEquals("pat", atClinic["patient"])
+        assertEquals("item9_positive", atClinic["kind"])
+        assertEquals(flag.reason, atClinic["reason"])
+        assertEquals(checkIn.entry.id.value, atClinic["source"])
+        assertEquals("open", atClinic["state"])
+
+        assertEquals("acknowledged", server.command("ack-flag", "--patient", "pat", "--by", "Dr Rivera", flag.id.value))
+        assertEquals("acknowledged", server.flags().single()["state"])
+        // Not on the phone until it syncs.
+        assertEquals(FlagState.OPEN, journal.flags().single().state)
+        assertTrue(ClinicSyncRunner.syncNow(sync).pulled > 0)
+
+        val acknowledged = journal.flags().single()
+        assertEquals(flag.id, acknowledged.id)
+        assertEquals(FlagState.ACKNOWLEDGED, acknowledged.state)
+        assertEquals("Dr Rivera", acknowledged.acknowledgedBy)
+        val at = assertNotNull(acknowledged.acknowledgedAt)
+        assertTrue(at >= flag.raisedAt && at <= now().plusSeconds(60), "$at")
+        assertEquals(flag.copy(state = FlagState.ACKNOWLEDGED, acknowledgedAt = at, acknowledgedBy = "Dr Rivera"), acknowledged)
+        assertEquals(0L, sync.status().pending)
+        assertEquals("Dr Rivera", server.flags().single()["acknowledged_by"])
     }
 
     /** The plan's parts by the names `safety-plan show --json` gives them. */

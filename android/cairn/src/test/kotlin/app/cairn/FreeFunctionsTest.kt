@@ -21,10 +21,17 @@ class FreeFunctionsTest {
     @Test
     fun builtinTrackersAreTheReviewedTable() {
         val builtins = builtinTrackers()
+        val ids = builtins.map { it.id.value }
         assertEquals(
             listOf("mood", "anxiety", "sleep", "energy", "appetite", "irritability", "medication", "journal"),
-            builtins.map { it.id.value },
+            ids.take(8),
         )
+        assertEquals(ids.distinct(), ids)
+        // A questionnaire's tracker, for its check-ins' entries.
+        assertTrue(ids.containsAll(listOf("phq9", "phq2", "gad7", "gad2")), "$ids")
+        for (q in questionnaires()) {
+            assertEquals(TrackerKind.Questionnaire(q.id), builtins.first { it.id.value == q.id }.kind)
+        }
         assertTrue(builtins.all { it.builtin })
         assertEquals(TrackerKind.Scale(0.0, 10.0, 1.0, "very low", "very good"), builtins[0].kind)
         assertEquals(TrackerKind.Sleep, builtins.first { it.id == TrackerId("sleep") }.kind)
