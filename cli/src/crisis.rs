@@ -96,9 +96,15 @@ pub fn monitoring(
     };
     let status =
         status.filter(|st| matches!(st.enrollment, Enrollment::Active | Enrollment::Pending));
-    // The store knows the clinic's server, not its name: without --clinic,
-    // the server's host says where shared data goes.
-    let clinic = clinic.map(str::to_owned).or_else(|| {
+    // What the clinic told this device through sync (its name, how soon it
+    // reviews flags), unless given here; without a name, the server's host
+    // says where shared data goes.
+    let told = match (store, &status) {
+        (Some(st), Some(_)) => st.clinic_settings()?,
+        _ => cairn_core::ClinicSettings::default(),
+    };
+    let review_within = review_within.map(str::to_owned).or(told.review_within);
+    let clinic = clinic.map(str::to_owned).or(told.clinic_name).or_else(|| {
         status
             .as_ref()
             .map(|st| format!("your clinic at {}", host(&st.server_url)))
@@ -109,7 +115,7 @@ pub fn monitoring(
             .as_ref()
             .is_some_and(|st| st.sharing.contains(&Category::Flags)),
         clinic,
-        review_within: review_within.map(str::to_owned),
+        review_within,
         country: country(country_flag)?,
     };
     let s = monitoring_statement(&facts)?;

@@ -179,6 +179,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show or set what the clinic tells a patient's devices: its name,
+    /// how soon it reviews flags (shown to the patient in the monitoring
+    /// statement), and the days without a check-in before a flag
+    Settings {
+        /// The patient's name.
+        #[arg(long, value_name = "NAME")]
+        patient: String,
+        /// The clinic's name as the patient knows it
+        #[arg(long, value_name = "NAME")]
+        clinic_name: Option<String>,
+        /// How soon flags are reviewed, as the patient will read it
+        /// ("within 2 working days")
+        #[arg(long, value_name = "TEXT")]
+        review_within: Option<String>,
+        /// Days without a check-in before a flag (0: off)
+        #[arg(long, value_name = "DAYS")]
+        no_checkin_days: Option<u32>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Acknowledge a flag: the patient sees that the clinic reviewed it at
     /// their next sync
     AckFlag {
@@ -562,6 +583,37 @@ fn run(cli: Cli) -> Result<(), Error> {
                         f["reason"].as_str().unwrap_or("")
                     );
                 }
+            }
+            Ok(())
+        }
+        Command::Settings {
+            patient,
+            clinic_name,
+            review_within,
+            no_checkin_days,
+            json,
+        } => {
+            let new = cairn_core::ClinicSettings {
+                clinic_name,
+                review_within,
+                no_checkin_days,
+            };
+            if new != cairn_core::ClinicSettings::default()
+                && !records::set_clinic_settings(&server, &patient, new, now)?
+            {
+                eprintln!("nothing to change");
+            }
+            let c = records::clinic_settings(server.storage(), &patient)?;
+            if json {
+                println!("{}", pretty(&c));
+            } else {
+                println!(
+                    "clinic name      {}\nflags reviewed   {}\nno check-ins     {}",
+                    c.clinic_name.as_deref().unwrap_or("(not set)"),
+                    c.review_within.as_deref().unwrap_or("(not set)"),
+                    c.no_checkin_days
+                        .map_or("(not set: 7 days)".into(), |d| format!("{d} days"))
+                );
             }
             Ok(())
         }

@@ -303,3 +303,45 @@ pub fn ack_flag(
         now_ms,
     )
 }
+
+/// What the clinic has told the patient's devices (record kind 9).
+pub fn clinic_settings(
+    storage: &dyn Storage,
+    name: &str,
+) -> Result<cairn_core::ClinicSettings, Error> {
+    let id = RecordId::Text(cairn_core::flags::CLINIC_SETTINGS_ID.into());
+    match find(storage, name, kind::CLINIC_SETTINGS, &id)?.and_then(|h| h.body()) {
+        Some(b) => lww::clinic_settings_from(&b).map_err(|e| Error::Runtime(e.to_string())),
+        None => Ok(cairn_core::ClinicSettings::default()),
+    }
+}
+
+/// Sets what the clinic tells the patient's devices; fields left `None`
+/// keep their value. Returns false when nothing changed.
+pub fn set_clinic_settings(
+    server: &Server,
+    name: &str,
+    new: cairn_core::ClinicSettings,
+    now_ms: u64,
+) -> Result<bool, Error> {
+    let mut c = clinic_settings(server.storage(), name)?;
+    if new.clinic_name.is_some() {
+        c.clinic_name = new.clinic_name;
+    }
+    if new.review_within.is_some() {
+        c.review_within = new.review_within;
+    }
+    if new.no_checkin_days.is_some() {
+        c.no_checkin_days = new.no_checkin_days;
+    }
+    let c = c.checked().map_err(|e| Error::Usage(e.to_string()))?;
+    let id = RecordId::Text(cairn_core::flags::CLINIC_SETTINGS_ID.into());
+    write(
+        server,
+        name,
+        kind::CLINIC_SETTINGS,
+        &id,
+        Some(lww::clinic_settings_body(&c)),
+        now_ms,
+    )
+}

@@ -398,7 +398,47 @@ fn flag_round_trip(tmp: &Path, backend: &Backend) {
     };
     let before = mine(&phone);
     assert!(before.iter().all(|f| f["state"] == "open"), "{before:?}");
+    // What the clinic tells the phone: its name, how soon it reviews
+    // flags, the no-check-in days; shown in the monitoring statement.
+    clinic(
+        backend,
+        &[
+            "settings",
+            "--patient",
+            "Flag patient",
+            "--clinic-name",
+            "Lakeside Clinic",
+            "--review-within",
+            "within 2 working days",
+            "--no-checkin-days",
+            "3",
+        ],
+    );
+    let out = clinic(
+        backend,
+        &["settings", "--patient", "Flag patient", "--json"],
+    );
+    let set: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(set["no_checkin_days"], 3);
     phone.ok(&["sync"]);
+    let m: serde_json::Value =
+        serde_json::from_str(&phone.ok(&["monitoring", "--country", "GB", "--json"])).unwrap();
+    assert_eq!(m["clinic"], "Lakeside Clinic");
+    assert_eq!(m["review_within"], "within 2 working days");
+    assert!(
+        m["review"]
+            .as_str()
+            .unwrap()
+            .contains("within 2 working days"),
+        "{m}"
+    );
+    assert!(
+        m["not_monitored"]
+            .as_str()
+            .unwrap()
+            .contains("not monitored"),
+        "{m}"
+    );
     let after = mine(&phone);
     assert_eq!(after.len(), 2);
     let item9 = after.iter().find(|f| f["id"] == flag_id.as_str()).unwrap();

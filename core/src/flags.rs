@@ -211,6 +211,74 @@ impl Default for FlagSettings {
 
 const SETTINGS_ID: &str = "flag_settings";
 
+/// The clinic settings' record id (in `settings`, and on the wire).
+pub const CLINIC_SETTINGS_ID: &str = "clinic_settings";
+
+/// What the clinic tells the patient's devices through sync (record kind
+/// 9): set with `cairn-clinic settings`, read-only on the device.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ClinicSettings {
+    /// The clinic's name, as the patient knows it.
+    pub clinic_name: Option<String>,
+    /// How soon the clinic reviews flags, as the patient reads it ("within
+    /// 2 working days").
+    pub review_within: Option<String>,
+    /// Days without a check-in before a `no_checkins` flag (0: off); when
+    /// set, it takes the place of the device's own setting.
+    pub no_checkin_days: Option<u32>,
+}
+
+impl ClinicSettings {
+    /// Checks the settings as every replica does.
+    pub fn checked(self) -> Result<ClinicSettings> {
+        let text = |field: &'static str, s: Option<String>| -> Result<Option<String>> {
+            s.map(|s| {
+                let t = s.trim();
+                if t.is_empty() || t.chars().count() > 100 || t.chars().any(char::is_control) {
+                    return Err(Error::invalid(field, "must be 1 to 100 characters"));
+                }
+                Ok(t.to_owned())
+            })
+            .transpose()
+        };
+        if self.no_checkin_days.is_some_and(|d| d > 365) {
+            return Err(Error::invalid("no check-in days", "at most 365"));
+        }
+        Ok(ClinicSettings {
+            clinic_name: text("clinic name", self.clinic_name)?,
+            review_within: text("review within", self.review_within)?,
+            no_checkin_days: self.no_checkin_days,
+        })
+    }
+}
+
+/// Writes the clinic settings as they arrived through sync.
+pub(crate) fn put_clinic_settings(
+    tx: &Transaction<'_>,
+    sealer: &Sealer,
+    c: &ClinicSettings,
+) -> Result<i64> {
+    let body = crate::sync::lww::clinic_settings_body(c);
+    upsert_sealed(
+        tx,
+        sealer,
+        "settings",
+        CLINIC_SETTINGS_ID,
+        None,
+        SCHEMA,
+        &body,
+    )
+}
+
+fn read_clinic_settings(conn: &Connection, sealer: &Sealer) -> Result<ClinicSettings> {
+    match load_row(conn, sealer, "settings", CLINIC_SETTINGS_ID) {
+        Ok(row) => crate::sync::lww::clinic_settings_from(&row.plain)
+            .map_err(|_| Error::corrupted("settings", CLINIC_SETTINGS_ID)),
+        Err(Error::NotFound { .. }) => Ok(ClinicSettings::default()),
+        Err(e) => Err(e),
+    }
+}
+
 /// A questionnaire check-in as saved.
 #[derive(Debug, Clone)]
 pub struct CheckIn {
@@ -305,7 +373,14 @@ impl Store {
         self.read(|inner| read_all(&inner.conn, &inner.sealer))
     }
 
-    /// The flag rules' settings.
+    /// What the clinic told this device (its name, how soon it reviews
+    /// flags, the no-check-in days); empty before it said anything.
+    pub fn clinic_settings(&self) -> Result<ClinicSettings> {
+        self.read(|inner| read_clinic_settings(&inner.conn, &inner.sealer))
+    }
+
+    /// The flag rules' settings (the clinic's number of days when it set
+    /// one, else this device's).
     pub fn flag_settings(&self) -> Result<FlagSettings> {
         self.read(|inner| read_settings(&inner.conn, &inner.sealer))
     }
@@ -413,6 +488,11 @@ pub fn sharp_fall(entries: &[Entry], now_ms: i64) -> Option<String> {
 }
 
 fn read_settings(conn: &Connection, sealer: &Sealer) -> Result<FlagSettings> {
+    if let Some(days) = read_clinic_settings(conn, sealer)?.no_checkin_days {
+        return Ok(FlagSettings {
+            no_checkin_days: days,
+        });
+    }
     match load_row(conn, sealer, "settings", SETTINGS_ID) {
         Ok(row) => {
             let mut r = crate::codec::Reader::new(&row.plain);

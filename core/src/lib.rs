@@ -43,7 +43,7 @@ pub use crisis::{
     crisis_resources, monitoring_statement,
 };
 pub use error::{Error, RecordRef, Result};
-pub use flags::{CheckIn, Flag, FlagSettings};
+pub use flags::{CheckIn, ClinicSettings, Flag, FlagSettings};
 pub use journal::{Entry, EntryPage, EntryQuery, MAX_TAGS, NewEntry, Tag, TagGroup};
 pub use safety::{MAX_ITEM_CHARS, MAX_ITEMS, PART_NAMES, PART_TITLES, SAFETY_PLAN_ID, SafetyPlan};
 pub use schema::LATEST as SCHEMA_VERSION;

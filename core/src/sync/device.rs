@@ -888,6 +888,8 @@ fn apply_remote_lww(
         kind::FLAG => {
             lww::flag_from(&id, &body).and_then(|f| crate::flags::put_synced(tx, sealer, &f))
         }
+        kind::CLINIC_SETTINGS => lww::clinic_settings_from(&body)
+            .and_then(|c| crate::flags::put_clinic_settings(tx, sealer, &c)),
         _ => lww::safety_plan_from(&body).and_then(|p| crate::safety::put_synced(tx, sealer, &p)),
     };
     match written {

@@ -394,6 +394,7 @@ pub fn table_of(record_kind: u64) -> Option<&'static str> {
         kind::TREATMENT_SESSION => Some("reminder_events"),
         kind::SAFETY_PLAN => Some("settings"),
         kind::FLAG => Some("flags"),
+        kind::CLINIC_SETTINGS => Some("settings"),
         _ => None,
     }
 }
@@ -405,7 +406,7 @@ pub fn category(record_kind: u64) -> Category {
         kind::TRACKER => Category::Ratings,
         kind::TREATMENT_SESSION => Category::Treatment,
         kind::SAFETY_PLAN => Category::SafetyPlan,
-        kind::FLAG => Category::Flags,
+        kind::FLAG | kind::CLINIC_SETTINGS => Category::Flags,
         _ => Category::Reminders,
     }
 }
@@ -418,6 +419,7 @@ pub fn kind_of(table: &str, id: &str) -> Option<u64> {
         ("reminder_events", _) => Some(kind::TREATMENT_SESSION),
         ("settings", SAFETY_PLAN_ID) => Some(kind::SAFETY_PLAN),
         ("flags", _) => Some(kind::FLAG),
+        ("settings", crate::flags::CLINIC_SETTINGS_ID) => Some(kind::CLINIC_SETTINGS),
         _ => None,
     }
 }
@@ -426,7 +428,8 @@ pub fn kind_of(table: &str, id: &str) -> Option<u64> {
 pub fn id_fits(record_kind: u64, id: &RecordId) -> bool {
     match (record_kind, id) {
         (kind::SAFETY_PLAN, RecordId::Text(t)) => t == SAFETY_PLAN_ID,
-        (kind::SAFETY_PLAN, _) | (_, RecordId::Text(_)) => false,
+        (kind::CLINIC_SETTINGS, RecordId::Text(t)) => t == crate::flags::CLINIC_SETTINGS_ID,
+        (kind::SAFETY_PLAN | kind::CLINIC_SETTINGS, _) | (_, RecordId::Text(_)) => false,
         (_, RecordId::Bytes(_)) => true,
     }
 }
@@ -439,6 +442,7 @@ pub fn known_keys(record_kind: u64) -> &'static [u32] {
         kind::TREATMENT_SESSION => &[1, 2, 3],
         kind::SAFETY_PLAN => &[1, 2, 3, 4, 5, 6, 7],
         kind::FLAG => &[1, 2, 3, 4, 5, 6],
+        kind::CLINIC_SETTINGS => &[1, 2, 3],
         _ => &[],
     }
 }
@@ -453,6 +457,7 @@ pub fn valid(record_kind: u64, id: &RecordId, record: &[u8]) -> bool {
         kind::TREATMENT_SESSION => session_from(&rid, record).is_ok(),
         kind::SAFETY_PLAN => safety_plan_from(record).is_ok(),
         kind::FLAG => flag_from(&rid, record).is_ok(),
+        kind::CLINIC_SETTINGS => clinic_settings_from(record).is_ok(),
         _ => true,
     }
 }
@@ -470,6 +475,9 @@ pub fn canonical(record_kind: u64, id: &RecordId, record: &[u8]) -> Option<Vec<u
         kind::TREATMENT_SESSION => session_from(&rid, record).ok().map(|e| session_body(&e)),
         kind::SAFETY_PLAN => safety_plan_from(record).ok().map(|p| safety_plan_body(&p)),
         kind::FLAG => flag_from(&rid, record).ok().map(|f| flag_body(&f)),
+        kind::CLINIC_SETTINGS => clinic_settings_from(record)
+            .ok()
+            .map(|c| clinic_settings_body(&c)),
         _ => None,
     }
 }
@@ -1009,6 +1017,47 @@ pub fn flag_from(id: &str, b: &[u8]) -> crate::Result<crate::flags::Flag> {
         }
     }
     f.checked()
+}
+
+// --- what the clinic tells the devices (kind 9) ------------------------------
+
+/// The clinic settings' record body: 1 the clinic's name, 2 how soon it
+/// reviews flags (text, as the patient reads it), 3 days without a
+/// check-in before a flag. Each 1-100 characters or 0-365 days; absent:
+/// not set.
+pub fn clinic_settings_body(c: &crate::flags::ClinicSettings) -> Vec<u8> {
+    let mut w = FieldWriter::with_capacity(64);
+    if let Some(n) = &c.clinic_name {
+        w.str(1, n);
+    }
+    if let Some(r) = &c.review_within {
+        w.str(2, r);
+    }
+    if let Some(d) = c.no_checkin_days {
+        w.uint_always(3, u64::from(d));
+    }
+    w.finish()
+}
+
+/// Reads the clinic settings' record body and checks it.
+pub fn clinic_settings_from(b: &[u8]) -> crate::Result<crate::flags::ClinicSettings> {
+    let bad = |_| crate::Error::invalid("clinic settings", "the record does not decode");
+    let mut seen = Seen::default();
+    let mut c = crate::flags::ClinicSettings::default();
+    for field in Fields::new(b) {
+        let (key, v) = field.map_err(bad)?;
+        seen.once(key).map_err(bad)?;
+        match key {
+            1 => c.clinic_name = Some(body::string(v).map_err(bad)?),
+            2 => c.review_within = Some(body::string(v).map_err(bad)?),
+            3 => {
+                c.no_checkin_days =
+                    Some(body::uint(v).map_err(bad)?.min(u64::from(u32::MAX)) as u32)
+            }
+            _ => {}
+        }
+    }
+    c.checked()
 }
 
 #[cfg(test)]

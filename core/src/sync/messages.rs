@@ -79,6 +79,10 @@ pub mod kind {
     pub const SAFETY_PLAN: u64 = 7;
     /// A risk flag and its review state.
     pub const FLAG: u64 = 8;
+    /// What the clinic tells the patient's devices (text id
+    /// `clinic_settings`): its name, how soon it reviews flags, the
+    /// no-check-in rule's days.
+    pub const CLINIC_SETTINGS: u64 = 9;
 }
 
 /// One version of one record.
