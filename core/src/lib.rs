@@ -27,6 +27,7 @@ pub mod patterns;
 pub mod questionnaires;
 mod redact;
 pub mod reminders;
+pub mod report;
 mod safety;
 mod schema;
 mod store;
