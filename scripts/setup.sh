@@ -14,6 +14,8 @@ apt_pkgs=(
   postgresql-15                            # the clinic server's PostgreSQL tests: initdb,
                                            # pg_ctl, pg_dump (a private cluster per test run)
   python3-venv                             # the FHIR validator's environment (below)
+  chromium fonts-dejavu-core               # the report's browser test (tests/report.rs):
+                                           # headless screenshots, axe-core through playwright-core
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do
@@ -52,4 +54,17 @@ if [ "$(cat "$fhir_stamp" 2>/dev/null)" != "$fhir_want" ] \
     -r "$root/tests/fhir-requirements.txt"
   "$fhir_venv/bin/python3" -c 'import fhir.resources.R4B.bundle'
   echo "$fhir_want" >"$fhir_stamp"
+fi
+
+# The report's browser test (tests/report.rs, docs/report.md): axe-core,
+# playwright-core and pngjs, pinned in tests/report/package-lock.json, run by
+# the machine's Node.js against Debian's chromium. Installed again only when
+# the lock changes.
+report_dir="$root/tests/report"
+report_stamp="$report_dir/node_modules/.lock.sha256"
+report_want=$(sha256sum "$report_dir/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$report_stamp" 2>/dev/null)" != "$report_want" ]; then
+  echo "setup: installing the report's Node tools into $report_dir/node_modules"
+  (cd "$report_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$report_want" >"$report_stamp"
 fi

@@ -13,6 +13,7 @@ mod keys;
 mod outcomes;
 mod output;
 mod reminders;
+mod report;
 mod sync;
 
 use cairn_core::{
@@ -296,6 +297,10 @@ enum Command {
     /// What goes with what in your entries (sleep, tags, other trackers
     /// against mood, anxiety...), claimed only when the data support it
     Patterns(insights::PeriodArgs),
+    /// The period's outcomes for an appointment: one HTML page with charts
+    /// (mood, questionnaires, treatment sessions, adherence, flags) and
+    /// the same as JSON
+    Report(report::ReportArgs),
     /// Simulate a patient's days in a fresh store and summarise them
     Demo {
         /// Days to simulate
@@ -1012,6 +1017,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Reminders { command } => reminders::run(&open(&cli)?, command),
         Command::Summary(a) => insights::run_summary(&open(&cli)?, a),
         Command::Patterns(a) => insights::run_patterns(&open(&cli)?, a),
+        Command::Report(a) => report::run(&open(&cli)?, a),
         Command::Demo { days, seed } => {
             demo::run(cli.data.as_deref(), cli.key_file.as_deref(), *days, *seed)
         }
