@@ -411,8 +411,8 @@ details{margin:.25rem 0 1rem}summary{cursor:pointer;color:#1d4ed8;padding:.2rem 
 footer{margin-top:2.5rem;font-size:.85rem;color:#4b5563}\
 @media (max-width:32rem){body{padding:.5rem .75rem 2rem}svg text{font-size:15px}svg .odd{display:none}dl{grid-template-columns:1fr;gap:0}dd{margin-bottom:.4rem}}\
 @media print{:root{font-size:11pt}body{max-width:none;padding:0}summary{display:none}\
-details::details-content{content-visibility:visible;display:contents}\
-h2,h3{break-after:avoid}table,figure{break-inside:avoid}}\
+details::details-content{content-visibility:visible;display:contents}details.long{display:none}\
+h2,h3{break-after:avoid}tr,figure,.keep{break-inside:avoid}}\
 @page{margin:14mm}";
 
 fn day_short(d: NaiveDate) -> String {
@@ -673,8 +673,14 @@ fn key(o: &mut String, r: &Report, what: &str, colour: &str, item9: bool) {
     o.push_str("</p>");
 }
 
-fn table_head(o: &mut String, summary: &str, heads: &[&str]) {
-    let _ = write!(o, "<details><summary>{summary}</summary><table><thead><tr>");
+/// Opens a chart's table of numbers. Tables of more than 16 rows stay out
+/// of print (the chart and the text above it carry them on paper).
+fn table_head(o: &mut String, summary: &str, heads: &[&str], rows: usize) {
+    let long = if rows > 16 { " class=\"long\"" } else { "" };
+    let _ = write!(
+        o,
+        "<details{long}><summary>{summary}</summary><table><thead><tr>"
+    );
     for h in heads {
         let class = if h.starts_with('#') {
             " class=\"n\""
@@ -723,7 +729,12 @@ fn tracker_section(o: &mut String, r: &Report, t: &TrackerSeries, i: usize) {
         num(hi),
         num(mean),
     );
-    let _ = write!(o, "<h3>{}</h3><p>{}</p>", Esc(&t.name), Esc(&text));
+    let _ = write!(
+        o,
+        "<section class=\"keep\"><h3>{}</h3><p>{}</p>",
+        Esc(&t.name),
+        Esc(&text)
+    );
     let desc = text + &sessions_note(r);
     chart(
         o,
@@ -745,6 +756,7 @@ fn tracker_section(o: &mut String, r: &Report, t: &TrackerSeries, i: usize) {
         o,
         &format!("{} by day (table)", Esc(&t.name)),
         &["Date", "#Daily mean", "#Ratings"],
+        t.days.len(),
     );
     for d in &t.days {
         let _ = write!(
@@ -755,7 +767,7 @@ fn tracker_section(o: &mut String, r: &Report, t: &TrackerSeries, i: usize) {
             d.ratings
         );
     }
-    o.push_str("</tbody></table></details>");
+    o.push_str("</tbody></table></details></section>");
 }
 
 fn item9_text(q: &QuestionnaireScore) -> String {
@@ -810,7 +822,12 @@ fn questionnaire_section(o: &mut String, r: &Report, q: &crate::questionnaires::
             positives.join(", ")
         );
     }
-    let _ = write!(o, "<h3>{}</h3><p>{}</p>", q.name, Esc(&desc));
+    let _ = write!(
+        o,
+        "<section class=\"keep\"><h3>{}</h3><p>{}</p>",
+        q.name,
+        Esc(&desc)
+    );
     if q.bands.len() > 1 {
         let _ = write!(
             desc,
@@ -858,7 +875,7 @@ fn questionnaire_section(o: &mut String, r: &Report, q: &crate::questionnaires::
     if q.risk_item.is_some() {
         heads.push("Item 9");
     }
-    table_head(o, &format!("{} scores (table)", q.name), &heads);
+    table_head(o, &format!("{} scores (table)", q.name), &heads, rows.len());
     for s in rows {
         let total = match s.total {
             Some(t) if s.prorated => format!("{t} (prorated)"),
@@ -876,7 +893,7 @@ fn questionnaire_section(o: &mut String, r: &Report, q: &crate::questionnaires::
         }
         o.push_str("</tr>");
     }
-    o.push_str("</tbody></table></details>");
+    o.push_str("</tbody></table></details></section>");
 }
 
 fn adherence_section(o: &mut String, r: &Report) {
@@ -961,7 +978,7 @@ pub fn report_html(r: &Report) -> String {
         for q in crate::questionnaires::QUESTIONNAIRES {
             questionnaire_section(&mut o, r, q);
         }
-        o.push_str("<h2>Treatment sessions</h2>");
+        o.push_str("<section class=\"keep\"><h2>Treatment sessions</h2>");
         if r.sessions.is_empty() {
             o.push_str("<p>No treatment sessions in this period.</p>");
         } else {
@@ -980,8 +997,9 @@ pub fn report_html(r: &Report) -> String {
             }
             o.push_str("</tbody></table>");
         }
-        o.push_str("<h2>Adherence</h2>");
+        o.push_str("</section><section class=\"keep\"><h2>Adherence</h2>");
         adherence_section(&mut o, r);
+        o.push_str("</section>");
         flags_section(&mut o, r);
     }
     if r.skipped_records > 0 {
@@ -1098,9 +1116,9 @@ fn summary(o: &mut String, r: &Report) {
 }
 
 fn flags_section(o: &mut String, r: &Report) {
-    o.push_str("<h2>Flags for review</h2>");
+    o.push_str("<section class=\"keep\"><h2>Flags for review</h2>");
     if r.flags.is_empty() {
-        o.push_str("<p>No flags were raised in this period, and none are open.</p>");
+        o.push_str("<p>No flags were raised in this period, and none are open.</p></section>");
         return;
     }
     o.push_str(
@@ -1126,7 +1144,7 @@ fn flags_section(o: &mut String, r: &Report) {
             Esc(&f.reason)
         );
     }
-    o.push_str("</tbody></table>");
+    o.push_str("</tbody></table></section>");
 }
 
 #[cfg(test)]
