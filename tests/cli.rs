@@ -441,6 +441,8 @@ fn the_demo_runs_end_to_end_and_leaves_an_explorable_store() {
         out.contains("after the next sync the flag shows: acknowledged"),
         "{out}"
     );
+    let html = std::fs::read_to_string(data.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("PHQ-9"), "the report's charts");
     // The store it leaves opens with the key it wrote.
     let o = Command::new(cairn_bin())
         .arg("--data")

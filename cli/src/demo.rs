@@ -199,6 +199,26 @@ pub fn run(
 
     crate::demo_clinic::round(&store, &dir)?;
 
+    // The report for the appointment: the last eight weeks, one page.
+    let from = (last_day - Duration::days(55)).max(first_day);
+    let report = store.report(from, last_day)?;
+    let report_path = if temporary {
+        std::env::temp_dir().join(format!("cairn-demo-report-{}.html", std::process::id()))
+    } else {
+        dir.join("report.html")
+    };
+    crate::export::write_private(
+        &report_path,
+        cairn_core::report::report_html(&report).as_bytes(),
+    )?;
+    println!(
+        "\nReport: {} ({} to {}: mood and questionnaires over time with the sessions marked, \
+         adherence, flags and their review state; open it in a browser, or print it)",
+        report_path.display(),
+        from,
+        last_day
+    );
+
     // What the patient's data looks like to someone without the key.
     store.checkpoint()?;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
