@@ -442,7 +442,10 @@ fn the_demo_runs_end_to_end_and_leaves_an_explorable_store() {
         "{out}"
     );
     let html = std::fs::read_to_string(data.join("report.html")).unwrap();
-    assert!(html.contains("<svg") && html.contains("PHQ-9"), "the report's charts");
+    assert!(
+        html.contains("<svg") && html.contains("PHQ-9"),
+        "the report's charts"
+    );
     // The store it leaves opens with the key it wrote.
     let o = Command::new(cairn_bin())
         .arg("--data")

@@ -600,7 +600,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             tz,
         } => {
             // Showing the steps needs no store.
-            let store = if minutes.is_some() { Some(open(&cli)?) } else { None };
+            let store = if minutes.is_some() {
+                Some(open(&cli)?)
+            } else {
+                None
+            };
             match &store {
                 Some(s) => outcomes::practice(s, skill, *minutes, at.as_deref(), tz.as_deref()),
                 None => outcomes::show_skill(skill),
