@@ -22,7 +22,8 @@ pub struct PeriodArgs {
     json: bool,
 }
 
-fn day(s: Option<&str>, flag: &str) -> Result<Option<NaiveDate>, Failure> {
+/// A local day given on the command line (`--from`, `--to`).
+pub(crate) fn day(s: Option<&str>, flag: &str) -> Result<Option<NaiveDate>, Failure> {
     s.map(|s| {
         NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
             .map_err(|_| Failure::usage(format!("{flag} takes a day such as 2026-11-27")))

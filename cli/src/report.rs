@@ -2,9 +2,10 @@
 //! page and as JSON (docs/report.md).
 
 use crate::Failure;
+use crate::insights::day;
 use cairn_core::Store;
 use cairn_core::report::report_html;
-use chrono::{Days, NaiveDate};
+use chrono::Days;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -26,14 +27,6 @@ pub struct ReportArgs {
     /// Print the report's data as JSON on stdout
     #[arg(long)]
     json: bool,
-}
-
-fn day(s: Option<&str>, flag: &str) -> Result<Option<NaiveDate>, Failure> {
-    s.map(|s| {
-        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-            .map_err(|_| Failure::usage(format!("{flag} takes a day such as 2026-11-27")))
-    })
-    .transpose()
 }
 
 pub fn run(store: &Store, a: &ReportArgs) -> Result<(), Failure> {
