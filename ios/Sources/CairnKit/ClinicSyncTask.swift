@@ -78,6 +78,10 @@ public enum ClinicSyncTask {
         let work = Task<Bool, Never> {
             do {
                 guard let journal = try await journal() else { return true }
+                // The rules that depend on time passing (no check-ins, a
+                // sharp fall) run here, so that silence is noticed even when
+                // the app is not opened, and what they raise goes with this sync.
+                _ = try await journal.checkFlags()
                 let sync = try journal.sync()
                 var summary = try await ClinicSyncRunner.syncNow(sync, serverOverride: serverOverride)
                 // A backlog larger than one syncNow: go on while time lasts.

@@ -79,6 +79,10 @@ class ClinicSyncWorker(context: Context, params: WorkerParameters) : CoroutineWo
         }
         return try {
             val journal = host.cairnJournal() ?: return Result.success()
+            // The rules that depend on time passing (no check-ins, a sharp
+            // fall) run here, so that silence is noticed even when the app
+            // is not opened, and what they raise goes with this sync.
+            journal.checkFlags()
             journal.sync().use { sync ->
                 do {
                     // A large backlog stops at maxRounds with `more`: go on
