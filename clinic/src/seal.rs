@@ -86,6 +86,25 @@ impl StorageKey {
     }
 }
 
+/// What precedes the ciphertext of a sealed value: the format byte and the
+/// nonce.
+pub const PREFIX_LEN: usize = 1 + NONCE_LEN;
+const TAG_LEN: usize = 16;
+
+/// Nonces drawn together ([`Sealer::nonces`]), each given out once.
+pub struct Nonces {
+    all: Vec<u8>,
+    next: usize,
+}
+
+impl Nonces {
+    fn take(&mut self) -> Option<[u8; NONCE_LEN]> {
+        let n = self.all.get(self.next..self.next + NONCE_LEN)?;
+        self.next += NONCE_LEN;
+        Some(n.try_into().expect("12 bytes"))
+    }
+}
+
 /// Where a sealed value lives: its associated data.
 #[derive(Clone, Copy)]
 pub struct Place<'a> {
@@ -103,7 +122,13 @@ pub struct Place<'a> {
 
 impl Place<'_> {
     fn aad(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(128);
+        let len = AAD_LABEL.len()
+            + self.clinic.len()
+            + self.patient.len()
+            + self.table.len()
+            + self.record.len()
+            + self.change.len();
+        let mut out = Vec::with_capacity(6 * 4 + len);
         for part in [
             AAD_LABEL,
             &self.clinic[..],
@@ -156,23 +181,53 @@ impl Sealer {
 
     /// Seals `plaintext` for `place`: `1 || nonce (12) || ciphertext || tag`.
     pub fn seal(&self, place: Place<'_>, plaintext: &[u8]) -> Result<Vec<u8>, Error> {
-        let mut nonce = [0u8; NONCE_LEN];
+        let mut nonces = self.nonces(1)?;
+        let mut out = Vec::with_capacity(PREFIX_LEN + plaintext.len() + TAG_LEN);
+        out.extend_from_slice(&[0; PREFIX_LEN]);
+        out.extend_from_slice(plaintext);
+        self.seal_prefixed(&mut nonces, place, &mut out)?;
+        Ok(out)
+    }
+
+    /// Fresh random nonces for `n` values sealed together: one draw from
+    /// the system random source for all of them (a batch's changes) rather
+    /// than one a value. Each is used once ([`Sealer::seal_prefixed`]).
+    pub fn nonces(&self, n: usize) -> Result<Nonces, Error> {
+        let mut all = vec![0u8; n * NONCE_LEN];
         self.rng
-            .fill(&mut nonce)
+            .fill(&mut all)
             .map_err(|_| Error::Runtime("the system random source failed".into()))?;
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + plaintext.len() + 16);
-        out.push(FORMAT);
-        out.extend_from_slice(&nonce);
-        let mut body = plaintext.to_vec();
-        self.aead
-            .seal_in_place_append_tag(
+        Ok(Nonces { all, next: 0 })
+    }
+
+    /// Seals in place a buffer that holds [`PREFIX_LEN`] bytes of room
+    /// (format and nonce, overwritten) then the plaintext, with the next of
+    /// `nonces`; appends the tag. The result is [`Sealer::seal`]'s, made
+    /// without copying the plaintext.
+    pub fn seal_prefixed(
+        &self,
+        nonces: &mut Nonces,
+        place: Place<'_>,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let nonce = nonces
+            .take()
+            .ok_or_else(|| Error::Runtime("sealing failed: no nonce left".into()))?;
+        if buf.len() < PREFIX_LEN {
+            return Err(Error::Runtime("sealing failed".into()));
+        }
+        buf[0] = FORMAT;
+        buf[1..PREFIX_LEN].copy_from_slice(&nonce);
+        let tag = self
+            .aead
+            .seal_in_place_separate_tag(
                 aead::Nonce::assume_unique_for_key(nonce),
                 aead::Aad::from(place.aad()),
-                &mut body,
+                &mut buf[PREFIX_LEN..],
             )
             .map_err(|_| Error::Runtime("sealing failed".into()))?;
-        out.extend_from_slice(&body);
-        Ok(out)
+        buf.extend_from_slice(tag.as_ref());
+        Ok(())
     }
 
     /// Opens a value sealed for `place`. A value that does not open (another
@@ -254,6 +309,35 @@ mod tests {
         assert!(s.open(place(&c, b"r1"), &flipped).is_err(), "altered");
         assert_eq!(s.name_mac(&c, " Ann "), s.name_mac(&c, "Ann"));
         assert_ne!(s.name_mac(&c, "Ann"), s.name_mac(&[2; 16], "Ann"));
+    }
+
+    #[test]
+    fn nonces_drawn_together_seal_as_one_at_a_time() {
+        let s = Sealer::new(&StorageKey::from_bytes([7; 32]));
+        let c = [1u8; 16];
+        let mut nonces = s.nonces(2).unwrap();
+        let mut sealed = Vec::new();
+        for text in [&b"first"[..], b"second"] {
+            let mut buf = vec![0xAA; PREFIX_LEN];
+            buf.extend_from_slice(text);
+            s.seal_prefixed(&mut nonces, place(&c, b"r1"), &mut buf)
+                .unwrap();
+            assert_eq!(buf.len(), PREFIX_LEN + text.len() + TAG_LEN);
+            assert_eq!(&**s.open(place(&c, b"r1"), &buf).unwrap(), text);
+            assert!(s.open(place(&c, b"r2"), &buf).is_err(), "another row");
+            sealed.push(buf);
+        }
+        assert_ne!(
+            sealed[0][1..PREFIX_LEN],
+            sealed[1][1..PREFIX_LEN],
+            "two nonces"
+        );
+        let mut buf = vec![0; PREFIX_LEN + 1];
+        assert!(
+            s.seal_prefixed(&mut nonces, place(&c, b"r1"), &mut buf)
+                .is_err(),
+            "each nonce is given once"
+        );
     }
 
     #[test]

@@ -342,19 +342,28 @@ pub(crate) fn encode_categories(categories: &[u64]) -> Vec<u8> {
 }
 
 /// A stored change's body, sealed (its AAD names the patient, the record
-/// and the change).
+/// and the change), with the next of `nonces` (drawn for the batch). The
+/// change is encoded straight into the buffer it is sealed in.
 pub(crate) fn seal_change(
     sealer: &crate::seal::Sealer,
+    nonces: &mut crate::seal::Nonces,
     clinic: &Id16,
     patient: &[u8],
     rkey: &str,
     change: &Change,
 ) -> Result<Vec<u8>, Error> {
-    let encoded = zeroize::Zeroizing::new(crate::ingest::encode_change(change));
-    sealer.seal(
+    use crate::seal::PREFIX_LEN;
+    let mut w = cairn_core::sync::body::FieldWriter::with_capacity(PREFIX_LEN + 256 + 16);
+    w.raw(&[0; PREFIX_LEN]);
+    change.encode(&mut w);
+    // The plaintext is wiped if sealing fails; once sealed it is gone.
+    let mut buf = zeroize::Zeroizing::new(w.finish());
+    sealer.seal_prefixed(
+        nonces,
         change_place(clinic, patient, rkey, &change.change_id),
-        &encoded,
-    )
+        &mut buf,
+    )?;
+    Ok(std::mem::take(&mut *buf))
 }
 
 /// Opens [`seal_change`]'s bytes.

@@ -971,6 +971,7 @@ impl Db {
                 let mut hlcs = Vec::with_capacity(n);
                 let mut ops = Vec::with_capacity(n);
                 let mut bodies = Vec::with_capacity(n);
+                let mut nonces = self.sealer.nonces(n)?;
                 for s in &plan.store {
                     let ch = &s.change;
                     ids.push(&ch.change_id[..]);
@@ -983,6 +984,7 @@ impl Db {
                     ops.push(ch.op as i64);
                     bodies.push(seal_change(
                         &self.sealer,
+                        &mut nonces,
                         &self.clinic_id,
                         &patient,
                         &s.rkey,

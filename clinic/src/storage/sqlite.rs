@@ -653,9 +653,17 @@ impl Storage for Sqlite {
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                          ON CONFLICT DO NOTHING",
                     )?;
+                    let mut nonces = self.sealer.nonces(plan.store.len())?;
                     for n in &plan.store {
                         let ch = &n.change;
-                        let sealed = seal_change(&self.sealer, &self.clinic_id, &patient, &n.rkey, ch)?;
+                        let sealed = seal_change(
+                            &self.sealer,
+                            &mut nonces,
+                            &self.clinic_id,
+                            &patient,
+                            &n.rkey,
+                            ch,
+                        )?;
                         let added = insert.execute(params![
                             c,
                             &patient,
