@@ -1,4 +1,4 @@
--- cairn-clinic schema, version 1 (docs/sync-design.md §9).
+-- cairn-clinic schema, version 2 (docs/sync-design.md §9).
 -- clinic_id leads every primary and unique key. Columns named sealed_* hold
 -- AES-256-GCM under the storage key; everything else is plaintext: ids,
 -- sequence numbers, feed positions, HLCs, times (ms since 1970), kinds, ops,
@@ -92,7 +92,9 @@ CREATE TABLE devices (
 -- patient, by change id, and by (device, seq). sealed_body is the change in
 -- the protocol's encoding, as stored (re-stamped if it was). Keyed by feed
 -- position: a batch appends to its patient's feed, and a pull reads it in
--- key order.
+-- key order. An ordinary (rowid) table since version 2: its rows (about 400
+-- bytes) are too large for WITHOUT ROWID, whose appends split pages and
+-- whose other keys would each repeat the 40-byte primary key.
 CREATE TABLE changes (
     clinic_id BLOB NOT NULL,
     patient_id BLOB NOT NULL,
@@ -110,7 +112,7 @@ CREATE TABLE changes (
     PRIMARY KEY (clinic_id, patient_id, server_seq),
     UNIQUE (clinic_id, change_id),
     UNIQUE (clinic_id, device_id, seq)
-) WITHOUT ROWID;
+);
 
 -- A record's tips (winner first): sealed in sealed_state, or, when they are
 -- exactly one stored change (a new record's first change, say), that

@@ -26,7 +26,35 @@ use crate::keys::{self, GRACE_MS, HPKE_VALIDITY_MS, HpkeKey, KeySet};
 use crate::seal::{Place, Sealer, StorageKey};
 
 const SCHEMA: &str = include_str!("schema.sql");
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+/// Version 1 to 2: `changes` becomes an ordinary (rowid) table, the same
+/// columns and keys; its rows are copied as they are.
+const MIGRATE_1_TO_2: &str = "
+    ALTER TABLE changes RENAME TO changes_v1;
+    CREATE TABLE changes (
+        clinic_id BLOB NOT NULL,
+        patient_id BLOB NOT NULL,
+        change_id BLOB NOT NULL,
+        device_id BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        server_seq INTEGER NOT NULL,
+        feed_hash BLOB NOT NULL,
+        record_table INTEGER NOT NULL,
+        record_id TEXT NOT NULL,
+        hlc INTEGER NOT NULL,
+        op INTEGER NOT NULL,
+        sealed_body BLOB NOT NULL,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (clinic_id, patient_id, server_seq),
+        UNIQUE (clinic_id, change_id),
+        UNIQUE (clinic_id, device_id, seq)
+    );
+    INSERT INTO changes (clinic_id, patient_id, change_id, device_id, seq, server_seq,
+                         feed_hash, record_table, record_id, hlc, op, sealed_body, received_at)
+    SELECT clinic_id, patient_id, change_id, device_id, seq, server_seq,
+           feed_hash, record_table, record_id, hlc, op, sealed_body, received_at
+    FROM changes_v1 ORDER BY clinic_id, patient_id, server_seq;
+    DROP TABLE changes_v1;";
 /// The database file's name inside the data directory.
 pub const FILE_NAME: &str = "clinic.sqlite";
 const PULL_PAGE: i64 = 256;
@@ -218,6 +246,20 @@ fn migrate(conn: &Connection) -> Result<(), Error> {
                     Err(e)
                 }
             })?;
+            Ok(())
+        }
+        1 => {
+            // In one write transaction; another process may have migrated
+            // first (then there is nothing left to do).
+            let t = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+            let now: i64 = t.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if now == 1 {
+                t.execute_batch(&format!(
+                    "{MIGRATE_1_TO_2}
+                     PRAGMA user_version = {SCHEMA_VERSION};"
+                ))?;
+            }
+            t.commit()?;
             Ok(())
         }
         SCHEMA_VERSION => Ok(()),
