@@ -169,3 +169,42 @@ impl Journal {
             .await
     }
 }
+
+/// What the clinic set for this patient (`cairn-clinic settings`), received
+/// through sync; read-only on the device. Every field is none until the
+/// clinic sets it (and when not enrolled).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, uniffi::Record)]
+pub struct ClinicSettings {
+    /// The clinic's name, as the patient knows it: pass it as
+    /// `MonitoringFacts.clinic`.
+    pub clinic_name: Option<String>,
+    /// How soon the clinic reviews flags, as the patient reads it ("within
+    /// 2 working days"): pass it as `MonitoringFacts.reviewWithin`.
+    pub review_within: Option<String>,
+    /// Days without a check-in before a `no_checkins` flag (0: off); when
+    /// set, it takes the place of `FlagSettings.noCheckinDays`.
+    pub no_checkin_days: Option<i32>,
+}
+
+#[uniffi::export]
+impl Journal {
+    /// What the clinic set: its name, how soon it reviews flags, the
+    /// no-check-in days (all none until set; they arrive through sync, and
+    /// listeners hear `ALL` after a `receive` that pulled them). Fill
+    /// `MonitoringFacts.clinic` and `reviewWithin` from it. Runs on a
+    /// reader.
+    pub async fn clinic_settings(&self) -> Result<ClinicSettings> {
+        self.pool
+            .read(|s| {
+                let c = s.clinic_settings()?;
+                Ok(ClinicSettings {
+                    clinic_name: c.clinic_name,
+                    review_within: c.review_within,
+                    no_checkin_days: c
+                        .no_checkin_days
+                        .map(|d| i32::try_from(d).unwrap_or(i32::MAX)),
+                })
+            })
+            .await
+    }
+}

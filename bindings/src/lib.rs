@@ -21,25 +21,33 @@ mod clinical;
 mod crisis;
 mod error;
 mod flags;
+mod insights;
 mod journal;
 mod pool;
 mod questionnaires;
 mod reminders;
+mod report;
+mod support;
 mod sync;
 #[cfg(feature = "testing")]
 mod testing;
+mod treatment;
 mod values;
 mod zones;
 
 pub use crisis::*;
 pub use error::CairnError;
 pub use flags::*;
+pub use insights::*;
 pub use journal::*;
 pub use questionnaires::*;
 pub use reminders::*;
+pub use report::*;
+pub use support::*;
 pub use sync::*;
 #[cfg(feature = "testing")]
 pub use testing::*;
+pub use treatment::*;
 pub use values::{
     EntryId, EventId, FlagId, LocalDay, RecordRef, ReminderId, Timestamp, TrackerId, WallTime,
     Weekday, ZoneName,

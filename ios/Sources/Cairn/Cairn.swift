@@ -1089,6 +1089,15 @@ public protocol JournalProtocol: AnyObject, Sendable {
     func checkFlags() async throws  -> [Flag]
     
     /**
+     * What the clinic set: its name, how soon it reviews flags, the
+     * no-check-in days (all none until set; they arrive through sync, and
+     * listeners hear `ALL` after a `receive` that pulled them). Fill
+     * `MonitoringFacts.clinic` and `reviewWithin` from it. Runs on a
+     * reader.
+     */
+    func clinicSettings() async throws  -> ClinicSettings
+    
+    /**
      * The flag rules' settings (the defaults if never set).
      */
     func flagSettings() async throws  -> FlagSettings
@@ -1111,6 +1120,26 @@ public protocol JournalProtocol: AnyObject, Sendable {
      * (field `noCheckinDays`) outside 0-365.
      */
     func setFlagSettings(settings: FlagSettings) async throws 
+    
+    /**
+     * The summary of the local days `from ..= to` (docs/insights.md):
+     * per tracker with entries, daily, weekly and monthly means, adherence,
+     * streaks and the trend; the same adherence and streaks for all
+     * trackers together. `InvalidInput` (field `to`) when `to` is before
+     * `from`. Runs on a reader (cancellable).
+     */
+    func insights(from: LocalDay, to: LocalDay) async throws  -> Summary
+    
+    /**
+     * Associations between the scale trackers (mood, anxiety...) and
+     * factors (short sleep, a skipped dose, a low value, a tag) over the
+     * local days `from ..= to` (and the day before, for a lag of one day),
+     * claimed only when the data support them: show each finding's
+     * `sentence`; an empty list means nothing stands out. Associations,
+     * never causes. `InvalidInput` (field `to`) when `to` is before
+     * `from`. Runs on a reader (cancellable).
+     */
+    func patterns(from: LocalDay, to: LocalDay) async throws  -> Patterns
     
     /**
      * Defines a custom tracker.
@@ -1219,9 +1248,89 @@ public protocol JournalProtocol: AnyObject, Sendable {
     func reminders() throws  -> Reminders
     
     /**
+     * The entries of the local days `from ..= to` (either may be
+     * null/nil: no bound) as a FHIR R4 transaction Bundle
+     * (docs/fhir.md): per questionnaire check-in a QuestionnaireResponse
+     * and its Observations (LOINC), daily trackers as Observations; journal
+     * text, notes, tags and medication left out. `subject` is a reference
+     * such as `Patient/123`; null/nil: the clinic's patient id when the
+     * journal is enrolled, else no subject. The same entries give the same
+     * bytes. `InvalidInput` for a `subject` that is not a `Type/id`
+     * reference, or `to` before `from`. Runs on a reader.
+     */
+    func fhirBundle(from: LocalDay?, to: LocalDay?, subject: String?) async throws  -> FhirBundle
+    
+    /**
+     * The report for the local days `from ..= to` (at most 400 days):
+     * scale trackers' daily means (mood first), questionnaires scored with
+     * band and item 9, treatment sessions, check-in and reminder
+     * adherence, flags with their review state. `InvalidInput` when `to`
+     * is before `from` (field `to`) or the period is too long (field
+     * `range`). Runs on a reader. For the page, `reportHtml`.
+     */
+    func report(from: LocalDay, to: LocalDay) async throws  -> Report
+    
+    /**
+     * The same report as one self-contained HTML page: inline CSS and SVG
+     * charts (each with a title, a description and a table of its
+     * numbers), no scripts, a Content-Security-Policy forbidding any load;
+     * readable on a phone, printable. Show it in a WebView / WKWebView
+     * (JavaScript off) or share it as a `.html` file: it holds the
+     * patient's data, so keep it out of shared storage. Errors as
+     * `report`.
+     */
+    func reportHtml(from: LocalDay, to: LocalDay) async throws  -> String
+    
+    /**
+     * The coping plan (empty if none was written). Runs on a reader.
+     */
+    func copingPlan() async throws  -> CopingPlan
+    
+    /**
+     * Logs practice of a skill (`breathing`, `grounding`): an entry of the
+     * skill's tracker with the minutes practised (a `Value.Duration`).
+     * `InvalidInput` for an unknown skill (field `skill`) or minutes below
+     * 1 (field `minutes`). Listeners hear `ENTRIES`.
+     */
+    func logPractice(skill: String, minutes: Int32, at: Timestamp, zone: ZoneName) async throws  -> Entry
+    
+    /**
+     * Replaces the coping plan and returns it as saved (texts trimmed).
+     * `InvalidInput` for an empty text, one over 500 characters or holding
+     * a control character (field `steps`, `situation` or `action`), or
+     * over 20 steps or if-then plans (field `plan`); nothing is saved
+     * then. Listeners hear `SETTINGS` (`coping_plan`).
+     */
+    func setCopingPlan(plan: CopingPlan) async throws  -> CopingPlan
+    
+    /**
      * Sync with the clinic for this journal.
      */
     func sync() throws  -> ClinicSync
+    
+    /**
+     * Adds the post-session routine (`postSessionRoutine()`) as reminders
+     * after each session of `kind`, from the local day `start`; steps
+     * already planned are not added again. Returns how many were added.
+     * `InvalidInput` for a bad kind (field `kind`). Listeners hear
+     * `REMINDERS` (no ids) when any was added: plan the reminders again.
+     */
+    func addPostSessionRoutine(kind: String, start: LocalDay) async throws  -> Int32
+    
+    /**
+     * The treatment course of sessions of `kind` (`infusion`; null/nil:
+     * every kind): sessions numbered, scores aligned to them, ratings
+     * around each session, change against the baseline before the first
+     * session, and how long a PHQ-9 response has held. Runs on a reader.
+     */
+    func course(kind: String?) async throws  -> Course
+    
+    /**
+     * Change against baseline for each questionnaire with a complete score
+     * (the baseline is the last score before the first treatment session,
+     * if any). Runs on a reader.
+     */
+    func questionnaireChanges() async throws  -> [QuestionnaireChange]
     
 }
 /**
@@ -1409,6 +1518,30 @@ open func checkFlags()async throws  -> [Flag]  {
 }
     
     /**
+     * What the clinic set: its name, how soon it reviews flags, the
+     * no-check-in days (all none until set; they arrive through sync, and
+     * listeners hear `ALL` after a `receive` that pulled them). Fill
+     * `MonitoringFacts.clinic` and `reviewWithin` from it. Runs on a
+     * reader.
+     */
+open func clinicSettings()async throws  -> ClinicSettings  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_clinic_settings(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeClinicSettings_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
      * The flag rules' settings (the defaults if never set).
      */
 open func flagSettings()async throws  -> FlagSettings  {
@@ -1486,6 +1619,56 @@ open func setFlagSettings(settings: FlagSettings)async throws   {
             completeFunc: ffi_cairn_ffi_rust_future_complete_void,
             freeFunc: ffi_cairn_ffi_rust_future_free_void,
             liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * The summary of the local days `from ..= to` (docs/insights.md):
+     * per tracker with entries, daily, weekly and monthly means, adherence,
+     * streaks and the trend; the same adherence and streaks for all
+     * trackers together. `InvalidInput` (field `to`) when `to` is before
+     * `from`. Runs on a reader (cancellable).
+     */
+open func insights(from: LocalDay, to: LocalDay)async throws  -> Summary  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_insights(
+                        self.uniffiCloneHandle(),FfiConverterTypeLocalDay_lower(from),FfiConverterTypeLocalDay_lower(to)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeSummary_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * Associations between the scale trackers (mood, anxiety...) and
+     * factors (short sleep, a skipped dose, a low value, a tag) over the
+     * local days `from ..= to` (and the day before, for a lag of one day),
+     * claimed only when the data support them: show each finding's
+     * `sentence`; an empty list means nothing stands out. Associations,
+     * never causes. `InvalidInput` (field `to`) when `to` is before
+     * `from`. Runs on a reader (cancellable).
+     */
+open func patterns(from: LocalDay, to: LocalDay)async throws  -> Patterns  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_patterns(
+                        self.uniffiCloneHandle(),FfiConverterTypeLocalDay_lower(from),FfiConverterTypeLocalDay_lower(to)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypePatterns_lift,
             errorHandler: FfiConverterTypeCairnError_lift
         )
 }
@@ -1844,6 +2027,150 @@ open func reminders()throws  -> Reminders  {
 }
     
     /**
+     * The entries of the local days `from ..= to` (either may be
+     * null/nil: no bound) as a FHIR R4 transaction Bundle
+     * (docs/fhir.md): per questionnaire check-in a QuestionnaireResponse
+     * and its Observations (LOINC), daily trackers as Observations; journal
+     * text, notes, tags and medication left out. `subject` is a reference
+     * such as `Patient/123`; null/nil: the clinic's patient id when the
+     * journal is enrolled, else no subject. The same entries give the same
+     * bytes. `InvalidInput` for a `subject` that is not a `Type/id`
+     * reference, or `to` before `from`. Runs on a reader.
+     */
+open func fhirBundle(from: LocalDay? = nil, to: LocalDay? = nil, subject: String? = nil)async throws  -> FhirBundle  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_fhir_bundle(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeLocalDay.lower(from),FfiConverterOptionTypeLocalDay.lower(to),FfiConverterOptionString.lower(subject)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeFhirBundle_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * The report for the local days `from ..= to` (at most 400 days):
+     * scale trackers' daily means (mood first), questionnaires scored with
+     * band and item 9, treatment sessions, check-in and reminder
+     * adherence, flags with their review state. `InvalidInput` when `to`
+     * is before `from` (field `to`) or the period is too long (field
+     * `range`). Runs on a reader. For the page, `reportHtml`.
+     */
+open func report(from: LocalDay, to: LocalDay)async throws  -> Report  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_report(
+                        self.uniffiCloneHandle(),FfiConverterTypeLocalDay_lower(from),FfiConverterTypeLocalDay_lower(to)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeReport_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * The same report as one self-contained HTML page: inline CSS and SVG
+     * charts (each with a title, a description and a table of its
+     * numbers), no scripts, a Content-Security-Policy forbidding any load;
+     * readable on a phone, printable. Show it in a WebView / WKWebView
+     * (JavaScript off) or share it as a `.html` file: it holds the
+     * patient's data, so keep it out of shared storage. Errors as
+     * `report`.
+     */
+open func reportHtml(from: LocalDay, to: LocalDay)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_report_html(
+                        self.uniffiCloneHandle(),FfiConverterTypeLocalDay_lower(from),FfiConverterTypeLocalDay_lower(to)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * The coping plan (empty if none was written). Runs on a reader.
+     */
+open func copingPlan()async throws  -> CopingPlan  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_coping_plan(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeCopingPlan_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * Logs practice of a skill (`breathing`, `grounding`): an entry of the
+     * skill's tracker with the minutes practised (a `Value.Duration`).
+     * `InvalidInput` for an unknown skill (field `skill`) or minutes below
+     * 1 (field `minutes`). Listeners hear `ENTRIES`.
+     */
+open func logPractice(skill: String, minutes: Int32, at: Timestamp, zone: ZoneName)async throws  -> Entry  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_log_practice(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(skill),FfiConverterInt32.lower(minutes),FfiConverterTypeTimestamp_lower(at),FfiConverterTypeZoneName_lower(zone)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeEntry_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * Replaces the coping plan and returns it as saved (texts trimmed).
+     * `InvalidInput` for an empty text, one over 500 characters or holding
+     * a control character (field `steps`, `situation` or `action`), or
+     * over 20 steps or if-then plans (field `plan`); nothing is saved
+     * then. Listeners hear `SETTINGS` (`coping_plan`).
+     */
+open func setCopingPlan(plan: CopingPlan)async throws  -> CopingPlan  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_set_coping_plan(
+                        self.uniffiCloneHandle(),FfiConverterTypeCopingPlan_lower(plan)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCopingPlan_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
      * Sync with the clinic for this journal.
      */
 open func sync()throws  -> ClinicSync  {
@@ -1853,6 +2180,74 @@ open func sync()throws  -> ClinicSync  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Adds the post-session routine (`postSessionRoutine()`) as reminders
+     * after each session of `kind`, from the local day `start`; steps
+     * already planned are not added again. Returns how many were added.
+     * `InvalidInput` for a bad kind (field `kind`). Listeners hear
+     * `REMINDERS` (no ids) when any was added: plan the reminders again.
+     */
+open func addPostSessionRoutine(kind: String, start: LocalDay)async throws  -> Int32  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_add_post_session_routine(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(kind),FfiConverterTypeLocalDay_lower(start)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_i32,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_i32,
+            freeFunc: ffi_cairn_ffi_rust_future_free_i32,
+            liftFunc: FfiConverterInt32.lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * The treatment course of sessions of `kind` (`infusion`; null/nil:
+     * every kind): sessions numbered, scores aligned to them, ratings
+     * around each session, change against the baseline before the first
+     * session, and how long a PHQ-9 response has held. Runs on a reader.
+     */
+open func course(kind: String? = nil)async throws  -> Course  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_course(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(kind)
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterTypeCourse_lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
+}
+    
+    /**
+     * Change against baseline for each questionnaire with a complete score
+     * (the baseline is the last score before the first treatment session,
+     * if any). Runs on a reader.
+     */
+open func questionnaireChanges()async throws  -> [QuestionnaireChange]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_cairn_ffi_fn_method_journal_questionnaire_changes(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_cairn_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_cairn_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_cairn_ffi_rust_future_free_rust_buffer,
+            cancelFunc: ffi_cairn_ffi_rust_future_cancel_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeQuestionnaireChange.lift,
+            errorHandler: FfiConverterTypeCairnError_lift
+        )
 }
     
 
@@ -2961,6 +3356,208 @@ public func FfiConverterTypeAdherenceReport_lower(_ value: AdherenceReport) -> R
 
 
 /**
+ * A tracker's values over one local day, ISO week or calendar month.
+ */
+public struct Aggregate: Equatable, Hashable {
+    /**
+     * The first local day: the day itself, the week's Monday or the
+     * month's 1st.
+     */
+    public let start: LocalDay
+    /**
+     * Days with a value in it.
+     */
+    public let days: Int32
+    /**
+     * Entries with a value in it.
+     */
+    public let entries: Int32
+    /**
+     * The mean of the daily means (each day counts once).
+     */
+    public let mean: Double
+    /**
+     * Lowest single value.
+     */
+    public let min: Double
+    /**
+     * Highest single value.
+     */
+    public let max: Double
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The first local day: the day itself, the week's Monday or the
+         * month's 1st.
+         */start: LocalDay, 
+        /**
+         * Days with a value in it.
+         */days: Int32, 
+        /**
+         * Entries with a value in it.
+         */entries: Int32, 
+        /**
+         * The mean of the daily means (each day counts once).
+         */mean: Double, 
+        /**
+         * Lowest single value.
+         */min: Double, 
+        /**
+         * Highest single value.
+         */max: Double) {
+        self.start = start
+        self.days = days
+        self.entries = entries
+        self.mean = mean
+        self.min = min
+        self.max = max
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Aggregate: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAggregate: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Aggregate {
+        return
+            try Aggregate(
+                start: FfiConverterTypeLocalDay.read(from: &buf), 
+                days: FfiConverterInt32.read(from: &buf), 
+                entries: FfiConverterInt32.read(from: &buf), 
+                mean: FfiConverterDouble.read(from: &buf), 
+                min: FfiConverterDouble.read(from: &buf), 
+                max: FfiConverterDouble.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Aggregate, into buf: inout [UInt8]) {
+        FfiConverterTypeLocalDay.write(value.start, into: &buf)
+        FfiConverterInt32.write(value.days, into: &buf)
+        FfiConverterInt32.write(value.entries, into: &buf)
+        FfiConverterDouble.write(value.mean, into: &buf)
+        FfiConverterDouble.write(value.min, into: &buf)
+        FfiConverterDouble.write(value.max, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAggregate_lift(_ buf: RustBuffer) throws -> Aggregate {
+    return try FfiConverterTypeAggregate.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAggregate_lower(_ value: Aggregate) -> RustBuffer {
+    return FfiConverterTypeAggregate.lower(value)
+}
+
+
+/**
+ * A score aligned to the sessions.
+ */
+public struct AlignedScore: Equatable, Hashable {
+    /**
+     * The questionnaire's id.
+     */
+    public let questionnaire: String
+    /**
+     * The score.
+     */
+    public let score: ScorePoint
+    /**
+     * Before, during or after the course.
+     */
+    public let phase: CoursePhase
+    /**
+     * Days since the latest session on or before its day (none before
+     * the first).
+     */
+    public let daysSinceSession: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The questionnaire's id.
+         */questionnaire: String, 
+        /**
+         * The score.
+         */score: ScorePoint, 
+        /**
+         * Before, during or after the course.
+         */phase: CoursePhase, 
+        /**
+         * Days since the latest session on or before its day (none before
+         * the first).
+         */daysSinceSession: Int64?) {
+        self.questionnaire = questionnaire
+        self.score = score
+        self.phase = phase
+        self.daysSinceSession = daysSinceSession
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AlignedScore: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAlignedScore: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AlignedScore {
+        return
+            try AlignedScore(
+                questionnaire: FfiConverterString.read(from: &buf), 
+                score: FfiConverterTypeScorePoint.read(from: &buf), 
+                phase: FfiConverterTypeCoursePhase.read(from: &buf), 
+                daysSinceSession: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AlignedScore, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.questionnaire, into: &buf)
+        FfiConverterTypeScorePoint.write(value.score, into: &buf)
+        FfiConverterTypeCoursePhase.write(value.phase, into: &buf)
+        FfiConverterOptionInt64.write(value.daysSinceSession, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAlignedScore_lift(_ buf: RustBuffer) throws -> AlignedScore {
+    return try FfiConverterTypeAlignedScore.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAlignedScore_lower(_ value: AlignedScore) -> RustBuffer {
+    return FfiConverterTypeAlignedScore.lower(value)
+}
+
+
+/**
  * One answer option of an item.
  */
 public struct AnswerOption: Equatable, Hashable {
@@ -3036,6 +3633,215 @@ public func FfiConverterTypeAnswerOption_lift(_ buf: RustBuffer) throws -> Answe
 #endif
 public func FfiConverterTypeAnswerOption_lower(_ value: AnswerOption) -> RustBuffer {
     return FfiConverterTypeAnswerOption.lower(value)
+}
+
+
+/**
+ * A scale tracker's ratings around one session: the mean of the daily
+ * means over the 7 local days before the session's day and the 7 after.
+ */
+public struct AroundSession: Equatable, Hashable {
+    /**
+     * The session's number.
+     */
+    public let session: Int32
+    /**
+     * The tracker's id.
+     */
+    public let tracker: String
+    /**
+     * Mean over the days before; none when none was rated.
+     */
+    public let beforeMean: Double?
+    /**
+     * Days rated before.
+     */
+    public let beforeDays: Int32
+    /**
+     * Mean over the days after; none when none was rated.
+     */
+    public let afterMean: Double?
+    /**
+     * Days rated after.
+     */
+    public let afterDays: Int32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The session's number.
+         */session: Int32, 
+        /**
+         * The tracker's id.
+         */tracker: String, 
+        /**
+         * Mean over the days before; none when none was rated.
+         */beforeMean: Double?, 
+        /**
+         * Days rated before.
+         */beforeDays: Int32, 
+        /**
+         * Mean over the days after; none when none was rated.
+         */afterMean: Double?, 
+        /**
+         * Days rated after.
+         */afterDays: Int32) {
+        self.session = session
+        self.tracker = tracker
+        self.beforeMean = beforeMean
+        self.beforeDays = beforeDays
+        self.afterMean = afterMean
+        self.afterDays = afterDays
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AroundSession: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAroundSession: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AroundSession {
+        return
+            try AroundSession(
+                session: FfiConverterInt32.read(from: &buf), 
+                tracker: FfiConverterString.read(from: &buf), 
+                beforeMean: FfiConverterOptionDouble.read(from: &buf), 
+                beforeDays: FfiConverterInt32.read(from: &buf), 
+                afterMean: FfiConverterOptionDouble.read(from: &buf), 
+                afterDays: FfiConverterInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AroundSession, into buf: inout [UInt8]) {
+        FfiConverterInt32.write(value.session, into: &buf)
+        FfiConverterString.write(value.tracker, into: &buf)
+        FfiConverterOptionDouble.write(value.beforeMean, into: &buf)
+        FfiConverterInt32.write(value.beforeDays, into: &buf)
+        FfiConverterOptionDouble.write(value.afterMean, into: &buf)
+        FfiConverterInt32.write(value.afterDays, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAroundSession_lift(_ buf: RustBuffer) throws -> AroundSession {
+    return try FfiConverterTypeAroundSession.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAroundSession_lower(_ value: AroundSession) -> RustBuffer {
+    return FfiConverterTypeAroundSession.lower(value)
+}
+
+
+/**
+ * How change against baseline is judged for one questionnaire.
+ */
+public struct ChangeRule: Equatable, Hashable {
+    /**
+     * The questionnaire's id.
+     */
+    public let questionnaire: String
+    /**
+     * Response: the total dropped by at least this share of the baseline.
+     */
+    public let responseDrop: Double
+    /**
+     * Remission: the total is below this; none where not defined.
+     */
+    public let remissionBelow: Int32?
+    /**
+     * Minimal important change, in points; none where not defined.
+     */
+    public let minimalImportantChange: Int32?
+    /**
+     * Where the definitions come from.
+     */
+    public let source: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The questionnaire's id.
+         */questionnaire: String, 
+        /**
+         * Response: the total dropped by at least this share of the baseline.
+         */responseDrop: Double, 
+        /**
+         * Remission: the total is below this; none where not defined.
+         */remissionBelow: Int32?, 
+        /**
+         * Minimal important change, in points; none where not defined.
+         */minimalImportantChange: Int32?, 
+        /**
+         * Where the definitions come from.
+         */source: String) {
+        self.questionnaire = questionnaire
+        self.responseDrop = responseDrop
+        self.remissionBelow = remissionBelow
+        self.minimalImportantChange = minimalImportantChange
+        self.source = source
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ChangeRule: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChangeRule: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChangeRule {
+        return
+            try ChangeRule(
+                questionnaire: FfiConverterString.read(from: &buf), 
+                responseDrop: FfiConverterDouble.read(from: &buf), 
+                remissionBelow: FfiConverterOptionInt32.read(from: &buf), 
+                minimalImportantChange: FfiConverterOptionInt32.read(from: &buf), 
+                source: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ChangeRule, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.questionnaire, into: &buf)
+        FfiConverterDouble.write(value.responseDrop, into: &buf)
+        FfiConverterOptionInt32.write(value.remissionBelow, into: &buf)
+        FfiConverterOptionInt32.write(value.minimalImportantChange, into: &buf)
+        FfiConverterString.write(value.source, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangeRule_lift(_ buf: RustBuffer) throws -> ChangeRule {
+    return try FfiConverterTypeChangeRule.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangeRule_lower(_ value: ChangeRule) -> RustBuffer {
+    return FfiConverterTypeChangeRule.lower(value)
 }
 
 
@@ -3123,6 +3929,93 @@ public func FfiConverterTypeCheckIn_lower(_ value: CheckIn) -> RustBuffer {
 
 
 /**
+ * What the clinic set for this patient (`cairn-clinic settings`), received
+ * through sync; read-only on the device. Every field is none until the
+ * clinic sets it (and when not enrolled).
+ */
+public struct ClinicSettings: Equatable, Hashable {
+    /**
+     * The clinic's name, as the patient knows it: pass it as
+     * `MonitoringFacts.clinic`.
+     */
+    public let clinicName: String?
+    /**
+     * How soon the clinic reviews flags, as the patient reads it ("within
+     * 2 working days"): pass it as `MonitoringFacts.reviewWithin`.
+     */
+    public let reviewWithin: String?
+    /**
+     * Days without a check-in before a `no_checkins` flag (0: off); when
+     * set, it takes the place of `FlagSettings.noCheckinDays`.
+     */
+    public let noCheckinDays: Int32?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The clinic's name, as the patient knows it: pass it as
+         * `MonitoringFacts.clinic`.
+         */clinicName: String?, 
+        /**
+         * How soon the clinic reviews flags, as the patient reads it ("within
+         * 2 working days"): pass it as `MonitoringFacts.reviewWithin`.
+         */reviewWithin: String?, 
+        /**
+         * Days without a check-in before a `no_checkins` flag (0: off); when
+         * set, it takes the place of `FlagSettings.noCheckinDays`.
+         */noCheckinDays: Int32?) {
+        self.clinicName = clinicName
+        self.reviewWithin = reviewWithin
+        self.noCheckinDays = noCheckinDays
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ClinicSettings: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeClinicSettings: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ClinicSettings {
+        return
+            try ClinicSettings(
+                clinicName: FfiConverterOptionString.read(from: &buf), 
+                reviewWithin: FfiConverterOptionString.read(from: &buf), 
+                noCheckinDays: FfiConverterOptionInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ClinicSettings, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.clinicName, into: &buf)
+        FfiConverterOptionString.write(value.reviewWithin, into: &buf)
+        FfiConverterOptionInt32.write(value.noCheckinDays, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClinicSettings_lift(_ buf: RustBuffer) throws -> ClinicSettings {
+    return try FfiConverterTypeClinicSettings.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClinicSettings_lower(_ value: ClinicSettings) -> RustBuffer {
+    return FfiConverterTypeClinicSettings.lower(value)
+}
+
+
+/**
  * A version of an entry written elsewhere at the same time as the one
  * shown. Editing or deleting the entry resolves it.
  */
@@ -3199,6 +4092,188 @@ public func FfiConverterTypeConflictVersion_lift(_ buf: RustBuffer) throws -> Co
 #endif
 public func FfiConverterTypeConflictVersion_lower(_ value: ConflictVersion) -> RustBuffer {
     return FfiConverterTypeConflictVersion.lower(value)
+}
+
+
+/**
+ * The patient's coping plan: steps to try when things get hard, and
+ * if-then plans. At most 20 of each, every text 1-500 characters.
+ */
+public struct CopingPlan: Equatable, Hashable {
+    /**
+     * Steps, in the patient's order.
+     */
+    public let steps: [String]
+    /**
+     * If-then plans.
+     */
+    public let ifThen: [IfThen]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Steps, in the patient's order.
+         */steps: [String] = [], 
+        /**
+         * If-then plans.
+         */ifThen: [IfThen] = []) {
+        self.steps = steps
+        self.ifThen = ifThen
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CopingPlan: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCopingPlan: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CopingPlan {
+        return
+            try CopingPlan(
+                steps: FfiConverterSequenceString.read(from: &buf), 
+                ifThen: FfiConverterSequenceTypeIfThen.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CopingPlan, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.steps, into: &buf)
+        FfiConverterSequenceTypeIfThen.write(value.ifThen, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCopingPlan_lift(_ buf: RustBuffer) throws -> CopingPlan {
+    return try FfiConverterTypeCopingPlan.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCopingPlan_lower(_ value: CopingPlan) -> RustBuffer {
+    return FfiConverterTypeCopingPlan.lower(value)
+}
+
+
+/**
+ * A treatment course: its sessions, the scores and ratings aligned to
+ * them, and change against the baseline before the first session.
+ */
+public struct Course: Equatable, Hashable {
+    /**
+     * The session kind asked for; none: every kind.
+     */
+    public let kind: String?
+    /**
+     * The sessions, in time order.
+     */
+    public let sessions: [TreatmentSession]
+    /**
+     * Change against baseline per questionnaire with a score.
+     */
+    public let changes: [QuestionnaireChange]
+    /**
+     * Every complete score, aligned.
+     */
+    public let scores: [AlignedScore]
+    /**
+     * Mood, anxiety and the other scale trackers around each session.
+     */
+    public let aroundSessions: [AroundSession]
+    /**
+     * How long a PHQ-9 response has held since the last session, when
+     * there are a baseline and a score after the last session.
+     */
+    public let responseHeld: ResponseHeld?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The session kind asked for; none: every kind.
+         */kind: String?, 
+        /**
+         * The sessions, in time order.
+         */sessions: [TreatmentSession], 
+        /**
+         * Change against baseline per questionnaire with a score.
+         */changes: [QuestionnaireChange], 
+        /**
+         * Every complete score, aligned.
+         */scores: [AlignedScore], 
+        /**
+         * Mood, anxiety and the other scale trackers around each session.
+         */aroundSessions: [AroundSession], 
+        /**
+         * How long a PHQ-9 response has held since the last session, when
+         * there are a baseline and a score after the last session.
+         */responseHeld: ResponseHeld?) {
+        self.kind = kind
+        self.sessions = sessions
+        self.changes = changes
+        self.scores = scores
+        self.aroundSessions = aroundSessions
+        self.responseHeld = responseHeld
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Course: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCourse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Course {
+        return
+            try Course(
+                kind: FfiConverterOptionString.read(from: &buf), 
+                sessions: FfiConverterSequenceTypeTreatmentSession.read(from: &buf), 
+                changes: FfiConverterSequenceTypeQuestionnaireChange.read(from: &buf), 
+                scores: FfiConverterSequenceTypeAlignedScore.read(from: &buf), 
+                aroundSessions: FfiConverterSequenceTypeAroundSession.read(from: &buf), 
+                responseHeld: FfiConverterOptionTypeResponseHeld.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Course, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.kind, into: &buf)
+        FfiConverterSequenceTypeTreatmentSession.write(value.sessions, into: &buf)
+        FfiConverterSequenceTypeQuestionnaireChange.write(value.changes, into: &buf)
+        FfiConverterSequenceTypeAlignedScore.write(value.scores, into: &buf)
+        FfiConverterSequenceTypeAroundSession.write(value.aroundSessions, into: &buf)
+        FfiConverterOptionTypeResponseHeld.write(value.responseHeld, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCourse_lift(_ buf: RustBuffer) throws -> Course {
+    return try FfiConverterTypeCourse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCourse_lower(_ value: Course) -> RustBuffer {
+    return FfiConverterTypeCourse.lower(value)
 }
 
 
@@ -3423,6 +4498,85 @@ public func FfiConverterTypeCrisisResources_lift(_ buf: RustBuffer) throws -> Cr
 #endif
 public func FfiConverterTypeCrisisResources_lower(_ value: CrisisResources) -> RustBuffer {
     return FfiConverterTypeCrisisResources.lower(value)
+}
+
+
+/**
+ * One local day of a tracker.
+ */
+public struct DayMean: Equatable, Hashable {
+    /**
+     * The local day.
+     */
+    public let date: LocalDay
+    /**
+     * Mean of the day's ratings.
+     */
+    public let mean: Double
+    /**
+     * Ratings that day.
+     */
+    public let ratings: Int32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The local day.
+         */date: LocalDay, 
+        /**
+         * Mean of the day's ratings.
+         */mean: Double, 
+        /**
+         * Ratings that day.
+         */ratings: Int32) {
+        self.date = date
+        self.mean = mean
+        self.ratings = ratings
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DayMean: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDayMean: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DayMean {
+        return
+            try DayMean(
+                date: FfiConverterTypeLocalDay.read(from: &buf), 
+                mean: FfiConverterDouble.read(from: &buf), 
+                ratings: FfiConverterInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DayMean, into buf: inout [UInt8]) {
+        FfiConverterTypeLocalDay.write(value.date, into: &buf)
+        FfiConverterDouble.write(value.mean, into: &buf)
+        FfiConverterInt32.write(value.ratings, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDayMean_lift(_ buf: RustBuffer) throws -> DayMean {
+    return try FfiConverterTypeDayMean.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDayMean_lower(_ value: DayMean) -> RustBuffer {
+    return FfiConverterTypeDayMean.lower(value)
 }
 
 
@@ -3804,6 +4958,252 @@ public func FfiConverterTypeEntryQuery_lower(_ value: EntryQuery) -> RustBuffer 
 
 
 /**
+ * A FHIR R4 transaction Bundle, and what went into it.
+ */
+public struct FhirBundle: Equatable, Hashable {
+    /**
+     * The Bundle as JSON text (pretty-printed, ending in a newline): save
+     * or share it as `application/fhir+json`.
+     */
+    public let json: String
+    /**
+     * Entries exported (each as one or more resources).
+     */
+    public let exported: Int32
+    /**
+     * Entries in the range left out: journal text, medication, answer
+     * sets that do not fit their questionnaire.
+     */
+    public let leftOut: Int32
+    /**
+     * Resources in the Bundle.
+     */
+    public let resources: Int32
+    /**
+     * Records that could not be opened (damaged) and are left out.
+     */
+    public let skippedRecords: Int32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The Bundle as JSON text (pretty-printed, ending in a newline): save
+         * or share it as `application/fhir+json`.
+         */json: String, 
+        /**
+         * Entries exported (each as one or more resources).
+         */exported: Int32, 
+        /**
+         * Entries in the range left out: journal text, medication, answer
+         * sets that do not fit their questionnaire.
+         */leftOut: Int32, 
+        /**
+         * Resources in the Bundle.
+         */resources: Int32, 
+        /**
+         * Records that could not be opened (damaged) and are left out.
+         */skippedRecords: Int32) {
+        self.json = json
+        self.exported = exported
+        self.leftOut = leftOut
+        self.resources = resources
+        self.skippedRecords = skippedRecords
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FhirBundle: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFhirBundle: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FhirBundle {
+        return
+            try FhirBundle(
+                json: FfiConverterString.read(from: &buf), 
+                exported: FfiConverterInt32.read(from: &buf), 
+                leftOut: FfiConverterInt32.read(from: &buf), 
+                resources: FfiConverterInt32.read(from: &buf), 
+                skippedRecords: FfiConverterInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FhirBundle, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.json, into: &buf)
+        FfiConverterInt32.write(value.exported, into: &buf)
+        FfiConverterInt32.write(value.leftOut, into: &buf)
+        FfiConverterInt32.write(value.resources, into: &buf)
+        FfiConverterInt32.write(value.skippedRecords, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFhirBundle_lift(_ buf: RustBuffer) throws -> FhirBundle {
+    return try FfiConverterTypeFhirBundle.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFhirBundle_lower(_ value: FhirBundle) -> RustBuffer {
+    return FfiConverterTypeFhirBundle.lower(value)
+}
+
+
+/**
+ * An association the data support (never a cause).
+ */
+public struct Finding: Equatable, Hashable {
+    /**
+     * The outcome: a scale tracker.
+     */
+    public let tracker: TrackerId
+    /**
+     * What splits the days.
+     */
+    public let factor: Factor
+    /**
+     * Local days from the factor's day to the outcome's day (0: the same
+     * day; sleep is dated by the morning it ends).
+     */
+    public let lagDays: Int32
+    /**
+     * Days with an outcome value and the factor.
+     */
+    public let nWith: Int32
+    /**
+     * Days with an outcome value and without it.
+     */
+    public let nWithout: Int32
+    /**
+     * Mean of the outcome's daily means with the factor.
+     */
+    public let meanWith: Double
+    /**
+     * The same without.
+     */
+    public let meanWithout: Double
+    /**
+     * Welch's p-value, corrected for persistence and (Holm) for every
+     * pair tested.
+     */
+    public let pAdjusted: Double
+    /**
+     * The finding in words, with its numbers: show this.
+     */
+    public let sentence: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The outcome: a scale tracker.
+         */tracker: TrackerId, 
+        /**
+         * What splits the days.
+         */factor: Factor, 
+        /**
+         * Local days from the factor's day to the outcome's day (0: the same
+         * day; sleep is dated by the morning it ends).
+         */lagDays: Int32, 
+        /**
+         * Days with an outcome value and the factor.
+         */nWith: Int32, 
+        /**
+         * Days with an outcome value and without it.
+         */nWithout: Int32, 
+        /**
+         * Mean of the outcome's daily means with the factor.
+         */meanWith: Double, 
+        /**
+         * The same without.
+         */meanWithout: Double, 
+        /**
+         * Welch's p-value, corrected for persistence and (Holm) for every
+         * pair tested.
+         */pAdjusted: Double, 
+        /**
+         * The finding in words, with its numbers: show this.
+         */sentence: String) {
+        self.tracker = tracker
+        self.factor = factor
+        self.lagDays = lagDays
+        self.nWith = nWith
+        self.nWithout = nWithout
+        self.meanWith = meanWith
+        self.meanWithout = meanWithout
+        self.pAdjusted = pAdjusted
+        self.sentence = sentence
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Finding: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFinding: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Finding {
+        return
+            try Finding(
+                tracker: FfiConverterTypeTrackerId.read(from: &buf), 
+                factor: FfiConverterTypeFactor.read(from: &buf), 
+                lagDays: FfiConverterInt32.read(from: &buf), 
+                nWith: FfiConverterInt32.read(from: &buf), 
+                nWithout: FfiConverterInt32.read(from: &buf), 
+                meanWith: FfiConverterDouble.read(from: &buf), 
+                meanWithout: FfiConverterDouble.read(from: &buf), 
+                pAdjusted: FfiConverterDouble.read(from: &buf), 
+                sentence: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Finding, into buf: inout [UInt8]) {
+        FfiConverterTypeTrackerId.write(value.tracker, into: &buf)
+        FfiConverterTypeFactor.write(value.factor, into: &buf)
+        FfiConverterInt32.write(value.lagDays, into: &buf)
+        FfiConverterInt32.write(value.nWith, into: &buf)
+        FfiConverterInt32.write(value.nWithout, into: &buf)
+        FfiConverterDouble.write(value.meanWith, into: &buf)
+        FfiConverterDouble.write(value.meanWithout, into: &buf)
+        FfiConverterDouble.write(value.pAdjusted, into: &buf)
+        FfiConverterString.write(value.sentence, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFinding_lift(_ buf: RustBuffer) throws -> Finding {
+    return try FfiConverterTypeFinding.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFinding_lower(_ value: Finding) -> RustBuffer {
+    return FfiConverterTypeFinding.lower(value)
+}
+
+
+/**
  * A risk flag.
  */
 public struct Flag: Equatable, Hashable {
@@ -4097,6 +5497,75 @@ public func FfiConverterTypeFlagSettings_lower(_ value: FlagSettings) -> RustBuf
 
 
 /**
+ * "If this happens, then I will do that".
+ */
+public struct IfThen: Equatable, Hashable {
+    /**
+     * The situation ("I wake at 3 am and can't sleep").
+     */
+    public let situation: String
+    /**
+     * What the patient will do ("I get up and read for 20 minutes").
+     */
+    public let action: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The situation ("I wake at 3 am and can't sleep").
+         */situation: String, 
+        /**
+         * What the patient will do ("I get up and read for 20 minutes").
+         */action: String) {
+        self.situation = situation
+        self.action = action
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension IfThen: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIfThen: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IfThen {
+        return
+            try IfThen(
+                situation: FfiConverterString.read(from: &buf), 
+                action: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: IfThen, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.situation, into: &buf)
+        FfiConverterString.write(value.action, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIfThen_lift(_ buf: RustBuffer) throws -> IfThen {
+    return try FfiConverterTypeIfThen.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIfThen_lower(_ value: IfThen) -> RustBuffer {
+    return FfiConverterTypeIfThen.lower(value)
+}
+
+
+/**
  * A committed change: what was touched, never its content.
  */
 public struct JournalChange: Equatable, Hashable {
@@ -4172,6 +5641,85 @@ public func FfiConverterTypeJournalChange_lift(_ buf: RustBuffer) throws -> Jour
 #endif
 public func FfiConverterTypeJournalChange_lower(_ value: JournalChange) -> RustBuffer {
     return FfiConverterTypeJournalChange.lower(value)
+}
+
+
+/**
+ * A journaling prompt.
+ */
+public struct JournalingPrompt: Equatable, Hashable {
+    /**
+     * Stable id.
+     */
+    public let id: String
+    /**
+     * When it fits: `any`, `after_session`, `hard_day`, `evening`.
+     */
+    public let when: String
+    /**
+     * The prompt.
+     */
+    public let text: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Stable id.
+         */id: String, 
+        /**
+         * When it fits: `any`, `after_session`, `hard_day`, `evening`.
+         */when: String, 
+        /**
+         * The prompt.
+         */text: String) {
+        self.id = id
+        self.when = when
+        self.text = text
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension JournalingPrompt: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeJournalingPrompt: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> JournalingPrompt {
+        return
+            try JournalingPrompt(
+                id: FfiConverterString.read(from: &buf), 
+                when: FfiConverterString.read(from: &buf), 
+                text: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: JournalingPrompt, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.when, into: &buf)
+        FfiConverterString.write(value.text, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJournalingPrompt_lift(_ buf: RustBuffer) throws -> JournalingPrompt {
+    return try FfiConverterTypeJournalingPrompt.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJournalingPrompt_lower(_ value: JournalingPrompt) -> RustBuffer {
+    return FfiConverterTypeJournalingPrompt.lower(value)
 }
 
 
@@ -4812,6 +6360,89 @@ public func FfiConverterTypeOccurrence_lower(_ value: Occurrence) -> RustBuffer 
 
 
 /**
+ * What `patterns` found, and how much it looked at.
+ */
+public struct Patterns: Equatable, Hashable {
+    /**
+     * Pairs (outcome, factor, lag) with enough days on each side to be
+     * tested.
+     */
+    public let pairsTested: Int32
+    /**
+     * Days in the period.
+     */
+    public let days: Int32
+    /**
+     * Supported associations, strongest evidence first; empty when
+     * nothing stands out.
+     */
+    public let findings: [Finding]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Pairs (outcome, factor, lag) with enough days on each side to be
+         * tested.
+         */pairsTested: Int32, 
+        /**
+         * Days in the period.
+         */days: Int32, 
+        /**
+         * Supported associations, strongest evidence first; empty when
+         * nothing stands out.
+         */findings: [Finding]) {
+        self.pairsTested = pairsTested
+        self.days = days
+        self.findings = findings
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Patterns: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePatterns: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Patterns {
+        return
+            try Patterns(
+                pairsTested: FfiConverterInt32.read(from: &buf), 
+                days: FfiConverterInt32.read(from: &buf), 
+                findings: FfiConverterSequenceTypeFinding.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Patterns, into buf: inout [UInt8]) {
+        FfiConverterInt32.write(value.pairsTested, into: &buf)
+        FfiConverterInt32.write(value.days, into: &buf)
+        FfiConverterSequenceTypeFinding.write(value.findings, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePatterns_lift(_ buf: RustBuffer) throws -> Patterns {
+    return try FfiConverterTypePatterns.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePatterns_lower(_ value: Patterns) -> RustBuffer {
+    return FfiConverterTypePatterns.lower(value)
+}
+
+
+/**
  * What to change in the OS.
  */
 public struct PlanDiff: Equatable, Hashable {
@@ -5289,6 +6920,153 @@ public func FfiConverterTypeQuestionnaire_lift(_ buf: RustBuffer) throws -> Ques
 #endif
 public func FfiConverterTypeQuestionnaire_lower(_ value: Questionnaire) -> RustBuffer {
     return FfiConverterTypeQuestionnaire.lower(value)
+}
+
+
+/**
+ * Change against baseline for one questionnaire.
+ */
+public struct QuestionnaireChange: Equatable, Hashable {
+    /**
+     * The questionnaire's id (`phq9`).
+     */
+    public let questionnaire: String
+    /**
+     * Its name (`PHQ-9`).
+     */
+    public let name: String
+    /**
+     * The baseline: the last complete score before the first treatment
+     * session, or the first complete score when there is no session.
+     */
+    public let baseline: ScorePoint
+    /**
+     * The latest complete score after the baseline; none yet: null/nil.
+     */
+    public let latest: ScorePoint?
+    /**
+     * Latest minus baseline, in points (negative is better).
+     */
+    public let change: Int32?
+    /**
+     * Whether the latest is a response (a drop of at least 50%); none
+     * without a latest score or when the baseline is 0.
+     */
+    public let response: Bool?
+    /**
+     * Whether the latest is a remission (PHQ-9 below 5); none where the
+     * rules define none.
+     */
+    public let remission: Bool?
+    /**
+     * The minimal important change in points, where defined.
+     */
+    public let minimalImportantChange: Int32?
+    /**
+     * "improved", "worsened", or "less than the minimal important
+     * change", where a minimal important change is defined.
+     */
+    public let changeText: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The questionnaire's id (`phq9`).
+         */questionnaire: String, 
+        /**
+         * Its name (`PHQ-9`).
+         */name: String, 
+        /**
+         * The baseline: the last complete score before the first treatment
+         * session, or the first complete score when there is no session.
+         */baseline: ScorePoint, 
+        /**
+         * The latest complete score after the baseline; none yet: null/nil.
+         */latest: ScorePoint?, 
+        /**
+         * Latest minus baseline, in points (negative is better).
+         */change: Int32?, 
+        /**
+         * Whether the latest is a response (a drop of at least 50%); none
+         * without a latest score or when the baseline is 0.
+         */response: Bool?, 
+        /**
+         * Whether the latest is a remission (PHQ-9 below 5); none where the
+         * rules define none.
+         */remission: Bool?, 
+        /**
+         * The minimal important change in points, where defined.
+         */minimalImportantChange: Int32?, 
+        /**
+         * "improved", "worsened", or "less than the minimal important
+         * change", where a minimal important change is defined.
+         */changeText: String?) {
+        self.questionnaire = questionnaire
+        self.name = name
+        self.baseline = baseline
+        self.latest = latest
+        self.change = change
+        self.response = response
+        self.remission = remission
+        self.minimalImportantChange = minimalImportantChange
+        self.changeText = changeText
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension QuestionnaireChange: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeQuestionnaireChange: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> QuestionnaireChange {
+        return
+            try QuestionnaireChange(
+                questionnaire: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                baseline: FfiConverterTypeScorePoint.read(from: &buf), 
+                latest: FfiConverterOptionTypeScorePoint.read(from: &buf), 
+                change: FfiConverterOptionInt32.read(from: &buf), 
+                response: FfiConverterOptionBool.read(from: &buf), 
+                remission: FfiConverterOptionBool.read(from: &buf), 
+                minimalImportantChange: FfiConverterOptionInt32.read(from: &buf), 
+                changeText: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: QuestionnaireChange, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.questionnaire, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterTypeScorePoint.write(value.baseline, into: &buf)
+        FfiConverterOptionTypeScorePoint.write(value.latest, into: &buf)
+        FfiConverterOptionInt32.write(value.change, into: &buf)
+        FfiConverterOptionBool.write(value.response, into: &buf)
+        FfiConverterOptionBool.write(value.remission, into: &buf)
+        FfiConverterOptionInt32.write(value.minimalImportantChange, into: &buf)
+        FfiConverterOptionString.write(value.changeText, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQuestionnaireChange_lift(_ buf: RustBuffer) throws -> QuestionnaireChange {
+    return try FfiConverterTypeQuestionnaireChange.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQuestionnaireChange_lower(_ value: QuestionnaireChange) -> RustBuffer {
+    return FfiConverterTypeQuestionnaireChange.lower(value)
 }
 
 
@@ -6155,6 +7933,728 @@ public func FfiConverterTypeReminderPlan_lower(_ value: ReminderPlan) -> RustBuf
 
 
 /**
+ * A period's outcomes, for the appointment.
+ */
+public struct Report: Equatable, Hashable {
+    /**
+     * First local day.
+     */
+    public let from: LocalDay
+    /**
+     * Last local day (inclusive).
+     */
+    public let to: LocalDay
+    /**
+     * The zone of the latest entry in the period (else of the latest
+     * session, else UTC): it places sessions, reminders and flags on days.
+     */
+    public let zone: ZoneName
+    /**
+     * When the report was made.
+     */
+    public let generatedAt: Timestamp
+    /**
+     * Days of the period up to the day it was made.
+     */
+    public let days: Int32
+    /**
+     * Of those, days with any entry.
+     */
+    public let checkInDays: Int32
+    /**
+     * `checkInDays / days`; none when no day of the period has passed.
+     */
+    public let checkInAdherence: Double?
+    /**
+     * Scale trackers with a value in the period: mood first, then by name.
+     */
+    public let trackers: [TrackerSeries]
+    /**
+     * Questionnaires answered in the period, oldest first.
+     */
+    public let questionnaires: [ReportScore]
+    /**
+     * Treatment sessions on the period's days, oldest first.
+     */
+    public let sessions: [ReportSession]
+    /**
+     * Reminder adherence per category (categories with something due).
+     */
+    public let reminders: [Adherence]
+    /**
+     * Flags raised in the period, and older ones still open, oldest first.
+     */
+    public let flags: [ReportFlag]
+    /**
+     * Records that could not be opened (damaged) and are left out.
+     */
+    public let skippedRecords: Int32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * First local day.
+         */from: LocalDay, 
+        /**
+         * Last local day (inclusive).
+         */to: LocalDay, 
+        /**
+         * The zone of the latest entry in the period (else of the latest
+         * session, else UTC): it places sessions, reminders and flags on days.
+         */zone: ZoneName, 
+        /**
+         * When the report was made.
+         */generatedAt: Timestamp, 
+        /**
+         * Days of the period up to the day it was made.
+         */days: Int32, 
+        /**
+         * Of those, days with any entry.
+         */checkInDays: Int32, 
+        /**
+         * `checkInDays / days`; none when no day of the period has passed.
+         */checkInAdherence: Double?, 
+        /**
+         * Scale trackers with a value in the period: mood first, then by name.
+         */trackers: [TrackerSeries], 
+        /**
+         * Questionnaires answered in the period, oldest first.
+         */questionnaires: [ReportScore], 
+        /**
+         * Treatment sessions on the period's days, oldest first.
+         */sessions: [ReportSession], 
+        /**
+         * Reminder adherence per category (categories with something due).
+         */reminders: [Adherence], 
+        /**
+         * Flags raised in the period, and older ones still open, oldest first.
+         */flags: [ReportFlag], 
+        /**
+         * Records that could not be opened (damaged) and are left out.
+         */skippedRecords: Int32) {
+        self.from = from
+        self.to = to
+        self.zone = zone
+        self.generatedAt = generatedAt
+        self.days = days
+        self.checkInDays = checkInDays
+        self.checkInAdherence = checkInAdherence
+        self.trackers = trackers
+        self.questionnaires = questionnaires
+        self.sessions = sessions
+        self.reminders = reminders
+        self.flags = flags
+        self.skippedRecords = skippedRecords
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Report: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Report {
+        return
+            try Report(
+                from: FfiConverterTypeLocalDay.read(from: &buf), 
+                to: FfiConverterTypeLocalDay.read(from: &buf), 
+                zone: FfiConverterTypeZoneName.read(from: &buf), 
+                generatedAt: FfiConverterTypeTimestamp.read(from: &buf), 
+                days: FfiConverterInt32.read(from: &buf), 
+                checkInDays: FfiConverterInt32.read(from: &buf), 
+                checkInAdherence: FfiConverterOptionDouble.read(from: &buf), 
+                trackers: FfiConverterSequenceTypeTrackerSeries.read(from: &buf), 
+                questionnaires: FfiConverterSequenceTypeReportScore.read(from: &buf), 
+                sessions: FfiConverterSequenceTypeReportSession.read(from: &buf), 
+                reminders: FfiConverterSequenceTypeAdherence.read(from: &buf), 
+                flags: FfiConverterSequenceTypeReportFlag.read(from: &buf), 
+                skippedRecords: FfiConverterInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Report, into buf: inout [UInt8]) {
+        FfiConverterTypeLocalDay.write(value.from, into: &buf)
+        FfiConverterTypeLocalDay.write(value.to, into: &buf)
+        FfiConverterTypeZoneName.write(value.zone, into: &buf)
+        FfiConverterTypeTimestamp.write(value.generatedAt, into: &buf)
+        FfiConverterInt32.write(value.days, into: &buf)
+        FfiConverterInt32.write(value.checkInDays, into: &buf)
+        FfiConverterOptionDouble.write(value.checkInAdherence, into: &buf)
+        FfiConverterSequenceTypeTrackerSeries.write(value.trackers, into: &buf)
+        FfiConverterSequenceTypeReportScore.write(value.questionnaires, into: &buf)
+        FfiConverterSequenceTypeReportSession.write(value.sessions, into: &buf)
+        FfiConverterSequenceTypeAdherence.write(value.reminders, into: &buf)
+        FfiConverterSequenceTypeReportFlag.write(value.flags, into: &buf)
+        FfiConverterInt32.write(value.skippedRecords, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReport_lift(_ buf: RustBuffer) throws -> Report {
+    return try FfiConverterTypeReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReport_lower(_ value: Report) -> RustBuffer {
+    return FfiConverterTypeReport.lower(value)
+}
+
+
+/**
+ * A flag in the report, with its review state.
+ */
+public struct ReportFlag: Equatable, Hashable {
+    /**
+     * Local day it was raised, in the report's zone.
+     */
+    public let date: LocalDay
+    /**
+     * When it was raised.
+     */
+    public let raisedAt: Timestamp
+    /**
+     * Kind (`item9_positive`...).
+     */
+    public let kind: String
+    /**
+     * The rule's title, or the kind when this version does not know it.
+     */
+    public let title: String
+    /**
+     * Why it was raised.
+     */
+    public let reason: String
+    /**
+     * Open or acknowledged.
+     */
+    public let state: FlagState
+    /**
+     * When the clinic acknowledged it.
+     */
+    public let acknowledgedAt: Timestamp?
+    /**
+     * Who acknowledged it.
+     */
+    public let acknowledgedBy: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Local day it was raised, in the report's zone.
+         */date: LocalDay, 
+        /**
+         * When it was raised.
+         */raisedAt: Timestamp, 
+        /**
+         * Kind (`item9_positive`...).
+         */kind: String, 
+        /**
+         * The rule's title, or the kind when this version does not know it.
+         */title: String, 
+        /**
+         * Why it was raised.
+         */reason: String, 
+        /**
+         * Open or acknowledged.
+         */state: FlagState, 
+        /**
+         * When the clinic acknowledged it.
+         */acknowledgedAt: Timestamp?, 
+        /**
+         * Who acknowledged it.
+         */acknowledgedBy: String?) {
+        self.date = date
+        self.raisedAt = raisedAt
+        self.kind = kind
+        self.title = title
+        self.reason = reason
+        self.state = state
+        self.acknowledgedAt = acknowledgedAt
+        self.acknowledgedBy = acknowledgedBy
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReportFlag: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReportFlag: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReportFlag {
+        return
+            try ReportFlag(
+                date: FfiConverterTypeLocalDay.read(from: &buf), 
+                raisedAt: FfiConverterTypeTimestamp.read(from: &buf), 
+                kind: FfiConverterString.read(from: &buf), 
+                title: FfiConverterString.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf), 
+                state: FfiConverterTypeFlagState.read(from: &buf), 
+                acknowledgedAt: FfiConverterOptionTypeTimestamp.read(from: &buf), 
+                acknowledgedBy: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReportFlag, into buf: inout [UInt8]) {
+        FfiConverterTypeLocalDay.write(value.date, into: &buf)
+        FfiConverterTypeTimestamp.write(value.raisedAt, into: &buf)
+        FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterString.write(value.title, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+        FfiConverterTypeFlagState.write(value.state, into: &buf)
+        FfiConverterOptionTypeTimestamp.write(value.acknowledgedAt, into: &buf)
+        FfiConverterOptionString.write(value.acknowledgedBy, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReportFlag_lift(_ buf: RustBuffer) throws -> ReportFlag {
+    return try FfiConverterTypeReportFlag.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReportFlag_lower(_ value: ReportFlag) -> RustBuffer {
+    return FfiConverterTypeReportFlag.lower(value)
+}
+
+
+/**
+ * A questionnaire answered in the period, scored.
+ */
+public struct ReportScore: Equatable, Hashable {
+    /**
+     * Local day it was answered.
+     */
+    public let date: LocalDay
+    /**
+     * When.
+     */
+    public let at: Timestamp
+    /**
+     * Questionnaire id (`phq9`).
+     */
+    public let questionnaire: String
+    /**
+     * Its name (`PHQ-9`).
+     */
+    public let name: String
+    /**
+     * Total; none when incomplete.
+     */
+    public let total: Int32?
+    /**
+     * Highest possible total.
+     */
+    public let maxTotal: Int32
+    /**
+     * Band of the total.
+     */
+    public let band: String?
+    /**
+     * Whether the total was prorated.
+     */
+    public let prorated: Bool
+    /**
+     * PHQ-9: item 9 answered above 0 (none: unanswered, or not PHQ-9).
+     * A false is never reassurance.
+     */
+    public let item9Positive: Bool?
+    /**
+     * PHQ-9: item 9's answer (0-3).
+     */
+    public let item9Answer: Int32?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Local day it was answered.
+         */date: LocalDay, 
+        /**
+         * When.
+         */at: Timestamp, 
+        /**
+         * Questionnaire id (`phq9`).
+         */questionnaire: String, 
+        /**
+         * Its name (`PHQ-9`).
+         */name: String, 
+        /**
+         * Total; none when incomplete.
+         */total: Int32?, 
+        /**
+         * Highest possible total.
+         */maxTotal: Int32, 
+        /**
+         * Band of the total.
+         */band: String?, 
+        /**
+         * Whether the total was prorated.
+         */prorated: Bool, 
+        /**
+         * PHQ-9: item 9 answered above 0 (none: unanswered, or not PHQ-9).
+         * A false is never reassurance.
+         */item9Positive: Bool?, 
+        /**
+         * PHQ-9: item 9's answer (0-3).
+         */item9Answer: Int32?) {
+        self.date = date
+        self.at = at
+        self.questionnaire = questionnaire
+        self.name = name
+        self.total = total
+        self.maxTotal = maxTotal
+        self.band = band
+        self.prorated = prorated
+        self.item9Positive = item9Positive
+        self.item9Answer = item9Answer
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReportScore: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReportScore: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReportScore {
+        return
+            try ReportScore(
+                date: FfiConverterTypeLocalDay.read(from: &buf), 
+                at: FfiConverterTypeTimestamp.read(from: &buf), 
+                questionnaire: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                total: FfiConverterOptionInt32.read(from: &buf), 
+                maxTotal: FfiConverterInt32.read(from: &buf), 
+                band: FfiConverterOptionString.read(from: &buf), 
+                prorated: FfiConverterBool.read(from: &buf), 
+                item9Positive: FfiConverterOptionBool.read(from: &buf), 
+                item9Answer: FfiConverterOptionInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReportScore, into buf: inout [UInt8]) {
+        FfiConverterTypeLocalDay.write(value.date, into: &buf)
+        FfiConverterTypeTimestamp.write(value.at, into: &buf)
+        FfiConverterString.write(value.questionnaire, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionInt32.write(value.total, into: &buf)
+        FfiConverterInt32.write(value.maxTotal, into: &buf)
+        FfiConverterOptionString.write(value.band, into: &buf)
+        FfiConverterBool.write(value.prorated, into: &buf)
+        FfiConverterOptionBool.write(value.item9Positive, into: &buf)
+        FfiConverterOptionInt32.write(value.item9Answer, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReportScore_lift(_ buf: RustBuffer) throws -> ReportScore {
+    return try FfiConverterTypeReportScore.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReportScore_lower(_ value: ReportScore) -> RustBuffer {
+    return FfiConverterTypeReportScore.lower(value)
+}
+
+
+/**
+ * A treatment session in the period.
+ */
+public struct ReportSession: Equatable, Hashable {
+    /**
+     * Local day, in the zone it was recorded in.
+     */
+    public let date: LocalDay
+    /**
+     * When.
+     */
+    public let at: Timestamp
+    /**
+     * Kind (`infusion`).
+     */
+    public let kind: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Local day, in the zone it was recorded in.
+         */date: LocalDay, 
+        /**
+         * When.
+         */at: Timestamp, 
+        /**
+         * Kind (`infusion`).
+         */kind: String) {
+        self.date = date
+        self.at = at
+        self.kind = kind
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReportSession: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReportSession: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReportSession {
+        return
+            try ReportSession(
+                date: FfiConverterTypeLocalDay.read(from: &buf), 
+                at: FfiConverterTypeTimestamp.read(from: &buf), 
+                kind: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReportSession, into buf: inout [UInt8]) {
+        FfiConverterTypeLocalDay.write(value.date, into: &buf)
+        FfiConverterTypeTimestamp.write(value.at, into: &buf)
+        FfiConverterString.write(value.kind, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReportSession_lift(_ buf: RustBuffer) throws -> ReportSession {
+    return try FfiConverterTypeReportSession.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReportSession_lower(_ value: ReportSession) -> RustBuffer {
+    return FfiConverterTypeReportSession.lower(value)
+}
+
+
+/**
+ * How long a PHQ-9 response has held since the last session.
+ */
+public struct ResponseHeld: Equatable, Hashable {
+    /**
+     * Days from the last session to the latest score of the unbroken run
+     * of responses after it (0 when the first score after it is not a
+     * response).
+     */
+    public let days: Int64
+    /**
+     * Whether the latest score is still a response.
+     */
+    public let holding: Bool
+    /**
+     * Scores after the last session.
+     */
+    public let scoresAfter: Int32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Days from the last session to the latest score of the unbroken run
+         * of responses after it (0 when the first score after it is not a
+         * response).
+         */days: Int64, 
+        /**
+         * Whether the latest score is still a response.
+         */holding: Bool, 
+        /**
+         * Scores after the last session.
+         */scoresAfter: Int32) {
+        self.days = days
+        self.holding = holding
+        self.scoresAfter = scoresAfter
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ResponseHeld: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeResponseHeld: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ResponseHeld {
+        return
+            try ResponseHeld(
+                days: FfiConverterInt64.read(from: &buf), 
+                holding: FfiConverterBool.read(from: &buf), 
+                scoresAfter: FfiConverterInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ResponseHeld, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.days, into: &buf)
+        FfiConverterBool.write(value.holding, into: &buf)
+        FfiConverterInt32.write(value.scoresAfter, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResponseHeld_lift(_ buf: RustBuffer) throws -> ResponseHeld {
+    return try FfiConverterTypeResponseHeld.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResponseHeld_lower(_ value: ResponseHeld) -> RustBuffer {
+    return FfiConverterTypeResponseHeld.lower(value)
+}
+
+
+/**
+ * One step of the post-session routine.
+ */
+public struct RoutineStep: Equatable, Hashable {
+    /**
+     * The reminder's category.
+     */
+    public let category: ReminderCategory
+    /**
+     * Its title (sealed; the lock screen shows the category's text).
+     */
+    public let title: String
+    /**
+     * Minutes after the session; or none, and `day` and `time` say when.
+     */
+    public let afterMinutes: Int32?
+    /**
+     * Days after the session's local day (0: that day).
+     */
+    public let day: Int32?
+    /**
+     * The time on that day.
+     */
+    public let time: WallTime?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The reminder's category.
+         */category: ReminderCategory, 
+        /**
+         * Its title (sealed; the lock screen shows the category's text).
+         */title: String, 
+        /**
+         * Minutes after the session; or none, and `day` and `time` say when.
+         */afterMinutes: Int32?, 
+        /**
+         * Days after the session's local day (0: that day).
+         */day: Int32?, 
+        /**
+         * The time on that day.
+         */time: WallTime?) {
+        self.category = category
+        self.title = title
+        self.afterMinutes = afterMinutes
+        self.day = day
+        self.time = time
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RoutineStep: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRoutineStep: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RoutineStep {
+        return
+            try RoutineStep(
+                category: FfiConverterTypeReminderCategory.read(from: &buf), 
+                title: FfiConverterString.read(from: &buf), 
+                afterMinutes: FfiConverterOptionInt32.read(from: &buf), 
+                day: FfiConverterOptionInt32.read(from: &buf), 
+                time: FfiConverterOptionTypeWallTime.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RoutineStep, into buf: inout [UInt8]) {
+        FfiConverterTypeReminderCategory.write(value.category, into: &buf)
+        FfiConverterString.write(value.title, into: &buf)
+        FfiConverterOptionInt32.write(value.afterMinutes, into: &buf)
+        FfiConverterOptionInt32.write(value.day, into: &buf)
+        FfiConverterOptionTypeWallTime.write(value.time, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoutineStep_lift(_ buf: RustBuffer) throws -> RoutineStep {
+    return try FfiConverterTypeRoutineStep.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoutineStep_lower(_ value: RoutineStep) -> RustBuffer {
+    return FfiConverterTypeRoutineStep.lower(value)
+}
+
+
+/**
  * A safety plan. Each part is a list of short items in the patient's
  * order (at most 20 items of 500 characters a part); an empty plan has
  * nothing in any part.
@@ -6355,6 +8855,105 @@ public func FfiConverterTypeScoreBand_lower(_ value: ScoreBand) -> RustBuffer {
 
 
 /**
+ * One scored questionnaire.
+ */
+public struct ScorePoint: Equatable, Hashable {
+    /**
+     * The check-in entry holding the answers.
+     */
+    public let entry: EntryId
+    /**
+     * When it was answered.
+     */
+    public let at: Timestamp
+    /**
+     * Its local day.
+     */
+    public let day: LocalDay
+    /**
+     * The total.
+     */
+    public let total: Int32
+    /**
+     * Its band ("moderate").
+     */
+    public let band: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The check-in entry holding the answers.
+         */entry: EntryId, 
+        /**
+         * When it was answered.
+         */at: Timestamp, 
+        /**
+         * Its local day.
+         */day: LocalDay, 
+        /**
+         * The total.
+         */total: Int32, 
+        /**
+         * Its band ("moderate").
+         */band: String) {
+        self.entry = entry
+        self.at = at
+        self.day = day
+        self.total = total
+        self.band = band
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ScorePoint: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeScorePoint: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ScorePoint {
+        return
+            try ScorePoint(
+                entry: FfiConverterTypeEntryId.read(from: &buf), 
+                at: FfiConverterTypeTimestamp.read(from: &buf), 
+                day: FfiConverterTypeLocalDay.read(from: &buf), 
+                total: FfiConverterInt32.read(from: &buf), 
+                band: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ScorePoint, into buf: inout [UInt8]) {
+        FfiConverterTypeEntryId.write(value.entry, into: &buf)
+        FfiConverterTypeTimestamp.write(value.at, into: &buf)
+        FfiConverterTypeLocalDay.write(value.day, into: &buf)
+        FfiConverterInt32.write(value.total, into: &buf)
+        FfiConverterString.write(value.band, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScorePoint_lift(_ buf: RustBuffer) throws -> ScorePoint {
+    return try FfiConverterTypeScorePoint.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScorePoint_lower(_ value: ScorePoint) -> RustBuffer {
+    return FfiConverterTypeScorePoint.lower(value)
+}
+
+
+/**
  * One category in the sharing manifest.
  */
 public struct SharingItem: Equatable, Hashable {
@@ -6511,6 +9110,226 @@ public func FfiConverterTypeSharingManifest_lift(_ buf: RustBuffer) throws -> Sh
 #endif
 public func FfiConverterTypeSharingManifest_lower(_ value: SharingManifest) -> RustBuffer {
     return FfiConverterTypeSharingManifest.lower(value)
+}
+
+
+/**
+ * A self-help skill, with its steps.
+ */
+public struct Skill: Equatable, Hashable {
+    /**
+     * Stable id (`breathing`, `grounding`); also its tracker's id (the
+     * minutes practised, see `logPractice`).
+     */
+    public let id: String
+    /**
+     * Its name.
+     */
+    public let name: String
+    /**
+     * The steps, in order.
+     */
+    public let steps: [String]
+    /**
+     * Where it comes from.
+     */
+    public let source: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Stable id (`breathing`, `grounding`); also its tracker's id (the
+         * minutes practised, see `logPractice`).
+         */id: String, 
+        /**
+         * Its name.
+         */name: String, 
+        /**
+         * The steps, in order.
+         */steps: [String], 
+        /**
+         * Where it comes from.
+         */source: String) {
+        self.id = id
+        self.name = name
+        self.steps = steps
+        self.source = source
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Skill: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSkill: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Skill {
+        return
+            try Skill(
+                id: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                steps: FfiConverterSequenceString.read(from: &buf), 
+                source: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Skill, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterSequenceString.write(value.steps, into: &buf)
+        FfiConverterString.write(value.source, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSkill_lift(_ buf: RustBuffer) throws -> Skill {
+    return try FfiConverterTypeSkill.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSkill_lower(_ value: Skill) -> RustBuffer {
+    return FfiConverterTypeSkill.lower(value)
+}
+
+
+/**
+ * Everything the patient logged over a period of local days.
+ */
+public struct Summary: Equatable, Hashable {
+    /**
+     * First local day.
+     */
+    public let from: LocalDay
+    /**
+     * Last local day (inclusive).
+     */
+    public let to: LocalDay
+    /**
+     * Days in the period.
+     */
+    public let days: Int32
+    /**
+     * Days with at least one entry on any tracker.
+     */
+    public let checkInDays: Int32
+    /**
+     * `checkInDays` / `days` (0-1).
+     */
+    public let adherence: Double
+    /**
+     * Consecutive days with an entry up to `to` (or the day before).
+     */
+    public let streakDays: Int32
+    /**
+     * Longest run of days with an entry in the period.
+     */
+    public let longestStreakDays: Int32
+    /**
+     * One per tracker with entries in the period, by tracker id.
+     */
+    public let trackers: [TrackerInsight]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * First local day.
+         */from: LocalDay, 
+        /**
+         * Last local day (inclusive).
+         */to: LocalDay, 
+        /**
+         * Days in the period.
+         */days: Int32, 
+        /**
+         * Days with at least one entry on any tracker.
+         */checkInDays: Int32, 
+        /**
+         * `checkInDays` / `days` (0-1).
+         */adherence: Double, 
+        /**
+         * Consecutive days with an entry up to `to` (or the day before).
+         */streakDays: Int32, 
+        /**
+         * Longest run of days with an entry in the period.
+         */longestStreakDays: Int32, 
+        /**
+         * One per tracker with entries in the period, by tracker id.
+         */trackers: [TrackerInsight]) {
+        self.from = from
+        self.to = to
+        self.days = days
+        self.checkInDays = checkInDays
+        self.adherence = adherence
+        self.streakDays = streakDays
+        self.longestStreakDays = longestStreakDays
+        self.trackers = trackers
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Summary: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSummary: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Summary {
+        return
+            try Summary(
+                from: FfiConverterTypeLocalDay.read(from: &buf), 
+                to: FfiConverterTypeLocalDay.read(from: &buf), 
+                days: FfiConverterInt32.read(from: &buf), 
+                checkInDays: FfiConverterInt32.read(from: &buf), 
+                adherence: FfiConverterDouble.read(from: &buf), 
+                streakDays: FfiConverterInt32.read(from: &buf), 
+                longestStreakDays: FfiConverterInt32.read(from: &buf), 
+                trackers: FfiConverterSequenceTypeTrackerInsight.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Summary, into buf: inout [UInt8]) {
+        FfiConverterTypeLocalDay.write(value.from, into: &buf)
+        FfiConverterTypeLocalDay.write(value.to, into: &buf)
+        FfiConverterInt32.write(value.days, into: &buf)
+        FfiConverterInt32.write(value.checkInDays, into: &buf)
+        FfiConverterDouble.write(value.adherence, into: &buf)
+        FfiConverterInt32.write(value.streakDays, into: &buf)
+        FfiConverterInt32.write(value.longestStreakDays, into: &buf)
+        FfiConverterSequenceTypeTrackerInsight.write(value.trackers, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSummary_lift(_ buf: RustBuffer) throws -> Summary {
+    return try FfiConverterTypeSummary.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSummary_lower(_ value: Summary) -> RustBuffer {
+    return FfiConverterTypeSummary.lower(value)
 }
 
 
@@ -7229,6 +10048,306 @@ public func FfiConverterTypeTracker_lower(_ value: Tracker) -> RustBuffer {
 
 
 /**
+ * One tracker over the period.
+ */
+public struct TrackerInsight: Equatable, Hashable {
+    /**
+     * The tracker.
+     */
+    public let tracker: TrackerId
+    /**
+     * Entries in the period.
+     */
+    public let entries: Int64
+    /**
+     * Local days with at least one entry.
+     */
+    public let checkInDays: Int32
+    /**
+     * `checkInDays` / days in the period (0-1).
+     */
+    public let adherence: Double
+    /**
+     * Consecutive days with an entry up to the period's last day (or the
+     * day before, when the last day has none yet).
+     */
+    public let streakDays: Int32
+    /**
+     * Longest run of consecutive days with an entry in the period.
+     */
+    public let longestStreakDays: Int32
+    /**
+     * Mean of the daily means; none for text.
+     */
+    public let mean: Double?
+    /**
+     * Lowest value.
+     */
+    public let min: Double?
+    /**
+     * Highest value.
+     */
+    public let max: Double?
+    /**
+     * Days with a value, oldest first.
+     */
+    public let daily: [Aggregate]
+    /**
+     * ISO weeks (Monday to Sunday) with a value.
+     */
+    public let weekly: [Aggregate]
+    /**
+     * Calendar months with a value.
+     */
+    public let monthly: [Aggregate]
+    /**
+     * None for text and with fewer than 14 days with a value.
+     */
+    public let trend: Trend?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The tracker.
+         */tracker: TrackerId, 
+        /**
+         * Entries in the period.
+         */entries: Int64, 
+        /**
+         * Local days with at least one entry.
+         */checkInDays: Int32, 
+        /**
+         * `checkInDays` / days in the period (0-1).
+         */adherence: Double, 
+        /**
+         * Consecutive days with an entry up to the period's last day (or the
+         * day before, when the last day has none yet).
+         */streakDays: Int32, 
+        /**
+         * Longest run of consecutive days with an entry in the period.
+         */longestStreakDays: Int32, 
+        /**
+         * Mean of the daily means; none for text.
+         */mean: Double?, 
+        /**
+         * Lowest value.
+         */min: Double?, 
+        /**
+         * Highest value.
+         */max: Double?, 
+        /**
+         * Days with a value, oldest first.
+         */daily: [Aggregate], 
+        /**
+         * ISO weeks (Monday to Sunday) with a value.
+         */weekly: [Aggregate], 
+        /**
+         * Calendar months with a value.
+         */monthly: [Aggregate], 
+        /**
+         * None for text and with fewer than 14 days with a value.
+         */trend: Trend?) {
+        self.tracker = tracker
+        self.entries = entries
+        self.checkInDays = checkInDays
+        self.adherence = adherence
+        self.streakDays = streakDays
+        self.longestStreakDays = longestStreakDays
+        self.mean = mean
+        self.min = min
+        self.max = max
+        self.daily = daily
+        self.weekly = weekly
+        self.monthly = monthly
+        self.trend = trend
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TrackerInsight: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTrackerInsight: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TrackerInsight {
+        return
+            try TrackerInsight(
+                tracker: FfiConverterTypeTrackerId.read(from: &buf), 
+                entries: FfiConverterInt64.read(from: &buf), 
+                checkInDays: FfiConverterInt32.read(from: &buf), 
+                adherence: FfiConverterDouble.read(from: &buf), 
+                streakDays: FfiConverterInt32.read(from: &buf), 
+                longestStreakDays: FfiConverterInt32.read(from: &buf), 
+                mean: FfiConverterOptionDouble.read(from: &buf), 
+                min: FfiConverterOptionDouble.read(from: &buf), 
+                max: FfiConverterOptionDouble.read(from: &buf), 
+                daily: FfiConverterSequenceTypeAggregate.read(from: &buf), 
+                weekly: FfiConverterSequenceTypeAggregate.read(from: &buf), 
+                monthly: FfiConverterSequenceTypeAggregate.read(from: &buf), 
+                trend: FfiConverterOptionTypeTrend.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TrackerInsight, into buf: inout [UInt8]) {
+        FfiConverterTypeTrackerId.write(value.tracker, into: &buf)
+        FfiConverterInt64.write(value.entries, into: &buf)
+        FfiConverterInt32.write(value.checkInDays, into: &buf)
+        FfiConverterDouble.write(value.adherence, into: &buf)
+        FfiConverterInt32.write(value.streakDays, into: &buf)
+        FfiConverterInt32.write(value.longestStreakDays, into: &buf)
+        FfiConverterOptionDouble.write(value.mean, into: &buf)
+        FfiConverterOptionDouble.write(value.min, into: &buf)
+        FfiConverterOptionDouble.write(value.max, into: &buf)
+        FfiConverterSequenceTypeAggregate.write(value.daily, into: &buf)
+        FfiConverterSequenceTypeAggregate.write(value.weekly, into: &buf)
+        FfiConverterSequenceTypeAggregate.write(value.monthly, into: &buf)
+        FfiConverterOptionTypeTrend.write(value.trend, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrackerInsight_lift(_ buf: RustBuffer) throws -> TrackerInsight {
+    return try FfiConverterTypeTrackerInsight.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrackerInsight_lower(_ value: TrackerInsight) -> RustBuffer {
+    return FfiConverterTypeTrackerInsight.lower(value)
+}
+
+
+/**
+ * A scale tracker's daily means over the period.
+ */
+public struct TrackerSeries: Equatable, Hashable {
+    /**
+     * The tracker.
+     */
+    public let tracker: TrackerId
+    /**
+     * Its name.
+     */
+    public let name: String
+    /**
+     * Lowest value of its scale.
+     */
+    public let min: Double
+    /**
+     * Highest value of its scale.
+     */
+    public let max: Double
+    /**
+     * What the lowest value means.
+     */
+    public let minLabel: String
+    /**
+     * What the highest value means.
+     */
+    public let maxLabel: String
+    /**
+     * Local days with a rating, oldest first.
+     */
+    public let days: [DayMean]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The tracker.
+         */tracker: TrackerId, 
+        /**
+         * Its name.
+         */name: String, 
+        /**
+         * Lowest value of its scale.
+         */min: Double, 
+        /**
+         * Highest value of its scale.
+         */max: Double, 
+        /**
+         * What the lowest value means.
+         */minLabel: String, 
+        /**
+         * What the highest value means.
+         */maxLabel: String, 
+        /**
+         * Local days with a rating, oldest first.
+         */days: [DayMean]) {
+        self.tracker = tracker
+        self.name = name
+        self.min = min
+        self.max = max
+        self.minLabel = minLabel
+        self.maxLabel = maxLabel
+        self.days = days
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TrackerSeries: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTrackerSeries: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TrackerSeries {
+        return
+            try TrackerSeries(
+                tracker: FfiConverterTypeTrackerId.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                min: FfiConverterDouble.read(from: &buf), 
+                max: FfiConverterDouble.read(from: &buf), 
+                minLabel: FfiConverterString.read(from: &buf), 
+                maxLabel: FfiConverterString.read(from: &buf), 
+                days: FfiConverterSequenceTypeDayMean.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TrackerSeries, into buf: inout [UInt8]) {
+        FfiConverterTypeTrackerId.write(value.tracker, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterDouble.write(value.min, into: &buf)
+        FfiConverterDouble.write(value.max, into: &buf)
+        FfiConverterString.write(value.minLabel, into: &buf)
+        FfiConverterString.write(value.maxLabel, into: &buf)
+        FfiConverterSequenceTypeDayMean.write(value.days, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrackerSeries_lift(_ buf: RustBuffer) throws -> TrackerSeries {
+    return try FfiConverterTypeTrackerSeries.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrackerSeries_lower(_ value: TrackerSeries) -> RustBuffer {
+    return FfiConverterTypeTrackerSeries.lower(value)
+}
+
+
+/**
  * Counts and means for one tracker.
  */
 public struct TrackerSummary: Equatable, Hashable {
@@ -7326,6 +10445,196 @@ public func FfiConverterTypeTrackerSummary_lift(_ buf: RustBuffer) throws -> Tra
 #endif
 public func FfiConverterTypeTrackerSummary_lower(_ value: TrackerSummary) -> RustBuffer {
     return FfiConverterTypeTrackerSummary.lower(value)
+}
+
+
+/**
+ * A treatment session of a course.
+ */
+public struct TreatmentSession: Equatable, Hashable {
+    /**
+     * The recorded event.
+     */
+    public let id: EventId
+    /**
+     * Its kind (`infusion`).
+     */
+    public let kind: String
+    /**
+     * When.
+     */
+    public let at: Timestamp
+    /**
+     * Its local day, in the zone it was recorded in.
+     */
+    public let day: LocalDay
+    /**
+     * 1 for the first session of the course, and so on.
+     */
+    public let number: Int32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The recorded event.
+         */id: EventId, 
+        /**
+         * Its kind (`infusion`).
+         */kind: String, 
+        /**
+         * When.
+         */at: Timestamp, 
+        /**
+         * Its local day, in the zone it was recorded in.
+         */day: LocalDay, 
+        /**
+         * 1 for the first session of the course, and so on.
+         */number: Int32) {
+        self.id = id
+        self.kind = kind
+        self.at = at
+        self.day = day
+        self.number = number
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TreatmentSession: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTreatmentSession: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TreatmentSession {
+        return
+            try TreatmentSession(
+                id: FfiConverterTypeEventId.read(from: &buf), 
+                kind: FfiConverterString.read(from: &buf), 
+                at: FfiConverterTypeTimestamp.read(from: &buf), 
+                day: FfiConverterTypeLocalDay.read(from: &buf), 
+                number: FfiConverterInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TreatmentSession, into buf: inout [UInt8]) {
+        FfiConverterTypeEventId.write(value.id, into: &buf)
+        FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterTypeTimestamp.write(value.at, into: &buf)
+        FfiConverterTypeLocalDay.write(value.day, into: &buf)
+        FfiConverterInt32.write(value.number, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTreatmentSession_lift(_ buf: RustBuffer) throws -> TreatmentSession {
+    return try FfiConverterTypeTreatmentSession.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTreatmentSession_lower(_ value: TreatmentSession) -> RustBuffer {
+    return FfiConverterTypeTreatmentSession.lower(value)
+}
+
+
+/**
+ * A least-squares line through a tracker's daily means.
+ */
+public struct Trend: Equatable, Hashable {
+    /**
+     * Slope in the tracker's unit per week (points, minutes, share of yes).
+     */
+    public let perWeek: Double
+    /**
+     * Days with a value the line was fitted to.
+     */
+    public let days: Int32
+    /**
+     * Two-sided p-value of the slope, corrected for day-to-day persistence
+     * and, by Holm's method, for the trackers tested.
+     */
+    public let pAdjusted: Double
+    /**
+     * Rising or falling only when `pAdjusted` is below 0.05.
+     */
+    public let direction: Direction
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Slope in the tracker's unit per week (points, minutes, share of yes).
+         */perWeek: Double, 
+        /**
+         * Days with a value the line was fitted to.
+         */days: Int32, 
+        /**
+         * Two-sided p-value of the slope, corrected for day-to-day persistence
+         * and, by Holm's method, for the trackers tested.
+         */pAdjusted: Double, 
+        /**
+         * Rising or falling only when `pAdjusted` is below 0.05.
+         */direction: Direction) {
+        self.perWeek = perWeek
+        self.days = days
+        self.pAdjusted = pAdjusted
+        self.direction = direction
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Trend: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTrend: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Trend {
+        return
+            try Trend(
+                perWeek: FfiConverterDouble.read(from: &buf), 
+                days: FfiConverterInt32.read(from: &buf), 
+                pAdjusted: FfiConverterDouble.read(from: &buf), 
+                direction: FfiConverterTypeDirection.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Trend, into buf: inout [UInt8]) {
+        FfiConverterDouble.write(value.perWeek, into: &buf)
+        FfiConverterInt32.write(value.days, into: &buf)
+        FfiConverterDouble.write(value.pAdjusted, into: &buf)
+        FfiConverterTypeDirection.write(value.direction, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrend_lift(_ buf: RustBuffer) throws -> Trend {
+    return try FfiConverterTypeTrend.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrend_lower(_ value: Trend) -> RustBuffer {
+    return FfiConverterTypeTrend.lower(value)
 }
 
 
@@ -7904,6 +11213,176 @@ public func FfiConverterTypeChangeTable_lower(_ value: ChangeTable) -> RustBuffe
 
 
 /**
+ * Where a score falls in a course.
+ */
+
+public enum CoursePhase: Equatable, Hashable {
+    
+    /**
+     * Before the first session.
+     */
+    case before
+    /**
+     * From the first session to the last.
+     */
+    case during
+    /**
+     * After the last session.
+     */
+    case after
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CoursePhase: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCoursePhase: FfiConverterRustBuffer {
+    typealias SwiftType = CoursePhase
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CoursePhase {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .before
+        
+        case 2: return .during
+        
+        case 3: return .after
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CoursePhase, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .before:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .during:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .after:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCoursePhase_lift(_ buf: RustBuffer) throws -> CoursePhase {
+    return try FfiConverterTypeCoursePhase.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCoursePhase_lower(_ value: CoursePhase) -> RustBuffer {
+    return FfiConverterTypeCoursePhase.lower(value)
+}
+
+
+
+/**
+ * Which way a tracker went over the period.
+ */
+
+public enum Direction: Equatable, Hashable {
+    
+    /**
+     * The slope is positive and significant.
+     */
+    case rising
+    /**
+     * The slope is negative and significant.
+     */
+    case falling
+    /**
+     * The data do not support either (the slope is still given).
+     */
+    case noClearTrend
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Direction: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDirection: FfiConverterRustBuffer {
+    typealias SwiftType = Direction
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Direction {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .rising
+        
+        case 2: return .falling
+        
+        case 3: return .noClearTrend
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Direction, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .rising:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .falling:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .noClearTrend:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDirection_lift(_ buf: RustBuffer) throws -> Direction {
+    return try FfiConverterTypeDirection.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDirection_lower(_ value: Direction) -> RustBuffer {
+    return FfiConverterTypeDirection.lower(value)
+}
+
+
+
+/**
  * Where a journal stands with its clinic.
  */
 
@@ -7994,6 +11473,103 @@ public func FfiConverterTypeEnrollmentState_lift(_ buf: RustBuffer) throws -> En
 #endif
 public func FfiConverterTypeEnrollmentState_lower(_ value: EnrollmentState) -> RustBuffer {
     return FfiConverterTypeEnrollmentState.lower(value)
+}
+
+
+
+/**
+ * What splits an outcome's days into two groups.
+ */
+
+public enum Factor: Equatable, Hashable {
+    
+    /**
+     * An entry on the factor's day carries this tag.
+     */
+    case tag(
+        /**
+         * The tag's group.
+         */group: TagGroup, 
+        /**
+         * The tag's text.
+         */label: String
+    )
+    /**
+     * The tracker's daily mean on the factor's day is below `threshold`
+     * (360 minutes for sleep, 1 for yes/no and medication, the patient's
+     * median over the period for other trackers).
+     */
+    case below(
+        /**
+         * The tracker.
+         */tracker: TrackerId, 
+        /**
+         * The split.
+         */threshold: Double
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Factor: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFactor: FfiConverterRustBuffer {
+    typealias SwiftType = Factor
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Factor {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .tag(group: try FfiConverterTypeTagGroup.read(from: &buf), label: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .below(tracker: try FfiConverterTypeTrackerId.read(from: &buf), threshold: try FfiConverterDouble.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Factor, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .tag(group,label):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeTagGroup.write(group, into: &buf)
+            FfiConverterString.write(label, into: &buf)
+            
+        
+        case let .below(tracker,threshold):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeTrackerId.write(tracker, into: &buf)
+            FfiConverterDouble.write(threshold, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFactor_lift(_ buf: RustBuffer) throws -> Factor {
+    return try FfiConverterTypeFactor.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFactor_lower(_ value: Factor) -> RustBuffer {
+    return FfiConverterTypeFactor.lower(value)
 }
 
 
@@ -9470,6 +13046,30 @@ fileprivate struct FfiConverterOptionInt32: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
+    typealias SwiftType = Int64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionDouble: FfiConverterRustBuffer {
     typealias SwiftType = Double?
 
@@ -9614,6 +13214,54 @@ fileprivate struct FfiConverterOptionTypeQuietHours: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeResponseHeld: FfiConverterRustBuffer {
+    typealias SwiftType = ResponseHeld?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeResponseHeld.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeResponseHeld.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeScorePoint: FfiConverterRustBuffer {
+    typealias SwiftType = ScorePoint?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeScorePoint.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeScorePoint.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeSyncRequest: FfiConverterRustBuffer {
     typealias SwiftType = SyncRequest?
 
@@ -9630,6 +13278,30 @@ fileprivate struct FfiConverterOptionTypeSyncRequest: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeSyncRequest.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeTrend: FfiConverterRustBuffer {
+    typealias SwiftType = Trend?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeTrend.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeTrend.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -9734,6 +13406,30 @@ fileprivate struct FfiConverterOptionTypeTimestamp: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeWallTime: FfiConverterRustBuffer {
+    typealias SwiftType = WallTime?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeWallTime.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeWallTime.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeZoneName: FfiConverterRustBuffer {
     typealias SwiftType = ZoneName?
 
@@ -9808,6 +13504,56 @@ fileprivate struct FfiConverterSequenceTypeAdherence: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeAggregate: FfiConverterRustBuffer {
+    typealias SwiftType = [Aggregate]
+
+    public static func write(_ value: [Aggregate], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAggregate.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Aggregate] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Aggregate]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAggregate.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeAlignedScore: FfiConverterRustBuffer {
+    typealias SwiftType = [AlignedScore]
+
+    public static func write(_ value: [AlignedScore], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAlignedScore.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AlignedScore] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AlignedScore]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAlignedScore.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeAnswerOption: FfiConverterRustBuffer {
     typealias SwiftType = [AnswerOption]
 
@@ -9825,6 +13571,56 @@ fileprivate struct FfiConverterSequenceTypeAnswerOption: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeAnswerOption.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeAroundSession: FfiConverterRustBuffer {
+    typealias SwiftType = [AroundSession]
+
+    public static func write(_ value: [AroundSession], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAroundSession.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AroundSession] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AroundSession]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAroundSession.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeChangeRule: FfiConverterRustBuffer {
+    typealias SwiftType = [ChangeRule]
+
+    public static func write(_ value: [ChangeRule], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeChangeRule.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ChangeRule] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ChangeRule]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeChangeRule.read(from: &buf))
         }
         return seq
     }
@@ -9908,6 +13704,31 @@ fileprivate struct FfiConverterSequenceTypeCrisisResources: FfiConverterRustBuff
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeDayMean: FfiConverterRustBuffer {
+    typealias SwiftType = [DayMean]
+
+    public static func write(_ value: [DayMean], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDayMean.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DayMean] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DayMean]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDayMean.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeEntry: FfiConverterRustBuffer {
     typealias SwiftType = [Entry]
 
@@ -9925,6 +13746,31 @@ fileprivate struct FfiConverterSequenceTypeEntry: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeEntry.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeFinding: FfiConverterRustBuffer {
+    typealias SwiftType = [Finding]
+
+    public static func write(_ value: [Finding], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFinding.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Finding] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Finding]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFinding.read(from: &buf))
         }
         return seq
     }
@@ -9975,6 +13821,56 @@ fileprivate struct FfiConverterSequenceTypeFlagRule: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeFlagRule.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeIfThen: FfiConverterRustBuffer {
+    typealias SwiftType = [IfThen]
+
+    public static func write(_ value: [IfThen], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeIfThen.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [IfThen] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [IfThen]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeIfThen.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeJournalingPrompt: FfiConverterRustBuffer {
+    typealias SwiftType = [JournalingPrompt]
+
+    public static func write(_ value: [JournalingPrompt], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeJournalingPrompt.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [JournalingPrompt] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [JournalingPrompt]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeJournalingPrompt.read(from: &buf))
         }
         return seq
     }
@@ -10050,6 +13946,31 @@ fileprivate struct FfiConverterSequenceTypeQuestionnaire: FfiConverterRustBuffer
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeQuestionnaire.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeQuestionnaireChange: FfiConverterRustBuffer {
+    typealias SwiftType = [QuestionnaireChange]
+
+    public static func write(_ value: [QuestionnaireChange], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeQuestionnaireChange.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [QuestionnaireChange] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [QuestionnaireChange]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeQuestionnaireChange.read(from: &buf))
         }
         return seq
     }
@@ -10158,6 +14079,106 @@ fileprivate struct FfiConverterSequenceTypeReminderEvent: FfiConverterRustBuffer
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeReportFlag: FfiConverterRustBuffer {
+    typealias SwiftType = [ReportFlag]
+
+    public static func write(_ value: [ReportFlag], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReportFlag.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ReportFlag] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ReportFlag]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReportFlag.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeReportScore: FfiConverterRustBuffer {
+    typealias SwiftType = [ReportScore]
+
+    public static func write(_ value: [ReportScore], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReportScore.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ReportScore] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ReportScore]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReportScore.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeReportSession: FfiConverterRustBuffer {
+    typealias SwiftType = [ReportSession]
+
+    public static func write(_ value: [ReportSession], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReportSession.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ReportSession] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ReportSession]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReportSession.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeRoutineStep: FfiConverterRustBuffer {
+    typealias SwiftType = [RoutineStep]
+
+    public static func write(_ value: [RoutineStep], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRoutineStep.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [RoutineStep] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [RoutineStep]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRoutineStep.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeScoreBand: FfiConverterRustBuffer {
     typealias SwiftType = [ScoreBand]
 
@@ -10200,6 +14221,31 @@ fileprivate struct FfiConverterSequenceTypeSharingItem: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeSharingItem.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSkill: FfiConverterRustBuffer {
+    typealias SwiftType = [Skill]
+
+    public static func write(_ value: [Skill], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSkill.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Skill] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Skill]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSkill.read(from: &buf))
         }
         return seq
     }
@@ -10308,6 +14354,56 @@ fileprivate struct FfiConverterSequenceTypeTracker: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeTrackerInsight: FfiConverterRustBuffer {
+    typealias SwiftType = [TrackerInsight]
+
+    public static func write(_ value: [TrackerInsight], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTrackerInsight.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [TrackerInsight] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [TrackerInsight]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTrackerInsight.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeTrackerSeries: FfiConverterRustBuffer {
+    typealias SwiftType = [TrackerSeries]
+
+    public static func write(_ value: [TrackerSeries], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTrackerSeries.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [TrackerSeries] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [TrackerSeries]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTrackerSeries.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeTrackerSummary: FfiConverterRustBuffer {
     typealias SwiftType = [TrackerSummary]
 
@@ -10325,6 +14421,31 @@ fileprivate struct FfiConverterSequenceTypeTrackerSummary: FfiConverterRustBuffe
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeTrackerSummary.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeTreatmentSession: FfiConverterRustBuffer {
+    typealias SwiftType = [TreatmentSession]
+
+    public static func write(_ value: [TreatmentSession], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTreatmentSession.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [TreatmentSession] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [TreatmentSession]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTreatmentSession.read(from: &buf))
         }
         return seq
     }
@@ -11157,6 +15278,31 @@ public func notificationIdPrefix() -> String  {
 })
 }
 /**
+ * The journaling prompts that fit `when` (`after_session`, `hard_day`,
+ * `evening`; the `any` ones included), or every prompt for null/nil, in
+ * the table's order. `InvalidInput` (field `when`) for another moment.
+ * Works offline; needs no journal.
+ */
+public func journalingPrompts(when: String? = nil)throws  -> [JournalingPrompt]  {
+    return try  FfiConverterSequenceTypeJournalingPrompt.lift(try rustCallWithError(FfiConverterTypeCairnError_lift) {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_journaling_prompts(
+        FfiConverterOptionString.lower(when),uniffiCallStatus
+    )
+})
+}
+/**
+ * The skills (slow breathing, 5-4-3-2-1 grounding), with their steps and
+ * sources. Works offline; needs no journal.
+ */
+public func skills() -> [Skill]  {
+    return try!  FfiConverterSequenceTypeSkill.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_skills(uniffiCallStatus
+    )
+})
+}
+/**
  * A code's checks without enrolling: `InvalidInput(field = "code")` for a
  * typo (checksum), a wrong prefix or an address without TLS.
  */
@@ -11165,6 +15311,27 @@ public func checkEnrollmentCode(code: String)throws  -> String  {
         uniffiCallStatus in
     uniffi_cairn_ffi_fn_func_check_enrollment_code(
         FfiConverterString.lower(code),uniffiCallStatus
+    )
+})
+}
+/**
+ * The change rules (response, remission, minimal important change) per
+ * questionnaire, with their sources.
+ */
+public func changeRules() -> [ChangeRule]  {
+    return try!  FfiConverterSequenceTypeChangeRule.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_change_rules(uniffiCallStatus
+    )
+})
+}
+/**
+ * The routine `addPostSessionRoutine` adds after each session.
+ */
+public func postSessionRoutine() -> [RoutineStep]  {
+    return try!  FfiConverterSequenceTypeRoutineStep.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_cairn_ffi_fn_func_post_session_routine(uniffiCallStatus
     )
 })
 }
@@ -11229,7 +15396,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_cairn_ffi_checksum_func_notification_id_prefix() != 15385) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_cairn_ffi_checksum_func_journaling_prompts() != 43371) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_func_skills() != 32862) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_cairn_ffi_checksum_func_check_enrollment_code() != 5635) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_func_change_rules() != 44053) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_func_post_session_routine() != 12284) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_journal_safety_plan() != 63296) {
@@ -11239,6 +15418,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_journal_check_flags() != 19698) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_clinic_settings() != 41385) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_journal_flag_settings() != 4026) {
@@ -11251,6 +15433,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_journal_set_flag_settings() != 59475) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_insights() != 28852) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_patterns() != 61573) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_journal_add_tracker() != 11732) {
@@ -11307,7 +15495,34 @@ private let initializationResult: InitializationResult = {
     if (uniffi_cairn_ffi_checksum_method_journal_reminders() != 16060) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_cairn_ffi_checksum_method_journal_fhir_bundle() != 31262) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_report() != 30060) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_report_html() != 56191) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_coping_plan() != 2894) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_log_practice() != 36246) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_set_coping_plan() != 10903) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_cairn_ffi_checksum_method_journal_sync() != 60753) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_add_post_session_routine() != 19813) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_course() != 56058) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_cairn_ffi_checksum_method_journal_questionnaire_changes() != 21019) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_cairn_ffi_checksum_method_subscription_cancel() != 63088) {

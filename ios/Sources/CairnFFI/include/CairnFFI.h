@@ -307,6 +307,11 @@ uint64_t uniffi_cairn_ffi_fn_method_journal_set_safety_plan(uint64_t ptr, RustBu
 uint64_t uniffi_cairn_ffi_fn_method_journal_check_flags(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_CLINIC_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_CLINIC_SETTINGS
+uint64_t uniffi_cairn_ffi_fn_method_journal_clinic_settings(uint64_t ptr
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_FLAG_SETTINGS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_FLAG_SETTINGS
 uint64_t uniffi_cairn_ffi_fn_method_journal_flag_settings(uint64_t ptr
@@ -325,6 +330,16 @@ uint64_t uniffi_cairn_ffi_fn_method_journal_help_now(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SET_FLAG_SETTINGS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SET_FLAG_SETTINGS
 uint64_t uniffi_cairn_ffi_fn_method_journal_set_flag_settings(uint64_t ptr, RustBuffer settings
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_INSIGHTS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_INSIGHTS
+uint64_t uniffi_cairn_ffi_fn_method_journal_insights(uint64_t ptr, int64_t from, int64_t to
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_PATTERNS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_PATTERNS
+uint64_t uniffi_cairn_ffi_fn_method_journal_patterns(uint64_t ptr, int64_t from, int64_t to
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_ADD_TRACKER
@@ -417,9 +432,54 @@ uint64_t uniffi_cairn_ffi_fn_method_journal_checkin(uint64_t ptr, RustBuffer que
 uint64_t uniffi_cairn_ffi_fn_method_journal_reminders(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_FHIR_BUNDLE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_FHIR_BUNDLE
+uint64_t uniffi_cairn_ffi_fn_method_journal_fhir_bundle(uint64_t ptr, RustBuffer from, RustBuffer to, RustBuffer subject
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_REPORT
+uint64_t uniffi_cairn_ffi_fn_method_journal_report(uint64_t ptr, int64_t from, int64_t to
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_REPORT_HTML
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_REPORT_HTML
+uint64_t uniffi_cairn_ffi_fn_method_journal_report_html(uint64_t ptr, int64_t from, int64_t to
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_COPING_PLAN
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_COPING_PLAN
+uint64_t uniffi_cairn_ffi_fn_method_journal_coping_plan(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_LOG_PRACTICE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_LOG_PRACTICE
+uint64_t uniffi_cairn_ffi_fn_method_journal_log_practice(uint64_t ptr, RustBuffer skill, int32_t minutes, int64_t at, RustBuffer zone
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SET_COPING_PLAN
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SET_COPING_PLAN
+uint64_t uniffi_cairn_ffi_fn_method_journal_set_coping_plan(uint64_t ptr, RustBuffer plan
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SYNC
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_SYNC
 uint64_t uniffi_cairn_ffi_fn_method_journal_sync(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_ADD_POST_SESSION_ROUTINE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_ADD_POST_SESSION_ROUTINE
+uint64_t uniffi_cairn_ffi_fn_method_journal_add_post_session_routine(uint64_t ptr, RustBuffer kind, int64_t start
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_COURSE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_COURSE
+uint64_t uniffi_cairn_ffi_fn_method_journal_course(uint64_t ptr, RustBuffer kind
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_QUESTIONNAIRE_CHANGES
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_METHOD_JOURNAL_QUESTIONNAIRE_CHANGES
+uint64_t uniffi_cairn_ffi_fn_method_journal_questionnaire_changes(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_CLONE_SUBSCRIPTION
@@ -737,9 +797,32 @@ RustBuffer uniffi_cairn_ffi_fn_func_notification_id_prefix(RustCallStatus *_Nonn
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_JOURNALING_PROMPTS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_JOURNALING_PROMPTS
+RustBuffer uniffi_cairn_ffi_fn_func_journaling_prompts(RustBuffer when, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_SKILLS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_SKILLS
+RustBuffer uniffi_cairn_ffi_fn_func_skills(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_CHECK_ENROLLMENT_CODE
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_CHECK_ENROLLMENT_CODE
 RustBuffer uniffi_cairn_ffi_fn_func_check_enrollment_code(RustBuffer code, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_CHANGE_RULES
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_CHANGE_RULES
+RustBuffer uniffi_cairn_ffi_fn_func_change_rules(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_POST_SESSION_ROUTINE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_FN_FUNC_POST_SESSION_ROUTINE
+RustBuffer uniffi_cairn_ffi_fn_func_post_session_routine(RustCallStatus *_Nonnull out_status
+    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_CAIRN_FFI_RUSTBUFFER_ALLOC
@@ -1092,9 +1175,33 @@ uint16_t uniffi_cairn_ffi_checksum_func_notification_id_prefix(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_JOURNALING_PROMPTS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_JOURNALING_PROMPTS
+uint16_t uniffi_cairn_ffi_checksum_func_journaling_prompts(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_SKILLS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_SKILLS
+uint16_t uniffi_cairn_ffi_checksum_func_skills(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_CHECK_ENROLLMENT_CODE
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_CHECK_ENROLLMENT_CODE
 uint16_t uniffi_cairn_ffi_checksum_func_check_enrollment_code(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_CHANGE_RULES
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_CHANGE_RULES
+uint16_t uniffi_cairn_ffi_checksum_func_change_rules(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_POST_SESSION_ROUTINE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_FUNC_POST_SESSION_ROUTINE
+uint16_t uniffi_cairn_ffi_checksum_func_post_session_routine(void
     
 );
 #endif
@@ -1113,6 +1220,12 @@ uint16_t uniffi_cairn_ffi_checksum_method_journal_set_safety_plan(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_CHECK_FLAGS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_CHECK_FLAGS
 uint16_t uniffi_cairn_ffi_checksum_method_journal_check_flags(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_CLINIC_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_CLINIC_SETTINGS
+uint16_t uniffi_cairn_ffi_checksum_method_journal_clinic_settings(void
     
 );
 #endif
@@ -1137,6 +1250,18 @@ uint16_t uniffi_cairn_ffi_checksum_method_journal_help_now(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SET_FLAG_SETTINGS
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SET_FLAG_SETTINGS
 uint16_t uniffi_cairn_ffi_checksum_method_journal_set_flag_settings(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_INSIGHTS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_INSIGHTS
+uint16_t uniffi_cairn_ffi_checksum_method_journal_insights(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_PATTERNS
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_PATTERNS
+uint16_t uniffi_cairn_ffi_checksum_method_journal_patterns(void
     
 );
 #endif
@@ -1248,9 +1373,63 @@ uint16_t uniffi_cairn_ffi_checksum_method_journal_reminders(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_FHIR_BUNDLE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_FHIR_BUNDLE
+uint16_t uniffi_cairn_ffi_checksum_method_journal_fhir_bundle(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_REPORT
+uint16_t uniffi_cairn_ffi_checksum_method_journal_report(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_REPORT_HTML
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_REPORT_HTML
+uint16_t uniffi_cairn_ffi_checksum_method_journal_report_html(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_COPING_PLAN
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_COPING_PLAN
+uint16_t uniffi_cairn_ffi_checksum_method_journal_coping_plan(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_LOG_PRACTICE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_LOG_PRACTICE
+uint16_t uniffi_cairn_ffi_checksum_method_journal_log_practice(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SET_COPING_PLAN
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SET_COPING_PLAN
+uint16_t uniffi_cairn_ffi_checksum_method_journal_set_coping_plan(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SYNC
 #define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_SYNC
 uint16_t uniffi_cairn_ffi_checksum_method_journal_sync(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_ADD_POST_SESSION_ROUTINE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_ADD_POST_SESSION_ROUTINE
+uint16_t uniffi_cairn_ffi_checksum_method_journal_add_post_session_routine(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_COURSE
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_COURSE
+uint16_t uniffi_cairn_ffi_checksum_method_journal_course(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_QUESTIONNAIRE_CHANGES
+#define UNIFFI_FFIDEF_UNIFFI_CAIRN_FFI_CHECKSUM_METHOD_JOURNAL_QUESTIONNAIRE_CHANGES
+uint16_t uniffi_cairn_ffi_checksum_method_journal_questionnaire_changes(void
     
 );
 #endif

@@ -742,13 +742,23 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_cairn_ffi_checksum_func_notification_id_prefix(
     ): Int
+    external fun uniffi_cairn_ffi_checksum_func_journaling_prompts(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_func_skills(
+    ): Int
     external fun uniffi_cairn_ffi_checksum_func_check_enrollment_code(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_func_change_rules(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_func_post_session_routine(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_safety_plan(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_set_safety_plan(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_check_flags(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_clinic_settings(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_flag_settings(
     ): Int
@@ -757,6 +767,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_cairn_ffi_checksum_method_journal_help_now(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_set_flag_settings(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_insights(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_patterns(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_add_tracker(
     ): Int
@@ -794,7 +808,25 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_reminders(
     ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_fhir_bundle(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_report(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_report_html(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_coping_plan(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_log_practice(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_set_coping_plan(
+    ): Int
     external fun uniffi_cairn_ffi_checksum_method_journal_sync(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_add_post_session_routine(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_course(
+    ): Int
+    external fun uniffi_cairn_ffi_checksum_method_journal_questionnaire_changes(
     ): Int
     external fun uniffi_cairn_ffi_checksum_method_subscription_cancel(
     ): Int
@@ -915,6 +947,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_check_flags(`ptr`: Long,
     ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_clinic_settings(`ptr`: Long,
+    ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_flag_settings(`ptr`: Long,
     ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_flags(`ptr`: Long,
@@ -922,6 +956,10 @@ internal object UniffiLib {
     external fun uniffi_cairn_ffi_fn_method_journal_help_now(`ptr`: Long,
     ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_set_flag_settings(`ptr`: Long,`settings`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_insights(`ptr`: Long,`from`: Long,`to`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_patterns(`ptr`: Long,`from`: Long,`to`: Long,
     ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_add_tracker(`ptr`: Long,`tracker`: RustBuffer.ByValue,
     ): Long
@@ -959,7 +997,25 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_reminders(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_fhir_bundle(`ptr`: Long,`from`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,`subject`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_report(`ptr`: Long,`from`: Long,`to`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_report_html(`ptr`: Long,`from`: Long,`to`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_coping_plan(`ptr`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_log_practice(`ptr`: Long,`skill`: RustBuffer.ByValue,`minutes`: Int,`at`: Long,`zone`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_set_coping_plan(`ptr`: Long,`plan`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_cairn_ffi_fn_method_journal_sync(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_add_post_session_routine(`ptr`: Long,`kind`: RustBuffer.ByValue,`start`: Long,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_course(`ptr`: Long,`kind`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_cairn_ffi_fn_method_journal_questionnaire_changes(`ptr`: Long,
     ): Long
     external fun uniffi_cairn_ffi_fn_clone_subscription(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1083,7 +1139,15 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_notification_id_prefix(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_journaling_prompts(`when`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_skills(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_cairn_ffi_fn_func_check_enrollment_code(`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_change_rules(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_cairn_ffi_fn_func_post_session_routine(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_cairn_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1249,7 +1313,19 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_cairn_ffi_checksum_func_notification_id_prefix() and 0xFFFF) != 15385) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_cairn_ffi_checksum_func_journaling_prompts() and 0xFFFF) != 43371) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_func_skills() and 0xFFFF) != 32862) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_cairn_ffi_checksum_func_check_enrollment_code() and 0xFFFF) != 5635) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_func_change_rules() and 0xFFFF) != 44053) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_func_post_session_routine() and 0xFFFF) != 12284) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_safety_plan() and 0xFFFF) != 63296) {
@@ -1259,6 +1335,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_check_flags() and 0xFFFF) != 19698) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_clinic_settings() and 0xFFFF) != 41385) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_flag_settings() and 0xFFFF) != 4026) {
@@ -1271,6 +1350,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_set_flag_settings() and 0xFFFF) != 59475) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_insights() and 0xFFFF) != 28852) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_patterns() and 0xFFFF) != 61573) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_add_tracker() and 0xFFFF) != 11732) {
@@ -1327,7 +1412,34 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_reminders() and 0xFFFF) != 16060) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_fhir_bundle() and 0xFFFF) != 31262) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_report() and 0xFFFF) != 30060) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_report_html() and 0xFFFF) != 56191) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_coping_plan() and 0xFFFF) != 2894) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_log_practice() and 0xFFFF) != 36246) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_set_coping_plan() and 0xFFFF) != 10903) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_cairn_ffi_checksum_method_journal_sync() and 0xFFFF) != 60753) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_add_post_session_routine() and 0xFFFF) != 19813) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_course() and 0xFFFF) != 56058) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_cairn_ffi_checksum_method_journal_questionnaire_changes() and 0xFFFF) != 21019) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_cairn_ffi_checksum_method_subscription_cancel() and 0xFFFF) != 63088) {
@@ -2632,6 +2744,15 @@ public interface JournalInterface {
     suspend fun `checkFlags`(): List<Flag>
     
     /**
+     * What the clinic set: its name, how soon it reviews flags, the
+     * no-check-in days (all none until set; they arrive through sync, and
+     * listeners hear `ALL` after a `receive` that pulled them). Fill
+     * `MonitoringFacts.clinic` and `reviewWithin` from it. Runs on a
+     * reader.
+     */
+    suspend fun `clinicSettings`(): ClinicSettings
+    
+    /**
      * The flag rules' settings (the defaults if never set).
      */
     suspend fun `flagSettings`(): FlagSettings
@@ -2654,6 +2775,26 @@ public interface JournalInterface {
      * (field `noCheckinDays`) outside 0-365.
      */
     suspend fun `setFlagSettings`(`settings`: FlagSettings)
+    
+    /**
+     * The summary of the local days `from ..= to` (docs/insights.md):
+     * per tracker with entries, daily, weekly and monthly means, adherence,
+     * streaks and the trend; the same adherence and streaks for all
+     * trackers together. `InvalidInput` (field `to`) when `to` is before
+     * `from`. Runs on a reader (cancellable).
+     */
+    suspend fun `insights`(`from`: LocalDay, `to`: LocalDay): Summary
+    
+    /**
+     * Associations between the scale trackers (mood, anxiety...) and
+     * factors (short sleep, a skipped dose, a low value, a tag) over the
+     * local days `from ..= to` (and the day before, for a lag of one day),
+     * claimed only when the data support them: show each finding's
+     * `sentence`; an empty list means nothing stands out. Associations,
+     * never causes. `InvalidInput` (field `to`) when `to` is before
+     * `from`. Runs on a reader (cancellable).
+     */
+    suspend fun `patterns`(`from`: LocalDay, `to`: LocalDay): Patterns
     
     /**
      * Defines a custom tracker.
@@ -2762,9 +2903,89 @@ public interface JournalInterface {
     fun `reminders`(): Reminders
     
     /**
+     * The entries of the local days `from ..= to` (either may be
+     * null/nil: no bound) as a FHIR R4 transaction Bundle
+     * (docs/fhir.md): per questionnaire check-in a QuestionnaireResponse
+     * and its Observations (LOINC), daily trackers as Observations; journal
+     * text, notes, tags and medication left out. `subject` is a reference
+     * such as `Patient/123`; null/nil: the clinic's patient id when the
+     * journal is enrolled, else no subject. The same entries give the same
+     * bytes. `InvalidInput` for a `subject` that is not a `Type/id`
+     * reference, or `to` before `from`. Runs on a reader.
+     */
+    suspend fun `fhirBundle`(`from`: LocalDay? = null, `to`: LocalDay? = null, `subject`: kotlin.String? = null): FhirBundle
+    
+    /**
+     * The report for the local days `from ..= to` (at most 400 days):
+     * scale trackers' daily means (mood first), questionnaires scored with
+     * band and item 9, treatment sessions, check-in and reminder
+     * adherence, flags with their review state. `InvalidInput` when `to`
+     * is before `from` (field `to`) or the period is too long (field
+     * `range`). Runs on a reader. For the page, `reportHtml`.
+     */
+    suspend fun `report`(`from`: LocalDay, `to`: LocalDay): Report
+    
+    /**
+     * The same report as one self-contained HTML page: inline CSS and SVG
+     * charts (each with a title, a description and a table of its
+     * numbers), no scripts, a Content-Security-Policy forbidding any load;
+     * readable on a phone, printable. Show it in a WebView / WKWebView
+     * (JavaScript off) or share it as a `.html` file: it holds the
+     * patient's data, so keep it out of shared storage. Errors as
+     * `report`.
+     */
+    suspend fun `reportHtml`(`from`: LocalDay, `to`: LocalDay): kotlin.String
+    
+    /**
+     * The coping plan (empty if none was written). Runs on a reader.
+     */
+    suspend fun `copingPlan`(): CopingPlan
+    
+    /**
+     * Logs practice of a skill (`breathing`, `grounding`): an entry of the
+     * skill's tracker with the minutes practised (a `Value.Duration`).
+     * `InvalidInput` for an unknown skill (field `skill`) or minutes below
+     * 1 (field `minutes`). Listeners hear `ENTRIES`.
+     */
+    suspend fun `logPractice`(`skill`: kotlin.String, `minutes`: kotlin.Int, `at`: Timestamp, `zone`: ZoneName): Entry
+    
+    /**
+     * Replaces the coping plan and returns it as saved (texts trimmed).
+     * `InvalidInput` for an empty text, one over 500 characters or holding
+     * a control character (field `steps`, `situation` or `action`), or
+     * over 20 steps or if-then plans (field `plan`); nothing is saved
+     * then. Listeners hear `SETTINGS` (`coping_plan`).
+     */
+    suspend fun `setCopingPlan`(`plan`: CopingPlan): CopingPlan
+    
+    /**
      * Sync with the clinic for this journal.
      */
     fun `sync`(): ClinicSync
+    
+    /**
+     * Adds the post-session routine (`postSessionRoutine()`) as reminders
+     * after each session of `kind`, from the local day `start`; steps
+     * already planned are not added again. Returns how many were added.
+     * `InvalidInput` for a bad kind (field `kind`). Listeners hear
+     * `REMINDERS` (no ids) when any was added: plan the reminders again.
+     */
+    suspend fun `addPostSessionRoutine`(`kind`: kotlin.String, `start`: LocalDay): kotlin.Int
+    
+    /**
+     * The treatment course of sessions of `kind` (`infusion`; null/nil:
+     * every kind): sessions numbered, scores aligned to them, ratings
+     * around each session, change against the baseline before the first
+     * session, and how long a PHQ-9 response has held. Runs on a reader.
+     */
+    suspend fun `course`(`kind`: kotlin.String? = null): Course
+    
+    /**
+     * Change against baseline for each questionnaire with a complete score
+     * (the baseline is the last score before the first treatment session,
+     * if any). Runs on a reader.
+     */
+    suspend fun `questionnaireChanges`(): List<QuestionnaireChange>
     
     companion object
 }
@@ -2962,6 +3183,34 @@ open class Journal: Disposable, AutoCloseable, JournalInterface
 
     
     /**
+     * What the clinic set: its name, how soon it reviews flags, the
+     * no-check-in days (all none until set; they arrive through sync, and
+     * listeners hear `ALL` after a `receive` that pulled them). Fill
+     * `MonitoringFacts.clinic` and `reviewWithin` from it. Runs on a
+     * reader.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `clinicSettings`() : ClinicSettings {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_clinic_settings(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeClinicSettings.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * The flag rules' settings (the defaults if never set).
      */
     @Throws(CairnException::class)
@@ -3057,6 +3306,68 @@ open class Journal: Disposable, AutoCloseable, JournalInterface
         // lift function
         { },
         
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The summary of the local days `from ..= to` (docs/insights.md):
+     * per tracker with entries, daily, weekly and monthly means, adherence,
+     * streaks and the trend; the same adherence and streaks for all
+     * trackers together. `InvalidInput` (field `to`) when `to` is before
+     * `from`. Runs on a reader (cancellable).
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `insights`(`from`: LocalDay, `to`: LocalDay) : Summary {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_insights(
+                uniffiHandle,
+                
+        FfiConverterTypeLocalDay.lower(`from`),
+        FfiConverterTypeLocalDay.lower(`to`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSummary.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Associations between the scale trackers (mood, anxiety...) and
+     * factors (short sleep, a skipped dose, a low value, a tag) over the
+     * local days `from ..= to` (and the day before, for a lag of one day),
+     * claimed only when the data support them: show each finding's
+     * `sentence`; an empty list means nothing stands out. Associations,
+     * never causes. `InvalidInput` (field `to`) when `to` is before
+     * `from`. Runs on a reader (cancellable).
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `patterns`(`from`: LocalDay, `to`: LocalDay) : Patterns {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_patterns(
+                uniffiHandle,
+                
+        FfiConverterTypeLocalDay.lower(`from`),
+        FfiConverterTypeLocalDay.lower(`to`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePatterns.lift(it) },
         // Error FFI converter
         CairnException.ErrorHandler,
     )
@@ -3520,6 +3831,188 @@ open class Journal: Disposable, AutoCloseable, JournalInterface
 
     
     /**
+     * The entries of the local days `from ..= to` (either may be
+     * null/nil: no bound) as a FHIR R4 transaction Bundle
+     * (docs/fhir.md): per questionnaire check-in a QuestionnaireResponse
+     * and its Observations (LOINC), daily trackers as Observations; journal
+     * text, notes, tags and medication left out. `subject` is a reference
+     * such as `Patient/123`; null/nil: the clinic's patient id when the
+     * journal is enrolled, else no subject. The same entries give the same
+     * bytes. `InvalidInput` for a `subject` that is not a `Type/id`
+     * reference, or `to` before `from`. Runs on a reader.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `fhirBundle`(`from`: LocalDay?, `to`: LocalDay?, `subject`: kotlin.String?) : FhirBundle {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_fhir_bundle(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeLocalDay.lower(`from`),
+        FfiConverterOptionalTypeLocalDay.lower(`to`),
+        FfiConverterOptionalString.lower(`subject`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeFhirBundle.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The report for the local days `from ..= to` (at most 400 days):
+     * scale trackers' daily means (mood first), questionnaires scored with
+     * band and item 9, treatment sessions, check-in and reminder
+     * adherence, flags with their review state. `InvalidInput` when `to`
+     * is before `from` (field `to`) or the period is too long (field
+     * `range`). Runs on a reader. For the page, `reportHtml`.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `report`(`from`: LocalDay, `to`: LocalDay) : Report {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_report(
+                uniffiHandle,
+                
+        FfiConverterTypeLocalDay.lower(`from`),
+        FfiConverterTypeLocalDay.lower(`to`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeReport.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The same report as one self-contained HTML page: inline CSS and SVG
+     * charts (each with a title, a description and a table of its
+     * numbers), no scripts, a Content-Security-Policy forbidding any load;
+     * readable on a phone, printable. Show it in a WebView / WKWebView
+     * (JavaScript off) or share it as a `.html` file: it holds the
+     * patient's data, so keep it out of shared storage. Errors as
+     * `report`.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `reportHtml`(`from`: LocalDay, `to`: LocalDay) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_report_html(
+                uniffiHandle,
+                
+        FfiConverterTypeLocalDay.lower(`from`),
+        FfiConverterTypeLocalDay.lower(`to`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The coping plan (empty if none was written). Runs on a reader.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `copingPlan`() : CopingPlan {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_coping_plan(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCopingPlan.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Logs practice of a skill (`breathing`, `grounding`): an entry of the
+     * skill's tracker with the minutes practised (a `Value.Duration`).
+     * `InvalidInput` for an unknown skill (field `skill`) or minutes below
+     * 1 (field `minutes`). Listeners hear `ENTRIES`.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `logPractice`(`skill`: kotlin.String, `minutes`: kotlin.Int, `at`: Timestamp, `zone`: ZoneName) : Entry {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_log_practice(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`skill`),
+        FfiConverterInt.lower(`minutes`),
+        FfiConverterTypeTimestamp.lower(`at`),
+        FfiConverterTypeZoneName.lower(`zone`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEntry.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Replaces the coping plan and returns it as saved (texts trimmed).
+     * `InvalidInput` for an empty text, one over 500 characters or holding
+     * a control character (field `steps`, `situation` or `action`), or
+     * over 20 steps or if-then plans (field `plan`); nothing is saved
+     * then. Listeners hear `SETTINGS` (`coping_plan`).
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setCopingPlan`(`plan`: CopingPlan) : CopingPlan {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_set_coping_plan(
+                uniffiHandle,
+                
+        FfiConverterTypeCopingPlan.lower(`plan`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCopingPlan.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Sync with the clinic for this journal.
      */
     @Throws(CairnException::class)override fun `sync`(): ClinicSync {
@@ -3534,6 +4027,90 @@ open class Journal: Disposable, AutoCloseable, JournalInterface
     )
     }
     
+
+    
+    /**
+     * Adds the post-session routine (`postSessionRoutine()`) as reminders
+     * after each session of `kind`, from the local day `start`; steps
+     * already planned are not added again. Returns how many were added.
+     * `InvalidInput` for a bad kind (field `kind`). Listeners hear
+     * `REMINDERS` (no ids) when any was added: plan the reminders again.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `addPostSessionRoutine`(`kind`: kotlin.String, `start`: LocalDay) : kotlin.Int {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_add_post_session_routine(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`kind`),
+        FfiConverterTypeLocalDay.lower(`start`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_i32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_i32(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_i32(future) },
+        // lift function
+        { FfiConverterInt.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The treatment course of sessions of `kind` (`infusion`; null/nil:
+     * every kind): sessions numbered, scores aligned to them, ratings
+     * around each session, change against the baseline before the first
+     * session, and how long a PHQ-9 response has held. Runs on a reader.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `course`(`kind`: kotlin.String?) : Course {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_course(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`kind`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCourse.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Change against baseline for each questionnaire with a complete score
+     * (the baseline is the last score before the first treatment session,
+     * if any). Runs on a reader.
+     */
+    @Throws(CairnException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `questionnaireChanges`() : List<QuestionnaireChange> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_cairn_ffi_fn_method_journal_questionnaire_changes(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_cairn_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_cairn_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeQuestionnaireChange.lift(it) },
+        // Error FFI converter
+        CairnException.ErrorHandler,
+    )
+    }
 
     
 
@@ -5169,6 +5746,150 @@ public object FfiConverterTypeAdherenceReport: FfiConverterRustBuffer<AdherenceR
 
 
 /**
+ * A tracker's values over one local day, ISO week or calendar month.
+ */
+data class Aggregate (
+    /**
+     * The first local day: the day itself, the week's Monday or the
+     * month's 1st.
+     */
+    val `start`: LocalDay
+    , 
+    /**
+     * Days with a value in it.
+     */
+    val `days`: kotlin.Int
+    , 
+    /**
+     * Entries with a value in it.
+     */
+    val `entries`: kotlin.Int
+    , 
+    /**
+     * The mean of the daily means (each day counts once).
+     */
+    val `mean`: kotlin.Double
+    , 
+    /**
+     * Lowest single value.
+     */
+    val `min`: kotlin.Double
+    , 
+    /**
+     * Highest single value.
+     */
+    val `max`: kotlin.Double
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAggregate: FfiConverterRustBuffer<Aggregate> {
+    override fun read(buf: ByteBuffer): Aggregate {
+        return Aggregate(
+            FfiConverterTypeLocalDay.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterDouble.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Aggregate) = (
+            FfiConverterTypeLocalDay.allocationSize(value.`start`) +
+            FfiConverterInt.allocationSize(value.`days`) +
+            FfiConverterInt.allocationSize(value.`entries`) +
+            FfiConverterDouble.allocationSize(value.`mean`) +
+            FfiConverterDouble.allocationSize(value.`min`) +
+            FfiConverterDouble.allocationSize(value.`max`)
+    )
+
+    override fun write(value: Aggregate, buf: ByteBuffer) {
+            FfiConverterTypeLocalDay.write(value.`start`, buf)
+            FfiConverterInt.write(value.`days`, buf)
+            FfiConverterInt.write(value.`entries`, buf)
+            FfiConverterDouble.write(value.`mean`, buf)
+            FfiConverterDouble.write(value.`min`, buf)
+            FfiConverterDouble.write(value.`max`, buf)
+    }
+}
+
+
+
+/**
+ * A score aligned to the sessions.
+ */
+data class AlignedScore (
+    /**
+     * The questionnaire's id.
+     */
+    val `questionnaire`: kotlin.String
+    , 
+    /**
+     * The score.
+     */
+    val `score`: ScorePoint
+    , 
+    /**
+     * Before, during or after the course.
+     */
+    val `phase`: CoursePhase
+    , 
+    /**
+     * Days since the latest session on or before its day (none before
+     * the first).
+     */
+    val `daysSinceSession`: kotlin.Long?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAlignedScore: FfiConverterRustBuffer<AlignedScore> {
+    override fun read(buf: ByteBuffer): AlignedScore {
+        return AlignedScore(
+            FfiConverterString.read(buf),
+            FfiConverterTypeScorePoint.read(buf),
+            FfiConverterTypeCoursePhase.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AlignedScore) = (
+            FfiConverterString.allocationSize(value.`questionnaire`) +
+            FfiConverterTypeScorePoint.allocationSize(value.`score`) +
+            FfiConverterTypeCoursePhase.allocationSize(value.`phase`) +
+            FfiConverterOptionalLong.allocationSize(value.`daysSinceSession`)
+    )
+
+    override fun write(value: AlignedScore, buf: ByteBuffer) {
+            FfiConverterString.write(value.`questionnaire`, buf)
+            FfiConverterTypeScorePoint.write(value.`score`, buf)
+            FfiConverterTypeCoursePhase.write(value.`phase`, buf)
+            FfiConverterOptionalLong.write(value.`daysSinceSession`, buf)
+    }
+}
+
+
+
+/**
  * One answer option of an item.
  */
 data class AnswerOption (
@@ -5218,6 +5939,157 @@ public object FfiConverterTypeAnswerOption: FfiConverterRustBuffer<AnswerOption>
             FfiConverterInt.write(value.`value`, buf)
             FfiConverterString.write(value.`text`, buf)
             FfiConverterString.write(value.`loinc`, buf)
+    }
+}
+
+
+
+/**
+ * A scale tracker's ratings around one session: the mean of the daily
+ * means over the 7 local days before the session's day and the 7 after.
+ */
+data class AroundSession (
+    /**
+     * The session's number.
+     */
+    val `session`: kotlin.Int
+    , 
+    /**
+     * The tracker's id.
+     */
+    val `tracker`: kotlin.String
+    , 
+    /**
+     * Mean over the days before; none when none was rated.
+     */
+    val `beforeMean`: kotlin.Double?
+    , 
+    /**
+     * Days rated before.
+     */
+    val `beforeDays`: kotlin.Int
+    , 
+    /**
+     * Mean over the days after; none when none was rated.
+     */
+    val `afterMean`: kotlin.Double?
+    , 
+    /**
+     * Days rated after.
+     */
+    val `afterDays`: kotlin.Int
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAroundSession: FfiConverterRustBuffer<AroundSession> {
+    override fun read(buf: ByteBuffer): AroundSession {
+        return AroundSession(
+            FfiConverterInt.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AroundSession) = (
+            FfiConverterInt.allocationSize(value.`session`) +
+            FfiConverterString.allocationSize(value.`tracker`) +
+            FfiConverterOptionalDouble.allocationSize(value.`beforeMean`) +
+            FfiConverterInt.allocationSize(value.`beforeDays`) +
+            FfiConverterOptionalDouble.allocationSize(value.`afterMean`) +
+            FfiConverterInt.allocationSize(value.`afterDays`)
+    )
+
+    override fun write(value: AroundSession, buf: ByteBuffer) {
+            FfiConverterInt.write(value.`session`, buf)
+            FfiConverterString.write(value.`tracker`, buf)
+            FfiConverterOptionalDouble.write(value.`beforeMean`, buf)
+            FfiConverterInt.write(value.`beforeDays`, buf)
+            FfiConverterOptionalDouble.write(value.`afterMean`, buf)
+            FfiConverterInt.write(value.`afterDays`, buf)
+    }
+}
+
+
+
+/**
+ * How change against baseline is judged for one questionnaire.
+ */
+data class ChangeRule (
+    /**
+     * The questionnaire's id.
+     */
+    val `questionnaire`: kotlin.String
+    , 
+    /**
+     * Response: the total dropped by at least this share of the baseline.
+     */
+    val `responseDrop`: kotlin.Double
+    , 
+    /**
+     * Remission: the total is below this; none where not defined.
+     */
+    val `remissionBelow`: kotlin.Int?
+    , 
+    /**
+     * Minimal important change, in points; none where not defined.
+     */
+    val `minimalImportantChange`: kotlin.Int?
+    , 
+    /**
+     * Where the definitions come from.
+     */
+    val `source`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChangeRule: FfiConverterRustBuffer<ChangeRule> {
+    override fun read(buf: ByteBuffer): ChangeRule {
+        return ChangeRule(
+            FfiConverterString.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ChangeRule) = (
+            FfiConverterString.allocationSize(value.`questionnaire`) +
+            FfiConverterDouble.allocationSize(value.`responseDrop`) +
+            FfiConverterOptionalInt.allocationSize(value.`remissionBelow`) +
+            FfiConverterOptionalInt.allocationSize(value.`minimalImportantChange`) +
+            FfiConverterString.allocationSize(value.`source`)
+    )
+
+    override fun write(value: ChangeRule, buf: ByteBuffer) {
+            FfiConverterString.write(value.`questionnaire`, buf)
+            FfiConverterDouble.write(value.`responseDrop`, buf)
+            FfiConverterOptionalInt.write(value.`remissionBelow`, buf)
+            FfiConverterOptionalInt.write(value.`minimalImportantChange`, buf)
+            FfiConverterString.write(value.`source`, buf)
     }
 }
 
@@ -5281,6 +6153,66 @@ public object FfiConverterTypeCheckIn: FfiConverterRustBuffer<CheckIn> {
 
 
 /**
+ * What the clinic set for this patient (`cairn-clinic settings`), received
+ * through sync; read-only on the device. Every field is none until the
+ * clinic sets it (and when not enrolled).
+ */
+data class ClinicSettings (
+    /**
+     * The clinic's name, as the patient knows it: pass it as
+     * `MonitoringFacts.clinic`.
+     */
+    val `clinicName`: kotlin.String?
+    , 
+    /**
+     * How soon the clinic reviews flags, as the patient reads it ("within
+     * 2 working days"): pass it as `MonitoringFacts.reviewWithin`.
+     */
+    val `reviewWithin`: kotlin.String?
+    , 
+    /**
+     * Days without a check-in before a `no_checkins` flag (0: off); when
+     * set, it takes the place of `FlagSettings.noCheckinDays`.
+     */
+    val `noCheckinDays`: kotlin.Int?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeClinicSettings: FfiConverterRustBuffer<ClinicSettings> {
+    override fun read(buf: ByteBuffer): ClinicSettings {
+        return ClinicSettings(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ClinicSettings) = (
+            FfiConverterOptionalString.allocationSize(value.`clinicName`) +
+            FfiConverterOptionalString.allocationSize(value.`reviewWithin`) +
+            FfiConverterOptionalInt.allocationSize(value.`noCheckinDays`)
+    )
+
+    override fun write(value: ClinicSettings, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`clinicName`, buf)
+            FfiConverterOptionalString.write(value.`reviewWithin`, buf)
+            FfiConverterOptionalInt.write(value.`noCheckinDays`, buf)
+    }
+}
+
+
+
+/**
  * A version of an entry written elsewhere at the same time as the one
  * shown. Editing or deleting the entry resolves it.
  */
@@ -5331,6 +6263,135 @@ public object FfiConverterTypeConflictVersion: FfiConverterRustBuffer<ConflictVe
             FfiConverterTypeEntryId.write(value.`entryId`, buf)
             FfiConverterOptionalTypeEntry.write(value.`entry`, buf)
             FfiConverterString.write(value.`author`, buf)
+    }
+}
+
+
+
+/**
+ * The patient's coping plan: steps to try when things get hard, and
+ * if-then plans. At most 20 of each, every text 1-500 characters.
+ */
+data class CopingPlan (
+    /**
+     * Steps, in the patient's order.
+     */
+    val `steps`: List<kotlin.String> = listOf() 
+    , 
+    /**
+     * If-then plans.
+     */
+    val `ifThen`: List<IfThen> = listOf() 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCopingPlan: FfiConverterRustBuffer<CopingPlan> {
+    override fun read(buf: ByteBuffer): CopingPlan {
+        return CopingPlan(
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceTypeIfThen.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CopingPlan) = (
+            FfiConverterSequenceString.allocationSize(value.`steps`) +
+            FfiConverterSequenceTypeIfThen.allocationSize(value.`ifThen`)
+    )
+
+    override fun write(value: CopingPlan, buf: ByteBuffer) {
+            FfiConverterSequenceString.write(value.`steps`, buf)
+            FfiConverterSequenceTypeIfThen.write(value.`ifThen`, buf)
+    }
+}
+
+
+
+/**
+ * A treatment course: its sessions, the scores and ratings aligned to
+ * them, and change against the baseline before the first session.
+ */
+data class Course (
+    /**
+     * The session kind asked for; none: every kind.
+     */
+    val `kind`: kotlin.String?
+    , 
+    /**
+     * The sessions, in time order.
+     */
+    val `sessions`: List<TreatmentSession>
+    , 
+    /**
+     * Change against baseline per questionnaire with a score.
+     */
+    val `changes`: List<QuestionnaireChange>
+    , 
+    /**
+     * Every complete score, aligned.
+     */
+    val `scores`: List<AlignedScore>
+    , 
+    /**
+     * Mood, anxiety and the other scale trackers around each session.
+     */
+    val `aroundSessions`: List<AroundSession>
+    , 
+    /**
+     * How long a PHQ-9 response has held since the last session, when
+     * there are a baseline and a score after the last session.
+     */
+    val `responseHeld`: ResponseHeld?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCourse: FfiConverterRustBuffer<Course> {
+    override fun read(buf: ByteBuffer): Course {
+        return Course(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeTreatmentSession.read(buf),
+            FfiConverterSequenceTypeQuestionnaireChange.read(buf),
+            FfiConverterSequenceTypeAlignedScore.read(buf),
+            FfiConverterSequenceTypeAroundSession.read(buf),
+            FfiConverterOptionalTypeResponseHeld.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Course) = (
+            FfiConverterOptionalString.allocationSize(value.`kind`) +
+            FfiConverterSequenceTypeTreatmentSession.allocationSize(value.`sessions`) +
+            FfiConverterSequenceTypeQuestionnaireChange.allocationSize(value.`changes`) +
+            FfiConverterSequenceTypeAlignedScore.allocationSize(value.`scores`) +
+            FfiConverterSequenceTypeAroundSession.allocationSize(value.`aroundSessions`) +
+            FfiConverterOptionalTypeResponseHeld.allocationSize(value.`responseHeld`)
+    )
+
+    override fun write(value: Course, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`kind`, buf)
+            FfiConverterSequenceTypeTreatmentSession.write(value.`sessions`, buf)
+            FfiConverterSequenceTypeQuestionnaireChange.write(value.`changes`, buf)
+            FfiConverterSequenceTypeAlignedScore.write(value.`scores`, buf)
+            FfiConverterSequenceTypeAroundSession.write(value.`aroundSessions`, buf)
+            FfiConverterOptionalTypeResponseHeld.write(value.`responseHeld`, buf)
     }
 }
 
@@ -5492,6 +6553,61 @@ public object FfiConverterTypeCrisisResources: FfiConverterRustBuffer<CrisisReso
             FfiConverterString.write(value.`emergencyAdvice`, buf)
             FfiConverterSequenceTypeCrisisLine.write(value.`lines`, buf)
             FfiConverterTypeLocalDay.write(value.`reviewed`, buf)
+    }
+}
+
+
+
+/**
+ * One local day of a tracker.
+ */
+data class DayMean (
+    /**
+     * The local day.
+     */
+    val `date`: LocalDay
+    , 
+    /**
+     * Mean of the day's ratings.
+     */
+    val `mean`: kotlin.Double
+    , 
+    /**
+     * Ratings that day.
+     */
+    val `ratings`: kotlin.Int
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDayMean: FfiConverterRustBuffer<DayMean> {
+    override fun read(buf: ByteBuffer): DayMean {
+        return DayMean(
+            FfiConverterTypeLocalDay.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DayMean) = (
+            FfiConverterTypeLocalDay.allocationSize(value.`date`) +
+            FfiConverterDouble.allocationSize(value.`mean`) +
+            FfiConverterInt.allocationSize(value.`ratings`)
+    )
+
+    override fun write(value: DayMean, buf: ByteBuffer) {
+            FfiConverterTypeLocalDay.write(value.`date`, buf)
+            FfiConverterDouble.write(value.`mean`, buf)
+            FfiConverterInt.write(value.`ratings`, buf)
     }
 }
 
@@ -5775,6 +6891,184 @@ public object FfiConverterTypeEntryQuery: FfiConverterRustBuffer<EntryQuery> {
 
 
 /**
+ * A FHIR R4 transaction Bundle, and what went into it.
+ */
+data class FhirBundle (
+    /**
+     * The Bundle as JSON text (pretty-printed, ending in a newline): save
+     * or share it as `application/fhir+json`.
+     */
+    val `json`: kotlin.String
+    , 
+    /**
+     * Entries exported (each as one or more resources).
+     */
+    val `exported`: kotlin.Int
+    , 
+    /**
+     * Entries in the range left out: journal text, medication, answer
+     * sets that do not fit their questionnaire.
+     */
+    val `leftOut`: kotlin.Int
+    , 
+    /**
+     * Resources in the Bundle.
+     */
+    val `resources`: kotlin.Int
+    , 
+    /**
+     * Records that could not be opened (damaged) and are left out.
+     */
+    val `skippedRecords`: kotlin.Int
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFhirBundle: FfiConverterRustBuffer<FhirBundle> {
+    override fun read(buf: ByteBuffer): FhirBundle {
+        return FhirBundle(
+            FfiConverterString.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FhirBundle) = (
+            FfiConverterString.allocationSize(value.`json`) +
+            FfiConverterInt.allocationSize(value.`exported`) +
+            FfiConverterInt.allocationSize(value.`leftOut`) +
+            FfiConverterInt.allocationSize(value.`resources`) +
+            FfiConverterInt.allocationSize(value.`skippedRecords`)
+    )
+
+    override fun write(value: FhirBundle, buf: ByteBuffer) {
+            FfiConverterString.write(value.`json`, buf)
+            FfiConverterInt.write(value.`exported`, buf)
+            FfiConverterInt.write(value.`leftOut`, buf)
+            FfiConverterInt.write(value.`resources`, buf)
+            FfiConverterInt.write(value.`skippedRecords`, buf)
+    }
+}
+
+
+
+/**
+ * An association the data support (never a cause).
+ */
+data class Finding (
+    /**
+     * The outcome: a scale tracker.
+     */
+    val `tracker`: TrackerId
+    , 
+    /**
+     * What splits the days.
+     */
+    val `factor`: Factor
+    , 
+    /**
+     * Local days from the factor's day to the outcome's day (0: the same
+     * day; sleep is dated by the morning it ends).
+     */
+    val `lagDays`: kotlin.Int
+    , 
+    /**
+     * Days with an outcome value and the factor.
+     */
+    val `nWith`: kotlin.Int
+    , 
+    /**
+     * Days with an outcome value and without it.
+     */
+    val `nWithout`: kotlin.Int
+    , 
+    /**
+     * Mean of the outcome's daily means with the factor.
+     */
+    val `meanWith`: kotlin.Double
+    , 
+    /**
+     * The same without.
+     */
+    val `meanWithout`: kotlin.Double
+    , 
+    /**
+     * Welch's p-value, corrected for persistence and (Holm) for every
+     * pair tested.
+     */
+    val `pAdjusted`: kotlin.Double
+    , 
+    /**
+     * The finding in words, with its numbers: show this.
+     */
+    val `sentence`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFinding: FfiConverterRustBuffer<Finding> {
+    override fun read(buf: ByteBuffer): Finding {
+        return Finding(
+            FfiConverterTypeTrackerId.read(buf),
+            FfiConverterTypeFactor.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Finding) = (
+            FfiConverterTypeTrackerId.allocationSize(value.`tracker`) +
+            FfiConverterTypeFactor.allocationSize(value.`factor`) +
+            FfiConverterInt.allocationSize(value.`lagDays`) +
+            FfiConverterInt.allocationSize(value.`nWith`) +
+            FfiConverterInt.allocationSize(value.`nWithout`) +
+            FfiConverterDouble.allocationSize(value.`meanWith`) +
+            FfiConverterDouble.allocationSize(value.`meanWithout`) +
+            FfiConverterDouble.allocationSize(value.`pAdjusted`) +
+            FfiConverterString.allocationSize(value.`sentence`)
+    )
+
+    override fun write(value: Finding, buf: ByteBuffer) {
+            FfiConverterTypeTrackerId.write(value.`tracker`, buf)
+            FfiConverterTypeFactor.write(value.`factor`, buf)
+            FfiConverterInt.write(value.`lagDays`, buf)
+            FfiConverterInt.write(value.`nWith`, buf)
+            FfiConverterInt.write(value.`nWithout`, buf)
+            FfiConverterDouble.write(value.`meanWith`, buf)
+            FfiConverterDouble.write(value.`meanWithout`, buf)
+            FfiConverterDouble.write(value.`pAdjusted`, buf)
+            FfiConverterString.write(value.`sentence`, buf)
+    }
+}
+
+
+
+/**
  * A risk flag.
  */
 data class Flag (
@@ -5983,6 +7277,53 @@ public object FfiConverterTypeFlagSettings: FfiConverterRustBuffer<FlagSettings>
 
 
 /**
+ * "If this happens, then I will do that".
+ */
+data class IfThen (
+    /**
+     * The situation ("I wake at 3 am and can't sleep").
+     */
+    val `situation`: kotlin.String
+    , 
+    /**
+     * What the patient will do ("I get up and read for 20 minutes").
+     */
+    val `action`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIfThen: FfiConverterRustBuffer<IfThen> {
+    override fun read(buf: ByteBuffer): IfThen {
+        return IfThen(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: IfThen) = (
+            FfiConverterString.allocationSize(value.`situation`) +
+            FfiConverterString.allocationSize(value.`action`)
+    )
+
+    override fun write(value: IfThen, buf: ByteBuffer) {
+            FfiConverterString.write(value.`situation`, buf)
+            FfiConverterString.write(value.`action`, buf)
+    }
+}
+
+
+
+/**
  * A committed change: what was touched, never its content.
  */
 data class JournalChange (
@@ -6032,6 +7373,61 @@ public object FfiConverterTypeJournalChange: FfiConverterRustBuffer<JournalChang
             FfiConverterTypeChangeTable.write(value.`table`, buf)
             FfiConverterSequenceString.write(value.`ids`, buf)
             FfiConverterBoolean.write(value.`deleted`, buf)
+    }
+}
+
+
+
+/**
+ * A journaling prompt.
+ */
+data class JournalingPrompt (
+    /**
+     * Stable id.
+     */
+    val `id`: kotlin.String
+    , 
+    /**
+     * When it fits: `any`, `after_session`, `hard_day`, `evening`.
+     */
+    val `when`: kotlin.String
+    , 
+    /**
+     * The prompt.
+     */
+    val `text`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeJournalingPrompt: FfiConverterRustBuffer<JournalingPrompt> {
+    override fun read(buf: ByteBuffer): JournalingPrompt {
+        return JournalingPrompt(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: JournalingPrompt) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`when`) +
+            FfiConverterString.allocationSize(value.`text`)
+    )
+
+    override fun write(value: JournalingPrompt, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`when`, buf)
+            FfiConverterString.write(value.`text`, buf)
     }
 }
 
@@ -6495,6 +7891,63 @@ public object FfiConverterTypeOccurrence: FfiConverterRustBuffer<Occurrence> {
 
 
 /**
+ * What `patterns` found, and how much it looked at.
+ */
+data class Patterns (
+    /**
+     * Pairs (outcome, factor, lag) with enough days on each side to be
+     * tested.
+     */
+    val `pairsTested`: kotlin.Int
+    , 
+    /**
+     * Days in the period.
+     */
+    val `days`: kotlin.Int
+    , 
+    /**
+     * Supported associations, strongest evidence first; empty when
+     * nothing stands out.
+     */
+    val `findings`: List<Finding>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePatterns: FfiConverterRustBuffer<Patterns> {
+    override fun read(buf: ByteBuffer): Patterns {
+        return Patterns(
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterSequenceTypeFinding.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Patterns) = (
+            FfiConverterInt.allocationSize(value.`pairsTested`) +
+            FfiConverterInt.allocationSize(value.`days`) +
+            FfiConverterSequenceTypeFinding.allocationSize(value.`findings`)
+    )
+
+    override fun write(value: Patterns, buf: ByteBuffer) {
+            FfiConverterInt.write(value.`pairsTested`, buf)
+            FfiConverterInt.write(value.`days`, buf)
+            FfiConverterSequenceTypeFinding.write(value.`findings`, buf)
+    }
+}
+
+
+
+/**
  * What to change in the OS.
  */
 data class PlanDiff (
@@ -6840,6 +8293,113 @@ public object FfiConverterTypeQuestionnaire: FfiConverterRustBuffer<Questionnair
             FfiConverterOptionalString.write(value.`panelLoinc`, buf)
             FfiConverterOptionalString.write(value.`totalLoinc`, buf)
             FfiConverterString.write(value.`source`, buf)
+    }
+}
+
+
+
+/**
+ * Change against baseline for one questionnaire.
+ */
+data class QuestionnaireChange (
+    /**
+     * The questionnaire's id (`phq9`).
+     */
+    val `questionnaire`: kotlin.String
+    , 
+    /**
+     * Its name (`PHQ-9`).
+     */
+    val `name`: kotlin.String
+    , 
+    /**
+     * The baseline: the last complete score before the first treatment
+     * session, or the first complete score when there is no session.
+     */
+    val `baseline`: ScorePoint
+    , 
+    /**
+     * The latest complete score after the baseline; none yet: null/nil.
+     */
+    val `latest`: ScorePoint?
+    , 
+    /**
+     * Latest minus baseline, in points (negative is better).
+     */
+    val `change`: kotlin.Int?
+    , 
+    /**
+     * Whether the latest is a response (a drop of at least 50%); none
+     * without a latest score or when the baseline is 0.
+     */
+    val `response`: kotlin.Boolean?
+    , 
+    /**
+     * Whether the latest is a remission (PHQ-9 below 5); none where the
+     * rules define none.
+     */
+    val `remission`: kotlin.Boolean?
+    , 
+    /**
+     * The minimal important change in points, where defined.
+     */
+    val `minimalImportantChange`: kotlin.Int?
+    , 
+    /**
+     * "improved", "worsened", or "less than the minimal important
+     * change", where a minimal important change is defined.
+     */
+    val `changeText`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeQuestionnaireChange: FfiConverterRustBuffer<QuestionnaireChange> {
+    override fun read(buf: ByteBuffer): QuestionnaireChange {
+        return QuestionnaireChange(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeScorePoint.read(buf),
+            FfiConverterOptionalTypeScorePoint.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: QuestionnaireChange) = (
+            FfiConverterString.allocationSize(value.`questionnaire`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterTypeScorePoint.allocationSize(value.`baseline`) +
+            FfiConverterOptionalTypeScorePoint.allocationSize(value.`latest`) +
+            FfiConverterOptionalInt.allocationSize(value.`change`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`response`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`remission`) +
+            FfiConverterOptionalInt.allocationSize(value.`minimalImportantChange`) +
+            FfiConverterOptionalString.allocationSize(value.`changeText`)
+    )
+
+    override fun write(value: QuestionnaireChange, buf: ByteBuffer) {
+            FfiConverterString.write(value.`questionnaire`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterTypeScorePoint.write(value.`baseline`, buf)
+            FfiConverterOptionalTypeScorePoint.write(value.`latest`, buf)
+            FfiConverterOptionalInt.write(value.`change`, buf)
+            FfiConverterOptionalBoolean.write(value.`response`, buf)
+            FfiConverterOptionalBoolean.write(value.`remission`, buf)
+            FfiConverterOptionalInt.write(value.`minimalImportantChange`, buf)
+            FfiConverterOptionalString.write(value.`changeText`, buf)
     }
 }
 
@@ -7459,6 +9019,532 @@ public object FfiConverterTypeReminderPlan: FfiConverterRustBuffer<ReminderPlan>
 
 
 /**
+ * A period's outcomes, for the appointment.
+ */
+data class Report (
+    /**
+     * First local day.
+     */
+    val `from`: LocalDay
+    , 
+    /**
+     * Last local day (inclusive).
+     */
+    val `to`: LocalDay
+    , 
+    /**
+     * The zone of the latest entry in the period (else of the latest
+     * session, else UTC): it places sessions, reminders and flags on days.
+     */
+    val `zone`: ZoneName
+    , 
+    /**
+     * When the report was made.
+     */
+    val `generatedAt`: Timestamp
+    , 
+    /**
+     * Days of the period up to the day it was made.
+     */
+    val `days`: kotlin.Int
+    , 
+    /**
+     * Of those, days with any entry.
+     */
+    val `checkInDays`: kotlin.Int
+    , 
+    /**
+     * `checkInDays / days`; none when no day of the period has passed.
+     */
+    val `checkInAdherence`: kotlin.Double?
+    , 
+    /**
+     * Scale trackers with a value in the period: mood first, then by name.
+     */
+    val `trackers`: List<TrackerSeries>
+    , 
+    /**
+     * Questionnaires answered in the period, oldest first.
+     */
+    val `questionnaires`: List<ReportScore>
+    , 
+    /**
+     * Treatment sessions on the period's days, oldest first.
+     */
+    val `sessions`: List<ReportSession>
+    , 
+    /**
+     * Reminder adherence per category (categories with something due).
+     */
+    val `reminders`: List<Adherence>
+    , 
+    /**
+     * Flags raised in the period, and older ones still open, oldest first.
+     */
+    val `flags`: List<ReportFlag>
+    , 
+    /**
+     * Records that could not be opened (damaged) and are left out.
+     */
+    val `skippedRecords`: kotlin.Int
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReport: FfiConverterRustBuffer<Report> {
+    override fun read(buf: ByteBuffer): Report {
+        return Report(
+            FfiConverterTypeLocalDay.read(buf),
+            FfiConverterTypeLocalDay.read(buf),
+            FfiConverterTypeZoneName.read(buf),
+            FfiConverterTypeTimestamp.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterSequenceTypeTrackerSeries.read(buf),
+            FfiConverterSequenceTypeReportScore.read(buf),
+            FfiConverterSequenceTypeReportSession.read(buf),
+            FfiConverterSequenceTypeAdherence.read(buf),
+            FfiConverterSequenceTypeReportFlag.read(buf),
+            FfiConverterInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Report) = (
+            FfiConverterTypeLocalDay.allocationSize(value.`from`) +
+            FfiConverterTypeLocalDay.allocationSize(value.`to`) +
+            FfiConverterTypeZoneName.allocationSize(value.`zone`) +
+            FfiConverterTypeTimestamp.allocationSize(value.`generatedAt`) +
+            FfiConverterInt.allocationSize(value.`days`) +
+            FfiConverterInt.allocationSize(value.`checkInDays`) +
+            FfiConverterOptionalDouble.allocationSize(value.`checkInAdherence`) +
+            FfiConverterSequenceTypeTrackerSeries.allocationSize(value.`trackers`) +
+            FfiConverterSequenceTypeReportScore.allocationSize(value.`questionnaires`) +
+            FfiConverterSequenceTypeReportSession.allocationSize(value.`sessions`) +
+            FfiConverterSequenceTypeAdherence.allocationSize(value.`reminders`) +
+            FfiConverterSequenceTypeReportFlag.allocationSize(value.`flags`) +
+            FfiConverterInt.allocationSize(value.`skippedRecords`)
+    )
+
+    override fun write(value: Report, buf: ByteBuffer) {
+            FfiConverterTypeLocalDay.write(value.`from`, buf)
+            FfiConverterTypeLocalDay.write(value.`to`, buf)
+            FfiConverterTypeZoneName.write(value.`zone`, buf)
+            FfiConverterTypeTimestamp.write(value.`generatedAt`, buf)
+            FfiConverterInt.write(value.`days`, buf)
+            FfiConverterInt.write(value.`checkInDays`, buf)
+            FfiConverterOptionalDouble.write(value.`checkInAdherence`, buf)
+            FfiConverterSequenceTypeTrackerSeries.write(value.`trackers`, buf)
+            FfiConverterSequenceTypeReportScore.write(value.`questionnaires`, buf)
+            FfiConverterSequenceTypeReportSession.write(value.`sessions`, buf)
+            FfiConverterSequenceTypeAdherence.write(value.`reminders`, buf)
+            FfiConverterSequenceTypeReportFlag.write(value.`flags`, buf)
+            FfiConverterInt.write(value.`skippedRecords`, buf)
+    }
+}
+
+
+
+/**
+ * A flag in the report, with its review state.
+ */
+data class ReportFlag (
+    /**
+     * Local day it was raised, in the report's zone.
+     */
+    val `date`: LocalDay
+    , 
+    /**
+     * When it was raised.
+     */
+    val `raisedAt`: Timestamp
+    , 
+    /**
+     * Kind (`item9_positive`...).
+     */
+    val `kind`: kotlin.String
+    , 
+    /**
+     * The rule's title, or the kind when this version does not know it.
+     */
+    val `title`: kotlin.String
+    , 
+    /**
+     * Why it was raised.
+     */
+    val `reason`: kotlin.String
+    , 
+    /**
+     * Open or acknowledged.
+     */
+    val `state`: FlagState
+    , 
+    /**
+     * When the clinic acknowledged it.
+     */
+    val `acknowledgedAt`: Timestamp?
+    , 
+    /**
+     * Who acknowledged it.
+     */
+    val `acknowledgedBy`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReportFlag: FfiConverterRustBuffer<ReportFlag> {
+    override fun read(buf: ByteBuffer): ReportFlag {
+        return ReportFlag(
+            FfiConverterTypeLocalDay.read(buf),
+            FfiConverterTypeTimestamp.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeFlagState.read(buf),
+            FfiConverterOptionalTypeTimestamp.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReportFlag) = (
+            FfiConverterTypeLocalDay.allocationSize(value.`date`) +
+            FfiConverterTypeTimestamp.allocationSize(value.`raisedAt`) +
+            FfiConverterString.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`title`) +
+            FfiConverterString.allocationSize(value.`reason`) +
+            FfiConverterTypeFlagState.allocationSize(value.`state`) +
+            FfiConverterOptionalTypeTimestamp.allocationSize(value.`acknowledgedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`acknowledgedBy`)
+    )
+
+    override fun write(value: ReportFlag, buf: ByteBuffer) {
+            FfiConverterTypeLocalDay.write(value.`date`, buf)
+            FfiConverterTypeTimestamp.write(value.`raisedAt`, buf)
+            FfiConverterString.write(value.`kind`, buf)
+            FfiConverterString.write(value.`title`, buf)
+            FfiConverterString.write(value.`reason`, buf)
+            FfiConverterTypeFlagState.write(value.`state`, buf)
+            FfiConverterOptionalTypeTimestamp.write(value.`acknowledgedAt`, buf)
+            FfiConverterOptionalString.write(value.`acknowledgedBy`, buf)
+    }
+}
+
+
+
+/**
+ * A questionnaire answered in the period, scored.
+ */
+data class ReportScore (
+    /**
+     * Local day it was answered.
+     */
+    val `date`: LocalDay
+    , 
+    /**
+     * When.
+     */
+    val `at`: Timestamp
+    , 
+    /**
+     * Questionnaire id (`phq9`).
+     */
+    val `questionnaire`: kotlin.String
+    , 
+    /**
+     * Its name (`PHQ-9`).
+     */
+    val `name`: kotlin.String
+    , 
+    /**
+     * Total; none when incomplete.
+     */
+    val `total`: kotlin.Int?
+    , 
+    /**
+     * Highest possible total.
+     */
+    val `maxTotal`: kotlin.Int
+    , 
+    /**
+     * Band of the total.
+     */
+    val `band`: kotlin.String?
+    , 
+    /**
+     * Whether the total was prorated.
+     */
+    val `prorated`: kotlin.Boolean
+    , 
+    /**
+     * PHQ-9: item 9 answered above 0 (none: unanswered, or not PHQ-9).
+     * A false is never reassurance.
+     */
+    val `item9Positive`: kotlin.Boolean?
+    , 
+    /**
+     * PHQ-9: item 9's answer (0-3).
+     */
+    val `item9Answer`: kotlin.Int?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReportScore: FfiConverterRustBuffer<ReportScore> {
+    override fun read(buf: ByteBuffer): ReportScore {
+        return ReportScore(
+            FfiConverterTypeLocalDay.read(buf),
+            FfiConverterTypeTimestamp.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReportScore) = (
+            FfiConverterTypeLocalDay.allocationSize(value.`date`) +
+            FfiConverterTypeTimestamp.allocationSize(value.`at`) +
+            FfiConverterString.allocationSize(value.`questionnaire`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalInt.allocationSize(value.`total`) +
+            FfiConverterInt.allocationSize(value.`maxTotal`) +
+            FfiConverterOptionalString.allocationSize(value.`band`) +
+            FfiConverterBoolean.allocationSize(value.`prorated`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`item9Positive`) +
+            FfiConverterOptionalInt.allocationSize(value.`item9Answer`)
+    )
+
+    override fun write(value: ReportScore, buf: ByteBuffer) {
+            FfiConverterTypeLocalDay.write(value.`date`, buf)
+            FfiConverterTypeTimestamp.write(value.`at`, buf)
+            FfiConverterString.write(value.`questionnaire`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalInt.write(value.`total`, buf)
+            FfiConverterInt.write(value.`maxTotal`, buf)
+            FfiConverterOptionalString.write(value.`band`, buf)
+            FfiConverterBoolean.write(value.`prorated`, buf)
+            FfiConverterOptionalBoolean.write(value.`item9Positive`, buf)
+            FfiConverterOptionalInt.write(value.`item9Answer`, buf)
+    }
+}
+
+
+
+/**
+ * A treatment session in the period.
+ */
+data class ReportSession (
+    /**
+     * Local day, in the zone it was recorded in.
+     */
+    val `date`: LocalDay
+    , 
+    /**
+     * When.
+     */
+    val `at`: Timestamp
+    , 
+    /**
+     * Kind (`infusion`).
+     */
+    val `kind`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReportSession: FfiConverterRustBuffer<ReportSession> {
+    override fun read(buf: ByteBuffer): ReportSession {
+        return ReportSession(
+            FfiConverterTypeLocalDay.read(buf),
+            FfiConverterTypeTimestamp.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReportSession) = (
+            FfiConverterTypeLocalDay.allocationSize(value.`date`) +
+            FfiConverterTypeTimestamp.allocationSize(value.`at`) +
+            FfiConverterString.allocationSize(value.`kind`)
+    )
+
+    override fun write(value: ReportSession, buf: ByteBuffer) {
+            FfiConverterTypeLocalDay.write(value.`date`, buf)
+            FfiConverterTypeTimestamp.write(value.`at`, buf)
+            FfiConverterString.write(value.`kind`, buf)
+    }
+}
+
+
+
+/**
+ * How long a PHQ-9 response has held since the last session.
+ */
+data class ResponseHeld (
+    /**
+     * Days from the last session to the latest score of the unbroken run
+     * of responses after it (0 when the first score after it is not a
+     * response).
+     */
+    val `days`: kotlin.Long
+    , 
+    /**
+     * Whether the latest score is still a response.
+     */
+    val `holding`: kotlin.Boolean
+    , 
+    /**
+     * Scores after the last session.
+     */
+    val `scoresAfter`: kotlin.Int
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeResponseHeld: FfiConverterRustBuffer<ResponseHeld> {
+    override fun read(buf: ByteBuffer): ResponseHeld {
+        return ResponseHeld(
+            FfiConverterLong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ResponseHeld) = (
+            FfiConverterLong.allocationSize(value.`days`) +
+            FfiConverterBoolean.allocationSize(value.`holding`) +
+            FfiConverterInt.allocationSize(value.`scoresAfter`)
+    )
+
+    override fun write(value: ResponseHeld, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`days`, buf)
+            FfiConverterBoolean.write(value.`holding`, buf)
+            FfiConverterInt.write(value.`scoresAfter`, buf)
+    }
+}
+
+
+
+/**
+ * One step of the post-session routine.
+ */
+data class RoutineStep (
+    /**
+     * The reminder's category.
+     */
+    val `category`: ReminderCategory
+    , 
+    /**
+     * Its title (sealed; the lock screen shows the category's text).
+     */
+    val `title`: kotlin.String
+    , 
+    /**
+     * Minutes after the session; or none, and `day` and `time` say when.
+     */
+    val `afterMinutes`: kotlin.Int?
+    , 
+    /**
+     * Days after the session's local day (0: that day).
+     */
+    val `day`: kotlin.Int?
+    , 
+    /**
+     * The time on that day.
+     */
+    val `time`: WallTime?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRoutineStep: FfiConverterRustBuffer<RoutineStep> {
+    override fun read(buf: ByteBuffer): RoutineStep {
+        return RoutineStep(
+            FfiConverterTypeReminderCategory.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterOptionalTypeWallTime.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RoutineStep) = (
+            FfiConverterTypeReminderCategory.allocationSize(value.`category`) +
+            FfiConverterString.allocationSize(value.`title`) +
+            FfiConverterOptionalInt.allocationSize(value.`afterMinutes`) +
+            FfiConverterOptionalInt.allocationSize(value.`day`) +
+            FfiConverterOptionalTypeWallTime.allocationSize(value.`time`)
+    )
+
+    override fun write(value: RoutineStep, buf: ByteBuffer) {
+            FfiConverterTypeReminderCategory.write(value.`category`, buf)
+            FfiConverterString.write(value.`title`, buf)
+            FfiConverterOptionalInt.write(value.`afterMinutes`, buf)
+            FfiConverterOptionalInt.write(value.`day`, buf)
+            FfiConverterOptionalTypeWallTime.write(value.`time`, buf)
+    }
+}
+
+
+
+/**
  * A safety plan. Each part is a list of short items in the patient's
  * order (at most 20 items of 500 characters a part); an empty plan has
  * nothing in any part.
@@ -7603,6 +9689,77 @@ public object FfiConverterTypeScoreBand: FfiConverterRustBuffer<ScoreBand> {
 
 
 /**
+ * One scored questionnaire.
+ */
+data class ScorePoint (
+    /**
+     * The check-in entry holding the answers.
+     */
+    val `entry`: EntryId
+    , 
+    /**
+     * When it was answered.
+     */
+    val `at`: Timestamp
+    , 
+    /**
+     * Its local day.
+     */
+    val `day`: LocalDay
+    , 
+    /**
+     * The total.
+     */
+    val `total`: kotlin.Int
+    , 
+    /**
+     * Its band ("moderate").
+     */
+    val `band`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeScorePoint: FfiConverterRustBuffer<ScorePoint> {
+    override fun read(buf: ByteBuffer): ScorePoint {
+        return ScorePoint(
+            FfiConverterTypeEntryId.read(buf),
+            FfiConverterTypeTimestamp.read(buf),
+            FfiConverterTypeLocalDay.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ScorePoint) = (
+            FfiConverterTypeEntryId.allocationSize(value.`entry`) +
+            FfiConverterTypeTimestamp.allocationSize(value.`at`) +
+            FfiConverterTypeLocalDay.allocationSize(value.`day`) +
+            FfiConverterInt.allocationSize(value.`total`) +
+            FfiConverterString.allocationSize(value.`band`)
+    )
+
+    override fun write(value: ScorePoint, buf: ByteBuffer) {
+            FfiConverterTypeEntryId.write(value.`entry`, buf)
+            FfiConverterTypeTimestamp.write(value.`at`, buf)
+            FfiConverterTypeLocalDay.write(value.`day`, buf)
+            FfiConverterInt.write(value.`total`, buf)
+            FfiConverterString.write(value.`band`, buf)
+    }
+}
+
+
+
+/**
  * One category in the sharing manifest.
  */
 data class SharingItem (
@@ -7708,6 +9865,165 @@ public object FfiConverterTypeSharingManifest: FfiConverterRustBuffer<SharingMan
             FfiConverterTypeSyncStatus.write(value.`status`, buf)
             FfiConverterSequenceTypeSharingItem.write(value.`items`, buf)
             FfiConverterSequenceString.write(value.`notes`, buf)
+    }
+}
+
+
+
+/**
+ * A self-help skill, with its steps.
+ */
+data class Skill (
+    /**
+     * Stable id (`breathing`, `grounding`); also its tracker's id (the
+     * minutes practised, see `logPractice`).
+     */
+    val `id`: kotlin.String
+    , 
+    /**
+     * Its name.
+     */
+    val `name`: kotlin.String
+    , 
+    /**
+     * The steps, in order.
+     */
+    val `steps`: List<kotlin.String>
+    , 
+    /**
+     * Where it comes from.
+     */
+    val `source`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSkill: FfiConverterRustBuffer<Skill> {
+    override fun read(buf: ByteBuffer): Skill {
+        return Skill(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Skill) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterSequenceString.allocationSize(value.`steps`) +
+            FfiConverterString.allocationSize(value.`source`)
+    )
+
+    override fun write(value: Skill, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterSequenceString.write(value.`steps`, buf)
+            FfiConverterString.write(value.`source`, buf)
+    }
+}
+
+
+
+/**
+ * Everything the patient logged over a period of local days.
+ */
+data class Summary (
+    /**
+     * First local day.
+     */
+    val `from`: LocalDay
+    , 
+    /**
+     * Last local day (inclusive).
+     */
+    val `to`: LocalDay
+    , 
+    /**
+     * Days in the period.
+     */
+    val `days`: kotlin.Int
+    , 
+    /**
+     * Days with at least one entry on any tracker.
+     */
+    val `checkInDays`: kotlin.Int
+    , 
+    /**
+     * `checkInDays` / `days` (0-1).
+     */
+    val `adherence`: kotlin.Double
+    , 
+    /**
+     * Consecutive days with an entry up to `to` (or the day before).
+     */
+    val `streakDays`: kotlin.Int
+    , 
+    /**
+     * Longest run of days with an entry in the period.
+     */
+    val `longestStreakDays`: kotlin.Int
+    , 
+    /**
+     * One per tracker with entries in the period, by tracker id.
+     */
+    val `trackers`: List<TrackerInsight>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSummary: FfiConverterRustBuffer<Summary> {
+    override fun read(buf: ByteBuffer): Summary {
+        return Summary(
+            FfiConverterTypeLocalDay.read(buf),
+            FfiConverterTypeLocalDay.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterSequenceTypeTrackerInsight.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Summary) = (
+            FfiConverterTypeLocalDay.allocationSize(value.`from`) +
+            FfiConverterTypeLocalDay.allocationSize(value.`to`) +
+            FfiConverterInt.allocationSize(value.`days`) +
+            FfiConverterInt.allocationSize(value.`checkInDays`) +
+            FfiConverterDouble.allocationSize(value.`adherence`) +
+            FfiConverterInt.allocationSize(value.`streakDays`) +
+            FfiConverterInt.allocationSize(value.`longestStreakDays`) +
+            FfiConverterSequenceTypeTrackerInsight.allocationSize(value.`trackers`)
+    )
+
+    override fun write(value: Summary, buf: ByteBuffer) {
+            FfiConverterTypeLocalDay.write(value.`from`, buf)
+            FfiConverterTypeLocalDay.write(value.`to`, buf)
+            FfiConverterInt.write(value.`days`, buf)
+            FfiConverterInt.write(value.`checkInDays`, buf)
+            FfiConverterDouble.write(value.`adherence`, buf)
+            FfiConverterInt.write(value.`streakDays`, buf)
+            FfiConverterInt.write(value.`longestStreakDays`, buf)
+            FfiConverterSequenceTypeTrackerInsight.write(value.`trackers`, buf)
     }
 }
 
@@ -8228,6 +10544,229 @@ public object FfiConverterTypeTracker: FfiConverterRustBuffer<Tracker> {
 
 
 /**
+ * One tracker over the period.
+ */
+data class TrackerInsight (
+    /**
+     * The tracker.
+     */
+    val `tracker`: TrackerId
+    , 
+    /**
+     * Entries in the period.
+     */
+    val `entries`: kotlin.Long
+    , 
+    /**
+     * Local days with at least one entry.
+     */
+    val `checkInDays`: kotlin.Int
+    , 
+    /**
+     * `checkInDays` / days in the period (0-1).
+     */
+    val `adherence`: kotlin.Double
+    , 
+    /**
+     * Consecutive days with an entry up to the period's last day (or the
+     * day before, when the last day has none yet).
+     */
+    val `streakDays`: kotlin.Int
+    , 
+    /**
+     * Longest run of consecutive days with an entry in the period.
+     */
+    val `longestStreakDays`: kotlin.Int
+    , 
+    /**
+     * Mean of the daily means; none for text.
+     */
+    val `mean`: kotlin.Double?
+    , 
+    /**
+     * Lowest value.
+     */
+    val `min`: kotlin.Double?
+    , 
+    /**
+     * Highest value.
+     */
+    val `max`: kotlin.Double?
+    , 
+    /**
+     * Days with a value, oldest first.
+     */
+    val `daily`: List<Aggregate>
+    , 
+    /**
+     * ISO weeks (Monday to Sunday) with a value.
+     */
+    val `weekly`: List<Aggregate>
+    , 
+    /**
+     * Calendar months with a value.
+     */
+    val `monthly`: List<Aggregate>
+    , 
+    /**
+     * None for text and with fewer than 14 days with a value.
+     */
+    val `trend`: Trend?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTrackerInsight: FfiConverterRustBuffer<TrackerInsight> {
+    override fun read(buf: ByteBuffer): TrackerInsight {
+        return TrackerInsight(
+            FfiConverterTypeTrackerId.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterSequenceTypeAggregate.read(buf),
+            FfiConverterSequenceTypeAggregate.read(buf),
+            FfiConverterSequenceTypeAggregate.read(buf),
+            FfiConverterOptionalTypeTrend.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TrackerInsight) = (
+            FfiConverterTypeTrackerId.allocationSize(value.`tracker`) +
+            FfiConverterLong.allocationSize(value.`entries`) +
+            FfiConverterInt.allocationSize(value.`checkInDays`) +
+            FfiConverterDouble.allocationSize(value.`adherence`) +
+            FfiConverterInt.allocationSize(value.`streakDays`) +
+            FfiConverterInt.allocationSize(value.`longestStreakDays`) +
+            FfiConverterOptionalDouble.allocationSize(value.`mean`) +
+            FfiConverterOptionalDouble.allocationSize(value.`min`) +
+            FfiConverterOptionalDouble.allocationSize(value.`max`) +
+            FfiConverterSequenceTypeAggregate.allocationSize(value.`daily`) +
+            FfiConverterSequenceTypeAggregate.allocationSize(value.`weekly`) +
+            FfiConverterSequenceTypeAggregate.allocationSize(value.`monthly`) +
+            FfiConverterOptionalTypeTrend.allocationSize(value.`trend`)
+    )
+
+    override fun write(value: TrackerInsight, buf: ByteBuffer) {
+            FfiConverterTypeTrackerId.write(value.`tracker`, buf)
+            FfiConverterLong.write(value.`entries`, buf)
+            FfiConverterInt.write(value.`checkInDays`, buf)
+            FfiConverterDouble.write(value.`adherence`, buf)
+            FfiConverterInt.write(value.`streakDays`, buf)
+            FfiConverterInt.write(value.`longestStreakDays`, buf)
+            FfiConverterOptionalDouble.write(value.`mean`, buf)
+            FfiConverterOptionalDouble.write(value.`min`, buf)
+            FfiConverterOptionalDouble.write(value.`max`, buf)
+            FfiConverterSequenceTypeAggregate.write(value.`daily`, buf)
+            FfiConverterSequenceTypeAggregate.write(value.`weekly`, buf)
+            FfiConverterSequenceTypeAggregate.write(value.`monthly`, buf)
+            FfiConverterOptionalTypeTrend.write(value.`trend`, buf)
+    }
+}
+
+
+
+/**
+ * A scale tracker's daily means over the period.
+ */
+data class TrackerSeries (
+    /**
+     * The tracker.
+     */
+    val `tracker`: TrackerId
+    , 
+    /**
+     * Its name.
+     */
+    val `name`: kotlin.String
+    , 
+    /**
+     * Lowest value of its scale.
+     */
+    val `min`: kotlin.Double
+    , 
+    /**
+     * Highest value of its scale.
+     */
+    val `max`: kotlin.Double
+    , 
+    /**
+     * What the lowest value means.
+     */
+    val `minLabel`: kotlin.String
+    , 
+    /**
+     * What the highest value means.
+     */
+    val `maxLabel`: kotlin.String
+    , 
+    /**
+     * Local days with a rating, oldest first.
+     */
+    val `days`: List<DayMean>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTrackerSeries: FfiConverterRustBuffer<TrackerSeries> {
+    override fun read(buf: ByteBuffer): TrackerSeries {
+        return TrackerSeries(
+            FfiConverterTypeTrackerId.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeDayMean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TrackerSeries) = (
+            FfiConverterTypeTrackerId.allocationSize(value.`tracker`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterDouble.allocationSize(value.`min`) +
+            FfiConverterDouble.allocationSize(value.`max`) +
+            FfiConverterString.allocationSize(value.`minLabel`) +
+            FfiConverterString.allocationSize(value.`maxLabel`) +
+            FfiConverterSequenceTypeDayMean.allocationSize(value.`days`)
+    )
+
+    override fun write(value: TrackerSeries, buf: ByteBuffer) {
+            FfiConverterTypeTrackerId.write(value.`tracker`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterDouble.write(value.`min`, buf)
+            FfiConverterDouble.write(value.`max`, buf)
+            FfiConverterString.write(value.`minLabel`, buf)
+            FfiConverterString.write(value.`maxLabel`, buf)
+            FfiConverterSequenceTypeDayMean.write(value.`days`, buf)
+    }
+}
+
+
+
+/**
  * Counts and means for one tracker.
  */
 data class TrackerSummary (
@@ -8294,6 +10833,141 @@ public object FfiConverterTypeTrackerSummary: FfiConverterRustBuffer<TrackerSumm
             FfiConverterOptionalDouble.write(value.`mean`, buf)
             FfiConverterOptionalDouble.write(value.`min`, buf)
             FfiConverterOptionalDouble.write(value.`max`, buf)
+    }
+}
+
+
+
+/**
+ * A treatment session of a course.
+ */
+data class TreatmentSession (
+    /**
+     * The recorded event.
+     */
+    val `id`: EventId
+    , 
+    /**
+     * Its kind (`infusion`).
+     */
+    val `kind`: kotlin.String
+    , 
+    /**
+     * When.
+     */
+    val `at`: Timestamp
+    , 
+    /**
+     * Its local day, in the zone it was recorded in.
+     */
+    val `day`: LocalDay
+    , 
+    /**
+     * 1 for the first session of the course, and so on.
+     */
+    val `number`: kotlin.Int
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTreatmentSession: FfiConverterRustBuffer<TreatmentSession> {
+    override fun read(buf: ByteBuffer): TreatmentSession {
+        return TreatmentSession(
+            FfiConverterTypeEventId.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeTimestamp.read(buf),
+            FfiConverterTypeLocalDay.read(buf),
+            FfiConverterInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TreatmentSession) = (
+            FfiConverterTypeEventId.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`kind`) +
+            FfiConverterTypeTimestamp.allocationSize(value.`at`) +
+            FfiConverterTypeLocalDay.allocationSize(value.`day`) +
+            FfiConverterInt.allocationSize(value.`number`)
+    )
+
+    override fun write(value: TreatmentSession, buf: ByteBuffer) {
+            FfiConverterTypeEventId.write(value.`id`, buf)
+            FfiConverterString.write(value.`kind`, buf)
+            FfiConverterTypeTimestamp.write(value.`at`, buf)
+            FfiConverterTypeLocalDay.write(value.`day`, buf)
+            FfiConverterInt.write(value.`number`, buf)
+    }
+}
+
+
+
+/**
+ * A least-squares line through a tracker's daily means.
+ */
+data class Trend (
+    /**
+     * Slope in the tracker's unit per week (points, minutes, share of yes).
+     */
+    val `perWeek`: kotlin.Double
+    , 
+    /**
+     * Days with a value the line was fitted to.
+     */
+    val `days`: kotlin.Int
+    , 
+    /**
+     * Two-sided p-value of the slope, corrected for day-to-day persistence
+     * and, by Holm's method, for the trackers tested.
+     */
+    val `pAdjusted`: kotlin.Double
+    , 
+    /**
+     * Rising or falling only when `pAdjusted` is below 0.05.
+     */
+    val `direction`: Direction
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTrend: FfiConverterRustBuffer<Trend> {
+    override fun read(buf: ByteBuffer): Trend {
+        return Trend(
+            FfiConverterDouble.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterTypeDirection.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Trend) = (
+            FfiConverterDouble.allocationSize(value.`perWeek`) +
+            FfiConverterInt.allocationSize(value.`days`) +
+            FfiConverterDouble.allocationSize(value.`pAdjusted`) +
+            FfiConverterTypeDirection.allocationSize(value.`direction`)
+    )
+
+    override fun write(value: Trend, buf: ByteBuffer) {
+            FfiConverterDouble.write(value.`perWeek`, buf)
+            FfiConverterInt.write(value.`days`, buf)
+            FfiConverterDouble.write(value.`pAdjusted`, buf)
+            FfiConverterTypeDirection.write(value.`direction`, buf)
     }
 }
 
@@ -9066,6 +11740,100 @@ public object FfiConverterTypeChangeTable: FfiConverterRustBuffer<ChangeTable> {
 
 
 /**
+ * Where a score falls in a course.
+ */
+
+enum class CoursePhase {
+    
+    /**
+     * Before the first session.
+     */
+    BEFORE,
+    /**
+     * From the first session to the last.
+     */
+    DURING,
+    /**
+     * After the last session.
+     */
+    AFTER;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCoursePhase: FfiConverterRustBuffer<CoursePhase> {
+    override fun read(buf: ByteBuffer) = try {
+        CoursePhase.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: CoursePhase) = 4UL
+
+    override fun write(value: CoursePhase, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Which way a tracker went over the period.
+ */
+
+enum class Direction {
+    
+    /**
+     * The slope is positive and significant.
+     */
+    RISING,
+    /**
+     * The slope is negative and significant.
+     */
+    FALLING,
+    /**
+     * The data do not support either (the slope is still given).
+     */
+    NO_CLEAR_TREND;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDirection: FfiConverterRustBuffer<Direction> {
+    override fun read(buf: ByteBuffer) = try {
+        Direction.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Direction) = 4UL
+
+    override fun write(value: Direction, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * Where a journal stands with its clinic.
  */
 
@@ -9109,6 +11877,120 @@ public object FfiConverterTypeEnrollmentState: FfiConverterRustBuffer<Enrollment
 
     override fun write(value: EnrollmentState, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What splits an outcome's days into two groups.
+ */
+sealed class Factor {
+    
+    /**
+     * An entry on the factor's day carries this tag.
+     */
+    data class Tag(
+        /**
+         * The tag's group.
+         */
+        val `group`: app.cairn.TagGroup, 
+        /**
+         * The tag's text.
+         */
+        val `label`: kotlin.String) : Factor()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The tracker's daily mean on the factor's day is below `threshold`
+     * (360 minutes for sleep, 1 for yes/no and medication, the patient's
+     * median over the period for other trackers).
+     */
+    data class Below(
+        /**
+         * The tracker.
+         */
+        val `tracker`: app.cairn.TrackerId, 
+        /**
+         * The split.
+         */
+        val `threshold`: kotlin.Double) : Factor()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFactor : FfiConverterRustBuffer<Factor>{
+    override fun read(buf: ByteBuffer): Factor {
+        return when(buf.getInt()) {
+            1 -> Factor.Tag(
+                FfiConverterTypeTagGroup.read(buf),
+                FfiConverterString.read(buf),
+                )
+            2 -> Factor.Below(
+                FfiConverterTypeTrackerId.read(buf),
+                FfiConverterDouble.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: Factor): ULong = when(value) {
+        is Factor.Tag -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeTagGroup.allocationSize(value.`group`)
+                + FfiConverterString.allocationSize(value.`label`)
+            )
+        }
+        is Factor.Below -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeTrackerId.allocationSize(value.`tracker`)
+                + FfiConverterDouble.allocationSize(value.`threshold`)
+            )
+        }
+    }
+
+    override fun write(value: Factor, buf: ByteBuffer) {
+        when(value) {
+            is Factor.Tag -> {
+                buf.putInt(1)
+                FfiConverterTypeTagGroup.write(value.`group`, buf)
+                FfiConverterString.write(value.`label`, buf)
+                Unit
+            }
+            is Factor.Below -> {
+                buf.putInt(2)
+                FfiConverterTypeTrackerId.write(value.`tracker`, buf)
+                FfiConverterDouble.write(value.`threshold`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 }
 
@@ -10606,6 +13488,38 @@ public object FfiConverterOptionalInt: FfiConverterRustBuffer<kotlin.Int?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
+    override fun read(buf: ByteBuffer): kotlin.Long? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterLong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Long?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterLong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Long?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterLong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalDouble: FfiConverterRustBuffer<kotlin.Double?> {
     override fun read(buf: ByteBuffer): kotlin.Double? {
         if (buf.get().toInt() == 0) {
@@ -10798,6 +13712,70 @@ public object FfiConverterOptionalTypeQuietHours: FfiConverterRustBuffer<QuietHo
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeResponseHeld: FfiConverterRustBuffer<ResponseHeld?> {
+    override fun read(buf: ByteBuffer): ResponseHeld? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeResponseHeld.read(buf)
+    }
+
+    override fun allocationSize(value: ResponseHeld?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeResponseHeld.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ResponseHeld?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeResponseHeld.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeScorePoint: FfiConverterRustBuffer<ScorePoint?> {
+    override fun read(buf: ByteBuffer): ScorePoint? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeScorePoint.read(buf)
+    }
+
+    override fun allocationSize(value: ScorePoint?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeScorePoint.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ScorePoint?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeScorePoint.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeSyncRequest: FfiConverterRustBuffer<SyncRequest?> {
     override fun read(buf: ByteBuffer): SyncRequest? {
         if (buf.get().toInt() == 0) {
@@ -10820,6 +13798,38 @@ public object FfiConverterOptionalTypeSyncRequest: FfiConverterRustBuffer<SyncRe
         } else {
             buf.put(1)
             FfiConverterTypeSyncRequest.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeTrend: FfiConverterRustBuffer<Trend?> {
+    override fun read(buf: ByteBuffer): Trend? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeTrend.read(buf)
+    }
+
+    override fun allocationSize(value: Trend?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeTrend.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Trend?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeTrend.write(value, buf)
         }
     }
 }
@@ -10958,6 +13968,38 @@ public object FfiConverterOptionalTypeTimestamp: FfiConverterRustBuffer<Timestam
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeWallTime: FfiConverterRustBuffer<WallTime?> {
+    override fun read(buf: ByteBuffer): WallTime? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeWallTime.read(buf)
+    }
+
+    override fun allocationSize(value: WallTime?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeWallTime.allocationSize(value)
+        }
+    }
+
+    override fun write(value: WallTime?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeWallTime.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeZoneName: FfiConverterRustBuffer<ZoneName?> {
     override fun read(buf: ByteBuffer): ZoneName? {
         if (buf.get().toInt() == 0) {
@@ -11046,6 +14088,62 @@ public object FfiConverterSequenceTypeAdherence: FfiConverterRustBuffer<List<Adh
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeAggregate: FfiConverterRustBuffer<List<Aggregate>> {
+    override fun read(buf: ByteBuffer): List<Aggregate> {
+        val len = buf.getInt()
+        return List<Aggregate>(len) {
+            FfiConverterTypeAggregate.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Aggregate>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAggregate.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Aggregate>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAggregate.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAlignedScore: FfiConverterRustBuffer<List<AlignedScore>> {
+    override fun read(buf: ByteBuffer): List<AlignedScore> {
+        val len = buf.getInt()
+        return List<AlignedScore>(len) {
+            FfiConverterTypeAlignedScore.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AlignedScore>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAlignedScore.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AlignedScore>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAlignedScore.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeAnswerOption: FfiConverterRustBuffer<List<AnswerOption>> {
     override fun read(buf: ByteBuffer): List<AnswerOption> {
         val len = buf.getInt()
@@ -11064,6 +14162,62 @@ public object FfiConverterSequenceTypeAnswerOption: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeAnswerOption.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAroundSession: FfiConverterRustBuffer<List<AroundSession>> {
+    override fun read(buf: ByteBuffer): List<AroundSession> {
+        val len = buf.getInt()
+        return List<AroundSession>(len) {
+            FfiConverterTypeAroundSession.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AroundSession>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAroundSession.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AroundSession>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAroundSession.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeChangeRule: FfiConverterRustBuffer<List<ChangeRule>> {
+    override fun read(buf: ByteBuffer): List<ChangeRule> {
+        val len = buf.getInt()
+        return List<ChangeRule>(len) {
+            FfiConverterTypeChangeRule.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ChangeRule>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeChangeRule.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ChangeRule>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeChangeRule.write(it, buf)
         }
     }
 }
@@ -11158,6 +14312,34 @@ public object FfiConverterSequenceTypeCrisisResources: FfiConverterRustBuffer<Li
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeDayMean: FfiConverterRustBuffer<List<DayMean>> {
+    override fun read(buf: ByteBuffer): List<DayMean> {
+        val len = buf.getInt()
+        return List<DayMean>(len) {
+            FfiConverterTypeDayMean.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DayMean>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDayMean.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DayMean>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDayMean.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeEntry: FfiConverterRustBuffer<List<Entry>> {
     override fun read(buf: ByteBuffer): List<Entry> {
         val len = buf.getInt()
@@ -11176,6 +14358,34 @@ public object FfiConverterSequenceTypeEntry: FfiConverterRustBuffer<List<Entry>>
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeEntry.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeFinding: FfiConverterRustBuffer<List<Finding>> {
+    override fun read(buf: ByteBuffer): List<Finding> {
+        val len = buf.getInt()
+        return List<Finding>(len) {
+            FfiConverterTypeFinding.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Finding>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeFinding.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Finding>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeFinding.write(it, buf)
         }
     }
 }
@@ -11232,6 +14442,62 @@ public object FfiConverterSequenceTypeFlagRule: FfiConverterRustBuffer<List<Flag
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeFlagRule.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeIfThen: FfiConverterRustBuffer<List<IfThen>> {
+    override fun read(buf: ByteBuffer): List<IfThen> {
+        val len = buf.getInt()
+        return List<IfThen>(len) {
+            FfiConverterTypeIfThen.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<IfThen>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeIfThen.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<IfThen>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeIfThen.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeJournalingPrompt: FfiConverterRustBuffer<List<JournalingPrompt>> {
+    override fun read(buf: ByteBuffer): List<JournalingPrompt> {
+        val len = buf.getInt()
+        return List<JournalingPrompt>(len) {
+            FfiConverterTypeJournalingPrompt.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<JournalingPrompt>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeJournalingPrompt.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<JournalingPrompt>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeJournalingPrompt.write(it, buf)
         }
     }
 }
@@ -11316,6 +14582,34 @@ public object FfiConverterSequenceTypeQuestionnaire: FfiConverterRustBuffer<List
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeQuestionnaire.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeQuestionnaireChange: FfiConverterRustBuffer<List<QuestionnaireChange>> {
+    override fun read(buf: ByteBuffer): List<QuestionnaireChange> {
+        val len = buf.getInt()
+        return List<QuestionnaireChange>(len) {
+            FfiConverterTypeQuestionnaireChange.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<QuestionnaireChange>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeQuestionnaireChange.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<QuestionnaireChange>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeQuestionnaireChange.write(it, buf)
         }
     }
 }
@@ -11438,6 +14732,118 @@ public object FfiConverterSequenceTypeReminderEvent: FfiConverterRustBuffer<List
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeReportFlag: FfiConverterRustBuffer<List<ReportFlag>> {
+    override fun read(buf: ByteBuffer): List<ReportFlag> {
+        val len = buf.getInt()
+        return List<ReportFlag>(len) {
+            FfiConverterTypeReportFlag.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReportFlag>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReportFlag.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReportFlag>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReportFlag.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeReportScore: FfiConverterRustBuffer<List<ReportScore>> {
+    override fun read(buf: ByteBuffer): List<ReportScore> {
+        val len = buf.getInt()
+        return List<ReportScore>(len) {
+            FfiConverterTypeReportScore.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReportScore>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReportScore.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReportScore>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReportScore.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeReportSession: FfiConverterRustBuffer<List<ReportSession>> {
+    override fun read(buf: ByteBuffer): List<ReportSession> {
+        val len = buf.getInt()
+        return List<ReportSession>(len) {
+            FfiConverterTypeReportSession.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReportSession>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReportSession.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReportSession>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReportSession.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRoutineStep: FfiConverterRustBuffer<List<RoutineStep>> {
+    override fun read(buf: ByteBuffer): List<RoutineStep> {
+        val len = buf.getInt()
+        return List<RoutineStep>(len) {
+            FfiConverterTypeRoutineStep.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<RoutineStep>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRoutineStep.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<RoutineStep>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRoutineStep.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeScoreBand: FfiConverterRustBuffer<List<ScoreBand>> {
     override fun read(buf: ByteBuffer): List<ScoreBand> {
         val len = buf.getInt()
@@ -11484,6 +14890,34 @@ public object FfiConverterSequenceTypeSharingItem: FfiConverterRustBuffer<List<S
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeSharingItem.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSkill: FfiConverterRustBuffer<List<Skill>> {
+    override fun read(buf: ByteBuffer): List<Skill> {
+        val len = buf.getInt()
+        return List<Skill>(len) {
+            FfiConverterTypeSkill.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Skill>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSkill.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Skill>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSkill.write(it, buf)
         }
     }
 }
@@ -11606,6 +15040,62 @@ public object FfiConverterSequenceTypeTracker: FfiConverterRustBuffer<List<Track
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeTrackerInsight: FfiConverterRustBuffer<List<TrackerInsight>> {
+    override fun read(buf: ByteBuffer): List<TrackerInsight> {
+        val len = buf.getInt()
+        return List<TrackerInsight>(len) {
+            FfiConverterTypeTrackerInsight.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<TrackerInsight>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeTrackerInsight.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<TrackerInsight>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeTrackerInsight.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeTrackerSeries: FfiConverterRustBuffer<List<TrackerSeries>> {
+    override fun read(buf: ByteBuffer): List<TrackerSeries> {
+        val len = buf.getInt()
+        return List<TrackerSeries>(len) {
+            FfiConverterTypeTrackerSeries.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<TrackerSeries>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeTrackerSeries.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<TrackerSeries>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeTrackerSeries.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeTrackerSummary: FfiConverterRustBuffer<List<TrackerSummary>> {
     override fun read(buf: ByteBuffer): List<TrackerSummary> {
         val len = buf.getInt()
@@ -11624,6 +15114,34 @@ public object FfiConverterSequenceTypeTrackerSummary: FfiConverterRustBuffer<Lis
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeTrackerSummary.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeTreatmentSession: FfiConverterRustBuffer<List<TreatmentSession>> {
+    override fun read(buf: ByteBuffer): List<TreatmentSession> {
+        val len = buf.getInt()
+        return List<TreatmentSession>(len) {
+            FfiConverterTypeTreatmentSession.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<TreatmentSession>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeTreatmentSession.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<TreatmentSession>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeTreatmentSession.write(it, buf)
         }
     }
 }
@@ -12360,6 +15878,38 @@ public object FfiConverterTypeZoneName: FfiConverter<ZoneName, RustBuffer.ByValu
     
 
         /**
+         * The journaling prompts that fit `when` (`after_session`, `hard_day`,
+         * `evening`; the `any` ones included), or every prompt for null/nil, in
+         * the table's order. `InvalidInput` (field `when`) for another moment.
+         * Works offline; needs no journal.
+         */
+    @Throws(CairnException::class) fun `journalingPrompts`(`when`: kotlin.String? = null): List<JournalingPrompt> {
+            return FfiConverterSequenceTypeJournalingPrompt.lift(
+    uniffiRustCallWithError(CairnException) { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_journaling_prompts(
+    
+        
+        FfiConverterOptionalString.lower(`when`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The skills (slow breathing, 5-4-3-2-1 grounding), with their steps and
+         * sources. Works offline; needs no journal.
+         */ fun `skills`(): List<Skill> {
+            return FfiConverterSequenceTypeSkill.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_skills(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
          * A code's checks without enrolling: `InvalidInput(field = "code")` for a
          * typo (checksum), a wrong prefix or an address without TLS.
          */
@@ -12370,6 +15920,33 @@ public object FfiConverterTypeZoneName: FfiConverter<ZoneName, RustBuffer.ByValu
     
         
         FfiConverterString.lower(`code`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The change rules (response, remission, minimal important change) per
+         * questionnaire, with their sources.
+         */ fun `changeRules`(): List<ChangeRule> {
+            return FfiConverterSequenceTypeChangeRule.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_change_rules(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * The routine `addPostSessionRoutine` adds after each session.
+         */ fun `postSessionRoutine`(): List<RoutineStep> {
+            return FfiConverterSequenceTypeRoutineStep.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_cairn_ffi_fn_func_post_session_routine(
+    
+        _status)
 }
     )
     }
