@@ -563,6 +563,34 @@ class ClinicSyncTest {
         assertEquals("Dr Rivera", server.flags().single()["acknowledged_by"])
     }
 
+    @Test
+    fun theClinicsSettingsReachThePhone() = runBlocking<Unit> {
+        val (journal, sync) = phone("a")
+        assertEquals(ClinicSettings(null, null, null), journal.clinicSettings())
+        ClinicSyncRunner.enroll(sync, server.enrollmentCode("pat"), SHARING)
+        assertEquals(ClinicSettings(null, null, null), journal.clinicSettings(), "nothing set yet")
+        server.command(
+            "settings", "--patient", "pat", "--clinic-name", "Northside Clinic",
+            "--review-within", "within 2 working days",
+        )
+        assertTrue(ClinicSyncRunner.syncNow(sync).pulled > 0)
+        val settings = journal.clinicSettings()
+        assertEquals(ClinicSettings("Northside Clinic", "within 2 working days", null), settings)
+        // What the app shows the patient, from them.
+        val statement = monitoringStatement(
+            MonitoringFacts(enrolled = true, flagsShared = true, clinic = settings.clinicName, reviewWithin = settings.reviewWithin),
+        )
+        assertTrue(statement.whoSees.contains("Northside Clinic"), statement.whoSees)
+        assertTrue(statement.review.contains("within 2 working days"), statement.review)
+
+        // Enrolled, the FHIR Bundle names the clinic's patient.
+        journal.checkin("phq9", listOf(0, 0, 0, 0, 0, 0, 0, 0, 0), now(), PARIS)
+        val bundle = journal.fhirBundle()
+        val patient = "Patient/${sync.status().patientId}"
+        assertTrue(sync.status().patientId.isNotEmpty())
+        assertTrue(bundle.json.contains("\"$patient\""), bundle.json.take(2000))
+    }
+
     /** The plan's parts by the names `safety-plan show --json` gives them. */
     private fun SafetyPlan.byPart(): Map<String, List<String>> = mapOf(
         "warning_signs" to warningSigns,
