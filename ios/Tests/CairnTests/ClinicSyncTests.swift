@@ -559,6 +559,36 @@ final class ClinicSyncTests: JournalTestCase {
         XCTAssertEqual(entry["value"] as? Double, 3)
     }
 
+    func testTheClinicsSettingsReachThePhone() async throws {
+        let (journal, sync) = try await phone("a")
+        let empty = ClinicSettings(clinicName: nil, reviewWithin: nil, noCheckinDays: nil)
+        let before = try await journal.clinicSettings()
+        XCTAssertEqual(before, empty)
+        try await ClinicSyncRunner.enroll(sync, code: try server.enrollmentCode("pat"), sharing: sharing)
+        let unset = try await journal.clinicSettings()
+        XCTAssertEqual(unset, empty, "nothing set yet")
+        _ = try server.command([
+            "settings", "--patient", "pat", "--clinic-name", "Northside Clinic",
+            "--review-within", "within 2 working days",
+        ])
+        let summary = try await ClinicSyncRunner.syncNow(sync)
+        XCTAssertGreaterThan(summary.pulled, 0)
+        let settings = try await journal.clinicSettings()
+        XCTAssertEqual(settings, ClinicSettings(clinicName: "Northside Clinic", reviewWithin: "within 2 working days", noCheckinDays: nil))
+        // What the app shows the patient, from them.
+        let statement = try monitoringStatement(facts: MonitoringFacts(
+            enrolled: true, flagsShared: true, clinic: settings.clinicName, reviewWithin: settings.reviewWithin))
+        XCTAssertTrue(statement.whoSees.contains("Northside Clinic"), statement.whoSees)
+        XCTAssertTrue(statement.review.contains("within 2 working days"), statement.review)
+
+        // Enrolled, the FHIR Bundle names the clinic's patient.
+        _ = try await journal.checkin(questionnaire: "phq9", answers: [0, 0, 0, 0, 0, 0, 0, 0, 0], at: rightNow(), zone: paris)
+        let bundle = try await journal.fhirBundle()
+        let patientId = try await sync.status().patientId
+        XCTAssertFalse(patientId.isEmpty)
+        XCTAssertTrue(bundle.json.contains("\"Patient/\(patientId)\""), String(bundle.json.prefix(2000)))
+    }
+
     func testAFlagRaisedOnThePhoneIsAcknowledgedByTheClinic() async throws {
         let (journal, sync) = try await phone("a")
         try await ClinicSyncRunner.enroll(
