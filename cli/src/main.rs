@@ -278,7 +278,7 @@ enum Command {
         #[arg(long, value_name = "DATE")]
         to: Option<String>,
         /// fhir: the subject, a FHIR reference such as Patient/123 [default:
-        /// Patient/<the id your clinic gave> when enrolled, else none]
+        /// Patient/ID with the ID your clinic gave, when enrolled, else none]
         #[arg(long, value_name = "REF")]
         patient: Option<String>,
     },
