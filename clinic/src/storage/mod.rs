@@ -720,29 +720,51 @@ pub(crate) fn merge_batch(
     store: Vec<NewChange>,
     mut tips: std::collections::HashMap<(u64, String), Vec<Change>>,
 ) -> Vec<(u64, String, Vec<Change>, Option<u64>)> {
-    let mut changed = Vec::new();
-    let mut is_change: std::collections::HashMap<(u64, String), Option<u64>> =
-        std::collections::HashMap::new();
-    for n in store {
-        let key = (n.change.kind, n.rkey);
-        let before = tips.remove(&key).unwrap_or_default();
+    // Each touched record's slot, in the order first touched (most records
+    // are touched once a batch: no key is copied or looked up again).
+    let mut count = 0;
+    let slots: Vec<usize> = {
+        let mut index = std::collections::HashMap::with_capacity(store.len());
+        store
+            .iter()
+            .map(|n| {
+                *index
+                    .entry((n.change.kind, n.rkey.as_str()))
+                    .or_insert_with(|| {
+                        count += 1;
+                        count - 1
+                    })
+            })
+            .collect()
+    };
+    // Per slot: kind, key, tips, whether they changed, and the feed
+    // position of the stored change they are, when they are exactly one.
+    type Slot = (u64, String, Vec<Change>, bool, Option<u64>);
+    let mut records: Vec<Option<Slot>> = std::iter::repeat_with(|| None).take(count).collect();
+    for (n, slot) in store.into_iter().zip(slots) {
+        let record = records[slot].get_or_insert_with(|| {
+            let before = if tips.is_empty() {
+                Vec::new()
+            } else {
+                tips.remove(&(n.change.kind, n.rkey.clone()))
+                    .unwrap_or_default()
+            };
+            (n.change.kind, n.rkey, before, false, None)
+        });
+        let before = std::mem::take(&mut record.2);
         let stored = n.change.clone();
         let (after, applied) = crate::ingest::merge_into(before, n.change);
         if applied != cairn_core::sync::merge::Applied::Seen {
-            let is = (after.len() == 1 && after[0] == stored).then_some(n.position);
-            if is_change.insert(key.clone(), is).is_none() {
-                changed.push(key.clone());
-            }
+            record.3 = true;
+            record.4 = (after.len() == 1 && after[0] == stored).then_some(n.position);
         }
-        tips.insert(key, after);
+        record.2 = after;
     }
-    changed
+    records
         .into_iter()
-        .map(|k| {
-            let t = tips.remove(&k).unwrap_or_default();
-            let is = is_change.get(&k).copied().flatten();
-            (k.0, k.1, t, is)
-        })
+        .flatten()
+        .filter(|r| r.3)
+        .map(|(kind, rkey, tips, _, is)| (kind, rkey, tips, is))
         .collect()
 }
 
