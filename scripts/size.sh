@@ -5,11 +5,11 @@
 # unstripped build's symbol table), and fails above the budget.
 #
 #   bash scripts/size.sh [TARGET]        STRIP=... NM=... for cross targets
-#   CAIRN_SIZE_BUDGET=BYTES              default 2,750,000 (stripped; 2.4 MB until sync, docs/native-api.md §8)
+#   CAIRN_SIZE_BUDGET=BYTES              default 3,500,000 (stripped; 2.4 MB until sync, 2.75 MB until the clinical issue; docs/native-api.md §8)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${1:-}"
-budget="${CAIRN_SIZE_BUDGET:-2750000}"
+budget="${CAIRN_SIZE_BUDGET:-3500000}"
 args=(-q --release -p cairn-ffi)
 dir=target/release
 if [ -n "$target" ]; then
