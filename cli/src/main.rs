@@ -38,7 +38,7 @@ TIME ZONES:
 
 EXIT CODES:
   0 ok; 1 error; 2 bad usage or input; 3 wrong key; 4 corrupted data;
-  5 not found; 70 internal error.";
+  5 not found; 70 internal error; 141 the output's reader went away (| head).";
 
 const COUNTRY_HELP: &str = "\
 COUNTRY:
@@ -509,7 +509,19 @@ impl From<Error> for Failure {
 }
 
 fn main() -> ExitCode {
-    std::panic::set_hook(Box::new(|_| {
+    std::panic::set_hook(Box::new(|info| {
+        // The reader of our output went away (`cairn entries --json | head`):
+        // what was asked is done (writes commit before their ids are
+        // printed); end quietly, as a program killed by SIGPIPE would.
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
         // No payload, no location, no backtrace: they could hold patient text.
         eprintln!("cairn: internal error (a bug in cairn; your saved entries are safe)");
         std::process::exit(70);
