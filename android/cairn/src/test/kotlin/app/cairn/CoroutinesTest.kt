@@ -60,7 +60,9 @@ class CoroutinesTest : JournalFixture() {
                 assertEquals(urges, journal.tracker("urges"))
                 assertTrue(urges in journal.trackers())
                 val logged = journal.log(mood(3.0, note = "first", tags = listOf(trigger("work"))))
-                val counted = journal.log(NewEntry(urges.id.value, Value.Count(2), now(), UTC))
+                // A millisecond later at least: two entries at the same instant
+                // are listed in id order, which is random.
+                val counted = journal.log(NewEntry(urges.id.value, Value.Count(2), logged.at.plusMillis(1), UTC))
                 val updated = journal.updateEntry(logged.id, mood(2.0, at = logged.at, note = "second", tags = listOf(trigger("work"))))
                 assertEquals(updated, journal.entry(logged.id))
                 assertEquals(listOf(logged.id, counted.id), journal.entries(EntryQuery()).entries.map { it.id })
