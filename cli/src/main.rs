@@ -610,18 +610,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             minutes,
             at,
             tz,
-        } => {
+        } => match minutes {
             // Showing the steps needs no store.
-            let store = if minutes.is_some() {
-                Some(open(&cli)?)
-            } else {
-                None
-            };
-            match &store {
-                Some(s) => outcomes::practice(s, skill, *minutes, at.as_deref(), tz.as_deref()),
-                None => outcomes::show_skill(skill),
-            }
-        }
+            Some(m) => outcomes::practice(&open(&cli)?, skill, *m, at.as_deref(), tz.as_deref()),
+            None => outcomes::show_skill(skill),
+        },
         Command::HelpNow { country } => outcomes::help_now(&open(&cli)?, country.as_deref()),
         Command::Sync { server } => {
             let store = open(&cli)?;

@@ -374,14 +374,11 @@ pub fn show_skill(skill: &str) -> Result<(), Failure> {
 pub fn practice(
     store: &Store,
     skill: &str,
-    minutes: Option<u32>,
+    minutes: u32,
     at: Option<&str>,
     tz: Option<&str>,
 ) -> Result<(), Failure> {
     let s = cairn_core::support::skill(skill)?;
-    let Some(minutes) = minutes else {
-        return show_skill(skill);
-    };
     let e = store.log_practice(
         s.id,
         minutes,

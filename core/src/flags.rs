@@ -292,8 +292,8 @@ pub struct CheckIn {
 
 fn item9_reason(q: &Questionnaire, answer: u8, total: Option<u8>) -> String {
     let text = q
-        .items
-        .get(8)
+        .risk_item
+        .and_then(|i| q.items.get(usize::from(i).checked_sub(1)?))
         .and_then(|i| i.options.iter().find(|o| o.value == answer))
         .map_or("", |o| o.text);
     format!(
@@ -332,8 +332,7 @@ impl Store {
         self.write(|tx, sealer, ctx| {
             let entry = crate::journal::insert_entry(tx, sealer, ctx, &id, new)?;
             let mut flags = Vec::new();
-            if score.item9_positive == Some(true) {
-                let a = score.risk_answer.unwrap_or(1);
+            if let (Some(true), Some(a)) = (score.item9_positive, score.risk_answer) {
                 flags.push(raise(
                     tx,
                     sealer,
