@@ -5,7 +5,8 @@
 //! middle of syncs and restarted loses nothing; on PostgreSQL two server
 //! processes share the database and the phones alternate between them.
 
-use std::io::{BufRead as _, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -71,21 +72,7 @@ impl Server {
             )
             .spawn()
             .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(out).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("serve says where it listens");
-        let addr = line
-            .trim()
-            .strip_prefix("cairn-clinic listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_owned();
+        let addr = common::serve_addr(&mut child);
         Server { child, addr }
     }
 

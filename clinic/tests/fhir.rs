@@ -4,13 +4,12 @@
 //! for the `fhir.resources` parser and tests/fhir_validate.py, the same
 //! every time, and byte for byte the phone's own `cairn export fhir`.
 
+mod common;
 #[path = "../../tests/fhir_check.rs"]
 mod fhir_check;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
 
 use fhir_check::{assert_damage_is_caught, assert_valid, resources, with_code};
 
@@ -67,23 +66,8 @@ fn serve(data: &Path, log: &Path) -> (Server, String) {
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap();
-    let out = child.stdout.take().unwrap();
-    let server = Server(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(out).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("serve says where it listens");
-    let addr = line
-        .trim()
-        .strip_prefix("cairn-clinic listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_owned();
-    (server, addr)
+    let addr = format!("http://{}", common::serve_addr(&mut child));
+    (Server(child), addr)
 }
 
 fn phone(data: &Path, args: &[&str]) -> Output {

@@ -364,3 +364,23 @@ pub fn enrolled(clinic: &Clinic, patient: &str, now: u64) -> TestDevice {
 pub fn mood(x: f64) -> Value {
     Value::Scale(x)
 }
+
+/// Waits for a `cairn-clinic serve` child (stdout piped) to say where it
+/// listens; returns `host:port`.
+pub fn serve_addr(child: &mut std::process::Child) -> String {
+    use std::io::{BufRead as _, BufReader};
+    let out = child.stdout.take().expect("serve's stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(out).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("serve says where it listens");
+    line.trim()
+        .strip_prefix("cairn-clinic listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned()
+}
