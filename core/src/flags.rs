@@ -409,15 +409,31 @@ impl Store {
     /// sharp fall in mood) and raises what they find; returns the new
     /// flags. Call it when the app starts and from the background sync.
     pub fn check_flags(&self) -> Result<Vec<Flag>> {
-        let entries = self
-            .entries(&crate::journal::EntryQuery::default())?
+        // Only what the rules read: the newest entry, and the mood ratings
+        // of the sharp-fall window (a day more each side for zones ahead of
+        // or behind UTC), not the whole journal at every sync.
+        use crate::journal::EntryQuery;
+        let newest = self.entries(&EntryQuery {
+            newest_first: true,
+            limit: Some(1),
+            ..Default::default()
+        })?;
+        let today = self.read(|inner| Ok(inner.clock.now_ms()))? / 86_400_000;
+        let (recent, base, _, _) = SHARP_FALL;
+        let moods = self
+            .entries(&EntryQuery {
+                tracker: Some("mood".into()),
+                from_day: Some(crate::journal::epoch_day(today - recent - base - 1)),
+                to_day: Some(crate::journal::epoch_day(today + 1)),
+                ..Default::default()
+            })?
             .entries;
         self.write(|tx, sealer, ctx| {
             let now = ctx.clock.now_ms();
             let settings = read_settings(tx, sealer)?;
             let flags = read_all(tx, sealer)?;
             let mut out = Vec::new();
-            let last = entries.iter().map(|e| e.at_ms).max();
+            let last = newest.entries.first().map(|e| e.at_ms);
             let day_ms = 86_400_000i64;
             if let Some(last) = last
                 && settings.no_checkin_days > 0
@@ -443,7 +459,7 @@ impl Store {
             let open_fall = flags
                 .iter()
                 .any(|f| f.kind == kind::SHARP_FALL && f.acknowledged_at_ms.is_none());
-            if !open_fall && let Some(reason) = sharp_fall(&entries, now) {
+            if !open_fall && let Some(reason) = sharp_fall(&moods, now) {
                 out.push(raise(tx, sealer, now, kind::SHARP_FALL, reason, None)?);
             }
             Ok(out)
