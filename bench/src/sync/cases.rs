@@ -258,68 +258,80 @@ enum Engine<'a> {
     Postgres(&'a testing::Cluster),
 }
 
-/// One push's rows for the raw baseline (as the server's `changes` table
-/// holds them).
+/// One change's rows for the raw baselines (as the server stores them).
 struct RawRow {
     change_id: Id16,
     seq: i64,
+    kind: i64,
     record_id: String,
     hlc: i64,
     op: i64,
     body_len: usize,
 }
 
-/// The `changes` table of the clinic's schema (clinic/src/storage/), for
-/// the raw baseline: same columns, same keys.
-const RAW_SQLITE: &str = "CREATE TABLE changes (
-    clinic_id BLOB NOT NULL,
-    patient_id BLOB NOT NULL,
-    change_id BLOB NOT NULL,
-    device_id BLOB NOT NULL,
-    seq INTEGER NOT NULL,
-    server_seq INTEGER NOT NULL,
-    record_table INTEGER NOT NULL,
-    record_id TEXT NOT NULL,
-    hlc INTEGER NOT NULL,
-    op INTEGER NOT NULL,
-    sealed_body BLOB NOT NULL,
-    received_at INTEGER NOT NULL,
-    PRIMARY KEY (clinic_id, change_id),
-    UNIQUE (clinic_id, device_id, seq),
-    UNIQUE (clinic_id, patient_id, server_seq)
-)";
-const RAW_POSTGRES: &str = "CREATE TABLE changes (
-    clinic_id BYTEA NOT NULL,
-    patient_id BYTEA NOT NULL,
-    change_id BYTEA NOT NULL,
-    device_id BYTEA NOT NULL,
-    seq BIGINT NOT NULL,
-    server_seq BIGINT NOT NULL,
-    record_table BIGINT NOT NULL,
-    record_id TEXT NOT NULL,
-    hlc BIGINT NOT NULL,
-    op BIGINT NOT NULL,
-    sealed_body BYTEA NOT NULL,
-    received_at BIGINT NOT NULL,
-    PRIMARY KEY (clinic_id, change_id),
-    UNIQUE (clinic_id, device_id, seq),
-    UNIQUE (clinic_id, patient_id, server_seq)
-)";
-const RAW_INSERT: &str = "INSERT INTO changes (clinic_id, patient_id, change_id, device_id, seq,
-    server_seq, record_table, record_id, hlc, op, sealed_body, received_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+/// What a raw baseline inserts for a batch.
+#[derive(Clone, Copy, PartialEq)]
+enum RawRows {
+    /// The rows the server stores for it, into the server's own schema:
+    /// a `requests` row; per change a `changes` row; per record touched a
+    /// `records` row (its tip's feed position) and an owner row (new ids
+    /// only: `ON CONFLICT DO NOTHING`); the patient's feed and the device's
+    /// last sequence updated. The issue's baseline, "inserting the same
+    /// rows directly".
+    Same,
+    /// The `changes` rows alone (the baseline before 2026-12-03), printed
+    /// beside it.
+    ChangesOnly,
+}
 
-/// The raw baseline's connection.
+/// The raw baseline's connection, its schema the server's.
 enum Raw {
-    Sqlite(Connection),
-    Postgres(Box<postgres::Client>, postgres::Statement),
+    Sqlite(Connection, RawRows),
+    Postgres(Box<postgres::Client>, Box<PgStatements>, RawRows),
+}
+
+/// The PostgreSQL baseline's statements, prepared once.
+struct PgStatements {
+    change: postgres::Statement,
+    request: postgres::Statement,
+    owner: postgres::Statement,
+    record: postgres::Statement,
+    feed: postgres::Statement,
+    device: postgres::Statement,
+}
+
+const INSERT_CHANGE: &str = "INSERT INTO changes (clinic_id, patient_id, change_id, device_id, seq,
+    server_seq, feed_hash, record_table, record_id, hlc, op, sealed_body, received_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+const INSERT_REQUEST: &str = "INSERT INTO requests (clinic_id, device_id, request_id, received_at,
+    request_hash) VALUES ($1, $2, $3, $4, $5)";
+const INSERT_OWNER: &str = "INSERT INTO record_owners (clinic_id, record_id, patient_id)
+    VALUES ($1, $2, $3) ON CONFLICT (clinic_id, record_id) DO NOTHING";
+const UPSERT_RECORD: &str = "INSERT INTO records (clinic_id, patient_id, record_table, record_id,
+    tip_position, stamp, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (clinic_id, patient_id, record_table, record_id) DO UPDATE
+    SET sealed_state = NULL, tip_position = excluded.tip_position, stamp = excluded.stamp,
+        updated_at = excluded.updated_at";
+const UPDATE_FEED: &str = "UPDATE feeds SET position = $3, hlc = $4, hash = $5
+    WHERE clinic_id = $1 AND patient_id = $2";
+const UPDATE_DEVICE: &str = "UPDATE devices SET last_applied_seq = $3, last_seen_at = $4
+    WHERE clinic_id = $1 AND device_id = $2";
+
+/// `sql` with SQLite's `?N` for PostgreSQL's `$N`.
+fn lite(sql: &str) -> String {
+    sql.replace('$', "?")
 }
 
 impl Raw {
-    fn open(engine: &Engine<'_>, dir: &Workdir) -> Raw {
+    fn open(engine: &Engine<'_>, dir: &Workdir, rows: RawRows) -> Raw {
+        let tag = match rows {
+            RawRows::Same => "same",
+            RawRows::ChangesOnly => "changes",
+        };
         match engine {
             Engine::Sqlite => {
-                let conn = Connection::open(dir.join("ingest-raw.sqlite")).expect("open");
+                let conn =
+                    Connection::open(dir.join(&format!("ingest-raw-{tag}.sqlite"))).expect("open");
                 // The clinic's pragmas (clinic/src/storage/sqlite.rs).
                 conn.busy_timeout(Duration::from_secs(10)).expect("timeout");
                 let mode: String = conn
@@ -328,76 +340,175 @@ impl Raw {
                 assert_eq!(mode, "wal");
                 conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;")
                     .expect("pragmas");
-                conn.execute_batch(RAW_SQLITE).expect("table");
-                Raw::Sqlite(conn)
+                conn.execute_batch(cairn_clinic::storage::sqlite::SCHEMA)
+                    .expect("schema");
+                Raw::Sqlite(conn, rows)
             }
             Engine::Postgres(cluster) => {
                 let url = cluster.database();
                 let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
-                c.batch_execute(RAW_POSTGRES).expect("table");
-                let stmt = c.prepare(RAW_INSERT).expect("prepare");
-                Raw::Postgres(Box::new(c), stmt)
+                let schema = format!("raw_{tag}");
+                c.batch_execute(&format!(
+                    "CREATE SCHEMA {schema}; SET search_path TO {schema};"
+                ))
+                .expect("schema");
+                c.batch_execute(cairn_clinic::storage::postgres::SCHEMA)
+                    .expect("tables");
+                let mut prepare = |sql: &str| c.prepare(sql).expect("prepare");
+                let statements = PgStatements {
+                    change: prepare(INSERT_CHANGE),
+                    request: prepare(INSERT_REQUEST),
+                    owner: prepare(INSERT_OWNER),
+                    record: prepare(UPSERT_RECORD),
+                    feed: prepare(UPDATE_FEED),
+                    device: prepare(UPDATE_DEVICE),
+                };
+                Raw::Postgres(Box::new(c), Box::new(statements), rows)
             }
         }
     }
 
-    /// Inserts one push's rows in one transaction.
+    /// The patient's feed row and the device's row, once, untimed (the
+    /// server has them from enrollment).
+    fn enroll(&mut self, ids: (&Id16, &Id16, &Id16)) {
+        let (clinic, patient, device) = ids;
+        const FEED: &str = "INSERT INTO feeds (clinic_id, patient_id, position, hlc)
+            VALUES ($1, $2, 0, 0) ON CONFLICT DO NOTHING";
+        const DEVICE: &str = "INSERT INTO devices (clinic_id, device_id, patient_id, public_key,
+            enrollment_id, sealed_categories, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6, 0)
+            ON CONFLICT DO NOTHING";
+        let (c, p, d) = (&clinic[..], &patient[..], &device[..]);
+        let (key, blob) = ([7u8; 32], [9u8; 60]);
+        match self {
+            Raw::Sqlite(conn, _) => {
+                conn.execute(&lite(FEED), params![c, p]).expect("feed");
+                conn.execute(&lite(DEVICE), params![c, d, p, &key[..], d, &blob[..]])
+                    .expect("device");
+            }
+            Raw::Postgres(conn, _, _) => {
+                conn.execute(FEED, &[&c, &p]).expect("feed");
+                conn.execute(DEVICE, &[&c, &d, &p, &&key[..], &d, &&blob[..]])
+                    .expect("device");
+            }
+        }
+    }
+
+    /// Inserts one push's rows in one transaction, each statement prepared
+    /// once per connection.
     fn insert(&mut self, ids: (&Id16, &Id16, &Id16), rows: &[RawRow], noise: &[u8], now: i64) {
         let (clinic, patient, device) = ids;
-        let blob = |r: &RawRow| {
-            let off = (r.seq as usize * 7919) % (noise.len() - r.body_len);
-            &noise[off..off + r.body_len]
+        let blob = |seq: i64, len: usize| {
+            let off = (seq as usize * 7919) % (noise.len() - len);
+            &noise[off..off + len]
         };
+        let hash = |seq: i64| blob(seq + 1, 16);
+        let (c, p, d) = (&clinic[..], &patient[..], &device[..]);
+        let Some(last) = rows.last() else { return };
+        // One records row per record touched (its last change's position),
+        // one owner row per record id.
+        let mut touched: Vec<(i64, &str, i64, i64)> = Vec::new();
+        let mut seen = HashSet::new();
+        for r in rows.iter().rev() {
+            if seen.insert((r.kind, r.record_id.as_str())) {
+                touched.push((r.kind, &r.record_id, r.seq, r.hlc));
+            }
+        }
         match self {
-            Raw::Sqlite(conn) => {
+            Raw::Sqlite(conn, what) => {
+                let what = *what;
                 let t = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
                     .expect("begin");
+                if what == RawRows::Same {
+                    t.prepare_cached(&lite(INSERT_REQUEST))
+                        .and_then(|mut s| {
+                            s.execute(params![c, d, blob(last.seq, 16), now, hash(last.seq)])
+                        })
+                        .expect("request");
+                }
                 {
-                    let mut s = t
-                        .prepare_cached(&RAW_INSERT.replace('$', "?"))
-                        .expect("prepare");
+                    let mut s = t.prepare_cached(&lite(INSERT_CHANGE)).expect("prepare");
                     for r in rows {
                         s.execute(params![
-                            &clinic[..],
-                            &patient[..],
+                            c,
+                            p,
                             &r.change_id[..],
-                            &device[..],
+                            d,
                             r.seq,
                             r.seq,
-                            1i64,
+                            hash(r.seq),
+                            r.kind,
                             r.record_id,
                             r.hlc,
                             r.op,
-                            blob(r),
+                            blob(r.seq, r.body_len),
                             now
                         ])
                         .expect("insert");
                     }
                 }
+                if what == RawRows::Same {
+                    let mut owner = t.prepare_cached(&lite(INSERT_OWNER)).expect("prepare");
+                    let mut record = t.prepare_cached(&lite(UPSERT_RECORD)).expect("prepare");
+                    for &(kind, id, pos, hlc) in &touched {
+                        owner.execute(params![c, id, p]).expect("owner");
+                        record
+                            .execute(params![c, p, kind, id, pos, hlc, now])
+                            .expect("record");
+                    }
+                    drop((owner, record));
+                    t.prepare_cached(&lite(UPDATE_FEED))
+                        .and_then(|mut s| {
+                            s.execute(params![c, p, last.seq, last.hlc, hash(last.seq)])
+                        })
+                        .expect("feed");
+                    t.prepare_cached(&lite(UPDATE_DEVICE))
+                        .and_then(|mut s| s.execute(params![c, d, last.seq, now]))
+                        .expect("device");
+                }
                 t.commit().expect("commit");
             }
-            Raw::Postgres(c, stmt) => {
-                let mut t = c.transaction().expect("begin");
+            Raw::Postgres(conn, st, what) => {
+                let what = *what;
+                let mut t = conn.transaction().expect("begin");
+                if what == RawRows::Same {
+                    t.execute(
+                        &st.request,
+                        &[&c, &d, &blob(last.seq, 16), &now, &hash(last.seq)],
+                    )
+                    .expect("request");
+                }
                 for r in rows {
                     t.execute(
-                        &*stmt,
+                        &st.change,
                         &[
-                            &&clinic[..],
-                            &&patient[..],
+                            &c,
+                            &p,
                             &&r.change_id[..],
-                            &&device[..],
+                            &d,
                             &r.seq,
                             &r.seq,
-                            &1i64,
+                            &hash(r.seq),
+                            &r.kind,
                             &r.record_id,
                             &r.hlc,
                             &r.op,
-                            &blob(r),
+                            &blob(r.seq, r.body_len),
                             &now,
                         ],
                     )
                     .expect("insert");
+                }
+                if what == RawRows::Same {
+                    for &(kind, id, pos, hlc) in &touched {
+                        t.execute(&st.owner, &[&c, &id, &p]).expect("owner");
+                        t.execute(&st.record, &[&c, &p, &kind, &id, &pos, &hlc, &now])
+                            .expect("record");
+                    }
+                    t.execute(&st.feed, &[&c, &p, &last.seq, &last.hlc, &hash(last.seq)])
+                        .expect("feed");
+                    t.execute(&st.device, &[&c, &d, &last.seq, &now])
+                        .expect("device");
                 }
                 t.commit().expect("commit");
             }
@@ -431,7 +542,9 @@ fn server_ingest(opts: &Opts, dir: &Workdir, engine: Engine<'_>, name: &str) {
             ))
         }
     };
-    let mut raw = Raw::open(&engine, dir);
+    let mut raw = Raw::open(&engine, dir, RawRows::Same);
+    let mut changes_only = Raw::open(&engine, dir, RawRows::ChangesOnly);
+    let mut changes_only_ms = Vec::new();
     // The schedule: (device, batch) per round; a new patient's device when
     // one runs out of batches.
     let mut pushers: Vec<Pusher> = Vec::new();
@@ -460,6 +573,7 @@ fn server_ingest(opts: &Opts, dir: &Workdir, engine: Engine<'_>, name: &str) {
                 RawRow {
                     change_id: c.change_id,
                     seq: c.seq as i64,
+                    kind: c.kind as i64,
                     record_id: hex(match &c.record_id {
                         cairn_core::sync::messages::RecordId::Bytes(b) => b,
                         cairn_core::sync::messages::RecordId::Text(_) => unreachable!(),
@@ -499,10 +613,23 @@ fn server_ingest(opts: &Opts, dir: &Workdir, engine: Engine<'_>, name: &str) {
             let rows = rows_of(&ps[p], i);
             let ids = (&clinic, &ps[p].patient, &ps[p].dev.id);
             let now = now_ms() as i64;
-            time(|| raw.insert(ids, &rows, &noise, now))
+            raw.enroll(ids);
+            changes_only.enroll(ids);
+            // The changes-only baseline too, in turn before or after.
+            let mut other =
+                || changes_only_ms.push(time(|| changes_only.insert(ids, &rows, &noise, now)));
+            if base_round % 2 == 0 {
+                other();
+            }
+            let t = time(|| raw.insert(ids, &rows, &noise, now));
+            if base_round % 2 == 1 {
+                other();
+            }
+            t
         },
     );
     let (o, b) = (scaled(&o, 1e3), scaled(&b, 1e3));
+    let c = scaled(&changes_only_ms, 1e3);
     let per_change = |xs: &[f64]| {
         let v: Vec<f64> = xs
             .iter()
@@ -518,6 +645,11 @@ fn server_ingest(opts: &Opts, dir: &Workdir, engine: Engine<'_>, name: &str) {
         )
         .with("ours_us_per_change", per_change(&o))
         .with("baseline_us_per_change", per_change(&b))
+        .with("changes_only_us_per_change", per_change(&c))
+        .with(
+            "ratio_vs_changes_only",
+            (median(&o) / median(&c) * 1000.0).round() / 1000.0,
+        )
         .print();
 }
 

@@ -63,7 +63,9 @@ use crate::ingest::{self, Pull};
 use crate::keys::{self, GRACE_MS, HPKE_VALIDITY_MS, HpkeKey, KeySet};
 use crate::seal::{Place, Sealer, StorageKey};
 
-const SCHEMA: &str = include_str!("schema_postgres.sql");
+/// The PostgreSQL schema (`schema_postgres.sql`): the tables, columns and
+/// keys the server writes (the ingest benchmark's baseline creates the same).
+pub const SCHEMA: &str = include_str!("schema_postgres.sql");
 const SCHEMA_VERSION: i64 = 1;
 const PULL_PAGE: i64 = 256;
 /// The connections a `serve` process keeps by default.

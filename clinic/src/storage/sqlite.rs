@@ -25,7 +25,9 @@ use crate::ingest::{self, Pull};
 use crate::keys::{self, GRACE_MS, HPKE_VALIDITY_MS, HpkeKey, KeySet};
 use crate::seal::{Place, Sealer, StorageKey};
 
-const SCHEMA: &str = include_str!("schema.sql");
+/// The SQLite schema (`schema.sql`): the tables, columns and keys the
+/// server writes (the ingest benchmark's baseline creates the same).
+pub const SCHEMA: &str = include_str!("schema.sql");
 const SCHEMA_VERSION: i64 = 2;
 /// Version 1 to 2: `changes` becomes an ordinary (rowid) table, the same
 /// columns and keys; its rows are copied as they are.
