@@ -286,7 +286,7 @@ enum RawRows {
 
 /// The raw baseline's connection, its schema the server's.
 enum Raw {
-    Sqlite(Connection, RawRows),
+    Sqlite(Connection, Box<LiteSql>, RawRows),
     Postgres(Box<postgres::Client>, Box<PgStatements>, RawRows),
 }
 
@@ -322,6 +322,38 @@ fn lite(sql: &str) -> String {
     sql.replace('$', "?")
 }
 
+/// The SQLite baseline's statements, translated once (`prepare_cached`
+/// prepares each once).
+struct LiteSql {
+    change: String,
+    request: String,
+    owner: String,
+    record: String,
+    feed: String,
+    device: String,
+}
+
+/// One batch for the raw baselines, made before the clock starts: its
+/// changes' rows, and per record touched (last change first) its kind, id,
+/// the feed position and HLC of its last change.
+struct RawBatch {
+    rows: Vec<RawRow>,
+    touched: Vec<(i64, String, i64, i64)>,
+}
+
+impl RawBatch {
+    fn new(rows: Vec<RawRow>) -> RawBatch {
+        let mut seen = HashSet::new();
+        let touched = rows
+            .iter()
+            .rev()
+            .filter(|r| seen.insert((r.kind, r.record_id.as_str())))
+            .map(|r| (r.kind, r.record_id.clone(), r.seq, r.hlc))
+            .collect();
+        RawBatch { rows, touched }
+    }
+}
+
 impl Raw {
     fn open(engine: &Engine<'_>, dir: &Workdir, rows: RawRows) -> Raw {
         let tag = match rows {
@@ -342,7 +374,15 @@ impl Raw {
                     .expect("pragmas");
                 conn.execute_batch(cairn_clinic::storage::sqlite::SCHEMA)
                     .expect("schema");
-                Raw::Sqlite(conn, rows)
+                let sql = LiteSql {
+                    change: lite(INSERT_CHANGE),
+                    request: lite(INSERT_REQUEST),
+                    owner: lite(INSERT_OWNER),
+                    record: lite(UPSERT_RECORD),
+                    feed: lite(UPDATE_FEED),
+                    device: lite(UPDATE_DEVICE),
+                };
+                Raw::Sqlite(conn, Box::new(sql), rows)
             }
             Engine::Postgres(cluster) => {
                 let url = cluster.database();
@@ -380,7 +420,7 @@ impl Raw {
         let (c, p, d) = (&clinic[..], &patient[..], &device[..]);
         let (key, blob) = ([7u8; 32], [9u8; 60]);
         match self {
-            Raw::Sqlite(conn, _) => {
+            Raw::Sqlite(conn, _, _) => {
                 conn.execute(&lite(FEED), params![c, p]).expect("feed");
                 conn.execute(&lite(DEVICE), params![c, d, p, &key[..], d, &blob[..]])
                     .expect("device");
@@ -395,7 +435,7 @@ impl Raw {
 
     /// Inserts one push's rows in one transaction, each statement prepared
     /// once per connection.
-    fn insert(&mut self, ids: (&Id16, &Id16, &Id16), rows: &[RawRow], noise: &[u8], now: i64) {
+    fn insert(&mut self, ids: (&Id16, &Id16, &Id16), batch: &RawBatch, noise: &[u8], now: i64) {
         let (clinic, patient, device) = ids;
         let blob = |seq: i64, len: usize| {
             let off = (seq as usize * 7919) % (noise.len() - len);
@@ -403,31 +443,23 @@ impl Raw {
         };
         let hash = |seq: i64| blob(seq + 1, 16);
         let (c, p, d) = (&clinic[..], &patient[..], &device[..]);
+        let RawBatch { rows, touched } = batch;
         let Some(last) = rows.last() else { return };
-        // One records row per record touched (its last change's position),
-        // one owner row per record id.
-        let mut touched: Vec<(i64, &str, i64, i64)> = Vec::new();
-        let mut seen = HashSet::new();
-        for r in rows.iter().rev() {
-            if seen.insert((r.kind, r.record_id.as_str())) {
-                touched.push((r.kind, &r.record_id, r.seq, r.hlc));
-            }
-        }
         match self {
-            Raw::Sqlite(conn, what) => {
+            Raw::Sqlite(conn, sql, what) => {
                 let what = *what;
                 let t = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
                     .expect("begin");
                 if what == RawRows::Same {
-                    t.prepare_cached(&lite(INSERT_REQUEST))
+                    t.prepare_cached(&sql.request)
                         .and_then(|mut s| {
                             s.execute(params![c, d, blob(last.seq, 16), now, hash(last.seq)])
                         })
                         .expect("request");
                 }
                 {
-                    let mut s = t.prepare_cached(&lite(INSERT_CHANGE)).expect("prepare");
+                    let mut s = t.prepare_cached(&sql.change).expect("prepare");
                     for r in rows {
                         s.execute(params![
                             c,
@@ -448,21 +480,22 @@ impl Raw {
                     }
                 }
                 if what == RawRows::Same {
-                    let mut owner = t.prepare_cached(&lite(INSERT_OWNER)).expect("prepare");
-                    let mut record = t.prepare_cached(&lite(UPSERT_RECORD)).expect("prepare");
-                    for &(kind, id, pos, hlc) in &touched {
-                        owner.execute(params![c, id, p]).expect("owner");
-                        record
-                            .execute(params![c, p, kind, id, pos, hlc, now])
-                            .expect("record");
+                    {
+                        let mut owner = t.prepare_cached(&sql.owner).expect("prepare");
+                        let mut record = t.prepare_cached(&sql.record).expect("prepare");
+                        for (kind, id, pos, hlc) in touched {
+                            owner.execute(params![c, id, p]).expect("owner");
+                            record
+                                .execute(params![c, p, kind, id, pos, hlc, now])
+                                .expect("record");
+                        }
                     }
-                    drop((owner, record));
-                    t.prepare_cached(&lite(UPDATE_FEED))
+                    t.prepare_cached(&sql.feed)
                         .and_then(|mut s| {
                             s.execute(params![c, p, last.seq, last.hlc, hash(last.seq)])
                         })
                         .expect("feed");
-                    t.prepare_cached(&lite(UPDATE_DEVICE))
+                    t.prepare_cached(&sql.device)
                         .and_then(|mut s| s.execute(params![c, d, last.seq, now]))
                         .expect("device");
                 }
@@ -500,9 +533,9 @@ impl Raw {
                     .expect("insert");
                 }
                 if what == RawRows::Same {
-                    for &(kind, id, pos, hlc) in &touched {
-                        t.execute(&st.owner, &[&c, &id, &p]).expect("owner");
-                        t.execute(&st.record, &[&c, &p, &kind, &id, &pos, &hlc, &now])
+                    for (kind, id, pos, hlc) in touched {
+                        t.execute(&st.owner, &[&c, id, &p]).expect("owner");
+                        t.execute(&st.record, &[&c, &p, kind, id, pos, hlc, &now])
                             .expect("record");
                     }
                     t.execute(&st.feed, &[&c, &p, &last.seq, &last.hlc, &hash(last.seq)])
@@ -563,6 +596,13 @@ fn server_ingest(opts: &Opts, dir: &Workdir, engine: Engine<'_>, name: &str) {
     }
     schedule.truncate(rounds);
     let clinic = random16();
+    // Each baseline has the patients' feed rows and the devices' rows
+    // before the clock starts, as the server has them from enrollment.
+    for p in &pushers {
+        let ids = (&clinic, &p.patient, &p.dev.id);
+        raw.enroll(ids);
+        changes_only.enroll(ids);
+    }
     let mut noise = vec![0u8; 1 << 20];
     cairn_core::crypto::fill_random(&mut noise).expect("random");
     let rows_of = |p: &Pusher, i: usize| -> Vec<RawRow> {
@@ -610,18 +650,16 @@ fn server_ingest(opts: &Opts, dir: &Workdir, engine: Engine<'_>, name: &str) {
             let (p, i) = schedule[base_round];
             base_round += 1;
             let ps = pushers_cell.borrow();
-            let rows = rows_of(&ps[p], i);
+            let batch = RawBatch::new(rows_of(&ps[p], i));
             let ids = (&clinic, &ps[p].patient, &ps[p].dev.id);
             let now = now_ms() as i64;
-            raw.enroll(ids);
-            changes_only.enroll(ids);
             // The changes-only baseline too, in turn before or after.
             let mut other =
-                || changes_only_ms.push(time(|| changes_only.insert(ids, &rows, &noise, now)));
+                || changes_only_ms.push(time(|| changes_only.insert(ids, &batch, &noise, now)));
             if base_round % 2 == 0 {
                 other();
             }
-            let t = time(|| raw.insert(ids, &rows, &noise, now));
+            let t = time(|| raw.insert(ids, &batch, &noise, now));
             if base_round % 2 == 1 {
                 other();
             }
